@@ -1,0 +1,238 @@
+"""Bit-exact Python model of qnn's MultilayerPerceptron and of the XOR workload.
+
+Raw integers in, raw integers out: the same weights and inputs give the same
+bits as the C++ network (suite/qnn/include/qnn/multilayer_perceptron.hpp), and
+train_xor() retraces suite/workloads/xor/xor.cpp iteration for iteration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from . import lut
+from .qformat import QFormat, fit, from_float, from_parts, multiply, rounded_product, subtract
+
+DEFAULT_WEIGHT_SEED = 0x2545F491
+DEFAULT_SAMPLE_SEED = 0x9E3779B9
+# qnn::DefaultTrainingParameters
+DEFAULT_LEARNING_RATE = 0.5
+DEFAULT_MOMENTUM = 0.5
+DEFAULT_ZERO_TOLERANCE = 1.0 / 256.0
+
+
+class Xorshift32:
+    """qnn::Xorshift32 (13, 17, 5); a zero seed selects the default seed."""
+
+    def __init__(self, seed: int = DEFAULT_WEIGHT_SEED) -> None:
+        self.state = seed & 0xFFFFFFFF or DEFAULT_WEIGHT_SEED
+
+    def next(self) -> int:
+        x = self.state
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.state = x
+        return x
+
+
+def random_weight(fmt: QFormat, draw: int) -> int:
+    """XorshiftRandomNumberPolicy::generateRandomWeight: uniform in [-0.5, 0.5)."""
+    bits = fmt.fractional_bits
+    unit = draw >> (32 - bits) if bits <= 32 else draw << (bits - 32)
+    return unit - (1 << (bits - 1))
+
+
+@dataclass(frozen=True)
+class Activation:
+    function: Callable[[QFormat, int], int]
+    derivative: Callable[[QFormat, int], int]  # of the output y
+
+
+def _tanh_derivative(fmt: QFormat, y: int) -> int:
+    return subtract(fmt, fmt.one_raw, multiply(fmt, y, y))
+
+
+def _sigmoid_derivative(fmt: QFormat, y: int) -> int:
+    return multiply(fmt, y, subtract(fmt, fmt.one_raw, y))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation(lut.tanh, _tanh_derivative),
+    "sigmoid": Activation(lut.sigmoid, _sigmoid_derivative),
+    "relu": Activation(lambda fmt, x: x if x > 0 else 0, lambda fmt, y: fmt.one_raw if y > 0 else 0),
+    "linear": Activation(lambda fmt, x: x, lambda fmt, y: fmt.one_raw),
+}
+
+
+def weight_count(layer_sizes: Sequence[int]) -> int:
+    return sum(after * (before + 1) for before, after in zip(layer_sizes, layer_sizes[1:], strict=False))
+
+
+@dataclass
+class ReferencePerceptron:
+    """layer_sizes = (inputs, hidden..., outputs); weights in qnn's flat order:
+    layer by layer, neuron by neuron, bias first then one weight per source."""
+
+    fmt: QFormat
+    layer_sizes: tuple[int, ...]
+    hidden_activation: str
+    output_activation: str
+    weights: list[int]
+    learning_rate: int = 0
+    momentum: int = 0
+    previous_changes: list[int] = field(default_factory=list)
+    # Outputs of every layer after feed_forward, inputs included.
+    layer_outputs: list[list[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != weight_count(self.layer_sizes):
+            raise ValueError(
+                f"{len(self.weights)} weights given; a {'-'.join(map(str, self.layer_sizes))} "
+                f"network has {weight_count(self.layer_sizes)}"
+            )
+        if not self.previous_changes:
+            self.previous_changes = [0] * len(self.weights)
+
+    @classmethod
+    def with_random_weights(
+        cls, fmt: QFormat, layer_sizes: Sequence[int], hidden: str, output: str,
+        seed: int = DEFAULT_WEIGHT_SEED,
+    ) -> ReferencePerceptron:
+        """A trainable network as its constructor leaves it."""
+        generator = Xorshift32(seed)
+        weights = [random_weight(fmt, generator.next()) for _ in range(weight_count(layer_sizes))]
+        return cls(
+            fmt, tuple(layer_sizes), hidden, output, weights,
+            learning_rate=from_float(fmt, DEFAULT_LEARNING_RATE),
+            momentum=from_float(fmt, DEFAULT_MOMENTUM),
+        )
+
+    def _activation(self, layer: int) -> Activation:
+        last = len(self.layer_sizes) - 1
+        return ACTIVATIONS[self.output_activation if layer == last else self.hidden_activation]
+
+    def _weight_rows(self, layer: int) -> list[list[int]]:
+        """Rows [bias, w_0, ...] of the connections into layer + 1."""
+        offset = weight_count(self.layer_sizes[: layer + 1])
+        width = self.layer_sizes[layer] + 1
+        return [
+            self.weights[offset + neuron * width: offset + (neuron + 1) * width]
+            for neuron in range(self.layer_sizes[layer + 1])
+        ]
+
+    def feed_forward(self, inputs: Sequence[int]) -> list[int]:
+        fmt = self.fmt
+        self.layer_outputs = [list(inputs)]
+        for layer in range(len(self.layer_sizes) - 1):
+            activation = self._activation(layer + 1)
+            source = self.layer_outputs[-1]
+            outputs = []
+            for bias, *row in self._weight_rows(layer):
+                total = bias + sum(rounded_product(fmt, w, x) for w, x in zip(row, source, strict=True))
+                outputs.append(activation.function(fmt, fit(fmt, total)))
+            self.layer_outputs.append(outputs)
+        return list(self.layer_outputs[-1])
+
+    def calculate_error(self, targets: Sequence[int]) -> int:
+        return max(
+            (subtract(self.fmt, t, y) if t > y else subtract(self.fmt, y, t))
+            for t, y in zip(targets, self.layer_outputs[-1], strict=True)
+        )
+
+    def train(self, targets: Sequence[int]) -> None:
+        fmt = self.fmt
+        last = len(self.layer_sizes) - 1
+        output_activation = self._activation(last)
+        deltas: dict[int, list[int]] = {
+            last: [
+                multiply(fmt, subtract(fmt, t, y), output_activation.derivative(fmt, y))
+                for t, y in zip(targets, self.layer_outputs[last], strict=True)
+            ]
+        }
+        for layer in range(last - 1, 0, -1):
+            activation = self._activation(layer)
+            rows = self._weight_rows(layer)
+            downstream = deltas[layer + 1]
+            deltas[layer] = []
+            for source, y in enumerate(self.layer_outputs[layer]):
+                back = sum(rounded_product(fmt, row[1 + source], d) for row, d in zip(rows, downstream, strict=True))
+                deltas[layer].append(multiply(fmt, fit(fmt, back), activation.derivative(fmt, y)))
+        index = 0
+        for layer in range(last):
+            for delta in deltas[layer + 1]:
+                for i in range(self.layer_sizes[layer] + 1):
+                    gradient = delta if i == 0 else multiply(fmt, delta, self.layer_outputs[layer][i - 1])
+                    change = fit(
+                        fmt,
+                        rounded_product(fmt, self.learning_rate, gradient)
+                        + rounded_product(fmt, self.momentum, self.previous_changes[index]),
+                    )
+                    self.weights[index] = fit(fmt, self.weights[index] + change)
+                    self.previous_changes[index] = change
+                    index += 1
+
+
+XOR_LAYERS = (2, 4, 1)
+XOR_PATTERNS = ((0, 0), (1, 0), (0, 1), (1, 1))  # pattern p = (p & 1, p >> 1)
+
+
+@dataclass(frozen=True)
+class XorLogEntry:
+    iteration: int
+    error: int
+    weights: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class XorRun:
+    fmt: QFormat
+    learned: bool
+    iterations: int
+    final_error: int
+    outputs: tuple[int, ...]
+    weights: tuple[int, ...]
+    log: tuple[XorLogEntry, ...]
+
+
+def learned_tolerance_raw(fmt: QFormat) -> int:
+    """The largest raw error still within 0.1 of the target."""
+    return (1 << fmt.fractional_bits) // 10
+
+
+def evaluate_xor(network: ReferencePerceptron) -> tuple[tuple[int, ...], int]:
+    """Outputs for the four patterns and the largest |output - target|."""
+    fmt = network.fmt
+    outputs, worst = [], 0
+    for a, b in XOR_PATTERNS:
+        (output,) = network.feed_forward([from_parts(fmt, a, 0), from_parts(fmt, b, 0)])
+        target = from_parts(fmt, a ^ b, 0)
+        worst = max(worst, subtract(fmt, output, target) if output > target else subtract(fmt, target, output))
+        outputs.append(output)
+    return tuple(outputs), worst
+
+
+def train_xor(
+    fmt: QFormat, max_iterations: int = 20000, log_every: int = 100,
+    sample_seed: int = DEFAULT_SAMPLE_SEED, weight_seed: int = DEFAULT_WEIGHT_SEED,
+) -> XorRun:
+    """The trainable XOR workload, step for step."""
+    network = ReferencePerceptron.with_random_weights(fmt, XOR_LAYERS, "tanh", "sigmoid", weight_seed)
+    zero_tolerance = from_float(fmt, DEFAULT_ZERO_TOLERANCE)
+    tolerance = learned_tolerance_raw(fmt)
+    samples = Xorshift32(sample_seed)
+    outputs, error = evaluate_xor(network)
+    log = [XorLogEntry(0, error, tuple(network.weights))]
+    iteration = 0
+    while error > tolerance and iteration < max_iterations:
+        iteration += 1
+        draw = samples.next()
+        a, b = draw & 1, (draw >> 1) & 1
+        target = [from_parts(fmt, a ^ b, 0)]
+        network.feed_forward([from_parts(fmt, a, 0), from_parts(fmt, b, 0)])
+        if network.calculate_error(target) > zero_tolerance:
+            network.train(target)
+        outputs, error = evaluate_xor(network)
+        if iteration % log_every == 0 or error <= tolerance:
+            log.append(XorLogEntry(iteration, error, tuple(network.weights)))
+    return XorRun(fmt, error <= tolerance, iteration, error, outputs, tuple(network.weights), tuple(log))

@@ -1,0 +1,265 @@
+// MultilayerPerceptron: a fully connected network, trained on the device by
+// backpropagation with momentum, or inference-only when IsTrainable = false.
+//
+// Arithmetic (mirrored bit for bit by qbench.reference):
+// - A neuron's net input is bias + sum(weight * input), each product rounded
+//   to the format's resolution and summed exactly in a wide accumulator; the
+//   overflow policy applies once, to the sum. Its output is the activation of
+//   the net input.
+// - Training (after feedForward): output deltas (target - y) * f'(y); hidden
+//   deltas f'(y) * sum(weight * downstream delta), using the weights before
+//   this step's update; then for every connection
+//   change = learningRate * (delta * source) + momentum * previousChange,
+//   both products summed exactly and fitted once, and weight += change.
+//
+// Weights live in one flat array, layer by layer from the inputs; within a
+// layer, neuron by neuron; for each neuron its bias first, then one weight per
+// neuron of the layer before. setWeights/getWeights use this order.
+//
+// State: weights and neuron outputs always; a trainable network adds, per
+// connection, only the previous change (momentum needs it across steps) and a
+// copy of the inputs. Gradients and the current change are computed and
+// applied in one pass, and deltas live on the stack during trainNetwork, so
+// they cost no static RAM.
+#ifndef QNN_MULTILAYER_PERCEPTRON_HPP
+#define QNN_MULTILAYER_PERCEPTRON_HPP
+
+#include <cstddef>
+
+#include "value_traits.hpp"
+
+namespace qnn {
+
+namespace detail {
+
+template <std::size_t Inputs, std::size_t HiddenLayers, std::size_t NeuronsPerHiddenLayer,
+          std::size_t Outputs>
+struct PerceptronShape {
+    static_assert(Inputs >= 1 && Outputs >= 1, "qnn: a network needs inputs and outputs");
+    static_assert(HiddenLayers == 0 || NeuronsPerHiddenLayer >= 1,
+                  "qnn: hidden layers need at least one neuron");
+
+    static constexpr std::size_t weightLayerCount = HiddenLayers + 1;
+
+    // Layer 0 is the inputs, layer HiddenLayers + 1 the outputs.
+    static constexpr std::size_t layerSize(std::size_t layer) {
+        return layer == 0 ? Inputs : (layer <= HiddenLayers ? NeuronsPerHiddenLayer : Outputs);
+    }
+
+    // First weight of the connections into layer + 1.
+    static constexpr std::size_t weightOffset(std::size_t layer) {
+        return layer == 0 ? 0
+                          : NeuronsPerHiddenLayer * (Inputs + 1) +
+                                (layer - 1) * NeuronsPerHiddenLayer * (NeuronsPerHiddenLayer + 1);
+    }
+
+    // First output of layer (>= 1) among the non-input neurons.
+    static constexpr std::size_t neuronOffset(std::size_t layer) {
+        return (layer - 1) * NeuronsPerHiddenLayer;
+    }
+
+    static constexpr std::size_t weightCount =
+        weightOffset(weightLayerCount - 1) + Outputs * (layerSize(weightLayerCount - 1) + 1);
+    static constexpr std::size_t neuronCount = HiddenLayers * NeuronsPerHiddenLayer + Outputs;
+};
+
+template <typename V, std::size_t Inputs, std::size_t Weights, typename TransferFunctions,
+          bool IsTrainable>
+struct TrainingState {};
+
+template <typename V, std::size_t Inputs, std::size_t Weights, typename TransferFunctions>
+struct TrainingState<V, Inputs, Weights, TransferFunctions, true> {
+    V previousChanges[Weights]{};
+    V inputValues[Inputs]{};
+    V learningRate = TransferFunctions::initialLearningRate;
+    V momentum = TransferFunctions::initialMomentum;
+};
+
+}  // namespace detail
+
+template <typename V, std::size_t Inputs, std::size_t HiddenLayers,
+          std::size_t NeuronsPerHiddenLayer, std::size_t Outputs, typename TransferFunctions,
+          bool IsTrainable = true>
+class MultilayerPerceptron
+    : private detail::TrainingState<
+          V, Inputs,
+          detail::PerceptronShape<Inputs, HiddenLayers, NeuronsPerHiddenLayer, Outputs>::weightCount,
+          TransferFunctions, IsTrainable> {
+    using Shape = detail::PerceptronShape<Inputs, HiddenLayers, NeuronsPerHiddenLayer, Outputs>;
+    using Traits = ValueTraits<V>;
+    using Accumulator = typename Traits::Accumulator;
+    using HiddenActivation = typename TransferFunctions::HiddenNeuronActivationPolicy;
+    using OutputActivation = typename TransferFunctions::OutputNeuronActivationPolicy;
+
+public:
+    using ValueType = V;
+    using NeuralNetworkTransferFunctionsPolicy = TransferFunctions;
+    static constexpr bool isTrainable = IsTrainable;
+    static constexpr std::size_t NumberOfInputs = Inputs;
+    static constexpr std::size_t NumberOfOutputs = Outputs;
+    static constexpr std::size_t NumberOfWeights = Shape::weightCount;
+
+    // A trainable network starts from random weights; an inference-only one
+    // from zeros, waiting for setWeights (and links no random generator).
+    constexpr MultilayerPerceptron() : weights{}, neuronOutputs{} {
+        if constexpr (IsTrainable) {
+            for (V& weight : weights) {
+                weight = TransferFunctions::generateRandomWeight();
+            }
+        }
+    }
+
+    void feedForward(const V* inputs) {
+        const V* source = inputs;
+        if constexpr (IsTrainable) {
+            for (std::size_t i = 0; i < Inputs; ++i) {
+                this->inputValues[i] = inputs[i];
+            }
+        }
+        const V* weight = weights;
+        V* destination = neuronOutputs;
+        for (std::size_t layer = 0; layer < Shape::weightLayerCount; ++layer) {
+            const std::size_t sourceCount = Shape::layerSize(layer);
+            const std::size_t destinationCount = Shape::layerSize(layer + 1);
+            const bool isOutputLayer = layer + 1 == Shape::weightLayerCount;
+            for (std::size_t neuron = 0; neuron < destinationCount; ++neuron) {
+                Accumulator sum = Traits::widen(*weight++);
+                for (std::size_t i = 0; i < sourceCount; ++i) {
+                    sum = Traits::multiplyAccumulate(sum, *weight++, source[i]);
+                }
+                const V net = Traits::narrow(sum);
+                destination[neuron] = isOutputLayer ? OutputActivation::activationFunction(net)
+                                                    : HiddenActivation::activationFunction(net);
+            }
+            source = destination;
+            destination += destinationCount;
+        }
+    }
+
+    void getLearnedValues(V* outputs) const {
+        const V* results = neuronOutputs + Shape::neuronOffset(Shape::weightLayerCount);
+        for (std::size_t i = 0; i < Outputs; ++i) {
+            outputs[i] = results[i];
+        }
+    }
+
+    // The largest |target - output| over the outputs of the last feedForward.
+    V calculateError(const V* targets) const {
+        static_assert(IsTrainable,
+                      "qnn: calculateError() is part of training; this network was built with "
+                      "IsTrainable = false");
+        V largest{};
+        if constexpr (IsTrainable) {
+            const V* results = neuronOutputs + Shape::neuronOffset(Shape::weightLayerCount);
+            for (std::size_t i = 0; i < Outputs; ++i) {
+                const V error = targets[i] > results[i] ? targets[i] - results[i]
+                                                        : results[i] - targets[i];
+                largest = error > largest ? error : largest;
+            }
+        }
+        return largest;
+    }
+
+    // One backpropagation step towards targets, for the last feedForward.
+    void trainNetwork(const V* targets) {
+        static_assert(IsTrainable,
+                      "qnn: trainNetwork() is part of training; this network was built with "
+                      "IsTrainable = false");
+        if constexpr (IsTrainable) {
+            V deltas[Shape::neuronCount];
+            computeDeltas(targets, deltas);
+            updateWeights(deltas);
+        }
+    }
+
+    void setWeights(const V* source) {
+        for (std::size_t i = 0; i < NumberOfWeights; ++i) {
+            weights[i] = source[i];
+        }
+        if constexpr (IsTrainable) {
+            for (V& change : this->previousChanges) {
+                change = V{};  // momentum from the old weights no longer applies
+            }
+        }
+    }
+
+    void getWeights(V* destination) const {
+        for (std::size_t i = 0; i < NumberOfWeights; ++i) {
+            destination[i] = weights[i];
+        }
+    }
+
+    void setLearningRate(V rate) {
+        static_assert(IsTrainable, "qnn: an inference-only network has no learning rate");
+        if constexpr (IsTrainable) {
+            this->learningRate = rate;
+        }
+    }
+
+    void setMomentum(V momentum) {
+        static_assert(IsTrainable, "qnn: an inference-only network has no momentum");
+        if constexpr (IsTrainable) {
+            this->momentum = momentum;
+        }
+    }
+
+private:
+    void computeDeltas(const V* targets, V* deltas) const {
+        const std::size_t outputOffset = Shape::neuronOffset(Shape::weightLayerCount);
+        for (std::size_t i = 0; i < Outputs; ++i) {
+            const V output = neuronOutputs[outputOffset + i];
+            deltas[outputOffset + i] =
+                (targets[i] - output) * OutputActivation::activationFunctionDerivative(output);
+        }
+        // Weight layer `layer` feeds layer + 1 from the hidden layer `layer`.
+        for (std::size_t layer = Shape::weightLayerCount - 1; layer >= 1; --layer) {
+            const std::size_t sourceCount = Shape::layerSize(layer);
+            const std::size_t destinationCount = Shape::layerSize(layer + 1);
+            const V* downstream = deltas + Shape::neuronOffset(layer + 1);
+            const V* layerWeights = weights + Shape::weightOffset(layer);
+            for (std::size_t source = 0; source < sourceCount; ++source) {
+                Accumulator sum{};
+                for (std::size_t neuron = 0; neuron < destinationCount; ++neuron) {
+                    sum = Traits::multiplyAccumulate(
+                        sum, layerWeights[neuron * (sourceCount + 1) + 1 + source], downstream[neuron]);
+                }
+                const std::size_t index = Shape::neuronOffset(layer) + source;
+                deltas[index] = Traits::narrow(sum) *
+                                HiddenActivation::activationFunctionDerivative(neuronOutputs[index]);
+            }
+        }
+    }
+
+    void updateWeights(const V* deltas) {
+        V* weight = weights;
+        V* previousChange = this->previousChanges;
+        const V* source = this->inputValues;
+        for (std::size_t layer = 0; layer < Shape::weightLayerCount; ++layer) {
+            const std::size_t sourceCount = Shape::layerSize(layer);
+            const V* layerDeltas = deltas + Shape::neuronOffset(layer + 1);
+            for (std::size_t neuron = 0; neuron < Shape::layerSize(layer + 1); ++neuron) {
+                const V delta = layerDeltas[neuron];
+                for (std::size_t i = 0; i <= sourceCount; ++i) {
+                    // i == 0 is the bias, whose input is 1.
+                    const V gradient = i == 0 ? delta : delta * source[i - 1];
+                    const V change = Traits::narrow(Traits::multiplyAccumulate(
+                        Traits::multiplyAccumulate(Accumulator{}, this->learningRate, gradient),
+                        this->momentum, *previousChange));
+                    *weight = *weight + change;
+                    *previousChange = change;
+                    ++weight;
+                    ++previousChange;
+                }
+            }
+            source = neuronOutputs + Shape::neuronOffset(layer + 1);
+        }
+    }
+
+    V weights[NumberOfWeights];
+    // Outputs of every non-input neuron, layer by layer.
+    V neuronOutputs[Shape::neuronCount];
+};
+
+}  // namespace qnn
+
+#endif  // QNN_MULTILAYER_PERCEPTRON_HPP

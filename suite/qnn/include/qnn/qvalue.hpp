@@ -1,0 +1,189 @@
+// QValue: a Q-format fixed-point number with IntegerBits + FractionalBits bits.
+//
+// The sign bit, if any, is one of the IntegerBits: signed Q16.16 spans
+// [-32768, 32768) in steps of 2^-16. Storage is the smallest standard integer
+// that holds the bits; products and quotients are computed exactly in the next
+// wider integer, then rounded (RoundingPolicy) and fitted to the format's range
+// (OverflowPolicy). No floating point is used at run time.
+#ifndef QNN_QVALUE_HPP
+#define QNN_QVALUE_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "integer_traits.hpp"
+#include "policies.hpp"
+
+namespace qnn {
+
+template <std::size_t IntegerBits, std::size_t FractionalBits, bool IsSigned,
+          typename RoundingPolicy = RoundHalfUp, typename OverflowPolicy = Saturate>
+class QValue {
+    static_assert(IntegerBits + FractionalBits >= 1, "qnn: a Q format needs at least one bit");
+    static_assert(IntegerBits + FractionalBits <= 64,
+                  "qnn: Q formats wider than 64 bits are not supported");
+
+public:
+    static constexpr std::size_t integerBits = IntegerBits;
+    static constexpr std::size_t fractionalBits = FractionalBits;
+    static constexpr std::size_t totalBits = IntegerBits + FractionalBits;
+    static constexpr bool isSigned = IsSigned;
+
+    using RoundingPolicyType = RoundingPolicy;
+    using OverflowPolicyType = OverflowPolicy;
+    using StorageType = detail::IntegerOfWidthType<totalBits, IsSigned>;
+    // Holds any product or scaled dividend of two stored values exactly.
+    using WideType = detail::IntegerOfWidthType<sizeof(StorageType) * 16, IsSigned>;
+    // Integer parts may be negative even for unsigned formats (they saturate).
+    using IntegerPartType = typename detail::IntegerTraits<WideType>::Signed;
+
+    static constexpr WideType minimumRaw =
+        IsSigned ? static_cast<WideType>(-(static_cast<WideType>(1) << (totalBits - 1))) : 0;
+    static constexpr WideType maximumRaw =
+        static_cast<WideType>((static_cast<WideType>(1) << (IsSigned ? totalBits - 1 : totalBits)) - 1);
+
+    constexpr QValue() : value(0) {}
+
+    // value = integerPart + fractionalPart / 2^FractionalBits, as in
+    // QValue<16,16,true>(1, 0x8000) == 1.5. The fractional part adds, so -1.5
+    // is QValue(-2, 0x8000).
+    constexpr QValue(IntegerPartType integerPart, StorageType fractionalPart)
+        : value(fitSigned(integerPart * (IntegerPartType(1) << FractionalBits) +
+                          static_cast<IntegerPartType>(fractionalPart))) {}
+
+    static constexpr QValue fromRaw(StorageType raw) {
+        QValue result;
+        result.value = raw;
+        return result;
+    }
+
+    // For constants and host tools only: called in a constant expression it
+    // folds to an integer, so no floating-point code reaches an image. Values
+    // outside the range clamp, whatever the overflow policy.
+    static constexpr QValue fromDouble(double number) {
+        double scaled = number;
+        for (std::size_t bit = 0; bit < FractionalBits; ++bit) {
+            scaled *= 2.0;
+        }
+        if constexpr (std::is_same_v<RoundingPolicy, RoundHalfUp>) {
+            scaled += 0.5;
+        }
+        if (scaled <= static_cast<double>(minimumRaw)) {
+            return fromRaw(static_cast<StorageType>(minimumRaw));
+        }
+        if (scaled >= static_cast<double>(maximumRaw)) {
+            return fromRaw(static_cast<StorageType>(maximumRaw));
+        }
+        auto whole = static_cast<IntegerPartType>(scaled);
+        if (static_cast<double>(whole) > scaled) {
+            --whole;  // the cast truncated toward zero; floor is wanted
+        }
+        return fromRaw(static_cast<StorageType>(whole));
+    }
+
+    // For host tools and tests.
+    constexpr double toDouble() const {
+        double result = static_cast<double>(value);
+        for (std::size_t bit = 0; bit < FractionalBits; ++bit) {
+            result /= 2.0;
+        }
+        return result;
+    }
+
+    constexpr StorageType getValue() const { return value; }
+    constexpr void setValue(StorageType raw) { value = raw; }
+
+    // Maps an exact result (in the wide type) to the format's range.
+    static constexpr StorageType fitExact(WideType exact) {
+        return static_cast<StorageType>(
+            OverflowPolicy::fit(exact, minimumRaw, maximumRaw, totalBits));
+    }
+
+    // As fitExact, for an exact result held in the signed wide type (which an
+    // unsigned format's negative results need).
+    static constexpr StorageType fitSigned(IntegerPartType exact) {
+        if constexpr (!IsSigned) {
+            if (exact < 0) {
+                return static_cast<StorageType>(OverflowPolicy::underflow(
+                    static_cast<WideType>(exact), minimumRaw, totalBits));
+            }
+        }
+        return fitExact(static_cast<WideType>(exact));
+    }
+
+    constexpr bool isNegative() const {
+        if constexpr (IsSigned) {
+            return value < 0;
+        } else {
+            return false;
+        }
+    }
+
+    // Product rounded to the format's resolution but not yet fitted: the
+    // network accumulates these in the wide type and fits once per neuron.
+    static constexpr WideType roundedProduct(QValue a, QValue b) {
+        return RoundingPolicy::shiftRight(
+            static_cast<WideType>(static_cast<WideType>(a.value) * static_cast<WideType>(b.value)),
+            FractionalBits);
+    }
+
+    friend constexpr QValue operator+(QValue a, QValue b) {
+        return fromRaw(fitExact(static_cast<WideType>(static_cast<WideType>(a.value) + b.value)));
+    }
+
+    friend constexpr QValue operator-(QValue a, QValue b) {
+        const auto difference = static_cast<WideType>(static_cast<WideType>(a.value) - b.value);
+        if constexpr (!IsSigned) {
+            if (a.value < b.value) {
+                return fromRaw(static_cast<StorageType>(
+                    OverflowPolicy::underflow(difference, minimumRaw, totalBits)));
+            }
+        }
+        return fromRaw(fitExact(difference));
+    }
+
+    constexpr QValue operator-() const { return QValue() - *this; }
+
+    friend constexpr QValue operator*(QValue a, QValue b) {
+        return fromRaw(fitExact(roundedProduct(a, b)));
+    }
+
+    // Division by zero gives the format's maximum (dividend >= 0) or minimum.
+    friend constexpr QValue operator/(QValue a, QValue b) {
+        if (b.value == 0) {
+            return fromRaw(static_cast<StorageType>(a.isNegative() ? minimumRaw : maximumRaw));
+        }
+        const auto dividend =
+            static_cast<WideType>(static_cast<WideType>(a.value) * (WideType(1) << FractionalBits));
+        return fromRaw(fitExact(RoundingPolicy::divide(dividend, static_cast<WideType>(b.value))));
+    }
+
+    constexpr QValue& operator+=(QValue other) { return *this = *this + other; }
+    constexpr QValue& operator-=(QValue other) { return *this = *this - other; }
+    constexpr QValue& operator*=(QValue other) { return *this = *this * other; }
+    constexpr QValue& operator/=(QValue other) { return *this = *this / other; }
+
+    friend constexpr bool operator==(QValue a, QValue b) { return a.value == b.value; }
+    friend constexpr bool operator!=(QValue a, QValue b) { return a.value != b.value; }
+    friend constexpr bool operator<(QValue a, QValue b) { return a.value < b.value; }
+    friend constexpr bool operator<=(QValue a, QValue b) { return a.value <= b.value; }
+    friend constexpr bool operator>(QValue a, QValue b) { return a.value > b.value; }
+    friend constexpr bool operator>=(QValue a, QValue b) { return a.value >= b.value; }
+
+private:
+    StorageType value;
+};
+
+template <typename T>
+struct IsQValue : std::false_type {};
+
+template <std::size_t I, std::size_t F, bool S, typename R, typename O>
+struct IsQValue<QValue<I, F, S, R, O>> : std::true_type {};
+
+template <typename T>
+inline constexpr bool isQValue = IsQValue<T>::value;
+
+}  // namespace qnn
+
+#endif  // QNN_QVALUE_HPP

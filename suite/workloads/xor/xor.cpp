@@ -1,0 +1,162 @@
+// XOR on a 2-4-1 network (tanh hidden, sigmoid output), the article's workload.
+//
+// Trainable build: trains from a fixed seed until every output is within 0.1
+// of its target or the iteration budget runs out, logging the error and the
+// weights every QBENCH_LOG_EVERY iterations. Inference-only build: loads
+// weights trained on the host (QBENCH_WEIGHTS_INCLUDE) and evaluates the four
+// patterns. Both report through report.hpp; values are raw Q-format integers.
+//
+// Configuration (compiler -D): QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS,
+// QBENCH_Q_SIGNED, QBENCH_FORMAT_NAME, QBENCH_TRAINABLE, and optionally
+// QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED, QBENCH_WEIGHT_SEED.
+#include <cstddef>
+#include <cstdint>
+
+#include "qnn/qnn.hpp"
+#include "report.hpp"
+
+#ifndef QBENCH_MAX_ITERATIONS
+#define QBENCH_MAX_ITERATIONS 20000
+#endif
+#ifndef QBENCH_LOG_EVERY
+#define QBENCH_LOG_EVERY 100
+#endif
+#ifndef QBENCH_SAMPLE_SEED
+#define QBENCH_SAMPLE_SEED 0x9E3779B9u
+#endif
+#ifndef QBENCH_WEIGHT_SEED
+#define QBENCH_WEIGHT_SEED 0x2545F491u
+#endif
+
+namespace {
+
+using ValueType = qnn::QValue<QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS, QBENCH_Q_SIGNED != 0>;
+using RandomNumberGenerator = qnn::XorshiftRandomNumberPolicy<ValueType, QBENCH_WEIGHT_SEED>;
+using TransferFunctionsType =
+    qnn::FixedPointTransferFunctions<ValueType, RandomNumberGenerator,
+                                     qnn::TanhActivationPolicy<ValueType>,
+                                     qnn::SigmoidActivationPolicy<ValueType>>;
+using NeuralNetworkType =
+    qnn::MultilayerPerceptron<ValueType, 2, 1, 4, 1, TransferFunctionsType, QBENCH_TRAINABLE != 0>;
+
+constexpr std::size_t patternCount = 4;
+
+// The largest raw error that is still within 0.1 of the target.
+constexpr auto learnedToleranceRaw = static_cast<typename ValueType::StorageType>(
+    (typename ValueType::WideType(1) << ValueType::fractionalBits) / 10);
+
+NeuralNetworkType network;
+
+ValueType bit(unsigned value) { return ValueType(static_cast<int>(value), 0); }
+
+struct Evaluation {
+    typename ValueType::StorageType outputs[patternCount];
+    typename ValueType::StorageType worstError;
+    bool learned;
+};
+
+// Runs the four XOR patterns; pattern p has inputs (p & 1, p >> 1).
+Evaluation evaluate() {
+    Evaluation evaluation{};
+    ValueType worst{};
+    for (unsigned pattern = 0; pattern < patternCount; ++pattern) {
+        const ValueType inputs[2] = {bit(pattern & 1u), bit(pattern >> 1)};
+        const ValueType target = bit((pattern & 1u) ^ (pattern >> 1));
+        ValueType output;
+        network.feedForward(inputs);
+        network.getLearnedValues(&output);
+        const ValueType error = output > target ? output - target : target - output;
+        worst = error > worst ? error : worst;
+        evaluation.outputs[pattern] = output.getValue();
+    }
+    evaluation.worstError = worst.getValue();
+    evaluation.learned = worst.getValue() <= learnedToleranceRaw;
+    return evaluation;
+}
+
+void reportOutputs(const char* record, const Evaluation& evaluation, std::uint32_t iterations) {
+    qbench::ReportLine(record)
+        .field("learned", evaluation.learned ? 1 : 0)
+        .field("iterations", iterations)
+        .field("final_error", evaluation.worstError)
+        .list("outputs", evaluation.outputs, patternCount);
+}
+
+#if QBENCH_TRAINABLE
+
+void logProgress(std::uint32_t iteration, const Evaluation& evaluation) {
+    ValueType weights[NeuralNetworkType::NumberOfWeights];
+    typename ValueType::StorageType raw[NeuralNetworkType::NumberOfWeights];
+    network.getWeights(weights);
+    for (std::size_t i = 0; i < NeuralNetworkType::NumberOfWeights; ++i) {
+        raw[i] = weights[i].getValue();
+    }
+    qbench::ReportLine("log")
+        .field("iteration", iteration)
+        .field("error", evaluation.worstError)
+        .list("weights", raw, NeuralNetworkType::NumberOfWeights);
+}
+
+void run() {
+    qnn::Xorshift32 samples(QBENCH_SAMPLE_SEED);
+    Evaluation evaluation = evaluate();
+    logProgress(0, evaluation);
+    std::uint32_t iteration = 0;
+    while (!evaluation.learned && iteration < QBENCH_MAX_ITERATIONS) {
+        ++iteration;
+        const std::uint32_t draw = samples.next();
+        const ValueType inputs[2] = {bit(draw & 1u), bit((draw >> 1) & 1u)};
+        const ValueType target = bit((draw ^ (draw >> 1)) & 1u);
+        network.feedForward(inputs);
+        const ValueType error = network.calculateError(&target);
+        if (!NeuralNetworkType::NeuralNetworkTransferFunctionsPolicy::isWithinZeroTolerance(error)) {
+            network.trainNetwork(&target);
+        }
+        evaluation = evaluate();
+        if (iteration % QBENCH_LOG_EVERY == 0 || evaluation.learned) {
+            logProgress(iteration, evaluation);
+        }
+    }
+    reportOutputs("result", evaluation, iteration);
+}
+
+#else
+
+// Raw weights in setWeights order, trained on the host by qbench.reference.
+constexpr typename ValueType::StorageType deployedRaw[] = {
+#include QBENCH_WEIGHTS_INCLUDE
+};
+static_assert(sizeof(deployedRaw) / sizeof(deployedRaw[0]) == NeuralNetworkType::NumberOfWeights,
+              "the weights file does not match the network");
+
+struct DeployedWeights {
+    ValueType at[NeuralNetworkType::NumberOfWeights];
+};
+
+// Converted at compile time: the table sits in flash as ValueType.
+constexpr DeployedWeights deployedWeights = [] {
+    DeployedWeights weights{};
+    for (std::size_t i = 0; i < NeuralNetworkType::NumberOfWeights; ++i) {
+        weights.at[i] = ValueType::fromRaw(deployedRaw[i]);
+    }
+    return weights;
+}();
+
+void run() {
+    network.setWeights(deployedWeights.at);
+    reportOutputs("result", evaluate(), 0);
+}
+
+#endif
+
+}  // namespace
+
+int main() {
+    qbench::ReportLine("begin")
+        .field("workload", "xor")
+        .field("qformat", QBENCH_FORMAT_NAME)
+        .field("variant", QBENCH_TRAINABLE ? "trainable" : "inference");
+    run();
+    qbench::ReportLine("end").field("status", 0);
+    qbench_exit(0);
+}
