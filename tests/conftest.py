@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from host_build import REPO, Driver, compile_or_fail
+from qbench.cli import main as qbench_main
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +24,27 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driver]:
 @pytest.fixture
 def build_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@dataclass(frozen=True)
+class FootprintRunOutput:
+    out: Path
+    build: Path
+    exit_status: int
+
+
+@pytest.fixture(scope="session")
+def default_matrix_run(tmp_path_factory: pytest.TempPathFactory) -> FootprintRunOutput:
+    """The README's default matrix (every core, q16.16 and q8.8, both variants, -Os),
+    built and measured once for the whole test session."""
+    root = tmp_path_factory.mktemp("default-matrix")
+    out, build = root / "out", root / "build"
+    status = qbench_main(["run", "--no-emulate", "--out", str(out), "--build-dir", str(build)])
+    return FootprintRunOutput(out, build, status)
+
+
+# CI runs a fixed set of examples, so a pass or failure there is reproducible;
+# local runs draw new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

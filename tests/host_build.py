@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
+
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 QNN_INCLUDE = REPO / "suite" / "qnn" / "include"
 WORKLOADS = REPO / "suite" / "workloads"
 # The library's promise: warning-free in strict C++17, without exceptions or RTTI.
 STRICT_FLAGS = ("-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fno-exceptions", "-fno-rtti")
+
+
+def property_settings(examples: int) -> settings:
+    """Settings for the model-against-C++ property tests; QBENCH_HYPOTHESIS_EXAMPLES
+    asks for a deeper search (e.g. 20000) than the default run's."""
+    return settings(
+        max_examples=int(os.environ.get("QBENCH_HYPOTHESIS_EXAMPLES", examples)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
 
 
 def host_compiler() -> str:
@@ -21,8 +34,13 @@ def host_compiler() -> str:
 
 
 def compile_host(
-    sources: list[Path], output: Path, *, flags: tuple[str, ...] = ("-O2",), defines: dict[str, str] | None = None,
-    include_dirs: tuple[Path, ...] = (), object_only: bool = False,
+    sources: list[Path],
+    output: Path,
+    *,
+    flags: tuple[str, ...] = ("-O2",),
+    defines: dict[str, str] | None = None,
+    include_dirs: tuple[Path, ...] = (),
+    object_only: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Compiles (and links, unless object_only) with the strict flags; returns the
     completed process whatever the outcome so tests can assert on diagnostics."""

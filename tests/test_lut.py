@@ -36,9 +36,7 @@ def sweep_range(name: str) -> range:
 
 
 def cxx_sweep(driver, name: str, function: str, inputs: range) -> list[int]:
-    return driver.integers(
-        f"{name} half-up saturate {function}_sweep {inputs.start} {inputs.stop - 1} {inputs.step}"
-    )
+    return driver.integers(f"{name} half-up saturate {function}_sweep {inputs.start} {inputs.stop - 1} {inputs.step}")
 
 
 @pytest.mark.parametrize("name", ["q4.4", "q8.8", "q4.12", "q1.15", "q16.16", "q32.32"])

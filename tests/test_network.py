@@ -8,10 +8,10 @@ import re
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from host_build import QNN_INCLUDE, REPO, compile_host, compile_or_fail
+from host_build import QNN_INCLUDE, REPO, compile_host, compile_or_fail, property_settings
 from qbench.qformat import Overflow, QFormat, Rounding
 from qbench.reference import ReferencePerceptron, weight_count
 
@@ -21,19 +21,21 @@ NETWORKS = {
     "xor_q8.8": (QFormat(8, 8), (2, 4, 1), "tanh", "sigmoid"),
     "deep_q4.12": (QFormat(4, 12), (3, 5, 5, 2), "tanh", "sigmoid"),
     "relu_q8.8_truncate_wrap": (
-        QFormat(8, 8, rounding=Rounding.TRUNCATE, overflow=Overflow.WRAP), (2, 3, 2), "relu", "linear"
+        QFormat(8, 8, rounding=Rounding.TRUNCATE, overflow=Overflow.WRAP),
+        (2, 3, 2),
+        "relu",
+        "linear",
     ),
 }
-NETWORK_SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+NETWORK_SETTINGS = property_settings(150)
 
 
 def values(fmt: QFormat, magnitude: float) -> st.SearchStrategy[int]:
     """Mostly moderate values (|x| <= magnitude), sometimes anything the format holds."""
     bound = min(int(magnitude * (1 << fmt.fractional_bits)), fmt.max_raw)
     return st.one_of(
-        st.integers(max(-bound, fmt.min_raw), bound), st.integers(max(-bound, fmt.min_raw), bound),
+        st.integers(max(-bound, fmt.min_raw), bound),
+        st.integers(max(-bound, fmt.min_raw), bound),
         st.integers(fmt.min_raw, fmt.max_raw),
     )
 
@@ -43,13 +45,16 @@ def network_cases(draw):
     name = draw(st.sampled_from(sorted(NETWORKS)))
     fmt, sizes, _, _ = NETWORKS[name]
     weights = draw(st.lists(values(fmt, 2.0), min_size=weight_count(sizes), max_size=weight_count(sizes)))
-    steps = draw(st.lists(
-        st.tuples(
-            st.lists(values(fmt, 1.5), min_size=sizes[0], max_size=sizes[0]),
-            st.lists(values(fmt, 1.0), min_size=sizes[-1], max_size=sizes[-1]),
-        ),
-        min_size=1, max_size=3,
-    ))
+    steps = draw(
+        st.lists(
+            st.tuples(
+                st.lists(values(fmt, 1.5), min_size=sizes[0], max_size=sizes[0]),
+                st.lists(values(fmt, 1.0), min_size=sizes[-1], max_size=sizes[-1]),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
     return name, weights, steps
 
 

@@ -27,8 +27,13 @@ Q8 = QFormat(8, 8)
 
 @pytest.mark.parametrize(
     ("text", "integer", "fraction", "signed"),
-    [("q16.16", 16, 16, True), ("Q1.15", 1, 15, True), ("uq8.8", 8, 8, False), (" q4.12 ", 4, 12, True),
-     ("UQ0.16", 0, 16, False)],
+    [
+        ("q16.16", 16, 16, True),
+        ("Q1.15", 1, 15, True),
+        ("uq8.8", 8, 8, False),
+        (" q4.12 ", 4, 12, True),
+        ("UQ0.16", 0, 16, False),
+    ],
 )
 def test_parse(text, integer, fraction, signed):
     fmt = parse_qformat(text)
@@ -49,9 +54,15 @@ def test_parse_rejects_impossible_widths(text, message):
 
 @pytest.mark.parametrize(
     ("fmt", "storage", "low", "high"),
-    [(QFormat(4, 4), 8, -128, 127), (Q8, 16, -32768, 32767), (QFormat(1, 15), 16, -32768, 32767),
-     (Q16, 32, -(2**31), 2**31 - 1), (QFormat(24, 8), 32, -(2**31), 2**31 - 1),
-     (QFormat(8, 8, signed=False), 16, 0, 65535), (QFormat(3, 4), 8, -64, 63)],
+    [
+        (QFormat(4, 4), 8, -128, 127),
+        (Q8, 16, -32768, 32767),
+        (QFormat(1, 15), 16, -32768, 32767),
+        (Q16, 32, -(2**31), 2**31 - 1),
+        (QFormat(24, 8), 32, -(2**31), 2**31 - 1),
+        (QFormat(8, 8, signed=False), 16, 0, 65535),
+        (QFormat(3, 4), 8, -64, 63),
+    ],
 )
 def test_storage_and_range(fmt, storage, low, high):
     assert (fmt.storage_bits, fmt.min_raw, fmt.max_raw) == (storage, low, high)

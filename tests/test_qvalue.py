@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from host_build import property_settings
 from qbench import qformat
 from qbench.qformat import Overflow, QFormat, Rounding, parse_qformat
 
@@ -13,14 +14,9 @@ from qbench.qformat import Overflow, QFormat, Rounding, parse_qformat
 # and unsigned formats.
 FORMATS = ("q4.4", "q8.8", "q1.15", "q4.12", "q16.16", "q24.8", "q3.4", "q32.32", "uq8.8", "uq4.4", "uq0.16")
 VARIANTS = [
-    parse_qformat(name, rounding, overflow)
-    for name in FORMATS
-    for rounding in Rounding
-    for overflow in Overflow
+    parse_qformat(name, rounding, overflow) for name in FORMATS for rounding in Rounding for overflow in Overflow
 ]
-PROPERTY_SETTINGS = settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+PROPERTY_SETTINGS = property_settings(400)
 
 
 def request(fmt: QFormat, op: str, *args: object) -> str:
@@ -69,7 +65,10 @@ def test_hand_computed_cases(driver, fmt, op, args, expected):
 def test_binary_operations_match_the_model(driver, case, op):
     fmt, a, b = case
     model = {
-        "add": qformat.add, "sub": qformat.subtract, "mul": qformat.multiply, "div": qformat.quotient,
+        "add": qformat.add,
+        "sub": qformat.subtract,
+        "mul": qformat.multiply,
+        "div": qformat.quotient,
         "lt": lambda _, x, y: int(x < y),
     }[op]
     assert driver.integers(request(fmt, op, a, b)) == [model(fmt, a, b)]
@@ -83,13 +82,15 @@ def test_negation_matches_the_model(driver, case):
 
 
 @PROPERTY_SETTINGS
-@given(st.sampled_from(VARIANTS).flatmap(
-    lambda fmt: st.tuples(
-        st.just(fmt),
-        st.integers(-(1 << fmt.integer_bits) - 2, (1 << fmt.integer_bits) + 2),
-        st.integers(0, (1 << fmt.fractional_bits) - 1),
+@given(
+    st.sampled_from(VARIANTS).flatmap(
+        lambda fmt: st.tuples(
+            st.just(fmt),
+            st.integers(-(1 << fmt.integer_bits) - 2, (1 << fmt.integer_bits) + 2),
+            st.integers(0, (1 << fmt.fractional_bits) - 1),
+        )
     )
-))
+)
 def test_integer_and_fractional_parts_match_the_model(driver, case):
     fmt, integer, fraction = case
     assert driver.integers(request(fmt, "parts", integer, fraction)) == [qformat.from_parts(fmt, integer, fraction)]

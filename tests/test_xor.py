@@ -29,8 +29,11 @@ def build_workload(
         (directory / file_name).write_text(text)
     return compile_or_fail(
         [sources.source] if object_only else [sources.source, COMMON / "host_platform.cpp"],
-        directory / ("workload.o" if object_only else "program"), flags=flags, defines=sources.defines,
-        include_dirs=(COMMON, directory), object_only=object_only,
+        directory / ("workload.o" if object_only else "program"),
+        flags=flags,
+        defines=sources.defines,
+        include_dirs=(COMMON, directory),
+        object_only=object_only,
     )
 
 
@@ -44,7 +47,10 @@ def test_host_training_retraces_the_reference_model(tmp_path, fmt_name):
     expected = train_xor(parse_qformat(fmt_name))
     assert (report.workload, report.qformat, report.variant, report.status) == ("xor", fmt_name, "trainable", 0)
     assert (report.learned, report.iterations, report.final_error, report.outputs) == (
-        expected.learned, expected.iterations, expected.final_error, expected.outputs
+        expected.learned,
+        expected.iterations,
+        expected.final_error,
+        expected.outputs,
     )
     assert [(entry.iteration, entry.error, entry.weights) for entry in report.log] == [
         (entry.iteration, entry.error, entry.weights) for entry in expected.log
@@ -92,8 +98,11 @@ ARTICLE_HOST_O3 = {True: (5180, 640), False: (1730, 208)}
 @pytest.mark.parametrize("trainable", [True, False], ids=["trainable", "inference"])
 def test_network_object_is_smaller_than_the_articles(tmp_path, trainable):
     obj = compile_or_fail(
-        [REPO / "tests" / "host" / "network_footprint.cpp"], tmp_path / "network.o", flags=("-O3",),
-        defines={"QBENCH_TRAINABLE": "1" if trainable else "0"}, object_only=True,
+        [REPO / "tests" / "host" / "network_footprint.cpp"],
+        tmp_path / "network.o",
+        flags=("-O3",),
+        defines={"QBENCH_TRAINABLE": "1" if trainable else "0"},
+        object_only=True,
     )
     text, _, bss = berkeley_size(obj)
     article_text, article_bss = ARTICLE_HOST_O3[trainable]

@@ -1,13 +1,34 @@
-"""The qbench command line."""
+"""The qbench command line.
+
+Exit status: 0 when every requested cell succeeded, 1 when any cell failed or
+part of the request was invalid (the rest still ran), 2 when nothing could
+start (bad arguments, a malformed target file, an unreadable results file).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__, lut
+from .build import BuildSpec
+from .matrix import DEFAULT_FORMATS, DEFAULT_OPT, DEFAULT_VARIANTS, OPT_LEVELS, Matrix, expand
+from .paths import BUILD, REPORTS, shown
+from .pipeline import baseline_specs, build_all, check_toolchains, log_to_stderr, run_footprint
+from .provenance import environment, git_revision
 from .qformat import QFormatError, parse_qformat
+from .report import write_report
+from .results import ResultsFileError, read_results, write_results
+from .targets import TargetError, load_parts, load_targets
+from .toolchain import ToolNotFound
+from .workloads import WORKLOADS
+
+
+class UsageError(Exception):
+    """Nothing can start: the message says why."""
 
 
 def _lut(arguments: argparse.Namespace) -> int:
@@ -18,10 +39,94 @@ def _lut(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _matrix(arguments: argparse.Namespace) -> Matrix:
+    matrix = expand(
+        load_targets(),
+        WORKLOADS,
+        cores=arguments.cores,
+        formats=arguments.formats,
+        variants=arguments.variants,
+        opt=arguments.opt,
+        workload=arguments.workload,
+    )
+    for problem in matrix.problems:
+        log_to_stderr(f"error: {problem}")
+    if not matrix.cells and not matrix.rejected:
+        raise UsageError("nothing to do: the request names no buildable cell")
+    return matrix
+
+
+def _build(arguments: argparse.Namespace) -> int:
+    matrix = _matrix(arguments)
+    for rejected in matrix.rejected:
+        log_to_stderr(f"invalid: {rejected.cell.label}: {rejected.reason}")
+    _, missing = check_toolchains({cell.target.compiler for cell in matrix.cells}, log_to_stderr)
+    buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
+    specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell) for cell in buildable)]
+    measured = build_all(specs, arguments.build_dir, arguments.jobs, log_to_stderr)
+    built = sum(result.image.ok for result in measured.values())
+    failed = len(specs) - built + len(matrix.cells) - len(buildable) + len(matrix.rejected)
+    print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}; {failed} failed or invalid")
+    return 1 if failed or matrix.problems else 0
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    if not arguments.no_emulate:
+        raise UsageError("emulated runs are not available yet: add --no-emulate for footprint results")
+    matrix = _matrix(arguments)
+    revision = git_revision()
+    footprint = run_footprint(matrix, arguments.build_dir, arguments.jobs, revision)
+    write_results(
+        arguments.out,
+        footprint.rows,
+        footprint.symbols,
+        environment(revision, footprint.toolchains, list(matrix.problems)),
+    )
+    report = write_report(arguments.out, read_results(arguments.out), load_parts(load_targets()))
+    ok = sum(row.status == "ok" for row in footprint.rows)
+    failed = len(footprint.rows) - ok
+    print(f"{ok} ok, {failed} failed; results in {shown(arguments.out)}/results.csv, report {shown(report)}")
+    if not ok:
+        log_to_stderr("error: no cell succeeded; the report holds only failures")
+    return 1 if failed or matrix.problems or not ok else 0
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    report = write_report(arguments.directory, read_results(arguments.directory), load_parts(load_targets()))
+    print(f"report {shown(report)}")
+    return 0
+
+
+def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cores", help="comma-separated cores (default: every file in targets/cores)")
+    parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated qI.F / uqI.F formats")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="trainable and/or inference")
+    parser.add_argument("--opt", default=",".join(DEFAULT_OPT), help=f"optimisation levels: {', '.join(OPT_LEVELS)}")
+    parser.add_argument("--workload", default="xor", help=f"workload: {', '.join(sorted(WORKLOADS))}")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs (default: all CPUs)")
+    parser.add_argument("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qbench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="qbench", description="Benchmarks fixed-point neural networks on Cortex-M.")
     parser.add_argument("--version", action="version", version=f"qbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    build_parser_ = commands.add_parser("build", help="cross-compile the matrix and its empty baselines")
+    _add_matrix_options(build_parser_)
+    build_parser_.set_defaults(handler=_build)
+
+    run_parser = commands.add_parser("run", help="build the matrix, measure it and write results and a report")
+    _add_matrix_options(run_parser)
+    run_parser.add_argument("--no-emulate", action="store_true", help="footprint only: build and measure sizes")
+    run_parser.add_argument(
+        "--out", type=Path, default=REPORTS / "latest", help="output directory (default: reports/latest)"
+    )
+    run_parser.set_defaults(handler=_run)
+
+    report_parser = commands.add_parser("report", help="regenerate DIR/report.md from DIR's saved results")
+    report_parser.add_argument("directory", type=Path)
+    report_parser.set_defaults(handler=_report)
 
     lut_parser = commands.add_parser(
         "lut", help="print the activation lookup table qnn computes for a Q format, with its error bound"
@@ -37,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except QFormatError as error:
+    except (QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError) as error:
         parser.exit(2, f"qbench: error: {error}\n")
 
 

@@ -149,7 +149,7 @@ def header_text(fmt: QFormat, function: str) -> str:
     bound = max_abs_error(fmt, function)
     identifier = fmt.name.replace(".", "_")
     rows = [
-        ", ".join(str(entry) for entry in table.entries[start:start + 12])
+        ", ".join(str(entry) for entry in table.entries[start : start + 12])
         for start in range(0, table.entry_count, 12)
     ]
     body = ",\n    ".join(rows)

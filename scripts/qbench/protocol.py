@@ -101,7 +101,13 @@ def parse_report(text: str) -> WorkloadReport:
     if learned not in (0, 1):
         raise ProtocolError(f"line {result.line_number}: learned={learned} is not 0 or 1")
     return WorkloadReport(
-        workload=begin.text("workload"), qformat=begin.text("qformat"), variant=begin.text("variant"),
-        learned=bool(learned), iterations=result.integer("iterations"), final_error=result.integer("final_error"),
-        outputs=result.integers("outputs"), log=log, status=end.integer("status"),
+        workload=begin.text("workload"),
+        qformat=begin.text("qformat"),
+        variant=begin.text("variant"),
+        learned=bool(learned),
+        iterations=result.integer("iterations"),
+        final_error=result.integer("final_error"),
+        outputs=result.integers("outputs"),
+        log=log,
+        status=end.integer("status"),
     )

@@ -85,9 +85,7 @@ class QFormat:
         return from_float(self, 1.0)
 
 
-def parse_qformat(
-    text: str, rounding: Rounding = Rounding.HALF_UP, overflow: Overflow = Overflow.SATURATE
-) -> QFormat:
+def parse_qformat(text: str, rounding: Rounding = Rounding.HALF_UP, overflow: Overflow = Overflow.SATURATE) -> QFormat:
     """Parses "q16.16", "Q1.15" or "uq8.8" (unsigned)."""
     match = _FORMAT_PATTERN.match(text.strip()) if isinstance(text, str) else None
     if match is None:
@@ -96,8 +94,11 @@ def parse_qformat(
             "whole numbers I and F, e.g. q16.16, q1.15, uq8.8"
         )
     return QFormat(
-        int(match["integer"]), int(match["fraction"]), signed=not match["unsigned"],
-        rounding=rounding, overflow=overflow,
+        int(match["integer"]),
+        int(match["fraction"]),
+        signed=not match["unsigned"],
+        rounding=rounding,
+        overflow=overflow,
     )
 
 

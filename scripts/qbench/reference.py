@@ -96,14 +96,22 @@ class ReferencePerceptron:
 
     @classmethod
     def with_random_weights(
-        cls, fmt: QFormat, layer_sizes: Sequence[int], hidden: str, output: str,
+        cls,
+        fmt: QFormat,
+        layer_sizes: Sequence[int],
+        hidden: str,
+        output: str,
         seed: int = DEFAULT_WEIGHT_SEED,
     ) -> ReferencePerceptron:
         """A trainable network as its constructor leaves it."""
         generator = Xorshift32(seed)
         weights = [random_weight(fmt, generator.next()) for _ in range(weight_count(layer_sizes))]
         return cls(
-            fmt, tuple(layer_sizes), hidden, output, weights,
+            fmt,
+            tuple(layer_sizes),
+            hidden,
+            output,
+            weights,
             learning_rate=from_float(fmt, DEFAULT_LEARNING_RATE),
             momentum=from_float(fmt, DEFAULT_MOMENTUM),
         )
@@ -117,7 +125,7 @@ class ReferencePerceptron:
         offset = weight_count(self.layer_sizes[: layer + 1])
         width = self.layer_sizes[layer] + 1
         return [
-            self.weights[offset + neuron * width: offset + (neuron + 1) * width]
+            self.weights[offset + neuron * width : offset + (neuron + 1) * width]
             for neuron in range(self.layer_sizes[layer + 1])
         ]
 
@@ -135,9 +143,14 @@ class ReferencePerceptron:
         return list(self.layer_outputs[-1])
 
     def calculate_error(self, targets: Sequence[int]) -> int:
+        """The largest |target - output|, starting from 0 as the C++ does (a
+        difference that wraps negative under the wrap policy never wins)."""
         return max(
-            (subtract(self.fmt, t, y) if t > y else subtract(self.fmt, y, t))
-            for t, y in zip(targets, self.layer_outputs[-1], strict=True)
+            0,
+            *(
+                (subtract(self.fmt, t, y) if t > y else subtract(self.fmt, y, t))
+                for t, y in zip(targets, self.layer_outputs[-1], strict=True)
+            ),
         )
 
     def train(self, targets: Sequence[int]) -> None:
@@ -213,8 +226,11 @@ def evaluate_xor(network: ReferencePerceptron) -> tuple[tuple[int, ...], int]:
 
 
 def train_xor(
-    fmt: QFormat, max_iterations: int = 20000, log_every: int = 100,
-    sample_seed: int = DEFAULT_SAMPLE_SEED, weight_seed: int = DEFAULT_WEIGHT_SEED,
+    fmt: QFormat,
+    max_iterations: int = 20000,
+    log_every: int = 100,
+    sample_seed: int = DEFAULT_SAMPLE_SEED,
+    weight_seed: int = DEFAULT_WEIGHT_SEED,
 ) -> XorRun:
     """The trainable XOR workload, step for step."""
     network = ReferencePerceptron.with_random_weights(fmt, XOR_LAYERS, "tanh", "sigmoid", weight_seed)

@@ -1,0 +1,128 @@
+"""Compiling one image: a workload variant (or the empty baseline) for a target.
+
+The compiler runs from the repository root with paths relative to it, so the
+recorded command is exactly what ran and is the same on every checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from .matrix import Cell, Variant
+from .paths import REPO, shown
+from .qformat import QFormat
+from .targets import Target
+from .toolchain import require
+from .workloads import COMMON, EMPTY_BASELINE, QNN_INCLUDE, Workload
+
+_ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """One image to build. A baseline has no format and no variant."""
+
+    target: Target
+    workload: Workload
+    fmt: QFormat | None
+    variant: Variant | None
+    opt: str
+
+    @classmethod
+    def for_cell(cls, cell: Cell) -> BuildSpec:
+        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt)
+
+    @classmethod
+    def baseline(cls, target: Target, opt: str) -> BuildSpec:
+        return cls(target, EMPTY_BASELINE, None, None, opt)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.fmt is None
+
+    def directory(self, root: Path) -> Path:
+        leaf = "baseline" if self.fmt is None else f"{self.fmt.name}-{self.variant}"
+        return root / self.workload.name / self.target.name / self.opt / leaf
+
+    @property
+    def label(self) -> str:
+        what = "baseline" if self.fmt is None else f"{self.workload.name} {self.fmt.name} {self.variant}"
+        return f"{self.target.name} {what} -{self.opt}"
+
+    @property
+    def output_name(self) -> str:
+        return "workload.o" if self.target.object_only else "firmware.elf"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A built image, or the reason it was not built."""
+
+    spec: BuildSpec
+    path: Path | None
+    flags: str  # compiler and linker flags as run, without file names
+    error: str | None = None
+    log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def linker_script(target: Target) -> str:
+    """The target's linker script with its memory map filled in."""
+    assert target.linker_script is not None and target.memory is not None
+    memory = target.memory
+    return Template(target.linker_script.read_text()).substitute(
+        flash_origin=f"{memory.flash_origin:#010x}",
+        flash_length=f"{memory.flash_length:#x}",
+        ram_origin=f"{memory.ram_origin:#010x}",
+        ram_length=f"{memory.ram_length:#x}",
+        stack_size=f"{memory.stack_size:#x}",
+    )
+
+
+def first_error(output: str) -> str:
+    """The compiler's first error line (paths shortened), else its first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    chosen = next((line for line in lines if _ERROR_LINE.search(line)), lines[0] if lines else "no output")
+    return chosen.replace(f"{REPO}/", "")
+
+
+def build(spec: BuildSpec, root: Path) -> Image:
+    """Compiles (and for a firmware target links) one image under root."""
+    target = spec.target
+    directory = spec.directory(root.resolve())
+    directory.mkdir(parents=True, exist_ok=True)
+    trainable = spec.variant == Variant.TRAINABLE
+    sources = spec.workload.configure(spec.fmt, trainable)
+    for name, text in sources.generated.items():
+        (directory / name).write_text(text)
+
+    defines = [*target.defines, *sorted(sources.defines.items())]
+    # The start-up code's own headers, then the generated files of this image.
+    startup_dirs = sorted({path.parent for path in target.startup})
+    includes = [QNN_INCLUDE, COMMON, *startup_dirs, directory]
+    flags = [*target.cflags, f"-{spec.opt}", *(f"-D{name}={value}" for name, value in defines)]
+    flags += [f"-I{shown(path)}" for path in includes]
+    files = [shown(sources.source)]
+    if target.object_only:
+        flags.append("-c")
+    else:
+        script = directory / "link.ld"
+        script.write_text(linker_script(target))
+        flags += [*target.ldflags, f"-T{shown(script)}"]
+        files += [shown(path) for path in target.startup]
+    output = directory / spec.output_name
+    command = [require(target.compiler), *flags, *files, "-o", shown(output)]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    log = directory / "build.log"
+    log.write_text(" ".join([target.compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
+    flag_line = " ".join(flags)
+    if completed.returncode != 0:
+        return Image(spec, None, flag_line, first_error(completed.stderr + completed.stdout), log)
+    return Image(spec, output, flag_line, None, log)

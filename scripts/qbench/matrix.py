@@ -1,0 +1,138 @@
+"""The benchmark matrix: cores x Q formats x variants x optimisation levels.
+
+Names the user gives are checked here. A bad name (format, core, variant, level,
+workload) becomes a problem message and the rest of the matrix still runs; a
+valid combination the target or workload cannot build becomes a rejected cell,
+reported as a row with status 'invalid'.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .qformat import QFormat, QFormatError, parse_qformat
+from .targets import Target, TargetError, select
+from .workloads import Workload
+
+
+class Variant(StrEnum):
+    TRAINABLE = "trainable"
+    INFERENCE = "inference"
+
+
+OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz")
+DEFAULT_FORMATS = ("q16.16", "q8.8")
+DEFAULT_VARIANTS = (Variant.TRAINABLE.value, Variant.INFERENCE.value)
+DEFAULT_OPT = ("Os",)
+
+
+@dataclass(frozen=True)
+class Cell:
+    target: Target
+    workload: Workload
+    fmt: QFormat
+    variant: Variant
+    opt: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.target.name} {self.workload.name} {self.fmt.name} {self.variant} -{self.opt}"
+
+
+@dataclass(frozen=True)
+class RejectedCell:
+    cell: Cell
+    reason: str
+
+
+@dataclass(frozen=True)
+class Matrix:
+    cells: tuple[Cell, ...]
+    rejected: tuple[RejectedCell, ...]
+    problems: tuple[str, ...]
+
+
+def core_order(target: Target) -> tuple:
+    """Cortex-M cores by number (m0, m0plus, m3, m4, m4f, m7, m33, m55), the host last."""
+    number = re.search(r"\d+", target.name)
+    return (target.object_only, int(number.group()) if number else 0, target.name)
+
+
+def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:
+    items = values.split(",") if isinstance(values, str) else list(values)
+    return [item.strip() for item in items]
+
+
+def expand(
+    targets: dict[str, Target],
+    workloads: dict[str, Workload],
+    *,
+    cores: str | None = None,
+    formats: str | tuple[str, ...] = DEFAULT_FORMATS,
+    variants: str | tuple[str, ...] = DEFAULT_VARIANTS,
+    opt: str | tuple[str, ...] = DEFAULT_OPT,
+    workload: str = "xor",
+) -> Matrix:
+    problems: list[str] = []
+
+    chosen_targets: list[Target] = []
+    if cores is None:
+        chosen_targets = sorted(targets.values(), key=core_order)
+    else:
+        for name in _split(cores):
+            try:
+                chosen_targets += select([name], targets, "core")
+            except TargetError as error:
+                problems.append(str(error))
+
+    chosen_formats: list[QFormat] = []
+    for text in _split(formats):
+        try:
+            chosen_formats.append(parse_qformat(text))
+        except QFormatError as error:
+            problems.append(str(error))
+
+    chosen_variants: list[Variant] = []
+    for text in _split(variants):
+        if text in Variant.__members__.values():
+            chosen_variants.append(Variant(text))
+        else:
+            problems.append(f"unknown variant {text!r} (known: {', '.join(Variant)})")
+
+    chosen_opt: list[str] = []
+    for text in _split(opt):
+        level = text.removeprefix("-")
+        if level in OPT_LEVELS:
+            chosen_opt.append(level)
+        else:
+            problems.append(f"unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})")
+
+    chosen_workload = workloads.get(workload)
+    if chosen_workload is None:
+        problems.append(f"unknown workload {workload!r} (known: {', '.join(sorted(workloads))})")
+        return Matrix((), (), tuple(problems))
+
+    cells, rejected = [], []
+    for target in chosen_targets:
+        for fmt in chosen_formats:
+            for variant in chosen_variants:
+                for level in chosen_opt:
+                    cell = Cell(target, chosen_workload, fmt, variant, level)
+                    reason = rejection(cell)
+                    if reason is None:
+                        cells.append(cell)
+                    else:
+                        rejected.append(RejectedCell(cell, reason))
+    return Matrix(tuple(cells), tuple(rejected), tuple(problems))
+
+
+def rejection(cell: Cell) -> str | None:
+    """Why this target or workload cannot build the cell, or None."""
+    if cell.fmt.total_bits > cell.target.max_format_bits:
+        return (
+            f"{cell.fmt.name} is {cell.fmt.total_bits} bits wide; {cell.target.name} builds take formats up to "
+            f"{cell.target.max_format_bits} bits (wider products need 128-bit integers)"
+        )
+    return cell.workload.rejection(cell.fmt, cell.variant == Variant.TRAINABLE)

@@ -1,0 +1,44 @@
+"""Where results come from: the checkout's revision, the tools, the date."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+
+from . import __version__
+from .paths import REPO
+
+
+@dataclass(frozen=True)
+class Revision:
+    sha: str  # "unknown" outside a git checkout
+    dirty: bool  # uncommitted changes to tracked files
+
+
+def git_revision() -> Revision:
+    def git(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *arguments], cwd=REPO, capture_output=True, text=True, check=False)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return Revision("unknown", False)
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return Revision(head.stdout.strip(), bool(status.stdout.strip()))
+
+
+def environment(revision: Revision, toolchains: dict[str, str], problems: list[str]) -> dict:
+    """The environment block of a results file; problems are the request's bad names."""
+    return {
+        "qbench": __version__,
+        "git_sha": revision.sha,
+        "git_dirty": revision.dirty,
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "host": f"{platform.system()} {platform.machine()}",
+        "pyelftools": package_version("pyelftools"),
+        "toolchains": dict(sorted(toolchains.items())),
+        "problems": list(problems),
+    }

@@ -1,0 +1,123 @@
+"""Where an image's bytes go: symbols from the ELF symbol table, attributed to
+groups, with an '(unattributed)' remainder so each category sums exactly to
+its section total."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .elfsize import Category, ImageSizes, open_elf
+from .toolchain import require
+
+UNATTRIBUTED = "(unattributed)"
+
+# Symbol groups by demangled name (parameters removed; a template function's
+# return type may come first); the first pattern that matches wins.
+SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
+    ("activation tables", r"^qnn::TanhTable<.*>::entries$"),
+    ("deployed weights", r"(^|::)deployed(Weights|Raw)\b"),
+    ("network object", r"(^|::)network$"),
+    ("qnn", r"(^|[\s&*])qnn::"),
+    ("reporting", r"(^|[\s&*])qbench::|^qbench_write$"),
+    ("start-up", r"^qbench_(vectors|reset|hardfault|report_fault|exit)$|::unexpectedException$"),
+    ("static constructors", r"^_GLOBAL__sub_I_"),
+    ("compiler run-time", r"^__(aeabi_|gnu_|[a-z]*(div|mod|mul|neg|ash|lsh|clz|ctz|cmp)[a-z]*\d$)"),
+    ("C library", r"^(mem|str)[a-z]+$|^_?impure|^__libc_"),
+    ("workload harness", r""),
+)
+_GROUP_PATTERNS = tuple((group, re.compile(pattern)) for group, pattern in SYMBOL_GROUPS)
+
+
+@dataclass(frozen=True)
+class SymbolSize:
+    name: str  # demangled; UNATTRIBUTED for the remainder of a category
+    group: str
+    category: Category
+    size: int
+
+
+def without_parameters(demangled: str) -> str:
+    """A demangled name without its parameter list: 'void ns::f<int>(x)' -> 'void ns::f<int>'."""
+    masked = demangled.replace("(anonymous namespace)", "{anonymous namespace}")
+    depth = 0
+    for position, character in enumerate(masked):
+        if character == "<":
+            depth += 1
+        elif character == ">":
+            depth -= 1
+        elif character == "(" and depth == 0 and position > 0:
+            return demangled[:position]
+    return demangled
+
+
+def group_of(name: str) -> str:
+    declared = without_parameters(name)
+    return next(group for group, pattern in _GROUP_PATTERNS if pattern.search(declared))
+
+
+def demangle(names: Sequence[str]) -> list[str]:
+    """C++ names demangled by c++filt, one process for the lot."""
+    if not names:
+        return []
+    completed = subprocess.run(
+        [require("c++filt")], input="\n".join(names) + "\n", capture_output=True, text=True, check=True
+    )
+    demangled = completed.stdout.splitlines()
+    if len(demangled) != len(names):
+        raise RuntimeError(f"c++filt returned {len(demangled)} names for {len(names)}")
+    return demangled
+
+
+def _sized_symbols(path: Path) -> list[tuple[int, int, int, str]]:
+    """(section index, start, end, mangled name) of every sized symbol in an allocated section."""
+    with path.open("rb") as stream:
+        elf = open_elf(stream)
+        thumb = elf["e_machine"] == "EM_ARM"
+        bases = {index: section["sh_addr"] for index, section in enumerate(elf.iter_sections())}
+        table = elf.get_section_by_name(".symtab")
+        found = []
+        for symbol in table.iter_symbols() if table is not None else ():
+            index, size = symbol["st_shndx"], symbol["st_size"]
+            if not isinstance(index, int) or size == 0 or symbol["st_info"]["type"] not in ("STT_FUNC", "STT_OBJECT"):
+                continue
+            value = symbol["st_value"]
+            if thumb and symbol["st_info"]["type"] == "STT_FUNC":
+                value &= ~1  # the Thumb bit is not part of the address
+            start = value - bases[index] if elf["e_type"] == "ET_EXEC" else value
+            found.append((index, start, start + size, symbol.name))
+    return found
+
+
+def attribute(path: Path, sizes: ImageSizes) -> list[SymbolSize]:
+    """Every byte of every classified section, given to one symbol or to
+    UNATTRIBUTED; aliases and overlaps count once (lowest address, then name)."""
+    by_section: dict[int, list[tuple[int, int, str]]] = {}
+    for index, start, end, name in _sized_symbols(path):
+        by_section.setdefault(index, []).append((start, end, name))
+    mangled = sorted({name for entries in by_section.values() for _, _, name in entries})
+    readable = dict(zip(mangled, demangle(mangled), strict=True))
+
+    totals: dict[tuple[str, Category], int] = {}
+    attributed: dict[Category, int] = {}
+    for section in sizes.sections:
+        if section.category is None:
+            continue
+        covered = 0  # bytes of this section before `covered` are attributed
+        for start, end, name in sorted(by_section.get(section.index, []), key=lambda s: (s[0], -s[1], s[2])):
+            start, end = max(start, covered), min(end, section.size)
+            if end <= start:
+                continue
+            key = (readable[name], section.category)
+            totals[key] = totals.get(key, 0) + end - start
+            attributed[section.category] = attributed.get(section.category, 0) + end - start
+            covered = end
+    result = [SymbolSize(name, group_of(name), category, size) for (name, category), size in totals.items()]
+    for category in Category:
+        remainder = sizes.total(category) - attributed.get(category, 0)
+        if remainder:
+            result.append(SymbolSize(UNATTRIBUTED, UNATTRIBUTED, category, remainder))
+    return sorted(result, key=lambda s: (-s.size, s.name, s.category))

@@ -1,0 +1,66 @@
+"""Expanding the matrix: bad names become problems, unbuildable combinations become rejected cells."""
+
+from qbench.matrix import Variant, core_order, expand
+from qbench.targets import load_targets
+from qbench.workloads import WORKLOADS
+
+
+def test_default_matrix_is_every_core_two_formats_two_variants_os():
+    matrix = expand(load_targets(), WORKLOADS)
+    assert len(matrix.cells) == 9 * 2 * 2 and not matrix.rejected and not matrix.problems
+    assert [c.target.name for c in matrix.cells[::4]] == [
+        "cortex-m0",
+        "cortex-m0plus",
+        "cortex-m3",
+        "cortex-m4",
+        "cortex-m4f",
+        "cortex-m7",
+        "cortex-m33",
+        "cortex-m55",
+        "host",
+    ]
+    assert {c.opt for c in matrix.cells} == {"Os"} and {c.variant for c in matrix.cells} == set(Variant)
+
+
+def test_bad_names_are_problems_and_the_rest_stays():
+    matrix = expand(
+        load_targets(),
+        WORKLOADS,
+        cores="cortex-m0plus,m99",
+        formats="q8.8,abc,,q40.40",
+        variants="inference,both",
+        opt="Os,-O2,O7",
+    )
+    assert len(matrix.cells) == 2  # cortex-m0plus x q8.8 x inference x {Os, O2}
+    assert len(matrix.problems) == 6
+    joined = "\n".join(matrix.problems)
+    for fragment in (
+        "unknown core 'm99'",
+        "'abc' is not a Q format",
+        "'' is not a Q format",
+        "q40.40 is 80 bits",
+        "unknown variant 'both'",
+        "unknown optimisation level 'O7'",
+    ):
+        assert fragment in joined
+
+
+def test_unknown_workload():
+    matrix = expand(load_targets(), WORKLOADS, workload="mnist")
+    assert matrix.cells == () and "unknown workload 'mnist'" in matrix.problems[0]
+
+
+def test_combinations_a_target_or_workload_cannot_build_are_rejected_with_a_reason():
+    matrix = expand(
+        load_targets(), WORKLOADS, cores="cortex-m4,host", formats="q24.24,uq8.8,q16.0", variants="trainable"
+    )
+    reasons = {(r.cell.target.name, r.cell.fmt.name): r.reason for r in matrix.rejected}
+    assert "up to 32 bits" in reasons[("cortex-m4", "q24.24")]
+    assert ("host", "q24.24") not in reasons
+    assert "needs a signed Q format" in reasons[("cortex-m4", "uq8.8")]
+    assert "no fractional bits" in reasons[("host", "q16.0")]
+
+
+def test_core_order_is_numeric():
+    names = [t.name for t in sorted(load_targets().values(), key=core_order)]
+    assert names.index("cortex-m7") < names.index("cortex-m33") < names.index("cortex-m55") < names.index("host")
