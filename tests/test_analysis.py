@@ -11,12 +11,11 @@ from qbench.analysis import (
     group_totals,
     percent,
     ratio,
-    short_name,
     symbol_diff_table,
     variant_ratio_table,
 )
 from qbench.results import ResultRow, rows_frame
-from qbench.symbols import group_of, without_parameters
+from qbench.symbols import group_of, short_name, without_parameters
 from qbench.targets import Part
 
 PART = Part("P1", "vendor", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024, clock_hz=32_000_000)

@@ -12,7 +12,7 @@ from host_build import REPO, compile_or_fail
 from qbench.protocol import parse_report
 from qbench.qformat import parse_qformat
 from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, learned_tolerance_raw, train_xor
-from qbench.workloads import COMMON, WORKLOADS, Workload
+from qbench.workloads import COMMON, WORKLOADS, Workload, WorkloadSettings
 
 # Iterations within which Q16.16 must learn XOR from the default seeds.
 Q16_ITERATION_LIMIT = 2000
@@ -22,7 +22,7 @@ def build_workload(
     tmp_path: Path, workload: Workload, fmt_name: str, trainable: bool, flags=("-O2",), object_only=False
 ) -> Path:
     """A host program (or, with object_only, the workload's object alone)."""
-    sources = workload.configure(parse_qformat(fmt_name), trainable)
+    sources = workload.configure(parse_qformat(fmt_name), trainable, WorkloadSettings(), False)
     directory = tmp_path / f"{workload.name}-{fmt_name}-{'trainable' if trainable else 'inference'}{''.join(flags)}"
     directory.mkdir()
     for file_name, text in sources.generated.items():

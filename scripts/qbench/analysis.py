@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .symbols import short_name
 from .targets import Part
 
 KEY_COLUMNS = ["core", "qformat", "variant", "opt"]
@@ -87,48 +88,89 @@ def fits(image_flash: int | None, image_ram: int | None, part: Part) -> bool | N
     return bool(image_flash <= part.flash_bytes and image_ram <= part.ram_bytes)
 
 
-def budget_table(rows: pd.DataFrame, parts: dict[str, Part], ram_column: str = "img_ram_static") -> pd.DataFrame:
-    """Every successful cell against every part with its core: share of flash and RAM used."""
+def _measured(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
+    """Every successful cell against every part with its core: share of flash and RAM used.
+    RAM is static RAM plus the measured peak stack where the image ran, static RAM alone otherwise."""
     good = ok_rows(rows)
     records = []
     for part in parts.values():
         for row in good[good["core"] == part.core].itertuples():
-            image_ram = getattr(row, ram_column)
-            records.append(
-                {
-                    "part": part.name,
-                    "core": part.core,
-                    "flash_kib": part.flash_bytes // 1024,
-                    "ram_kib": part.ram_bytes // 1024,
-                    "qformat": row.qformat,
-                    "variant": row.variant,
-                    "opt": row.opt,
-                    "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
-                    "lib_ram_pct": percent(row.lib_ram_static, part.ram_bytes),
-                    "img_flash_pct": percent(row.img_flash, part.flash_bytes),
-                    "img_ram_pct": percent(image_ram, part.ram_bytes),
-                    "fits": {True: "fits", False: "does not fit", None: "unknown"}[
-                        fits(row.img_flash, image_ram, part)
-                    ],
-                }
-            )
-    return pd.DataFrame.from_records(
-        records,
-        columns=[
-            "part",
-            "core",
-            "flash_kib",
-            "ram_kib",
-            "qformat",
-            "variant",
-            "opt",
-            "lib_flash_pct",
-            "lib_ram_pct",
-            "img_flash_pct",
-            "img_ram_pct",
-            "fits",
-        ],
-    )
+            ran = _measured(row.ram_total)
+            image_ram = row.ram_total if ran else row.img_ram_static
+            lib_ram = row.lib_ram_total if ran and _measured(row.lib_ram_total) else row.lib_ram_static
+            records.append({
+                "part": part.name, "core": part.core, "flash_kib": part.flash_bytes // 1024,
+                "ram_kib": part.ram_bytes // 1024, "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
+                "ram": "static + stack" if ran else "static only",
+                "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
+                "lib_ram_pct": percent(lib_ram, part.ram_bytes),
+                "img_flash_pct": percent(row.img_flash, part.flash_bytes),
+                "img_ram_pct": percent(image_ram, part.ram_bytes),
+                "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
+            })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=[
+        "part", "core", "flash_kib", "ram_kib", "qformat", "variant", "opt", "ram",
+        "lib_flash_pct", "lib_ram_pct", "img_flash_pct", "img_ram_pct", "fits",
+    ])  # fmt: skip
+
+
+def _emulated(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[(rows["status"] == "ok") & rows["qemu"].ne("")]
+
+
+def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Instructions (exact) and cycles (estimated) per inference and per training step."""
+    columns = ["instr_forward", "est_cycles_forward", "est_us_forward",
+               "instr_train_step", "est_cycles_train_step", "est_us_train_step"]  # fmt: skip
+    return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
+
+
+def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
+    """Estimated time per inference and per training step at each part's clock."""
+    good = _emulated(rows)
+    records = []
+    for part in parts.values():
+        for row in good[good["core"] == part.core].itertuples():
+            if not _measured(row.est_cycles_forward):
+                continue
+            records.append({
+                "part": part.name, "clock_mhz": part.clock_hz / 1e6, "core": part.core, "qformat": row.qformat,
+                "variant": row.variant, "opt": row.opt, "est_us_forward": row.est_cycles_forward / part.clock_hz * 1e6,
+                "est_us_train_step": row.est_cycles_train_step / part.clock_hz * 1e6
+                if _measured(row.est_cycles_train_step) else None,
+            })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=[
+        "part", "clock_mhz", "core", "qformat", "variant", "opt", "est_us_forward", "est_us_train_step",
+    ])  # fmt: skip
+
+
+def ram_table(rows: pd.DataFrame) -> pd.DataFrame:
+    columns = ["img_data", "img_bss", "stack_peak", "ram_total", "lib_ram_static", "lib_ram_total"]
+    return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
+
+
+def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
+    columns = ["learned", "iterations", "final_error", "outputs"]
+    return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
+
+
+def function_share_table(instructions: pd.DataFrame, key: dict, region: str, count: int = 8) -> pd.DataFrame:
+    """Where one region's instructions go: the top functions with their share."""
+    chosen = instructions[
+        (instructions["core"] == key["core"]) & (instructions["qformat"] == key["qformat"])
+        & (instructions["variant"] == key["variant"]) & (instructions["opt"] == key["opt"])
+        & (instructions["region"] == region)
+    ]  # fmt: skip
+    total = chosen["instructions"].sum()
+    top = chosen.sort_values(["instructions", "function"], ascending=[False, True]).head(count)
+    return pd.DataFrame({
+        "function": top["function"], "instructions": top["instructions"],
+        "share_pct": [percent(value, total) for value in top["instructions"]],
+    }).reset_index(drop=True)  # fmt: skip
 
 
 def image_symbols(symbols: pd.DataFrame, core: str, qformat: str, variant: str, opt: str) -> pd.DataFrame:
@@ -139,25 +181,6 @@ def image_symbols(symbols: pd.DataFrame, core: str, qformat: str, variant: str, 
         & (symbols["opt"] == opt)
     ]
     return chosen[["symbol", "group", "category", "size"]].reset_index(drop=True)
-
-
-def short_name(name: str) -> str:
-    """A symbol name for a table: template arguments shown as <…>, parameters dropped
-    ('void ns::A<int, B<c>>::f(x) const' -> 'void ns::A<…>::f')."""
-    masked = name.replace("(anonymous namespace)", "\0")
-    result, depth = [], 0
-    for character in masked:
-        if character == "(" and depth == 0:
-            break
-        if character == "<":
-            if depth == 0:
-                result.append("<…>")
-            depth += 1
-        elif character == ">":
-            depth -= 1
-        elif depth == 0:
-            result.append(character)
-    return "".join(result).replace("\0", "(anonymous namespace)").strip() or name
 
 
 def largest_symbols(symbols: pd.DataFrame, count: int = 15) -> pd.DataFrame:

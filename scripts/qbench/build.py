@@ -17,24 +17,27 @@ from .paths import REPO, shown
 from .qformat import QFormat
 from .targets import Target
 from .toolchain import require
-from .workloads import COMMON, EMPTY_BASELINE, QNN_INCLUDE, Workload
+from .workloads import COMMON, EMPTY_BASELINE, QNN_INCLUDE, Workload, WorkloadSettings
 
 _ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class BuildSpec:
-    """One image to build. A baseline has no format and no variant."""
+    """One image to build. A baseline has no format and no variant; a trace
+    image is the short run of a cell that instruction counting traces."""
 
     target: Target
     workload: Workload
     fmt: QFormat | None
     variant: Variant | None
     opt: str
+    settings: WorkloadSettings = WorkloadSettings()
+    trace: bool = False
 
     @classmethod
-    def for_cell(cls, cell: Cell) -> BuildSpec:
-        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt)
+    def for_cell(cls, cell: Cell, settings: WorkloadSettings, trace: bool = False) -> BuildSpec:
+        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, trace)
 
     @classmethod
     def baseline(cls, target: Target, opt: str) -> BuildSpec:
@@ -45,13 +48,13 @@ class BuildSpec:
         return self.fmt is None
 
     def directory(self, root: Path) -> Path:
-        leaf = "baseline" if self.fmt is None else f"{self.fmt.name}-{self.variant}"
+        leaf = "baseline" if self.fmt is None else f"{self.fmt.name}-{self.variant}{'-trace' if self.trace else ''}"
         return root / self.workload.name / self.target.name / self.opt / leaf
 
     @property
     def label(self) -> str:
         what = "baseline" if self.fmt is None else f"{self.workload.name} {self.fmt.name} {self.variant}"
-        return f"{self.target.name} {what} -{self.opt}"
+        return f"{self.target.name} {what} -{self.opt}{' (trace image)' if self.trace else ''}"
 
     @property
     def output_name(self) -> str:
@@ -99,7 +102,7 @@ def build(spec: BuildSpec, root: Path) -> Image:
     directory = spec.directory(root.resolve())
     directory.mkdir(parents=True, exist_ok=True)
     trainable = spec.variant == Variant.TRAINABLE
-    sources = spec.workload.configure(spec.fmt, trainable)
+    sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.trace)
     for name, text in sources.generated.items():
         (directory / name).write_text(text)
 

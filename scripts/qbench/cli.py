@@ -17,14 +17,14 @@ from . import __version__, lut
 from .build import BuildSpec
 from .matrix import DEFAULT_FORMATS, DEFAULT_OPT, DEFAULT_VARIANTS, OPT_LEVELS, Matrix, expand
 from .paths import BUILD, REPORTS, shown
-from .pipeline import baseline_specs, build_all, check_toolchains, log_to_stderr, run_footprint
+from .pipeline import RunOptions, baseline_specs, build_all, check_tools, log_to_stderr, run_matrix
 from .provenance import environment, git_revision
 from .qformat import QFormatError, parse_qformat
 from .report import write_report
 from .results import ResultsFileError, read_results, write_results
 from .targets import TargetError, load_parts, load_targets
 from .toolchain import ToolNotFound
-from .workloads import WORKLOADS
+from .workloads import WORKLOADS, WorkloadSettings
 
 
 class UsageError(Exception):
@@ -60,9 +60,10 @@ def _build(arguments: argparse.Namespace) -> int:
     matrix = _matrix(arguments)
     for rejected in matrix.rejected:
         log_to_stderr(f"invalid: {rejected.cell.label}: {rejected.reason}")
-    _, missing = check_toolchains({cell.target.compiler for cell in matrix.cells}, log_to_stderr)
+    _, missing = check_tools({cell.target.compiler for cell in matrix.cells}, log_to_stderr)
     buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
-    specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell) for cell in buildable)]
+    settings = _settings(arguments)
+    specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell, settings) for cell in buildable)]
     measured = build_all(specs, arguments.build_dir, arguments.jobs, log_to_stderr)
     built = sum(result.image.ok for result in measured.values())
     failed = len(specs) - built + len(matrix.cells) - len(buildable) + len(matrix.rejected)
@@ -70,21 +71,25 @@ def _build(arguments: argparse.Namespace) -> int:
     return 1 if failed or matrix.problems else 0
 
 
+def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
+    return WorkloadSettings(max_iterations=arguments.max_iterations, log_every=arguments.log_every)
+
+
 def _run(arguments: argparse.Namespace) -> int:
-    if not arguments.no_emulate:
-        raise UsageError("emulated runs are not available yet: add --no-emulate for footprint results")
     matrix = _matrix(arguments)
     revision = git_revision()
-    footprint = run_footprint(matrix, arguments.build_dir, arguments.jobs, revision)
+    options = RunOptions(
+        build_root=arguments.build_dir, jobs=arguments.jobs, emulate=not arguments.no_emulate,
+        timeout=arguments.timeout, settings=_settings(arguments),
+    )  # fmt: skip
+    output = run_matrix(matrix, options, revision)
     write_results(
-        arguments.out,
-        footprint.rows,
-        footprint.symbols,
-        environment(revision, footprint.toolchains, list(matrix.problems)),
-    )
+        arguments.out, output.rows, output.symbols, environment(revision, output.tools, list(matrix.problems)),
+        output.instructions, output.training,
+    )  # fmt: skip
     report = write_report(arguments.out, read_results(arguments.out), load_parts(load_targets()))
-    ok = sum(row.status == "ok" for row in footprint.rows)
-    failed = len(footprint.rows) - ok
+    ok = sum(row.status == "ok" for row in output.rows)
+    failed = len(output.rows) - ok
     print(f"{ok} ok, {failed} failed; results in {shown(arguments.out)}/results.csv, report {shown(report)}")
     if not ok:
         log_to_stderr("error: no cell succeeded; the report holds only failures")
@@ -97,6 +102,13 @@ def _report(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
 def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cores", help="comma-separated cores (default: every file in targets/cores)")
     parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated qI.F / uqI.F formats")
@@ -105,6 +117,18 @@ def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", default="xor", help=f"workload: {', '.join(sorted(WORKLOADS))}")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs (default: all CPUs)")
     parser.add_argument("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
+    parser.add_argument(
+        "--max-iterations",
+        type=_positive,
+        default=WorkloadSettings.max_iterations,
+        help="training budget of a trainable image (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-every",
+        type=_positive,
+        default=WorkloadSettings.log_every,
+        help="iterations between training-log records (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = commands.add_parser("run", help="build the matrix, measure it and write results and a report")
     _add_matrix_options(run_parser)
     run_parser.add_argument("--no-emulate", action="store_true", help="footprint only: build and measure sizes")
+    run_parser.add_argument("--timeout", type=float, default=60.0, help="seconds per emulator run (default: 60)")
     run_parser.add_argument(
         "--out", type=Path, default=REPORTS / "latest", help="output directory (default: reports/latest)"
     )

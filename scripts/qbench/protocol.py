@@ -2,7 +2,9 @@
 into typed records.
 
 One record per line: `name key=value key=value`, integers in decimal, lists
-comma-separated. A report is `begin`, any `log` lines, `result`, `end`.
+comma-separated. A report is `begin`, any `log` lines, `result`, `end`, and on
+a board the start-up code's `stack` record (or its `fault` record instead, if
+the core faulted).
 """
 
 from __future__ import annotations
@@ -62,9 +64,29 @@ class WorkloadReport:
     outputs: tuple[int, ...]
     log: tuple[TrainingLogEntry, ...]
     status: int
+    stack: StackUse | None  # None on the host, which paints no stack
 
 
-def parse_records(text: str) -> list[Record]:
+@dataclass(frozen=True)
+class StackUse:
+    peak_bytes: int
+    size_bytes: int
+    overflow: bool  # the bottom of the stack region was written: it may have overflowed
+
+
+def fault_description(text: str) -> str | None:
+    """'fault pc=… lr=…' as 'HardFault at pc=0x… (lr=0x… …)', or None when there is no fault record."""
+    for record in parse_records(text, strict=False):
+        if record.name == "fault":
+            registers = " ".join(
+                f"{key}={int(value):#010x}" for key, value in record.fields.items() if _INTEGER.match(value)
+            )
+            return f"HardFault: {registers}"
+    return None
+
+
+def parse_records(text: str, strict: bool = True) -> list[Record]:
+    """Every record; a malformed line is a ProtocolError, or skipped when not strict."""
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         words = line.split()
@@ -74,9 +96,12 @@ def parse_records(text: str) -> list[Record]:
         for word in words[1:]:
             match = _FIELD.match(word)
             if match is None:
+                if not strict:
+                    break
                 raise ProtocolError(f"line {number}: {word!r} is not key=value in {line!r}")
             fields[match["key"]] = match["value"]
-        records.append(Record(words[0], fields, number))
+        else:
+            records.append(Record(words[0], fields, number))
     return records
 
 
@@ -89,7 +114,9 @@ def parse_report(text: str) -> WorkloadReport:
         if len(by_name.get(required, [])) != 1:
             found = len(by_name.get(required, []))
             raise ProtocolError(f"expected one '{required}' record, found {found}")
-    unknown = sorted(set(by_name) - {"begin", "log", "result", "end"})
+    if len(by_name.get("stack", [])) > 1:
+        raise ProtocolError(f"expected at most one 'stack' record, found {len(by_name['stack'])}")
+    unknown = sorted(set(by_name) - {"begin", "log", "result", "end", "stack"})
     if unknown:
         raise ProtocolError(f"unknown record(s): {', '.join(unknown)}")
     begin, result, end = by_name["begin"][0], by_name["result"][0], by_name["end"][0]
@@ -110,4 +137,17 @@ def parse_report(text: str) -> WorkloadReport:
         outputs=result.integers("outputs"),
         log=log,
         status=end.integer("status"),
+        stack=_stack(by_name.get("stack", [])),
     )
+
+
+def _stack(records: list[Record]) -> StackUse | None:
+    if not records:
+        return None
+    record = records[0]
+    return StackUse(record.integer("peak_bytes"), record.integer("size_bytes"), record.integer("overflow") != 0)
+
+
+def stack_use(text: str) -> StackUse | None:
+    """The start-up code's stack record in any run's output (a baseline's too)."""
+    return _stack([record for record in parse_records(text) if record.name == "stack"])

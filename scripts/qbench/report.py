@@ -12,16 +12,21 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from . import analysis
 from .results import SavedResults
 from .targets import Part
+from .timing import load_timing_models
 
 TEMPLATES = Path(__file__).with_name("templates")
 NO_DATA = "_No data._"
+SPEED_DECIMALS = ("instr_forward", "est_cycles_forward", "est_us_forward", "instr_train_step",
+                  "est_cycles_train_step", "est_us_train_step")  # fmt: skip
 
 
 def markdown(frame: pd.DataFrame, decimals: dict[str, int] | None = None) -> str:
     """A table for GitHub markdown, or a visible 'no data' line."""
     if frame.empty:
         return NO_DATA
-    return frame.round(decimals or {}).to_markdown(index=False)
+    rounded = frame.round(decimals or {})
+    # Missing figures (not measured, or not applicable) show as a dash, never as 0 or "nan".
+    return rounded.astype(object).where(rounded.notna(), None).to_markdown(index=False, missingval="–")
 
 
 def _headline(saved: SavedResults) -> dict:
@@ -34,7 +39,8 @@ def _headline(saved: SavedResults) -> dict:
     if chosen.empty:
         chosen = rows
     if chosen.empty:
-        return {"label": "no successful image", "diff_label": "no successful image", "symbols": None, "diff": None}
+        return {"key": None, "label": "no successful image", "diff_label": "no successful image", "symbols": None,
+                "diff": None}  # fmt: skip
     first = chosen.iloc[0]
     key = (first.core, first.qformat, first.opt)
     trainable = analysis.image_symbols(saved.symbols, *key[:2], "trainable", key[2])
@@ -43,6 +49,7 @@ def _headline(saved: SavedResults) -> dict:
     variant = "trainable" if not trainable.empty else "inference"
     both = not trainable.empty and not inference.empty
     return {
+        "key": {"core": first.core, "qformat": first.qformat, "variant": variant, "opt": first.opt},
         "label": f"{first.core} {first.qformat} {variant} -{first.opt}",
         "diff_label": f"{first.core} {first.qformat} -{first.opt}",
         "symbols": shown,
@@ -63,6 +70,13 @@ def render(saved: SavedResults, parts: dict[str, Part]) -> str:
         keep_trailing_newline=True,
     ).get_template("report.md.j2")
     ok = int((rows["status"] == "ok").sum())
+
+    def functions(region: str) -> str:
+        if headline["key"] is None:
+            return NO_DATA
+        table = analysis.function_share_table(saved.instructions, headline["key"], region)
+        return markdown(table, {"instructions": 1, "share_pct": 1})
+
     return template.render(
         counts={"ok": ok, "total": len(rows), "failed": len(rows) - ok},
         workloads=", ".join(sorted(rows["workload"].unique())) or "none",
@@ -76,6 +90,13 @@ def render(saved: SavedResults, parts: dict[str, Part]) -> str:
         groups=markdown(analysis.group_totals(symbols)) if symbols is not None else NO_DATA,
         largest=markdown(analysis.largest_symbols(symbols)) if symbols is not None else NO_DATA,
         diff=markdown(headline["diff"]) if headline["diff"] is not None else NO_DATA,
+        speed=markdown(analysis.speed_table(rows), {c: 1 for c in SPEED_DECIMALS}),
+        part_times=markdown(analysis.part_time_table(rows, parts), {"est_us_forward": 1, "est_us_train_step": 1}),
+        ram=markdown(analysis.ram_table(rows)),
+        learning=markdown(analysis.learning_table(rows), {"final_error": 4}),
+        forward_functions=functions("forward"),
+        train_functions=functions("train_step"),
+        timing_sources=sorted({model.source for model in load_timing_models().values()}),
         failures=markdown(analysis.failures_table(rows)) if ok < len(rows) else "None.",
         flags=markdown(analysis.flags_table(rows)),
     )

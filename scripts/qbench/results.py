@@ -25,6 +25,12 @@ class Status(StrEnum):
     BUILD_FAILED = "build-failed"
     BASELINE_FAILED = "baseline-failed"
     MEASURE_FAILED = "measure-failed"
+    TIMEOUT = "timeout"
+    FAULT = "fault"
+    RUN_FAILED = "run-failed"
+    PROTOCOL_ERROR = "protocol-error"
+    STACK_OVERFLOW = "stack-overflow"
+    TRACE_FAILED = "trace-failed"
 
 
 class ResultsFileError(ValueError):
@@ -58,6 +64,22 @@ class ResultRow:
     toolchain: str = ""
     git_sha: str = ""
     git_dirty: bool = False
+    # Emulated runs (empty for targets that only build).
+    qemu: str = ""
+    learned: bool | None = None
+    iterations: int | None = None
+    final_error: float | None = None  # largest |output - target| over the four patterns
+    outputs: str = ""  # the four outputs, ';'-separated
+    instr_forward: float | None = None  # instructions per feedForward, mean over the traced ones
+    instr_train_step: float | None = None  # instructions per calculateError + trainNetwork
+    est_cycles_forward: float | None = None  # estimates from the core's timing model
+    est_cycles_train_step: float | None = None
+    est_us_forward: float | None = None  # at the core file's clock
+    est_us_train_step: float | None = None
+    stack_peak: int | None = None  # bytes, measured from the painted stack
+    ram_total: int | None = None  # data + bss + stack_peak
+    lib_ram_total: int | None = None  # lib_ram_static + stack_peak - the baseline's stack_peak
+    trace_elf: str = ""  # the image the instruction counts come from
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,50 @@ class SymbolRow:
     size: int
 
 
+@dataclass(frozen=True)
+class InstructionRow:
+    """Mean instructions per region occurrence spent in one function."""
+
+    core: str
+    qformat: str
+    variant: str
+    opt: str
+    workload: str
+    region: str
+    function: str
+    instructions: float
+
+
+@dataclass(frozen=True)
+class TrainingLog:
+    """The training log a trainable image printed (raw values)."""
+
+    core: str
+    qformat: str
+    variant: str
+    opt: str
+    workload: str
+    fractional_bits: int
+    entries: tuple  # qbench.protocol.TrainingLogEntry
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.workload}_{self.core}_{self.qformat}_{self.variant}_{self.opt}.csv"
+
+    def frame(self) -> pd.DataFrame:
+        scale = float(1 << self.fractional_bits)
+        records = [
+            {"iteration": entry.iteration, "error": entry.error / scale, "error_raw": entry.error,
+             **{f"w{i}": weight / scale for i, weight in enumerate(entry.weights)}}
+            for entry in self.entries
+        ]  # fmt: skip
+        return pd.DataFrame.from_records(records)
+
+
 INTEGER_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "int | None")
+FLOAT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "float | None")
+BOOLEAN_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "bool | None")
+INSTRUCTION_COLUMNS = tuple(f.name for f in fields(InstructionRow))
 ROW_COLUMNS = tuple(f.name for f in fields(ResultRow))
 SYMBOL_COLUMNS = tuple(f.name for f in fields(SymbolRow))
 
@@ -84,6 +149,10 @@ def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
     for column in INTEGER_COLUMNS:
         frame[column] = pd.array(frame[column], dtype="Int64")
+    for column in FLOAT_COLUMNS:
+        frame[column] = pd.array(frame[column], dtype="Float64")
+    for column in BOOLEAN_COLUMNS:
+        frame[column] = pd.array(frame[column], dtype="boolean")
     frame["git_dirty"] = frame["git_dirty"].astype(bool)
     return frame
 
@@ -94,18 +163,35 @@ def symbols_frame(rows: list[SymbolRow]) -> pd.DataFrame:
     return frame
 
 
-def write_results(directory: Path, rows: list[ResultRow], symbols: list[SymbolRow], environment: dict) -> None:
+def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
+    return pd.DataFrame.from_records([asdict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
+
+
+def write_results(
+    directory: Path, rows: list[ResultRow], symbols: list[SymbolRow], environment: dict,
+    instructions: list[InstructionRow] = (), training: list[TrainingLog] = (),
+) -> None:  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
     document = {"schema": RESULTS_SCHEMA, "environment": environment, "rows": [asdict(row) for row in rows]}
     (directory / "results.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     rows_frame(rows).to_csv(directory / "results.csv", index=False)
     symbols_frame(symbols).to_csv(directory / "symbols.csv", index=False)
+    instructions_frame(list(instructions)).to_csv(directory / "instructions.csv", index=False)
+    logs = directory / "training"
+    if logs.exists():
+        for stale in logs.glob("*.csv"):
+            stale.unlink()
+    for log in training:
+        logs.mkdir(exist_ok=True)
+        log.frame().to_csv(logs / log.file_name, index=False)
 
 
 @dataclass(frozen=True)
 class SavedResults:
     rows: pd.DataFrame
     symbols: pd.DataFrame
+    instructions: pd.DataFrame
+    training: dict[str, pd.DataFrame]  # file name -> log
     environment: dict
 
 
@@ -145,13 +231,19 @@ def read_results(directory: Path) -> SavedResults:
     )
     if not isinstance(environment, dict) or any(key not in environment for key in required_environment):
         raise ResultsFileError(f"{path}: 'environment' must hold {', '.join(required_environment)}")
-    symbols_path = directory / "symbols.csv"
+    symbols = _read_csv(directory / "symbols.csv", SYMBOL_COLUMNS)
+    instructions = _read_csv(directory / "instructions.csv", INSTRUCTION_COLUMNS)
+    training = {path.name: pd.read_csv(path) for path in sorted((directory / "training").glob("*.csv"))}
+    return SavedResults(rows_frame(rows), symbols, instructions, training, environment)
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
-        symbols = pd.read_csv(symbols_path, keep_default_na=False, dtype={"qformat": str})
+        frame = pd.read_csv(path, keep_default_na=False, dtype={"qformat": str})
     except FileNotFoundError:
-        raise ResultsFileError(f"{symbols_path}: no such file") from None
+        raise ResultsFileError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ResultsFileError(f"{symbols_path}: not a readable CSV file ({error})") from None
-    if list(symbols.columns) != list(SYMBOL_COLUMNS):
-        raise ResultsFileError(f"{symbols_path}: columns {list(symbols.columns)} are not qbench's symbol columns")
-    return SavedResults(rows_frame(rows), symbols, environment)
+        raise ResultsFileError(f"{path}: not a readable CSV file ({error})") from None
+    if list(frame.columns) != list(columns):
+        raise ResultsFileError(f"{path}: columns {list(frame.columns)} are not qbench's ({', '.join(columns)})")
+    return frame

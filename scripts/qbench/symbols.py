@@ -121,3 +121,22 @@ def attribute(path: Path, sizes: ImageSizes) -> list[SymbolSize]:
         if remainder:
             result.append(SymbolSize(UNATTRIBUTED, UNATTRIBUTED, category, remainder))
     return sorted(result, key=lambda s: (-s.size, s.name, s.category))
+
+
+def short_name(name: str) -> str:
+    """A symbol name for a table: template arguments shown as <…>, parameters dropped
+    ('void ns::A<int, B<c>>::f(x) const' -> 'void ns::A<…>::f')."""
+    masked = name.replace("(anonymous namespace)", "\0")
+    result, depth = [], 0
+    for character in masked:
+        if character == "(" and depth == 0:
+            break
+        if character == "<":
+            if depth == 0:
+                result.append("<…>")
+            depth += 1
+        elif character == ">":
+            depth -= 1
+        elif depth == 0:
+            result.append(character)
+    return "".join(result).replace("\0", "(anonymous namespace)").strip() or name

@@ -17,6 +17,15 @@ COMMON = SUITE / "workloads" / "common"
 
 
 @dataclass(frozen=True)
+class WorkloadSettings:
+    """Run-time choices compiled into a workload image."""
+
+    max_iterations: int = 20000  # training budget of a trainable image
+    log_every: int = 100  # iterations between training-log records
+    trace_steps: int = 8  # training iterations of the short image traced for instruction counts
+
+
+@dataclass(frozen=True)
 class WorkloadSources:
     """What compiling one workload variant needs besides the target's flags."""
 
@@ -41,20 +50,24 @@ def format_defines(fmt: QFormat) -> dict[str, str]:
 
 
 @cache
-def _trained_xor_weights(fmt: QFormat) -> tuple[int, ...]:
+def trained_xor_weights(fmt: QFormat) -> tuple[int, ...]:
+    """The weights the trainable XOR network reaches on the host reference model."""
     return train_xor(fmt).weights
 
 
-def _xor(fmt: QFormat, trainable: bool) -> WorkloadSources:
+def _xor(fmt: QFormat, trainable: bool, settings: WorkloadSettings, trace: bool) -> WorkloadSources:
+    source = SUITE / "workloads" / "xor" / "xor.cpp"
     defines = {**format_defines(fmt), "QBENCH_TRAINABLE": "1" if trainable else "0"}
     if trainable:
-        return WorkloadSources(SUITE / "workloads" / "xor" / "xor.cpp", defines)
-    # An inference-only build carries the weights the trainable network reaches
-    # on the host reference model.
+        iterations = settings.trace_steps if trace else settings.max_iterations
+        return WorkloadSources(
+            source,
+            {**defines, "QBENCH_MAX_ITERATIONS": str(iterations), "QBENCH_LOG_EVERY": str(settings.log_every)},
+        )
     return WorkloadSources(
-        SUITE / "workloads" / "xor" / "xor.cpp",
+        source,
         {**defines, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'},
-        {"weights.inc": weights_include(_trained_xor_weights(fmt))},
+        {"weights.inc": weights_include(trained_xor_weights(fmt))},
     )
 
 
@@ -66,17 +79,19 @@ def _xor_rejection(fmt: QFormat, trainable: bool) -> str | None:
     return None
 
 
-def _empty(fmt: QFormat | None, trainable: bool) -> WorkloadSources:
+def _empty(fmt: QFormat | None, trainable: bool, settings: WorkloadSettings, trace: bool) -> WorkloadSources:
     return WorkloadSources(SUITE / "workloads" / "empty" / "empty.cpp", {})
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
-    configure: Callable[[QFormat | None, bool], WorkloadSources]
+    configure: Callable[[QFormat | None, bool, WorkloadSettings, bool], WorkloadSources]
     # Why a format or variant cannot be built, or None.
     rejection: Callable[[QFormat, bool], str | None] = lambda fmt, trainable: None
+    # Whether instruction counting needs a shorter image than the full run (trainable: yes).
+    needs_trace_image: Callable[[bool], bool] = lambda trainable: False
 
 
-WORKLOADS = {"xor": Workload("xor", _xor, _xor_rejection)}
+WORKLOADS = {"xor": Workload("xor", _xor, _xor_rejection, needs_trace_image=lambda trainable: trainable)}
 EMPTY_BASELINE = Workload("empty", _empty)

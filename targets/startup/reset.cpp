@@ -1,10 +1,11 @@
 // Minimal start-up for every Cortex-M profile: vector table, FPU enable where
-// the build uses one, .data copy, .bss zero, stack painting (for the peak-stack
-// measurement), static constructors, main, then qbench_exit with its result.
-// Symbols come from the linker script qbench generates (targets/linker.ld.in).
+// the build uses one, .data copy, .bss zero, stack painting, static
+// constructors, main; then the stack's high-water mark as a `stack` record and
+// qbench_exit with main's result. Symbols come from the linker script qbench
+// generates (targets/linker.ld.in).
 #include <cstdint>
 
-#include "platform.h"
+#include "report.hpp"
 #include "startup.h"
 
 extern "C" {
@@ -21,6 +22,25 @@ void qbench_hardfault();
 namespace {
 
 void unexpectedException() { qbench_exit(qbench_unexpected_exception_exit_code); }
+
+// The deepest the stack has reached: from the top down to the lowest word
+// that no longer holds the paint. Painted words that were written with the
+// paint value itself would hide, which no real data pattern makes likely.
+void reportStack() {
+    const std::uint32_t* word = __stack_limit;
+    while (word < __stack_top && *word == qbench_stack_paint) {
+        ++word;
+    }
+    const auto peak = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(__stack_top) -
+                                                 reinterpret_cast<std::uintptr_t>(word));
+    const auto size = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(__stack_top) -
+                                                 reinterpret_cast<std::uintptr_t>(__stack_limit));
+    // The bottom word overwritten means the stack reached its limit: it may have overflowed.
+    qbench::ReportLine("stack")
+        .field("peak_bytes", peak)
+        .field("size_bytes", size)
+        .field("overflow", word == __stack_limit ? 1 : 0);
+}
 
 }  // namespace
 
@@ -63,5 +83,7 @@ extern "C" __attribute__((optimize("no-tree-loop-distribute-patterns"), noreturn
     for (void (**constructor)() = __init_array_start; constructor < __init_array_end; ++constructor) {
         (*constructor)();
     }
-    qbench_exit(main());
+    const int status = main();
+    reportStack();
+    qbench_exit(status);
 }

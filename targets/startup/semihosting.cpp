@@ -1,9 +1,10 @@
-// The platform functions of suite/workloads/common/platform.h on a Cortex-M
-// board, through Arm semihosting (bkpt 0xab): QEMU, a debugger or a probe
-// carries the text to the host and the exit code out of the emulator.
+// qbench_write (suite/workloads/common/platform.h) and qbench_exit
+// (startup.h) on a Cortex-M board, through Arm semihosting (bkpt 0xab): QEMU,
+// a debugger or a probe carries the text to the host and the exit code out.
 #include <cstdint>
 
 #include "platform.h"
+#include "startup.h"
 
 namespace {
 

@@ -17,6 +17,9 @@ extern "C" {
 #define qbench_fault_exit_code 70
 #define qbench_unexpected_exception_exit_code 71
 
+// Ends the program with an exit code the emulator passes on (semihosting.cpp).
+void qbench_exit(int code) __attribute__((noreturn));
+
 #ifdef __cplusplus
 }
 #endif

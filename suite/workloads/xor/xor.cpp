@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "qnn/qnn.hpp"
+#include "regions.hpp"
 #include "report.hpp"
 
 #ifndef QBENCH_MAX_ITERATIONS
@@ -49,6 +50,14 @@ NeuralNetworkType network;
 
 ValueType bit(unsigned value) { return ValueType(static_cast<int>(value), 0); }
 
+// Every feedForward runs between the markers, so the instruction counts cover
+// the workload's own calls.
+void forward(const ValueType* inputs) {
+    qbench_region_begin(qbenchRegionForward);
+    network.feedForward(inputs);
+    qbench_region_end(qbenchRegionForward);
+}
+
 struct Evaluation {
     typename ValueType::StorageType outputs[patternCount];
     typename ValueType::StorageType worstError;
@@ -63,7 +72,7 @@ Evaluation evaluate() {
         const ValueType inputs[2] = {bit(pattern & 1u), bit(pattern >> 1)};
         const ValueType target = bit((pattern & 1u) ^ (pattern >> 1));
         ValueType output;
-        network.feedForward(inputs);
+        forward(inputs);
         network.getLearnedValues(&output);
         const ValueType error = output > target ? output - target : target - output;
         worst = error > worst ? error : worst;
@@ -107,11 +116,13 @@ void run() {
         const std::uint32_t draw = samples.next();
         const ValueType inputs[2] = {bit(draw & 1u), bit((draw >> 1) & 1u)};
         const ValueType target = bit((draw ^ (draw >> 1)) & 1u);
-        network.feedForward(inputs);
+        forward(inputs);
+        qbench_region_begin(qbenchRegionTrainStep);
         const ValueType error = network.calculateError(&target);
         if (!NeuralNetworkType::NeuralNetworkTransferFunctionsPolicy::isWithinZeroTolerance(error)) {
             network.trainNetwork(&target);
         }
+        qbench_region_end(qbenchRegionTrainStep);
         evaluation = evaluate();
         if (iteration % QBENCH_LOG_EVERY == 0 || evaluation.learned) {
             logProgress(iteration, evaluation);
@@ -156,7 +167,9 @@ int main() {
         .field("workload", "xor")
         .field("qformat", QBENCH_FORMAT_NAME)
         .field("variant", QBENCH_TRAINABLE ? "trainable" : "inference");
+    qbench_region_begin(qbenchRegionEmpty);
+    qbench_region_end(qbenchRegionEmpty);
     run();
     qbench::ReportLine("end").field("status", 0);
-    qbench_exit(0);
+    return 0;
 }

@@ -1,0 +1,191 @@
+"""Emulated runs: verdicts for every way a run can go wrong, and a real matrix in
+QEMU whose results equal the Python reference model bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qbench.cli import main as qbench_main
+from qbench.emulate import verdict
+from qbench.protocol import ProtocolError, fault_description, parse_report
+from qbench.qformat import parse_qformat
+from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, train_xor
+from qbench.results import Status, read_results
+from qbench.runners import Execution
+from qbench.workloads import WORKLOADS, Workload, WorkloadSources, trained_xor_weights
+
+FIRMWARE = Path(__file__).parent / "firmware"
+
+
+def execution(status=0, output="", diagnostics="", timed_out=False) -> Execution:
+    return Execution(None if timed_out else status, output, diagnostics, timed_out)
+
+
+@pytest.mark.parametrize(
+    ("run", "status", "message"),
+    [
+        (execution(output="begin x=1\n"), Status.OK, ""),
+        (execution(timed_out=True, output="begin workload=xor\n"), Status.TIMEOUT,
+         "no exit within 60 s; the emulator was killed (last output: 'begin workload=xor')"),
+        (execution(70, "fault pc=1234 lr=5 xpsr=16777216\n"), Status.FAULT,
+         "HardFault: pc=0x000004d2 lr=0x00000005 xpsr=0x01000000"),
+        (execution(134, "", "qemu: fatal: Lockup: can't escalate 3 to HardFault"), Status.FAULT,
+         "the core locked up and the emulator aborted: qemu: fatal: Lockup: can't escalate 3 to HardFault"),
+        (execution(71), Status.RUN_FAILED, "exit status 71 (unexpected exception (NMI, SVCall, PendSV or SysTick))"),
+        (execution(3, "begin a=1\nend status=3\n"), Status.RUN_FAILED, "exit status 3: end status=3"),
+    ],
+)  # fmt: skip
+def test_verdicts(run, status, message):
+    assert verdict(run, 60.0) == (status, message)
+
+
+def test_fault_record_is_found_among_other_lines():
+    assert fault_description("begin workload=xor\nfault pc=16 lr=3 xpsr=0 cfsr=65536\n") == (
+        "HardFault: pc=0x00000010 lr=0x00000003 xpsr=0x00000000 cfsr=0x00010000"
+    )
+    assert fault_description("begin workload=xor\n") is None
+
+
+HEAD = "begin workload=x qformat=q variant=v\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("begin workload=xor qformat=q8.8 variant=trainable\nend status=0\n", "expected one 'result' record, found 0"),
+        (HEAD + "result learned=maybe iterations=0 final_error=0 outputs=1\nend status=0", "learned='maybe' is not"),
+        (HEAD + "result learned=1 iterations=0 final_error=0 outputs=1,x\nend status=0", "is not a list of integers"),
+        ("begin workload=xor oops\n", "'oops' is not key=value"),
+        (HEAD + "result learned=1 iterations=0 final_error=0 outputs=1\nend status=0\nsurprise a=1\n",
+         "unknown record(s): surprise"),
+    ],
+)  # fmt: skip
+def test_malformed_reports_are_protocol_errors(text, message):
+    with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_report(text)
+
+
+@pytest.fixture(scope="session")
+def emulated_run(tmp_path_factory: pytest.TempPathFactory):
+    """The issue's command: cortex-m0plus and cortex-m4, Q16.16 and Q8.8, both variants, emulated."""
+    root = tmp_path_factory.mktemp("emulated")
+    arguments = ["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16,q8.8",
+                 "--out", str(root / "out"), "--build-dir", str(root / "build")]  # fmt: skip
+    return qbench_main(arguments), root, arguments
+
+
+EVERY_RUN_COLUMN = ["qemu", "learned", "final_error", "outputs", "instr_forward", "stack_peak", "ram_total",
+                    "lib_ram_total", "trace_elf"]  # fmt: skip
+TRAINING_COLUMNS = ["iterations", "instr_train_step"]
+
+
+def test_every_column_is_filled_with_status_ok(emulated_run):
+    status, root, _ = emulated_run
+    assert status == 0
+    rows = read_results(root / "out").rows
+    assert len(rows) == 8 and set(rows["status"]) == {"ok"}
+    for column in EVERY_RUN_COLUMN:
+        assert rows[column].notna().all() and (rows[column] != "").all(), column
+    trainable = rows[rows["variant"] == "trainable"]
+    for column in TRAINING_COLUMNS:
+        assert trainable[column].notna().all(), column
+    assert rows["qemu"].str.startswith("QEMU emulator version").all()
+    assert (rows["ram_total"] == rows["img_data"] + rows["img_bss"] + rows["stack_peak"]).all()
+    assert (rows["stack_peak"] > 0).all() and (rows["stack_peak"] < 4096).all()
+
+
+def test_device_training_equals_the_reference_model(emulated_run):
+    _, root, _ = emulated_run
+    saved = read_results(root / "out")
+    for row in saved.rows[saved.rows["variant"] == "trainable"].itertuples():
+        fmt = parse_qformat(row.qformat)
+        expected = train_xor(fmt)
+        scale = float(1 << fmt.fractional_bits)
+        assert (bool(row.learned), row.iterations) == (expected.learned, expected.iterations)
+        assert row.final_error == expected.final_error / scale
+        assert row.outputs == ";".join(f"{value / scale:.6g}" for value in expected.outputs)
+        log = saved.training[f"xor_{row.core}_{row.qformat}_trainable_{row.opt}.csv"]
+        assert log["iteration"].tolist() == [entry.iteration for entry in expected.log]
+        assert log["error_raw"].tolist() == [entry.error for entry in expected.log]
+        weights = log[[f"w{i}" for i in range(17)]].to_numpy() * scale
+        assert weights.round().astype(int).tolist() == [list(entry.weights) for entry in expected.log]
+
+
+def test_device_inference_equals_the_reference_model(emulated_run):
+    _, root, _ = emulated_run
+    rows = read_results(root / "out").rows
+    for row in rows[rows["variant"] == "inference"].itertuples():
+        fmt = parse_qformat(row.qformat)
+        network = ReferencePerceptron(fmt, XOR_LAYERS, "tanh", "sigmoid", list(trained_xor_weights(fmt)))
+        outputs, error = evaluate_xor(network)
+        scale = float(1 << fmt.fractional_bits)
+        assert row.outputs == ";".join(f"{value / scale:.6g}" for value in outputs)
+        assert row.final_error == error / scale and bool(row.learned) == (error <= (1 << fmt.fractional_bits) // 10)
+        assert pd.isna(row.instr_train_step) and pd.isna(row.iterations)
+
+
+def test_instruction_counts_are_deterministic(emulated_run):
+    status, root, arguments = emulated_run
+    again = root / "again"
+    assert qbench_main([*arguments[:-4], "--out", str(again), "--build-dir", str(root / "build")]) == status
+    first = pd.read_csv(root / "out" / "results.csv")
+    second = pd.read_csv(again / "results.csv")
+    pd.testing.assert_frame_equal(first, second)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(root / "out" / "instructions.csv"), pd.read_csv(again / "instructions.csv")
+    )
+
+
+def test_report_has_every_section_filled(emulated_run):
+    _, root, _ = emulated_run
+    report = (root / "out" / "report.md").read_text()
+    for heading in ("## Footprint", "## Speed", "## RAM", "## Learning", "## Part budgets", "## Where the bytes go",
+                    "## Where the instructions go", "## Failures", "## Provenance"):  # fmt: skip
+        assert heading in report
+    assert "_No data._" not in report
+    assert "static + stack" in report and "ARM DDI 0484C" in report and "__aeabi_lmul" in report
+
+
+def test_per_function_breakdown_names_the_multiply_helper(emulated_run):
+    _, root, _ = emulated_run
+    instructions = read_results(root / "out").instructions
+    m0 = instructions[(instructions["core"] == "cortex-m0plus") & (instructions["qformat"] == "q16.16")
+                      & (instructions["variant"] == "trainable") & (instructions["region"] == "forward")]  # fmt: skip
+    assert "__aeabi_lmul" in set(m0["function"])  # ARMv6-M has no 32x32->64 multiply instruction
+    m4 = instructions[(instructions["core"] == "cortex-m4") & (instructions["region"] == "forward")]
+    assert "__aeabi_lmul" not in set(m4["function"])
+
+
+def misbehaving(number: int) -> Workload:
+    def configure(fmt, trainable, settings, trace):
+        return WorkloadSources(FIRMWARE / "misbehaving.cpp", {"QBENCH_MISBEHAVIOUR": str(number)})
+
+    return Workload(f"misbehaving{number}", configure)
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "message"),
+    [
+        (1, "timeout", "no exit within 3 s; the emulator was killed"),
+        (2, "fault", "HardFault: pc=0x"),
+        (3, "fault", "locked up"),
+        (4, "protocol-error", "learned='maybe' is not an integer"),
+        (5, "run-failed", "exit status 3"),
+    ],
+)
+def test_misbehaving_firmware_gets_a_clear_status(tmp_path, monkeypatch, number, status, message):
+    workload = misbehaving(number)
+    monkeypatch.setitem(WORKLOADS, workload.name, workload)
+    out = tmp_path / "out"
+    code = qbench_main(["run", "--cores", "cortex-m0plus,cortex-m3", "--formats", "q16.16", "--variants", "inference",
+                        "--workload", workload.name, "--timeout", "3", "--out", str(out),
+                        "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    assert code == 1
+    rows = read_results(out).rows
+    assert set(rows["status"]) == {status}, rows[["core", "status", "message"]]
+    for row in rows.itertuples():
+        assert message in row.message
+        assert not pd.isna(row.img_flash)  # the footprint measured before the run is kept
