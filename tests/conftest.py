@@ -48,3 +48,12 @@ def default_matrix_run(tmp_path_factory: pytest.TempPathFactory) -> FootprintRun
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def emulated_run(tmp_path_factory: pytest.TempPathFactory):
+    """The issue's command: cortex-m0plus and cortex-m4, Q16.16 and Q8.8, both variants, emulated."""
+    root = tmp_path_factory.mktemp("emulated")
+    arguments = ["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16,q8.8",
+                 "--out", str(root / "out"), "--build-dir", str(root / "build")]  # fmt: skip
+    return qbench_main(arguments), root, arguments

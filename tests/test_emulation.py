@@ -15,7 +15,7 @@ from qbench.qformat import parse_qformat
 from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, train_xor
 from qbench.results import Status, read_results
 from qbench.runners import Execution
-from qbench.workloads import WORKLOADS, Workload, WorkloadSources, trained_xor_weights
+from qbench.workloads import DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSources, trained_xor_weights
 
 FIRMWARE = Path(__file__).parent / "firmware"
 
@@ -68,15 +68,6 @@ def test_malformed_reports_are_protocol_errors(text, message):
         parse_report(text)
 
 
-@pytest.fixture(scope="session")
-def emulated_run(tmp_path_factory: pytest.TempPathFactory):
-    """The issue's command: cortex-m0plus and cortex-m4, Q16.16 and Q8.8, both variants, emulated."""
-    root = tmp_path_factory.mktemp("emulated")
-    arguments = ["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16,q8.8",
-                 "--out", str(root / "out"), "--build-dir", str(root / "build")]  # fmt: skip
-    return qbench_main(arguments), root, arguments
-
-
 EVERY_RUN_COLUMN = ["qemu", "learned", "final_error", "outputs", "instr_forward", "stack_peak", "ram_total",
                     "lib_ram_total", "trace_elf"]  # fmt: skip
 TRAINING_COLUMNS = ["iterations", "instr_train_step"]
@@ -102,7 +93,7 @@ def test_device_training_equals_the_reference_model(emulated_run):
     saved = read_results(root / "out")
     for row in saved.rows[saved.rows["variant"] == "trainable"].itertuples():
         fmt = parse_qformat(row.qformat)
-        expected = train_xor(fmt)
+        expected = train_xor(fmt, log_every=DEFAULT_SETTINGS.log_every)
         scale = float(1 << fmt.fractional_bits)
         assert (bool(row.learned), row.iterations) == (expected.learned, expected.iterations)
         assert row.final_error == expected.final_error / scale

@@ -12,7 +12,7 @@ from host_build import REPO, compile_or_fail
 from qbench.protocol import parse_report
 from qbench.qformat import parse_qformat
 from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, learned_tolerance_raw, train_xor
-from qbench.workloads import COMMON, WORKLOADS, Workload, WorkloadSettings
+from qbench.workloads import COMMON, DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSettings
 
 # Iterations within which Q16.16 must learn XOR from the default seeds.
 Q16_ITERATION_LIMIT = 2000
@@ -44,7 +44,7 @@ def run(executable: Path) -> str:
 @pytest.mark.parametrize("fmt_name", ["q16.16", "q8.8"])
 def test_host_training_retraces_the_reference_model(tmp_path, fmt_name):
     report = parse_report(run(build_workload(tmp_path, WORKLOADS["xor"], fmt_name, trainable=True)))
-    expected = train_xor(parse_qformat(fmt_name))
+    expected = train_xor(parse_qformat(fmt_name), log_every=DEFAULT_SETTINGS.log_every)
     assert (report.workload, report.qformat, report.variant, report.status) == ("xor", fmt_name, "trainable", 0)
     assert (report.learned, report.iterations, report.final_error, report.outputs) == (
         expected.learned,

@@ -17,14 +17,15 @@ from . import __version__, lut
 from .build import BuildSpec
 from .matrix import DEFAULT_FORMATS, DEFAULT_OPT, DEFAULT_VARIANTS, OPT_LEVELS, Matrix, expand
 from .paths import BUILD, REPORTS, shown
-from .pipeline import RunOptions, baseline_specs, build_all, check_tools, log_to_stderr, run_matrix
+from .pipeline import RunOptions, baseline_specs, build_all, check_tools, run_matrix
+from .progress import Progress, for_stream
 from .provenance import environment, git_revision
 from .qformat import QFormatError, parse_qformat
 from .report import write_report
 from .results import ResultsFileError, read_results, write_results
 from .targets import TargetError, load_parts, load_targets
 from .toolchain import ToolNotFound
-from .workloads import WORKLOADS, WorkloadSettings
+from .workloads import ACTIVATION_POLICIES, WORKLOADS, WorkloadSettings
 
 
 class UsageError(Exception):
@@ -39,32 +40,29 @@ def _lut(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _matrix(arguments: argparse.Namespace) -> Matrix:
+def _matrix(arguments: argparse.Namespace, progress: Progress) -> Matrix:
     matrix = expand(
-        load_targets(),
-        WORKLOADS,
-        cores=arguments.cores,
-        formats=arguments.formats,
-        variants=arguments.variants,
-        opt=arguments.opt,
-        workload=arguments.workload,
-    )
+        load_targets(), WORKLOADS, cores=arguments.cores, formats=arguments.formats, variants=arguments.variants,
+        opt=arguments.opt, workload=arguments.workload, settings=_settings(arguments),
+    )  # fmt: skip
     for problem in matrix.problems:
-        log_to_stderr(f"error: {problem}")
+        progress.note(f"error: {problem}")
     if not matrix.cells and not matrix.rejected:
         raise UsageError("nothing to do: the request names no buildable cell")
     return matrix
 
 
 def _build(arguments: argparse.Namespace) -> int:
-    matrix = _matrix(arguments)
+    progress = for_stream()
+    matrix = _matrix(arguments, progress)
     for rejected in matrix.rejected:
-        log_to_stderr(f"invalid: {rejected.cell.label}: {rejected.reason}")
-    _, missing = check_tools({cell.target.compiler for cell in matrix.cells}, log_to_stderr)
+        progress.note(f"invalid: {rejected.cell.label}: {rejected.reason}")
+    _, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
     buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
     settings = _settings(arguments)
     specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell, settings) for cell in buildable)]
-    measured = build_all(specs, arguments.build_dir, arguments.jobs, log_to_stderr)
+    measured = build_all(specs, arguments.build_dir, arguments.jobs, progress)
+    progress.finish()
     built = sum(result.image.ok for result in measured.values())
     failed = len(specs) - built + len(matrix.cells) - len(buildable) + len(matrix.rejected)
     print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}; {failed} failed or invalid")
@@ -72,17 +70,33 @@ def _build(arguments: argparse.Namespace) -> int:
 
 
 def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
-    return WorkloadSettings(max_iterations=arguments.max_iterations, log_every=arguments.log_every)
+    hidden, output = arguments.activations
+    return WorkloadSettings(
+        max_iterations=arguments.max_iterations, log_every=arguments.log_every,
+        hidden_activation=hidden, output_activation=output,
+    )  # fmt: skip
+
+
+def _activations(text: str) -> tuple[str, str]:
+    names = [name.strip() for name in text.split(",")]
+    if len(names) != 2 or any(name not in ACTIVATION_POLICIES for name in names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the hidden and the output activation, e.g. tanh,sigmoid "
+            f"(known: {', '.join(ACTIVATION_POLICIES)})"
+        )
+    return names[0], names[1]
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    matrix = _matrix(arguments)
+    progress = for_stream()
+    matrix = _matrix(arguments, progress)
     revision = git_revision()
     options = RunOptions(
         build_root=arguments.build_dir, jobs=arguments.jobs, emulate=not arguments.no_emulate,
         timeout=arguments.timeout, settings=_settings(arguments),
     )  # fmt: skip
-    output = run_matrix(matrix, options, revision)
+    output = run_matrix(matrix, options, revision, progress)
+    progress.finish()
     write_results(
         arguments.out, output.rows, output.symbols, environment(revision, output.tools, list(matrix.problems)),
         output.instructions, output.training,
@@ -92,7 +106,7 @@ def _run(arguments: argparse.Namespace) -> int:
     failed = len(output.rows) - ok
     print(f"{ok} ok, {failed} failed; results in {shown(arguments.out)}/results.csv, report {shown(report)}")
     if not ok:
-        log_to_stderr("error: no cell succeeded; the report holds only failures")
+        progress.note("error: no cell succeeded; the report holds only failures")
     return 1 if failed or matrix.problems or not ok else 0
 
 
@@ -128,6 +142,12 @@ def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=WorkloadSettings.log_every,
         help="iterations between training-log records (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--activations",
+        type=_activations,
+        default=("tanh", "sigmoid"),
+        help="hidden and output activations, e.g. tanh,sigmoid (default) or relu,linear",
     )
 
 

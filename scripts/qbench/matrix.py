@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from .qformat import QFormat, QFormatError, parse_qformat
 from .targets import Target, TargetError, select
-from .workloads import Workload
+from .workloads import DEFAULT_SETTINGS, Workload, WorkloadSettings
 
 
 class Variant(StrEnum):
@@ -74,6 +74,7 @@ def expand(
     variants: str | tuple[str, ...] = DEFAULT_VARIANTS,
     opt: str | tuple[str, ...] = DEFAULT_OPT,
     workload: str = "xor",
+    settings: WorkloadSettings = DEFAULT_SETTINGS,
 ) -> Matrix:
     problems: list[str] = []
 
@@ -120,7 +121,7 @@ def expand(
             for variant in chosen_variants:
                 for level in chosen_opt:
                     cell = Cell(target, chosen_workload, fmt, variant, level)
-                    reason = rejection(cell)
+                    reason = rejection(cell, settings)
                     if reason is None:
                         cells.append(cell)
                     else:
@@ -128,11 +129,11 @@ def expand(
     return Matrix(tuple(cells), tuple(rejected), tuple(problems))
 
 
-def rejection(cell: Cell) -> str | None:
+def rejection(cell: Cell, settings: WorkloadSettings) -> str | None:
     """Why this target or workload cannot build the cell, or None."""
     if cell.fmt.total_bits > cell.target.max_format_bits:
         return (
             f"{cell.fmt.name} is {cell.fmt.total_bits} bits wide; {cell.target.name} builds take formats up to "
             f"{cell.target.max_format_bits} bits (wider products need 128-bit integers)"
         )
-    return cell.workload.rejection(cell.fmt, cell.variant == Variant.TRAINABLE)
+    return cell.workload.rejection(cell.fmt, cell.variant == Variant.TRAINABLE, settings)

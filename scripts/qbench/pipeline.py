@@ -8,7 +8,6 @@ was measured before the failure, and the other cells carry on.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from .elfsize import Category, ElfReadError, ImageSizes, read_sizes
 from .emulate import Emulated, count_instructions, run_baseline, run_workload
 from .matrix import Cell, Matrix, Variant
 from .paths import shown
+from .progress import Progress
 from .protocol import StackUse
 from .provenance import Revision
 from .results import InstructionRow, ResultRow, Status, SymbolRow, TrainingLog
@@ -58,13 +58,6 @@ class RunOutput:
     tools: dict[str, str]  # tool -> version, for the environment block
 
 
-Progress = Callable[[str], None]
-
-
-def log_to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def measure(image: Image) -> Measured:
     if not image.ok or image.path is None:
         return Measured(image, None, (), image.error)
@@ -85,7 +78,7 @@ def check_tools(tools: Iterable[str], progress: Progress) -> tuple[dict[str, str
             found[tool] = version(tool)
         except ToolNotFound as error:
             missing[tool] = str(error)
-            progress(f"error: {error}")
+            progress.note(f"error: {error}")
     return found, missing
 
 
@@ -94,23 +87,27 @@ def baseline_specs(cells: list[Cell]) -> dict[tuple[str, str], BuildSpec]:
     return {(cell.target.name, cell.opt): BuildSpec.baseline(cell.target, cell.opt) for cell in cells}
 
 
-def parallel(work: Callable, items: list, jobs: int, describe: Callable, progress: Progress) -> dict:
+Outcome = tuple[str, str, bool]  # label, detail, failed
+
+
+def parallel(work: Callable, items: list, jobs: int, stage: str, describe: Callable, progress: Progress) -> dict:
     """work(item) for every item on jobs threads, reporting each as it finishes."""
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(work, item): item for item in items}
-        for done, future in enumerate(as_completed(futures), start=1):
+        for future in as_completed(futures):
             item = futures[future]
             results[item] = future.result()
-            progress(f"[{done}/{len(items)}] {describe(item, results[item])}")
+            progress.done(stage, *describe(item, results[item]))
     return results
 
 
 def build_all(specs: list[BuildSpec], root: Path, jobs: int, progress: Progress) -> dict[BuildSpec, Measured]:
-    def describe(spec: BuildSpec, result: Measured) -> str:
-        return f"built {spec.label}" if result.error is None else f"FAILED {spec.label}: {result.error}"
+    def describe(spec: BuildSpec, result: Measured) -> Outcome:
+        return spec.label, result.error or "", result.error is not None
 
-    return parallel(lambda spec: measure(build(spec, root)), specs, jobs, describe, progress)
+    progress.begin("build", len(specs))
+    return parallel(lambda spec: measure(build(spec, root)), specs, jobs, "build", describe, progress)
 
 
 def _difference(image: ImageSizes, baseline: ImageSizes) -> dict[str, int]:
@@ -129,23 +126,25 @@ def _image_columns(sizes: ImageSizes) -> dict[str, int]:
     }  # fmt: skip
 
 
+def _row(cell: Cell, status: Status, message: str, common: dict, **columns) -> ResultRow:
+    return ResultRow(
+        core=cell.target.name, board=cell.target.board, qformat=cell.fmt.name, variant=str(cell.variant),
+        opt=cell.opt, workload=cell.workload.name, status=str(status), message=message, **common, **columns,
+    )  # fmt: skip
+
+
 def _footprint_row(cell: Cell, built: Measured, baseline: Measured, common: dict) -> ResultRow:
     image = built.image
-
-    def row(status: Status, message: str = "", **columns) -> ResultRow:
-        return ResultRow(
-            core=cell.target.name, board=cell.target.board, qformat=cell.fmt.name, variant=str(cell.variant),
-            opt=cell.opt, workload=cell.workload.name, status=str(status), message=message, **common, **columns,
-        )  # fmt: skip
-
     paths = {"elf": shown(image.path) if image.path else "", "flags": image.flags}
     if not image.ok:
-        return row(Status.BUILD_FAILED, image.error or "", flags=image.flags)
+        return _row(cell, Status.BUILD_FAILED, image.error or "", common, flags=image.flags)
     if built.sizes is None:
-        return row(Status.MEASURE_FAILED, built.error or "", **paths)
+        return _row(cell, Status.MEASURE_FAILED, built.error or "", common, **paths)
     if baseline.sizes is None:
-        return row(Status.BASELINE_FAILED, f"empty baseline: {baseline.error}", **paths, **_image_columns(built.sizes))
-    return row(Status.OK, **paths, **_image_columns(built.sizes), **_difference(built.sizes, baseline.sizes))
+        return _row(cell, Status.BASELINE_FAILED, f"empty baseline: {baseline.error}", common, **paths,
+                    **_image_columns(built.sizes))  # fmt: skip
+    return _row(cell, Status.OK, "", common, **paths, **_image_columns(built.sizes),
+                **_difference(built.sizes, baseline.sizes))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,7 @@ def _with_run(row: ResultRow, cell: Cell, run: CellRun, baseline_stack: StackUse
 
 
 def run_matrix(
-    matrix: Matrix, options: RunOptions, revision: Revision, progress: Progress = log_to_stderr
+    matrix: Matrix, options: RunOptions, revision: Revision, progress: Progress
 ) -> RunOutput:
     tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
     emulated_cells = [cell for cell in matrix.cells if options.emulate and cell.target.emulated]
@@ -231,21 +230,15 @@ def run_matrix(
     common = {"git_sha": revision.sha, "git_dirty": revision.dirty}
     rows: dict[Cell, ResultRow] = {}
     for rejected in matrix.rejected:
-        cell = rejected.cell
-        rows[cell] = ResultRow(
-            core=cell.target.name, board=cell.target.board, qformat=cell.fmt.name, variant=str(cell.variant),
-            opt=cell.opt, workload=cell.workload.name, status=str(Status.INVALID), message=rejected.reason, **common,
-        )  # fmt: skip
+        rows[rejected.cell] = _row(rejected.cell, Status.INVALID, rejected.reason, common)
     for cell in matrix.cells:
         if cell.target.compiler in missing:
-            rows[cell] = ResultRow(
-                core=cell.target.name, board=cell.target.board, qformat=cell.fmt.name, variant=str(cell.variant),
-                opt=cell.opt, workload=cell.workload.name, status=str(Status.TOOL_MISSING),
-                message=missing[cell.target.compiler], **common,
-            )  # fmt: skip
+            rows[cell] = _row(cell, Status.TOOL_MISSING, missing[cell.target.compiler], common)
             continue
         row = _footprint_row(cell, built[images[cell]], built[baselines[(cell.target.name, cell.opt)]], common)
         rows[cell] = replace(row, toolchain=tools[cell.target.compiler])
+    for cell, row in rows.items():
+        rows[cell] = replace(row, network=cell.workload.network(options.settings))
 
     instructions: list[InstructionRow] = []
     training: list[TrainingLog] = []
@@ -263,11 +256,13 @@ def run_matrix(
             target = image.spec.target
             return run_baseline(runner_for(target), image.path, target, options.timeout)
 
-        baseline_runs = parallel(
-            run_base, sorted({(cell.target.name, cell.opt) for cell in runnable}), options.jobs,
-            lambda key, result: f"ran baseline {key[0]} -{key[1]}" + ("" if result[0] else f": FAILED {result[1]}"),
-            progress,
-        )  # fmt: skip
+        baseline_keys = sorted({(cell.target.name, cell.opt) for cell in runnable})
+        progress.begin("run", len(baseline_keys) + len(runnable))
+
+        def describe_baseline(key: tuple[str, str], result: tuple[StackUse | None, str]) -> Outcome:
+            return f"{key[0]} baseline -{key[1]}", result[1], result[0] is None
+
+        baseline_runs = parallel(run_base, baseline_keys, options.jobs, "run", describe_baseline, progress)
 
         def run_one(cell: Cell) -> CellRun:
             elf = built[images[cell]].image.path
@@ -280,15 +275,17 @@ def run_matrix(
             except RunnerUnavailable as error:
                 return CellRun(Emulated(Status.TOOL_MISSING, str(error)))
 
-        def describe(cell: Cell, run: CellRun) -> str:
+        def describe(cell: Cell, run: CellRun) -> Outcome:
             emulated = run.emulated
             if emulated.status != Status.OK:
-                return f"ran {cell.label}: {emulated.status.upper()} {emulated.message}"
+                return cell.label, f"{emulated.status} {emulated.message}", True
             report = emulated.report
+            if report.variant != Variant.TRAINABLE:
+                return cell.label, "outputs right" if report.learned else "outputs wrong", False
             learned = f"learned after {report.iterations} iterations" if report.learned else "did not learn"
-            return f"ran {cell.label}: {learned if report.variant == 'trainable' else 'inference done'}"
+            return cell.label, learned, False
 
-        runs = parallel(run_one, runnable, options.jobs, describe, progress)
+        runs = parallel(run_one, runnable, options.jobs, "run", describe, progress)
         for cell in runnable:  # matrix order, whatever order the runs finished in
             run = runs[cell]
             baseline_stack, _ = baseline_runs[(cell.target.name, cell.opt)]

@@ -231,9 +231,11 @@ def train_xor(
     log_every: int = 100,
     sample_seed: int = DEFAULT_SAMPLE_SEED,
     weight_seed: int = DEFAULT_WEIGHT_SEED,
+    hidden: str = "tanh",
+    output: str = "sigmoid",
 ) -> XorRun:
     """The trainable XOR workload, step for step."""
-    network = ReferencePerceptron.with_random_weights(fmt, XOR_LAYERS, "tanh", "sigmoid", weight_seed)
+    network = ReferencePerceptron.with_random_weights(fmt, XOR_LAYERS, hidden, output, weight_seed)
     zero_tolerance = from_float(fmt, DEFAULT_ZERO_TOLERANCE)
     tolerance = learned_tolerance_raw(fmt)
     samples = Xorshift32(sample_seed)

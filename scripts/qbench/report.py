@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from . import analysis
+from . import analysis, plots
+from .claims import ARTICLE, article_claims
 from .results import SavedResults
 from .targets import Part
 from .timing import load_timing_models
@@ -57,7 +58,18 @@ def _headline(saved: SavedResults) -> dict:
     }
 
 
-def render(saved: SavedResults, parts: dict[str, Part]) -> str:
+def draw_plots(saved: SavedResults, directory: Path) -> dict[str, str | None]:
+    rows, core, opt = saved.rows, ARTICLE["core"], ARTICLE["opt"]
+    weights_log = saved.training.get(f"xor_{core}_{ARTICLE['qformat']}_trainable_{opt}.csv")
+    return {
+        "footprint": plots.footprint_by_core(rows, ARTICLE["qformat"], opt, directory),
+        "instructions": plots.instructions_by_core(rows, opt, directory),
+        "training": plots.training_error(saved.training, rows, core, opt, directory),
+        "weights": plots.weights_over_time(weights_log, f"{core} {ARTICLE['qformat'].upper()} -{opt}", directory),
+    }
+
+
+def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, str | None]) -> str:
     rows = saved.rows
     headline = _headline(saved)
     symbols = headline["symbols"]
@@ -79,6 +91,8 @@ def render(saved: SavedResults, parts: dict[str, Part]) -> str:
 
     return template.render(
         counts={"ok": ok, "total": len(rows), "failed": len(rows) - ok},
+        claims=markdown(article_claims(rows, saved.symbols, saved.training, parts)),
+        plots=figures,
         workloads=", ".join(sorted(rows["workload"].unique())) or "none",
         environment=saved.environment,
         problems=saved.environment["problems"],
@@ -104,5 +118,5 @@ def render(saved: SavedResults, parts: dict[str, Part]) -> str:
 
 def write_report(directory: Path, saved: SavedResults, parts: dict[str, Part]) -> Path:
     path = directory / "report.md"
-    path.write_text(render(saved, parts))
+    path.write_text(render(saved, parts, draw_plots(saved, directory)))
     return path

@@ -47,6 +47,7 @@ class ResultRow:
     workload: str
     status: str
     message: str = ""
+    network: str = ""  # e.g. "2-4-1 tanh/sigmoid"
     lib_code: int | None = None
     lib_rodata: int | None = None
     lib_data: int | None = None

@@ -16,13 +16,27 @@ QNN_INCLUDE = SUITE / "qnn" / "include"
 COMMON = SUITE / "workloads" / "common"
 
 
+# qnn's activation policies by the names qbench.reference uses.
+ACTIVATION_POLICIES = {
+    "tanh": "qnn::TanhActivationPolicy",
+    "sigmoid": "qnn::SigmoidActivationPolicy",
+    "relu": "qnn::ReluActivationPolicy",
+    "linear": "qnn::LinearActivationPolicy",
+}
+
+
 @dataclass(frozen=True)
 class WorkloadSettings:
-    """Run-time choices compiled into a workload image."""
+    """Choices compiled into a workload image."""
 
     max_iterations: int = 20000  # training budget of a trainable image
-    log_every: int = 100  # iterations between training-log records
+    log_every: int = 10  # iterations between training-log records
     trace_steps: int = 8  # training iterations of the short image traced for instruction counts
+    hidden_activation: str = "tanh"
+    output_activation: str = "sigmoid"
+
+
+DEFAULT_SETTINGS = WorkloadSettings()
 
 
 @dataclass(frozen=True)
@@ -50,14 +64,19 @@ def format_defines(fmt: QFormat) -> dict[str, str]:
 
 
 @cache
-def trained_xor_weights(fmt: QFormat) -> tuple[int, ...]:
+def trained_xor_weights(fmt: QFormat, hidden: str = "tanh", output: str = "sigmoid") -> tuple[int, ...]:
     """The weights the trainable XOR network reaches on the host reference model."""
-    return train_xor(fmt).weights
+    return train_xor(fmt, hidden=hidden, output=output).weights
 
 
 def _xor(fmt: QFormat, trainable: bool, settings: WorkloadSettings, trace: bool) -> WorkloadSources:
     source = SUITE / "workloads" / "xor" / "xor.cpp"
-    defines = {**format_defines(fmt), "QBENCH_TRAINABLE": "1" if trainable else "0"}
+    defines = {
+        **format_defines(fmt),
+        "QBENCH_TRAINABLE": "1" if trainable else "0",
+        "QBENCH_HIDDEN_ACTIVATION": ACTIVATION_POLICIES[settings.hidden_activation],
+        "QBENCH_OUTPUT_ACTIVATION": ACTIVATION_POLICIES[settings.output_activation],
+    }
     if trainable:
         iterations = settings.trace_steps if trace else settings.max_iterations
         return WorkloadSources(
@@ -67,13 +86,18 @@ def _xor(fmt: QFormat, trainable: bool, settings: WorkloadSettings, trace: bool)
     return WorkloadSources(
         source,
         {**defines, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'},
-        {"weights.inc": weights_include(trained_xor_weights(fmt))},
+        {
+            "weights.inc": weights_include(
+                trained_xor_weights(fmt, settings.hidden_activation, settings.output_activation)
+            )
+        },
     )
 
 
-def _xor_rejection(fmt: QFormat, trainable: bool) -> str | None:
+def _xor_rejection(fmt: QFormat, trainable: bool, settings: WorkloadSettings) -> str | None:
     if not fmt.signed:
-        return f"{fmt.name} is unsigned; the xor workload's tanh hidden layer needs a signed Q format"
+        # Weights start in [-0.5, 0.5), targets need negative errors, and tanh outputs are negative.
+        return f"{fmt.name} is unsigned; the xor workload's weights and errors need a signed Q format"
     if fmt.fractional_bits == 0:
         return f"{fmt.name} has no fractional bits; xor's weights start uniform in [-0.5, 0.5)"
     return None
@@ -87,11 +111,19 @@ def _empty(fmt: QFormat | None, trainable: bool, settings: WorkloadSettings, tra
 class Workload:
     name: str
     configure: Callable[[QFormat | None, bool, WorkloadSettings, bool], WorkloadSources]
-    # Why a format or variant cannot be built, or None.
-    rejection: Callable[[QFormat, bool], str | None] = lambda fmt, trainable: None
+    # Why a format, variant and settings cannot be built, or None.
+    rejection: Callable[[QFormat, bool, WorkloadSettings], str | None] = lambda fmt, trainable, settings: None
+    # The network, for the results' `network` column.
+    network: Callable[[WorkloadSettings], str] = lambda settings: ""
     # Whether instruction counting needs a shorter image than the full run (trainable: yes).
     needs_trace_image: Callable[[bool], bool] = lambda trainable: False
 
 
-WORKLOADS = {"xor": Workload("xor", _xor, _xor_rejection, needs_trace_image=lambda trainable: trainable)}
+def _xor_network(settings: WorkloadSettings) -> str:
+    return f"2-4-1 {settings.hidden_activation}/{settings.output_activation}"
+
+
+WORKLOADS = {
+    "xor": Workload("xor", _xor, _xor_rejection, needs_trace_image=lambda trainable: trainable, network=_xor_network)
+}
 EMPTY_BASELINE = Workload("empty", _empty)

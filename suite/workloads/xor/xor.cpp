@@ -1,4 +1,4 @@
-// XOR on a 2-4-1 network (tanh hidden, sigmoid output), the article's workload.
+// XOR on a 2-4-1 network (tanh hidden, sigmoid output by default), the article's workload.
 //
 // Trainable build: trains from a fixed seed until every output is within 0.1
 // of its target or the iteration budget runs out, logging the error and the
@@ -8,7 +8,9 @@
 //
 // Configuration (compiler -D): QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS,
 // QBENCH_Q_SIGNED, QBENCH_FORMAT_NAME, QBENCH_TRAINABLE, and optionally
-// QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED, QBENCH_WEIGHT_SEED.
+// QBENCH_HIDDEN_ACTIVATION and QBENCH_OUTPUT_ACTIVATION (qnn activation policy
+// templates), QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED,
+// QBENCH_WEIGHT_SEED.
 #include <cstddef>
 #include <cstdint>
 
@@ -28,6 +30,12 @@
 #ifndef QBENCH_WEIGHT_SEED
 #define QBENCH_WEIGHT_SEED 0x2545F491u
 #endif
+#ifndef QBENCH_HIDDEN_ACTIVATION
+#define QBENCH_HIDDEN_ACTIVATION qnn::TanhActivationPolicy
+#endif
+#ifndef QBENCH_OUTPUT_ACTIVATION
+#define QBENCH_OUTPUT_ACTIVATION qnn::SigmoidActivationPolicy
+#endif
 
 namespace {
 
@@ -35,8 +43,8 @@ using ValueType = qnn::QValue<QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS, Q
 using RandomNumberGenerator = qnn::XorshiftRandomNumberPolicy<ValueType, QBENCH_WEIGHT_SEED>;
 using TransferFunctionsType =
     qnn::FixedPointTransferFunctions<ValueType, RandomNumberGenerator,
-                                     qnn::TanhActivationPolicy<ValueType>,
-                                     qnn::SigmoidActivationPolicy<ValueType>>;
+                                     QBENCH_HIDDEN_ACTIVATION<ValueType>,
+                                     QBENCH_OUTPUT_ACTIVATION<ValueType>>;
 using NeuralNetworkType =
     qnn::MultilayerPerceptron<ValueType, 2, 1, 4, 1, TransferFunctionsType, QBENCH_TRAINABLE != 0>;
 

@@ -1,0 +1,183 @@
+"""The article's claims, checked against measured results.
+
+Each claim is a pure function of the result tables returning the measured
+figures and a verdict: 'holds', 'does not hold', or 'not measured' when the
+run lacks what the claim needs (never a guess).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .analysis import ok_rows, ratio
+from .targets import Part
+
+HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured"
+CODE_BUDGET = 4096  # "a neural network in under 4 KB"
+ABOUT_A_THIRD = 0.40  # the largest ratio still "about a third"
+ARTICLE_PART = "STM32L011K4"
+ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim: str
+    measured: str
+    verdict: str
+
+
+def _present(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def _cell(rows: pd.DataFrame, variant: str, **key: str) -> pd.Series | None:
+    wanted = {**ARTICLE, **key, "variant": variant}
+    good = ok_rows(rows)
+    chosen = good[(good[list(wanted)] == pd.Series(wanted)).all(axis=1)]
+    return None if chosen.empty else chosen.iloc[0]
+
+
+def roughness(errors: Sequence[float]) -> float | None:
+    """Total variation of an error curve over its net fall: 1.0 for a curve that
+    only falls, more for one that rises on the way; None if it does not fall."""
+    if len(errors) < 2 or errors[0] <= errors[-1]:
+        return None
+    travelled = sum(abs(after - before) for before, after in zip(errors, errors[1:], strict=False))
+    return travelled / (errors[0] - errors[-1])
+
+
+def rises(errors: Sequence[float]) -> int:
+    return sum(after > before for before, after in zip(errors, errors[1:], strict=False))
+
+
+def code_under_4kb(rows: pd.DataFrame) -> Claim:
+    claim = "A trainable 2-4-1 Q16.16 network costs under 4 KB of code (Cortex-M0+, -Os)"
+    row = _cell(rows, "trainable")
+    if row is None:
+        return Claim(claim, "no trainable Q16.16 Cortex-M0+ -Os result", UNMEASURED)
+    measured = (
+        f"{row.lib_flash:,} B of flash over the empty baseline (code {row.lib_code:,} + read-only data "
+        f"{row.lib_rodata:,} + initialised data {row.lib_data:,})"
+    )
+    return Claim(claim, measured, HOLDS if row.lib_flash < CODE_BUDGET else FAILS)
+
+
+def inference_about_a_third(rows: pd.DataFrame) -> Claim:
+    claim = "An inference-only build is about a third of the trainable one, in code and in RAM"
+    trainable, inference = _cell(rows, "trainable"), _cell(rows, "inference")
+    if trainable is None or inference is None:
+        return Claim(claim, "needs both Q16.16 Cortex-M0+ -Os variants", UNMEASURED)
+    flash = ratio(inference.lib_flash, trainable.lib_flash)
+    static = ratio(inference.lib_ram_static, trainable.lib_ram_static)
+    parts = [f"flash {inference.lib_flash:,} / {trainable.lib_flash:,} B = {flash:.2f}",
+             f"static RAM {inference.lib_ram_static:,} / {trainable.lib_ram_static:,} B = {static:.2f}"]  # fmt: skip
+    ratios = [flash, static]
+    if _present(inference.lib_ram_total) and _present(trainable.lib_ram_total):
+        total = ratio(inference.lib_ram_total, trainable.lib_ram_total)
+        parts.append(f"RAM with stack {inference.lib_ram_total:,} / {trainable.lib_ram_total:,} B = {total:.2f}")
+        ratios.append(total)
+    bound = max(ratios)
+    measured = "; ".join(parts) + f"; the measurement supports: inference-only <= {bound:.2f} x trainable"
+    return Claim(claim, measured, HOLDS if bound <= ABOUT_A_THIRD else FAILS)
+
+
+def fits_the_article_part(rows: pd.DataFrame, parts: dict[str, Part]) -> list[Claim]:
+    part = parts.get(ARTICLE_PART)
+    claims = []
+    for variant in ("inference", "trainable"):
+        claim = f"The whole {variant} image, stack included, fits an {ARTICLE_PART} (16 KB flash, 2 KB RAM)"
+        row = _cell(rows, variant)
+        if part is None or row is None or not _present(row.ram_total):
+            claims.append(Claim(claim, "needs an emulated Q16.16 Cortex-M0+ -Os run and the part", UNMEASURED))
+            continue
+        fits = row.img_flash <= part.flash_bytes and row.ram_total <= part.ram_bytes
+        measured = (
+            f"flash {row.img_flash:,} of {part.flash_bytes:,} B ({100 * row.img_flash / part.flash_bytes:.1f} %); "
+            f"RAM {row.ram_total:,} of {part.ram_bytes:,} B ({100 * row.ram_total / part.ram_bytes:.1f} %: "
+            f"static {row.img_ram_static:,} + peak stack {row.stack_peak:,})"
+        )
+        claims.append(Claim(claim, measured, HOLDS if fits else FAILS))
+    return claims
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    learned: bool
+    iterations: int
+    roughness: float | None
+    rises: int
+    intervals: int
+
+    @property
+    def rise_share(self) -> float:
+        return self.rises / self.intervals if self.intervals else 0.0
+
+    def describe(self, qformat: str) -> str:
+        outcome = (
+            f"learned after {self.iterations:,} iterations" if self.learned else f"did not learn in {self.iterations:,}"
+        )
+        smooth = f"roughness {self.roughness:.2f}" if self.roughness is not None else "its error did not fall"
+        return (
+            f"{qformat.upper()} {outcome}; its error rose in {self.rises} of {self.intervals} log intervals ({smooth})"
+        )
+
+
+def compare_training(q16: TrainingRun, q8: TrainingRun) -> str:
+    """HOLDS when Q16.16 learned and Q8.8 did worse: not at all, more slowly, or with a rougher curve
+    (more of its log intervals rising and a larger roughness)."""
+    rougher = (
+        q8.roughness is None
+        or (q16.roughness is not None and q8.roughness > q16.roughness and q8.rise_share > q16.rise_share)
+    )  # fmt: skip
+    worse = not q8.learned or q8.iterations > q16.iterations or rougher
+    return HOLDS if q16.learned and worse else FAILS
+
+
+def training_run(row: pd.Series, log: pd.DataFrame) -> TrainingRun:
+    errors = log["error"].tolist()
+    return TrainingRun(bool(row.learned), int(row.iterations), roughness(errors), rises(errors), len(errors) - 1)
+
+
+def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame]) -> Claim:
+    claim = "Q16.16 learns XOR on the device; Q8.8 trains less smoothly (or more slowly, or not at all)"
+    runs = {}
+    for qformat in ("q16.16", "q8.8"):
+        row = _cell(rows, "trainable", qformat=qformat)
+        log = training.get(f"{row.workload}_{row.core}_{qformat}_trainable_{row.opt}.csv") if row is not None else None
+        if row is None or log is None or not _present(row.learned):
+            return Claim(claim, f"needs emulated trainable {qformat} runs with their training logs", UNMEASURED)
+        runs[qformat] = training_run(row, log)
+    measured = f"{runs['q16.16'].describe('q16.16')}. {runs['q8.8'].describe('q8.8')}"
+    return Claim(claim, measured, compare_training(runs["q16.16"], runs["q8.8"]))
+
+
+def tables_only_when_used(symbols: pd.DataFrame) -> Claim:
+    claim = "Only the activation tables a network uses are linked (tanh and sigmoid share one)"
+    key = {**ARTICLE, "variant": "trainable"}
+    image = symbols[(symbols[list(key)] == pd.Series(key)).all(axis=1)]
+    baseline = symbols[(symbols["core"] == ARTICLE["core"]) & (symbols["variant"] == "baseline")]
+    if image.empty or baseline.empty:
+        return Claim(claim, "needs the Q16.16 Cortex-M0+ -Os trainable image and its baseline", UNMEASURED)
+    tables = image[image["group"] == "activation tables"]
+    in_baseline = baseline[baseline["group"] == "activation tables"]
+    measured = (
+        f"{len(tables)} table ({tables['size'].sum():,} B) in the tanh/sigmoid image, "
+        f"{len(in_baseline)} in the empty baseline"
+    )
+    return Claim(claim, measured, HOLDS if len(tables) == 1 and in_baseline.empty else FAILS)
+
+
+def article_claims(
+    rows: pd.DataFrame, symbols: pd.DataFrame, training: dict[str, pd.DataFrame], parts: dict[str, Part]
+) -> pd.DataFrame:
+    claims = [
+        code_under_4kb(rows),
+        inference_about_a_third(rows),
+        *fits_the_article_part(rows, parts),
+        q8_less_smooth(rows, training),
+        tables_only_when_used(symbols),
+    ]
+    return pd.DataFrame([vars(claim) for claim in claims], columns=["claim", "measured", "verdict"])

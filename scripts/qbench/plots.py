@@ -1,0 +1,106 @@
+"""The report's plots: PNG files beside report.md, from the saved results.
+
+Each function draws one figure from DataFrames and returns the file's path
+relative to the report, or None when the results hold nothing to draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .analysis import ok_rows  # noqa: E402
+
+PLOTS = "plots"
+LEARNED_ERROR = 0.1  # the learned criterion: every output within 0.1 of its target
+
+
+def _save(figure, directory: Path, name: str) -> str:
+    (directory / PLOTS).mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    # No software version in the file: the same results give the same bytes.
+    figure.savefig(directory / PLOTS / name, dpi=110, metadata={"Software": None})
+    plt.close(figure)
+    return f"{PLOTS}/{name}"
+
+
+def training_error(training: dict[str, pd.DataFrame], rows: pd.DataFrame, core: str, opt: str, directory: Path):
+    """Error over iterations of every trainable run on one core, one line per Q format."""
+    runs = rows[(rows["core"] == core) & (rows["opt"] == opt) & (rows["variant"] == "trainable")]
+    logs = {
+        row.qformat: training[name]
+        for row in runs.itertuples()
+        if (name := f"{row.workload}_{row.core}_{row.qformat}_trainable_{row.opt}.csv") in training
+    }
+    if not logs:
+        return None
+    figure, axes = plt.subplots(figsize=(8, 4.2))
+    for qformat, log in sorted(logs.items()):
+        axes.plot(log["iteration"], log["error"], label=qformat.upper(), linewidth=1.2)
+    axes.axhline(LEARNED_ERROR, color="grey", linestyle="--", linewidth=0.8, label="learned (0.1)")
+    axes.set(xlabel="training iteration", ylabel="largest |output - target| over the 4 patterns",
+             title=f"XOR training error on the device ({core}, -{opt})")  # fmt: skip
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return _save(figure, directory, f"training_error_{core}_{opt}.png")
+
+
+def weights_over_time(log: pd.DataFrame | None, label: str, directory: Path):
+    """Every weight of one training run over the iterations (the article's `make plot`)."""
+    if log is None or log.empty:
+        return None
+    weights = [column for column in log.columns if column.startswith("w")]
+    figure, axes = plt.subplots(figsize=(8, 4.2))
+    for column in weights:
+        axes.plot(log["iteration"], log[column], linewidth=1.0, label=column)
+    axes.set(xlabel="training iteration", ylabel="weight value", title=f"Weights while training ({label})")
+    axes.legend(ncol=6, fontsize="x-small", loc="upper left")
+    axes.grid(alpha=0.3)
+    return _save(figure, directory, "weights.png")
+
+
+def _grouped_bars(axes, table: pd.DataFrame, ylabel: str, title: str) -> None:
+    """table: index = cores (x), columns = series (bars)."""
+    width = 0.8 / max(1, len(table.columns))
+    positions = range(len(table.index))
+    for offset, column in enumerate(table.columns):
+        axes.bar([p + offset * width for p in positions], table[column].astype(float), width, label=str(column))
+    axes.set_xticks([p + width * (len(table.columns) - 1) / 2 for p in positions], table.index, rotation=30,
+                    ha="right")  # fmt: skip
+    axes.set(ylabel=ylabel, title=title)
+    axes.legend()
+    axes.grid(axis="y", alpha=0.3)
+
+
+def footprint_by_core(rows: pd.DataFrame, qformat: str, opt: str, directory: Path):
+    """Library flash and RAM per core, trainable against inference-only."""
+    good = ok_rows(rows)
+    chosen = good[(good["qformat"] == qformat) & (good["opt"] == opt)]
+    if chosen.empty:
+        return None
+    order = list(dict.fromkeys(chosen["core"]))
+    ram = chosen["lib_ram_total"].where(chosen["lib_ram_total"].notna(), chosen["lib_ram_static"])
+    flash = chosen.pivot(index="core", columns="variant", values="lib_flash").reindex(order)
+    memory = chosen.assign(ram=ram).pivot(index="core", columns="variant", values="ram").reindex(order)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    _grouped_bars(left, flash, "bytes", f"Library flash, {qformat.upper()} -{opt}")
+    _grouped_bars(right, memory, "bytes", f"Library RAM (static + stack where run), {qformat.upper()} -{opt}")
+    return _save(figure, directory, f"footprint_by_core_{qformat}_{opt}.png")
+
+
+def instructions_by_core(rows: pd.DataFrame, opt: str, directory: Path):
+    """Instructions per inference (inference-only images) by core and Q format."""
+    good = ok_rows(rows)
+    chosen = good[(good["variant"] == "inference") & (good["opt"] == opt) & good["instr_forward"].notna()]
+    if chosen.empty:
+        return None
+    order = list(dict.fromkeys(chosen["core"]))
+    table = chosen.pivot(index="core", columns="qformat", values="instr_forward").reindex(order)
+    figure, axes = plt.subplots(figsize=(9, 4.2))
+    _grouped_bars(axes, table, "instructions (exact, QEMU)", f"Instructions per inference, -{opt}")
+    return _save(figure, directory, f"instructions_by_core_{opt}.png")
