@@ -6,12 +6,13 @@ recorded command is exactly what ran and is the same on every checkout.
 
 from __future__ import annotations
 
+import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from . import processes
 from .matrix import Cell, Variant
 from .paths import REPO, shown
 from .qformat import QFormat
@@ -96,16 +97,33 @@ def first_error(output: str) -> str:
     return chosen.replace(f"{REPO}/", "")
 
 
-def build(spec: BuildSpec, root: Path) -> Image:
-    """Compiles (and for a firmware target links) one image under root."""
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything one compilation depends on, written out before it runs."""
+
+    spec: BuildSpec
+    directory: Path
+    output: Path
+    flags: tuple[str, ...]  # as run, without file names
+    files: tuple[str, ...]  # sources, as run
+    generated: tuple[tuple[str, str], ...]  # (file name, text) written into directory, the linker script included
+
+    def identity(self) -> str:
+        """What decides the output: flags, sources and generated files, the image's own directory left out."""
+        place = shown(self.directory)
+        return json.dumps(
+            {"flags": [flag.replace(place, "<image>") for flag in self.flags], "files": self.files,
+             "generated": self.generated, "output": self.output.name},
+            sort_keys=True,
+        )  # fmt: skip
+
+
+def plan(spec: BuildSpec, root: Path) -> BuildPlan:
     target = spec.target
     directory = spec.directory(root.resolve())
-    directory.mkdir(parents=True, exist_ok=True)
     trainable = spec.variant == Variant.TRAINABLE
     sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.trace)
-    for name, text in sources.generated.items():
-        (directory / name).write_text(text)
-
+    generated = dict(sources.generated)
     defines = [*target.defines, *sorted(sources.defines.items())]
     # The start-up code's own headers, then the generated files of this image.
     startup_dirs = sorted({path.parent for path in target.startup})
@@ -116,16 +134,24 @@ def build(spec: BuildSpec, root: Path) -> Image:
     if target.object_only:
         flags.append("-c")
     else:
-        script = directory / "link.ld"
-        script.write_text(linker_script(target))
-        flags += [*target.ldflags, f"-T{shown(script)}"]
+        generated["link.ld"] = linker_script(target)
+        flags += [*target.ldflags, f"-T{shown(directory / 'link.ld')}"]
         files += [shown(path) for path in target.startup]
-    output = directory / spec.output_name
-    command = [require(target.compiler), *flags, *files, "-o", shown(output)]
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    log = directory / "build.log"
-    log.write_text(" ".join([target.compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
-    flag_line = " ".join(flags)
+    return BuildPlan(spec, directory, directory / spec.output_name, tuple(flags), tuple(files),
+                     tuple(sorted(generated.items())))  # fmt: skip
+
+
+def build(planned: BuildPlan) -> Image:
+    """Compiles (and for a firmware target links) one image."""
+    planned.directory.mkdir(parents=True, exist_ok=True)
+    for name, text in planned.generated:
+        (planned.directory / name).write_text(text)
+    compiler = planned.spec.target.compiler
+    command = [require(compiler), *planned.flags, *planned.files, "-o", shown(planned.output)]
+    completed = processes.run(command, cwd=REPO)
+    log = planned.directory / "build.log"
+    log.write_text(" ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
+    flag_line = " ".join(planned.flags)
     if completed.returncode != 0:
-        return Image(spec, None, flag_line, first_error(completed.stderr + completed.stdout), log)
-    return Image(spec, output, flag_line, None, log)
+        return Image(planned.spec, None, flag_line, first_error(completed.stderr + completed.stdout), log)
+    return Image(planned.spec, planned.output, flag_line, None, log)

@@ -60,6 +60,15 @@ class Emulated:
     regions: dict[str, RegionStats] | None = None
 
 
+@dataclass(frozen=True)
+class CellRun:
+    """What running (and tracing) one cell's image found."""
+
+    emulated: Emulated
+    trace_elf: Path | None = None
+    trace_message: str = ""
+
+
 def run_workload(runner: Runner, elf: Path, target: Target, timeout: float) -> Emulated:
     execution = runner.run(elf, target, timeout, elf.with_name("run.log"))
     status, message = verdict(execution, timeout)

@@ -129,6 +129,30 @@ def expand(
     return Matrix(tuple(cells), tuple(rejected), tuple(problems))
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N) with 1 <= I <= N."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count):
+        raise ValueError(f"{text!r} is not a shard: give I/N with 1 <= I <= N, e.g. 2/4")
+    return int(index), int(count)
+
+
+def shard(matrix: Matrix, index: int, count: int) -> Matrix:
+    """The deterministic index-th of count shares: every count-th cell, in an order that
+    does not depend on how the matrix was typed. The shares cover the matrix exactly once."""
+
+    def key(cell: Cell) -> tuple:
+        return (cell.target.name, cell.workload.name, cell.fmt.name, str(cell.variant), cell.opt)
+
+    everything = sorted([*matrix.cells, *(rejected.cell for rejected in matrix.rejected)], key=key)
+    mine = {key(cell) for position, cell in enumerate(everything) if position % count == index - 1}
+    return Matrix(
+        tuple(cell for cell in matrix.cells if key(cell) in mine),
+        tuple(rejected for rejected in matrix.rejected if key(rejected.cell) in mine),
+        matrix.problems,
+    )
+
+
 def rejection(cell: Cell, settings: WorkloadSettings) -> str | None:
     """Why this target or workload cannot build the cell, or None."""
     if cell.fmt.total_bits > cell.target.max_format_bits:

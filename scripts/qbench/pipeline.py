@@ -3,20 +3,25 @@ runs and traces -> result rows.
 
 Every cell ends as exactly one row with a status; a cell that fails (missing
 tool, compile error, unreadable ELF, fault, timeout...) says why, keeps what
-was measured before the failure, and the other cells carry on.
+was measured before the failure, and the other cells carry on. An interrupted
+run (Ctrl-C, SIGTERM) stops its children and returns what finished, the rest
+marked incomplete; the cache lets the next run pick up from there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .build import BuildSpec, Image, build
-from .elfsize import Category, ElfReadError, ImageSizes, read_sizes
-from .emulate import Emulated, count_instructions, run_baseline, run_workload
+from . import processes
+from .build import BuildSpec, build, plan
+from .cache import Cache
+from .elfsize import Category, ImageSizes
+from .emulate import CellRun, Emulated, count_instructions, run_baseline, run_workload
 from .matrix import Cell, Matrix, Variant
+from .measure import Measured, measure
 from .paths import shown
 from .progress import Progress
 from .protocol import StackUse
@@ -24,7 +29,6 @@ from .provenance import Revision
 from .results import InstructionRow, ResultRow, Status, SymbolRow, TrainingLog
 from .runners import RunnerUnavailable, runner_for
 from .runners.qemu import EMULATOR
-from .symbols import SymbolSize, attribute
 from .timing import TimingModel, load_timing_models
 from .toolchain import ToolNotFound, require, version
 from .workloads import WorkloadSettings
@@ -34,19 +38,10 @@ from .workloads import WorkloadSettings
 class RunOptions:
     build_root: Path
     jobs: int
+    cache: Cache
     emulate: bool = True
     timeout: float = 60.0  # seconds per emulator run
     settings: WorkloadSettings = WorkloadSettings()
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A built image read back: its sizes and its symbols."""
-
-    image: Image
-    sizes: ImageSizes | None
-    symbols: tuple[SymbolSize, ...]
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -56,16 +51,10 @@ class RunOutput:
     instructions: list[InstructionRow]
     training: list[TrainingLog]
     tools: dict[str, str]  # tool -> version, for the environment block
+    interrupted: bool = False
 
 
-def measure(image: Image) -> Measured:
-    if not image.ok or image.path is None:
-        return Measured(image, None, (), image.error)
-    try:
-        sizes = read_sizes(image.path)
-        return Measured(image, sizes, tuple(attribute(image.path, sizes)), None)
-    except (ElfReadError, ToolNotFound) as error:
-        return Measured(image, None, (), str(error))
+Outcome = tuple[str, str, bool]  # label, detail, failed
 
 
 def check_tools(tools: Iterable[str], progress: Progress) -> tuple[dict[str, str], dict[str, str]]:
@@ -87,27 +76,49 @@ def baseline_specs(cells: list[Cell]) -> dict[tuple[str, str], BuildSpec]:
     return {(cell.target.name, cell.opt): BuildSpec.baseline(cell.target, cell.opt) for cell in cells}
 
 
-Outcome = tuple[str, str, bool]  # label, detail, failed
+def parallel(
+    work: Callable, items: list, jobs: int, stage: str, describe: Callable, progress: Progress
+) -> tuple[dict, bool]:
+    """work(item) for every item on jobs threads, reporting each as it finishes.
+    Returns the results and whether the run was interrupted (Ctrl-C or SIGTERM): then
+    the children are killed, unfinished items are dropped and nothing more starts."""
+    results: dict = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    pending = {pool.submit(work, item): item for item in items}
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                results[item] = future.result()
+                progress.done(stage, *describe(item, results[item]))
+    except KeyboardInterrupt:
+        processes.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        return results, True
+    pool.shutdown()
+    return results, False
 
 
-def parallel(work: Callable, items: list, jobs: int, stage: str, describe: Callable, progress: Progress) -> dict:
-    """work(item) for every item on jobs threads, reporting each as it finishes."""
-    results = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(work, item): item for item in items}
-        for future in as_completed(futures):
-            item = futures[future]
-            results[item] = future.result()
-            progress.done(stage, *describe(item, results[item]))
-    return results
+def build_all(
+    specs: list[BuildSpec], root: Path, jobs: int, cache: Cache, progress: Progress
+) -> tuple[dict[BuildSpec, Measured], bool]:
+    def work(spec: BuildSpec) -> Measured:
+        planned = plan(spec, root)
+        key = cache.build_key(planned, version(spec.target.compiler))
+        cached = cache.fetch_build(key, planned)
+        if cached is not None:
+            return cached
+        result = measure(build(planned))
+        if not processes.stopping():
+            cache.store_build(key, result)
+        return result
 
-
-def build_all(specs: list[BuildSpec], root: Path, jobs: int, progress: Progress) -> dict[BuildSpec, Measured]:
     def describe(spec: BuildSpec, result: Measured) -> Outcome:
         return spec.label, result.error or "", result.error is not None
 
     progress.begin("build", len(specs))
-    return parallel(lambda spec: measure(build(spec, root)), specs, jobs, "build", describe, progress)
+    return parallel(work, specs, jobs, "build", describe, progress)
 
 
 def _difference(image: ImageSizes, baseline: ImageSizes) -> dict[str, int]:
@@ -145,15 +156,6 @@ def _footprint_row(cell: Cell, built: Measured, baseline: Measured, common: dict
                     **_image_columns(built.sizes))  # fmt: skip
     return _row(cell, Status.OK, "", common, **paths, **_image_columns(built.sizes),
                 **_difference(built.sizes, baseline.sizes))  # fmt: skip
-
-
-@dataclass(frozen=True)
-class CellRun:
-    """What running (and tracing) one cell's image found."""
-
-    emulated: Emulated
-    trace_elf: Path | None = None
-    trace_message: str = ""
 
 
 def _run_cell(cell: Cell, elf: Path, trace_elf: Path, timing: TimingModel | None, options: RunOptions) -> CellRun:
@@ -195,20 +197,22 @@ def _with_run(row: ResultRow, cell: Cell, run: CellRun, baseline_stack: StackUse
         else:
             columns["trace_elf"] = shown(run.trace_elf)
             clock = cell.target.clock_hz
-            for region, suffix in (("forward", "forward"), ("train_step", "train_step")):
+            for region in ("forward", "train_step"):
                 stats = emulated.regions.get(region)
                 if stats is None:
                     continue
-                columns[f"instr_{suffix}"] = stats.instructions
+                columns[f"instr_{region}"] = stats.instructions
                 if stats.cycles is not None:
-                    columns[f"est_cycles_{suffix}"] = stats.cycles
-                    columns[f"est_us_{suffix}"] = stats.cycles / clock * 1e6
+                    columns[f"est_cycles_{region}"] = stats.cycles
+                    columns[f"est_us_{region}"] = stats.cycles / clock * 1e6
     return replace(row, status=str(status), message=message, **columns)
 
 
-def run_matrix(
-    matrix: Matrix, options: RunOptions, revision: Revision, progress: Progress
-) -> RunOutput:
+def _incomplete(row: ResultRow, stage: str) -> ResultRow:
+    return replace(row, status=str(Status.INCOMPLETE), message=f"the run was interrupted before this cell's {stage}")
+
+
+def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress: Progress) -> RunOutput:
     tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
     emulated_cells = [cell for cell in matrix.cells if options.emulate and cell.target.emulated]
     if emulated_cells:
@@ -224,19 +228,24 @@ def run_matrix(
         for cell in buildable
         if can_run and cell in emulated_cells and cell.workload.needs_trace_image(cell.variant == Variant.TRAINABLE)
     }
-    built = build_all([*baselines.values(), *images.values(), *traces.values()], options.build_root, options.jobs,
-                      progress)  # fmt: skip
+    built, interrupted = build_all(
+        [*baselines.values(), *images.values(), *traces.values()], options.build_root, options.jobs, options.cache,
+        progress,
+    )  # fmt: skip
 
     common = {"git_sha": revision.sha, "git_dirty": revision.dirty}
     rows: dict[Cell, ResultRow] = {}
     for rejected in matrix.rejected:
         rows[rejected.cell] = _row(rejected.cell, Status.INVALID, rejected.reason, common)
     for cell in matrix.cells:
+        baseline = baselines.get((cell.target.name, cell.opt))
         if cell.target.compiler in missing:
             rows[cell] = _row(cell, Status.TOOL_MISSING, missing[cell.target.compiler], common)
-            continue
-        row = _footprint_row(cell, built[images[cell]], built[baselines[(cell.target.name, cell.opt)]], common)
-        rows[cell] = replace(row, toolchain=tools[cell.target.compiler])
+        elif images[cell] not in built or baseline not in built:
+            rows[cell] = _incomplete(_row(cell, Status.INCOMPLETE, "", common), "build")
+        else:
+            row = _footprint_row(cell, built[images[cell]], built[baseline], common)
+            rows[cell] = replace(row, toolchain=tools[cell.target.compiler])
     for cell, row in rows.items():
         rows[cell] = replace(row, network=cell.workload.network(options.settings))
 
@@ -246,23 +255,25 @@ def run_matrix(
         for cell in emulated_cells:
             if rows[cell].status == Status.OK:
                 rows[cell] = replace(rows[cell], status=str(Status.TOOL_MISSING), message=missing[EMULATOR])
-    elif emulated_cells:
+    elif emulated_cells and not interrupted:
         emulator = tools[EMULATOR]
         timing = load_timing_models()
         runnable = [cell for cell in emulated_cells if rows[cell].status == Status.OK]
 
         def run_base(key: tuple[str, str]) -> tuple[StackUse | None, str]:
             image = built[baselines[key]].image
+            cache_key = options.cache.run_key("baseline", emulator, image.spec.target.qemu_machine, image.path)
+            cached = options.cache.fetch_baseline(cache_key)
+            if cached is not None:
+                return cached
             target = image.spec.target
-            return run_baseline(runner_for(target), image.path, target, options.timeout)
-
-        baseline_keys = sorted({(cell.target.name, cell.opt) for cell in runnable})
-        progress.begin("run", len(baseline_keys) + len(runnable))
+            result = run_baseline(runner_for(target), image.path, target, options.timeout)
+            if not processes.stopping():
+                options.cache.store_baseline(cache_key, result)
+            return result
 
         def describe_baseline(key: tuple[str, str], result: tuple[StackUse | None, str]) -> Outcome:
             return f"{key[0]} baseline -{key[1]}", result[1], result[0] is None
-
-        baseline_runs = parallel(run_base, baseline_keys, options.jobs, "run", describe_baseline, progress)
 
         def run_one(cell: Cell) -> CellRun:
             elf = built[images[cell]].image.path
@@ -270,10 +281,17 @@ def run_matrix(
             if trace_spec is not None and not built[trace_spec].image.ok:
                 return CellRun(Emulated(Status.BUILD_FAILED, f"trace image: {built[trace_spec].image.error}"))
             trace_elf = built[trace_spec].image.path if trace_spec is not None else elf
+            cache_key = options.cache.run_key("cell", emulator, cell.target.qemu_machine, elf, trace_elf)
+            cached = options.cache.fetch_run(cache_key)
+            if cached is not None:
+                return replace(cached, trace_elf=trace_elf if cached.trace_elf else None)
             try:
-                return _run_cell(cell, elf, trace_elf, timing.get(cell.target.name), options)
+                result = _run_cell(cell, elf, trace_elf, timing.get(cell.target.name), options)
             except RunnerUnavailable as error:
                 return CellRun(Emulated(Status.TOOL_MISSING, str(error)))
+            if not processes.stopping():
+                options.cache.store_run(cache_key, result)
+            return result
 
         def describe(cell: Cell, run: CellRun) -> Outcome:
             emulated = run.emulated
@@ -285,9 +303,17 @@ def run_matrix(
             learned = f"learned after {report.iterations} iterations" if report.learned else "did not learn"
             return cell.label, learned, False
 
-        runs = parallel(run_one, runnable, options.jobs, "run", describe, progress)
+        baseline_keys = sorted({(cell.target.name, cell.opt) for cell in runnable})
+        progress.begin("run", len(baseline_keys) + len(runnable))
+        baseline_runs, interrupted = parallel(run_base, baseline_keys, options.jobs, "run", describe_baseline, progress)
+        runs: dict[Cell, CellRun] = {}
+        if not interrupted:
+            runs, interrupted = parallel(run_one, runnable, options.jobs, "run", describe, progress)
         for cell in runnable:  # matrix order, whatever order the runs finished in
-            run = runs[cell]
+            run = runs.get(cell)
+            if run is None:
+                rows[cell] = _incomplete(rows[cell], "emulated run")
+                continue
             baseline_stack, _ = baseline_runs[(cell.target.name, cell.opt)]
             rows[cell] = _with_run(rows[cell], cell, run, baseline_stack, emulator)
             key = dict(core=cell.target.name, qformat=cell.fmt.name, variant=str(cell.variant), opt=cell.opt,
@@ -300,12 +326,16 @@ def run_matrix(
             if run.emulated.report is not None and run.emulated.report.log:
                 training.append(TrainingLog(**key, fractional_bits=cell.fmt.fractional_bits,
                                             entries=run.emulated.report.log))  # fmt: skip
+    elif emulated_cells:
+        for cell in emulated_cells:
+            if rows[cell].status == Status.OK:
+                rows[cell] = _incomplete(rows[cell], "emulated run")
 
     symbols: list[SymbolRow] = []
     for (core, opt), spec in baselines.items():
         symbols += [
             SymbolRow(core, "", "baseline", opt, spec.workload.name, s.name, s.group, str(s.category), s.size)
-            for s in built[spec].symbols
+            for s in (built[spec].symbols if spec in built else ())
         ]
     for cell, spec in images.items():
         if rows[cell].lib_flash is not None:
@@ -315,4 +345,4 @@ def run_matrix(
                 for s in built[spec].symbols
             ]  # fmt: skip
     ordered = [rows[rejected.cell] for rejected in matrix.rejected] + [rows[cell] for cell in matrix.cells]
-    return RunOutput(ordered, symbols, instructions, training, tools)
+    return RunOutput(ordered, symbols, instructions, training, tools, interrupted)

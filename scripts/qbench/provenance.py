@@ -22,23 +22,31 @@ def git_revision() -> Revision:
     def git(*arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", *arguments], cwd=REPO, capture_output=True, text=True, check=False)
 
-    head = git("rev-parse", "HEAD")
+    try:
+        head = git("rev-parse", "HEAD")
+    except FileNotFoundError:  # no git on PATH
+        return Revision("unknown", False)
     if head.returncode != 0:
         return Revision("unknown", False)
     status = git("status", "--porcelain", "--untracked-files=no")
     return Revision(head.stdout.strip(), bool(status.stdout.strip()))
 
 
-def environment(revision: Revision, toolchains: dict[str, str], problems: list[str]) -> dict:
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def environment(revision: Revision, toolchains: dict[str, str], problems: list[str], interrupted: bool) -> dict:
     """The environment block of a results file; problems are the request's bad names."""
     return {
         "qbench": __version__,
         "git_sha": revision.sha,
         "git_dirty": revision.dirty,
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": now(),
         "python": platform.python_version(),
         "host": f"{platform.system()} {platform.machine()}",
         "pyelftools": package_version("pyelftools"),
         "toolchains": dict(sorted(toolchains.items())),
         "problems": list(problems),
+        "interrupted": interrupted,
     }

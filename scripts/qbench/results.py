@@ -31,6 +31,7 @@ class Status(StrEnum):
     PROTOCOL_ERROR = "protocol-error"
     STACK_OVERFLOW = "stack-overflow"
     TRACE_FAILED = "trace-failed"
+    INCOMPLETE = "incomplete"  # the run was interrupted before this cell finished
 
 
 class ResultsFileError(ValueError):
@@ -65,6 +66,8 @@ class ResultRow:
     toolchain: str = ""
     git_sha: str = ""
     git_dirty: bool = False
+    qbench_version: str = ""
+    date: str = ""  # when the row was measured, UTC
     # Emulated runs (empty for targets that only build).
     qemu: str = ""
     learned: bool | None = None
@@ -168,25 +171,6 @@ def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
     return pd.DataFrame.from_records([asdict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
 
 
-def write_results(
-    directory: Path, rows: list[ResultRow], symbols: list[SymbolRow], environment: dict,
-    instructions: list[InstructionRow] = (), training: list[TrainingLog] = (),
-) -> None:  # fmt: skip
-    directory.mkdir(parents=True, exist_ok=True)
-    document = {"schema": RESULTS_SCHEMA, "environment": environment, "rows": [asdict(row) for row in rows]}
-    (directory / "results.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    rows_frame(rows).to_csv(directory / "results.csv", index=False)
-    symbols_frame(symbols).to_csv(directory / "symbols.csv", index=False)
-    instructions_frame(list(instructions)).to_csv(directory / "instructions.csv", index=False)
-    logs = directory / "training"
-    if logs.exists():
-        for stale in logs.glob("*.csv"):
-            stale.unlink()
-    for log in training:
-        logs.mkdir(exist_ok=True)
-        log.frame().to_csv(logs / log.file_name, index=False)
-
-
 @dataclass(frozen=True)
 class SavedResults:
     rows: pd.DataFrame
@@ -194,6 +178,38 @@ class SavedResults:
     instructions: pd.DataFrame
     training: dict[str, pd.DataFrame]  # file name -> log
     environment: dict
+
+
+def saved_results(
+    rows: list[ResultRow], symbols: list[SymbolRow], environment: dict,
+    instructions: list[InstructionRow] = (), training: list[TrainingLog] = (),
+) -> SavedResults:  # fmt: skip
+    return SavedResults(
+        rows_frame(rows), symbols_frame(symbols), instructions_frame(list(instructions)),
+        {log.file_name: log.frame() for log in training}, environment,
+    )  # fmt: skip
+
+
+def _json_rows(frame: pd.DataFrame) -> list[dict]:
+    """Rows for JSON: missing values as null, numbers as Python numbers."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()} for row in records]
+
+
+def write_results(directory: Path, saved: SavedResults) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    document = {"schema": RESULTS_SCHEMA, "environment": saved.environment, "rows": _json_rows(saved.rows)}
+    (directory / "results.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    saved.rows.to_csv(directory / "results.csv", index=False)
+    saved.symbols.to_csv(directory / "symbols.csv", index=False)
+    saved.instructions.to_csv(directory / "instructions.csv", index=False)
+    logs = directory / "training"
+    if logs.exists():
+        for stale in logs.glob("*.csv"):
+            stale.unlink()
+    for name, log in saved.training.items():
+        logs.mkdir(exist_ok=True)
+        log.to_csv(logs / name, index=False)
 
 
 def read_results(directory: Path) -> SavedResults:
@@ -220,6 +236,7 @@ def read_results(directory: Path) -> SavedResults:
             raise ResultsFileError(f"{path}: row {number} has unknown columns {', '.join(unknown)}")
     environment = document.get("environment")
     required_environment = (
+        "interrupted",
         "qbench",
         "git_sha",
         "git_dirty",

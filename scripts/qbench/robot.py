@@ -18,6 +18,7 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn
 
+from .cache import Cache, fingerprint
 from .claims import compare_training, training_run
 from .matrix import expand
 from .pipeline import RunOptions, RunOutput, run_matrix
@@ -79,7 +80,8 @@ class QbenchLibrary:
             if matrix.problems or not matrix.cells:
                 reasons = [*matrix.problems, *(rejected.reason for rejected in matrix.rejected)]
                 raise AssertionError("; ".join(reasons))
-            options = RunOptions(self.build_root, jobs=2, emulate=emulate, timeout=self.timeout, settings=settings)
+            cache = Cache(self.build_root / "cache", fingerprint())
+            options = RunOptions(self.build_root, 2, cache, emulate=emulate, timeout=self.timeout, settings=settings)
             self.runs[key] = run_matrix(matrix, options, git_revision(), _RobotProgress())
         output = self.runs[key]
         row = asdict(output.rows[0])
@@ -215,4 +217,3 @@ class QbenchLibrary:
         if message not in completed.stderr:
             raise AssertionError(f"expected {message!r} in qbench's error output:\n{completed.stderr}")
         return completed.stderr
-

@@ -4,12 +4,10 @@ counters, and `-d cpu` filtered to the begin marker for the region numbers."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 from pathlib import Path
 
+from .. import processes
 from ..targets import Target
 from ..toolchain import require, version
 from . import Execution, Trace
@@ -33,21 +31,8 @@ class QemuRunner:
         ]  # fmt: skip
 
     def _execute(self, command: list[str], timeout: float) -> Execution:
-        # A session of its own, so a timeout kills QEMU and anything it started.
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            output, diagnostics = process.communicate(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, diagnostics = process.communicate()
-            timed_out = True
-        return Execution(
-            None if timed_out else process.returncode,
-            output.decode(errors="replace"),
-            diagnostics.decode(errors="replace"),
-            timed_out,
-        )
+        completed = processes.run(command, timeout=timeout)
+        return Execution(completed.returncode, completed.stdout, completed.stderr, completed.timed_out)
 
     def run(self, elf: Path, target: Target, timeout: float, log: Path) -> Execution:
         execution = self._execute(self._command(elf, target), timeout)

@@ -1,0 +1,370 @@
+"""The bad-input and failure catalogue, the cache, determinism, sharding with merge,
+and the regression gate: every failure gives one clear message, keeps the other
+results, and a non-zero exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qbench.cache import fingerprint
+from qbench.cli import main as qbench_main
+from qbench.compare import CompareError, change_percent, compare, parse_threshold
+from qbench.paths import REPO, TARGETS
+from qbench.results import read_results
+from qbench.workloads import WORKLOADS
+
+FIRMWARE = Path(__file__).parent / "firmware"
+
+
+def run_cli(tmp_path: Path, *arguments: str) -> tuple[int, pd.DataFrame | None]:
+    out = tmp_path / "out"
+    status = qbench_main(["run", "--out", str(out), "--build-dir", str(tmp_path / "build"), *arguments])
+    return status, read_results(out).rows if (out / "results.json").exists() else None
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("q0.0", "q0.0: a Q format needs at least one bit"),
+        ("q16.-1", "'q16.-1' is not a Q format"),
+        ("q40.40", "q40.40 is 80 bits wide; qnn formats are at most 64 bits"),
+        ("abc", "'abc' is not a Q format"),
+        ("", "'' is not a Q format"),
+        ("q33.32", "q33.32 is 65 bits wide"),
+    ],
+)
+def test_bad_q_formats(tmp_path, capsys, bad, message):
+    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "host", "--formats", f"q16.16,{bad}")
+    assert status == 1
+    assert message in capsys.readouterr().err
+    assert set(rows["qformat"]) == {"q16.16"} and set(rows["status"]) == {"ok"}
+
+
+def test_unsigned_format_with_a_signed_activation(tmp_path):
+    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "host", "--formats", "q16.16,uq8.8")
+    assert status == 1
+    unsigned = rows[rows["qformat"] == "uq8.8"]
+    assert set(unsigned["status"]) == {"invalid"}
+    assert unsigned["message"].str.contains("uq8.8 is unsigned; .* need a signed Q format").all()
+    assert set(rows[rows["qformat"] == "q16.16"]["status"]) == {"ok"}
+
+
+def test_unknown_core_part_and_workload(tmp_path, capsys):
+    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "host,cortex-m9", "--formats", "q8.8",
+                           "--parts", "STM32L011K4,STM32X999")  # fmt: skip
+    assert status == 1
+    errors = capsys.readouterr().err
+    assert "unknown core 'cortex-m9'" in errors and "unknown part 'STM32X999'" in errors
+    assert set(rows["core"]) == {"host"} and set(rows["status"]) == {"ok"}
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(tmp_path, "--no-emulate", "--cores", "host", "--workload", "mnist")
+    assert stopped.value.code == 2
+    assert "unknown workload 'mnist' (known: xor)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        ("cores/cortex-m3.toml", 'name = "cortex-m3"\nqemu = { machine = 3 }\n',
+         "cortex-m3.toml: 'qemu.machine' must be str"),
+        ("parts.toml", "[P]\ncore = \"cortex-m0\"\nflash_kib = 1\n", "parts.toml: 'P.ram_kib' is required"),
+        ("families/cortex-m.toml", "cflags = [\n", "cortex-m.toml: not valid TOML"),
+    ],
+)  # fmt: skip
+def test_malformed_target_and_parts_files(tmp_path, capsys, file, text, message):
+    targets = tmp_path / "targets"
+    shutil.copytree(TARGETS, targets)
+    (targets / file).write_text(text)
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(tmp_path, "--no-emulate", "--cores", "host", "--targets", str(targets))
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def path_without(tmp_path: Path, tool: str) -> str:
+    """A PATH holding everything /usr/bin does, except one tool."""
+    shadow = tmp_path / "bin"
+    shadow.mkdir()
+    for entry in Path("/usr/bin").iterdir():
+        if entry.name != tool:
+            (shadow / entry.name).symlink_to(entry)
+    return str(shadow)
+
+
+@pytest.mark.parametrize(
+    ("tool", "emulate", "package"),
+    [("arm-none-eabi-g++", False, "gcc-arm-none-eabi"), ("qemu-system-arm", True, "qemu-system-arm")],
+)
+def test_missing_tools_name_themselves_and_setup(tmp_path, tool, emulate, package):
+    out = tmp_path / "out"
+    arguments = [
+        "run",
+        "--cores",
+        "cortex-m0plus,host",
+        "--formats",
+        "q16.16",
+        "--variants",
+        "inference",
+        "--out",
+        str(out),
+        "--build-dir",
+        str(tmp_path / "build"),
+        *([] if emulate else ["--no-emulate"]),
+    ]
+    completed = subprocess.run(
+        [sys.executable, "-m", "qbench.cli", *arguments], capture_output=True, text=True, check=False,
+        env={**os.environ, "PATH": path_without(tmp_path, tool)},
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stderr
+    message = f"{tool} not found on PATH; scripts/setup installs it (Debian package {package})"
+    assert message in completed.stderr
+    rows = read_results(out).rows.set_index("core")
+    assert rows.loc["cortex-m0plus", "status"] == "tool-missing" and message in rows.loc["cortex-m0plus", "message"]
+    assert rows.loc["host", "status"] == "ok"
+    if emulate:  # the footprint measured before the missing emulator is kept
+        assert not pd.isna(rows.loc["cortex-m0plus", "lib_flash"])
+
+
+def test_one_cell_that_fails_to_compile(tmp_path, monkeypatch):
+    xor = WORKLOADS["xor"]
+
+    def configure(fmt, trainable, settings, trace):
+        return replace(xor.configure(fmt, trainable, settings, trace), source=FIRMWARE / "fails_for_q8_8.cpp")
+
+    monkeypatch.setitem(WORKLOADS, "brittle", replace(xor, name="brittle", configure=configure))
+    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "cortex-m0plus,host", "--formats", "q16.16,q8.8",
+                           "--workload", "brittle")  # fmt: skip
+    assert status == 1
+    broken = rows[rows["qformat"] == "q8.8"]
+    assert set(broken["status"]) == {"build-failed"}
+    assert broken["message"].str.contains(r"fails_for_q8_8.cpp:4:2: error: #error \"this cell does not compile").all()
+    assert set(rows[rows["qformat"] == "q16.16"]["status"]) == {"ok"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "not valid JSON"), ('{"rows": []}', "not a qbench results file"),
+     ('{"schema": "qbench-results/1", "rows": [{"core": "x"}]}', "row 0 lacks qformat")],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["report", "merge", "compare"])
+def test_corrupt_or_foreign_results_files(tmp_path, capsys, default_matrix_run, content, message, command):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "results.json").write_text(content)
+    arguments = {
+        "report": ["report", str(broken)],
+        "merge": ["merge", str(default_matrix_run.out), str(broken), "--out", str(tmp_path / "merged")],
+        "compare": ["compare", str(default_matrix_run.out), str(broken)],
+    }[command]
+    with pytest.raises(SystemExit) as stopped:
+        qbench_main(arguments)
+    assert stopped.value.code == 2
+    assert f"{broken / 'results.json'}: {message}" in capsys.readouterr().err
+
+
+def test_missing_symbols_file_is_named(tmp_path, capsys, default_matrix_run):
+    copy = tmp_path / "copy"
+    shutil.copytree(default_matrix_run.out, copy)
+    (copy / "symbols.csv").write_text("garbage,columns\n1,2\n")
+    with pytest.raises(SystemExit):
+        qbench_main(["report", str(copy)])
+    assert "symbols.csv: columns ['garbage', 'columns'] are not qbench's" in capsys.readouterr().err
+
+
+INTERRUPTIBLE = """
+import sys
+from dataclasses import replace
+from pathlib import Path
+from qbench.cli import main
+from qbench.workloads import WORKLOADS, WorkloadSources
+
+xor = WORKLOADS["xor"]
+hang = Path({hang!r})
+
+def configure(fmt, trainable, settings, trace):
+    if trainable:
+        return xor.configure(fmt, trainable, settings, trace)
+    return WorkloadSources(hang, {{"QBENCH_MISBEHAVIOUR": "1"}})
+
+WORKLOADS["stuck"] = replace(xor, name="stuck", configure=configure)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_interrupted_run_writes_finished_rows_and_resumes_from_the_cache(tmp_path):
+    script = tmp_path / "interruptible.py"
+    script.write_text(INTERRUPTIBLE.format(hang=str(FIRMWARE / "misbehaving.cpp")))
+    out, build = tmp_path / "out", tmp_path / "build"
+    arguments = [sys.executable, str(script), "run", "--cores", "cortex-m0plus", "--formats", "q16.16",
+                 "--workload", "stuck", "--out", str(out), "--build-dir", str(build), "-j", "2"]  # fmt: skip
+    process = subprocess.Popen([*arguments, "--timeout", "120"], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "CI": "true"})  # fmt: skip
+    started = time.monotonic()
+    for line in process.stderr:
+        if "trainable -Os: learned" in line:  # the trainable cell finished; the inference one hangs
+            break
+        assert time.monotonic() - started < 120, "the trainable cell never finished"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode == 143
+    saved = read_results(out)
+    rows = saved.rows.set_index("variant")
+    assert saved.environment["interrupted"] is True
+    assert rows.loc["trainable", "status"] == "ok" and rows.loc["trainable", "learned"]
+    assert rows.loc["inference", "status"] == "incomplete"
+    assert "interrupted" in rows.loc["inference", "message"]
+    assert "interrupted" in (out / "report.md").read_text()
+    # The next run picks up the finished work from the cache.
+    completed = subprocess.run([*arguments, "--timeout", "3"], capture_output=True, text=True, check=False)
+    assert completed.returncode == 1  # the hang now times out
+    assert "from the cache" in completed.stdout
+    rows = read_results(out).rows.set_index("variant")
+    assert rows.loc["trainable", "status"] == "ok" and rows.loc["inference", "status"] == "timeout"
+
+
+def test_warm_rerun_redoes_nothing(tmp_path, capsys):
+    arguments = ["--cores", "cortex-m0plus,host", "--formats", "q16.16"]
+    assert run_cli(tmp_path, *arguments)[0] == 0
+    assert "from the cache" not in capsys.readouterr().out
+    assert run_cli(tmp_path, *arguments)[0] == 0
+    # 2 baselines + 4 images + 1 trace image built, 1 baseline + 2 cells run: all from the cache.
+    assert "4 ok, 0 failed, 10 from the cache" in capsys.readouterr().out
+    assert run_cli(tmp_path, *arguments, "--no-cache")[0] == 0
+    assert "from the cache" not in capsys.readouterr().out
+
+
+def test_the_cache_key_follows_every_input_file(tmp_path):
+    tree = tmp_path / "tree"
+    for top in ("suite", "targets", "scripts/qbench"):
+        shutil.copytree(REPO / top, tree / top, ignore=shutil.ignore_patterns("__pycache__"))
+    before = fingerprint(tree)
+    assert fingerprint(tree) == before
+    header = tree / "suite/qnn/include/qnn/qvalue.hpp"
+    header.write_text(header.read_text() + "\n")
+    assert fingerprint(tree) != before
+
+
+def test_two_runs_give_identical_results_files_apart_from_timestamps(tmp_path):
+    arguments = ["--cores", "cortex-m0plus,cortex-m3,host", "--formats", "q8.8", "--no-cache"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    assert run_cli(first, *arguments)[0] == run_cli(second, *arguments)[0] == 0
+
+    def comparable(directory: Path) -> dict:
+        out = directory / "out"
+        document = json.loads((out / "results.json").read_text())
+        for row in document["rows"]:
+            row.pop("date")
+            for column in ("elf", "trace_elf", "flags"):  # the build directories differ
+                row[column] = row[column].replace(str(directory), "<tmp>")
+        document["environment"].pop("date")
+        files = {path.relative_to(out): path.read_bytes() for path in out.rglob("*.csv") if path.name != "results.csv"}
+        return {"json": document, **{str(name): content for name, content in files.items()}}
+
+    assert comparable(first) == comparable(second)
+
+
+def test_shards_merged_equal_the_unsharded_run(tmp_path):
+    build = str(tmp_path / "build")
+    matrix = ["--cores", "cortex-m0plus,cortex-m4,host", "--formats", "q16.16,q8.8", "--build-dir", build]
+    assert qbench_main(["run", *matrix, "--out", str(tmp_path / "whole")]) == 0
+    for index in (1, 2):
+        assert qbench_main(["run", *matrix, "--shard", f"{index}/2", "--out", str(tmp_path / f"shard{index}")]) == 0
+    shard_rows = [len(read_results(tmp_path / f"shard{index}").rows) for index in (1, 2)]
+    assert sorted(shard_rows) == [6, 6]
+    assert (
+        qbench_main(["merge", str(tmp_path / "shard1"), str(tmp_path / "shard2"), "--out", str(tmp_path / "merged")])
+        == 0
+    )
+
+    def rows(name: str) -> pd.DataFrame:
+        frame = read_results(tmp_path / name).rows.drop(columns="date")
+        return frame.sort_values(["core", "qformat", "variant"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows("whole"), rows("merged"))
+    report = (tmp_path / "merged" / "report.md").read_text()
+    assert "12 of 12 matrix cells" in report
+
+
+def test_merge_refuses_mixed_toolchains_and_duplicates(tmp_path, capsys, default_matrix_run):
+    other = tmp_path / "other"
+    shutil.copytree(default_matrix_run.out, other)
+    document = json.loads((other / "results.json").read_text())
+    document["environment"]["toolchains"]["arm-none-eabi-g++"] = "arm-none-eabi-g++ 13.2.0"
+    (other / "results.json").write_text(json.dumps(document))
+    with pytest.raises(SystemExit):
+        qbench_main(["merge", str(default_matrix_run.out), str(other), "--out", str(tmp_path / "m")])
+    assert "refusing to mix arm-none-eabi-g++ versions" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        qbench_main(["merge", str(default_matrix_run.out), str(other), "--out", str(tmp_path / "m"), "--allow-mixed"])
+    assert "appears in more than one of the results sets" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "a/b", "2"])
+def test_bad_shards(text, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        qbench_main(["run", "--shard", text])
+    assert stopped.value.code == 2 and "is not a shard" in capsys.readouterr().err
+
+
+KEY = {"core": "c", "qformat": "q16.16", "variant": "trainable", "opt": "Os", "workload": "xor", "network": "n"}
+
+
+def frame(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame([{**KEY, "status": "ok", "message": "", **row} for row in rows])
+
+
+def test_change_percent_and_threshold():
+    assert change_percent(1000, 1025) == pytest.approx(2.5)
+    assert change_percent(1000, 990) == pytest.approx(-1.0)
+    assert change_percent(0, 5) is None
+    assert parse_threshold("2%") == 2.0 and parse_threshold(" 0.5 ") == 0.5
+    with pytest.raises(CompareError):
+        parse_threshold("two")
+
+
+def test_compare_finds_growth_beyond_the_threshold():
+    base = frame({"lib_flash": 1000, "instr_forward": 500.0})
+    assert compare(base, frame({"lib_flash": 1020, "instr_forward": 500.0}), ("lib_flash",), 2.0).regressions == []
+    grown = compare(base, frame({"lib_flash": 1021, "instr_forward": 400.0}), ("lib_flash", "instr_forward"), 2.0)
+    assert grown.regressions == ["c q16.16 trainable Os xor: lib_flash 1000 -> 1021 (+2.10 %)"]
+    assert list(grown.table["verdict"]) == ["regression", "better"]
+
+
+def test_compare_fails_on_a_missing_or_failed_row():
+    base = frame({"lib_flash": 1000})
+    assert compare(base, frame({**KEY, "variant": "inference", "lib_flash": 1}), ("lib_flash",), 2.0).regressions == [
+        "c q16.16 trainable Os xor: the row disappeared"
+    ]
+    failed = frame({"lib_flash": None, "status": "fault", "message": "HardFault: pc=0x00000010"})
+    assert compare(base, failed, ("lib_flash",), 2.0).regressions == [
+        "c q16.16 trainable Os xor: fault (HardFault: pc=0x00000010)"
+    ]
+
+
+def test_compare_command(tmp_path, capsys, default_matrix_run):
+    assert qbench_main(["compare", str(default_matrix_run.out), str(default_matrix_run.out)]) == 0
+    assert "No regression beyond 2 %" in capsys.readouterr().out
+    grown = tmp_path / "grown"
+    shutil.copytree(default_matrix_run.out, grown)
+    document = json.loads((grown / "results.json").read_text())
+    document["rows"][0]["lib_flash"] = int(document["rows"][0]["lib_flash"] * 1.05)
+    (grown / "results.json").write_text(json.dumps(document))
+    assert qbench_main(["compare", str(default_matrix_run.out), str(grown), "--metric", "lib_flash"]) == 1
+    printed = capsys.readouterr().out
+    assert "**1 regression(s)** beyond 2 % in lib_flash" in printed and "| regression |" in printed
+    with pytest.raises(SystemExit):
+        qbench_main(["compare", str(default_matrix_run.out), str(grown), "--metric", "lib_flashh"])
+    assert "unknown metric(s) lib_flashh" in capsys.readouterr().err
