@@ -57,6 +57,7 @@ def test_variant_ratio_table():
     )
     assert table.to_dict("records") == [
         {
+            "library": "qnn",
             "core": "cortex-m0plus",
             "qformat": "q16.16",
             "opt": "Os",

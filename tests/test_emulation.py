@@ -8,14 +8,35 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from qbench import qformat
+from qbench.build import BuildSpec, build, plan
 from qbench.cli import main as qbench_main
 from qbench.emulate import verdict
-from qbench.protocol import ProtocolError, fault_description, parse_report
+from qbench.matrix import Variant
+from qbench.protocol import ProtocolError, fault_description, parse_records, parse_report
 from qbench.qformat import parse_qformat
-from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, train_xor
+from qbench.reference import (
+    XOR_LAYERS,
+    ReferencePerceptron,
+    empty,
+    evaluate_xor,
+    exact_sum,
+    narrow,
+    start,
+    train_xor,
+    wrap_accumulator,
+)
 from qbench.results import Status, read_results
-from qbench.runners import Execution
-from qbench.workloads import DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSources, trained_xor_weights
+from qbench.runners import Execution, runner_for
+from qbench.targets import load_targets
+from qbench.workloads import (
+    DEFAULT_SETTINGS,
+    WORKLOADS,
+    Workload,
+    WorkloadSources,
+    format_defines,
+    trained_xor_weights,
+)
 
 FIRMWARE = Path(__file__).parent / "firmware"
 
@@ -139,17 +160,19 @@ def test_report_has_every_section_filled(emulated_run):
                     "## Where the instructions go", "## Failures", "## Provenance"):  # fmt: skip
         assert heading in report
     assert "_No data._" not in report
-    assert "static + stack" in report and "ARM DDI 0484C" in report and "__aeabi_lmul" in report
+    assert "static + stack" in report and "ARM DDI 0484C" in report and "qnn::detail::dotProduct32" in report
 
 
-def test_per_function_breakdown_names_the_multiply_helper(emulated_run):
+def test_per_function_breakdown_shows_the_partial_product_multiply(emulated_run):
     _, root, _ = emulated_run
     instructions = read_results(root / "out").instructions
-    m0 = instructions[(instructions["core"] == "cortex-m0plus") & (instructions["qformat"] == "q16.16")
-                      & (instructions["variant"] == "trainable") & (instructions["region"] == "forward")]  # fmt: skip
-    assert "__aeabi_lmul" in set(m0["function"])  # ARMv6-M has no 32x32->64 multiply instruction
-    m4 = instructions[(instructions["core"] == "cortex-m4") & (instructions["region"] == "forward")]
-    assert "__aeabi_lmul" not in set(m4["function"])
+    m0 = instructions[(instructions["core"] == "cortex-m0plus") & (instructions["qformat"] == "q16.16")]
+    # ARMv6-M has no 32x32->64 multiply: qnn forms products from 16x16 partial
+    # products instead of calling the 64x64 library routine.
+    assert "qnn::detail::dotProduct32" in set(m0[m0["region"] == "forward"]["function"])
+    assert "__aeabi_lmul" not in set(m0["function"])
+    m4 = instructions[instructions["core"] == "cortex-m4"]
+    assert not m4["function"].str.contains("dotProduct32|__aeabi_lmul").any()  # SMLAL does it
 
 
 def misbehaving(number: int) -> Workload:
@@ -182,3 +205,44 @@ def test_misbehaving_firmware_gets_a_clear_status(tmp_path, monkeypatch, number,
     for row in rows.itertuples():
         assert message in row.message
         assert not pd.isna(row.img_flash)  # the footprint measured before the run is kept
+
+
+@pytest.mark.parametrize("core", ["cortex-m0plus", "cortex-m4"])
+@pytest.mark.parametrize("fmt_name", ["q16.16", "q8.24", "q24.8"])
+def test_device_products_and_sums_equal_the_model(tmp_path, core, fmt_name):
+    """Edge values through the device's multiply paths (partial products on the M0+, SMLAL on the M4)."""
+    fmt = parse_qformat(fmt_name)
+
+    def configure(fmt_, trainable, settings, trace):
+        return WorkloadSources(FIRMWARE / "arithmetic.cpp", format_defines(fmt_))
+
+    spec = BuildSpec(load_targets()[core], Workload("arithmetic", configure), fmt, Variant.INFERENCE, "Os")
+    image = build(plan(spec, tmp_path))
+    assert image.ok, image.error
+    execution = runner_for(spec.target).run(image.path, spec.target, 60.0, tmp_path / "run.log")
+    assert execution.exit_status == 0, execution.diagnostics
+    records = parse_records(execution.output)
+    macs = [r for r in records if r.name == "mac"]
+    dots = [r for r in records if r.name == "dot"]
+    assert len(macs) == 16 * 16 and len(dots) == 17
+    for record in macs:
+        a, b = record.integer("a"), record.integer("b")
+        expected_sum = wrap_accumulator(fmt, start(fmt, a) + a * b)
+        assert record.integer("sum") == expected_sum, (a, b)
+        assert record.integer("product") == qformat.multiply(fmt, a, b), (a, b)
+        assert record.integer("narrowed") == narrow(fmt, expected_sum), (a, b)
+    edges = [r.integer("a") for r in macs[::16]]
+    for record in dots:
+        n = record.integer("n")
+        pairs = zip(edges[:n], list(reversed(edges))[:n], strict=True)
+        assert record.integer("sum") == exact_sum(fmt, empty(fmt), pairs), n
+
+
+@pytest.mark.parametrize("fmt_name", ["q24.8", "q8.24", "q4.12"])
+def test_device_training_in_other_formats_equals_the_model(tmp_path, fmt_name):
+    out = tmp_path / "out"
+    assert qbench_main(["run", "--cores", "cortex-m0plus,cortex-m3", "--formats", fmt_name, "--variants", "trainable",
+                        "--out", str(out), "--build-dir", str(tmp_path / "build")]) == 0  # fmt: skip
+    expected = train_xor(parse_qformat(fmt_name), log_every=DEFAULT_SETTINGS.log_every)
+    for row in read_results(out).rows.itertuples():
+        assert (bool(row.learned), row.iterations) == (expected.learned, expected.iterations), row.core

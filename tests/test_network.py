@@ -110,14 +110,19 @@ int main() {
 """
 
 
+def aligned(size: int, alignment: int = 8) -> int:
+    return -(-size // alignment) * alignment
+
+
 def test_inference_only_networks_carry_no_training_state(tmp_path):
     source = tmp_path / "sizes.cpp"
     source.write_text(SIZEOF_PROGRAM)
     executable = compile_or_fail([source], tmp_path / "sizes")
     sizes = [int(n) for n in subprocess.run([str(executable)], capture_output=True, text=True).stdout.split()]
-    # 2-4-1 has 17 weights and 5 neuron outputs. Inference: (17 + 5) values.
-    # Trainable adds 17 previous changes, 2 input copies, learning rate and momentum: (17 + 5 + 17 + 2 + 2).
-    assert sizes == [43 * 4, 22 * 4, 43 * 2, 22 * 2]
+    # 2-4-1 has 17 weights and 5 neuron outputs. Trainable: the weights, the outputs, 17 previous
+    # changes, 2 input copies, learning rate and momentum, (17 + 5 + 17 + 2 + 2) values.
+    # Inference-only: a pointer to the weights (8 bytes on the host) and the 5 outputs.
+    assert sizes == [43 * 4, aligned(8 + 5 * 4), 43 * 2, aligned(8 + 5 * 2)]
 
 
 @pytest.mark.parametrize("call", ["trainNetwork(targets)", "calculateError(targets)", "setLearningRate(targets[0])"])

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from qbench.build import first_error
 from qbench.cache import fingerprint
 from qbench.cli import main as qbench_main
 from qbench.compare import CompareError, change_percent, compare, parse_threshold
@@ -319,7 +320,15 @@ def test_bad_shards(text, capsys):
     assert stopped.value.code == 2 and "is not a shard" in capsys.readouterr().err
 
 
-KEY = {"core": "c", "qformat": "q16.16", "variant": "trainable", "opt": "Os", "workload": "xor", "network": "n"}
+KEY = {
+    "library": "qnn",
+    "core": "c",
+    "qformat": "q16.16",
+    "variant": "trainable",
+    "opt": "Os",
+    "workload": "xor",
+    "network": "n",
+}
 
 
 def frame(*rows: dict) -> pd.DataFrame:
@@ -339,18 +348,33 @@ def test_compare_finds_growth_beyond_the_threshold():
     base = frame({"lib_flash": 1000, "instr_forward": 500.0})
     assert compare(base, frame({"lib_flash": 1020, "instr_forward": 500.0}), ("lib_flash",), 2.0).regressions == []
     grown = compare(base, frame({"lib_flash": 1021, "instr_forward": 400.0}), ("lib_flash", "instr_forward"), 2.0)
-    assert grown.regressions == ["c q16.16 trainable Os xor: lib_flash 1000 -> 1021 (+2.10 %)"]
+    assert grown.regressions == ["qnn c q16.16 trainable Os xor: lib_flash 1000 -> 1021 (+2.10 %)"]
     assert list(grown.table["verdict"]) == ["regression", "better"]
 
 
 def test_compare_fails_on_a_missing_or_failed_row():
     base = frame({"lib_flash": 1000})
     assert compare(base, frame({**KEY, "variant": "inference", "lib_flash": 1}), ("lib_flash",), 2.0).regressions == [
-        "c q16.16 trainable Os xor: the row disappeared"
+        "qnn c q16.16 trainable Os xor: the row disappeared"
     ]
     failed = frame({"lib_flash": None, "status": "fault", "message": "HardFault: pc=0x00000010"})
     assert compare(base, failed, ("lib_flash",), 2.0).regressions == [
-        "c q16.16 trainable Os xor: fault (HardFault: pc=0x00000010)"
+        "qnn c q16.16 trainable Os xor: fault (HardFault: pc=0x00000010)"
+    ]
+
+
+def test_compare_fails_when_a_run_no_longer_learns():
+    base = frame({"lib_flash": 1000, "learned": True, "iterations": 1200})
+    assert (
+        compare(base, frame({"lib_flash": 1000, "learned": True, "iterations": 1300}), ("lib_flash",), 1).regressions
+        == []
+    )
+    assert compare(
+        base, frame({"lib_flash": 1000, "learned": False, "iterations": 5000}), ("lib_flash",), 1
+    ).regressions == ["qnn c q16.16 trainable Os xor: no longer learns (was learned after 1200 iterations)"]
+    inference = frame({"lib_flash": 1000, "learned": True, "iterations": None})
+    assert compare(inference, frame({"lib_flash": 1000, "learned": False}), ("lib_flash",), 1).regressions == [
+        "qnn c q16.16 trainable Os xor: outputs no longer right"
     ]
 
 
@@ -368,3 +392,15 @@ def test_compare_command(tmp_path, capsys, default_matrix_run):
     with pytest.raises(SystemExit):
         qbench_main(["compare", str(default_matrix_run.out), str(grown), "--metric", "lib_flashh"])
     assert "unknown metric(s) lib_flashh" in capsys.readouterr().err
+
+
+def test_first_error_prefers_the_compilers_diagnostic_over_echoed_source():
+    output = (
+        "In file included from suite/workloads/xor/xor.cpp:25:\n"
+        "lib/net.hpp:2:22: warning: missing terminating ' character\n"
+        "    2 | #error don't build\n"
+        "lib/qvalue.hpp:1:1: error: 'this' does not name a type\n"
+    )
+    assert first_error(output) == "lib/qvalue.hpp:1:1: error: 'this' does not name a type"
+    assert first_error("ld: something went wrong\ncollect2: Error 1\n") == "collect2: Error 1"
+    assert first_error("") == "no output"

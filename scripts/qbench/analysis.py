@@ -11,11 +11,9 @@ import pandas as pd
 from .symbols import short_name
 from .targets import Part
 
-KEY_COLUMNS = ["core", "qformat", "variant", "opt"]
+KEY_COLUMNS = ["library", "core", "qformat", "variant", "opt"]
 LIB_COLUMNS = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static"]
 IMG_COLUMNS = ["img_code", "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static"]
-# The article's configuration: 2-4-1 Q16.16 on the Cortex-M0+ of an STM32L0, -Os.
-HEADLINE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os"}
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -47,13 +45,14 @@ def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Inference-only over trainable library cost, per core, format and level."""
     good = ok_rows(rows)
     records = []
-    for (core, qformat, opt), group in good.groupby(["core", "qformat", "opt"], sort=False):
+    for (library, core, qformat, opt), group in good.groupby(["library", "core", "qformat", "opt"], sort=False):
         by_variant = {row.variant: row for row in group.itertuples()}
         trainable, inference = by_variant.get("trainable"), by_variant.get("inference")
         if trainable is None or inference is None:
             continue
         records.append(
             {
+                "library": library,
                 "core": core,
                 "qformat": qformat,
                 "opt": opt,
@@ -68,6 +67,7 @@ def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(
         records,
         columns=[
+            "library",
             "core",
             "qformat",
             "opt",
@@ -104,7 +104,8 @@ def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
             lib_ram = row.lib_ram_total if ran and _measured(row.lib_ram_total) else row.lib_ram_static
             records.append({
                 "part": part.name, "core": part.core, "flash_kib": part.flash_bytes // 1024,
-                "ram_kib": part.ram_bytes // 1024, "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
+                "ram_kib": part.ram_bytes // 1024, "library": row.library, "qformat": row.qformat,
+                "variant": row.variant, "opt": row.opt,
                 "ram": "static + stack" if ran else "static only",
                 "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
                 "lib_ram_pct": percent(lib_ram, part.ram_bytes),
@@ -113,7 +114,7 @@ def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
                 "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[
-        "part", "core", "flash_kib", "ram_kib", "qformat", "variant", "opt", "ram",
+        "part", "core", "flash_kib", "ram_kib", "library", "qformat", "variant", "opt", "ram",
         "lib_flash_pct", "lib_ram_pct", "img_flash_pct", "img_ram_pct", "fits",
     ])  # fmt: skip
 
@@ -138,13 +139,14 @@ def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
             if not _measured(row.est_cycles_forward):
                 continue
             records.append({
-                "part": part.name, "clock_mhz": part.clock_hz / 1e6, "core": part.core, "qformat": row.qformat,
+                "part": part.name, "clock_mhz": part.clock_hz / 1e6, "core": part.core, "library": row.library,
+                "qformat": row.qformat,
                 "variant": row.variant, "opt": row.opt, "est_us_forward": row.est_cycles_forward / part.clock_hz * 1e6,
                 "est_us_train_step": row.est_cycles_train_step / part.clock_hz * 1e6
                 if _measured(row.est_cycles_train_step) else None,
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[
-        "part", "clock_mhz", "core", "qformat", "variant", "opt", "est_us_forward", "est_us_train_step",
+        "part", "clock_mhz", "core", "library", "qformat", "variant", "opt", "est_us_forward", "est_us_train_step",
     ])  # fmt: skip
 
 
@@ -160,11 +162,7 @@ def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def function_share_table(instructions: pd.DataFrame, key: dict, region: str, count: int = 8) -> pd.DataFrame:
     """Where one region's instructions go: the top functions with their share."""
-    chosen = instructions[
-        (instructions["core"] == key["core"]) & (instructions["qformat"] == key["qformat"])
-        & (instructions["variant"] == key["variant"]) & (instructions["opt"] == key["opt"])
-        & (instructions["region"] == region)
-    ]  # fmt: skip
+    chosen = instructions[_matches(instructions, key) & (instructions["region"] == region)]
     total = chosen["instructions"].sum()
     top = chosen.sort_values(["instructions", "function"], ascending=[False, True]).head(count)
     return pd.DataFrame({
@@ -173,14 +171,17 @@ def function_share_table(instructions: pd.DataFrame, key: dict, region: str, cou
     }).reset_index(drop=True)  # fmt: skip
 
 
-def image_symbols(symbols: pd.DataFrame, core: str, qformat: str, variant: str, opt: str) -> pd.DataFrame:
-    chosen = symbols[
-        (symbols["core"] == core)
-        & (symbols["qformat"] == qformat)
-        & (symbols["variant"] == variant)
-        & (symbols["opt"] == opt)
-    ]
-    return chosen[["symbol", "group", "category", "size"]].reset_index(drop=True)
+def _matches(frame: pd.DataFrame, key: dict) -> pd.Series:
+    """Rows of frame whose columns equal every value in key."""
+    chosen = pd.Series(True, index=frame.index)
+    for column, value in key.items():
+        chosen &= frame[column] == value
+    return chosen
+
+
+def image_symbols(symbols: pd.DataFrame, key: dict) -> pd.DataFrame:
+    """The symbols of one image; key names its cell (core, qformat, variant, opt, library)."""
+    return symbols[_matches(symbols, key)][["symbol", "group", "category", "size"]].reset_index(drop=True)
 
 
 def largest_symbols(symbols: pd.DataFrame, count: int = 15) -> pd.DataFrame:
@@ -218,7 +219,7 @@ def symbol_diff_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
 
 def failures_table(rows: pd.DataFrame) -> pd.DataFrame:
     failed = rows[rows["status"] != "ok"]
-    return failed[["core", "qformat", "variant", "opt", "status", "message"]].reset_index(drop=True)
+    return failed[[*KEY_COLUMNS, "status", "message"]].reset_index(drop=True)
 
 
 def flags_table(rows: pd.DataFrame) -> pd.DataFrame:

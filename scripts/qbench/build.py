@@ -13,13 +13,16 @@ from pathlib import Path
 from string import Template
 
 from . import processes
+from .libraries import QNN, Library
 from .matrix import Cell, Variant
 from .paths import REPO, shown
 from .qformat import QFormat
 from .targets import Target
 from .toolchain import require
-from .workloads import COMMON, EMPTY_BASELINE, QNN_INCLUDE, Workload, WorkloadSettings
+from .workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings
 
+# A compiler's diagnostic ("file:line:col: error: ..."), else any line saying error.
+_DIAGNOSTIC = re.compile(r":\s*(fatal )?error:")
 _ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
 
 
@@ -35,10 +38,11 @@ class BuildSpec:
     opt: str
     settings: WorkloadSettings = WorkloadSettings()
     trace: bool = False
+    library: Library = QNN
 
     @classmethod
     def for_cell(cls, cell: Cell, settings: WorkloadSettings, trace: bool = False) -> BuildSpec:
-        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, trace)
+        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, trace, cell.library)
 
     @classmethod
     def baseline(cls, target: Target, opt: str) -> BuildSpec:
@@ -49,13 +53,18 @@ class BuildSpec:
         return self.fmt is None
 
     def directory(self, root: Path) -> Path:
-        leaf = "baseline" if self.fmt is None else f"{self.fmt.name}-{self.variant}{'-trace' if self.trace else ''}"
+        if self.fmt is None:
+            leaf = "baseline"
+        else:
+            library = "" if self.library == QNN else f"{self.library.name}-"
+            leaf = f"{library}{self.fmt.name}-{self.variant}{'-trace' if self.trace else ''}"
         return root / self.workload.name / self.target.name / self.opt / leaf
 
     @property
     def label(self) -> str:
         what = "baseline" if self.fmt is None else f"{self.workload.name} {self.fmt.name} {self.variant}"
-        return f"{self.target.name} {what} -{self.opt}{' (trace image)' if self.trace else ''}"
+        library = "" if self.library == QNN else f" [{self.library.name}]"
+        return f"{self.target.name} {what} -{self.opt}{library}{' (trace image)' if self.trace else ''}"
 
     @property
     def output_name(self) -> str:
@@ -93,7 +102,9 @@ def linker_script(target: Target) -> str:
 def first_error(output: str) -> str:
     """The compiler's first error line (paths shortened), else its first line."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    chosen = next((line for line in lines if _ERROR_LINE.search(line)), lines[0] if lines else "no output")
+    diagnostics = [line for line in lines if _DIAGNOSTIC.search(line)]
+    mentions = [line for line in lines if _ERROR_LINE.search(line)]
+    chosen = next(iter(diagnostics or mentions or lines), "no output")
     return chosen.replace(f"{REPO}/", "")
 
 
@@ -113,7 +124,7 @@ class BuildPlan:
         place = shown(self.directory)
         return json.dumps(
             {"flags": [flag.replace(place, "<image>") for flag in self.flags], "files": self.files,
-             "generated": self.generated, "output": self.output.name},
+             "generated": self.generated, "output": self.output.name, "library": self.spec.library.fingerprint()},
             sort_keys=True,
         )  # fmt: skip
 
@@ -124,10 +135,11 @@ def plan(spec: BuildSpec, root: Path) -> BuildPlan:
     trainable = spec.variant == Variant.TRAINABLE
     sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.trace)
     generated = dict(sources.generated)
-    defines = [*target.defines, *sorted(sources.defines.items())]
+    library_defines = spec.library.compile_defines(spec.fmt) if spec.fmt is not None else {}
+    defines = [*target.defines, *sorted((sources.defines | library_defines).items())]
     # The start-up code's own headers, then the generated files of this image.
     startup_dirs = sorted({path.parent for path in target.startup})
-    includes = [QNN_INCLUDE, COMMON, *startup_dirs, directory]
+    includes = [*spec.library.include_dirs, COMMON, *startup_dirs, directory]
     flags = [*target.cflags, f"-{spec.opt}", *(f"-D{name}={value}" for name, value in defines)]
     flags += [f"-I{shown(path)}" for path in includes]
     files = [shown(sources.source)]

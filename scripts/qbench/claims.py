@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .analysis import ok_rows, ratio
+from .results import training_log_name
 from .targets import Part
 
 HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured"
 CODE_BUDGET = 4096  # "a neural network in under 4 KB"
 ABOUT_A_THIRD = 0.40  # the largest ratio still "about a third"
 ARTICLE_PART = "STM32L011K4"
-ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os"}
+ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os", "library": "qnn"}
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,12 @@ def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame]) -> Cla
     runs = {}
     for qformat in ("q16.16", "q8.8"):
         row = _cell(rows, "trainable", qformat=qformat)
-        log = training.get(f"{row.workload}_{row.core}_{qformat}_trainable_{row.opt}.csv") if row is not None else None
+        name = (
+            training_log_name(row.workload, row.library, row.core, qformat, "trainable", row.opt)
+            if row is not None
+            else ""
+        )
+        log = training.get(name)
         if row is None or log is None or not _present(row.learned):
             return Claim(claim, f"needs emulated trainable {qformat} runs with their training logs", UNMEASURED)
         runs[qformat] = training_run(row, log)

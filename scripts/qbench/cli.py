@@ -20,6 +20,7 @@ from . import __version__, lut
 from .build import BuildSpec
 from .cache import Cache, fingerprint
 from .compare import DEFAULT_METRICS, CompareError, compare, parse_threshold
+from .libraries import QNN, Library, LibraryError, parse_library
 from .matrix import DEFAULT_FORMATS, DEFAULT_OPT, DEFAULT_VARIANTS, OPT_LEVELS, Matrix, expand, parse_shard, shard
 from .merge import MergeError, merge
 from .paths import BUILD, REPORTS, TARGETS, shown
@@ -62,9 +63,14 @@ def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
 
 
 def _matrix(arguments: argparse.Namespace, progress: Progress) -> Matrix:
+    names = [library.name for library in arguments.library]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--library names {', '.join(repeated)} more than once; give each library its own name")
     matrix = expand(
         load_targets(arguments.targets), WORKLOADS, cores=arguments.cores, formats=arguments.formats,
         variants=arguments.variants, opt=arguments.opt, workload=arguments.workload, settings=_settings(arguments),
+        libraries=(QNN, *arguments.library),
     )  # fmt: skip
     if arguments.shard is not None:
         matrix = shard(matrix, *arguments.shard)
@@ -202,6 +208,13 @@ def _activations(text: str) -> tuple[str, str]:
     return names[0], names[1]
 
 
+def _library(text: str) -> Library:
+    try:
+        return parse_library(text)
+    except LibraryError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _shard(text: str) -> tuple[int, int]:
     try:
         return parse_shard(text)
@@ -231,6 +244,8 @@ def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
         help="iterations between training-log records (default: %(default)s)")  # fmt: skip
     add("--activations", type=_activations, default=("tanh", "sigmoid"),
         help="hidden and output activations, e.g. tanh,sigmoid (default) or relu,linear")  # fmt: skip
+    add("--library", type=_library, action="append", default=[], metavar="NAME=PATH",
+        help="also build against another library with qnn's API, its rows beside qnn's (repeatable)")  # fmt: skip
     _add_targets_option(parser)
 
 

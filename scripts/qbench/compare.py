@@ -8,7 +8,7 @@ import pandas as pd
 
 from .analysis import ratio
 
-KEY = ["core", "qformat", "variant", "opt", "workload", "network"]
+KEY = ["library", "core", "qformat", "variant", "opt", "workload", "network"]
 DEFAULT_METRICS = ("lib_flash", "lib_ram_static", "lib_ram_total", "ram_total", "instr_forward", "instr_train_step")
 
 
@@ -39,6 +39,12 @@ class Comparison:
     regressions: list[str]  # why the gate fails; empty when it passes
 
 
+def _learned(row: pd.Series) -> bool:
+    """Whether a row's run learned (or, inference-only, answered right); False when it did not run."""
+    value = row.get("learned")
+    return bool(value) if value is not None and not pd.isna(value) else False
+
+
 def compare(base: pd.DataFrame, new: pd.DataFrame, metrics: tuple[str, ...], threshold: float) -> Comparison:
     unknown = [metric for metric in metrics if metric not in base.columns]
     if unknown:
@@ -47,7 +53,7 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metrics: tuple[str, ...], thr
     lines, regressions = [], []
     for _, old in base.iterrows():
         key = tuple(old[KEY])
-        cell = " ".join(str(part) for part in key[:5])
+        cell = " ".join(str(part) for part in key[:6])
         current = new_by_key.get(key)
         if current is None:
             regressions.append(f"{cell}: the row disappeared")
@@ -57,6 +63,10 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metrics: tuple[str, ...], thr
             regressions.append(f"{cell}: {current['status']} ({current['message']})")
             lines.append({"cell": cell, "metric": "(status)", "verdict": f"{current['status']}"})
             continue
+        if _learned(old) and not _learned(current):
+            regressions.append(f"{cell}: no longer learns (was learned after {old['iterations']:g} iterations)"
+                               if pd.notna(old.get("iterations")) else f"{cell}: outputs no longer right")  # fmt: skip
+            lines.append({"cell": cell, "metric": "learned", "verdict": "regression"})
         for metric in metrics:
             before, after = old[metric], current[metric]
             if pd.isna(before):
@@ -78,6 +88,6 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metrics: tuple[str, ...], thr
             })  # fmt: skip
     base_keys = {tuple(row[KEY]) for _, row in base.iterrows()}
     for key in new_by_key.keys() - base_keys:
-        lines.append({"cell": " ".join(str(part) for part in key[:5]), "metric": "(row)", "verdict": "new"})
+        lines.append({"cell": " ".join(str(part) for part in key[:6]), "metric": "(row)", "verdict": "new"})
     table = pd.DataFrame(lines, columns=["cell", "metric", "base", "new", "change", "change_pct", "verdict"])
     return Comparison(table, regressions)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .libraries import QNN, Library
 from .qformat import QFormat, QFormatError, parse_qformat
 from .targets import Target, TargetError, select
 from .workloads import DEFAULT_SETTINGS, Workload, WorkloadSettings
@@ -35,10 +36,12 @@ class Cell:
     fmt: QFormat
     variant: Variant
     opt: str
+    library: Library = QNN
 
     @property
     def label(self) -> str:
-        return f"{self.target.name} {self.workload.name} {self.fmt.name} {self.variant} -{self.opt}"
+        library = "" if self.library == QNN else f" [{self.library.name}]"
+        return f"{self.target.name} {self.workload.name} {self.fmt.name} {self.variant} -{self.opt}{library}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def expand(
     opt: str | tuple[str, ...] = DEFAULT_OPT,
     workload: str = "xor",
     settings: WorkloadSettings = DEFAULT_SETTINGS,
+    libraries: tuple[Library, ...] = (QNN,),
 ) -> Matrix:
     problems: list[str] = []
 
@@ -120,12 +124,13 @@ def expand(
         for fmt in chosen_formats:
             for variant in chosen_variants:
                 for level in chosen_opt:
-                    cell = Cell(target, chosen_workload, fmt, variant, level)
-                    reason = rejection(cell, settings)
-                    if reason is None:
-                        cells.append(cell)
-                    else:
-                        rejected.append(RejectedCell(cell, reason))
+                    for library in libraries:
+                        cell = Cell(target, chosen_workload, fmt, variant, level, library)
+                        reason = rejection(cell, settings)
+                        if reason is None:
+                            cells.append(cell)
+                        else:
+                            rejected.append(RejectedCell(cell, reason))
     return Matrix(tuple(cells), tuple(rejected), tuple(problems))
 
 
@@ -142,7 +147,7 @@ def shard(matrix: Matrix, index: int, count: int) -> Matrix:
     does not depend on how the matrix was typed. The shares cover the matrix exactly once."""
 
     def key(cell: Cell) -> tuple:
-        return (cell.target.name, cell.workload.name, cell.fmt.name, str(cell.variant), cell.opt)
+        return (cell.target.name, cell.workload.name, cell.fmt.name, str(cell.variant), cell.opt, cell.library.name)
 
     everything = sorted([*matrix.cells, *(rejected.cell for rejected in matrix.rejected)], key=key)
     mine = {key(cell) for position, cell in enumerate(everything) if position % count == index - 1}

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .results import SavedResults, read_results
 
-KEY = ["core", "qformat", "variant", "opt", "workload", "network"]
+KEY = ["library", "core", "qformat", "variant", "opt", "workload", "network"]
 # Tools whose versions must agree across merged results (the measurements depend on them).
 VERSIONED = ("toolchains",)
 
@@ -35,7 +35,7 @@ def merge(directories: list[Path], allow_mixed: bool = False) -> SavedResults:
     duplicated = rows[rows.duplicated(KEY, keep=False)]
     if not duplicated.empty:
         first_duplicate = duplicated.iloc[0]
-        cell = " ".join(str(first_duplicate[column]) for column in KEY[:5])
+        cell = " ".join(str(first_duplicate[column]) for column in KEY[:6])
         raise MergeError(f"the cell {cell} appears in more than one of the results sets")
     training: dict[str, pd.DataFrame] = {}
     for _, saved in parts:

@@ -140,7 +140,8 @@ def _image_columns(sizes: ImageSizes) -> dict[str, int]:
 def _row(cell: Cell, status: Status, message: str, common: dict, **columns) -> ResultRow:
     return ResultRow(
         core=cell.target.name, board=cell.target.board, qformat=cell.fmt.name, variant=str(cell.variant),
-        opt=cell.opt, workload=cell.workload.name, status=str(status), message=message, **common, **columns,
+        opt=cell.opt, workload=cell.workload.name, library=cell.library.name, status=str(status), message=message,
+        **common, **columns,
     )  # fmt: skip
 
 
@@ -317,7 +318,7 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
             baseline_stack, _ = baseline_runs[(cell.target.name, cell.opt)]
             rows[cell] = _with_run(rows[cell], cell, run, baseline_stack, emulator)
             key = dict(core=cell.target.name, qformat=cell.fmt.name, variant=str(cell.variant), opt=cell.opt,
-                       workload=cell.workload.name)  # fmt: skip
+                       workload=cell.workload.name, library=cell.library.name)  # fmt: skip
             for region in (run.emulated.regions or {}).values():
                 instructions += [
                     InstructionRow(**key, region=region.name, function=function, instructions=count)
@@ -334,14 +335,14 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
     symbols: list[SymbolRow] = []
     for (core, opt), spec in baselines.items():
         symbols += [
-            SymbolRow(core, "", "baseline", opt, spec.workload.name, s.name, s.group, str(s.category), s.size)
+            SymbolRow(core, "", "baseline", opt, spec.workload.name, "", s.name, s.group, str(s.category), s.size)
             for s in (built[spec].symbols if spec in built else ())
         ]
     for cell, spec in images.items():
         if rows[cell].lib_flash is not None:
             symbols += [
                 SymbolRow(cell.target.name, cell.fmt.name, str(cell.variant), cell.opt, cell.workload.name,
-                          s.name, s.group, str(s.category), s.size)
+                          cell.library.name, s.name, s.group, str(s.category), s.size)
                 for s in built[spec].symbols
             ]  # fmt: skip
     ordered = [rows[rejected.cell] for rejected in matrix.rejected] + [rows[cell] for cell in matrix.cells]

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .analysis import ok_rows  # noqa: E402
+from .results import training_log_name  # noqa: E402
 
 PLOTS = "plots"
 LEARNED_ERROR = 0.1  # the learned criterion: every output within 0.1 of its target
@@ -32,16 +33,18 @@ def _save(figure, directory: Path, name: str) -> str:
 def training_error(training: dict[str, pd.DataFrame], rows: pd.DataFrame, core: str, opt: str, directory: Path):
     """Error over iterations of every trainable run on one core, one line per Q format."""
     runs = rows[(rows["core"] == core) & (rows["opt"] == opt) & (rows["variant"] == "trainable")]
-    logs = {
-        row.qformat: training[name]
+    names = {
+        series_label(row.library, row.qformat.upper()): training_log_name(
+            row.workload, row.library, row.core, row.qformat, "trainable", row.opt
+        )
         for row in runs.itertuples()
-        if (name := f"{row.workload}_{row.core}_{row.qformat}_trainable_{row.opt}.csv") in training
     }
+    logs = {label: training[name] for label, name in names.items() if name in training}
     if not logs:
         return None
     figure, axes = plt.subplots(figsize=(8, 4.2))
-    for qformat, log in sorted(logs.items()):
-        axes.plot(log["iteration"], log["error"], label=qformat.upper(), linewidth=1.2)
+    for label, log in sorted(logs.items()):
+        axes.plot(log["iteration"], log["error"], label=label, linewidth=1.2)
     axes.axhline(LEARNED_ERROR, color="grey", linestyle="--", linewidth=0.8, label="learned (0.1)")
     axes.set(xlabel="training iteration", ylabel="largest |output - target| over the 4 patterns",
              title=f"XOR training error on the device ({core}, -{opt})")  # fmt: skip
@@ -64,6 +67,21 @@ def weights_over_time(log: pd.DataFrame | None, label: str, directory: Path):
     return _save(figure, directory, "weights.png")
 
 
+def series_label(library: str, name: str) -> str:
+    """A plot series: qnn's carry no library name, another library's do."""
+    return name if library == "qnn" else f"{library} {name}"
+
+
+def _by_core(chosen: pd.DataFrame, series: str, values: pd.Series) -> pd.DataFrame:
+    """index = cores in order of appearance, one column per (library, series) value."""
+    order = list(dict.fromkeys(chosen["core"]))
+    labels = [
+        series_label(library, str(value)) for library, value in zip(chosen["library"], chosen[series], strict=True)
+    ]
+    frame = pd.DataFrame({"core": chosen["core"], "series": labels, "value": values.to_numpy()})
+    return frame.pivot(index="core", columns="series", values="value").reindex(order)
+
+
 def _grouped_bars(axes, table: pd.DataFrame, ylabel: str, title: str) -> None:
     """table: index = cores (x), columns = series (bars)."""
     width = 0.8 / max(1, len(table.columns))
@@ -83,10 +101,9 @@ def footprint_by_core(rows: pd.DataFrame, qformat: str, opt: str, directory: Pat
     chosen = good[(good["qformat"] == qformat) & (good["opt"] == opt)]
     if chosen.empty:
         return None
-    order = list(dict.fromkeys(chosen["core"]))
     ram = chosen["lib_ram_total"].where(chosen["lib_ram_total"].notna(), chosen["lib_ram_static"])
-    flash = chosen.pivot(index="core", columns="variant", values="lib_flash").reindex(order)
-    memory = chosen.assign(ram=ram).pivot(index="core", columns="variant", values="ram").reindex(order)
+    flash = _by_core(chosen, "variant", chosen["lib_flash"])
+    memory = _by_core(chosen, "variant", ram)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     _grouped_bars(left, flash, "bytes", f"Library flash, {qformat.upper()} -{opt}")
     _grouped_bars(right, memory, "bytes", f"Library RAM (static + stack where run), {qformat.upper()} -{opt}")
@@ -99,8 +116,7 @@ def instructions_by_core(rows: pd.DataFrame, opt: str, directory: Path):
     chosen = good[(good["variant"] == "inference") & (good["opt"] == opt) & good["instr_forward"].notna()]
     if chosen.empty:
         return None
-    order = list(dict.fromkeys(chosen["core"]))
-    table = chosen.pivot(index="core", columns="qformat", values="instr_forward").reindex(order)
+    table = _by_core(chosen, "qformat", chosen["instr_forward"])
     figure, axes = plt.subplots(figsize=(9, 4.2))
     _grouped_bars(axes, table, "instructions (exact, QEMU)", f"Instructions per inference, -{opt}")
     return _save(figure, directory, f"instructions_by_core_{opt}.png")

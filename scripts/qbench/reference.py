@@ -7,11 +7,11 @@ train_xor() retraces suite/workloads/xor/xor.cpp iteration for iteration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import lut
-from .qformat import QFormat, fit, from_float, from_parts, multiply, rounded_product, subtract
+from .qformat import QFormat, Rounding, fit, from_float, from_parts, multiply, subtract
 
 DEFAULT_WEIGHT_SEED = 0x2545F491
 DEFAULT_SAMPLE_SEED = 0x9E3779B9
@@ -63,6 +63,38 @@ ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation(lambda fmt, x: x if x > 0 else 0, lambda fmt, y: fmt.one_raw if y > 0 else 0),
     "linear": Activation(lambda fmt, x: x, lambda fmt, y: fmt.one_raw),
 }
+
+
+def accumulator_bits(fmt: QFormat) -> int:
+    """ValueTraits::Accumulator: twice the storage width, at least 32 bits."""
+    return max(32, 2 * fmt.storage_bits)
+
+
+def wrap_accumulator(fmt: QFormat, value: int) -> int:
+    """The accumulator's two's complement (unsigned for unsigned formats)."""
+    bits = accumulator_bits(fmt)
+    low = value & ((1 << bits) - 1)
+    return low - (1 << bits) if fmt.signed and low >> (bits - 1) else low
+
+
+def exact_sum(fmt: QFormat, start: int, products: Iterable[tuple[int, int]]) -> int:
+    """ValueTraits::dot: start + sum of exact products, in the accumulator."""
+    return wrap_accumulator(fmt, start + sum(a * b for a, b in products))
+
+
+def empty(fmt: QFormat) -> int:
+    """ValueTraits::empty: where a sum starts, the rounding offset (half a step for round-half-up)."""
+    return 1 << (fmt.fractional_bits - 1) if fmt.rounding is Rounding.HALF_UP and fmt.fractional_bits else 0
+
+
+def start(fmt: QFormat, value: int) -> int:
+    """ValueTraits::start: a value at the products' resolution (2^-2F), plus the rounding offset."""
+    return wrap_accumulator(fmt, (value << fmt.fractional_bits) + empty(fmt))
+
+
+def narrow(fmt: QFormat, total: int) -> int:
+    """ValueTraits::narrow: a floor shift (the offset in the sum makes it round), then fit."""
+    return fit(fmt, total >> fmt.fractional_bits)
 
 
 def weight_count(layer_sizes: Sequence[int]) -> int:
@@ -137,8 +169,8 @@ class ReferencePerceptron:
             source = self.layer_outputs[-1]
             outputs = []
             for bias, *row in self._weight_rows(layer):
-                total = bias + sum(rounded_product(fmt, w, x) for w, x in zip(row, source, strict=True))
-                outputs.append(activation.function(fmt, fit(fmt, total)))
+                total = exact_sum(fmt, start(fmt, bias), zip(row, source, strict=True))
+                outputs.append(activation.function(fmt, narrow(fmt, total)))
             self.layer_outputs.append(outputs)
         return list(self.layer_outputs[-1])
 
@@ -169,18 +201,18 @@ class ReferencePerceptron:
             downstream = deltas[layer + 1]
             deltas[layer] = []
             for source, y in enumerate(self.layer_outputs[layer]):
-                back = sum(rounded_product(fmt, row[1 + source], d) for row, d in zip(rows, downstream, strict=True))
-                deltas[layer].append(multiply(fmt, fit(fmt, back), activation.derivative(fmt, y)))
+                products = ((row[1 + source], d) for row, d in zip(rows, downstream, strict=True))
+                back = exact_sum(fmt, empty(fmt), products)
+                deltas[layer].append(multiply(fmt, narrow(fmt, back), activation.derivative(fmt, y)))
         index = 0
         for layer in range(last):
             for delta in deltas[layer + 1]:
+                step = multiply(fmt, self.learning_rate, delta)
                 for i in range(self.layer_sizes[layer] + 1):
-                    gradient = delta if i == 0 else multiply(fmt, delta, self.layer_outputs[layer][i - 1])
-                    change = fit(
-                        fmt,
-                        rounded_product(fmt, self.learning_rate, gradient)
-                        + rounded_product(fmt, self.momentum, self.previous_changes[index]),
-                    )
+                    # i == 0 is the bias, whose input is 1.
+                    gradient = start(fmt, step) if i == 0 else empty(fmt) + step * self.layer_outputs[layer][i - 1]
+                    momentum = self.momentum * self.previous_changes[index]
+                    change = narrow(fmt, wrap_accumulator(fmt, gradient + momentum))
                     self.weights[index] = fit(fmt, self.weights[index] + change)
                     self.previous_changes[index] = change
                     index += 1

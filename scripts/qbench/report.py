@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import analysis, plots
 from .claims import ARTICLE, article_claims
-from .results import SavedResults
+from .results import SavedResults, training_log_name
 from .targets import Part
 from .timing import load_timing_models
 
@@ -31,28 +31,26 @@ def markdown(frame: pd.DataFrame, decimals: dict[str, int] | None = None) -> str
 
 
 def _headline(saved: SavedResults) -> dict:
+    """The image whose symbols the report lists: the article's cell when it ran, else the first success."""
     rows = analysis.ok_rows(saved.rows)
-    chosen = rows[
-        (rows["core"] == analysis.HEADLINE["core"])
-        & (rows["qformat"] == analysis.HEADLINE["qformat"])
-        & (rows["opt"] == analysis.HEADLINE["opt"])
-    ]
+    chosen = rows[(rows[list(ARTICLE)] == pd.Series(ARTICLE)).all(axis=1)]
     if chosen.empty:
         chosen = rows
     if chosen.empty:
         return {"key": None, "label": "no successful image", "diff_label": "no successful image", "symbols": None,
                 "diff": None}  # fmt: skip
     first = chosen.iloc[0]
-    key = (first.core, first.qformat, first.opt)
-    trainable = analysis.image_symbols(saved.symbols, *key[:2], "trainable", key[2])
-    inference = analysis.image_symbols(saved.symbols, *key[:2], "inference", key[2])
+    image = {"library": first.library, "core": first.core, "qformat": first.qformat, "opt": first.opt}
+    trainable = analysis.image_symbols(saved.symbols, {**image, "variant": "trainable"})
+    inference = analysis.image_symbols(saved.symbols, {**image, "variant": "inference"})
     shown = trainable if not trainable.empty else inference
     variant = "trainable" if not trainable.empty else "inference"
     both = not trainable.empty and not inference.empty
+    library = "" if first.library == ARTICLE["library"] else f" [{first.library}]"
     return {
-        "key": {"core": first.core, "qformat": first.qformat, "variant": variant, "opt": first.opt},
-        "label": f"{first.core} {first.qformat} {variant} -{first.opt}",
-        "diff_label": f"{first.core} {first.qformat} -{first.opt}",
+        "key": {**image, "variant": variant},
+        "label": f"{first.core} {first.qformat} {variant} -{first.opt}{library}",
+        "diff_label": f"{first.core} {first.qformat} -{first.opt}{library}",
         "symbols": shown,
         "diff": analysis.symbol_diff_table(inference, trainable) if both else pd.DataFrame(),
     }
@@ -60,7 +58,7 @@ def _headline(saved: SavedResults) -> dict:
 
 def draw_plots(saved: SavedResults, directory: Path) -> dict[str, str | None]:
     rows, core, opt = saved.rows, ARTICLE["core"], ARTICLE["opt"]
-    weights_log = saved.training.get(f"xor_{core}_{ARTICLE['qformat']}_trainable_{opt}.csv")
+    weights_log = saved.training.get(training_log_name("xor", "qnn", core, ARTICLE["qformat"], "trainable", opt))
     return {
         "footprint": plots.footprint_by_core(rows, ARTICLE["qformat"], opt, directory),
         "instructions": plots.instructions_by_core(rows, opt, directory),

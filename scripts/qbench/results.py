@@ -48,6 +48,7 @@ class ResultRow:
     workload: str
     status: str
     message: str = ""
+    library: str = "qnn"  # the neural-network library built against (qbench run --library)
     network: str = ""  # e.g. "2-4-1 tanh/sigmoid"
     lib_code: int | None = None
     lib_rodata: int | None = None
@@ -93,6 +94,7 @@ class SymbolRow:
     variant: str  # "baseline" for a baseline image
     opt: str
     workload: str
+    library: str  # "" for a baseline image
     symbol: str
     group: str
     category: str
@@ -108,6 +110,7 @@ class InstructionRow:
     variant: str
     opt: str
     workload: str
+    library: str
     region: str
     function: str
     instructions: float
@@ -122,12 +125,13 @@ class TrainingLog:
     variant: str
     opt: str
     workload: str
+    library: str
     fractional_bits: int
     entries: tuple  # qbench.protocol.TrainingLogEntry
 
     @property
     def file_name(self) -> str:
-        return f"{self.workload}_{self.core}_{self.qformat}_{self.variant}_{self.opt}.csv"
+        return training_log_name(self.workload, self.library, self.core, self.qformat, self.variant, self.opt)
 
     def frame(self) -> pd.DataFrame:
         scale = float(1 << self.fractional_bits)
@@ -137,6 +141,12 @@ class TrainingLog:
             for entry in self.entries
         ]  # fmt: skip
         return pd.DataFrame.from_records(records)
+
+
+def training_log_name(workload: str, library: str, core: str, qformat: str, variant: str, opt: str) -> str:
+    """The training log's file in DIR/training/ (qnn's logs carry no library in the name)."""
+    prefix = workload if library == "qnn" else f"{workload}_{library}"
+    return f"{prefix}_{core}_{qformat}_{variant}_{opt}.csv"
 
 
 INTEGER_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "int | None")

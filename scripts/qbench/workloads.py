@@ -16,12 +16,12 @@ QNN_INCLUDE = SUITE / "qnn" / "include"
 COMMON = SUITE / "workloads" / "common"
 
 
-# qnn's activation policies by the names qbench.reference uses.
+# qnn's activation policies (in the library's namespace) by the names qbench.reference uses.
 ACTIVATION_POLICIES = {
-    "tanh": "qnn::TanhActivationPolicy",
-    "sigmoid": "qnn::SigmoidActivationPolicy",
-    "relu": "qnn::ReluActivationPolicy",
-    "linear": "qnn::LinearActivationPolicy",
+    "tanh": "TanhActivationPolicy",
+    "sigmoid": "SigmoidActivationPolicy",
+    "relu": "ReluActivationPolicy",
+    "linear": "LinearActivationPolicy",
 }
 
 

@@ -55,21 +55,29 @@ public:
         return *this;
     }
 
+    // The templates only split a value into sign and magnitude; the digits come
+    // from one function per width, shared by every caller and type.
     template <typename Integer>
-    ReportLine& field(const char* key, Integer value) {
+    __attribute__((always_inline)) ReportLine& field(const char* key, Integer value) {
         begin(key);
         integer(value);
         return *this;
     }
 
     template <typename Integer>
-    ReportLine& list(const char* key, const Integer* values, std::size_t count) {
+    __attribute__((always_inline)) ReportLine& list(const char* key, const Integer* values, std::size_t count) {
+        return listOf(key, count, [values](std::size_t i) { return values[i]; });
+    }
+
+    // A list whose i-th integer is valueAt(i), so callers need no array to print from.
+    template <typename Function>
+    ReportLine& listOf(const char* key, std::size_t count, Function valueAt) {
         begin(key);
         for (std::size_t i = 0; i < count; ++i) {
             if (i != 0) {
                 put(',');
             }
-            integer(values[i]);
+            integer(valueAt(i));
         }
         return *this;
     }
@@ -88,21 +96,22 @@ private:
     }
 
     template <typename Integer>
-    void integer(Integer value) {
+    __attribute__((always_inline)) void integer(Integer value) {
         static_assert(std::is_integral_v<Integer>, "report values are integers");
         using Unsigned = std::conditional_t<(sizeof(Integer) > 4), std::uint64_t, std::uint32_t>;
-        auto magnitude = static_cast<Unsigned>(value);
+        bool negative = false;
         if constexpr (std::is_signed_v<Integer>) {
-            if (value < 0) {
-                put('-');
-                magnitude = static_cast<Unsigned>(Unsigned(0) - magnitude);
-            }
+            negative = value < 0;
         }
-        digits(magnitude);
+        const auto magnitude = static_cast<Unsigned>(value);
+        signedDigits(negative, negative ? static_cast<Unsigned>(Unsigned(0) - magnitude) : magnitude);
     }
 
     template <typename Unsigned>
-    void digits(Unsigned magnitude) {
+    void signedDigits(bool negative, Unsigned magnitude) {
+        if (negative) {
+            put('-');
+        }
         bool leading = true;
         for (const Unsigned power : detail::PowersOfTen<Unsigned>::table.at) {
             char digit = '0';

@@ -8,15 +8,25 @@
 //
 // Configuration (compiler -D): QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS,
 // QBENCH_Q_SIGNED, QBENCH_FORMAT_NAME, QBENCH_TRAINABLE, and optionally
-// QBENCH_HIDDEN_ACTIVATION and QBENCH_OUTPUT_ACTIVATION (qnn activation policy
+// QBENCH_HIDDEN_ACTIVATION and QBENCH_OUTPUT_ACTIVATION (activation policy
 // templates), QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED,
-// QBENCH_WEIGHT_SEED.
+// QBENCH_WEIGHT_SEED; and QBENCH_NN_HEADER and QBENCH_NN to build against
+// another library with qnn's API (qbench run --library).
 #include <cstddef>
 #include <cstdint>
 
-#include "qnn/qnn.hpp"
+#ifndef QBENCH_NN_HEADER
+#define QBENCH_NN_HEADER "qnn/qnn.hpp"
+#endif
+#ifndef QBENCH_NN
+#define QBENCH_NN qnn
+#endif
+
+#include QBENCH_NN_HEADER
 #include "regions.hpp"
 #include "report.hpp"
+
+namespace nn = QBENCH_NN;
 
 #ifndef QBENCH_MAX_ITERATIONS
 #define QBENCH_MAX_ITERATIONS 20000
@@ -31,22 +41,21 @@
 #define QBENCH_WEIGHT_SEED 0x2545F491u
 #endif
 #ifndef QBENCH_HIDDEN_ACTIVATION
-#define QBENCH_HIDDEN_ACTIVATION qnn::TanhActivationPolicy
+#define QBENCH_HIDDEN_ACTIVATION TanhActivationPolicy
 #endif
 #ifndef QBENCH_OUTPUT_ACTIVATION
-#define QBENCH_OUTPUT_ACTIVATION qnn::SigmoidActivationPolicy
+#define QBENCH_OUTPUT_ACTIVATION SigmoidActivationPolicy
 #endif
 
 namespace {
 
-using ValueType = qnn::QValue<QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS, QBENCH_Q_SIGNED != 0>;
-using RandomNumberGenerator = qnn::XorshiftRandomNumberPolicy<ValueType, QBENCH_WEIGHT_SEED>;
+using ValueType = nn::QValue<QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS, QBENCH_Q_SIGNED != 0>;
+using RandomNumberGenerator = nn::XorshiftRandomNumberPolicy<ValueType, QBENCH_WEIGHT_SEED>;
 using TransferFunctionsType =
-    qnn::FixedPointTransferFunctions<ValueType, RandomNumberGenerator,
-                                     QBENCH_HIDDEN_ACTIVATION<ValueType>,
-                                     QBENCH_OUTPUT_ACTIVATION<ValueType>>;
+    nn::FixedPointTransferFunctions<ValueType, RandomNumberGenerator, nn::QBENCH_HIDDEN_ACTIVATION<ValueType>,
+                                    nn::QBENCH_OUTPUT_ACTIVATION<ValueType>>;
 using NeuralNetworkType =
-    qnn::MultilayerPerceptron<ValueType, 2, 1, 4, 1, TransferFunctionsType, QBENCH_TRAINABLE != 0>;
+    nn::MultilayerPerceptron<ValueType, 2, 1, 4, 1, TransferFunctionsType, QBENCH_TRAINABLE != 0>;
 
 constexpr std::size_t patternCount = 4;
 
@@ -56,7 +65,10 @@ constexpr auto learnedToleranceRaw = static_cast<typename ValueType::StorageType
 
 NeuralNetworkType network;
 
-ValueType bit(unsigned value) { return ValueType(static_cast<int>(value), 0); }
+constexpr ValueType zero = ValueType::fromDouble(0.0);
+constexpr ValueType one = ValueType::fromDouble(1.0);
+
+ValueType bit(unsigned value) { return value != 0 ? one : zero; }
 
 // Every feedForward runs between the markers, so the instruction counts cover
 // the workload's own calls.
@@ -66,15 +78,15 @@ void forward(const ValueType* inputs) {
     qbench_region_end(qbenchRegionForward);
 }
 
+// Raw values widened to 32 bits, so the report code is the empty baseline's.
 struct Evaluation {
-    typename ValueType::StorageType outputs[patternCount];
-    typename ValueType::StorageType worstError;
-    bool learned;
+    std::int32_t outputs[patternCount];
+    std::int32_t worstError;
+    int learned;
 };
 
 // Runs the four XOR patterns; pattern p has inputs (p & 1, p >> 1).
-Evaluation evaluate() {
-    Evaluation evaluation{};
+void evaluate(Evaluation& evaluation) {
     ValueType worst{};
     for (unsigned pattern = 0; pattern < patternCount; ++pattern) {
         const ValueType inputs[2] = {bit(pattern & 1u), bit(pattern >> 1)};
@@ -88,12 +100,11 @@ Evaluation evaluate() {
     }
     evaluation.worstError = worst.getValue();
     evaluation.learned = worst.getValue() <= learnedToleranceRaw;
-    return evaluation;
 }
 
-void reportOutputs(const char* record, const Evaluation& evaluation, std::uint32_t iterations) {
-    qbench::ReportLine(record)
-        .field("learned", evaluation.learned ? 1 : 0)
+void reportOutputs(const Evaluation& evaluation, std::uint32_t iterations) {
+    qbench::ReportLine("result")
+        .field("learned", evaluation.learned)
         .field("iterations", iterations)
         .field("final_error", evaluation.worstError)
         .list("outputs", evaluation.outputs, patternCount);
@@ -102,27 +113,23 @@ void reportOutputs(const char* record, const Evaluation& evaluation, std::uint32
 #if QBENCH_TRAINABLE
 
 void logProgress(std::uint32_t iteration, const Evaluation& evaluation) {
-    ValueType weights[NeuralNetworkType::NumberOfWeights];
-    typename ValueType::StorageType raw[NeuralNetworkType::NumberOfWeights];
-    network.getWeights(weights);
-    for (std::size_t i = 0; i < NeuralNetworkType::NumberOfWeights; ++i) {
-        raw[i] = weights[i].getValue();
-    }
     qbench::ReportLine("log")
         .field("iteration", iteration)
         .field("error", evaluation.worstError)
-        .list("weights", raw, NeuralNetworkType::NumberOfWeights);
+        .listOf("weights", NeuralNetworkType::NumberOfWeights,
+                [](std::size_t i) { return network.getWeight(i).getValue(); });
 }
 
 void run() {
-    qnn::Xorshift32 samples(QBENCH_SAMPLE_SEED);
-    Evaluation evaluation = evaluate();
+    nn::Xorshift32 samples(QBENCH_SAMPLE_SEED);
+    Evaluation evaluation;
+    evaluate(evaluation);
     logProgress(0, evaluation);
     std::uint32_t iteration = 0;
     while (!evaluation.learned && iteration < QBENCH_MAX_ITERATIONS) {
         ++iteration;
         const std::uint32_t draw = samples.next();
-        const ValueType inputs[2] = {bit(draw & 1u), bit((draw >> 1) & 1u)};
+        const ValueType inputs[2] = {bit(draw & 1u), bit(draw & 2u)};
         const ValueType target = bit((draw ^ (draw >> 1)) & 1u);
         forward(inputs);
         qbench_region_begin(qbenchRegionTrainStep);
@@ -131,12 +138,12 @@ void run() {
             network.trainNetwork(&target);
         }
         qbench_region_end(qbenchRegionTrainStep);
-        evaluation = evaluate();
+        evaluate(evaluation);
         if (iteration % QBENCH_LOG_EVERY == 0 || evaluation.learned) {
             logProgress(iteration, evaluation);
         }
     }
-    reportOutputs("result", evaluation, iteration);
+    reportOutputs(evaluation, iteration);
 }
 
 #else
@@ -152,7 +159,8 @@ struct DeployedWeights {
     ValueType at[NeuralNetworkType::NumberOfWeights];
 };
 
-// Converted at compile time: the table sits in flash as ValueType.
+// Converted at compile time: the table sits in flash as ValueType, and the
+// inference-only network reads it there.
 constexpr DeployedWeights deployedWeights = [] {
     DeployedWeights weights{};
     for (std::size_t i = 0; i < NeuralNetworkType::NumberOfWeights; ++i) {
@@ -163,7 +171,9 @@ constexpr DeployedWeights deployedWeights = [] {
 
 void run() {
     network.setWeights(deployedWeights.at);
-    reportOutputs("result", evaluate(), 0);
+    Evaluation evaluation;
+    evaluate(evaluation);
+    reportOutputs(evaluation, 0);
 }
 
 #endif

@@ -1,32 +1,43 @@
 // MultilayerPerceptron: a fully connected network, trained on the device by
 // backpropagation with momentum, or inference-only when IsTrainable = false.
 //
-// Arithmetic (mirrored bit for bit by qbench.reference):
-// - A neuron's net input is bias + sum(weight * input), each product rounded
-//   to the format's resolution and summed exactly in a wide accumulator; the
-//   overflow policy applies once, to the sum. Its output is the activation of
-//   the net input.
+// Arithmetic (mirrored bit for bit by qbench.reference; see value_traits.hpp):
+// - A neuron's net input is the exact sum bias + sum(weight * input), rounded
+//   and fitted once. Its output is the activation of the net input.
 // - Training (after feedForward): output deltas (target - y) * f'(y); hidden
-//   deltas f'(y) * sum(weight * downstream delta), using the weights before
-//   this step's update; then for every connection
-//   change = learningRate * (delta * source) + momentum * previousChange,
-//   both products summed exactly and fitted once, and weight += change.
+//   deltas f'(y) * (the exact sum of weight * downstream delta, rounded and
+//   fitted once), using the weights before this step's update; each neuron's
+//   delta is scaled by the learning rate once, then every connection changes by
+//   (scaledDelta * source + momentum * previousChange), summed exactly and
+//   fitted once, and weight += change.
 //
 // Weights live in one flat array, layer by layer from the inputs; within a
 // layer, neuron by neuron; for each neuron its bias first, then one weight per
 // neuron of the layer before. setWeights/getWeights use this order.
 //
-// State: weights and neuron outputs always; a trainable network adds, per
-// connection, only the previous change (momentum needs it across steps) and a
-// copy of the inputs. Gradients and the current change are computed and
-// applied in one pass, and deltas live on the stack during trainNetwork, so
-// they cost no static RAM.
+// State: a trainable network owns its weights, the neuron outputs, per
+// connection only the previous change (momentum needs it across steps), and a
+// copy of the inputs; gradients and current changes are computed and applied
+// in one pass, and deltas live on the stack during trainNetwork. An
+// inference-only network owns only the neuron outputs and a pointer to its
+// weights: setWeights does not copy, so the weights stay where they are (a
+// const table in flash, typically) and must outlive the network's use.
 #ifndef QNN_MULTILAYER_PERCEPTRON_HPP
 #define QNN_MULTILAYER_PERCEPTRON_HPP
 
 #include <cstddef>
+#include <type_traits>
+#include <utility>
 
 #include "value_traits.hpp"
+
+// GCC turns copy and clearing loops into memcpy/memset calls, which on a
+// microcontroller links a few hundred bytes of C library for a dozen words.
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNN_NO_LOOP_TO_LIBRARY_CALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define QNN_NO_LOOP_TO_LIBRARY_CALL
+#endif
 
 namespace qnn {
 
@@ -69,8 +80,8 @@ struct TrainingState {};
 
 template <typename V, std::size_t Inputs, std::size_t Weights, typename TransferFunctions>
 struct TrainingState<V, Inputs, Weights, TransferFunctions, true> {
-    V previousChanges[Weights]{};
-    V inputValues[Inputs]{};
+    V previousChanges[Weights];
+    V inputValues[Inputs];
     V learningRate = TransferFunctions::initialLearningRate;
     V momentum = TransferFunctions::initialMomentum;
 };
@@ -99,41 +110,28 @@ public:
     static constexpr std::size_t NumberOfOutputs = Outputs;
     static constexpr std::size_t NumberOfWeights = Shape::weightCount;
 
-    // A trainable network starts from random weights; an inference-only one
-    // from zeros, waiting for setWeights (and links no random generator).
-    constexpr MultilayerPerceptron() : weights{}, neuronOutputs{} {
-        if constexpr (IsTrainable) {
-            for (V& weight : weights) {
-                weight = TransferFunctions::generateRandomWeight();
-            }
+    // An inference-only network starts with no weights and costs no start-up
+    // code; it needs setWeights before feedForward.
+    template <bool Trainable = IsTrainable, std::enable_if_t<!Trainable, int> = 0>
+    constexpr MultilayerPerceptron() : weights{}, neuronOutputs{} {}
+
+    // A trainable network starts from random weights and no momentum. (One loop
+    // for both, kept whole: split, the zeroing would link the C library's memset.)
+    template <bool Trainable = IsTrainable, std::enable_if_t<Trainable, int> = 0>
+    QNN_NO_LOOP_TO_LIBRARY_CALL MultilayerPerceptron() {
+        for (std::size_t i = 0; i < NumberOfWeights; ++i) {
+            weights[i] = TransferFunctions::generateRandomWeight();
+            this->previousChanges[i] = V{};
         }
     }
 
     void feedForward(const V* inputs) {
-        const V* source = inputs;
         if constexpr (IsTrainable) {
             for (std::size_t i = 0; i < Inputs; ++i) {
                 this->inputValues[i] = inputs[i];
             }
         }
-        const V* weight = weights;
-        V* destination = neuronOutputs;
-        for (std::size_t layer = 0; layer < Shape::weightLayerCount; ++layer) {
-            const std::size_t sourceCount = Shape::layerSize(layer);
-            const std::size_t destinationCount = Shape::layerSize(layer + 1);
-            const bool isOutputLayer = layer + 1 == Shape::weightLayerCount;
-            for (std::size_t neuron = 0; neuron < destinationCount; ++neuron) {
-                Accumulator sum = Traits::widen(*weight++);
-                for (std::size_t i = 0; i < sourceCount; ++i) {
-                    sum = Traits::multiplyAccumulate(sum, *weight++, source[i]);
-                }
-                const V net = Traits::narrow(sum);
-                destination[neuron] = isOutputLayer ? OutputActivation::activationFunction(net)
-                                                    : HiddenActivation::activationFunction(net);
-            }
-            source = destination;
-            destination += destinationCount;
-        }
+        forwardLayers(inputs, std::make_index_sequence<Shape::weightLayerCount>{});
     }
 
     void getLearnedValues(V* outputs) const {
@@ -172,14 +170,16 @@ public:
         }
     }
 
-    void setWeights(const V* source) {
-        for (std::size_t i = 0; i < NumberOfWeights; ++i) {
-            weights[i] = source[i];
-        }
+    // Trainable: copies the weights (and forgets momentum). Inference-only:
+    // uses them where they are, without copying.
+    QNN_NO_LOOP_TO_LIBRARY_CALL void setWeights(const V* source) {
         if constexpr (IsTrainable) {
-            for (V& change : this->previousChanges) {
-                change = V{};  // momentum from the old weights no longer applies
+            for (std::size_t i = 0; i < NumberOfWeights; ++i) {
+                weights[i] = source[i];
+                this->previousChanges[i] = V{};  // momentum from the old weights no longer applies
             }
+        } else {
+            weights = source;
         }
     }
 
@@ -188,6 +188,8 @@ public:
             destination[i] = weights[i];
         }
     }
+
+    V getWeight(std::size_t index) const { return weights[index]; }
 
     void setLearningRate(V rate) {
         static_assert(IsTrainable, "qnn: an inference-only network has no learning rate");
@@ -204,6 +206,30 @@ public:
     }
 
 private:
+    // Layer by layer at compile time: sizes and activations are constants, so
+    // no layer pays for another's activation or loop bounds.
+    template <std::size_t... Layers>
+    void forwardLayers(const V* inputs, std::index_sequence<Layers...>) {
+        const V* weight = weights;
+        ((weight = forwardLayer<Layers>(Layers == 0 ? inputs : neuronOutputs + Shape::neuronOffset(Layers), weight)),
+         ...);
+    }
+
+    // Returns where the next layer's weights start.
+    template <std::size_t Layer>
+    const V* forwardLayer(const V* source, const V* weight) {
+        constexpr std::size_t sourceCount = Shape::layerSize(Layer);
+        using Activation =
+            std::conditional_t<Layer + 1 == Shape::weightLayerCount, OutputActivation, HiddenActivation>;
+        V* destination = neuronOutputs + Shape::neuronOffset(Layer + 1);
+        for (std::size_t neuron = 0; neuron < Shape::layerSize(Layer + 1); ++neuron) {
+            const V net = Traits::narrow(Traits::dot(Traits::start(weight[0]), weight + 1, source, sourceCount));
+            weight += sourceCount + 1;
+            destination[neuron] = Activation::activationFunction(net);
+        }
+        return weight;
+    }
+
     void computeDeltas(const V* targets, V* deltas) const {
         const std::size_t outputOffset = Shape::neuronOffset(Shape::weightLayerCount);
         for (std::size_t i = 0; i < Outputs; ++i) {
@@ -218,7 +244,7 @@ private:
             const V* downstream = deltas + Shape::neuronOffset(layer + 1);
             const V* layerWeights = weights + Shape::weightOffset(layer);
             for (std::size_t source = 0; source < sourceCount; ++source) {
-                Accumulator sum{};
+                Accumulator sum = Traits::empty();
                 for (std::size_t neuron = 0; neuron < destinationCount; ++neuron) {
                     sum = Traits::multiplyAccumulate(
                         sum, layerWeights[neuron * (sourceCount + 1) + 1 + source], downstream[neuron]);
@@ -238,13 +264,14 @@ private:
             const std::size_t sourceCount = Shape::layerSize(layer);
             const V* layerDeltas = deltas + Shape::neuronOffset(layer + 1);
             for (std::size_t neuron = 0; neuron < Shape::layerSize(layer + 1); ++neuron) {
-                const V delta = layerDeltas[neuron];
+                const V scaledDelta = this->learningRate * layerDeltas[neuron];
                 for (std::size_t i = 0; i <= sourceCount; ++i) {
                     // i == 0 is the bias, whose input is 1.
-                    const V gradient = i == 0 ? delta : delta * source[i - 1];
-                    const V change = Traits::narrow(Traits::multiplyAccumulate(
-                        Traits::multiplyAccumulate(Accumulator{}, this->learningRate, gradient),
-                        this->momentum, *previousChange));
+                    const Accumulator gradient = i == 0 ? Traits::start(scaledDelta)
+                                                        : Traits::multiplyAccumulate(Traits::empty(), scaledDelta,
+                                                                                     source[i - 1]);
+                    const V change =
+                        Traits::narrow(Traits::multiplyAccumulate(gradient, this->momentum, *previousChange));
                     *weight = *weight + change;
                     *previousChange = change;
                     ++weight;
@@ -255,7 +282,8 @@ private:
         }
     }
 
-    V weights[NumberOfWeights];
+    // Trainable: the weights themselves; inference-only: where they are.
+    std::conditional_t<IsTrainable, V[NumberOfWeights], const V*> weights;
     // Outputs of every non-input neuron, layer by layer.
     V neuronOutputs[Shape::neuronCount];
 };

@@ -5,6 +5,7 @@
 #define QNN_QNN_HPP
 
 #include "activation.hpp"
+#include "arithmetic.hpp"
 #include "integer_traits.hpp"
 #include "lookup_table.hpp"
 #include "multilayer_perceptron.hpp"

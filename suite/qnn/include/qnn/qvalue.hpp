@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "arithmetic.hpp"
 #include "integer_traits.hpp"
 #include "policies.hpp"
 
@@ -43,7 +44,9 @@ public:
     static constexpr WideType maximumRaw =
         static_cast<WideType>((static_cast<WideType>(1) << (IsSigned ? totalBits - 1 : totalBits)) - 1);
 
-    constexpr QValue() : value(0) {}
+    // Like a built-in integer: uninitialised unless value-initialised (QValue{} is
+    // zero), so arrays of QValue cost no clearing code where nothing needs it.
+    QValue() = default;
 
     // value = integerPart + fractionalPart / 2^FractionalBits, as in
     // QValue<16,16,true>(1, 0x8000) == 1.5. The fractional part adds, so -1.5
@@ -52,11 +55,7 @@ public:
         : value(fitSigned(integerPart * (IntegerPartType(1) << FractionalBits) +
                           static_cast<IntegerPartType>(fractionalPart))) {}
 
-    static constexpr QValue fromRaw(StorageType raw) {
-        QValue result;
-        result.value = raw;
-        return result;
-    }
+    static constexpr QValue fromRaw(StorageType raw) { return QValue(RawTag{}, raw); }
 
     // For constants and host tools only: called in a constant expression it
     // folds to an integer, so no floating-point code reaches an image. Values
@@ -120,16 +119,65 @@ public:
         }
     }
 
-    // Product rounded to the format's resolution but not yet fitted: the
-    // network accumulates these in the wide type and fits once per neuron.
-    static constexpr WideType roundedProduct(QValue a, QValue b) {
-        return RoundingPolicy::shiftRight(
-            static_cast<WideType>(static_cast<WideType>(a.value) * static_cast<WideType>(b.value)),
-            FractionalBits);
+    // Rounding folded into sums: a sum that starts at roundingOffset needs only a
+    // floor shift to be rounded by the policy (floor(x + 1/2) rounds half up).
+    // Other, user-defined policies round in fitScaled instead.
+    static constexpr bool foldsRounding =
+        std::is_same_v<RoundingPolicy, RoundHalfUp> || std::is_same_v<RoundingPolicy, Truncate>;
+    static constexpr WideType roundingOffset =
+        (std::is_same_v<RoundingPolicy, RoundHalfUp> && FractionalBits > 0)
+            ? static_cast<WideType>(WideType(1) << (FractionalBits - 1))
+            : WideType(0);
+
+    // fit(round(sum / 2^F)) for an exact sum at the products' resolution 2^-2F,
+    // holding roundingOffset when foldsRounding.
+    template <typename Sum>
+    __attribute__((always_inline)) static constexpr StorageType fitScaled(Sum sum) {
+        if constexpr (IsSigned && totalBits == 32 && sizeof(Sum) == 8 && FractionalBits > 0 &&
+                      FractionalBits < 32 && foldsRounding &&
+                      (std::is_same_v<OverflowPolicy, Saturate> || std::is_same_v<OverflowPolicy, Wrap>)) {
+            // On the 32-bit halves: the same result without 64-bit compares.
+            const auto low = static_cast<std::uint32_t>(sum);
+            const auto high = static_cast<std::int32_t>(sum >> 32);
+            auto result = static_cast<std::int32_t>((low >> FractionalBits) |
+                                                    (static_cast<std::uint32_t>(high) << (32 - FractionalBits)));
+            if constexpr (std::is_same_v<OverflowPolicy, Saturate>) {
+                const auto top = static_cast<std::int32_t>(high >> FractionalBits);
+                if (top != (result >> 31)) {  // more than 32 bits
+                    result = top < 0 ? static_cast<std::int32_t>(minimumRaw) : static_cast<std::int32_t>(maximumRaw);
+                }
+            }
+            return static_cast<StorageType>(result);
+        } else {
+            const Sum scaled = foldsRounding ? static_cast<Sum>(sum >> FractionalBits)
+                                             : RoundingPolicy::shiftRight(sum, FractionalBits);
+            return static_cast<StorageType>(OverflowPolicy::fit(scaled, static_cast<Sum>(minimumRaw),
+                                                                static_cast<Sum>(maximumRaw), totalBits));
+        }
+    }
+
+    // a * b, exact.
+    static constexpr WideType product(QValue a, QValue b) {
+#if QNN_PARTIAL_PRODUCTS
+        if constexpr (IsSigned && sizeof(StorageType) == 4) {
+            if (!__builtin_is_constant_evaluated()) {
+                return detail::multiplyAccumulate32(0, a.value, b.value);
+            }
+        }
+#endif
+        return static_cast<WideType>(static_cast<WideType>(a.value) * static_cast<WideType>(b.value));
     }
 
     friend constexpr QValue operator+(QValue a, QValue b) {
-        return fromRaw(fitExact(static_cast<WideType>(static_cast<WideType>(a.value) + b.value)));
+        if constexpr (IsSigned && totalBits == 32 && std::is_same_v<OverflowPolicy, Saturate>) {
+            std::int32_t sum = 0;  // the overflow flag instead of a 64-bit sum and compares
+            if (__builtin_add_overflow(static_cast<std::int32_t>(a.value), static_cast<std::int32_t>(b.value), &sum)) {
+                sum = a.value < 0 ? static_cast<std::int32_t>(minimumRaw) : static_cast<std::int32_t>(maximumRaw);
+            }
+            return fromRaw(static_cast<StorageType>(sum));
+        } else {
+            return fromRaw(fitExact(static_cast<WideType>(static_cast<WideType>(a.value) + b.value)));
+        }
     }
 
     friend constexpr QValue operator-(QValue a, QValue b) {
@@ -143,10 +191,14 @@ public:
         return fromRaw(fitExact(difference));
     }
 
-    constexpr QValue operator-() const { return QValue() - *this; }
+    constexpr QValue operator-() const { return QValue{} - *this; }
 
     friend constexpr QValue operator*(QValue a, QValue b) {
-        return fromRaw(fitExact(roundedProduct(a, b)));
+        if constexpr (foldsRounding) {
+            return fromRaw(fitScaled(static_cast<WideType>(product(a, b) + roundingOffset)));
+        } else {
+            return fromRaw(fitScaled(product(a, b)));
+        }
     }
 
     // Division by zero gives the format's maximum (dividend >= 0) or minimum.
@@ -172,6 +224,9 @@ public:
     friend constexpr bool operator>=(QValue a, QValue b) { return a.value >= b.value; }
 
 private:
+    struct RawTag {};
+    constexpr QValue(RawTag, StorageType raw) : value(raw) {}
+
     StorageType value;
 };
 

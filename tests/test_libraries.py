@@ -1,0 +1,165 @@
+"""qbench run --library NAME=PATH: another library with qnn's API, built and run beside qnn.
+
+A copy of qnn renamed to another namespace stands in for the other library; it must
+give exactly qnn's figures, in rows of its own, in every table of the report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qbench.cli import main as qbench_main
+from qbench.libraries import QNN, LibraryError, parse_library
+from qbench.qformat import parse_qformat
+from qbench.results import read_results
+from qbench.workloads import QNN_INCLUDE
+
+COMPARED = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "stack_peak",
+            "instr_forward", "instr_train_step", "est_cycles_forward", "learned", "iterations", "final_error",
+            "outputs"]  # fmt: skip
+
+
+def renamed_qnn(root: Path, namespace: str) -> Path:
+    """qnn's headers under root, in namespace `namespace`, demanding the LUT macro a descriptor sets."""
+    shutil.copytree(QNN_INCLUDE, root)
+    for header in root.rglob("*.hpp"):
+        text = re.sub(r"\bqnn::", f"{namespace}::", header.read_text())
+        header.write_text(text.replace("namespace qnn", f"namespace {namespace}"))
+    umbrella = root / "qnn" / "qnn.hpp"
+    umbrella.write_text("#if !OTHER_LUT_16_16\n#error the descriptor sets no LUT macro\n#endif\n"
+                        + umbrella.read_text())  # fmt: skip
+    (root / "qbench-library.toml").write_text(f'namespace = "{namespace}"\n[defines]\n"OTHER_LUT_{{I}}_{{F}}" = "1"\n')
+    return root
+
+
+def test_parse_library_defaults_to_qnns_layout(tmp_path):
+    shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
+    library = parse_library(f"mine={tmp_path / 'copy'}")
+    assert (library.name, library.header, library.namespace, library.external) == ("mine", "qnn/qnn.hpp", "qnn", True)
+    assert library.compile_defines(parse_qformat("q8.8")) == {"QBENCH_NN_HEADER": '"qnn/qnn.hpp"', "QBENCH_NN": "qnn"}
+    assert QNN.compile_defines(parse_qformat("q8.8")) == {} and QNN.fingerprint() == ""
+
+
+def test_descriptor_sets_header_namespace_and_format_macros(tmp_path):
+    (tmp_path / "cpp").mkdir()
+    (tmp_path / "cpp" / "net.hpp").write_text("")
+    (tmp_path / "qbench-library.toml").write_text(
+        'header = "net.hpp"\nnamespace = "tiny"\ninclude_dirs = ["cpp"]\n'
+        '[defines]\n"LUT_TANH_{I}_{F}" = "1"\nFRACTION = "{F}"\n'
+    )
+    library = parse_library(f"tiny={tmp_path}")
+    assert library.include_dirs == (tmp_path / "cpp",)
+    assert library.compile_defines(parse_qformat("q8.8")) == {
+        "QBENCH_NN_HEADER": '"net.hpp"', "QBENCH_NN": "tiny", "LUT_TANH_8_8": "1", "FRACTION": "8",
+    }  # fmt: skip
+
+
+def test_fingerprint_follows_the_library_files(tmp_path):
+    shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
+    library = parse_library(f"mine={tmp_path / 'copy'}")
+    before = library.fingerprint()
+    (tmp_path / "copy" / "qnn" / "qnn.hpp").write_text("// changed\n")
+    assert library.fingerprint() != before
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("mine", "give --library NAME=PATH"),
+        ("=somewhere", "give --library NAME=PATH"),
+        ("1st={dir}", "'1st' is not a library name"),
+        ("qnn={dir}", "'qnn' names the built-in library"),
+        ("mine={dir}/absent", "is not a directory"),
+        ("mine={dir}", "no qnn/qnn.hpp under"),
+    ],
+)
+def test_bad_library_arguments_say_why(tmp_path, argument, message):
+    with pytest.raises(LibraryError, match=re.escape(message)):
+        parse_library(argument.format(dir=tmp_path))
+
+
+def test_bad_descriptor_says_why(tmp_path):
+    (tmp_path / "qbench-library.toml").write_text("heder = 'x.hpp'\n")
+    with pytest.raises(LibraryError, match="'heder' is not a known key"):
+        parse_library(f"mine={tmp_path}")
+    (tmp_path / "qbench-library.toml").write_text("namespace = 3\n")
+    with pytest.raises(LibraryError, match="'namespace' must be str"):
+        parse_library(f"mine={tmp_path}")
+    (tmp_path / "qbench-library.toml").write_text("namespace = \n")
+    with pytest.raises(LibraryError, match="not valid TOML"):
+        parse_library(f"mine={tmp_path}")
+
+
+def test_cli_rejects_a_bad_or_repeated_library(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        qbench_main(["run", "--library", "mine", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "give --library NAME=PATH" in capsys.readouterr().err
+    shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
+    with pytest.raises(SystemExit) as exit_info:
+        qbench_main(["run", "--library", f"a={tmp_path / 'copy'}", "--library", f"a={tmp_path / 'copy'}",
+                     "--out", str(tmp_path / "out")])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "--library names a more than once" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def side_by_side(tmp_path_factory):
+    root = tmp_path_factory.mktemp("side-by-side")
+    other = renamed_qnn(root / "other", "othernn")
+    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--library", f"other={other}",
+                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
+    return status, root / "out"
+
+
+def test_another_library_gets_rows_of_its_own_with_qnns_figures(side_by_side):
+    status, out = side_by_side
+    assert status == 0
+    rows = read_results(out).rows
+    assert sorted(zip(rows["library"], rows["variant"], strict=True)) == [
+        ("other", "inference"), ("other", "trainable"), ("qnn", "inference"), ("qnn", "trainable")
+    ]  # fmt: skip
+    assert (rows["status"] == "ok").all()
+    for variant in ("trainable", "inference"):
+        qnn = rows[(rows["library"] == "qnn") & (rows["variant"] == variant)][COMPARED].reset_index(drop=True)
+        other = rows[(rows["library"] == "other") & (rows["variant"] == variant)][COMPARED].reset_index(drop=True)
+        pd.testing.assert_frame_equal(qnn, other)
+    other_build = rows[rows["library"] == "other"]["flags"].iloc[0]
+    assert "-DOTHER_LUT_16_16=1" in other_build and "-DQBENCH_NN=othernn" in other_build
+
+
+def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
+    _, out = side_by_side
+    saved = read_results(out)
+    assert set(saved.symbols[saved.symbols["variant"] != "baseline"]["library"]) == {"qnn", "other"}
+    assert any("othernn::" in symbol for symbol in saved.symbols["symbol"])
+    assert set(saved.instructions["library"]) == {"qnn", "other"}
+    assert {"xor_cortex-m0plus_q16.16_trainable_Os.csv", "xor_other_cortex-m0plus_q16.16_trainable_Os.csv"} <= set(
+        saved.training
+    )
+    report = (out / "report.md").read_text()
+    sections = report.split("\n## ")[1:]
+    tables = [section for section in sections if "| library " in section or "|:--" in section]
+    per_cell = [section for section in tables if "| cortex-m0plus " in section and "| qformat " in section]
+    assert per_cell, "the report has no per-cell table"
+    for section in per_cell:
+        assert "| other " in section and "| qnn " in section, section.splitlines()[0]
+
+
+def test_a_library_that_fails_to_build_gets_a_row_that_says_so(tmp_path):
+    broken = renamed_qnn(tmp_path / "broken", "brokennn")
+    (broken / "qnn" / "qvalue.hpp").write_text("this is not C++;\n")
+    code = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference",
+                        "--library", f"broken={broken}", "--out", str(tmp_path / "out"),
+                        "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    assert code == 1
+    rows = read_results(tmp_path / "out").rows.set_index("library")
+    assert rows.loc["qnn", "status"] == "ok"
+    assert rows.loc["broken", "status"] == "build-failed"
+    assert "qvalue.hpp" in rows.loc["broken", "message"] and "error" in rows.loc["broken", "message"]
+    assert "| broken " in (tmp_path / "out" / "report.md").read_text()
