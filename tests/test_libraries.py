@@ -6,6 +6,7 @@ give exactly qnn's figures, in rows of its own, in every table of the report.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 from qbench.cli import main as qbench_main
+from qbench.compare import compare
 from qbench.libraries import QNN, LibraryError, parse_library
 from qbench.qformat import parse_qformat
 from qbench.results import read_results
@@ -163,3 +165,26 @@ def test_a_library_that_fails_to_build_gets_a_row_that_says_so(tmp_path):
     assert rows.loc["broken", "status"] == "build-failed"
     assert "qvalue.hpp" in rows.loc["broken", "message"] and "error" in rows.loc["broken", "message"]
     assert "| broken " in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_results_written_before_the_library_column_read_as_qnn(side_by_side, tmp_path):
+    """A baseline saved by an older qbench (no library column) still compares against new results."""
+    _, out = side_by_side
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    document = json.loads((old / "results.json").read_text())
+    document["rows"] = [
+        {key: value for key, value in row.items() if key != "library"}
+        for row in document["rows"]
+        if row["library"] == "qnn"
+    ]
+    (old / "results.json").write_text(json.dumps(document))
+    for name in ("symbols.csv", "instructions.csv"):
+        frame = pd.read_csv(old / name, keep_default_na=False, dtype={"qformat": str})
+        frame[frame["library"] != "other"].drop(columns="library").to_csv(old / name, index=False)
+    saved = read_results(old)
+    assert list(saved.rows["library"]) == ["qnn", "qnn"]
+    assert set(saved.symbols["library"]) == {"qnn", ""}
+    assert set(saved.symbols[saved.symbols["library"] == ""]["variant"]) == {"baseline"}
+    assert set(saved.instructions["library"]) == {"qnn"}
+    assert compare(saved.rows, read_results(out).rows, ("lib_flash", "instr_forward"), 0.0).regressions == []

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .analysis import ok_rows, ratio
-from .results import training_log_name
+from .results import QNN_LIBRARY, training_log_name
 from .targets import Part
 
 HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured"
 CODE_BUDGET = 4096  # "a neural network in under 4 KB"
 ABOUT_A_THIRD = 0.40  # the largest ratio still "about a third"
 ARTICLE_PART = "STM32L011K4"
-ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os", "library": "qnn"}
+ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os", "library": QNN_LIBRARY}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .qformat import QFormat
+from .results import QNN_LIBRARY
 from .workloads import QNN_INCLUDE
 
 DESCRIPTOR = "qbench-library.toml"
@@ -58,7 +59,7 @@ class Library:
         return digest.hexdigest()
 
 
-QNN = Library("qnn", (QNN_INCLUDE,), "qnn/qnn.hpp", "qnn")
+QNN = Library(QNN_LIBRARY, (QNN_INCLUDE,), "qnn/qnn.hpp", "qnn")
 
 
 def parse_library(text: str) -> Library:

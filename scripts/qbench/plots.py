@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .analysis import ok_rows  # noqa: E402
-from .results import training_log_name  # noqa: E402
+from .results import QNN_LIBRARY, training_log_name  # noqa: E402
 
 PLOTS = "plots"
 LEARNED_ERROR = 0.1  # the learned criterion: every output within 0.1 of its target
@@ -69,7 +69,7 @@ def weights_over_time(log: pd.DataFrame | None, label: str, directory: Path):
 
 def series_label(library: str, name: str) -> str:
     """A plot series: qnn's carry no library name, another library's do."""
-    return name if library == "qnn" else f"{library} {name}"
+    return name if library == QNN_LIBRARY else f"{library} {name}"
 
 
 def _by_core(chosen: pd.DataFrame, series: str, values: pd.Series) -> pd.DataFrame:

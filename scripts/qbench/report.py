@@ -58,7 +58,9 @@ def _headline(saved: SavedResults) -> dict:
 
 def draw_plots(saved: SavedResults, directory: Path) -> dict[str, str | None]:
     rows, core, opt = saved.rows, ARTICLE["core"], ARTICLE["opt"]
-    weights_log = saved.training.get(training_log_name("xor", "qnn", core, ARTICLE["qformat"], "trainable", opt))
+    weights_log = saved.training.get(
+        training_log_name("xor", ARTICLE["library"], core, ARTICLE["qformat"], "trainable", opt)
+    )
     return {
         "footprint": plots.footprint_by_core(rows, ARTICLE["qformat"], opt, directory),
         "instructions": plots.instructions_by_core(rows, opt, directory),

@@ -38,6 +38,9 @@ class ResultsFileError(ValueError):
     """A results file that is missing, corrupt or not qbench's."""
 
 
+QNN_LIBRARY = "qnn"  # the library qbench is built around; other libraries come with --library
+
+
 @dataclass(frozen=True)
 class ResultRow:
     core: str
@@ -48,7 +51,7 @@ class ResultRow:
     workload: str
     status: str
     message: str = ""
-    library: str = "qnn"  # the neural-network library built against (qbench run --library)
+    library: str = QNN_LIBRARY  # the neural-network library built against (qbench run --library)
     network: str = ""  # e.g. "2-4-1 tanh/sigmoid"
     lib_code: int | None = None
     lib_rodata: int | None = None
@@ -145,7 +148,7 @@ class TrainingLog:
 
 def training_log_name(workload: str, library: str, core: str, qformat: str, variant: str, opt: str) -> str:
     """The training log's file in DIR/training/ (qnn's logs carry no library in the name)."""
-    prefix = workload if library == "qnn" else f"{workload}_{library}"
+    prefix = workload if library == QNN_LIBRARY else f"{workload}_{library}"
     return f"{prefix}_{core}_{qformat}_{variant}_{opt}.csv"
 
 
@@ -237,6 +240,7 @@ def read_results(directory: Path) -> SavedResults:
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise ResultsFileError(f"{path}: 'rows' must be a list of objects")
     required = ("core", "qformat", "variant", "opt", "workload", "status")
+    rows = [{"library": QNN_LIBRARY, **row} for row in rows]  # written before --library: all qnn
     for number, row in enumerate(rows):
         missing = [column for column in required if column not in row]
         if missing:
@@ -272,6 +276,10 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         raise ResultsFileError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ResultsFileError(f"{path}: not a readable CSV file ({error})") from None
+    if "library" in columns and list(frame.columns) == [column for column in columns if column != "library"]:
+        # Written before --library existed: every image measured qnn (a baseline image none).
+        libraries = ["" if variant == "baseline" else QNN_LIBRARY for variant in frame["variant"]]
+        frame.insert(columns.index("library"), "library", libraries)
     if list(frame.columns) != list(columns):
         raise ResultsFileError(f"{path}: columns {list(frame.columns)} are not qbench's ({', '.join(columns)})")
     return frame
