@@ -58,6 +58,7 @@ def test_variant_ratio_table():
     assert table.to_dict("records") == [
         {
             "library": "qnn",
+            "network": "",
             "core": "cortex-m0plus",
             "qformat": "q16.16",
             "opt": "Os",

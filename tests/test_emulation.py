@@ -13,6 +13,7 @@ from qbench.build import BuildSpec, build, plan
 from qbench.cli import main as qbench_main
 from qbench.emulate import verdict
 from qbench.matrix import Variant
+from qbench.network import NetworkShape
 from qbench.protocol import ProtocolError, fault_description, parse_records, parse_report
 from qbench.qformat import parse_qformat
 from qbench.reference import (
@@ -39,6 +40,7 @@ from qbench.workloads import (
 )
 
 FIRMWARE = Path(__file__).parent / "firmware"
+XOR_SHAPE = NetworkShape(2, 1, 4, 1, "tanh", "sigmoid")
 
 
 def execution(status=0, output="", diagnostics="", timed_out=False) -> Execution:
@@ -119,7 +121,7 @@ def test_device_training_equals_the_reference_model(emulated_run):
         assert (bool(row.learned), row.iterations) == (expected.learned, expected.iterations)
         assert row.final_error == expected.final_error / scale
         assert row.outputs == ";".join(f"{value / scale:.6g}" for value in expected.outputs)
-        log = saved.training[f"xor_{row.core}_{row.qformat}_trainable_{row.opt}.csv"]
+        log = saved.training[f"xor_2-4-1-tanh-sigmoid_{row.core}_{row.qformat}_trainable_{row.opt}.csv"]
         assert log["iteration"].tolist() == [entry.iteration for entry in expected.log]
         assert log["error_raw"].tolist() == [entry.error for entry in expected.log]
         weights = log[[f"w{i}" for i in range(17)]].to_numpy() * scale
@@ -131,7 +133,7 @@ def test_device_inference_equals_the_reference_model(emulated_run):
     rows = read_results(root / "out").rows
     for row in rows[rows["variant"] == "inference"].itertuples():
         fmt = parse_qformat(row.qformat)
-        network = ReferencePerceptron(fmt, XOR_LAYERS, "tanh", "sigmoid", list(trained_xor_weights(fmt)))
+        network = ReferencePerceptron(fmt, XOR_LAYERS, "tanh", "sigmoid", list(trained_xor_weights(fmt, XOR_SHAPE)))
         outputs, error = evaluate_xor(network)
         scale = float(1 << fmt.fractional_bits)
         assert row.outputs == ";".join(f"{value / scale:.6g}" for value in outputs)
@@ -176,10 +178,10 @@ def test_per_function_breakdown_shows_the_partial_product_multiply(emulated_run)
 
 
 def misbehaving(number: int) -> Workload:
-    def configure(fmt, trainable, settings, trace):
+    def configure(fmt, trainable, settings, trace, shape):
         return WorkloadSources(FIRMWARE / "misbehaving.cpp", {"QBENCH_MISBEHAVIOUR": str(number)})
 
-    return Workload(f"misbehaving{number}", configure)
+    return Workload(f"misbehaving{number}", configure, shape=lambda settings, layers, width: XOR_SHAPE)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +215,7 @@ def test_device_products_and_sums_equal_the_model(tmp_path, core, fmt_name):
     """Edge values through the device's multiply paths (partial products on the M0+, SMLAL on the M4)."""
     fmt = parse_qformat(fmt_name)
 
-    def configure(fmt_, trainable, settings, trace):
+    def configure(fmt_, trainable, settings, trace, shape):
         return WorkloadSources(FIRMWARE / "arithmetic.cpp", format_defines(fmt_))
 
     spec = BuildSpec(load_targets()[core], Workload("arithmetic", configure), fmt, Variant.INFERENCE, "Os")

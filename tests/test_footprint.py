@@ -43,8 +43,9 @@ def images(run) -> list[Path]:
 
 
 def size_tool(path: Path) -> str:
-    core = path.relative_to(path.parents[3]).parts[0]
-    return load_targets()[core].size_tool
+    targets = load_targets()
+    core = next(part for part in path.parts if part in targets)
+    return targets[core].size_tool
 
 
 def gnu_size_sections(path: Path) -> dict[str, int]:

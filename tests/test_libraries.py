@@ -141,9 +141,10 @@ def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
     assert set(saved.symbols[saved.symbols["variant"] != "baseline"]["library"]) == {"qnn", "other"}
     assert any("othernn::" in symbol for symbol in saved.symbols["symbol"])
     assert set(saved.instructions["library"]) == {"qnn", "other"}
-    assert {"xor_cortex-m0plus_q16.16_trainable_Os.csv", "xor_other_cortex-m0plus_q16.16_trainable_Os.csv"} <= set(
-        saved.training
-    )
+    assert {
+        "xor_2-4-1-tanh-sigmoid_cortex-m0plus_q16.16_trainable_Os.csv",
+        "xor_other_2-4-1-tanh-sigmoid_cortex-m0plus_q16.16_trainable_Os.csv",
+    } <= set(saved.training)
     report = (out / "report.md").read_text()
     sections = report.split("\n## ")[1:]
     tables = [section for section in sections if "| library " in section or "|:--" in section]

@@ -64,3 +64,23 @@ def test_combinations_a_target_or_workload_cannot_build_are_rejected_with_a_reas
 def test_core_order_is_numeric():
     names = [t.name for t in sorted(load_targets().values(), key=core_order)]
     assert names.index("cortex-m7") < names.index("cortex-m33") < names.index("cortex-m55") < names.index("host")
+
+
+def test_float32_and_network_sizes_are_matrix_dimensions():
+    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m0plus", formats="float32,q8.8", variants="inference",
+                    workload="iris", hidden_layers="1,2", hidden_neurons="4,8")  # fmt: skip
+    assert not matrix.problems and not matrix.rejected
+    assert len(matrix.cells) == 2 * 2 * 2
+    assert {cell.shape.name for cell in matrix.cells} == {
+        "4-4-3 tanh/sigmoid", "4-8-3 tanh/sigmoid", "4-4-4-3 tanh/sigmoid", "4-8-8-3 tanh/sigmoid"
+    }  # fmt: skip
+    assert {cell.fmt.name for cell in matrix.cells} == {"float32", "q8.8"}
+    assert all(cell.scaled and "4-8-8-3" in cell.label for cell in matrix.cells if cell.shape.hidden_layers == 2
+               and cell.shape.hidden_neurons == 8)  # fmt: skip
+
+
+def test_bad_network_sizes_are_problems():
+    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m0plus", hidden_neurons="4,0,x")
+    assert matrix.problems == ("--hidden-neurons: '0' is not a whole number >= 1",
+                               "--hidden-neurons: 'x' is not a whole number >= 1")  # fmt: skip
+    assert {cell.shape.hidden_neurons for cell in matrix.cells} == {4}

@@ -71,7 +71,7 @@ def test_unknown_core_part_and_workload(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         run_cli(tmp_path, "--no-emulate", "--cores", "host", "--workload", "mnist")
     assert stopped.value.code == 2
-    assert "unknown workload 'mnist' (known: xor)" in capsys.readouterr().err
+    assert "unknown workload 'mnist' (known: digits, iris, xor)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -140,8 +140,8 @@ def test_missing_tools_name_themselves_and_setup(tmp_path, tool, emulate, packag
 def test_one_cell_that_fails_to_compile(tmp_path, monkeypatch):
     xor = WORKLOADS["xor"]
 
-    def configure(fmt, trainable, settings, trace):
-        return replace(xor.configure(fmt, trainable, settings, trace), source=FIRMWARE / "fails_for_q8_8.cpp")
+    def configure(fmt, trainable, settings, trace, shape):
+        return replace(xor.configure(fmt, trainable, settings, trace, shape), source=FIRMWARE / "fails_for_q8_8.cpp")
 
     monkeypatch.setitem(WORKLOADS, "brittle", replace(xor, name="brittle", configure=configure))
     status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "cortex-m0plus,host", "--formats", "q16.16,q8.8",
@@ -193,9 +193,9 @@ from qbench.workloads import WORKLOADS, WorkloadSources
 xor = WORKLOADS["xor"]
 hang = Path({hang!r})
 
-def configure(fmt, trainable, settings, trace):
+def configure(fmt, trainable, settings, trace, shape):
     if trainable:
-        return xor.configure(fmt, trainable, settings, trace)
+        return xor.configure(fmt, trainable, settings, trace, shape)
     return WorkloadSources(hang, {{"QBENCH_MISBEHAVIOUR": "1"}})
 
 WORKLOADS["stuck"] = replace(xor, name="stuck", configure=configure)

@@ -39,7 +39,9 @@ MAINLINE = """
 FPU = """
     vpush {d8}
     vmov.f32 s0, s1
+    vmov.f32 s2, #1.0
     vmov r0, s0
+    vmrs APSR_nzcv, fpscr
     vadd.f32 s0, s0, s1
     vdiv.f32 s0, s0, s1
     vpop {s16, s17}
@@ -114,9 +116,10 @@ def test_mainline_instructions(tmp_path, core, cycles):
 
 def test_fpu_instructions_on_the_m4f(tmp_path):
     code = CodeImage(assemble(tmp_path, "cortex-m4f", FPU))
-    # vpush {d8}: 1 + 2 single registers; vmov within the FPU 1; vmov to a core register 2;
-    # vadd 1; vdiv 14; vpop {s16, s17}: 1 + 2
-    assert MODELS["cortex-m4f"].estimate(code, addresses(code, 6), None) == 3 + 1 + 2 + 1 + 14 + 3
+    # vpush {d8}: 1 + 2 single registers; vmov within the FPU 1; vmov of an immediate 1 (capstone: fconsts);
+    # vmov to a core register 2; vmrs of the flags, a transfer like it (capstone: fmstat) 2; vadd 1; vdiv 14;
+    # vpop {s16, s17}: 1 + 2
+    assert MODELS["cortex-m4f"].estimate(code, addresses(code, 8), None) == 3 + 1 + 1 + 2 + 2 + 1 + 14 + 3
 
 
 def test_a_class_the_core_lacks_is_an_error_not_a_guess(tmp_path):

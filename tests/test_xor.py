@@ -22,7 +22,9 @@ def build_workload(
     tmp_path: Path, workload: Workload, fmt_name: str, trainable: bool, flags=("-O2",), object_only=False
 ) -> Path:
     """A host program (or, with object_only, the workload's object alone)."""
-    sources = workload.configure(parse_qformat(fmt_name), trainable, WorkloadSettings(), False)
+    settings = WorkloadSettings()
+    shape = workload.shape(settings, None, None)
+    sources = workload.configure(parse_qformat(fmt_name), trainable, settings, False, shape)
     directory = tmp_path / f"{workload.name}-{fmt_name}-{'trainable' if trainable else 'inference'}{''.join(flags)}"
     directory.mkdir()
     for file_name, text in sources.generated.items():

@@ -6,12 +6,14 @@ tested by hand; the report only renders what these return.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from .symbols import short_name
 from .targets import Part
 
-KEY_COLUMNS = ["library", "core", "qformat", "variant", "opt"]
+KEY_COLUMNS = ["library", "network", "core", "qformat", "variant", "opt"]
 LIB_COLUMNS = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static"]
 IMG_COLUMNS = ["img_code", "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static"]
 
@@ -45,7 +47,9 @@ def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Inference-only over trainable library cost, per core, format and level."""
     good = ok_rows(rows)
     records = []
-    for (library, core, qformat, opt), group in good.groupby(["library", "core", "qformat", "opt"], sort=False):
+    for (library, network, core, qformat, opt), group in good.groupby(
+        ["library", "network", "core", "qformat", "opt"], sort=False
+    ):
         by_variant = {row.variant: row for row in group.itertuples()}
         trainable, inference = by_variant.get("trainable"), by_variant.get("inference")
         if trainable is None or inference is None:
@@ -53,6 +57,7 @@ def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
         records.append(
             {
                 "library": library,
+                "network": network,
                 "core": core,
                 "qformat": qformat,
                 "opt": opt,
@@ -68,6 +73,7 @@ def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
         records,
         columns=[
             "library",
+            "network",
             "core",
             "qformat",
             "opt",
@@ -104,8 +110,8 @@ def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
             lib_ram = row.lib_ram_total if ran and _measured(row.lib_ram_total) else row.lib_ram_static
             records.append({
                 "part": part.name, "core": part.core, "flash_kib": part.flash_bytes // 1024,
-                "ram_kib": part.ram_bytes // 1024, "library": row.library, "qformat": row.qformat,
-                "variant": row.variant, "opt": row.opt,
+                "ram_kib": part.ram_bytes // 1024, "library": row.library, "network": row.network,
+                "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
                 "ram": "static + stack" if ran else "static only",
                 "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
                 "lib_ram_pct": percent(lib_ram, part.ram_bytes),
@@ -114,7 +120,7 @@ def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
                 "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[
-        "part", "core", "flash_kib", "ram_kib", "library", "qformat", "variant", "opt", "ram",
+        "part", "core", "flash_kib", "ram_kib", "library", "network", "qformat", "variant", "opt", "ram",
         "lib_flash_pct", "lib_ram_pct", "img_flash_pct", "img_ram_pct", "fits",
     ])  # fmt: skip
 
@@ -140,13 +146,14 @@ def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
                 continue
             records.append({
                 "part": part.name, "clock_mhz": part.clock_hz / 1e6, "core": part.core, "library": row.library,
-                "qformat": row.qformat,
+                "network": row.network, "qformat": row.qformat,
                 "variant": row.variant, "opt": row.opt, "est_us_forward": row.est_cycles_forward / part.clock_hz * 1e6,
                 "est_us_train_step": row.est_cycles_train_step / part.clock_hz * 1e6
                 if _measured(row.est_cycles_train_step) else None,
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[
-        "part", "clock_mhz", "core", "library", "qformat", "variant", "opt", "est_us_forward", "est_us_train_step",
+        "part", "clock_mhz", "core", "library", "network", "qformat", "variant", "opt", "est_us_forward",
+        "est_us_train_step",
     ])  # fmt: skip
 
 
@@ -156,8 +163,10 @@ def ram_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """XOR's runs: learned (or outputs right), after how many iterations, with what error."""
     columns = ["learned", "iterations", "final_error", "outputs"]
-    return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
+    emulated = _emulated(rows)
+    return emulated[emulated["learned"].notna()][KEY_COLUMNS + columns].reset_index(drop=True)
 
 
 def function_share_table(instructions: pd.DataFrame, key: dict, region: str, count: int = 8) -> pd.DataFrame:
@@ -226,3 +235,99 @@ def flags_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One flag line per core (cells of a core differ only in -O and the format's -D)."""
     built = rows[rows["flags"] != ""]
     return built.groupby("core", sort=False).first().reset_index()[["core", "toolchain", "flags"]]
+
+
+def deployed_flash(rows: pd.DataFrame) -> pd.Series:
+    """Library flash without the test split's tables: what deploying the network costs."""
+    return rows["lib_flash"] - rows["test_data_bytes"].fillna(0)
+
+
+def _ram(rows: pd.DataFrame) -> pd.Series:
+    """Library RAM with the measured stack where the image ran, static RAM alone otherwise."""
+    return rows["lib_ram_total"].where(rows["lib_ram_total"].notna(), rows["lib_ram_static"])
+
+
+FLOAT_FORMAT = "float32"
+
+
+def format_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Inference-only images by workload, network, core and number format: accuracy on the device against
+    the float network on the host, deployed flash, RAM, instructions and estimated cycles per inference,
+    and flash and instructions as a share of the float32 build of the same network on the same core."""
+    good = ok_rows(rows)
+    good = good[good["variant"] == "inference"]
+    records = []
+    context = ["workload", "network", "library", "core", "opt"]
+    for _, group in good.groupby(context, sort=False):
+        floats = group[group["qformat"] == FLOAT_FORMAT]
+        reference = floats.iloc[0] if not floats.empty else None
+        for row in group.itertuples():
+            flash = row.lib_flash - (0 if pd.isna(row.test_data_bytes) else row.test_data_bytes)
+            ram = row.lib_ram_total if _measured(row.lib_ram_total) else row.lib_ram_static
+            records.append({
+                "workload": row.workload, "network": row.network, "library": row.library, "core": row.core,
+                "qformat": row.qformat, "opt": row.opt, "accuracy_float_host": row.accuracy_float_host,
+                "accuracy_device": row.accuracy_device, "weights_saturated": row.weights_saturated,
+                "deployed_flash": flash, "lib_ram": ram, "instr_forward": row.instr_forward,
+                "est_cycles_forward": row.est_cycles_forward,
+                "flash_vs_float": None if reference is None else ratio(flash, deployed_flash(floats).iloc[0]),
+                "instr_vs_float": None if reference is None else ratio(row.instr_forward, reference.instr_forward),
+            })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=[
+        "workload", "network", "library", "core", "qformat", "opt", "accuracy_float_host", "accuracy_device",
+        "weights_saturated", "deployed_flash", "lib_ram", "instr_forward", "est_cycles_forward", "flash_vs_float",
+        "instr_vs_float",
+    ])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Line:
+    slope: float
+    intercept: float
+    r_squared: float | None  # None when every y is the same
+
+
+def fit_line(xs: list[float], ys: list[float]) -> Line:
+    """Least-squares y = slope * x + intercept over at least two distinct x."""
+    if len(set(xs)) < 2:
+        raise ValueError("a line needs at least two distinct x values")
+    count = len(xs)
+    mean_x, mean_y = sum(xs) / count, sum(ys) / count
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    intercept = mean_y - slope * mean_x
+    total = sum((y - mean_y) ** 2 for y in ys)
+    residual = sum((y - slope * x - intercept) ** 2 for x, y in zip(xs, ys, strict=True))
+    return Line(slope, intercept, None if total == 0 else 1.0 - residual / total)
+
+
+SCALED_METRICS = {"flash": deployed_flash, "ram": _ram, "instructions": lambda rows: rows["instr_forward"]}
+
+
+def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per workload, core, format and variant run at several network sizes: the cost per connection (weight
+    or bias) of deployed flash, library RAM and instructions per inference, fitted by least squares, with the
+    fixed part (intercept) and the fit's R²."""
+    good = ok_rows(rows)
+    records = []
+    for (workload, library, core, qformat, variant, opt), group in good.groupby(
+        ["workload", "library", "core", "qformat", "variant", "opt"], sort=False
+    ):
+        if group["connections"].nunique() < 2:
+            continue
+        record = {"workload": workload, "library": library, "core": core, "qformat": qformat, "variant": variant,
+                  "opt": opt, "networks": len(group), "connections": f"{group['connections'].min()}-"
+                  f"{group['connections'].max()}"}  # fmt: skip
+        for metric, values in SCALED_METRICS.items():
+            series = values(group)
+            known = series.notna() & group["connections"].notna()
+            if known.sum() < 2 or group["connections"][known].nunique() < 2:
+                record |= {f"{metric}_per_connection": None, f"{metric}_fixed": None, f"{metric}_r2": None}
+                continue
+            line = fit_line([float(x) for x in group["connections"][known]], [float(y) for y in series[known]])
+            record |= {f"{metric}_per_connection": line.slope, f"{metric}_fixed": line.intercept,
+                       f"{metric}_r2": line.r_squared}  # fmt: skip
+        records.append(record)
+    columns = ["workload", "library", "core", "qformat", "variant", "opt", "networks", "connections"]
+    columns += [f"{metric}_{part}" for metric in SCALED_METRICS for part in ("per_connection", "fixed", "r2")]
+    return pd.DataFrame.from_records(records, columns=columns)

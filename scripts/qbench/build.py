@@ -15,8 +15,9 @@ from string import Template
 from . import processes
 from .libraries import QNN, Library
 from .matrix import Cell, Variant
+from .network import NetworkShape
 from .paths import REPO, shown
-from .qformat import QFormat
+from .qformat import NumberFormat
 from .targets import Target
 from .toolchain import require
 from .workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings
@@ -33,16 +34,18 @@ class BuildSpec:
 
     target: Target
     workload: Workload
-    fmt: QFormat | None
+    fmt: NumberFormat | None
     variant: Variant | None
     opt: str
     settings: WorkloadSettings = WorkloadSettings()
     trace: bool = False
     library: Library = QNN
+    shape: NetworkShape | None = None
 
     @classmethod
     def for_cell(cls, cell: Cell, settings: WorkloadSettings, trace: bool = False) -> BuildSpec:
-        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, trace, cell.library)
+        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, trace, cell.library,
+                   cell.shape)  # fmt: skip
 
     @classmethod
     def baseline(cls, target: Target, opt: str) -> BuildSpec:
@@ -53,12 +56,13 @@ class BuildSpec:
         return self.fmt is None
 
     def directory(self, root: Path) -> Path:
+        place = root / self.workload.name / self.target.name / self.opt
         if self.fmt is None:
-            leaf = "baseline"
-        else:
-            library = "" if self.library == QNN else f"{self.library.name}-"
-            leaf = f"{library}{self.fmt.name}-{self.variant}{'-trace' if self.trace else ''}"
-        return root / self.workload.name / self.target.name / self.opt / leaf
+            return place / "baseline"
+        if self.shape is not None:
+            place /= self.shape.name.replace(" ", "-").replace("/", "-")
+        library = "" if self.library == QNN else f"{self.library.name}-"
+        return place / f"{library}{self.fmt.name}-{self.variant}{'-trace' if self.trace else ''}"
 
     @property
     def label(self) -> str:
@@ -133,7 +137,7 @@ def plan(spec: BuildSpec, root: Path) -> BuildPlan:
     target = spec.target
     directory = spec.directory(root.resolve())
     trainable = spec.variant == Variant.TRAINABLE
-    sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.trace)
+    sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.trace, spec.shape)
     generated = dict(sources.generated)
     library_defines = spec.library.compile_defines(spec.fmt) if spec.fmt is not None else {}
     defines = [*target.defines, *sorted((sources.defines | library_defines).items())]

@@ -22,7 +22,7 @@ from .elfsize import Category, ImageSizes, Section
 from .emulate import CellRun, Emulated
 from .measure import Measured
 from .paths import REPO
-from .protocol import StackUse, TrainingLogEntry, WorkloadReport
+from .protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
 from .results import Status
 from .symbols import SymbolSize
 from .trace import RegionStats
@@ -155,6 +155,12 @@ def encode_cell_run(run: CellRun) -> dict:
     }
 
 
+def _classification(document: dict | None) -> Classification | None:
+    if document is None:
+        return None
+    return Classification(document["correct"], document["total"], tuple(document["predictions"]))
+
+
 def decode_cell_run(document: dict) -> CellRun:
     report = document["report"]
     if report is not None:
@@ -163,6 +169,7 @@ def decode_cell_run(document: dict) -> CellRun:
             "outputs": tuple(report["outputs"]),
             "log": tuple(TrainingLogEntry(e["iteration"], e["error"], tuple(e["weights"])) for e in report["log"]),
             "stack": StackUse(**report["stack"]) if report["stack"] else None,
+            "classification": _classification(report.get("classification")),
         })  # fmt: skip
     regions = document["regions"]
     if regions is not None:

@@ -20,7 +20,8 @@ HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured"
 CODE_BUDGET = 4096  # "a neural network in under 4 KB"
 ABOUT_A_THIRD = 0.40  # the largest ratio still "about a third"
 ARTICLE_PART = "STM32L011K4"
-ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os", "library": QNN_LIBRARY}
+ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os", "library": QNN_LIBRARY,
+           "workload": "xor", "network": "2-4-1 tanh/sigmoid"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame]) -> Cla
     for qformat in ("q16.16", "q8.8"):
         row = _cell(rows, "trainable", qformat=qformat)
         name = (
-            training_log_name(row.workload, row.library, row.core, qformat, "trainable", row.opt)
+            training_log_name(row.workload, row.library, row.network, row.core, qformat, "trainable", row.opt)
             if row is not None
             else ""
         )

@@ -10,6 +10,7 @@ was interrupted, after writing the rows that finished.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -23,6 +24,7 @@ from .compare import DEFAULT_METRICS, CompareError, compare, parse_threshold
 from .libraries import QNN, Library, LibraryError, parse_library
 from .matrix import DEFAULT_FORMATS, DEFAULT_OPT, DEFAULT_VARIANTS, OPT_LEVELS, Matrix, expand, parse_shard, shard
 from .merge import MergeError, merge
+from .network import FloatNetwork, NetworkError, network_from_document
 from .paths import BUILD, REPORTS, TARGETS, shown
 from .pipeline import RunOptions, baseline_specs, build_all, check_tools, run_matrix
 from .progress import Progress, for_stream
@@ -32,6 +34,7 @@ from .report import markdown, write_report
 from .results import ResultsFileError, read_results, saved_results, write_results
 from .targets import TargetError, load_parts, load_targets, select
 from .toolchain import ToolNotFound
+from .torch_import import TorchImportError, load_torch_network, write_network
 from .workloads import ACTIVATION_POLICIES, WORKLOADS, WorkloadSettings
 
 # Exit status of an interrupted run, by signal.
@@ -55,11 +58,26 @@ def _lut(arguments: argparse.Namespace) -> int:
 
 
 def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
-    hidden, output = arguments.activations
+    hidden, output = arguments.activations or (None, None)
     return WorkloadSettings(
         max_iterations=arguments.max_iterations, log_every=arguments.log_every,
-        hidden_activation=hidden, output_activation=output,
+        hidden_activation=hidden, output_activation=output, model=arguments.model,
     )  # fmt: skip
+
+
+def _model(text: str) -> FloatNetwork:
+    """A network file (qbench import-torch writes one) for --model."""
+    path = Path(text)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"{text}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{text}: not valid JSON ({error})") from None
+    try:
+        return network_from_document(document, text)
+    except NetworkError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _matrix(arguments: argparse.Namespace, progress: Progress) -> Matrix:
@@ -70,7 +88,8 @@ def _matrix(arguments: argparse.Namespace, progress: Progress) -> Matrix:
     matrix = expand(
         load_targets(arguments.targets), WORKLOADS, cores=arguments.cores, formats=arguments.formats,
         variants=arguments.variants, opt=arguments.opt, workload=arguments.workload, settings=_settings(arguments),
-        libraries=(QNN, *arguments.library),
+        libraries=(QNN, *arguments.library), hidden_layers=arguments.hidden_layers,
+        hidden_neurons=arguments.hidden_neurons,
     )  # fmt: skip
     if arguments.shard is not None:
         matrix = shard(matrix, *arguments.shard)
@@ -191,6 +210,17 @@ def _compare(arguments: argparse.Namespace) -> int:
     return 1 if comparison.regressions else 0
 
 
+def _import_torch(arguments: argparse.Namespace) -> int:
+    formats = [parse_qformat(name) for name in arguments.formats.split(",")]
+    network = load_torch_network(arguments.model, arguments.activations)
+    table = write_network(network, formats, arguments.out)
+    print(f"{network.shape.name} network ({network.shape.connections} weights) from {shown(arguments.model)}: "
+          f"wrote network.json and weights_<format>.inc for {', '.join(table['format'])} "
+          f"to {shown(arguments.out)}\n")  # fmt: skip
+    print(table.to_markdown(index=False))
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -242,8 +272,12 @@ def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
         help="training budget of a trainable image (default: %(default)s)")  # fmt: skip
     add("--log-every", type=_positive, default=WorkloadSettings.log_every,
         help="iterations between training-log records (default: %(default)s)")  # fmt: skip
-    add("--activations", type=_activations, default=("tanh", "sigmoid"),
-        help="hidden and output activations, e.g. tanh,sigmoid (default) or relu,linear")  # fmt: skip
+    add("--activations", type=_activations,
+        help="hidden and output activations, e.g. relu,linear (default: the workload's, tanh,sigmoid)")  # fmt: skip
+    add("--hidden-layers", help="comma-separated hidden-layer counts, e.g. 1,2,3 (default: the workload's network)")
+    add("--hidden-neurons", help="comma-separated hidden-layer widths, e.g. 4,8,16,32,64 (default: the workload's)")
+    add("--model", type=_model, metavar="NETWORK_JSON",
+        help="deploy this network (from qbench import-torch) instead of training one on the host")  # fmt: skip
     add("--library", type=_library, action="append", default=[], metavar="NAME=PATH",
         help="also build against another library with qnn's API, its rows beside qnn's (repeatable)")  # fmt: skip
     _add_targets_option(parser)
@@ -296,6 +330,21 @@ def build_parser() -> argparse.ArgumentParser:
     lut_command.add_argument("--format", required=True, help="Q format, e.g. q8.8, q1.15, uq8.8")
     lut_command.add_argument("--function", required=True, choices=("tanh", "sigmoid"))
     lut_command.set_defaults(handler=_lut)
+
+    import_command = commands.add_parser(
+        "import-torch", help="turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"
+    )
+    import_command.add_argument(
+        "model", type=Path, help="file written by torch.save(model) or torch.save(model.state_dict()); a whole "
+        "model is unpickled, so import only files you trust"
+    )  # fmt: skip
+    import_command.add_argument("--out", type=Path, required=True, help="directory for network.json and the weights")
+    import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated Q formats")
+    import_command.add_argument(
+        "--activations", type=_activations, default=None,
+        help="hidden and output activations, e.g. tanh,sigmoid: needed for a state_dict, checked against a model",
+    )  # fmt: skip
+    import_command.set_defaults(handler=_import_torch)
     return parser
 
 
@@ -313,7 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return arguments.handler(arguments)
-    except (QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError) as error:
+    except (
+        QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError,
+        TorchImportError, NetworkError,
+    ) as error:  # fmt: skip
         parser.exit(2, f"qbench: error: {error}\n")
     except KeyboardInterrupt:
         number = _interrupting_signal

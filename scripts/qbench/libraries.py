@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .qformat import QFormat
+from .qformat import FloatFormat, NumberFormat
 from .results import QNN_LIBRARY
 from .workloads import QNN_INCLUDE
 
@@ -39,12 +39,16 @@ class Library:
     defines: tuple[tuple[str, str], ...] = ()
     external: bool = False  # outside this repository: its files are hashed into cache keys
 
-    def compile_defines(self, fmt: QFormat) -> dict[str, str]:
-        """What selects this library in a workload's build (nothing for qnn itself)."""
+    def compile_defines(self, fmt: NumberFormat) -> dict[str, str]:
+        """What selects this library in a workload's build (nothing for qnn itself). A define
+        naming {I} or {F} selects something by Q format and is left out of float builds."""
         if not self.external:
             return {}
-        bits = {"I": str(fmt.integer_bits), "F": str(fmt.fractional_bits)}
-        chosen = {name.format(**bits): value.format(**bits) for name, value in self.defines}
+        if isinstance(fmt, FloatFormat):
+            chosen = {name: value for name, value in self.defines if "{" not in name + value}
+        else:
+            bits = {"I": str(fmt.integer_bits), "F": str(fmt.fractional_bits)}
+            chosen = {name.format(**bits): value.format(**bits) for name, value in self.defines}
         return {"QBENCH_NN_HEADER": f'"{self.header}"', "QBENCH_NN": self.namespace, **chosen}
 
     def fingerprint(self) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .libraries import QNN, Library
-from .qformat import QFormat, QFormatError, parse_qformat
+from .network import NetworkError, NetworkShape
+from .qformat import NumberFormat, QFormatError, parse_format
 from .targets import Target, TargetError, select
 from .workloads import DEFAULT_SETTINGS, Workload, WorkloadSettings
 
@@ -33,15 +34,18 @@ DEFAULT_OPT = ("Os",)
 class Cell:
     target: Target
     workload: Workload
-    fmt: QFormat
+    fmt: NumberFormat
     variant: Variant
     opt: str
+    shape: NetworkShape
     library: Library = QNN
+    scaled: bool = False  # one of several network sizes (--hidden-layers / --hidden-neurons): the label names it
 
     @property
     def label(self) -> str:
         library = "" if self.library == QNN else f" [{self.library.name}]"
-        return f"{self.target.name} {self.workload.name} {self.fmt.name} {self.variant} -{self.opt}{library}"
+        network = f" {'-'.join(map(str, self.shape.layer_sizes))}" if self.scaled else ""
+        return f"{self.target.name} {self.workload.name}{network} {self.fmt.name} {self.variant} -{self.opt}{library}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def expand(
     workload: str = "xor",
     settings: WorkloadSettings = DEFAULT_SETTINGS,
     libraries: tuple[Library, ...] = (QNN,),
+    hidden_layers: str | None = None,
+    hidden_neurons: str | None = None,
 ) -> Matrix:
     problems: list[str] = []
 
@@ -92,10 +98,10 @@ def expand(
             except TargetError as error:
                 problems.append(str(error))
 
-    chosen_formats: list[QFormat] = []
+    chosen_formats: list[NumberFormat] = []
     for text in _split(formats):
         try:
-            chosen_formats.append(parse_qformat(text))
+            chosen_formats.append(parse_format(text))
         except QFormatError as error:
             problems.append(str(error))
 
@@ -119,19 +125,47 @@ def expand(
         problems.append(f"unknown workload {workload!r} (known: {', '.join(sorted(workloads))})")
         return Matrix((), (), tuple(problems))
 
+    shapes: list[NetworkShape] = []
+    layer_counts, widths = (
+        _sizes("--hidden-layers", hidden_layers, problems),
+        _sizes("--hidden-neurons", hidden_neurons, problems),
+    )
+    for layers in layer_counts:
+        for width in widths:
+            try:
+                shapes.append(chosen_workload.shape(settings, layers, width))
+            except NetworkError as error:
+                problems.append(f"{chosen_workload.name}: {error}")
+                break
+    scaled = len(shapes) > 1
+
     cells, rejected = [], []
     for target in chosen_targets:
-        for fmt in chosen_formats:
-            for variant in chosen_variants:
-                for level in chosen_opt:
-                    for library in libraries:
-                        cell = Cell(target, chosen_workload, fmt, variant, level, library)
-                        reason = rejection(cell, settings)
-                        if reason is None:
-                            cells.append(cell)
-                        else:
-                            rejected.append(RejectedCell(cell, reason))
+        for shape in shapes:
+            for fmt in chosen_formats:
+                for variant in chosen_variants:
+                    for level in chosen_opt:
+                        for library in libraries:
+                            cell = Cell(target, chosen_workload, fmt, variant, level, shape, library, scaled)
+                            reason = rejection(cell, settings)
+                            if reason is None:
+                                cells.append(cell)
+                            else:
+                                rejected.append(RejectedCell(cell, reason))
     return Matrix(tuple(cells), tuple(rejected), tuple(problems))
+
+
+def _sizes(option: str, text: str | None, problems: list[str]) -> list[int | None]:
+    """The whole numbers >= 1 of a comma-separated option; [None] (the workload's own) when not given."""
+    if text is None:
+        return [None]
+    sizes = []
+    for item in _split(text):
+        if item.isdigit() and int(item) >= 1:
+            sizes.append(int(item))
+        else:
+            problems.append(f"{option}: {item!r} is not a whole number >= 1")
+    return sizes
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -147,7 +181,8 @@ def shard(matrix: Matrix, index: int, count: int) -> Matrix:
     does not depend on how the matrix was typed. The shares cover the matrix exactly once."""
 
     def key(cell: Cell) -> tuple:
-        return (cell.target.name, cell.workload.name, cell.fmt.name, str(cell.variant), cell.opt, cell.library.name)
+        return (cell.target.name, cell.workload.name, cell.shape.layer_sizes, cell.fmt.name, str(cell.variant),
+                cell.opt, cell.library.name)  # fmt: skip
 
     everything = sorted([*matrix.cells, *(rejected.cell for rejected in matrix.rejected)], key=key)
     mine = {key(cell) for position, cell in enumerate(everything) if position % count == index - 1}
@@ -165,4 +200,4 @@ def rejection(cell: Cell, settings: WorkloadSettings) -> str | None:
             f"{cell.fmt.name} is {cell.fmt.total_bits} bits wide; {cell.target.name} builds take formats up to "
             f"{cell.target.max_format_bits} bits (wider products need 128-bit integers)"
         )
-    return cell.workload.rejection(cell.fmt, cell.variant == Variant.TRAINABLE, settings)
+    return cell.workload.rejection(cell.fmt, cell.variant == Variant.TRAINABLE, settings, cell.shape)

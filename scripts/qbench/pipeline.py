@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import processes
-from .build import BuildSpec, build, plan
+from .build import BuildSpec, Image, build, plan
 from .cache import Cache
 from .elfsize import Category, ImageSizes
 from .emulate import CellRun, Emulated, count_instructions, run_baseline, run_workload
@@ -29,6 +29,7 @@ from .provenance import Revision
 from .results import InstructionRow, ResultRow, Status, SymbolRow, TrainingLog
 from .runners import RunnerUnavailable, runner_for
 from .runners.qemu import EMULATOR
+from .symbols import TEST_DATA_GROUP
 from .timing import TimingModel, load_timing_models
 from .toolchain import ToolNotFound, require, version
 from .workloads import WorkloadSettings
@@ -104,7 +105,11 @@ def build_all(
     specs: list[BuildSpec], root: Path, jobs: int, cache: Cache, progress: Progress
 ) -> tuple[dict[BuildSpec, Measured], bool]:
     def work(spec: BuildSpec) -> Measured:
-        planned = plan(spec, root)
+        try:
+            planned = plan(spec, root)
+        except ValueError as error:  # the workload could not prepare its sources (host training, a data set...)
+            message = f"preparing the sources: {error}"
+            return Measured(Image(spec, None, "", message), None, (), message)
         key = cache.build_key(planned, version(spec.target.compiler))
         cached = cache.fetch_build(key, planned)
         if cached is not None:
@@ -140,7 +145,8 @@ def _image_columns(sizes: ImageSizes) -> dict[str, int]:
 def _row(cell: Cell, status: Status, message: str, common: dict, **columns) -> ResultRow:
     return ResultRow(
         core=cell.target.name, board=cell.target.board, qformat=cell.fmt.name, variant=str(cell.variant),
-        opt=cell.opt, workload=cell.workload.name, library=cell.library.name, status=str(status), message=message,
+        opt=cell.opt, workload=cell.workload.name, library=cell.library.name, network=cell.shape.name,
+        status=str(status), message=message,
         **common, **columns,
     )  # fmt: skip
 
@@ -155,8 +161,9 @@ def _footprint_row(cell: Cell, built: Measured, baseline: Measured, common: dict
     if baseline.sizes is None:
         return _row(cell, Status.BASELINE_FAILED, f"empty baseline: {baseline.error}", common, **paths,
                     **_image_columns(built.sizes))  # fmt: skip
+    test_data = sum(symbol.size for symbol in built.symbols if symbol.group == TEST_DATA_GROUP) or None
     return _row(cell, Status.OK, "", common, **paths, **_image_columns(built.sizes),
-                **_difference(built.sizes, baseline.sizes))  # fmt: skip
+                **_difference(built.sizes, baseline.sizes), test_data_bytes=test_data)  # fmt: skip
 
 
 def _run_cell(cell: Cell, elf: Path, trace_elf: Path, timing: TimingModel | None, options: RunOptions) -> CellRun:
@@ -172,26 +179,59 @@ def _scale(raw: int, fractional_bits: int) -> float:
     return raw / float(1 << fractional_bits)
 
 
-def _with_run(row: ResultRow, cell: Cell, run: CellRun, baseline_stack: StackUse | None, emulator: str) -> ResultRow:
+def _with_host_figures(row: ResultRow, cell: Cell, settings: WorkloadSettings) -> ResultRow:
+    """What the host knows of the cell's image: its size in connections, saturation, float accuracy."""
+    try:
+        figures = cell.workload.host_figures(cell.fmt, cell.variant == Variant.TRAINABLE, settings, cell.shape)
+    except ValueError as error:
+        return replace(row, status=str(Status.BUILD_FAILED), message=f"preparing the sources: {error}")
+    return replace(
+        row, connections=figures.connections, weights_saturated=figures.weights_saturated,
+        inputs_saturated=figures.inputs_saturated, accuracy_float_host=figures.accuracy_float_host,
+    )  # fmt: skip
+
+
+def _mismatch(device: tuple[int, ...], model: tuple[int, ...]) -> str | None:
+    """Where the device's predictions leave the bit-exact model's, or None when they agree."""
+    differing = [index for index, (a, b) in enumerate(zip(device, model, strict=True)) if a != b]
+    if not differing:
+        return None
+    first = differing[0]
+    return (f"{len(differing)} of {len(model)} predictions differ from qnn's bit-exact model, first test sample "
+            f"{first}: device class {device[first]}, model class {model[first]}")  # fmt: skip
+
+
+def _with_run(
+    row: ResultRow, cell: Cell, run: CellRun, baseline_stack: StackUse | None, emulator: str, settings: WorkloadSettings
+) -> ResultRow:
     emulated = run.emulated
     status, message = emulated.status, emulated.message
     columns: dict = {"qemu": emulator}
     report = emulated.report
-    if report is not None:
-        bits = cell.fmt.fractional_bits
+    if report is not None and report.classification is not None:
+        classified = report.classification
+        columns |= {"accuracy_device": classified.correct / classified.total, "test_samples": classified.total}
+        expected = cell.workload.host_figures(cell.fmt, False, settings, cell.shape).expected_predictions
+        if expected is not None:
+            difference = _mismatch(classified.predictions, expected)
+            columns["matches_reference"] = difference is None
+            if difference is not None and status == Status.OK:
+                status, message = Status.REFERENCE_MISMATCH, difference
+    elif report is not None:
+        bits = cell.fmt.report_fractional_bits
         columns |= {
             "learned": report.learned,
             "iterations": report.iterations if cell.variant == Variant.TRAINABLE else None,
             "final_error": _scale(report.final_error, bits),
             "outputs": ";".join(f"{_scale(value, bits):.6g}" for value in report.outputs),
         }  # fmt: skip
-        if report.stack is not None:
-            columns |= {
-                "stack_peak": report.stack.peak_bytes,
-                "ram_total": row.img_data + row.img_bss + report.stack.peak_bytes,
-            }
-            if baseline_stack is not None:
-                columns["lib_ram_total"] = row.lib_ram_static + report.stack.peak_bytes - baseline_stack.peak_bytes
+    if report is not None and report.stack is not None:
+        columns |= {
+            "stack_peak": report.stack.peak_bytes,
+            "ram_total": row.img_data + row.img_bss + report.stack.peak_bytes,
+        }
+        if baseline_stack is not None:
+            columns["lib_ram_total"] = row.lib_ram_static + report.stack.peak_bytes - baseline_stack.peak_bytes
     if status == Status.OK:
         if emulated.regions is None:
             status, message = Status.TRACE_FAILED, run.trace_message
@@ -248,7 +288,8 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
             row = _footprint_row(cell, built[images[cell]], built[baseline], common)
             rows[cell] = replace(row, toolchain=tools[cell.target.compiler])
     for cell, row in rows.items():
-        rows[cell] = replace(row, network=cell.workload.network(options.settings))
+        if row.status != Status.INVALID:
+            rows[cell] = _with_host_figures(row, cell, options.settings)
 
     instructions: list[InstructionRow] = []
     training: list[TrainingLog] = []
@@ -299,6 +340,9 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
             if emulated.status != Status.OK:
                 return cell.label, f"{emulated.status} {emulated.message}", True
             report = emulated.report
+            if report.classification is not None:
+                right = report.classification
+                return cell.label, f"{right.correct} of {right.total} classified right", False
             if report.variant != Variant.TRAINABLE:
                 return cell.label, "outputs right" if report.learned else "outputs wrong", False
             learned = f"learned after {report.iterations} iterations" if report.learned else "did not learn"
@@ -316,16 +360,16 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
                 rows[cell] = _incomplete(rows[cell], "emulated run")
                 continue
             baseline_stack, _ = baseline_runs[(cell.target.name, cell.opt)]
-            rows[cell] = _with_run(rows[cell], cell, run, baseline_stack, emulator)
+            rows[cell] = _with_run(rows[cell], cell, run, baseline_stack, emulator, options.settings)
             key = dict(core=cell.target.name, qformat=cell.fmt.name, variant=str(cell.variant), opt=cell.opt,
-                       workload=cell.workload.name, library=cell.library.name)  # fmt: skip
+                       workload=cell.workload.name, library=cell.library.name, network=cell.shape.name)  # fmt: skip
             for region in (run.emulated.regions or {}).values():
                 instructions += [
                     InstructionRow(**key, region=region.name, function=function, instructions=count)
                     for function, count in region.functions.items()
                 ]
             if run.emulated.report is not None and run.emulated.report.log:
-                training.append(TrainingLog(**key, fractional_bits=cell.fmt.fractional_bits,
+                training.append(TrainingLog(**key, fractional_bits=cell.fmt.report_fractional_bits,
                                             entries=run.emulated.report.log))  # fmt: skip
     elif emulated_cells:
         for cell in emulated_cells:
@@ -335,14 +379,14 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
     symbols: list[SymbolRow] = []
     for (core, opt), spec in baselines.items():
         symbols += [
-            SymbolRow(core, "", "baseline", opt, spec.workload.name, "", s.name, s.group, str(s.category), s.size)
+            SymbolRow(core, "", "baseline", opt, spec.workload.name, "", "", s.name, s.group, str(s.category), s.size)
             for s in (built[spec].symbols if spec in built else ())
         ]
     for cell, spec in images.items():
         if rows[cell].lib_flash is not None:
             symbols += [
                 SymbolRow(cell.target.name, cell.fmt.name, str(cell.variant), cell.opt, cell.workload.name,
-                          cell.library.name, s.name, s.group, str(s.category), s.size)
+                          cell.library.name, cell.shape.name, s.name, s.group, str(s.category), s.size)
                 for s in built[spec].symbols
             ]  # fmt: skip
     ordered = [rows[rejected.cell] for rejected in matrix.rejected] + [rows[cell] for cell in matrix.cells]

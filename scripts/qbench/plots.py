@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .analysis import ok_rows  # noqa: E402
+from .analysis import deployed_flash, ok_rows  # noqa: E402
 from .results import QNN_LIBRARY, training_log_name  # noqa: E402
 
 PLOTS = "plots"
@@ -35,7 +35,7 @@ def training_error(training: dict[str, pd.DataFrame], rows: pd.DataFrame, core: 
     runs = rows[(rows["core"] == core) & (rows["opt"] == opt) & (rows["variant"] == "trainable")]
     names = {
         series_label(row.library, row.qformat.upper()): training_log_name(
-            row.workload, row.library, row.core, row.qformat, "trainable", row.opt
+            row.workload, row.library, row.network, row.core, row.qformat, "trainable", row.opt
         )
         for row in runs.itertuples()
     }
@@ -95,17 +95,23 @@ def _grouped_bars(axes, table: pd.DataFrame, ylabel: str, title: str) -> None:
     axes.grid(axis="y", alpha=0.3)
 
 
+def _first_network(chosen: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one network (the first in the results), so bars per core compare like with like."""
+    return chosen[(chosen["workload"] == chosen["workload"].iloc[0]) & (chosen["network"] == chosen["network"].iloc[0])]
+
+
 def footprint_by_core(rows: pd.DataFrame, qformat: str, opt: str, directory: Path):
     """Library flash and RAM per core, trainable against inference-only."""
     good = ok_rows(rows)
     chosen = good[(good["qformat"] == qformat) & (good["opt"] == opt)]
+    chosen = _first_network(chosen) if not chosen.empty else chosen
     if chosen.empty:
         return None
     ram = chosen["lib_ram_total"].where(chosen["lib_ram_total"].notna(), chosen["lib_ram_static"])
     flash = _by_core(chosen, "variant", chosen["lib_flash"])
     memory = _by_core(chosen, "variant", ram)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    _grouped_bars(left, flash, "bytes", f"Library flash, {qformat.upper()} -{opt}")
+    _grouped_bars(left, flash, "bytes", f"Library flash, {_network_of(chosen)} {qformat.upper()} -{opt}")
     _grouped_bars(right, memory, "bytes", f"Library RAM (static + stack where run), {qformat.upper()} -{opt}")
     return _save(figure, directory, f"footprint_by_core_{qformat}_{opt}.png")
 
@@ -116,7 +122,41 @@ def instructions_by_core(rows: pd.DataFrame, opt: str, directory: Path):
     chosen = good[(good["variant"] == "inference") & (good["opt"] == opt) & good["instr_forward"].notna()]
     if chosen.empty:
         return None
+    chosen = _first_network(chosen)
     table = _by_core(chosen, "qformat", chosen["instr_forward"])
     figure, axes = plt.subplots(figsize=(9, 4.2))
-    _grouped_bars(axes, table, "instructions (exact, QEMU)", f"Instructions per inference, -{opt}")
+    _grouped_bars(
+        axes, table, "instructions (exact, QEMU)", f"Instructions per inference, {_network_of(chosen)} -{opt}"
+    )
     return _save(figure, directory, f"instructions_by_core_{opt}.png")
+
+
+def _network_of(chosen: pd.DataFrame) -> str:
+    return f"{chosen['workload'].iloc[0]} {chosen['network'].iloc[0]}"
+
+
+def scaling(rows: pd.DataFrame, directory: Path):
+    """Deployed flash and instructions per inference against the network's connections, one line per
+    core and format, for every workload run at several network sizes."""
+    good = ok_rows(rows)
+    good = good[good["connections"].notna()]
+    series = {
+        key: group.sort_values("connections")
+        for key, group in good.groupby(["workload", "library", "core", "qformat", "variant", "opt"], sort=False)
+        if group["connections"].nunique() >= 2
+    }
+    if not series:
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for (workload, library, core, qformat, variant, opt), group in series.items():
+        label = series_label(library, f"{workload} {core} {qformat} {variant} -{opt}")
+        left.plot(group["connections"], deployed_flash(group), marker="o", linewidth=1.2, label=label)
+        if group["instr_forward"].notna().any():
+            right.plot(group["connections"], group["instr_forward"], marker="o", linewidth=1.2, label=label)
+    left.set(xlabel="connections (weights and biases)", ylabel="bytes", title="Deployed flash (test data excluded)")
+    right.set(xlabel="connections (weights and biases)", ylabel="instructions (exact, QEMU)",
+              title="Instructions per inference")  # fmt: skip
+    for axes in (left, right):
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    return _save(figure, directory, "scaling.png")

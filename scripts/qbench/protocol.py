@@ -2,8 +2,9 @@
 into typed records.
 
 One record per line: `name key=value key=value`, integers in decimal, lists
-comma-separated. A report is `begin`, any `log` lines, `result`, `end`, and on
-a board the start-up code's `stack` record (or its `fault` record instead, if
+comma-separated. A report is `begin`, any `log` lines, then `result` (XOR) or
+`predictions` and `classified` (a classification workload), `end`, and on a
+board the start-up code's `stack` record (or its `fault` record instead, if
 the core faulted).
 """
 
@@ -54,17 +55,26 @@ class TrainingLogEntry:
 
 
 @dataclass(frozen=True)
+class Classification:
+    correct: int
+    total: int
+    predictions: tuple[int, ...]  # the class of each test sample, in the test split's order
+
+
+@dataclass(frozen=True)
 class WorkloadReport:
     workload: str
     qformat: str
     variant: str
-    learned: bool
-    iterations: int
-    final_error: int
+    # XOR's result; None for a classification workload.
+    learned: bool | None
+    iterations: int | None
+    final_error: int | None
     outputs: tuple[int, ...]
     log: tuple[TrainingLogEntry, ...]
     status: int
     stack: StackUse | None  # None on the host, which paints no stack
+    classification: Classification | None = None
 
 
 @dataclass(frozen=True)
@@ -110,16 +120,26 @@ def parse_report(text: str) -> WorkloadReport:
     by_name: dict[str, list[Record]] = {}
     for record in records:
         by_name.setdefault(record.name, []).append(record)
-    for required in ("begin", "result", "end"):
+    outcome = "classified" if "classified" in by_name else "result"
+    for required in ("begin", outcome, "end", *(("predictions",) if outcome == "classified" else ())):
         if len(by_name.get(required, [])) != 1:
             found = len(by_name.get(required, []))
             raise ProtocolError(f"expected one '{required}' record, found {found}")
+    if "result" in by_name and "classified" in by_name:
+        raise ProtocolError("a report has a 'result' or a 'classified' record, not both")
     if len(by_name.get("stack", [])) > 1:
         raise ProtocolError(f"expected at most one 'stack' record, found {len(by_name['stack'])}")
-    unknown = sorted(set(by_name) - {"begin", "log", "result", "end", "stack"})
+    unknown = sorted(set(by_name) - {"begin", "log", "result", "predictions", "classified", "end", "stack"})
     if unknown:
         raise ProtocolError(f"unknown record(s): {', '.join(unknown)}")
-    begin, result, end = by_name["begin"][0], by_name["result"][0], by_name["end"][0]
+    begin, end = by_name["begin"][0], by_name["end"][0]
+    common = dict(workload=begin.text("workload"), qformat=begin.text("qformat"), variant=begin.text("variant"),
+                  status=end.integer("status"), stack=_stack(by_name.get("stack", [])))  # fmt: skip
+    if outcome == "classified":
+        classification = _classification(by_name["classified"][0], by_name["predictions"][0])
+        return WorkloadReport(**common, learned=None, iterations=None, final_error=None, outputs=(), log=(),
+                              classification=classification)  # fmt: skip
+    result = by_name["result"][0]
     log = tuple(
         TrainingLogEntry(entry.integer("iteration"), entry.integer("error"), entry.integers("weights"))
         for entry in by_name.get("log", [])
@@ -128,17 +148,26 @@ def parse_report(text: str) -> WorkloadReport:
     if learned not in (0, 1):
         raise ProtocolError(f"line {result.line_number}: learned={learned} is not 0 or 1")
     return WorkloadReport(
-        workload=begin.text("workload"),
-        qformat=begin.text("qformat"),
-        variant=begin.text("variant"),
+        **common,
         learned=bool(learned),
         iterations=result.integer("iterations"),
         final_error=result.integer("final_error"),
         outputs=result.integers("outputs"),
         log=log,
-        status=end.integer("status"),
-        stack=_stack(by_name.get("stack", [])),
     )
+
+
+def _classification(classified: Record, predictions: Record) -> Classification:
+    correct, total, classes = (
+        classified.integer("correct"),
+        classified.integer("total"),
+        predictions.integers("classes"),
+    )
+    if len(classes) != total or not 0 <= correct <= total:
+        raise ProtocolError(
+            f"line {classified.line_number}: correct={correct} total={total} with {len(classes)} predictions"
+        )
+    return Classification(correct, total, classes)
 
 
 def _stack(records: list[Record]) -> StackUse | None:

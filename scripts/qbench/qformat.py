@@ -84,6 +84,31 @@ class QFormat:
         """1.0 in this format, saturated if the format cannot hold it."""
         return from_float(self, 1.0)
 
+    floating = False
+
+    @property
+    def report_fractional_bits(self) -> int:
+        """The firmware reports values as raw integers at this many fractional bits."""
+        return self.fractional_bits
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """IEEE 754 binary32, chosen like a Q format (`--formats float32`): qnn with float.
+    Soft-float or hard-float as the core's flags say."""
+
+    name: str = "float32"
+    total_bits: int = 32
+    signed: bool = True
+    floating = True
+    # Reported values are value * 2^16, truncated to an int32 (enough for errors and outputs in [-1, 1]).
+    report_fractional_bits: int = 16
+
+
+FLOAT32 = FloatFormat()
+NumberFormat = QFormat | FloatFormat
+FLOAT_FORMATS = {FLOAT32.name: FLOAT32}
+
 
 def parse_qformat(text: str, rounding: Rounding = Rounding.HALF_UP, overflow: Overflow = Overflow.SATURATE) -> QFormat:
     """Parses "q16.16", "Q1.15" or "uq8.8" (unsigned)."""
@@ -100,6 +125,16 @@ def parse_qformat(text: str, rounding: Rounding = Rounding.HALF_UP, overflow: Ov
         rounding=rounding,
         overflow=overflow,
     )
+
+
+def parse_format(text: str) -> NumberFormat:
+    """A Q format ("q16.16", "uq8.8") or a floating-point one ("float32")."""
+    if isinstance(text, str) and text.strip().lower() in FLOAT_FORMATS:
+        return FLOAT_FORMATS[text.strip().lower()]
+    try:
+        return parse_qformat(text)
+    except QFormatError as error:
+        raise QFormatError(f"{error} (or float32)") from None
 
 
 def shift_right(value: int, bits: int, rounding: Rounding) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import lut
 from .qformat import QFormat, Rounding, fit, from_float, from_parts, multiply, subtract
 
@@ -265,9 +267,10 @@ def train_xor(
     weight_seed: int = DEFAULT_WEIGHT_SEED,
     hidden: str = "tanh",
     output: str = "sigmoid",
+    layer_sizes: Sequence[int] = XOR_LAYERS,
 ) -> XorRun:
-    """The trainable XOR workload, step for step."""
-    network = ReferencePerceptron.with_random_weights(fmt, XOR_LAYERS, hidden, output, weight_seed)
+    """The trainable XOR workload, step for step (2 inputs, 1 output, any hidden layers)."""
+    network = ReferencePerceptron.with_random_weights(fmt, layer_sizes, hidden, output, weight_seed)
     zero_tolerance = from_float(fmt, DEFAULT_ZERO_TOLERANCE)
     tolerance = learned_tolerance_raw(fmt)
     samples = Xorshift32(sample_seed)
@@ -286,3 +289,36 @@ def train_xor(
         if iteration % log_every == 0 or error <= tolerance:
             log.append(XorLogEntry(iteration, error, tuple(network.weights)))
     return XorRun(fmt, error <= tolerance, iteration, error, outputs, tuple(network.weights), tuple(log))
+
+
+def _activate(fmt: QFormat, activation: str, nets: np.ndarray) -> np.ndarray:
+    """The activation of every net input, each distinct value computed once."""
+    values, positions = np.unique(nets, return_inverse=True)
+    function = ACTIVATIONS[activation].function
+    return np.array([function(fmt, int(value)) for value in values], dtype=nets.dtype)[positions].reshape(nets.shape)
+
+
+def forward_batch(
+    fmt: QFormat, layer_sizes: Sequence[int], hidden: str, output: str, weights: Sequence[int], inputs: np.ndarray
+) -> np.ndarray:
+    """ReferencePerceptron.feed_forward for every row of inputs [samples x inputs] at once: the same
+    bits, computed with numpy. int64 arithmetic wraps exactly as an accumulator of 64 bits (and holds
+    a 32-bit one's exact sums, wrapped afterwards); wider accumulators use Python integers."""
+    bits = accumulator_bits(fmt)
+    kind = np.int64 if bits <= 64 else object
+    values = np.asarray(inputs, dtype=kind)
+    offset = 0
+    with np.errstate(over="ignore"):
+        for layer, (before, after) in enumerate(zip(layer_sizes, layer_sizes[1:], strict=False)):
+            block = np.asarray(weights[offset : offset + after * (before + 1)], dtype=kind).reshape(after, before + 1)
+            offset += after * (before + 1)
+            bias = (block[:, 0] << fmt.fractional_bits) + empty(fmt)
+            total = values @ block[:, 1:].T + bias
+            if bits < 64:
+                total = np.vectorize(lambda value: wrap_accumulator(fmt, int(value)), otypes=[kind])(total)
+            elif kind is object:
+                total = np.vectorize(lambda value: wrap_accumulator(fmt, value), otypes=[object])(total)
+            nets = np.vectorize(lambda value: narrow(fmt, int(value)), otypes=[kind])(total)
+            last = layer == len(layer_sizes) - 2
+            values = _activate(fmt, output if last else hidden, nets)
+    return values

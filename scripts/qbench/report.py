@@ -17,6 +17,10 @@ from .timing import load_timing_models
 
 TEMPLATES = Path(__file__).with_name("templates")
 NO_DATA = "_No data._"
+FORMAT_DECIMALS = {"accuracy_float_host": 4, "accuracy_device": 4, "instr_forward": 1, "est_cycles_forward": 1,
+                   "flash_vs_float": 2, "instr_vs_float": 2}  # fmt: skip
+SCALING_DECIMALS = {f"{metric}_{part}": digits for metric in ("flash", "ram", "instructions")
+                    for part, digits in (("per_connection", 2), ("fixed", 0), ("r2", 4))}  # fmt: skip
 SPEED_DECIMALS = ("instr_forward", "est_cycles_forward", "est_us_forward", "instr_train_step",
                   "est_cycles_train_step", "est_us_train_step")  # fmt: skip
 
@@ -59,12 +63,13 @@ def _headline(saved: SavedResults) -> dict:
 def draw_plots(saved: SavedResults, directory: Path) -> dict[str, str | None]:
     rows, core, opt = saved.rows, ARTICLE["core"], ARTICLE["opt"]
     weights_log = saved.training.get(
-        training_log_name("xor", ARTICLE["library"], core, ARTICLE["qformat"], "trainable", opt)
+        training_log_name("xor", ARTICLE["library"], ARTICLE["network"], core, ARTICLE["qformat"], "trainable", opt)
     )
     return {
         "footprint": plots.footprint_by_core(rows, ARTICLE["qformat"], opt, directory),
         "instructions": plots.instructions_by_core(rows, opt, directory),
         "training": plots.training_error(saved.training, rows, core, opt, directory),
+        "scaling": plots.scaling(rows, directory),
         "weights": plots.weights_over_time(weights_log, f"{core} {ARTICLE['qformat'].upper()} -{opt}", directory),
     }
 
@@ -108,6 +113,8 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, str |
         part_times=markdown(analysis.part_time_table(rows, parts), {"est_us_forward": 1, "est_us_train_step": 1}),
         ram=markdown(analysis.ram_table(rows)),
         learning=markdown(analysis.learning_table(rows), {"final_error": 4}),
+        formats=markdown(analysis.format_table(rows), FORMAT_DECIMALS),
+        scaling=markdown(analysis.scaling_table(rows), SCALING_DECIMALS),
         forward_functions=functions("forward"),
         train_functions=functions("train_step"),
         timing_sources=sorted({model.source for model in load_timing_models().values()}),

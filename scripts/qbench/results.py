@@ -31,6 +31,7 @@ class Status(StrEnum):
     PROTOCOL_ERROR = "protocol-error"
     STACK_OVERFLOW = "stack-overflow"
     TRACE_FAILED = "trace-failed"
+    REFERENCE_MISMATCH = "reference-mismatch"  # the device's predictions differ from qnn's bit-exact model's
     INCOMPLETE = "incomplete"  # the run was interrupted before this cell finished
 
 
@@ -78,6 +79,15 @@ class ResultRow:
     iterations: int | None = None
     final_error: float | None = None  # largest |output - target| over the four patterns
     outputs: str = ""  # the four outputs, ';'-separated
+    # Classification workloads (iris, digits): trained in float on the host, deployed in the row's format.
+    connections: int | None = None  # weights and biases of the network
+    weights_saturated: int | None = None  # weights clamped to the format's range when deployed
+    inputs_saturated: int | None = None  # test-input values clamped likewise
+    test_data_bytes: int | None = None  # flash holding the test split (in lib_flash; a deployed network has none)
+    accuracy_float_host: float | None = None  # the float64 network on the test split, on the host
+    accuracy_device: float | None = None  # the deployed image on the test split, in the emulator
+    test_samples: int | None = None
+    matches_reference: bool | None = None  # every prediction equals qnn's bit-exact model's (Q formats)
     instr_forward: float | None = None  # instructions per feedForward, mean over the traced ones
     instr_train_step: float | None = None  # instructions per calculateError + trainNetwork
     est_cycles_forward: float | None = None  # estimates from the core's timing model
@@ -98,6 +108,7 @@ class SymbolRow:
     opt: str
     workload: str
     library: str  # "" for a baseline image
+    network: str
     symbol: str
     group: str
     category: str
@@ -114,6 +125,7 @@ class InstructionRow:
     opt: str
     workload: str
     library: str
+    network: str
     region: str
     function: str
     instructions: float
@@ -129,12 +141,14 @@ class TrainingLog:
     opt: str
     workload: str
     library: str
+    network: str
     fractional_bits: int
     entries: tuple  # qbench.protocol.TrainingLogEntry
 
     @property
     def file_name(self) -> str:
-        return training_log_name(self.workload, self.library, self.core, self.qformat, self.variant, self.opt)
+        return training_log_name(self.workload, self.library, self.network, self.core, self.qformat, self.variant,
+                                 self.opt)  # fmt: skip
 
     def frame(self) -> pd.DataFrame:
         scale = float(1 << self.fractional_bits)
@@ -146,10 +160,13 @@ class TrainingLog:
         return pd.DataFrame.from_records(records)
 
 
-def training_log_name(workload: str, library: str, core: str, qformat: str, variant: str, opt: str) -> str:
-    """The training log's file in DIR/training/ (qnn's logs carry no library in the name)."""
+def training_log_name(
+    workload: str, library: str, network: str, core: str, qformat: str, variant: str, opt: str
+) -> str:
+    """The training log's file in DIR/training/, e.g. xor_2-4-1-tanh-sigmoid_cortex-m0plus_q16.16_trainable_Os.csv
+    (qnn's logs carry no library in the name)."""
     prefix = workload if library == QNN_LIBRARY else f"{workload}_{library}"
-    return f"{prefix}_{core}_{qformat}_{variant}_{opt}.csv"
+    return f"{prefix}_{network.replace(' ', '-').replace('/', '-')}_{core}_{qformat}_{variant}_{opt}.csv"
 
 
 INTEGER_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "int | None")
@@ -269,6 +286,11 @@ def read_results(directory: Path) -> SavedResults:
     return SavedResults(rows_frame(rows), symbols, instructions, training, environment)
 
 
+# Columns added to symbols.csv and instructions.csv after their first release, with the value
+# older files imply: every image then measured qnn, and the network was not recorded.
+_ADDED_COLUMNS = {"library": QNN_LIBRARY, "network": ""}
+
+
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, keep_default_na=False, dtype={"qformat": str})
@@ -276,10 +298,15 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         raise ResultsFileError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ResultsFileError(f"{path}: not a readable CSV file ({error})") from None
-    if "library" in columns and list(frame.columns) == [column for column in columns if column != "library"]:
-        # Written before --library existed: every image measured qnn (a baseline image none).
-        libraries = ["" if variant == "baseline" else QNN_LIBRARY for variant in frame["variant"]]
-        frame.insert(columns.index("library"), "library", libraries)
+    missing = [column for column in columns if column not in frame.columns]
+    if (
+        missing
+        and set(missing) <= set(_ADDED_COLUMNS)
+        and list(frame.columns) == [column for column in columns if column not in missing]
+    ):
+        for column in missing:
+            values = ["" if variant == "baseline" else _ADDED_COLUMNS[column] for variant in frame["variant"]]
+            frame.insert(columns.index(column), column, values)
     if list(frame.columns) != list(columns):
         raise ResultsFileError(f"{path}: columns {list(frame.columns)} are not qbench's ({', '.join(columns)})")
     return frame

@@ -14,12 +14,14 @@ from .elfsize import Category, ImageSizes, open_elf
 from .toolchain import require
 
 UNATTRIBUTED = "(unattributed)"
+TEST_DATA_GROUP = "test data"
 
 # Symbol groups by demangled name (parameters removed; a template function's
 # return type may come first); the first pattern that matches wins.
 SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
     ("activation tables", r"^qnn::TanhTable<.*>::entries$"),
-    ("deployed weights", r"(^|::)deployed(Weights|Raw)\b"),
+    ("deployed weights", r"(^|::)deployed(Weights|Raw|Stored)\b"),
+    (TEST_DATA_GROUP, r"(^|::)test(Inputs|Labels|Stored)\b"),
     ("network object", r"(^|::)network$"),
     ("qnn", r"(^|[\s&*])qnn::"),
     ("reporting", r"(^|[\s&*])qbench::|^qbench_write$"),

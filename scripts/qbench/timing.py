@@ -63,7 +63,8 @@ _CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "system": ("mrs msr dmb dsb isb svc bkpt wfi wfe sev yield udf").split(),
     "fp_alu": (
         "vadd vsub vabs vneg vcmp vcmpe vcvt vcvtr vcvta vcvtn vcvtp vcvtm vcvtb vcvtt vsel vmaxnm "
-        "vminnm vrinta vrintn vrintp vrintm vrintr vrintx vrintz"
+        "vminnm vrinta vrintn vrintp vrintm vrintr vrintx vrintz "
+        "fconsts fconstd"  # capstone's names for VMOV of an immediate into an FP register
     ).split(),
     "fp_mul": ("vmul", "vnmul"),
     "fp_mac": ("vmla", "vmls", "vnmla", "vnmls", "vfma", "vfms", "vfnma", "vfnms"),
@@ -72,7 +73,7 @@ _CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "fp_store": ("vstr",),
     "fp_load_multiple": ("vldmia", "vldmdb", "vldm", "vpop"),
     "fp_store_multiple": ("vstmia", "vstmdb", "vstm", "vpush"),
-    "fp_move": ("vmov", "vmrs", "vmsr"),
+    "fp_move": ("vmov", "vmrs", "vmsr", "fmstat"),  # fmstat: capstone's name for VMRS APSR_nzcv, FPSCR
 }
 CLASS_OF_NAME = {name: klass for klass, names in _CLASS_NAMES.items() for name in names}
 _MULTIPLE_WITH_BASE = {"ldm", "ldmia", "ldmdb", "stm", "stmia", "stmdb", "vldmia", "vldmdb", "vldm", "vstmia",

@@ -6,27 +6,16 @@
 // weights trained on the host (QBENCH_WEIGHTS_INCLUDE) and evaluates the four
 // patterns. Both report through report.hpp; values are raw Q-format integers.
 //
-// Configuration (compiler -D): QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS,
-// QBENCH_Q_SIGNED, QBENCH_FORMAT_NAME, QBENCH_TRAINABLE, and optionally
-// QBENCH_HIDDEN_ACTIVATION and QBENCH_OUTPUT_ACTIVATION (activation policy
-// templates), QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED,
-// QBENCH_WEIGHT_SEED; and QBENCH_NN_HEADER and QBENCH_NN to build against
-// another library with qnn's API (qbench run --library).
+// Configuration (compiler -D): the value type, library and activations as
+// workload_value.hpp reads them; QBENCH_FORMAT_NAME, QBENCH_TRAINABLE,
+// QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS, and optionally
+// QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED, QBENCH_WEIGHT_SEED.
 #include <cstddef>
 #include <cstdint>
 
-#ifndef QBENCH_NN_HEADER
-#define QBENCH_NN_HEADER "qnn/qnn.hpp"
-#endif
-#ifndef QBENCH_NN
-#define QBENCH_NN qnn
-#endif
-
-#include QBENCH_NN_HEADER
 #include "regions.hpp"
 #include "report.hpp"
-
-namespace nn = QBENCH_NN;
+#include "workload_value.hpp"
 
 #ifndef QBENCH_MAX_ITERATIONS
 #define QBENCH_MAX_ITERATIONS 20000
@@ -40,33 +29,27 @@ namespace nn = QBENCH_NN;
 #ifndef QBENCH_WEIGHT_SEED
 #define QBENCH_WEIGHT_SEED 0x2545F491u
 #endif
-#ifndef QBENCH_HIDDEN_ACTIVATION
-#define QBENCH_HIDDEN_ACTIVATION TanhActivationPolicy
+#ifndef QBENCH_HIDDEN_LAYERS
+#define QBENCH_HIDDEN_LAYERS 1
 #endif
-#ifndef QBENCH_OUTPUT_ACTIVATION
-#define QBENCH_OUTPUT_ACTIVATION SigmoidActivationPolicy
+#ifndef QBENCH_HIDDEN_NEURONS
+#define QBENCH_HIDDEN_NEURONS 4
 #endif
 
 namespace {
 
-using ValueType = nn::QValue<QBENCH_Q_INTEGER_BITS, QBENCH_Q_FRACTIONAL_BITS, QBENCH_Q_SIGNED != 0>;
+using workload::ValueType;
 using RandomNumberGenerator = nn::XorshiftRandomNumberPolicy<ValueType, QBENCH_WEIGHT_SEED>;
-using TransferFunctionsType =
-    nn::FixedPointTransferFunctions<ValueType, RandomNumberGenerator, nn::QBENCH_HIDDEN_ACTIVATION<ValueType>,
-                                    nn::QBENCH_OUTPUT_ACTIVATION<ValueType>>;
-using NeuralNetworkType =
-    nn::MultilayerPerceptron<ValueType, 2, 1, 4, 1, TransferFunctionsType, QBENCH_TRAINABLE != 0>;
+using TransferFunctionsType = workload::TransferFunctions<RandomNumberGenerator>;
+using NeuralNetworkType = nn::MultilayerPerceptron<ValueType, 2, QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS, 1,
+                                                   TransferFunctionsType, QBENCH_TRAINABLE != 0>;
 
 constexpr std::size_t patternCount = 4;
 
-// The largest raw error that is still within 0.1 of the target.
-constexpr auto learnedToleranceRaw = static_cast<typename ValueType::StorageType>(
-    (typename ValueType::WideType(1) << ValueType::fractionalBits) / 10);
-
 NeuralNetworkType network;
 
-constexpr ValueType zero = ValueType::fromDouble(0.0);
-constexpr ValueType one = ValueType::fromDouble(1.0);
+constexpr ValueType zero = workload::fromDouble(0.0);
+constexpr ValueType one = workload::fromDouble(1.0);
 
 ValueType bit(unsigned value) { return value != 0 ? one : zero; }
 
@@ -78,16 +61,15 @@ void forward(const ValueType* inputs) {
     qbench_region_end(qbenchRegionForward);
 }
 
-// Raw values widened to 32 bits, so the report code is the empty baseline's.
 struct Evaluation {
-    std::int32_t outputs[patternCount];
-    std::int32_t worstError;
+    workload::ReportedType outputs[patternCount];
+    workload::ReportedType worstError;
     int learned;
 };
 
 // Runs the four XOR patterns; pattern p has inputs (p & 1, p >> 1).
 void evaluate(Evaluation& evaluation) {
-    ValueType worst{};
+    ValueType worst = zero;
     for (unsigned pattern = 0; pattern < patternCount; ++pattern) {
         const ValueType inputs[2] = {bit(pattern & 1u), bit(pattern >> 1)};
         const ValueType target = bit((pattern & 1u) ^ (pattern >> 1));
@@ -96,10 +78,10 @@ void evaluate(Evaluation& evaluation) {
         network.getLearnedValues(&output);
         const ValueType error = output > target ? output - target : target - output;
         worst = error > worst ? error : worst;
-        evaluation.outputs[pattern] = output.getValue();
+        evaluation.outputs[pattern] = workload::reported(output);
     }
-    evaluation.worstError = worst.getValue();
-    evaluation.learned = worst.getValue() <= learnedToleranceRaw;
+    evaluation.worstError = workload::reported(worst);
+    evaluation.learned = worst <= workload::learnedTolerance;
 }
 
 void reportOutputs(const Evaluation& evaluation, std::uint32_t iterations) {
@@ -117,7 +99,7 @@ void logProgress(std::uint32_t iteration, const Evaluation& evaluation) {
         .field("iteration", iteration)
         .field("error", evaluation.worstError)
         .listOf("weights", NeuralNetworkType::NumberOfWeights,
-                [](std::size_t i) { return network.getWeight(i).getValue(); });
+                [](std::size_t i) { return workload::reported(network.getWeight(i)); });
 }
 
 void run() {
@@ -148,26 +130,15 @@ void run() {
 
 #else
 
-// Raw weights in setWeights order, trained on the host by qbench.reference.
-constexpr typename ValueType::StorageType deployedRaw[] = {
+// Weights in setWeights order, trained on the host (qbench.reference, or
+// qbench.training for float), converted at compile time: the table sits in
+// flash as ValueType, and the inference-only network reads it there.
+constexpr workload::StoredType deployedStored[] = {
 #include QBENCH_WEIGHTS_INCLUDE
 };
-static_assert(sizeof(deployedRaw) / sizeof(deployedRaw[0]) == NeuralNetworkType::NumberOfWeights,
+static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == NeuralNetworkType::NumberOfWeights,
               "the weights file does not match the network");
-
-struct DeployedWeights {
-    ValueType at[NeuralNetworkType::NumberOfWeights];
-};
-
-// Converted at compile time: the table sits in flash as ValueType, and the
-// inference-only network reads it there.
-constexpr DeployedWeights deployedWeights = [] {
-    DeployedWeights weights{};
-    for (std::size_t i = 0; i < NeuralNetworkType::NumberOfWeights; ++i) {
-        weights.at[i] = ValueType::fromRaw(deployedRaw[i]);
-    }
-    return weights;
-}();
+constexpr auto deployedWeights = workload::tableOf(deployedStored);
 
 void run() {
     network.setWeights(deployedWeights.at);

@@ -1,0 +1,132 @@
+"""Classification workloads (iris, digits): a network described as data
+(suite/workloads/NAME/workload.toml), trained in float on the host, deployed
+to a number format, and what the device should answer.
+
+A Deployment holds everything one image needs and everything its row reports
+from the host: the weights and test inputs in the format (with how many
+saturated), the float network's accuracy on the host, and the predictions of
+qnn's bit-exact model (qbench.reference) that the device must reproduce.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import Split, load_split
+from .network import FloatNetwork, NetworkError, NetworkShape, Quantized, predictions, quantize
+from .qformat import FloatFormat, NumberFormat
+from .reference import forward_batch
+from .training import Recipe, accuracy, one_hot, train
+
+
+class WorkloadFileError(ValueError):
+    """A workload.toml qbench cannot use; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Description:
+    """One workload.toml: where the data comes from, the default network, the training recipe."""
+
+    name: str
+    dataset: str
+    test_fraction: float
+    split_seed: int
+    scaling: str
+    hidden_layers: int
+    hidden_neurons: int
+    hidden_activation: str
+    output_activation: str
+    recipe: Recipe
+
+    def split(self) -> Split:
+        return load_split(self.dataset, self.test_fraction, self.split_seed, self.scaling)
+
+
+_SCHEMA = {
+    "data": {"dataset": str, "test_fraction": float, "split_seed": int, "scaling": str},
+    "network": {"hidden_layers": int, "hidden_neurons": int, "hidden_activation": str, "output_activation": str},
+    "training": {"epochs": int, "learning_rate": float, "momentum": float, "batch_size": int, "seed": int},
+}
+
+
+def read_description(path: Path) -> Description:
+    """Every table and key of _SCHEMA, with its type; anything else is an error naming it."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise WorkloadFileError(f"{path}: {error}") from None
+    values: dict[str, object] = {}
+    for table, keys in _SCHEMA.items():
+        section = document.get(table)
+        if not isinstance(section, dict):
+            raise WorkloadFileError(f"{path}: needs a [{table}] table")
+        for key in sorted(set(section) - set(keys)):
+            raise WorkloadFileError(f"{path}: [{table}] {key} is not a known key (known: {', '.join(keys)})")
+        for key, kind in keys.items():
+            value = section.get(key)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise WorkloadFileError(
+                    f"{path}: [{table}] {key} must be {'a number' if kind is float else kind.__name__}"
+                )
+            values[key] = value
+    recipe = Recipe(*(values.pop(key) for key in _SCHEMA["training"]))
+    return Description(path.parent.name, recipe=recipe, **values)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    network: FloatNetwork
+    weights: tuple  # raw integers in the format, or floats for float32
+    test_inputs: tuple  # the test split, row after row, as weights
+    test_labels: tuple[int, ...]
+    weights_saturated: int
+    inputs_saturated: int
+    accuracy_float_host: float
+    # qnn's bit-exact model on the test split; None for float formats (libm on the device
+    # and numpy on the host need not agree to the last bit).
+    expected_predictions: tuple[int, ...] | None
+
+
+@cache
+def host_network(description: Description, shape: NetworkShape) -> FloatNetwork:
+    """The float network the recipe trains for shape (cached: cores and formats share it)."""
+    split = description.split()
+    return train(shape, split.train_inputs, one_hot(split.train_labels, split.classes), description.recipe)
+
+
+def check_shape(description: Description, shape: NetworkShape) -> None:
+    split = description.split()
+    if (shape.inputs, shape.outputs) != (split.features, split.classes):
+        raise NetworkError(
+            f"{description.name} has {split.features} inputs and {split.classes} classes; "
+            f"the network {shape.name} has {shape.inputs} inputs and {shape.outputs} outputs"
+        )
+
+
+@cache
+def deploy(description: Description, fmt: NumberFormat, network: FloatNetwork) -> Deployment:
+    """network (trained by host_network, or imported) in fmt, with the host's figures."""
+    check_shape(description, network.shape)
+    split = description.split()
+    host_accuracy = accuracy(network, split.test_inputs, split.test_labels)
+    labels = tuple(int(label) for label in split.test_labels)
+    flat_inputs = split.test_inputs.reshape(-1)
+    if isinstance(fmt, FloatFormat):
+        as_float = tuple(float(np.float32(value)) for value in network.weights)
+        inputs = tuple(float(np.float32(value)) for value in flat_inputs)
+        return Deployment(network, as_float, inputs, labels, 0, 0, host_accuracy, None)
+    weights: Quantized = quantize(network.weights, fmt)
+    inputs_q: Quantized = quantize(flat_inputs.tolist(), fmt)
+    shape = network.shape
+    outputs = forward_batch(fmt, shape.layer_sizes, shape.hidden_activation, shape.output_activation,
+                            weights.raw, np.array(inputs_q.raw, dtype=object).reshape(len(labels), -1))  # fmt: skip
+    expected = tuple(int(p) for p in predictions(outputs))
+    return Deployment(network, weights.raw, inputs_q.raw, labels, weights.saturated, inputs_q.saturated,
+                      host_accuracy, expected)  # fmt: skip
