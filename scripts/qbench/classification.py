@@ -82,7 +82,6 @@ def read_description(path: Path) -> Description:
 
 @dataclass(frozen=True)
 class Deployment:
-    network: FloatNetwork
     weights: tuple  # raw integers in the format, or floats for float32
     test_inputs: tuple  # the test split, row after row, as weights
     test_labels: tuple[int, ...]
@@ -121,12 +120,12 @@ def deploy(description: Description, fmt: NumberFormat, network: FloatNetwork) -
     if isinstance(fmt, FloatFormat):
         as_float = tuple(float(np.float32(value)) for value in network.weights)
         inputs = tuple(float(np.float32(value)) for value in flat_inputs)
-        return Deployment(network, as_float, inputs, labels, 0, 0, host_accuracy, None)
+        return Deployment(as_float, inputs, labels, 0, 0, host_accuracy, None)
     weights: Quantized = quantize(network.weights, fmt)
     inputs_q: Quantized = quantize(flat_inputs.tolist(), fmt)
     shape = network.shape
     outputs = forward_batch(fmt, shape.layer_sizes, shape.hidden_activation, shape.output_activation,
                             weights.raw, np.array(inputs_q.raw, dtype=object).reshape(len(labels), -1))  # fmt: skip
     expected = tuple(int(p) for p in predictions(outputs))
-    return Deployment(network, weights.raw, inputs_q.raw, labels, weights.saturated, inputs_q.saturated,
+    return Deployment(weights.raw, inputs_q.raw, labels, weights.saturated, inputs_q.saturated,
                       host_accuracy, expected)  # fmt: skip
