@@ -13,22 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from expected_cores import ALL_CORES, CORTEX_M_CORES
 from qbench.cli import main as qbench_main
 from qbench.elfsize import Category, read_sizes
 from qbench.results import ROW_COLUMNS, read_results
 from qbench.symbols import UNATTRIBUTED, attribute
 from qbench.targets import load_targets
 
-CORTEX_M = [
-    "cortex-m0",
-    "cortex-m0plus",
-    "cortex-m3",
-    "cortex-m4",
-    "cortex-m4f",
-    "cortex-m7",
-    "cortex-m33",
-    "cortex-m55",
-]
 REQUIRED_COLUMNS = (
     "core board qformat variant opt workload status lib_code lib_rodata lib_data lib_bss lib_flash lib_ram_static "
     "img_code img_rodata img_data img_bss img_flash img_ram_static elf flags toolchain git_sha"
@@ -71,7 +62,7 @@ def test_default_matrix_succeeds(default_matrix_run):
     assert default_matrix_run.exit_status == 0
     rows = read_results(default_matrix_run.out).rows
     assert len(rows) == 36 and set(rows["status"]) == {"ok"}
-    assert set(rows["core"]) == {*CORTEX_M, "host"}
+    assert set(rows["core"]) == set(ALL_CORES)
     assert set(rows["qformat"]) == {"q16.16", "q8.8"} and set(rows["variant"]) == {"trainable", "inference"}
 
 
@@ -129,7 +120,7 @@ def test_symbol_groups_add_up_to_section_totals(default_matrix_run):
 
 def test_fixed_point_images_link_no_floating_point_code(default_matrix_run):
     symbols = read_results(default_matrix_run.out).symbols
-    cortex_m = symbols[symbols["core"].isin(CORTEX_M)]
+    cortex_m = symbols[symbols["core"].isin(CORTEX_M_CORES)]
     floating = cortex_m[cortex_m["symbol"].str.match(r"^__(aeabi_[df]|.*(df|sf)\d?$)|^(tanh|exp|sqrt)f?$")]
     assert floating.empty, floating["symbol"].unique()
 

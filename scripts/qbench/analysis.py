@@ -18,9 +18,14 @@ LIB_COLUMNS = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "li
 IMG_COLUMNS = ["img_code", "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static"]
 
 
+def is_measured(value) -> bool:
+    """A figure that is there: not None and not NaN."""
+    return value is not None and not pd.isna(value)
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     """numerator / denominator, or None when either is missing or the denominator is 0."""
-    if numerator is None or denominator is None or pd.isna(numerator) or pd.isna(denominator) or denominator == 0:
+    if not is_measured(numerator) or not is_measured(denominator) or denominator == 0:
         return None
     return float(numerator) / float(denominator)
 
@@ -89,32 +94,28 @@ def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def fits(image_flash: int | None, image_ram: int | None, part: Part) -> bool | None:
     """Whether an image's flash and RAM fit the part; None when a figure is missing."""
-    if image_flash is None or image_ram is None or pd.isna(image_flash) or pd.isna(image_ram):
+    if not is_measured(image_flash) or not is_measured(image_ram):
         return None
     return bool(image_flash <= part.flash_bytes and image_ram <= part.ram_bytes)
-
-
-def _measured(value) -> bool:
-    return value is not None and not pd.isna(value)
 
 
 def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
     """Every successful cell against every part with its core: share of flash and RAM used.
     RAM is static RAM plus the measured peak stack where the image ran, static RAM alone otherwise."""
     good = ok_rows(rows)
+    good = good.assign(lib_ram=library_ram(good))
     records = []
     for part in parts.values():
         for row in good[good["core"] == part.core].itertuples():
-            ran = _measured(row.ram_total)
+            ran = is_measured(row.ram_total)
             image_ram = row.ram_total if ran else row.img_ram_static
-            lib_ram = row.lib_ram_total if ran and _measured(row.lib_ram_total) else row.lib_ram_static
             records.append({
                 "part": part.name, "core": part.core, "flash_kib": part.flash_bytes // 1024,
                 "ram_kib": part.ram_bytes // 1024, "library": row.library, "network": row.network,
                 "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
                 "ram": "static + stack" if ran else "static only",
                 "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
-                "lib_ram_pct": percent(lib_ram, part.ram_bytes),
+                "lib_ram_pct": percent(row.lib_ram, part.ram_bytes),
                 "img_flash_pct": percent(row.img_flash, part.flash_bytes),
                 "img_ram_pct": percent(image_ram, part.ram_bytes),
                 "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
@@ -142,14 +143,14 @@ def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
     records = []
     for part in parts.values():
         for row in good[good["core"] == part.core].itertuples():
-            if not _measured(row.est_cycles_forward):
+            if not is_measured(row.est_cycles_forward):
                 continue
             records.append({
                 "part": part.name, "clock_mhz": part.clock_hz / 1e6, "core": part.core, "library": row.library,
                 "network": row.network, "qformat": row.qformat,
                 "variant": row.variant, "opt": row.opt, "est_us_forward": row.est_cycles_forward / part.clock_hz * 1e6,
                 "est_us_train_step": row.est_cycles_train_step / part.clock_hz * 1e6
-                if _measured(row.est_cycles_train_step) else None,
+                if is_measured(row.est_cycles_train_step) else None,
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[
         "part", "clock_mhz", "core", "library", "network", "qformat", "variant", "opt", "est_us_forward",
@@ -171,7 +172,7 @@ def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def function_share_table(instructions: pd.DataFrame, key: dict, region: str, count: int = 8) -> pd.DataFrame:
     """Where one region's instructions go: the top functions with their share."""
-    chosen = instructions[_matches(instructions, key) & (instructions["region"] == region)]
+    chosen = instructions[matching(instructions, key) & (instructions["region"] == region)]
     total = chosen["instructions"].sum()
     top = chosen.sort_values(["instructions", "function"], ascending=[False, True]).head(count)
     return pd.DataFrame({
@@ -180,7 +181,7 @@ def function_share_table(instructions: pd.DataFrame, key: dict, region: str, cou
     }).reset_index(drop=True)  # fmt: skip
 
 
-def _matches(frame: pd.DataFrame, key: dict) -> pd.Series:
+def matching(frame: pd.DataFrame, key: dict) -> pd.Series:
     """Rows of frame whose columns equal every value in key."""
     chosen = pd.Series(True, index=frame.index)
     for column, value in key.items():
@@ -190,7 +191,7 @@ def _matches(frame: pd.DataFrame, key: dict) -> pd.Series:
 
 def image_symbols(symbols: pd.DataFrame, key: dict) -> pd.DataFrame:
     """The symbols of one image; key names its cell (core, qformat, variant, opt, library)."""
-    return symbols[_matches(symbols, key)][["symbol", "group", "category", "size"]].reset_index(drop=True)
+    return symbols[matching(symbols, key)][["symbol", "group", "category", "size"]].reset_index(drop=True)
 
 
 def largest_symbols(symbols: pd.DataFrame, count: int = 15) -> pd.DataFrame:
@@ -242,7 +243,7 @@ def deployed_flash(rows: pd.DataFrame) -> pd.Series:
     return rows["lib_flash"] - rows["test_data_bytes"].fillna(0)
 
 
-def _ram(rows: pd.DataFrame) -> pd.Series:
+def library_ram(rows: pd.DataFrame) -> pd.Series:
     """Library RAM with the measured stack where the image ran, static RAM alone otherwise."""
     return rows["lib_ram_total"].where(rows["lib_ram_total"].notna(), rows["lib_ram_static"])
 
@@ -256,21 +257,20 @@ def format_table(rows: pd.DataFrame) -> pd.DataFrame:
     and flash and instructions as a share of the float32 build of the same network on the same core."""
     good = ok_rows(rows)
     good = good[good["variant"] == "inference"]
+    good = good.assign(deployed_flash=deployed_flash(good), lib_ram=library_ram(good))
     records = []
     context = ["workload", "network", "library", "core", "opt"]
     for _, group in good.groupby(context, sort=False):
         floats = group[group["qformat"] == FLOAT_FORMAT]
         reference = floats.iloc[0] if not floats.empty else None
         for row in group.itertuples():
-            flash = row.lib_flash - (0 if pd.isna(row.test_data_bytes) else row.test_data_bytes)
-            ram = row.lib_ram_total if _measured(row.lib_ram_total) else row.lib_ram_static
             records.append({
                 "workload": row.workload, "network": row.network, "library": row.library, "core": row.core,
                 "qformat": row.qformat, "opt": row.opt, "accuracy_float_host": row.accuracy_float_host,
                 "accuracy_device": row.accuracy_device, "weights_saturated": row.weights_saturated,
-                "deployed_flash": flash, "lib_ram": ram, "instr_forward": row.instr_forward,
+                "deployed_flash": row.deployed_flash, "lib_ram": row.lib_ram, "instr_forward": row.instr_forward,
                 "est_cycles_forward": row.est_cycles_forward,
-                "flash_vs_float": None if reference is None else ratio(flash, deployed_flash(floats).iloc[0]),
+                "flash_vs_float": None if reference is None else ratio(row.deployed_flash, reference.deployed_flash),
                 "instr_vs_float": None if reference is None else ratio(row.instr_forward, reference.instr_forward),
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[
@@ -301,7 +301,7 @@ def fit_line(xs: list[float], ys: list[float]) -> Line:
     return Line(slope, intercept, None if total == 0 else 1.0 - residual / total)
 
 
-SCALED_METRICS = {"flash": deployed_flash, "ram": _ram, "instructions": lambda rows: rows["instr_forward"]}
+SCALED_METRICS = {"flash": deployed_flash, "ram": library_ram, "instructions": lambda rows: rows["instr_forward"]}
 
 
 def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:

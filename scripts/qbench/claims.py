@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .analysis import ok_rows, ratio
+from .analysis import is_measured, matching, ok_rows, ratio
 from .results import QNN_LIBRARY, training_log_name
 from .targets import Part
 
@@ -31,14 +31,10 @@ class Claim:
     verdict: str
 
 
-def _present(value) -> bool:
-    return value is not None and not pd.isna(value)
-
-
 def _cell(rows: pd.DataFrame, variant: str, **key: str) -> pd.Series | None:
     wanted = {**ARTICLE, **key, "variant": variant}
     good = ok_rows(rows)
-    chosen = good[(good[list(wanted)] == pd.Series(wanted)).all(axis=1)]
+    chosen = good[matching(good, wanted)]
     return None if chosen.empty else chosen.iloc[0]
 
 
@@ -77,7 +73,7 @@ def inference_about_a_third(rows: pd.DataFrame) -> Claim:
     parts = [f"flash {inference.lib_flash:,} / {trainable.lib_flash:,} B = {flash:.2f}",
              f"static RAM {inference.lib_ram_static:,} / {trainable.lib_ram_static:,} B = {static:.2f}"]  # fmt: skip
     ratios = [flash, static]
-    if _present(inference.lib_ram_total) and _present(trainable.lib_ram_total):
+    if is_measured(inference.lib_ram_total) and is_measured(trainable.lib_ram_total):
         total = ratio(inference.lib_ram_total, trainable.lib_ram_total)
         parts.append(f"RAM with stack {inference.lib_ram_total:,} / {trainable.lib_ram_total:,} B = {total:.2f}")
         ratios.append(total)
@@ -92,7 +88,7 @@ def fits_the_article_part(rows: pd.DataFrame, parts: dict[str, Part]) -> list[Cl
     for variant in ("inference", "trainable"):
         claim = f"The whole {variant} image, stack included, fits an {ARTICLE_PART} (16 KB flash, 2 KB RAM)"
         row = _cell(rows, variant)
-        if part is None or row is None or not _present(row.ram_total):
+        if part is None or row is None or not is_measured(row.ram_total):
             claims.append(Claim(claim, "needs an emulated Q16.16 Cortex-M0+ -Os run and the part", UNMEASURED))
             continue
         fits = row.img_flash <= part.flash_bytes and row.ram_total <= part.ram_bytes
@@ -154,7 +150,7 @@ def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame]) -> Cla
             else ""
         )
         log = training.get(name)
-        if row is None or log is None or not _present(row.learned):
+        if row is None or log is None or not is_measured(row.learned):
             return Claim(claim, f"needs emulated trainable {qformat} runs with their training logs", UNMEASURED)
         runs[qformat] = training_run(row, log)
     measured = f"{runs['q16.16'].describe('q16.16')}. {runs['q8.8'].describe('q8.8')}"
@@ -164,7 +160,7 @@ def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame]) -> Cla
 def tables_only_when_used(symbols: pd.DataFrame) -> Claim:
     claim = "Only the activation tables a network uses are linked (tanh and sigmoid share one)"
     key = {**ARTICLE, "variant": "trainable"}
-    image = symbols[(symbols[list(key)] == pd.Series(key)).all(axis=1)]
+    image = symbols[matching(symbols, key)]
     baseline = symbols[(symbols["core"] == ARTICLE["core"]) & (symbols["variant"] == "baseline")]
     if image.empty or baseline.empty:
         return Claim(claim, "needs the Q16.16 Cortex-M0+ -Os trainable image and its baseline", UNMEASURED)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .analysis import ratio
+from .analysis import is_measured, ratio
 
 KEY = ["library", "core", "qformat", "variant", "opt", "workload", "network"]
 DEFAULT_METRICS = ("lib_flash", "lib_ram_static", "lib_ram_total", "ram_total", "instr_forward", "instr_train_step")
@@ -42,7 +42,7 @@ class Comparison:
 def _learned(row: pd.Series) -> bool:
     """Whether a row's run learned (or, inference-only, answered right); False when it did not run."""
     value = row.get("learned")
-    return bool(value) if value is not None and not pd.isna(value) else False
+    return bool(value) if is_measured(value) else False
 
 
 def compare(base: pd.DataFrame, new: pd.DataFrame, metrics: tuple[str, ...], threshold: float) -> Comparison:

@@ -26,13 +26,13 @@ from .paths import shown
 from .progress import Progress
 from .protocol import StackUse
 from .provenance import Revision
-from .results import InstructionRow, ResultRow, Status, SymbolRow, TrainingLog
+from .results import ImageKey, InstructionRow, ResultRow, Status, SymbolRow, TrainingLog
 from .runners import RunnerUnavailable, runner_for
 from .runners.qemu import EMULATOR
 from .symbols import TEST_DATA_GROUP
 from .timing import TimingModel, load_timing_models
 from .toolchain import ToolNotFound, require, version
-from .workloads import WorkloadSettings
+from .workloads import HostFigures, WorkloadSettings
 
 
 @dataclass(frozen=True)
@@ -179,12 +179,8 @@ def _scale(raw: int, fractional_bits: int) -> float:
     return raw / float(1 << fractional_bits)
 
 
-def _with_host_figures(row: ResultRow, cell: Cell, settings: WorkloadSettings) -> ResultRow:
+def _with_host_figures(row: ResultRow, figures: HostFigures) -> ResultRow:
     """What the host knows of the cell's image: its size in connections, saturation, float accuracy."""
-    try:
-        figures = cell.workload.host_figures(cell.fmt, cell.variant == Variant.TRAINABLE, settings, cell.shape)
-    except ValueError as error:
-        return replace(row, status=str(Status.BUILD_FAILED), message=f"preparing the sources: {error}")
     return replace(
         row, connections=figures.connections, weights_saturated=figures.weights_saturated,
         inputs_saturated=figures.inputs_saturated, accuracy_float_host=figures.accuracy_float_host,
@@ -202,8 +198,9 @@ def _mismatch(device: tuple[int, ...], model: tuple[int, ...]) -> str | None:
 
 
 def _with_run(
-    row: ResultRow, cell: Cell, run: CellRun, baseline_stack: StackUse | None, emulator: str, settings: WorkloadSettings
-) -> ResultRow:
+    row: ResultRow, cell: Cell, run: CellRun, baseline_stack: StackUse | None, emulator: str,
+    expected: tuple[int, ...] | None,
+) -> ResultRow:  # fmt: skip
     emulated = run.emulated
     status, message = emulated.status, emulated.message
     columns: dict = {"qemu": emulator}
@@ -211,7 +208,6 @@ def _with_run(
     if report is not None and report.classification is not None:
         classified = report.classification
         columns |= {"accuracy_device": classified.correct / classified.total, "test_samples": classified.total}
-        expected = cell.workload.host_figures(cell.fmt, False, settings, cell.shape).expected_predictions
         if expected is not None:
             difference = _mismatch(classified.predictions, expected)
             columns["matches_reference"] = difference is None
@@ -287,9 +283,17 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
         else:
             row = _footprint_row(cell, built[images[cell]], built[baseline], common)
             rows[cell] = replace(row, toolchain=tools[cell.target.compiler])
+    host: dict[Cell, HostFigures] = {}  # each cell's, computed once: the rows and the runs' checks use them
     for cell, row in rows.items():
-        if row.status != Status.INVALID:
-            rows[cell] = _with_host_figures(row, cell, options.settings)
+        if row.status == Status.INVALID:
+            continue
+        try:
+            host[cell] = cell.workload.host_figures(cell.fmt, cell.variant == Variant.TRAINABLE, options.settings,
+                                                    cell.shape)  # fmt: skip
+        except ValueError as error:
+            rows[cell] = replace(row, status=str(Status.BUILD_FAILED), message=f"preparing the sources: {error}")
+            continue
+        rows[cell] = _with_host_figures(row, host[cell])
 
     instructions: list[InstructionRow] = []
     training: list[TrainingLog] = []
@@ -360,9 +364,9 @@ def run_matrix(matrix: Matrix, options: RunOptions, revision: Revision, progress
                 rows[cell] = _incomplete(rows[cell], "emulated run")
                 continue
             baseline_stack, _ = baseline_runs[(cell.target.name, cell.opt)]
-            rows[cell] = _with_run(rows[cell], cell, run, baseline_stack, emulator, options.settings)
-            key = dict(core=cell.target.name, qformat=cell.fmt.name, variant=str(cell.variant), opt=cell.opt,
-                       workload=cell.workload.name, library=cell.library.name, network=cell.shape.name)  # fmt: skip
+            rows[cell] = _with_run(rows[cell], cell, run, baseline_stack, emulator, host[cell].expected_predictions)
+            key = vars(ImageKey(cell.target.name, cell.fmt.name, str(cell.variant), cell.opt, cell.workload.name,
+                                cell.library.name, cell.shape.name))  # fmt: skip
             for region in (run.emulated.regions or {}).values():
                 instructions += [
                     InstructionRow(**key, region=region.name, function=function, instructions=count)

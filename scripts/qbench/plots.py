@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .analysis import deployed_flash, ok_rows  # noqa: E402
+from .analysis import deployed_flash, library_ram, ok_rows  # noqa: E402
 from .results import QNN_LIBRARY, training_log_name  # noqa: E402
 
 PLOTS = "plots"
@@ -107,9 +107,8 @@ def footprint_by_core(rows: pd.DataFrame, qformat: str, opt: str, directory: Pat
     chosen = _first_network(chosen) if not chosen.empty else chosen
     if chosen.empty:
         return None
-    ram = chosen["lib_ram_total"].where(chosen["lib_ram_total"].notna(), chosen["lib_ram_static"])
     flash = _by_core(chosen, "variant", chosen["lib_flash"])
-    memory = _by_core(chosen, "variant", ram)
+    memory = _by_core(chosen, "variant", library_ram(chosen))
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     _grouped_bars(left, flash, "bytes", f"Library flash, {_network_of(chosen)} {qformat.upper()} -{opt}")
     _grouped_bars(right, memory, "bytes", f"Library RAM (static + stack where run), {qformat.upper()} -{opt}")

@@ -37,7 +37,7 @@ def markdown(frame: pd.DataFrame, decimals: dict[str, int] | None = None) -> str
 def _headline(saved: SavedResults) -> dict:
     """The image whose symbols the report lists: the article's cell when it ran, else the first success."""
     rows = analysis.ok_rows(saved.rows)
-    chosen = rows[(rows[list(ARTICLE)] == pd.Series(ARTICLE)).all(axis=1)]
+    chosen = rows[analysis.matching(rows, ARTICLE)]
     if chosen.empty:
         chosen = rows
     if chosen.empty:

@@ -101,14 +101,20 @@ class ResultRow:
 
 
 @dataclass(frozen=True)
-class SymbolRow:
+class ImageKey:
+    """The image a symbol, an instruction count or a training log belongs to (its fields lead each row)."""
+
     core: str
     qformat: str  # "" for a baseline image
     variant: str  # "baseline" for a baseline image
     opt: str
     workload: str
     library: str  # "" for a baseline image
-    network: str
+    network: str  # "" for a baseline image
+
+
+@dataclass(frozen=True)
+class SymbolRow(ImageKey):
     symbol: str
     group: str
     category: str
@@ -116,32 +122,18 @@ class SymbolRow:
 
 
 @dataclass(frozen=True)
-class InstructionRow:
+class InstructionRow(ImageKey):
     """Mean instructions per region occurrence spent in one function."""
 
-    core: str
-    qformat: str
-    variant: str
-    opt: str
-    workload: str
-    library: str
-    network: str
     region: str
     function: str
     instructions: float
 
 
 @dataclass(frozen=True)
-class TrainingLog:
+class TrainingLog(ImageKey):
     """The training log a trainable image printed (raw values)."""
 
-    core: str
-    qformat: str
-    variant: str
-    opt: str
-    workload: str
-    library: str
-    network: str
     fractional_bits: int
     entries: tuple  # qbench.protocol.TrainingLogEntry
 
