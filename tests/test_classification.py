@@ -330,7 +330,7 @@ def test_a_classification_report_parses_and_survives_the_cache():
     report = parse_report(CLASSIFIED)
     assert report.classification.predictions == (0, 2, 1) and report.classification.correct == 2
     assert report.learned is None and report.stack.peak_bytes == 200
-    run = CellRun(Emulated(Status.OK, "", report, None), None, "")
+    run = CellRun(Emulated(Status.OK, "", report), None, "")
     assert decode_cell_run(json.loads(json.dumps(encode_cell_run(run)))) == run
 
 

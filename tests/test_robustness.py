@@ -140,8 +140,8 @@ def test_missing_tools_name_themselves_and_setup(tmp_path, tool, emulate, packag
 def test_one_cell_that_fails_to_compile(tmp_path, monkeypatch):
     xor = WORKLOADS["xor"]
 
-    def configure(fmt, trainable, settings, trace, shape):
-        return replace(xor.configure(fmt, trainable, settings, trace, shape), source=FIRMWARE / "fails_for_q8_8.cpp")
+    def configure(fmt, trainable, settings, shape):
+        return replace(xor.configure(fmt, trainable, settings, shape), source=FIRMWARE / "fails_for_q8_8.cpp")
 
     monkeypatch.setitem(WORKLOADS, "brittle", replace(xor, name="brittle", configure=configure))
     status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "cortex-m0plus,host", "--formats", "q16.16,q8.8",
@@ -193,9 +193,9 @@ from qbench.workloads import WORKLOADS, WorkloadSources
 xor = WORKLOADS["xor"]
 hang = Path({hang!r})
 
-def configure(fmt, trainable, settings, trace, shape):
+def configure(fmt, trainable, settings, shape):
     if trainable:
-        return xor.configure(fmt, trainable, settings, trace, shape)
+        return xor.configure(fmt, trainable, settings, shape)
     return WorkloadSources(hang, {{"QBENCH_MISBEHAVIOUR": "1"}})
 
 WORKLOADS["stuck"] = replace(xor, name="stuck", configure=configure)
@@ -268,7 +268,7 @@ def test_two_runs_give_identical_results_files_apart_from_timestamps(tmp_path):
         document = json.loads((out / "results.json").read_text())
         for row in document["rows"]:
             row.pop("date")
-            for column in ("elf", "trace_elf", "flags"):  # the build directories differ
+            for column in ("elf", "flags"):  # the build directories differ
                 row[column] = row[column].replace(str(directory), "<tmp>")
         document["environment"].pop("date")
         files = {path.relative_to(out): path.read_bytes() for path in out.rglob("*.csv") if path.name != "results.csv"}

@@ -1,51 +1,22 @@
-"""The cycle-estimate model on hand-written instruction sequences, with the
-cycles worked out by hand from the TRM tables in targets/timing/."""
+"""The cycle-estimate model on hand-written instruction sequences, assembled by arm-none-eabi-gcc, with
+the cycles worked out by hand from the TRM tables in targets/timing/ (sources in its README):
+M0 = ARM DDI 0432C Table 3-1, M0+ = ARM DDI 0484C Table 3-1, M3 = Arm 100165 Table 3-1 and section
+3.3.2, M4 = ARM DDI 0439D Tables 3-1, 3-2, 7-1 and section 3.3.2. P is the M3/M4 pipeline refill,
+1 (minimum), 2 (central) or 3 (maximum); N the registers in a list, PC and LR included."""
 
 from __future__ import annotations
 
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from qbench.timing import CodeImage, TimingError, load_timing_models
+from qbench.timing import TIMING, CodeImage, CycleRange, TimingError, load_timing_models
 
 MODELS = load_timing_models()
-
-STRAIGHT = """
-    movs r0, #1
-    adds r0, r0, r1
-    muls r0, r1, r0
-    ldr r2, [r1]
-    str r2, [r1]
-    push {r4, lr}
-    pop {r4, pc}
-"""
-BRANCH = """
-    cmp r0, #0
-    bne 1f
-    movs r0, #2
-1:  bx lr
-"""
-MAINLINE = """
-    umull r0, r1, r2, r3
-    sdiv r0, r1, r2
-    ldrd r0, r1, [r2]
-    ldmia r4!, {r0, r1, r2}
-    cbz r0, 1f
-    nop
-1:  bx lr
-"""
-FPU = """
-    vpush {d8}
-    vmov.f32 s0, s1
-    vmov.f32 s2, #1.0
-    vmov r0, s0
-    vmrs APSR_nzcv, fpscr
-    vadd.f32 s0, s0, s1
-    vdiv.f32 s0, s0, s1
-    vpop {s16, s17}
-"""
+ALL_CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f")
+ARMV7M_CORES = ("cortex-m3", "cortex-m4", "cortex-m4f")
 CPU_FLAGS = {
     "cortex-m0": ["-mcpu=cortex-m0"], "cortex-m0plus": ["-mcpu=cortex-m0plus"], "cortex-m3": ["-mcpu=cortex-m3"],
     "cortex-m4": ["-mcpu=cortex-m4"], "cortex-m4f": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
@@ -69,66 +40,278 @@ def addresses(code: CodeImage, count: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize(
-    ("core", "cycles"),
-    [
-        # alu 1 + alu 1 + muls 1 + ldr 2 + str 2 + push{r4,lr} 1+2 + pop{r4,pc} 4+2 (M0) / 3+2 (M0+) / 4+2 (M3, M4)
-        ("cortex-m0", 1 + 1 + 1 + 2 + 2 + 3 + 6),
-        ("cortex-m0plus", 1 + 1 + 1 + 2 + 2 + 3 + 5),
-        ("cortex-m3", 1 + 1 + 1 + 2 + 2 + 3 + 6),
-        ("cortex-m4", 1 + 1 + 1 + 2 + 2 + 3 + 6),
-    ],
-)
-def test_straight_line_sequence(tmp_path, core, cycles):
-    code = CodeImage(assemble(tmp_path, core, STRAIGHT))
-    assert MODELS[core].estimate(code, addresses(code, 7), None) == cycles
+def steps(run: list[int]) -> Counter:
+    """The steps of one executed run of instructions, whose neighbours before and after are unknown."""
+    return Counter(zip([None, *run[:-1]], run, [*run[1:], None], strict=True))
+
+
+def price(tmp_path: Path, core: str, source: str, executed: list[int]) -> CycleRange:
+    """The cycles of source assembled for core, executing the instructions of the given program indices."""
+    code = CodeImage(assemble(tmp_path, core, source))
+    program = addresses(code, max(executed) + 1)
+    return MODELS[core].price(code, steps([program[index] for index in executed]))
+
+
+STRAIGHT = """
+    movs r0, #1
+    adds r0, r0, r1
+    muls r0, r1, r0
+    push {r4, lr}
+    ldr r2, [r1]
+    nop
+"""
+
+
+@pytest.mark.parametrize("core", ALL_CORES)
+def test_straight_line_code(tmp_path, core):
+    # Every core: movs 1 + adds 1 + muls 1 (M0/M0+: the fast multiplier) + push {r4, lr} 1+N = 3
+    # + ldr 2 (after a push: no pipelining; its address r1 is no data-processing result) + nop 1.
+    assert price(tmp_path, core, STRAIGHT, [0, 1, 2, 3, 4, 5]) == CycleRange(9, 9, 9)
+
+
+BRANCH = """
+    cmp r0, #0
+    bne 1f
+    movs r0, #2
+1:  nop
+"""
 
 
 @pytest.mark.parametrize(
     ("core", "taken", "not_taken"),
     [
-        # taken: cmp 1 + bne taken + bx;   not taken: cmp 1 + bne 1 + movs 1 + bx
-        ("cortex-m0", 1 + 3 + 3, 1 + 1 + 1 + 3),
-        ("cortex-m0plus", 1 + 2 + 2, 1 + 1 + 1 + 2),
-        ("cortex-m4", 1 + 2 + 4, 1 + 1 + 1 + 4),
+        # taken: cmp 1 + bne taken + nop 1; not taken: cmp 1 + bne 1 + movs 1 + nop 1
+        ("cortex-m0", CycleRange(5, 5, 5), CycleRange(4, 4, 4)),  # B<cc> "1 or 3": 3 taken
+        ("cortex-m0plus", CycleRange(4, 4, 4), CycleRange(4, 4, 4)),  # B<cc> "1 or 2": 2 taken
+        ("cortex-m3", CycleRange(4, 5, 6), CycleRange(4, 4, 4)),  # B<cc> "1 or 1+P": 2, 3, 4 taken
+        ("cortex-m4", CycleRange(4, 5, 6), CycleRange(4, 4, 4)),
+        ("cortex-m4f", CycleRange(4, 5, 6), CycleRange(4, 4, 4)),
     ],
 )
-def test_branches_are_taken_when_the_next_instruction_is_not_the_following_one(tmp_path, core, taken, not_taken):
-    code = CodeImage(assemble(tmp_path, core, BRANCH))
-    cmp, bne, movs, bx = addresses(code, 4)
-    assert MODELS[core].estimate(code, [cmp, bne, bx], None) == taken
-    assert MODELS[core].estimate(code, [cmp, bne, movs, bx], None) == not_taken
+def test_a_branch_is_taken_when_the_next_instruction_is_not_the_following_one(tmp_path, core, taken, not_taken):
+    assert price(tmp_path, core, BRANCH, [0, 1, 3]) == taken
+    assert price(tmp_path, core, BRANCH, [0, 1, 2, 3]) == not_taken
+
+
+def test_m0_and_m0plus_price_the_same_steps_differently(tmp_path):
+    code = CodeImage(assemble(tmp_path, "cortex-m0", BRANCH))
+    cmp, bne, _movs, nop = addresses(code, 4)
+    taken = steps([cmp, bne, nop])
+    # cmp 1 + taken branch (M0: 3, its 3-stage pipeline; M0+: 2, its 2-stage one) + nop 1
+    assert MODELS["cortex-m0"].price(code, taken) == CycleRange(5, 5, 5)
+    assert MODELS["cortex-m0plus"].price(code, taken) == CycleRange(4, 4, 4)
+
+
+CALL = """
+    push {r4, lr}
+    bl 1f
+    pop {r4, pc}
+1:  bx lr
+"""
 
 
 @pytest.mark.parametrize(
     ("core", "cycles"),
     [
-        # umull + sdiv 12 + ldrd 3 + ldmia 1+3 + cbz taken 2 + bx 4; umull 5 on the M3, 1 on the M4
-        ("cortex-m3", 5 + 12 + 3 + 4 + 2 + 4),
-        ("cortex-m4", 1 + 12 + 3 + 4 + 2 + 4),
+        # push {r4, lr} 1+N = 3, bl, bx lr, pop {r4, pc} with N = 2 (PC counted)
+        ("cortex-m0", CycleRange(3 + 4 + 3 + 5, 3 + 4 + 3 + 5.5, 3 + 4 + 3 + 6)),  # pop: 4+N, 3+N if N left PC out
+        ("cortex-m0plus", CycleRange(3 + 3 + 2 + 4, 3 + 3 + 2 + 4.5, 3 + 3 + 2 + 5)),  # pop: 3+N, or 2+N
+        ("cortex-m3", CycleRange(3 + 2 + 2 + 4, 3 + 3 + 3 + 5, 3 + 4 + 4 + 6)),  # bl, bx 1+P; pop 1+N+P
+        ("cortex-m4", CycleRange(3 + 2 + 2 + 4, 3 + 3 + 3 + 5, 3 + 4 + 4 + 6)),
+        ("cortex-m4f", CycleRange(3 + 2 + 2 + 4, 3 + 3 + 3 + 5, 3 + 4 + 4 + 6)),
     ],
 )
-def test_mainline_instructions(tmp_path, core, cycles):
-    code = CodeImage(assemble(tmp_path, core, MAINLINE))
-    umull, sdiv, ldrd, ldmia, cbz, _nop, bx = addresses(code, 7)
-    assert MODELS[core].estimate(code, [umull, sdiv, ldrd, ldmia, cbz, bx], None) == cycles
+def test_bl_bx_and_pop_pc_refill_the_pipeline(tmp_path, core, cycles):
+    push, bl, pop, bx = 0, 1, 2, 3
+    assert price(tmp_path, core, CALL, [push, bl, bx, pop]) == cycles
+
+
+LOADS_AND_STORES = """
+    ldr r0, [r1]
+    ldr r2, [r3]
+    str r0, [r4, r5]
+    str r0, [r4, r5]
+    ldr r1, [r0]
+    ldr r2, [r1]
+    str r2, [r4, #4]
+"""
+
+
+@pytest.mark.parametrize(
+    ("core", "cycles"),
+    [
+        ("cortex-m0", CycleRange(14, 14, 14)),  # seven single loads and stores, 2 each
+        ("cortex-m0plus", CycleRange(14, 14, 14)),
+        # ldr 2 (nothing before it), ldr after an ldr whose r0 it does not address with: 1 (max 2),
+        # str [r4, r5] after an ldr: 1 (max 2), str [r4, r5] after a store: 2, ldr after a store: 2,
+        # ldr [r1] after the ldr that loaded r1: 2, str [r4, #4]: 1 (max 2), also after an ldr (no double saving)
+        ("cortex-m3", CycleRange(2 + 1 + 1 + 2 + 2 + 2 + 1, 2 + 1 + 1 + 2 + 2 + 2 + 1, 14)),
+        ("cortex-m4", CycleRange(11, 11, 14)),
+        ("cortex-m4f", CycleRange(11, 11, 14)),
+    ],
+)
+def test_loads_pipeline_a_following_load_or_store_and_str_immediate_is_one_cycle(tmp_path, core, cycles):
+    assert price(tmp_path, core, LOADS_AND_STORES, [0, 1, 2, 3, 4, 5, 6]) == cycles
+
+
+@pytest.mark.parametrize("core", ARMV7M_CORES)
+@pytest.mark.parametrize(
+    ("source", "normally"),
+    [
+        # Section 3.3.2's own examples, "normally" (the central case) this many cycles in total:
+        ("ldr r0, [r1]\n ldr r1, [r2]", 3),
+        ("ldr r0, [r1, r2]\n str r0, [r3, #20]", 3),
+        ("ldr r0, [r1, r2]\n str r1, [r3, r2]", 3),
+        ("ldr r0, [r1, r5]\n ldr r1, [r2]\n ldr r2, [r3, #4]", 4),
+    ],
+)
+def test_the_trm_load_store_examples(tmp_path, core, source, normally):
+    count = source.count("\n") + 1
+    cycles = price(tmp_path, core, source + "\n", list(range(count)))
+    assert cycles == CycleRange(normally, normally, 2 * count)  # worst case: no pipelining, 2 each
+
+
+@pytest.mark.parametrize("core", ("cortex-m0", "cortex-m3", "cortex-m4"))
+def test_an_address_computed_by_the_previous_instruction_stalls_a_cycle(tmp_path, core):
+    source = """
+    adds r1, r1, #4
+    ldr r0, [r1]
+    str r0, [r1, #4]
+"""
+    # M3/M4: adds 1 + ldr 2 and the section 3.3.2 stall 1 (its address r1 is the adds' result)
+    # + str [r1, #4] 1 (max 2): after an ldr that did not load r1, and an immediate offset.
+    # M0: 1 + 2 + 2, no stall documented.
+    expected = CycleRange(5, 5, 5) if core == "cortex-m0" else CycleRange(5, 5, 6)
+    assert price(tmp_path, core, source, [0, 1, 2]) == expected
+
+
+@pytest.mark.parametrize(("core", "cycles"), [("cortex-m0", CycleRange(3, 3, 3)), ("cortex-m3", CycleRange(3, 3.5, 4))])
+def test_a_literal_load_may_contend_with_the_fetch(tmp_path, core, cycles):
+    # ldr r0, [pc, #imm] 2 (M3: "might add a cycle": 2 to 3) + nop 1
+    assert price(tmp_path, core, "ldr r0, =0x12345678\n nop\n", [0, 1]) == cycles
+
+
+IT_BLOCKS = """
+    cmp r0, #1
+    it eq
+    moveq r0, #2
+    cmp.w r0, #1
+    it eq
+    moveq r0, #3
+    b 1f
+    nop
+1:  it eq
+    moveq r0, #4
+"""
+
+
+@pytest.mark.parametrize("core", ARMV7M_CORES)
+def test_an_it_folds_onto_a_preceding_16_bit_instruction(tmp_path, core):
+    # cmp (16-bit) 1 + it folded 0 (max 1) + mov 1 + cmp.w (32-bit) 1 + it 1 + mov 1
+    assert price(tmp_path, core, IT_BLOCKS, [0, 1, 2, 3, 4, 5]) == CycleRange(5, 5, 6)
+    # b (16-bit, taken: 1+P) + it 1 (reached by the branch, not fetched after it) + mov 1
+    assert price(tmp_path, core, IT_BLOCKS, [6, 8, 9]) == CycleRange(2 + 1 + 1, 3 + 1 + 1, 4 + 1 + 1)
+
+
+MULTIPLY_AND_DIVIDE = """
+    smlal r0, r1, r2, r3
+    umull r0, r1, r2, r3
+    sdiv r0, r1, r2
+"""
+
+
+@pytest.mark.parametrize(
+    ("core", "cycles"),
+    [
+        # M3: smlal 4 to 7, umull 3 to 5 (early termination), sdiv 2 to 12; midpoints 5.5, 4, 7
+        ("cortex-m3", CycleRange(4 + 3 + 2, 5.5 + 4 + 7, 7 + 5 + 12)),
+        # M4: smlal 1, umull 1, sdiv 2 to 12
+        ("cortex-m4", CycleRange(1 + 1 + 2, 1 + 1 + 7, 1 + 1 + 12)),
+    ],
+)
+def test_long_multiplies_and_divides(tmp_path, core, cycles):
+    assert price(tmp_path, core, MULTIPLY_AND_DIVIDE, [0, 1, 2]) == cycles
 
 
 def test_fpu_instructions_on_the_m4f(tmp_path):
-    code = CodeImage(assemble(tmp_path, "cortex-m4f", FPU))
-    # vpush {d8}: 1 + 2 single registers; vmov within the FPU 1; vmov of an immediate 1 (capstone: fconsts);
-    # vmov to a core register 2; vmrs of the flags, a transfer like it (capstone: fmstat) 2; vadd 1; vdiv 14;
-    # vpop {s16, s17}: 1 + 2
-    assert MODELS["cortex-m4f"].estimate(code, addresses(code, 8), None) == 3 + 1 + 1 + 2 + 2 + 1 + 14 + 3
+    source = """
+    vpush {d8}
+    vmov.f32 s0, s1
+    vmov.f32 s2, #1.0
+    vmov r0, s0
+    vmrs APSR_nzcv, fpscr
+    vadd.f32 s0, s0, s1
+    vdiv.f32 s0, s0, s1
+    vldr d1, [r1]
+    vldr s4, [r1, #8]
+    vpop {s16, s17}
+"""
+    # vpush {d8} 1+N with N = 2 single registers; vmov within the FPU 1; vmov of an immediate 1; vmov to a
+    # core register 2; vmrs 1; vadd 1; vdiv 14, or 1 when no FP instruction follows soon (midpoint 7.5);
+    # vldr.64 3; vldr.32 2; vpop {s16, s17} 1+2
+    fixed = 3 + 1 + 1 + 2 + 1 + 1 + 3 + 2 + 3
+    assert price(tmp_path, "cortex-m4f", source, list(range(10))) == CycleRange(fixed + 1, fixed + 7.5, fixed + 14)
+
+
+def test_counts_multiply_each_step(tmp_path):
+    code = CodeImage(assemble(tmp_path, "cortex-m3", "1:  subs r0, r0, #1\n bne 1b\n nop\n"))
+    subs, bne, nop = addresses(code, 3)
+    loop_of_three = {(None, subs, bne): 1, (subs, bne, subs): 2, (bne, subs, bne): 2, (subs, bne, nop): 1,
+                     (bne, nop, None): 1}  # fmt: skip
+    # subs 3 x 1 + bne taken 2 x (1+P) + bne not taken 1 + nop 1
+    assert MODELS["cortex-m3"].price(code, loop_of_three) == CycleRange(3 + 4 + 2, 3 + 6 + 2, 3 + 8 + 2)
+
+
+def test_cycle_ranges_subtract_and_scale_component_by_component():
+    assert (CycleRange(4, 6, 8) - CycleRange(1, 2, 3)).scaled(0.5) == CycleRange(1.5, 2, 2.5)
+
+
+def test_the_central_value_is_the_midpoint_of_every_class_range():
+    for model in MODELS.values():
+        for klass, cost in model.costs.items():
+            for cycles in (cost.fixed, cost.taken or cost.fixed):
+                assert cycles.central == (cycles.minimum + cycles.maximum) / 2, (model.path.name, klass)
+
+
+@pytest.mark.parametrize("core", ("cortex-m3", "cortex-m4"))
+def test_every_pipeline_refill_spans_p_from_1_to_3(tmp_path, core):
+    costs = MODELS[core].costs
+    refills = [costs[klass].fixed for klass in ("alu_pc", "load_pc", "pop_pc", "branch_link", "branch_exchange")]
+    refills += [costs[klass].taken for klass in ("branch", "compare_branch")]
+    assert all(cycles.maximum - cycles.minimum == 2 and cycles.central - cycles.minimum == 1 for cycles in refills)
 
 
 def test_a_class_the_core_lacks_is_an_error_not_a_guess(tmp_path):
-    code = CodeImage(assemble(tmp_path, "cortex-m4", MAINLINE))
-    with pytest.raises(TimingError, match="cortex-m0plus.toml has no cycles for class 'mul_long'"):
-        MODELS["cortex-m0plus"].estimate(code, addresses(code, 1), None)
+    code = CodeImage(assemble(tmp_path, "cortex-m4", MULTIPLY_AND_DIVIDE))
+    umull = addresses(code, 2)[1]
+    with pytest.raises(TimingError, match=r"cortex-m0plus.toml has no cycles for class 'mul_long' .*SMULL or UMULL"):
+        MODELS["cortex-m0plus"].price(code, steps([umull]))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("{ min = 3, central = 3.5, max = 4 }", "{ min = 4, central = 3.5, max = 3 }",
+         r"cortex-m0.toml: cycles.pop_pc.base: needs 0 <= min <= central <= max, not min 4"),
+        ("[cycles]\n", "[cycles]\nfrobnicate = 1\n", r"cortex-m0.toml: cycles.frobnicate: unknown instruction class"),
+        ("\nwait = 2 ", "\n# wait = 2 ", r"cortex-m0.toml: classes in neither \[cycles\] nor \[unpriced\]: wait"),
+        ("\nalu = 1 ", "\nalu = { min = 1, central = 1, max = 1, typical = 1 } ",
+         r"cortex-m0.toml: cycles.alu: unknown key 'typical'"),
+        ("[unpriced]\n", "[unpriced]\nalu = 'twice'\n", r"cortex-m0.toml: unpriced.alu: the class also has cycles"),
+        ("[unpriced]\n", "[[context]]\nclasses = ['load']\nwhen = 'sometimes'\nsaves = 1\n\n[unpriced]\n",
+         r"cortex-m0.toml: context\[0\].when: unknown condition 'sometimes'"),
+        ("cores =", "typo = 1\ncores =", r"cortex-m0.toml: unknown key 'typo'"),
+    ],
+)  # fmt: skip
+def test_loading_rejects_a_malformed_file_naming_the_file_and_key(tmp_path, old, new, message):
+    text = (TIMING / "cortex-m0.toml").read_text()
+    assert old in text
+    (tmp_path / "cortex-m0.toml").write_text(text.replace(old, new, 1))
+    with pytest.raises(TimingError, match=message):
+        load_timing_models(tmp_path)
 
 
 def test_cores_without_a_published_table_have_no_model():
-    assert {"cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f"} == set(MODELS)
+    assert set(ALL_CORES) == set(MODELS)
     for model in MODELS.values():
         assert model.source.startswith(("ARM DDI", "Arm 100165")), model.source

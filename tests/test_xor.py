@@ -24,7 +24,7 @@ def build_workload(
     """A host program (or, with object_only, the workload's object alone)."""
     settings = WorkloadSettings()
     shape = workload.shape(settings, None, None)
-    sources = workload.configure(parse_qformat(fmt_name), trainable, settings, False, shape)
+    sources = workload.configure(parse_qformat(fmt_name), trainable, settings, shape)
     directory = tmp_path / f"{workload.name}-{fmt_name}-{'trainable' if trainable else 'inference'}{''.join(flags)}"
     directory.mkdir()
     for file_name, text in sources.generated.items():

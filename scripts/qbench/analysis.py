@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .article import ARTICLE_FIGURES
 from .symbols import short_name
 from .targets import Part
 
@@ -99,21 +100,28 @@ def fits(image_flash: int | None, image_ram: int | None, part: Part) -> bool | N
     return bool(image_flash <= part.flash_bytes and image_ram <= part.ram_bytes)
 
 
+def budget_ram(row) -> int:
+    """RAM an image needs on a part: static RAM, the measured peak stack and one exception frame below it
+    where the image ran; static RAM alone where it did not."""
+    if not is_measured(row.ram_total):
+        return row.img_ram_static
+    return row.ram_total + (row.exception_frame if is_measured(row.exception_frame) else 0)
+
+
 def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
-    """Every successful cell against every part with its core: share of flash and RAM used.
-    RAM is static RAM plus the measured peak stack where the image ran, static RAM alone otherwise."""
+    """Every successful cell against every part with its core: share of flash and RAM used (budget_ram)."""
     good = ok_rows(rows)
     good = good.assign(lib_ram=library_ram(good))
     records = []
     for part in parts.values():
         for row in good[good["core"] == part.core].itertuples():
             ran = is_measured(row.ram_total)
-            image_ram = row.ram_total if ran else row.img_ram_static
+            image_ram = budget_ram(row)
             records.append({
                 "part": part.name, "core": part.core, "flash_kib": part.flash_bytes // 1024,
                 "ram_kib": part.ram_bytes // 1024, "library": row.library, "network": row.network,
                 "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
-                "ram": "static + stack" if ran else "static only",
+                "ram": f"static + stack + {row.exception_frame} B exception frame" if ran else "static only",
                 "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
                 "lib_ram_pct": percent(row.lib_ram, part.ram_bytes),
                 "img_flash_pct": percent(row.img_flash, part.flash_bytes),
@@ -130,11 +138,49 @@ def _emulated(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[(rows["status"] == "ok") & rows["qemu"].ne("")]
 
 
+def cycle_range_text(central, minimum, maximum) -> str:
+    """An estimate with its range: '1,234 (1,100–1,400)'; '' when not estimated."""
+    if not is_measured(central):
+        return ""
+    return f"{central:,.0f} ({minimum:,.0f}–{maximum:,.0f})"
+
+
 def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Instructions (exact) and cycles (estimated) per inference and per training step."""
-    columns = ["instr_forward", "est_cycles_forward", "est_us_forward",
-               "instr_train_step", "est_cycles_train_step", "est_us_train_step"]  # fmt: skip
-    return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
+    """Instructions (exact, mean over the traced occurrences) and cycles (estimated: central value and
+    the TRM's best-to-worst range) per inference and per training step, with the CPU the emulator modelled."""
+    good = _emulated(rows)
+    table = good[KEY_COLUMNS + ["emulated_cpu"]].copy()
+    for region in ("forward", "train_step"):
+        table[f"instr_{region}"] = good[f"instr_{region}"]
+        table[f"{region}_occurrences"] = good[f"instr_{region}_occurrences"]
+        table[f"est_cycles_{region}"] = [
+            cycle_range_text(*values) for values in zip(
+                good[f"est_cycles_{region}"], good[f"est_cycles_{region}_min"], good[f"est_cycles_{region}_max"],
+                strict=True)
+        ]  # fmt: skip
+        table[f"est_us_{region}"] = good[f"est_us_{region}"]
+    return table.reset_index(drop=True)
+
+
+def emulated_elsewhere(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """(core, emulated CPU) where the emulator modelled another CPU than the row's core."""
+    good = _emulated(rows)
+    pairs = good[good["emulated_cpu"].ne("") & good["emulated_cpu"].ne(good["core"])][["core", "emulated_cpu"]]
+    return sorted(set(pairs.itertuples(index=False, name=None)))
+
+
+def article_table(article: pd.DataFrame) -> pd.DataFrame:
+    """The article's own host configuration per library beside the article's figures."""
+    records = []
+    for row in article.itertuples():
+        reference = ARTICLE_FIGURES[row.variant]
+        records.append({
+            "library": row.library, "variant": row.variant, "text": row.text, "article_text": reference.text,
+            "text_ratio": row.text / reference.text, "bss": row.bss, "article_bss": reference.bss,
+            "bss_ratio": row.bss / reference.bss, "data": row.data,
+        })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=["library", "variant", "text", "article_text", "text_ratio",
+                                                       "bss", "article_bss", "bss_ratio", "data"])  # fmt: skip
 
 
 def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
@@ -159,7 +205,8 @@ def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
 
 
 def ram_table(rows: pd.DataFrame) -> pd.DataFrame:
-    columns = ["img_data", "img_bss", "stack_peak", "ram_total", "lib_ram_static", "lib_ram_total"]
+    columns = ["img_data", "img_bss", "stack_painted", "stack_sp_depth", "stack_peak", "ram_total", "lib_ram_static",
+               "lib_ram_total"]  # fmt: skip
     return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
 
 

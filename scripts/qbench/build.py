@@ -29,8 +29,7 @@ _ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class BuildSpec:
-    """One image to build. A baseline has no format and no variant; a trace
-    image is the short run of a cell that instruction counting traces."""
+    """One image to build. A baseline has no format and no variant."""
 
     target: Target
     workload: Workload
@@ -38,14 +37,12 @@ class BuildSpec:
     variant: Variant | None
     opt: str
     settings: WorkloadSettings = WorkloadSettings()
-    trace: bool = False
     library: Library = QNN
     shape: NetworkShape | None = None
 
     @classmethod
-    def for_cell(cls, cell: Cell, settings: WorkloadSettings, trace: bool = False) -> BuildSpec:
-        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, trace, cell.library,
-                   cell.shape)  # fmt: skip
+    def for_cell(cls, cell: Cell, settings: WorkloadSettings) -> BuildSpec:
+        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, cell.library, cell.shape)
 
     @classmethod
     def baseline(cls, target: Target, opt: str) -> BuildSpec:
@@ -62,13 +59,13 @@ class BuildSpec:
         if self.shape is not None:
             place /= self.shape.name.replace(" ", "-").replace("/", "-")
         library = "" if self.library == QNN else f"{self.library.name}-"
-        return place / f"{library}{self.fmt.name}-{self.variant}{'-trace' if self.trace else ''}"
+        return place / f"{library}{self.fmt.name}-{self.variant}"
 
     @property
     def label(self) -> str:
         what = "baseline" if self.fmt is None else f"{self.workload.name} {self.fmt.name} {self.variant}"
         library = "" if self.library == QNN else f" [{self.library.name}]"
-        return f"{self.target.name} {what} -{self.opt}{library}{' (trace image)' if self.trace else ''}"
+        return f"{self.target.name} {what} -{self.opt}{library}"
 
     @property
     def output_name(self) -> str:
@@ -137,7 +134,7 @@ def plan(spec: BuildSpec, root: Path) -> BuildPlan:
     target = spec.target
     directory = spec.directory(root.resolve())
     trainable = spec.variant == Variant.TRAINABLE
-    sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.trace, spec.shape)
+    sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.shape)
     generated = dict(sources.generated)
     library_defines = spec.library.compile_defines(spec.fmt) if spec.fmt is not None else {}
     defines = [*target.defines, *sorted((sources.defines | library_defines).items())]

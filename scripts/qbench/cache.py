@@ -1,34 +1,55 @@
-"""A content-addressed cache of builds and emulated runs.
+"""A content-addressed cache of the pipeline's stored stages: build (with the ELF's measured sizes and
+symbols) and execute (an emulated run and its trace). Pricing is cheap and never stored, so a run shared by
+two cores (cortex-m0 and cortex-m0plus images are byte-identical) is priced with each core's own table.
 
-A build's key hashes everything its output depends on: the contents of every
-input file (suite/, targets/ and qbench's own code), the compiler's version,
-the flags, the sources and the generated files. A run's key hashes the exact
-image bytes (and those of the traced image), the emulator's version and the
-same input fingerprint. A warm re-run of an unchanged matrix therefore
-rebuilds and reruns nothing; any change to a source, a flag, a tool or qbench
-itself misses. Timeouts are never cached: they depend on the machine.
+Every key is derived in one place, `Cache.key`, from the stage's name and its declared inputs, together
+with what shapes any result: qbench's input files (suite/, targets/, scripts/qbench/) and the versions of the
+Python packages that read or price images. A build's inputs are its compiler version and its plan (flags,
+sources, generated files); an execution's are the ELF's bytes, the emulator and its machine, and where the
+trace stops. Timeouts are never stored: they depend on the machine.
+
+Entries are written under unique temporary names and renamed into place, so a reader never sees half an
+entry and two qbench processes can share a cache. Every entry carries a digest of its payload (and a
+build entry the digest of its ELF): an entry that cannot be read or fails its digest is reported once,
+discarded and recomputed. Identical work asked for twice in one run is done once (`once`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict
+from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .build import BuildPlan, Image
 from .elfsize import Category, ImageSizes, Section
 from .emulate import CellRun, Emulated
 from .measure import Measured
-from .paths import REPO
+from .paths import REPO, shown
 from .protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
 from .results import Status
 from .symbols import SymbolSize
-from .trace import RegionStats
+from .trace import RegionSteps, TracedRun
 
 # Everything a result can depend on besides tools and flags.
 FINGERPRINTED = ("suite", "targets", "scripts/qbench")
+# Python packages whose version can change a figure: ELF reading and instruction decoding.
+SHAPING_PACKAGES = ("pyelftools", "capstone")
+ENTRY_FORMAT = "qbench-cache/2"
+
+T = TypeVar("T")
+
+
+class CorruptEntry(ValueError):
+    """A cache entry that cannot be read back as it was stored."""
 
 
 def fingerprint(root: Path = REPO) -> str:
@@ -40,125 +61,234 @@ def fingerprint(root: Path = REPO) -> str:
     return digest.hexdigest()
 
 
-def _key(*parts: str | bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\0")
-    return digest.hexdigest()
+def shaping_versions() -> dict[str, str]:
+    return {package: package_version(package) for package in SHAPING_PACKAGES}
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _sealed(payload: dict) -> str:
+    return json.dumps({"format": ENTRY_FORMAT, "payload": payload, "digest": _digest(payload)})
+
+
+def _unsealed(text: str) -> dict:
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptEntry(f"not valid JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != ENTRY_FORMAT:
+        raise CorruptEntry("not a qbench cache entry of this version")
+    payload = document.get("payload")
+    if document.get("digest") != _digest(payload):
+        raise CorruptEntry("its contents do not match their digest")
+    return payload
 
 
 class Cache:
-    """read=False (--no-cache) still stores fresh results for the next run."""
+    """read=False (--no-cache) computes everything afresh and replaces the stored entries."""
 
-    def __init__(self, directory: Path, inputs: str, read: bool = True) -> None:
+    def __init__(
+        self, directory: Path, inputs: str, read: bool = True, warn: Callable[[str], None] = lambda message: None
+    ) -> None:
         self.directory = directory
-        self.inputs = inputs
         self.read = read
+        self.warn = warn
         self.hits = 0
+        self._shaping = {"inputs": inputs, **shaping_versions()}
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future] = {}
+        self._warned: set[str] = set()
+
+    def key(self, stage: str, **inputs: Any) -> str:
+        """The one place a key is made: the stage, its declared inputs and what shapes every result."""
+        document = {"format": ENTRY_FORMAT, "stage": stage, "inputs": inputs, "shaping": self._shaping}
+        return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+    def once(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
+        """compute() the first time key is asked for in this run; later callers (concurrent ones wait) get
+        the same result. Returns (result, whether this caller computed it)."""
+        with self._lock:
+            future = self._in_flight.get(key)
+            owner = future is None
+            if owner:
+                future = self._in_flight[key] = Future()
+        if not owner:
+            return future.result(), False
+        try:
+            result = compute()
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        future.set_result(result)
+        return result, True
+
+    def _discard(self, entry: Path, problem: str) -> None:
+        with self._lock:
+            first = entry.name not in self._warned
+            self._warned.add(entry.name)
+        if first:
+            self.warn(f"warning: cache entry {shown(entry)} discarded and recomputed: {problem}")
+        _remove(entry)
 
     # Builds ------------------------------------------------------------------------------------------------
 
-    def build_key(self, planned: BuildPlan, compiler_version: str) -> str:
-        return _key("build", self.inputs, compiler_version, planned.identity())
-
-    def fetch_build(self, key: str, planned: BuildPlan) -> Measured | None:
+    def fetch_build(self, key: str, planned: BuildPlan, fresh: bool = False) -> Measured | None:
+        """The stored build, copied into the plan's directory; fresh: stored earlier in this run, so read
+        even under --no-cache."""
         entry = self.directory / "builds" / key
-        if not self.read or not (entry / "measured.json").exists():
+        if not (self.read or fresh) or not entry.is_dir():
+            return None
+        try:
+            stored = _unsealed(_read_text(entry / "measured.json"))
+            elf = entry / planned.output.name
+            if not elf.is_file() or file_digest(elf) != stored["elf_sha256"]:
+                raise CorruptEntry(f"its {planned.output.name} is missing or altered")
+            # The flags as this plan runs them: equal to the stored build's but for its own image folder.
+            measured = _decode_measured(stored, Image(planned.spec, planned.output, " ".join(planned.flags), None,
+                                                      planned.directory / "build.log"))  # fmt: skip
+        except (CorruptEntry, KeyError, TypeError, ValueError) as error:
+            self._discard(entry, str(error))
             return None
         planned.directory.mkdir(parents=True, exist_ok=True)
         for name, text in planned.generated:
             (planned.directory / name).write_text(text)
-        shutil.copyfile(entry / planned.output.name, planned.output)
+        shutil.copyfile(elf, planned.output)
         shutil.copyfile(entry / "build.log", planned.directory / "build.log")
-        stored = json.loads((entry / "measured.json").read_text())
-        sizes = ImageSizes(tuple(
-            Section(**{**section, "category": Category(section["category"]) if section["category"] else None})
-            for section in stored["sections"]
-        ))  # fmt: skip
-        symbols = tuple(
-            SymbolSize(s["name"], s["group"], Category(s["category"]), s["size"]) for s in stored["symbols"]
-        )
-        image = Image(planned.spec, planned.output, stored["flags"], None, planned.directory / "build.log")
-        self.hits += 1
-        return Measured(image, sizes, symbols, None)
+        with self._lock:
+            self.hits += not fresh
+        return measured
 
     def store_build(self, key: str, measured: Measured) -> None:
         image = measured.image
         if measured.sizes is None or image.path is None:
             return  # failures are not kept: the next run tries again
-        entry = self.directory / "builds" / key
-        staging = entry.with_name(key + ".partial")
-        staging.mkdir(parents=True, exist_ok=True)
+        builds = self.directory / "builds"
+        builds.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=builds, prefix=f".{key}."))
         shutil.copyfile(image.path, staging / image.path.name)
         shutil.copyfile(image.log, staging / "build.log")
-        document = {
-            "flags": image.flags,
+        payload = {
+            "elf_sha256": file_digest(image.path),
             "sections": [asdict(section) for section in measured.sizes.sections],
             "symbols": [asdict(symbol) for symbol in measured.symbols],
-        }
-        (staging / "measured.json").write_text(json.dumps(document))
-        if entry.exists():
-            shutil.rmtree(staging)
-        else:
-            staging.rename(entry)  # whole or absent, even if the run is interrupted
+        }  # fmt: skip
+        (staging / "measured.json").write_text(_sealed(payload))
+        _rename_into_place(staging, builds / key)
 
-    # Runs --------------------------------------------------------------------------------------------------
+    # Executions and other documents ------------------------------------------------------------------------------
 
-    def run_key(self, kind: str, emulator: str, machine: str, *images: Path) -> str:
-        return _key("run", kind, self.inputs, emulator, machine, *(image.read_bytes() for image in images))
-
-    def _fetch(self, key: str) -> dict | None:
+    def fetch_document(self, key: str, decode: Callable[[dict], T]) -> T | None:
+        """A stored JSON payload, decoded; None when absent, unreadable or damaged."""
         path = self.directory / "runs" / f"{key}.json"
-        if not self.read or not path.exists():
+        if not self.read or not path.is_file():
             return None
-        self.hits += 1
-        return json.loads(path.read_text())
+        try:
+            result = decode(_unsealed(_read_text(path)))
+        except (CorruptEntry, KeyError, TypeError, ValueError) as error:
+            self._discard(path, str(error))
+            return None
+        with self._lock:
+            self.hits += 1
+        return result
 
-    def _store(self, key: str, document: dict) -> None:
-        path = self.directory / "runs" / f"{key}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(document))
-        partial.replace(path)
+    def store_document(self, key: str, payload: dict | list) -> None:
+        runs = self.directory / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        descriptor, staging = tempfile.mkstemp(dir=runs, prefix=f".{key}.")
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(_sealed(payload))
+        os.replace(staging, runs / f"{key}.json")
 
     def fetch_run(self, key: str) -> CellRun | None:
-        document = self._fetch(key)
-        return None if document is None else decode_cell_run(document)
+        return self.fetch_document(key, decode_cell_run)
 
     def store_run(self, key: str, run: CellRun) -> None:
         if run.emulated.status != Status.TIMEOUT:
-            self._store(key, encode_cell_run(run))
+            self.store_document(key, encode_cell_run(run))
 
-    def fetch_baseline(self, key: str) -> tuple[StackUse | None, str] | None:
-        document = self._fetch(key)
-        if document is None:
-            return None
-        stack = document["stack"]
-        return (StackUse(**stack) if stack else None), document["message"]
 
-    def store_baseline(self, key: str, result: tuple[StackUse | None, str]) -> None:
-        stack, message = result
-        if stack is not None:
-            self._store(key, {"stack": asdict(stack), "message": message})
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise CorruptEntry(f"cannot read {path.name} ({error.strerror})") from None
+
+
+def _remove(entry: Path) -> None:
+    """Takes an entry away at once (a rename), then deletes it; another process may be doing the same."""
+    trash = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}.discarded")
+    try:
+        entry.rename(trash)
+    except OSError:
+        return
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
+
+
+def _rename_into_place(staging: Path, entry: Path) -> None:
+    """A directory entry appears whole; one already there (--no-cache, a damaged one) is replaced."""
+    _remove(entry)
+    try:
+        staging.rename(entry)
+    except OSError:  # another process put its equal entry there first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _decode_measured(stored: dict, image: Image) -> Measured:
+    sizes = ImageSizes(tuple(
+        Section(**{**section, "category": Category(section["category"]) if section["category"] else None})
+        for section in stored["sections"]
+    ))  # fmt: skip
+    symbols = tuple(SymbolSize(s["name"], s["group"], Category(s["category"]), s["size"]) for s in stored["symbols"])
+    return Measured(image, sizes, symbols, None)
 
 
 def encode_cell_run(run: CellRun) -> dict:
-    emulated = run.emulated
+    emulated, traced = run.emulated, run.traced
     return {
         "status": str(emulated.status),
         "message": emulated.message,
         "report": asdict(emulated.report) if emulated.report is not None else None,
-        "regions": {name: asdict(stats) for name, stats in emulated.regions.items()} if emulated.regions else None,
-        "trace_elf": str(run.trace_elf) if run.trace_elf else None,
+        "traced": None if traced is None else {
+            "lowest_stack_pointer": traced.lowest_stack_pointer, "instructions": traced.instructions,
+            "regions": {name: _encode_region(region) for name, region in traced.regions.items()},
+        },
         "trace_message": run.trace_message,
-    }
+    }  # fmt: skip
+
+
+def _step_order(step: list) -> tuple:
+    previous, pc, following, _ = step
+    return (-1 if previous is None else previous, pc, following)
+
+
+def _encode_region(region: RegionSteps) -> dict:
+    steps = sorted(([*step, count] for step, count in region.steps.items()), key=_step_order)
+    return {"occurrences": region.occurrences, "steps": steps}
 
 
 def _classification(document: dict | None) -> Classification | None:
     if document is None:
         return None
     return Classification(document["correct"], document["total"], tuple(document["predictions"]))
+
+
+def _traced(document: dict | None) -> TracedRun | None:
+    if document is None:
+        return None
+    regions = {
+        name: RegionSteps(region["occurrences"], {(p, pc, n): count for p, pc, n, count in region["steps"]})
+        for name, region in document["regions"].items()
+    }
+    return TracedRun(regions, document["lowest_stack_pointer"], document["instructions"])
 
 
 def decode_cell_run(document: dict) -> CellRun:
@@ -171,9 +301,5 @@ def decode_cell_run(document: dict) -> CellRun:
             "stack": StackUse(**report["stack"]) if report["stack"] else None,
             "classification": _classification(report.get("classification")),
         })  # fmt: skip
-    regions = document["regions"]
-    if regions is not None:
-        regions = {name: RegionStats(**stats) for name, stats in regions.items()}
-    emulated = Emulated(Status(document["status"]), document["message"], report, regions)
-    trace_elf = Path(document["trace_elf"]) if document["trace_elf"] else None
-    return CellRun(emulated, trace_elf, document["trace_message"])
+    emulated = Emulated(Status(document["status"]), document["message"], report)
+    return CellRun(emulated, _traced(document["traced"]), document["trace_message"])

@@ -35,6 +35,7 @@ from .results import ResultsFileError, read_results, saved_results, write_result
 from .targets import TargetError, load_parts, load_targets, select
 from .toolchain import ToolNotFound
 from .torch_import import TorchImportError, load_torch_network, write_network
+from .verify import verify
 from .workloads import ACTIVATION_POLICIES, WORKLOADS, WorkloadSettings
 
 # Exit status of an interrupted run, by signal.
@@ -100,9 +101,9 @@ def _matrix(arguments: argparse.Namespace, progress: Progress) -> Matrix:
     return matrix
 
 
-def _cache(arguments: argparse.Namespace) -> Cache:
+def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
     directory = arguments.cache_dir or arguments.build_dir / "cache"
-    return Cache(directory, fingerprint(), read=not arguments.no_cache)
+    return Cache(directory, fingerprint(), read=not arguments.no_cache, warn=progress.note)
 
 
 def _parts(arguments: argparse.Namespace, problems: list[str]) -> dict:
@@ -127,7 +128,7 @@ def _build(arguments: argparse.Namespace) -> int:
     buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
     settings = _settings(arguments)
     specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell, settings) for cell in buildable)]
-    cache = _cache(arguments)
+    cache = _cache(arguments, progress)
     measured, interrupted = build_all(specs, arguments.build_dir, arguments.jobs, cache, progress)
     progress.finish()
     built = sum(result.image.ok for result in measured.values())
@@ -148,16 +149,17 @@ def _run(arguments: argparse.Namespace) -> int:
         progress.note(f"error: {problem}")
     revision = git_revision()
     options = RunOptions(
-        build_root=arguments.build_dir, jobs=arguments.jobs, cache=_cache(arguments),
+        build_root=arguments.build_dir, jobs=arguments.jobs, cache=_cache(arguments, progress),
         emulate=not arguments.no_emulate, timeout=arguments.timeout, settings=_settings(arguments),
     )  # fmt: skip
     output = run_matrix(matrix, options, revision, progress)
     progress.finish()
     stamp = now()
     rows = [row.__class__(**{**vars(row), "qbench_version": __version__, "date": stamp}) for row in output.rows]
+    problems += output.problems
     write_results(arguments.out, saved_results(
         rows, output.symbols, environment(revision, output.tools, problems, output.interrupted),
-        output.instructions, output.training,
+        output.instructions, output.training, output.article,
     ))  # fmt: skip
     report = write_report(arguments.out, read_results(arguments.out), parts)
     ok = sum(row.status == "ok" for row in rows)
@@ -208,6 +210,10 @@ def _compare(arguments: argparse.Namespace) -> int:
     changed = comparison.table
     print("\n" + (markdown(changed, {"change_pct": 2}) if not changed.empty else "No metric changed."))
     return 1 if comparison.regressions else 0
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    return verify(arguments.directory)
 
 
 def _import_torch(arguments: argparse.Namespace) -> int:
@@ -323,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare_command.add_argument("--threshold", default="2%", help="growth allowed per metric (default: 2%%)")
     compare_command.add_argument("--metric", default=",".join(DEFAULT_METRICS), help="comma-separated metrics")
     compare_command.set_defaults(handler=_compare)
+
+    verify_command = commands.add_parser(
+        "verify", help="re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on the "
+        "row's own ELF; exit 1 on any difference",
+    )  # fmt: skip
+    verify_command.add_argument("directory", type=Path, help="results directory (qbench run --out)")
+    verify_command.set_defaults(handler=_verify)
 
     lut_command = commands.add_parser(
         "lut", help="print the activation lookup table qnn computes for a Q format, with its error bound"

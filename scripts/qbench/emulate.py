@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .protocol import ProtocolError, StackUse, WorkloadReport, fault_description, parse_report, stack_use
+from .protocol import ProtocolError, WorkloadReport, fault_description, parse_report
 from .results import Status
 from .runners import Execution, Runner
 from .targets import Target
-from .timing import TimingError, TimingModel
-from .trace import BEGIN_MARKER, FunctionMap, RegionStats, TraceError, analyse
+from .trace import BEGIN_MARKER, END_MARKER, FunctionMap, RegionRecorder, TracedRun, TraceError
 
 # Exit codes of targets/startup (startup.h).
 START_UP_EXITS = {70: "HardFault", 71: "unexpected exception (NMI, SVCall, PendSV or SysTick)"}
@@ -57,16 +56,15 @@ class Emulated:
     status: Status
     message: str
     report: WorkloadReport | None = None
-    regions: dict[str, RegionStats] | None = None
 
 
 @dataclass(frozen=True)
 class CellRun:
-    """What running (and tracing) one cell's image found."""
+    """What running one cell's image, and tracing the same image, found."""
 
     emulated: Emulated
-    trace_elf: Path | None = None
-    trace_message: str = ""
+    traced: TracedRun | None = None
+    trace_message: str = ""  # why there is no trace
 
 
 def run_workload(runner: Runner, elf: Path, target: Target, timeout: float) -> Emulated:
@@ -83,32 +81,25 @@ def run_workload(runner: Runner, elf: Path, target: Target, timeout: float) -> E
     if report.stack is not None and report.stack.overflow:
         return Emulated(
             Status.STACK_OVERFLOW,
-            f"the stack reached the bottom of its {report.stack.size_bytes}-byte region; it may have overflowed",
+            f"the stack went {report.stack.peak_bytes} bytes deep, past the bottom of its "
+            f"{report.stack.size_bytes}-byte region",
             report,
         )
     return Emulated(Status.OK, "", report)
 
 
-def run_baseline(runner: Runner, elf: Path, target: Target, timeout: float) -> tuple[StackUse | None, str]:
-    """The empty baseline's stack use, or None and why."""
-    execution = runner.run(elf, target, timeout, elf.with_name("run.log"))
-    status, message = verdict(execution, timeout)
-    if status != Status.OK:
-        return None, message
-    stack = stack_use(execution.output)
-    return (stack, "") if stack is not None else (None, "the baseline printed no stack record")
-
-
-def count_instructions(
-    runner: Runner, elf: Path, target: Target, timeout: float, timing: TimingModel | None
-) -> tuple[dict[str, RegionStats] | None, str]:
-    """Instructions (and estimated cycles) per region from a traced run of elf, or None and why."""
+def trace_regions(
+    runner: Runner, elf: Path, target: Target, timeout: float, cut: dict[str, int]
+) -> tuple[TracedRun | None, str]:
+    """The regions of a traced run of elf from reset, stopped once cut is reached; or None and why."""
     try:
-        begin = FunctionMap(elf).address_of(BEGIN_MARKER)
-        trace = runner.trace(elf, target, timeout, begin, elf.parent)
-        status, message = verdict(trace.execution, timeout)
-        if status != Status.OK:
-            return None, f"traced run: {message}"
-        return analyse(trace, elf, timing), ""
-    except (TraceError, TimingError) as error:
+        functions = FunctionMap(elf)
+        recorder = RegionRecorder(functions.address_of(BEGIN_MARKER), functions.address_of(END_MARKER), cut)
+        execution = runner.trace(elf, target, timeout, recorder)
+        if not execution.stopped_early:
+            status, message = verdict(execution, timeout)
+            if status != Status.OK:
+                return None, f"traced run: {message}"
+        return recorder.result(), ""
+    except TraceError as error:
         return None, f"instruction count: {error}"

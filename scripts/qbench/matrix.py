@@ -88,15 +88,14 @@ def expand(
 ) -> Matrix:
     problems: list[str] = []
 
-    chosen_targets: list[Target] = []
-    if cores is None:
-        chosen_targets = sorted(targets.values(), key=core_order)
-    else:
-        for name in _split(cores):
-            try:
-                chosen_targets += select([name], targets, "core")
-            except TargetError as error:
-                problems.append(str(error))
+    chosen_targets: list[Target] = list(targets.values()) if cores is None else []
+    for name in _split(cores) if cores is not None else ():
+        try:
+            chosen_targets += select([name], targets, "core")
+        except TargetError as error:
+            problems.append(str(error))
+    # One canonical order, so the results do not depend on how --cores was typed.
+    chosen_targets = sorted({target.name: target for target in chosen_targets}.values(), key=core_order)
 
     chosen_formats: list[NumberFormat] = []
     for text in _split(formats):

@@ -49,4 +49,7 @@ def merge(directories: list[Path], allow_mixed: bool = False) -> SavedResults:
     }
     symbols = pd.concat([saved.symbols for _, saved in parts], ignore_index=True).drop_duplicates()
     instructions = pd.concat([saved.instructions for _, saved in parts], ignore_index=True)
-    return SavedResults(rows, symbols, instructions, training, environment)
+    # Shards of one matrix measure the same libraries' host configuration: keep each once.
+    article = pd.concat([saved.article for _, saved in parts], ignore_index=True).drop_duplicates(
+        ["library", "variant"]).reset_index(drop=True)  # fmt: skip
+    return SavedResults(rows, symbols, instructions, training, environment, article)

@@ -4,9 +4,13 @@ remembered, so a timeout or an interrupted run kills each one's whole group."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
+import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +34,20 @@ def _kill(process: subprocess.Popen) -> None:
         pass
 
 
-def run(command: list[str], *, timeout: float | None = None, cwd: Path | None = None) -> Completed:
+def _start(command: list[str], cwd: Path | None, **streams) -> subprocess.Popen | None:
+    """The started, remembered child; None once the run is stopping."""
     with _lock:
         if _stopping.is_set():
-            return Completed(None, "", "interrupted before it started", False)
-        process = subprocess.Popen(
-            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-        )
+            return None
+        process = subprocess.Popen(command, cwd=cwd, start_new_session=True, **streams)
         _running.add(process)
+        return process
+
+
+def run(command: list[str], *, timeout: float | None = None, cwd: Path | None = None) -> Completed:
+    process = _start(command, cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if process is None:
+        return Completed(None, "", "interrupted before it started", False)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
         timed_out = False
@@ -54,6 +64,62 @@ def run(command: list[str], *, timeout: float | None = None, cwd: Path | None = 
         stderr.decode(errors="replace"),
         timed_out,
     )
+
+
+@dataclass(frozen=True)
+class Streamed(Completed):
+    ended_early: bool  # the reader had seen enough and the child was killed
+
+
+def stream(
+    command: list[str], log: Path, read: Callable[[bytes], bool], *, timeout: float
+) -> Streamed:
+    """Runs command, which writes a log to the FIFO at log, feeding read() what arrives as it arrives; when
+    read() returns True the child is killed (it has said all that is wanted). The FIFO's back-pressure keeps
+    a fast child from running ahead of its reader."""
+    os.mkfifo(log)
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = _start(command, None, stdout=stdout, stderr=stderr)
+        if process is None:
+            return Streamed(None, "", "interrupted before it started", False, False)
+        deadline = time.monotonic() + timeout
+        ended_early = timed_out = False
+        descriptor = os.open(log, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            ended_early, timed_out = _follow(process, descriptor, read, deadline)
+        finally:
+            os.close(descriptor)
+            if ended_early or timed_out:
+                _kill(process)
+            process.wait()
+            with _lock:
+                _running.discard(process)
+        stdout.seek(0)
+        stderr.seek(0)
+        return Streamed(
+            None if timed_out or ended_early else process.returncode,
+            stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace"), timed_out, ended_early,
+        )  # fmt: skip
+
+
+def _follow(process: subprocess.Popen, descriptor: int, read: Callable[[bytes], bool], deadline: float) -> tuple:
+    """(ended early, timed out) after reading descriptor until the child closes it or exits."""
+    opened = False  # a FIFO reads as empty, not as ended, until the writer has opened it
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False, True
+        ready, _, _ = select.select([descriptor], [], [], min(remaining, 0.1))
+        chunk = os.read(descriptor, 1 << 20) if ready else b""
+        if chunk:
+            opened = True
+            if read(chunk):
+                return True, False
+        elif (ready and opened) or process.poll() is not None:
+            while chunk := os.read(descriptor, 1 << 20):  # what the child wrote before it exited
+                if read(chunk):
+                    return True, False
+            return False, False
 
 
 def stop() -> None:

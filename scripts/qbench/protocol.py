@@ -81,7 +81,7 @@ class WorkloadReport:
 class StackUse:
     peak_bytes: int
     size_bytes: int
-    overflow: bool  # the bottom of the stack region was written: it may have overflowed
+    overflow: bool  # a word below the stack region (in its guard band) was written
 
 
 def fault_description(text: str) -> str | None:

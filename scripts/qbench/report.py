@@ -21,8 +21,7 @@ FORMAT_DECIMALS = {"accuracy_float_host": 4, "accuracy_device": 4, "instr_forwar
                    "flash_vs_float": 2, "instr_vs_float": 2}  # fmt: skip
 SCALING_DECIMALS = {f"{metric}_{part}": digits for metric in ("flash", "ram", "instructions")
                     for part, digits in (("per_connection", 2), ("fixed", 0), ("r2", 4))}  # fmt: skip
-SPEED_DECIMALS = ("instr_forward", "est_cycles_forward", "est_us_forward", "instr_train_step",
-                  "est_cycles_train_step", "est_us_train_step")  # fmt: skip
+SPEED_DECIMALS = ("instr_forward", "est_us_forward", "instr_train_step", "est_us_train_step")
 
 
 def markdown(frame: pd.DataFrame, decimals: dict[str, int] | None = None) -> str:
@@ -97,6 +96,9 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, str |
     return template.render(
         counts={"ok": ok, "total": len(rows), "failed": len(rows) - ok},
         claims=markdown(article_claims(rows, saved.symbols, saved.training, parts)),
+        article=markdown(analysis.article_table(saved.article), {"text_ratio": 2, "bss_ratio": 2})
+        if not saved.article.empty else None,
+        emulated_elsewhere=analysis.emulated_elsewhere(rows),
         plots=figures,
         workloads=", ".join(sorted(rows["workload"].unique())) or "none",
         environment=saved.environment,

@@ -8,7 +8,7 @@ of a row that failed are missing (NaN), never 0.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -88,16 +88,29 @@ class ResultRow:
     accuracy_device: float | None = None  # the deployed image on the test split, in the emulator
     test_samples: int | None = None
     matches_reference: bool | None = None  # every prediction equals qnn's bit-exact model's (Q formats)
-    instr_forward: float | None = None  # instructions per feedForward, mean over the traced ones
-    instr_train_step: float | None = None  # instructions per calculateError + trainNetwork
-    est_cycles_forward: float | None = None  # estimates from the core's timing model
+    # Instructions executed per region occurrence (qbench.trace): the mean over the first *_occurrences
+    # occurrences of the region in a traced run of this row's own ELF, net of the markers' cost.
+    instr_forward: float | None = None  # one feedForward
+    instr_train_step: float | None = None  # one calculateError + trainNetwork
+    instr_forward_occurrences: int | None = None
+    instr_train_step_occurrences: int | None = None
+    instr_markers: float | None = None  # the empty region's instructions, subtracted from the others
+    # Cycle estimates priced from the row's core's timing table (targets/timing/): central, best and worst case.
+    est_cycles_forward: float | None = None
+    est_cycles_forward_min: float | None = None
+    est_cycles_forward_max: float | None = None
     est_cycles_train_step: float | None = None
-    est_us_forward: float | None = None  # at the core file's clock
+    est_cycles_train_step_min: float | None = None
+    est_cycles_train_step_max: float | None = None
+    est_us_forward: float | None = None  # central estimate at the core file's clock
     est_us_train_step: float | None = None
-    stack_peak: int | None = None  # bytes, measured from the painted stack
+    emulated_cpu: str = ""  # the CPU the emulator modelled (QEMU's micro:bit is a cortex-m0 for a cortex-m0plus row)
+    stack_peak: int | None = None  # bytes: the deeper of stack_painted and stack_sp_depth
+    stack_painted: int | None = None  # bytes: the deepest word written on the painted stack over the whole run
+    stack_sp_depth: int | None = None  # bytes: the deepest the stack pointer went in the traced run
     ram_total: int | None = None  # data + bss + stack_peak
+    exception_frame: int | None = None  # bytes one exception stacks below the deepest stack pointer (budgets)
     lib_ram_total: int | None = None  # lib_ram_static + stack_peak - the baseline's stack_peak
-    trace_elf: str = ""  # the image the instruction counts come from
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,14 @@ def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
     return pd.DataFrame.from_records([asdict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
 
 
+# The article's own host configuration (qbench.article): one row per library and variant.
+ARTICLE_COLUMNS = ("library", "variant", "text", "data", "bss", "command", "compiler")
+
+
+def article_frame(figures: list) -> pd.DataFrame:
+    return pd.DataFrame.from_records([asdict(figure) for figure in figures], columns=list(ARTICLE_COLUMNS))
+
+
 @dataclass(frozen=True)
 class SavedResults:
     rows: pd.DataFrame
@@ -200,15 +221,16 @@ class SavedResults:
     instructions: pd.DataFrame
     training: dict[str, pd.DataFrame]  # file name -> log
     environment: dict
+    article: pd.DataFrame = field(default_factory=lambda: article_frame([]))
 
 
 def saved_results(
     rows: list[ResultRow], symbols: list[SymbolRow], environment: dict,
-    instructions: list[InstructionRow] = (), training: list[TrainingLog] = (),
+    instructions: list[InstructionRow] = (), training: list[TrainingLog] = (), article: list = (),
 ) -> SavedResults:  # fmt: skip
     return SavedResults(
         rows_frame(rows), symbols_frame(symbols), instructions_frame(list(instructions)),
-        {log.file_name: log.frame() for log in training}, environment,
+        {log.file_name: log.frame() for log in training}, environment, article_frame(list(article)),
     )  # fmt: skip
 
 
@@ -225,6 +247,7 @@ def write_results(directory: Path, saved: SavedResults) -> None:
     saved.rows.to_csv(directory / "results.csv", index=False)
     saved.symbols.to_csv(directory / "symbols.csv", index=False)
     saved.instructions.to_csv(directory / "instructions.csv", index=False)
+    saved.article.to_csv(directory / "article.csv", index=False)
     logs = directory / "training"
     if logs.exists():
         for stale in logs.glob("*.csv"):
@@ -250,6 +273,8 @@ def read_results(directory: Path) -> SavedResults:
         raise ResultsFileError(f"{path}: 'rows' must be a list of objects")
     required = ("core", "qformat", "variant", "opt", "workload", "status")
     rows = [{"library": QNN_LIBRARY, **row} for row in rows]  # written before --library: all qnn
+    for row in rows:  # written when instructions were counted on a separate trace image, now gone
+        row.pop("trace_elf", None)
     for number, row in enumerate(rows):
         missing = [column for column in required if column not in row]
         if missing:
@@ -275,7 +300,9 @@ def read_results(directory: Path) -> SavedResults:
     symbols = _read_csv(directory / "symbols.csv", SYMBOL_COLUMNS)
     instructions = _read_csv(directory / "instructions.csv", INSTRUCTION_COLUMNS)
     training = {path.name: pd.read_csv(path) for path in sorted((directory / "training").glob("*.csv"))}
-    return SavedResults(rows_frame(rows), symbols, instructions, training, environment)
+    article = directory / "article.csv"  # absent in results written before it was measured
+    article = _read_csv(article, ARTICLE_COLUMNS) if article.exists() else article_frame([])
+    return SavedResults(rows_frame(rows), symbols, instructions, training, environment, article)
 
 
 # Columns added to symbols.csv and instructions.csv after their first release, with the value

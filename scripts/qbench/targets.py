@@ -44,6 +44,7 @@ class Target:
     linker_script: Path | None
     memory: MemoryMap | None
     qemu_machine: str | None
+    emulated_cpu: str | None  # the CPU the QEMU machine models, which may differ from the core (m0plus on an M0)
     clock_hz: int | None
     max_format_bits: int
     object_only: bool
@@ -52,6 +53,17 @@ class Target:
     @property
     def emulated(self) -> bool:
         return self.qemu_machine is not None
+
+    @property
+    def uses_fpu(self) -> bool:
+        """Builds with floating-point registers, so an exception may stack the FP context too."""
+        return any(flag in ("-mfloat-abi=hard", "-mfloat-abi=softfp") for flag in self.cflags)
+
+    @property
+    def exception_frame_bytes(self) -> int:
+        """What one exception stacks below the deepest stack pointer: r0-r3, r12, lr, pc, xPSR (32 B),
+        and with an FP context S0-S15, FPSCR and a reserved word as well (104 B)."""
+        return 104 if self.uses_fpu else 32
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,7 @@ _TARGET_KEYS: dict[str, Any] = {
     "max_format_bits": int,
     "clock_hz": int,
     "defines": dict,
-    "qemu": {"machine": str},
+    "qemu": {"machine": str, "cpu": str},
     "memory": {"flash_origin": int, "flash_length": int, "ram_origin": int, "ram_length": int, "stack_size": int},
 }
 _PART_KEYS = {"vendor": str, "core": str, "flash_kib": int, "ram_kib": int, "clock_mhz": int, "note": str}
@@ -152,6 +164,8 @@ def load_target(path: Path, directory: Path = TARGETS) -> Target:
     if not object_only:
         memory_keys = (f"memory.{key}" for key in _TARGET_KEYS["memory"])
         _require(path, settings, "linker_script", "startup", "clock_hz", *memory_keys)
+    if "qemu" in settings:
+        _require(path, settings, "qemu.machine", "qemu.cpu")
     memory = settings.get("memory")
     return Target(
         name=settings["name"],
@@ -166,6 +180,7 @@ def load_target(path: Path, directory: Path = TARGETS) -> Target:
         linker_script=directory / settings["linker_script"] if "linker_script" in settings else None,
         memory=MemoryMap(**memory) if memory and not object_only else None,
         qemu_machine=settings.get("qemu", {}).get("machine"),
+        emulated_cpu=settings.get("qemu", {}).get("cpu"),
         clock_hz=settings.get("clock_hz"),
         max_format_bits=settings["max_format_bits"],
         object_only=object_only,

@@ -44,8 +44,8 @@ class WorkloadSettings:
 
     max_iterations: int = 20000  # training budget of a trainable image
     log_every: int = 10  # iterations between training-log records
-    trace_steps: int = 8  # training iterations of the short image traced for instruction counts
-    trace_samples: int = 2  # test samples classified by the short image traced for instruction counts
+    trace_steps: int = 8  # training steps the traced run counts before it stops
+    trace_samples: int = 2  # test samples the traced run counts before it stops
     hidden_activation: str | None = None  # None: the workload's own
     output_activation: str | None = None
     model: FloatNetwork | None = None  # an imported network (qbench run --model) instead of host training
@@ -115,8 +115,8 @@ def network_defines(shape: NetworkShape) -> dict[str, str]:
 @dataclass(frozen=True)
 class Workload:
     name: str
-    # (format, trainable, settings, trace image?, network) -> sources; the format is None for the baseline.
-    configure: Callable[[NumberFormat | None, bool, WorkloadSettings, bool, NetworkShape | None], WorkloadSources]
+    # (format, trainable, settings, network) -> sources; the format is None for the baseline.
+    configure: Callable[[NumberFormat | None, bool, WorkloadSettings, NetworkShape | None], WorkloadSources]
     # The network a run builds, from the settings and any --hidden-layers / --hidden-neurons (NetworkError if none).
     shape: Callable[[WorkloadSettings, int | None, int | None], NetworkShape | None] = lambda settings, layers, width: (
         None
@@ -125,8 +125,8 @@ class Workload:
     rejection: Callable[[NumberFormat, bool, WorkloadSettings, NetworkShape], str | None] = (
         lambda fmt, trainable, settings, shape: None
     )
-    # Whether instruction counting needs a shorter image than the full run.
-    needs_trace_image: Callable[[bool], bool] = lambda trainable: False
+    # Where the traced run of an image (trainable?) stops: region name -> occurrences to count; {} runs to the end.
+    trace_cut: Callable[[bool, WorkloadSettings], dict[str, int]] = lambda trainable, settings: {}
     host_figures: Callable[[NumberFormat, bool, WorkloadSettings, NetworkShape], HostFigures] = (
         lambda fmt, trainable, settings, shape: HostFigures(connections=shape.connections)
     )
@@ -158,17 +158,15 @@ def trained_xor_weights(fmt: NumberFormat, shape: NetworkShape) -> tuple[int | f
     ).weights
 
 
-def _xor(
-    fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, trace: bool, shape: NetworkShape
-) -> WorkloadSources:
+def _xor(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape) -> WorkloadSources:
     source = SUITE / "workloads" / "xor" / "xor.cpp"
     defines = {**format_defines(fmt), **network_defines(shape), "QBENCH_TRAINABLE": "1" if trainable else "0"}
     if trainable:
-        iterations = settings.trace_steps if trace else settings.max_iterations
         return WorkloadSources(
             source,
-            {**defines, "QBENCH_MAX_ITERATIONS": str(iterations), "QBENCH_LOG_EVERY": str(settings.log_every)},
-        )
+            {**defines, "QBENCH_MAX_ITERATIONS": str(settings.max_iterations),
+             "QBENCH_LOG_EVERY": str(settings.log_every)},
+        )  # fmt: skip
     return WorkloadSources(
         source,
         {**defines, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'},
@@ -208,10 +206,10 @@ def _classification(description: Description) -> Workload:
         return settings.model if settings.model is not None else host_network(description, shape)
 
     def configure(
-        fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, trace: bool, shape: NetworkShape
+        fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
     ) -> WorkloadSources:
         deployment = deploy(description, fmt, network(settings, shape))
-        samples = min(settings.trace_samples, len(deployment.test_labels)) if trace else len(deployment.test_labels)
+        samples = len(deployment.test_labels)
         defines = {
             **format_defines(fmt), **network_defines(shape), "QBENCH_WORKLOAD_NAME": f'"{description.name}"',
             "QBENCH_SAMPLES": str(samples), "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"',
@@ -240,10 +238,19 @@ def _classification(description: Description) -> Workload:
         return HostFigures(shape.connections, deployment.weights_saturated, deployment.inputs_saturated,
                            deployment.accuracy_float_host, deployment.expected_predictions)  # fmt: skip
 
-    return Workload(description.name, configure, shape, rejection, lambda trainable: True, host_figures)
+    def trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
+        return {"forward": settings.trace_samples}
+
+    return Workload(description.name, configure, shape, rejection, trace_cut, host_figures)
 
 
-def _empty(fmt, trainable: bool, settings: WorkloadSettings, trace: bool, shape) -> WorkloadSources:
+def _xor_trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
+    """A trainable image trains until it learns: count its first training steps. The inference image runs
+    its four patterns whole."""
+    return {"train_step": settings.trace_steps} if trainable else {}
+
+
+def _empty(fmt, trainable: bool, settings: WorkloadSettings, shape) -> WorkloadSources:
     return WorkloadSources(SUITE / "workloads" / "empty" / "empty.cpp", {})
 
 
@@ -253,7 +260,7 @@ def _classification_workloads() -> dict[str, Workload]:
 
 
 WORKLOADS = {
-    "xor": Workload("xor", _xor, _xor_shape, _xor_rejection, needs_trace_image=lambda trainable: trainable),
+    "xor": Workload("xor", _xor, _xor_shape, _xor_rejection, trace_cut=_xor_trace_cut),
     **_classification_workloads(),
 }
 EMPTY_BASELINE = Workload("empty", _empty)

@@ -11,7 +11,7 @@
 extern "C" {
 extern std::uint32_t __data_load_start[], __data_start[], __data_end[];
 extern std::uint32_t __bss_start[], __bss_end[];
-extern std::uint32_t __stack_limit[], __stack_top[];
+extern std::uint32_t __stack_guard[], __stack_limit[], __stack_top[];
 extern void (*__init_array_start[])();
 extern void (*__init_array_end[])();
 int main();
@@ -23,11 +23,12 @@ namespace {
 
 void unexpectedException() { qbench_exit(qbench_unexpected_exception_exit_code); }
 
-// The deepest the stack has reached: from the top down to the lowest word
-// that no longer holds the paint. Painted words that were written with the
-// paint value itself would hide, which no real data pattern makes likely.
+// The deepest the stack has reached: from the top down to the lowest word,
+// guard band included, that no longer holds the paint. Painted words that
+// were written with the paint value itself would hide, which no real data
+// pattern makes likely.
 void reportStack() {
-    const std::uint32_t* word = __stack_limit;
+    const std::uint32_t* word = __stack_guard;
     while (word < __stack_top && *word == qbench_stack_paint) {
         ++word;
     }
@@ -35,11 +36,13 @@ void reportStack() {
                                                  reinterpret_cast<std::uintptr_t>(word));
     const auto size = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(__stack_top) -
                                                  reinterpret_cast<std::uintptr_t>(__stack_limit));
-    // The bottom word overwritten means the stack reached its limit: it may have overflowed.
+    // A word written below the limit: the stack overflowed into its guard band (or past it). Without
+    // room for a guard band, reaching the bottom word is all that can be seen.
+    const bool overflow = word < __stack_limit || (word == __stack_limit && __stack_guard == __stack_limit);
     qbench::ReportLine("stack")
         .field("peak_bytes", peak)
         .field("size_bytes", size)
-        .field("overflow", word == __stack_limit ? 1 : 0);
+        .field("overflow", overflow ? 1 : 0);
 }
 
 }  // namespace
@@ -77,7 +80,7 @@ extern "C" __attribute__((optimize("no-tree-loop-distribute-patterns"), noreturn
     }
     std::uint32_t* stackPointer;
     __asm__ volatile("mov %0, sp" : "=r"(stackPointer));
-    for (std::uint32_t* word = __stack_limit; word < stackPointer;) {
+    for (std::uint32_t* word = __stack_guard; word < stackPointer;) {
         *word++ = qbench_stack_paint;
     }
     for (void (**constructor)() = __init_array_start; constructor < __init_array_end; ++constructor) {

@@ -2,13 +2,15 @@
 
 A runner starts an image from reset on the target's machine, collects what
 the firmware prints (semihosting) and its exit status, enforces a timeout by
-killing the emulator's whole process group, and can record the executed
-program counters for instruction counting. QEMU is the one implementation
+killing the emulator's whole process group, and can report every executed
+instruction (program counter, stack pointer, r0) to an observer, which may
+stop the run once it has seen enough. QEMU is the one implementation
 here; another emulator (Renode, say) is another class in RUNNERS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,15 +28,11 @@ class Execution:
     output: str  # what the firmware printed
     diagnostics: str  # the emulator's own messages (stderr)
     timed_out: bool
+    stopped_early: bool = False  # a traced run whose observer had seen enough
 
 
-@dataclass(frozen=True)
-class Trace:
-    """What a tracing run recorded, in execution order."""
-
-    execution: Execution
-    program_counters: list[int]  # every executed instruction
-    region_ids: list[int]  # r0 at each entry of qbench_region_begin
+# Called before every executed instruction with (pc, sp, r0); returns True to stop the run there.
+Observer = Callable[[int, int, int], bool]
 
 
 class Runner(Protocol):
@@ -44,8 +42,9 @@ class Runner(Protocol):
     def run(self, elf: Path, target: Target, timeout: float, log: Path) -> Execution:
         """Runs the image from reset; the firmware's output also goes to log."""
 
-    def trace(self, elf: Path, target: Target, timeout: float, begin_marker: int, work: Path) -> Trace:
-        """Runs the image recording every executed program counter, and r0 at begin_marker."""
+    def trace(self, elf: Path, target: Target, timeout: float, observe: Observer) -> Execution:
+        """Runs the image from reset, calling observe before every instruction, until it exits or observe
+        says stop."""
 
 
 def runner_for(target: Target) -> Runner:

@@ -1,21 +1,54 @@
-"""QEMU (qemu-system-arm) as a runner: semihosting for output and exit status,
-`-d exec` with one instruction per translation block for the executed program
-counters, and `-d cpu` filtered to the begin marker for the region numbers."""
+"""QEMU (qemu-system-arm) as a runner: semihosting for output and exit status, and for tracing `-d cpu`
+with one instruction per translation block, which logs the registers before every executed instruction
+(the program counter, the stack pointer and r0 are what qbench reads)."""
 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 from .. import processes
 from ..targets import Target
 from ..toolchain import require, version
-from . import Execution, Trace
+from . import Execution, Observer
 
 EMULATOR = "qemu-system-arm"
-# `Trace 0: 0x7f… [00800400/00000174/00000510/ff000201] symbol`: the second field is the guest PC.
-_EXEC_LINE = re.compile(rb"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
-_R0_LINE = re.compile(rb"^R00=([0-9a-f]{8})")
+# One register dump per instruction: r0 on its first line, sp (R13) and pc (R15) on its fourth.
+_DUMP = re.compile(
+    rb"^R00=([0-9a-f]{8})[^\n]*\n[^\n]*\n[^\n]*\nR12=[0-9a-f]{8} R13=([0-9a-f]{8}) R14=[0-9a-f]{8} R15=([0-9a-f]{8})",
+    re.MULTILINE,
+)
+_VERSION = re.compile(r"version (\d+)\.(\d+)")
+
+
+def one_instruction_per_block(version_line: str) -> list[str]:
+    """QEMU 8.1 removed -singlestep; `-accel tcg,one-insn-per-tb=on` replaces it."""
+    found = _VERSION.search(version_line)
+    if found is None:
+        raise RuntimeError(f"cannot read QEMU's version from {version_line!r}")
+    major, minor = int(found[1]), int(found[2])
+    return ["-accel", "tcg,one-insn-per-tb=on"] if (major, minor) >= (8, 1) else ["-singlestep"]
+
+
+class RegisterDumps:
+    """Turns `-d cpu` output, in chunks as it arrives, into observer calls; True once the observer stops."""
+
+    def __init__(self, observe: Observer) -> None:
+        self.observe = observe
+        self.pending = b""
+        self.instructions = 0
+
+    def __call__(self, chunk: bytes) -> bool:
+        text = self.pending + chunk
+        consumed = 0
+        for dump in _DUMP.finditer(text):
+            consumed = dump.end()
+            self.instructions += 1
+            if self.observe(int(dump[3], 16), int(dump[2], 16), int(dump[1], 16)):
+                return True
+        self.pending = text[consumed:]
+        return False
 
 
 class QemuRunner:
@@ -30,39 +63,18 @@ class QemuRunner:
             "-kernel", str(elf),
         ]  # fmt: skip
 
-    def _execute(self, command: list[str], timeout: float) -> Execution:
-        completed = processes.run(command, timeout=timeout)
-        return Execution(completed.returncode, completed.stdout, completed.stderr, completed.timed_out)
-
     def run(self, elf: Path, target: Target, timeout: float, log: Path) -> Execution:
-        execution = self._execute(self._command(elf, target), timeout)
+        completed = processes.run(self._command(elf, target), timeout=timeout)
+        execution = Execution(completed.returncode, completed.stdout, completed.stderr, completed.timed_out)
         emulator = f"\n--- {EMULATOR} ---\n{execution.diagnostics}" if execution.diagnostics else ""
         log.write_text(execution.output + emulator)
         return execution
 
-    def trace(self, elf: Path, target: Target, timeout: float, begin_marker: int, work: Path) -> Trace:
-        one_at_a_time = ["-singlestep", "-d"]
-        exec_log, cpu_log = work / "exec.trace", work / "cpu.trace"
-        execution = self._execute(
-            [*self._command(elf, target), *one_at_a_time, "exec,nochain", "-D", str(exec_log)], timeout
-        )
-        counters = []
-        if exec_log.exists():  # absent when QEMU could not start
-            with exec_log.open("rb") as lines:
-                for line in lines:
-                    match = _EXEC_LINE.match(line)
-                    if match:
-                        counters.append(int(match[1], 16))
-            exec_log.unlink()
-        # The same deterministic run again, logging registers only on entry to the begin marker.
-        self._execute(
-            [*self._command(elf, target), *one_at_a_time, "cpu,nochain", "-dfilter", f"{begin_marker:#x}+2",
-             "-D", str(cpu_log)],
-            timeout,
-        )  # fmt: skip
-        regions = []
-        if cpu_log.exists():
-            with cpu_log.open("rb") as lines:
-                regions = [int(match[1], 16) for line in lines if (match := _R0_LINE.match(line))]
-            cpu_log.unlink()
-        return Trace(execution, counters, regions)
+    def trace(self, elf: Path, target: Target, timeout: float, observe: Observer) -> Execution:
+        dumps = RegisterDumps(observe)
+        with tempfile.TemporaryDirectory(prefix="qbench-trace-") as work:
+            command = [*self._command(elf, target), *one_instruction_per_block(self.version()), "-d", "cpu,nochain"]
+            log = Path(work) / "cpu.fifo"
+            completed = processes.stream([*command, "-D", str(log)], log, dumps, timeout=timeout)
+        return Execution(completed.returncode, completed.stdout, completed.stderr, completed.timed_out,
+                         completed.ended_early)  # fmt: skip

@@ -1,0 +1,203 @@
+"""A figure belongs to the binary and the core its row names, whatever the cache holds: determinism across
+cache histories, core order and -j; a cache that survives concurrency and damage; counts of the row's own
+ELF that add up; the emulator's single-step flag by version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qbench.cache import Cache
+from qbench.cli import main as qbench_main
+from qbench.results import read_results
+from qbench.runners.qemu import QemuRunner, one_instruction_per_block
+from qbench.targets import load_targets
+from qbench.toolchain import version
+
+PAIR = ["--formats", "q16.16,q8.8", "--variants", "trainable,inference"]
+
+
+def run(out: Path, cache: Path, *arguments: str) -> int:
+    return qbench_main(["run", "--out", str(out), "--build-dir", str(out.parent / f"{out.name}-build"),
+                        "--cache-dir", str(cache), *PAIR, *arguments])  # fmt: skip
+
+
+def comparable(out: Path) -> dict:
+    """Every results file, with what legitimately differs between runs (dates, build folders) taken out."""
+    document = json.loads((out / "results.json").read_text())
+    for row in document["rows"]:
+        row.pop("date")
+        row["elf"] = row["elf"].replace(str(out.parent / f"{out.name}-build"), "<build>")
+        row["flags"] = row["flags"].replace(str(out.parent / f"{out.name}-build"), "<build>")
+    document["environment"].pop("date")
+    files = {str(path.relative_to(out)): path.read_bytes() for path in out.rglob("*.csv") if path.name != "results.csv"}
+    return {"json": document, **files}
+
+
+def test_results_do_not_depend_on_the_cache_history_the_core_order_or_jobs(tmp_path):
+    # m0 first into an empty cache; m0plus first into another; then neither cache at all.
+    first_cache, second_cache = tmp_path / "cache-a", tmp_path / "cache-b"
+    assert run(tmp_path / "warm-m0", first_cache, "--cores", "cortex-m0") == 0
+    assert run(tmp_path / "a", first_cache, "--cores", "cortex-m0,cortex-m0plus", "-j", "2") == 0
+    assert run(tmp_path / "warm-m0plus", second_cache, "--cores", "cortex-m0plus", "-j", "1") == 0
+    assert run(tmp_path / "b", second_cache, "--cores", "cortex-m0plus,cortex-m0", "-j", "1") == 0
+    assert run(tmp_path / "c", tmp_path / "cache-c", "--cores", "cortex-m0plus,cortex-m0", "--no-cache") == 0
+    reference = comparable(tmp_path / "c")
+    assert comparable(tmp_path / "a") == reference
+    assert comparable(tmp_path / "b") == reference
+    # The two cores share one image and one run, and each is priced from its own table.
+    rows = read_results(tmp_path / "c").rows
+    m0, m0plus = (rows[(rows["core"] == core) & (rows["variant"] == "trainable")].iloc[0]
+                  for core in ("cortex-m0", "cortex-m0plus"))  # fmt: skip
+    assert m0["instr_train_step"] == m0plus["instr_train_step"]
+    assert m0["est_cycles_train_step"] > m0plus["est_cycles_train_step"]  # a taken branch: 3 cycles on M0, 2 on M0+
+    assert m0["emulated_cpu"] == m0plus["emulated_cpu"] == "cortex-m0"
+
+
+def test_the_per_function_split_adds_up_to_each_rows_figure(emulated_run):
+    _, root, _ = emulated_run
+    saved = read_results(root / "out")
+    sums = saved.instructions.groupby(["core", "qformat", "variant", "region"])["instructions"].sum()
+    checked = 0
+    for row in saved.rows.itertuples():
+        for region in ("forward", "train_step"):
+            figure = getattr(row, f"instr_{region}")
+            if pd.notna(figure):
+                assert sums[(row.core, row.qformat, row.variant, region)] == pytest.approx(figure, abs=1e-9)
+                checked += 1
+    assert checked == 12
+
+
+def test_cycle_estimates_are_ranges_around_a_central_value(emulated_run):
+    _, root, _ = emulated_run
+    rows = read_results(root / "out").rows
+    for region in ("forward", "train_step"):
+        measured = rows[rows[f"est_cycles_{region}"].notna()]
+        assert len(measured) > 0
+        assert (measured[f"est_cycles_{region}_min"] <= measured[f"est_cycles_{region}"]).all()
+        assert (measured[f"est_cycles_{region}"] <= measured[f"est_cycles_{region}_max"]).all()
+        assert (measured[f"est_cycles_{region}_min"] < measured[f"est_cycles_{region}_max"]).any()
+
+
+def test_the_counts_come_from_the_very_elf_the_sizes_describe(emulated_run):
+    _, root, _ = emulated_run
+    rows = read_results(root / "out").rows
+    assert "trace_elf" not in rows.columns
+    trainable = rows[rows["variant"] == "trainable"]
+    assert (trainable["instr_train_step_occurrences"] == 8).all()  # the first 8 training steps of the full image
+    assert (rows["instr_markers"] > 0).all()
+
+
+def cache_files(cache: Path, pattern: str) -> list[Path]:
+    return sorted(path for path in cache.rglob(pattern) if not path.name.startswith("."))
+
+
+@pytest.mark.parametrize("damage", ["truncated run", "missing elf", "edited sizes", "altered elf"])
+def test_a_damaged_cache_entry_is_reported_discarded_and_recomputed(tmp_path, capsys, damage):
+    cache = tmp_path / "cache"
+    assert run(tmp_path / "clean", cache, "--cores", "cortex-m0plus") == 0
+    if damage == "truncated run":
+        entry = cache_files(cache, "*.json")[0]
+        entry.write_text(entry.read_text()[:40])
+    elif damage == "missing elf":
+        entry = cache_files(cache, "firmware.elf")[0]
+        entry.unlink()
+    elif damage == "edited sizes":
+        entry = cache_files(cache, "measured.json")[0]
+        entry.write_text(entry.read_text().replace('"size": ', '"size": 1', 1))
+    else:
+        entry = cache_files(cache, "firmware.elf")[0]
+        altered = bytearray(entry.read_bytes())
+        altered[200] ^= 0xFF
+        entry.write_bytes(bytes(altered))
+    capsys.readouterr()
+    assert run(tmp_path / "again", cache, "--cores", "cortex-m0plus") == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "cache entry" in line]
+    assert len(warnings) == 1 and "discarded and recomputed" in warnings[0], warnings
+    assert comparable(tmp_path / "again") == comparable(tmp_path / "clean")
+
+
+def test_no_cache_replaces_the_stored_entries(tmp_path):
+    cache = tmp_path / "cache"
+    assert run(tmp_path / "first", cache, "--cores", "cortex-m0plus", "--variants", "inference") == 0
+    before = {path: path.stat().st_ino for path in cache_files(cache, "*.json")}
+    assert run(tmp_path / "second", cache, "--cores", "cortex-m0plus", "--variants", "inference", "--no-cache") == 0
+    after = {path: path.stat().st_ino for path in cache_files(cache, "*.json")}
+    assert set(before) == set(after) and all(before[path] != after[path] for path in before)
+
+
+def test_identical_work_in_flight_is_done_once(tmp_path):
+    cache = Cache(tmp_path, "inputs")
+    calls = []
+
+    def slow() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "result"
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.once("key", slow))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert sorted(results, key=lambda item: not item[1]) == [("result", True)] + [("result", False)] * 3
+
+
+def test_two_qbench_processes_share_a_cold_cache(tmp_path):
+    command = [sys.executable, "-m", "qbench.cli", "run", "--cores", "cortex-m0,cortex-m0plus", "--formats",
+               "q16.16", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    processes = [
+        subprocess.Popen([*command, "--out", str(tmp_path / name), "--build-dir", str(tmp_path / f"{name}-build")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name in ("one", "two")
+    ]  # fmt: skip
+    outcomes = [process.communicate(timeout=300) for process in processes]
+    for process, (_, err) in zip(processes, outcomes, strict=True):
+        assert process.returncode == 0, err
+        assert "Traceback" not in err and "cache entry" not in err
+    assert comparable(tmp_path / "one") == comparable(tmp_path / "two")
+
+
+@pytest.mark.parametrize(
+    ("line", "flags"),
+    [
+        ("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)", ["-singlestep"]),
+        ("QEMU emulator version 8.0.5", ["-singlestep"]),
+        ("QEMU emulator version 8.1.0", ["-accel", "tcg,one-insn-per-tb=on"]),
+        ("QEMU emulator version 9.2.1 (qemu-9.2.1-1)", ["-accel", "tcg,one-insn-per-tb=on"]),
+        ("QEMU emulator version 10.0.0", ["-accel", "tcg,one-insn-per-tb=on"]),
+    ],
+)
+def test_one_instruction_per_block_by_emulator_version(line, flags):
+    assert one_instruction_per_block(line) == flags
+
+
+@pytest.mark.parametrize(("reported", "expected"), [("7.2.0", "-singlestep"), ("8.1.0", "one-insn-per-tb=on")])
+def test_the_runner_asks_the_emulator_its_version(tmp_path, monkeypatch, reported, expected):
+    """A stub emulator reports a version and records its arguments."""
+    stub = tmp_path / "qemu-system-arm"
+    arguments = tmp_path / "arguments"
+    stub.write_text(f"""#!/bin/sh
+if [ "$1" = "--version" ]; then echo "QEMU emulator version {reported}"; exit 0; fi
+echo "$@" > {arguments}
+exit 0
+""")
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    version.cache_clear()
+    try:
+        execution = QemuRunner().trace(Path("firmware.elf"), load_targets()["cortex-m3"], 10.0, lambda *_: False)
+    finally:
+        version.cache_clear()
+    assert execution.exit_status == 0
+    assert expected in arguments.read_text()
