@@ -112,9 +112,9 @@ def test_network_document_round_trips_and_rejects_what_it_cannot_read():
         network_from_document({"schema": "other"}, "f")
     broken = {**network_document(network)}
     del broken["outputs"]
-    with pytest.raises(NetworkError, match="f: lacks 'outputs'"):
+    with pytest.raises(NetworkError, match="f: 'outputs' is required"):
         network_from_document(broken, "f")
-    with pytest.raises(NetworkError, match="f: weights must be finite"):
+    with pytest.raises(NetworkError, match=r"f: 'weights\[0\]' is nan; allowed: a finite number"):
         network_from_document({**network_document(network), "weights": [math.nan] * 9}, "f")
     with pytest.raises(NetworkError, match="f: 3 weights given"):
         network_from_document({**network_document(network), "weights": [0.0] * 3}, "f")
@@ -190,11 +190,11 @@ seed = 1
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda text: text.replace("[training]", "[train]"), "needs a [training] table"),
-        (lambda text: text.replace("seed = 1\n", "seed = 1\nshuffle = true\n", 1), "[data] shuffle is not a known key"),
-        (lambda text: text.replace("epochs = 10", 'epochs = "ten"'), "[training] epochs must be int"),
-        (lambda text: text.replace("test_fraction = 0.3", "test_fraction = true"), "test_fraction must be a number"),
-        (lambda text: text.replace('dataset = "iris"', "dataset = iris"), "workload.toml: Invalid value"),
+        (lambda text: text.replace("[training]", "[train]"), "'training' is required"),
+        (lambda text: text.replace("seed = 1\n", "seed = 1\nshuffle = true\n", 1), "'data.shuffle' is not a known key"),
+        (lambda text: text.replace("epochs = 10", 'epochs = "ten"'), "'training.epochs' is 'ten'; allowed: a whole"),
+        (lambda text: text.replace("test_fraction = 0.3", "test_fraction = true"), "'data.test_fraction' is true"),
+        (lambda text: text.replace('dataset = "iris"', "dataset = iris"), "workload.toml: not valid TOML: Invalid"),
     ],
 )
 def test_workload_files_name_what_is_wrong(tmp_path, change, message):

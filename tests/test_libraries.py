@@ -90,7 +90,7 @@ def test_bad_descriptor_says_why(tmp_path):
     with pytest.raises(LibraryError, match="'heder' is not a known key"):
         parse_library(f"mine={tmp_path}")
     (tmp_path / "qbench-library.toml").write_text("namespace = 3\n")
-    with pytest.raises(LibraryError, match="'namespace' must be str"):
+    with pytest.raises(LibraryError, match="'namespace' is 3; allowed: a string"):
         parse_library(f"mine={tmp_path}")
     (tmp_path / "qbench-library.toml").write_text("namespace = \n")
     with pytest.raises(LibraryError, match="not valid TOML"):
@@ -103,11 +103,12 @@ def test_cli_rejects_a_bad_or_repeated_library(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "give --library NAME=PATH" in capsys.readouterr().err
     shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
+    shutil.copytree(QNN_INCLUDE, tmp_path / "other")
     with pytest.raises(SystemExit) as exit_info:
-        qbench_main(["run", "--library", f"a={tmp_path / 'copy'}", "--library", f"a={tmp_path / 'copy'}",
+        qbench_main(["run", "--library", f"a={tmp_path / 'copy'}", "--library", f"a={tmp_path / 'other'}",
                      "--out", str(tmp_path / "out")])  # fmt: skip
     assert exit_info.value.code == 2
-    assert "--library names a more than once" in capsys.readouterr().err
+    assert "--library names a for different folders" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -78,7 +78,7 @@ def test_unknown_core_part_and_workload(tmp_path, capsys):
     ("file", "text", "message"),
     [
         ("cores/cortex-m3.toml", 'name = "cortex-m3"\nqemu = { machine = 3 }\n',
-         "cortex-m3.toml: 'qemu.machine' must be str"),
+         "cortex-m3.toml: 'qemu.machine' is 3; allowed: a string"),
         ("parts.toml", "[P]\ncore = \"cortex-m0\"\nflash_kib = 1\n", "parts.toml: 'P.ram_kib' is required"),
         ("families/cortex-m.toml", "cflags = [\n", "cortex-m.toml: not valid TOML"),
     ],
@@ -156,7 +156,8 @@ def test_one_cell_that_fails_to_compile(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("content", "message"),
     [("{not json", "not valid JSON"), ('{"rows": []}', "not a qbench results file"),
-     ('{"schema": "qbench-results/1", "rows": [{"core": "x"}]}', "row 0 lacks qformat")],
+     ('{"schema": "qbench-results/1", "rows": [{"core": "x"}]}',
+      "row 0 lacks board, qformat, variant, opt, workload, status")],
 )  # fmt: skip
 @pytest.mark.parametrize("command", ["report", "merge", "compare"])
 def test_corrupt_or_foreign_results_files(tmp_path, capsys, default_matrix_run, content, message, command):

@@ -74,19 +74,22 @@ def targets_copy(tmp_path: Path) -> Path:
     [
         ('name = "cortex-m3"\nflags = 1\n', "cortex-m3.toml: 'flags' is not a known key"),
         ("name = [\n", "cortex-m3.toml: not valid TOML"),
-        ('name = "cortex-m3"\ndescription = 1\n', "'description' must be str, not int"),
+        ('name = "cortex-m3"\ndescription = 1\n', "'description' is 1; allowed: a string"),
         (
             'name = "cortex-m3"\ndescription = "d"\nfamily = "cortex-m"\nboard = "b"\nclock_hz = 1\n'
             "[memory]\nflash_origin = 0\n",
             "'memory.flash_length' is required",
         ),
-        ('name = "cortex-m3"\nfamily = "riscv"\n', "'family' names 'riscv'"),
+        ('name = "cortex-m3"\nfamily = "riscv"\n', "'family' is 'riscv'; allowed: a file in"),
         (
             'name = "other"\ndescription = "d"\nboard = "b"\ncompiler = "g++"\nsize_tool = "size"\n'
             "max_format_bits = 32\nobject_only = true\n",
             "it must match the file name",
         ),
-        ('name = "cortex-m3"\n[memory]\nflash_origin = "0x0"\n', "'memory.flash_origin' must be int"),
+        (
+            'name = "cortex-m3"\n[memory]\nflash_origin = "0x0"\n',
+            "'memory.flash_origin' is '0x0'; allowed: a whole number",
+        ),
     ],
 )
 def test_malformed_target_file_names_file_and_key(targets_copy, text, message):
@@ -100,12 +103,15 @@ def test_malformed_target_file_names_file_and_key(targets_copy, text, message):
     [
         (
             '[X1]\ncore = "cortex-m9"\nflash_kib = 1\nram_kib = 1\nclock_mhz = 1\n',
-            "'X1.core' is 'cortex-m9', not a known core",
+            "'X1.core' is 'cortex-m9'; allowed: a known core",
         ),
         ('[X1]\ncore = "cortex-m0"\nram_kib = 1\nclock_mhz = 1\n', "'X1.flash_kib' is required"),
-        ('[X1]\ncore = "cortex-m0"\nflash_kib = "16"\nram_kib = 1\nclock_mhz = 1\n', "'X1.flash_kib' must be int"),
+        (
+            '[X1]\ncore = "cortex-m0"\nflash_kib = "16"\nram_kib = 1\nclock_mhz = 1\n',
+            "'X1.flash_kib' is '16'; allowed: a whole number",
+        ),
         ('[X1]\ncore = "cortex-m0"\nflash = 1\n', "'X1.flash' is not a known key"),
-        ("X1 = 3\n", "'X1' must be a table"),
+        ("X1 = 3\n", "'X1' is 3; allowed: a table"),
     ],
 )
 def test_malformed_parts_file_names_file_and_key(targets_copy, text, message):

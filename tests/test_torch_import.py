@@ -24,9 +24,9 @@ try:
 except ImportError:
     if os.environ.get("QBENCH_REQUIRE_TORCH"):
         raise ImportError(
-            "QBENCH_REQUIRE_TORCH is set but PyTorch is not installed: pip install '.[torch]' (the CPU build)"
+            "QBENCH_REQUIRE_TORCH is set but PyTorch is not installed: pip install -e '.[torch]' (the CPU build)"
         ) from None
-    pytest.skip("PyTorch is not installed: pip install '.[torch]' to run these tests", allow_module_level=True)
+    pytest.skip("PyTorch is not installed: pip install -e '.[torch]' to run these tests", allow_module_level=True)
 
 
 def saved(tmp_path: Path, thing: object, name: str = "model.pt") -> Path:
@@ -224,7 +224,7 @@ def test_a_file_torch_cannot_read(tmp_path: Path) -> None:
 
 def test_without_torch_the_error_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(TorchImportError, match="^PyTorch is not installed: pip install '.\\[torch\\]'") as raised:
+    with pytest.raises(TorchImportError, match="^PyTorch is not installed: pip install -e '.\\[torch\\]'") as raised:
         load_torch_network(tmp_path / "model.pt")
     assert str(raised.value) == NOT_INSTALLED
 

@@ -35,6 +35,7 @@ from .libraries import Library
 from .paths import REPO, SUITE, shown
 from .qformat import parse_format
 from .toolchain import require, version
+from .workloads import COMMON
 
 ARTICLE_SOURCE = SUITE / "workloads" / "article" / "article.cpp"
 ARTICLE_FORMAT = parse_format("q16.16")
@@ -82,7 +83,7 @@ def compile_command(library: Library, variant: str, output: Path) -> list[str]:
         COMPILER,
         *ARTICLE_FLAGS,
         *(f"-D{name}={value}" for name, value in defines.items()),
-        *(f"-I{shown(directory)}" for directory in library.include_dirs),
+        *(f"-I{shown(directory)}" for directory in (*library.include_dirs, COMMON)),
         shown(ARTICLE_SOURCE),
         "-o",
         shown(output),

@@ -18,13 +18,20 @@ from .matrix import Cell, Variant
 from .network import NetworkShape
 from .paths import REPO, shown
 from .qformat import NumberFormat
-from .targets import Target
+from .targets import LINKER_PLACEHOLDERS, Target
 from .toolchain import require
 from .workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings
 
-# A compiler's diagnostic ("file:line:col: error: ..."), else any line saying error.
-_DIAGNOSTIC = re.compile(r":\s*(fatal )?error:")
-_ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
+# What names a failed build's cause, most telling first: a compiler's diagnostic ("file:line:col: error:"),
+# the linker's cause (an undefined or doubly defined symbol, a region overflowed, a section that does not
+# fit, a library not found, the linker script's own assertion), then any line saying error. collect2's
+# "ld returned 1 exit status" says only that the linker failed, never why.
+_CAUSES = tuple(re.compile(pattern) for pattern in (
+    r":\d+(:\d+)?:\s*(fatal )?error:",
+    r"undefined reference to|multiple definition of|overflowed by|will not fit in region|cannot find|ld: qbench:",
+    r"(?i)\berror\b",
+))  # fmt: skip
+_SUMMARY = re.compile(r"collect2: error: ld returned")
 
 
 @dataclass(frozen=True)
@@ -88,25 +95,23 @@ class Image:
 
 
 def linker_script(target: Target) -> str:
-    """The target's linker script with its memory map filled in."""
+    """The target's linker script with its memory map filled in (targets.LINKER_PLACEHOLDERS, checked when
+    the target is loaded): addresses in hexadecimal."""
     assert target.linker_script is not None and target.memory is not None
-    memory = target.memory
+    values = {name: getattr(target.memory, name) for name in LINKER_PLACEHOLDERS}
     return Template(target.linker_script.read_text()).substitute(
-        flash_origin=f"{memory.flash_origin:#010x}",
-        flash_length=f"{memory.flash_length:#x}",
-        ram_origin=f"{memory.ram_origin:#010x}",
-        ram_length=f"{memory.ram_length:#x}",
-        stack_size=f"{memory.stack_size:#x}",
+        {name: f"{value:#010x}" if name.endswith("origin") else f"{value:#x}" for name, value in values.items()}
     )
 
 
 def first_error(output: str) -> str:
-    """The compiler's first error line (paths shortened), else its first line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    diagnostics = [line for line in lines if _DIAGNOSTIC.search(line)]
-    mentions = [line for line in lines if _ERROR_LINE.search(line)]
-    chosen = next(iter(diagnostics or mentions or lines), "no output")
-    return chosen.replace(f"{REPO}/", "")
+    """The first line that names the cause of a failed compile or link (paths shortened), else the first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip() and not _SUMMARY.search(line)]
+    for cause in _CAUSES:
+        chosen = next((line for line in lines if cause.search(line)), None)
+        if chosen is not None:
+            return chosen.replace(f"{REPO}/", "")
+    return lines[0].replace(f"{REPO}/", "") if lines else "no output"
 
 
 @dataclass(frozen=True)
@@ -166,5 +171,6 @@ def build(planned: BuildPlan) -> Image:
     log.write_text(" ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
     flag_line = " ".join(planned.flags)
     if completed.returncode != 0:
-        return Image(planned.spec, None, flag_line, first_error(completed.stderr + completed.stdout), log)
+        cause = first_error(completed.stderr + completed.stdout)
+        return Image(planned.spec, None, flag_line, f"{cause} (full output: {shown(log)})", log)
     return Image(planned.spec, planned.output, flag_line, None, log)

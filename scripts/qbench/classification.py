@@ -10,17 +10,20 @@ qnn's bit-exact model (qbench.reference) that the device must reproduce.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeInt, PositiveFloat
 
-from .datasets import Split, load_split
-from .network import FloatNetwork, NetworkError, NetworkShape, Quantized, predictions, quantize
+from .datasets import DATASETS, SCALINGS, Split, load_split
+from .network import Activation, FloatNetwork, NetworkError, NetworkShape, Quantized, predictions, quantize
+from .paths import shown
 from .qformat import FloatFormat, NumberFormat
 from .reference import forward_batch
+from .schemas import Count, Schema, read_toml, validate
 from .training import Recipe, accuracy, one_hot, train
 
 
@@ -47,37 +50,43 @@ class Description:
         return load_split(self.dataset, self.test_fraction, self.split_seed, self.scaling)
 
 
-_SCHEMA = {
-    "data": {"dataset": str, "test_fraction": float, "split_seed": int, "scaling": str},
-    "network": {"hidden_layers": int, "hidden_neurons": int, "hidden_activation": str, "output_activation": str},
-    "training": {"epochs": int, "learning_rate": float, "momentum": float, "batch_size": int, "seed": int},
-}
+class DataTable(Schema):
+    dataset: Literal[tuple(DATASETS)]
+    test_fraction: float = Field(gt=0, lt=1)
+    split_seed: NonNegativeInt
+    scaling: Literal[tuple(SCALINGS)]
+
+
+class NetworkTable(Schema):
+    hidden_layers: Count
+    hidden_neurons: Count
+    hidden_activation: Activation
+    output_activation: Activation
+
+
+class TrainingTable(Schema):
+    epochs: Count
+    learning_rate: PositiveFloat
+    momentum: float = Field(ge=0, lt=1)
+    batch_size: Count
+    seed: NonNegativeInt
+
+
+class WorkloadFile(Schema):
+    data: DataTable
+    network: NetworkTable
+    training: TrainingTable
 
 
 def read_description(path: Path) -> Description:
-    """Every table and key of _SCHEMA, with its type; anything else is an error naming it."""
-    try:
-        document = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise WorkloadFileError(f"{path}: {error}") from None
-    values: dict[str, object] = {}
-    for table, keys in _SCHEMA.items():
-        section = document.get(table)
-        if not isinstance(section, dict):
-            raise WorkloadFileError(f"{path}: needs a [{table}] table")
-        for key in sorted(set(section) - set(keys)):
-            raise WorkloadFileError(f"{path}: [{table}] {key} is not a known key (known: {', '.join(keys)})")
-        for key, kind in keys.items():
-            value = section.get(key)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise WorkloadFileError(
-                    f"{path}: [{table}] {key} must be {'a number' if kind is float else kind.__name__}"
-                )
-            values[key] = value
-    recipe = Recipe(*(values.pop(key) for key in _SCHEMA["training"]))
-    return Description(path.parent.name, recipe=recipe, **values)
+    """The workload.toml at path, checked against WorkloadFile; a problem is a WorkloadFileError naming the
+    file, the key, the value and what is allowed."""
+    document = read_toml(path, WorkloadFileError)
+    checked: WorkloadFile = validate(WorkloadFile, document, WorkloadFileError, lambda loc: shown(path))
+    return Description(
+        path.parent.name, **checked.data.model_dump(), **checked.network.model_dump(),
+        recipe=Recipe(**checked.training.model_dump()),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

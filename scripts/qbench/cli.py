@@ -1,49 +1,78 @@
 """The qbench command line.
 
 Exit status: 0 when every requested cell succeeded; 1 when any cell failed or
-part of the request was invalid (the rest still ran), or when `compare` found
-a regression; 2 when nothing could start (bad arguments, a malformed target
-file, an unreadable results file); 130 (Ctrl-C) or 143 (SIGTERM) when a run
-was interrupted, after writing the rows that finished.
+part of the request was invalid (the rest still ran), when `compare` found a
+regression, or when writing the output folder failed (the previous one is
+kept); 2 when nothing could start (bad arguments, a malformed target file, an
+unreadable results file, an output folder that cannot be written or that
+another qbench is writing); 130 (Ctrl-C) or 143 (SIGTERM) when a command was
+interrupted, after saying what it wrote.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__, lut
 from .build import BuildSpec
 from .cache import Cache, fingerprint
 from .compare import DEFAULT_METRICS, CompareError, compare, parse_threshold
+from .compare import KEY as COMPARE_KEY
 from .libraries import QNN, Library, LibraryError, parse_library
-from .matrix import DEFAULT_FORMATS, DEFAULT_OPT, DEFAULT_VARIANTS, OPT_LEVELS, Matrix, expand, parse_shard, shard
+from .matrix import (
+    DEFAULT_FORMATS,
+    DEFAULT_OPT,
+    DEFAULT_VARIANTS,
+    OPT_LEVELS,
+    Matrix,
+    Variant,
+    core_order,
+    expand,
+    parse_shard,
+    shard,
+)
 from .merge import MergeError, merge
 from .network import FloatNetwork, NetworkError, network_from_document
-from .paths import BUILD, REPORTS, TARGETS, shown
+from .outputs import FolderError, ResultsFolder, WriteError, checked_folder, results_folder
+from .paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
 from .pipeline import RunOptions, baseline_specs, build_all, check_tools, run_matrix
+from .plots import PLOTS
 from .progress import Progress, for_stream
-from .provenance import environment, git_revision, now
-from .qformat import QFormatError, parse_qformat
+from .provenance import environment, git_revision, matrix_digest, now
+from .qformat import MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
 from .report import markdown, write_report
 from .results import ResultsFileError, read_results, saved_results, write_results
 from .targets import TargetError, load_parts, load_targets, select
 from .toolchain import ToolNotFound
 from .torch_import import TorchImportError, load_torch_network, write_network
 from .verify import verify
-from .workloads import ACTIVATION_POLICIES, WORKLOADS, WorkloadSettings
+from .workloads import ACTIVATION_POLICIES, WORKLOADS, WorkloadError, WorkloadSettings
 
 # Exit status of an interrupted run, by signal.
 INTERRUPT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Upper bounds of the numeric options: far beyond any useful value, low enough to catch a slip.
+MAX_JOBS = 1024
+MAX_ITERATIONS = 1_000_000
+MAX_TIMEOUT = 86_400.0  # one day
+RESUMES = "the next run resumes from the cache"
+TIMES = {2: "twice", 3: "three times", 4: "four times"}  # how often a list option named one value
 
 
 class UsageError(Exception):
     """Nothing can start: the message says why."""
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C or SIGTERM; the message says what it wrote."""
 
 
 # The signal that interrupted the run, if any; SIGTERM is turned into KeyboardInterrupt.
@@ -81,24 +110,76 @@ def _model(text: str) -> FloatNetwork:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _matrix(arguments: argparse.Namespace, progress: Progress) -> Matrix:
-    names = [library.name for library in arguments.library]
+def _without_repeats(option: str, items: Iterable, note: Callable[[str], None], key: Callable = lambda item: item,
+                     name: Callable = str) -> list:  # fmt: skip
+    """The items, each kept once (its first spelling) by key, with one note per repeated one."""
+    kept: dict = {}
+    counts: dict = {}
+    for item in items:
+        kept.setdefault(key(item), item)
+        counts[key(item)] = counts.get(key(item), 0) + 1
+    for same, count in counts.items():
+        if count > 1 and name(kept[same]):  # an empty item names nothing; the matrix reports it
+            note(f"note: {option} names {name(kept[same])} {TIMES.get(count, f'{count} times')}; "
+                 "measured once")  # fmt: skip
+    return list(kept.values())
+
+
+def _distinct(option: str, text: str | None, note: Callable[[str], None], key: Callable = str) -> str | None:
+    """A comma-separated option without repeats (two spellings of one value are a repeat too)."""
+    if text is None:
+        return None
+    return ",".join(_without_repeats(option, (item.strip() for item in text.split(",")), note, key))
+
+
+def _format_key(text: str) -> object:
+    """A format's canonical name (Q16.16 is q16.16); a bad name is itself, and the matrix reports it."""
+    try:
+        return parse_format(text).name
+    except QFormatError:
+        return text
+
+
+def _opt_key(text: str) -> str:
+    return text.removeprefix("-")  # -Os and Os are one level
+
+
+def _size_key(text: str) -> object:
+    return int(text) if text.isdigit() else text  # 4 and 04 are one size
+
+
+def _libraries(arguments: argparse.Namespace, note: Callable[[str], None]) -> tuple[Library, ...]:
+    libraries = _without_repeats("--library", arguments.library, note, name=lambda library: library.name)
+    names = [library.name for library in libraries]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise UsageError(f"--library names {', '.join(repeated)} more than once; give each library its own name")
+        raise UsageError(f"--library names {', '.join(repeated)} for different folders; give each library its own name")
+    return (QNN, *libraries)
+
+
+def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, str]:
+    """The requested matrix (this shard of it) and a digest of the whole matrix with its settings."""
+    note = progress.note
     matrix = expand(
-        load_targets(arguments.targets), WORKLOADS, cores=arguments.cores, formats=arguments.formats,
-        variants=arguments.variants, opt=arguments.opt, workload=arguments.workload, settings=_settings(arguments),
-        libraries=(QNN, *arguments.library), hidden_layers=arguments.hidden_layers,
-        hidden_neurons=arguments.hidden_neurons,
+        load_targets(arguments.targets), WORKLOADS, cores=_distinct("--cores", arguments.cores, note),
+        formats=_distinct("--formats", arguments.formats, note, _format_key),
+        variants=_distinct("--variants", arguments.variants, note),
+        opt=_distinct("--opt", arguments.opt, note, _opt_key),
+        workload=arguments.workload, settings=_settings(arguments), libraries=_libraries(arguments, note),
+        hidden_layers=_distinct("--hidden-layers", arguments.hidden_layers, note, _size_key),
+        hidden_neurons=_distinct("--hidden-neurons", arguments.hidden_neurons, note, _size_key),
     )  # fmt: skip
+    settings = f"max-iterations {arguments.max_iterations} log-every {arguments.log_every} " \
+               f"activations {arguments.activations}"  # fmt: skip
+    digest = matrix_digest([settings, *(cell.label for cell in matrix.cells),
+                            *(rejected.cell.label for rejected in matrix.rejected)])  # fmt: skip
     if arguments.shard is not None:
         matrix = shard(matrix, *arguments.shard)
     for problem in matrix.problems:
         progress.note(f"error: {problem}")
     if not matrix.cells and not matrix.rejected:
         raise UsageError("nothing to do: the request names no buildable cell")
-    return matrix
+    return matrix, digest
 
 
 def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
@@ -121,7 +202,7 @@ def _parts(arguments: argparse.Namespace, problems: list[str]) -> dict:
 
 def _build(arguments: argparse.Namespace) -> int:
     progress = for_stream()
-    matrix = _matrix(arguments, progress)
+    matrix, _ = _matrix(arguments, progress)
     for rejected in matrix.rejected:
         progress.note(f"invalid: {rejected.cell.label}: {rejected.reason}")
     _, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
@@ -136,13 +217,32 @@ def _build(arguments: argparse.Namespace) -> int:
     cached = f" ({cache.hits} from the cache)" if cache.hits else ""
     print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}{cached}; {failed} failed or invalid")
     if interrupted:
-        raise KeyboardInterrupt
+        raise Interrupted("the images that finished are kept; the next build resumes from the cache")
     return 1 if failed or matrix.problems else 0
 
 
+@contextmanager
+def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, written: str, then: str = "",
+                   existing: bool = False) -> Iterator[ResultsFolder]:  # fmt: skip
+    """The output folder, checked and locked before any work; an interrupt says truthfully what reached it."""
+    path = checked_folder(text, what, existing=existing)
+    with results_folder(path, arguments.command_line, wait=arguments.wait) as folder:
+        try:
+            yield folder
+        except KeyboardInterrupt:
+            outcome = written if folder.written else "nothing was written: {folder} is as it was"
+            raise Interrupted(outcome.format(folder=shown(path)) + then) from None
+
+
 def _run(arguments: argparse.Namespace) -> int:
+    written = "the rows that finished are written to {folder}, the rest marked incomplete"
+    with _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}") as folder:
+        return _run_into(folder, arguments)
+
+
+def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
     progress = for_stream()
-    matrix = _matrix(arguments, progress)
+    matrix, digest = _matrix(arguments, progress)
     problems = list(matrix.problems)
     parts = _parts(arguments, problems)
     for problem in problems[len(matrix.problems) :]:
@@ -157,14 +257,17 @@ def _run(arguments: argparse.Namespace) -> int:
     stamp = now()
     rows = [row.__class__(**{**vars(row), "qbench_version": __version__, "date": stamp}) for row in output.rows]
     problems += output.problems
-    write_results(arguments.out, saved_results(
-        rows, output.symbols, environment(revision, output.tools, problems, output.interrupted),
+    saved = saved_results(
+        rows, output.symbols,
+        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard, matrix_digest=digest),
         output.instructions, output.training, output.article,
-    ))  # fmt: skip
-    report = write_report(arguments.out, read_results(arguments.out), parts)
+    )  # fmt: skip
+    with folder.replacing() as staging:
+        write_results(staging, saved)
+        report = folder.path / write_report(staging, read_results(staging), parts).name
     ok = sum(row.status == "ok" for row in rows)
     cached = f", {options.cache.hits} from the cache" if options.cache.hits else ""
-    print(f"{ok} ok, {len(rows) - ok} failed{cached}; results in {shown(arguments.out)}/results.csv, "
+    print(f"{ok} ok, {len(rows) - ok} failed{cached}; results in {shown(folder.path)}/results.csv, "
           f"report {shown(report)}")  # fmt: skip
     if output.interrupted:
         raise KeyboardInterrupt
@@ -174,19 +277,28 @@ def _run(arguments: argparse.Namespace) -> int:
 
 
 def _report(arguments: argparse.Namespace) -> int:
-    problems: list[str] = []
-    parts = _parts(arguments, problems)
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    report = write_report(arguments.directory, read_results(arguments.directory), parts)
-    print(f"report {shown(report)}")
-    return 1 if problems else 0
+    written = "the new report is written to {folder}"
+    with _output_folder(arguments.directory, "DIR", arguments, written=written, existing=True) as folder:
+        problems: list[str] = []
+        parts = _parts(arguments, problems)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        saved = read_results(folder.path)
+        # The results are copied as they are; the report and its plots are drawn afresh.
+        with folder.replacing(keep_all_but=(PLOTS,)) as staging:
+            report = folder.path / write_report(staging, saved, parts).name
+        print(f"report {shown(report)}")
+        return 1 if problems else 0
 
 
 def _merge(arguments: argparse.Namespace) -> int:
-    merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
-    write_results(arguments.out, merged)
-    report = write_report(arguments.out, read_results(arguments.out), load_parts(load_targets(arguments.targets)))
+    written = "the merged results are written to {folder}"
+    with _output_folder(arguments.out, "--out", arguments, written=written) as folder:
+        merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
+        parts = load_parts(load_targets(arguments.targets))
+        with folder.replacing() as staging:
+            write_results(staging, merged)
+            report = folder.path / write_report(staging, read_results(staging), parts).name
     rows = merged.rows
     ok = int((rows["status"] == "ok").sum())
     print(f"merged {len(arguments.directories)} results sets: {ok} ok, {len(rows) - ok} failed; "
@@ -198,7 +310,9 @@ def _compare(arguments: argparse.Namespace) -> int:
     base, new = read_results(arguments.base), read_results(arguments.new)
     metrics = tuple(metric.strip() for metric in arguments.metric.split(","))
     threshold = parse_threshold(arguments.threshold)
-    comparison = compare(base.rows, new.rows, metrics, threshold)
+    match = tuple(column.strip() for column in arguments.match.split(","))
+    comparison = compare(base.rows, new.rows, metrics, threshold, match=match, base_name=shown(arguments.base),
+                         new_name=shown(arguments.new))  # fmt: skip
     verdict = (
         f"**{len(comparison.regressions)} regression(s)** beyond {threshold:g} % in {', '.join(metrics)}:"
         if comparison.regressions
@@ -217,7 +331,8 @@ def _verify(arguments: argparse.Namespace) -> int:
 
 
 def _import_torch(arguments: argparse.Namespace) -> int:
-    formats = [parse_qformat(name) for name in arguments.formats.split(",")]
+    names = _distinct("--formats", arguments.formats, _note, _format_key).split(",")
+    formats = [parse_qformat(name) for name in names]
     network = load_torch_network(arguments.model, arguments.activations)
     table = write_network(network, formats, arguments.out)
     print(f"{network.shape.name} network ({network.shape.connections} weights) from {shown(arguments.model)}: "
@@ -227,10 +342,35 @@ def _import_torch(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _whole_number(highest: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to highest."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= highest:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {highest:,}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """A finite, positive number of seconds, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:  # false for nan, and inf is above
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g} (one day)"
+        )
     return value
 
 
@@ -258,104 +398,173 @@ def _shard(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _known_cores() -> str:
+    """The cores of the default targets directory, for --help."""
+    try:
+        return ", ".join(target.name for target in sorted(load_targets(TARGETS).values(), key=core_order))
+    except TargetError:
+        return "those in targets/cores/*.toml"
+
+
 def _add_targets_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--targets", type=Path, default=TARGETS, help="targets directory (default: targets/)")
+    parser.add_argument("--targets", type=Path, default=TARGETS,
+                        help="targets directory, holding cores/ and parts.toml (default: targets/)")  # fmt: skip
 
 
-def _add_matrix_options(parser: argparse.ArgumentParser) -> None:
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another qbench is writing the output folder, wait for it rather than refuse (default: refuse)",
+    )
+
+
+def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
     add = parser.add_argument
-    add("--cores", help="comma-separated cores (default: every file in targets/cores)")
-    add("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated qI.F / uqI.F formats")
-    add("--variants", default=",".join(DEFAULT_VARIANTS), help="trainable and/or inference")
-    add("--opt", default=",".join(DEFAULT_OPT), help=f"optimisation levels: {', '.join(OPT_LEVELS)}")
-    add("--workload", default="xor", help=f"workload: {', '.join(sorted(WORKLOADS))}")
-    add("-j", "--jobs", type=_positive, default=os.cpu_count() or 1, help="parallel jobs (default: all CPUs)")
+    add("--cores", help=f"comma-separated cores: {known_cores} (default: all of them)")
+    add("--formats", default=",".join(DEFAULT_FORMATS),
+        help=f"comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 to {MAX_TOTAL_BITS} "
+        "bits, or float32 (default: %(default)s)")  # fmt: skip
+    add("--variants", default=",".join(DEFAULT_VARIANTS),
+        help=f"comma-separated variants: {', '.join(Variant)} (default: %(default)s)")  # fmt: skip
+    add("--opt", default=",".join(DEFAULT_OPT),
+        help=f"comma-separated optimisation levels: {', '.join(OPT_LEVELS)}, with or without a leading '-' "
+        "(default: %(default)s)")  # fmt: skip
+    add("--workload", default="xor", help=f"workload: {', '.join(sorted(WORKLOADS))} (default: %(default)s)")
+    add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
+        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
     add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
     add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
-    add("--no-cache", action="store_true", help="rebuild and rerun everything (the cache is still refreshed)")
-    add("--shard", type=_shard, help="run the I-th of N deterministic shares of the matrix, e.g. 1/4")
-    add("--max-iterations", type=_positive, default=WorkloadSettings.max_iterations,
-        help="training budget of a trainable image (default: %(default)s)")  # fmt: skip
-    add("--log-every", type=_positive, default=WorkloadSettings.log_every,
-        help="iterations between training-log records (default: %(default)s)")  # fmt: skip
+    add(
+        "--no-cache",
+        action="store_true",
+        help="rebuild and rerun everything; the cache is still refreshed (default: off)",
+    )
+    add("--shard", type=_shard,
+        help="run the I-th of N deterministic shares of the matrix: I/N with 1 <= I <= N, e.g. 1/4 "
+        "(default: the whole matrix)")  # fmt: skip
+    add("--max-iterations", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.max_iterations,
+        help=f"training budget of a trainable image, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
+    add("--log-every", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.log_every,
+        help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
     add("--activations", type=_activations,
-        help="hidden and output activations, e.g. relu,linear (default: the workload's, tanh,sigmoid)")  # fmt: skip
-    add("--hidden-layers", help="comma-separated hidden-layer counts, e.g. 1,2,3 (default: the workload's network)")
-    add("--hidden-neurons", help="comma-separated hidden-layer widths, e.g. 4,8,16,32,64 (default: the workload's)")
+        help=f"hidden and output activations, each one of {', '.join(ACTIVATION_POLICIES)}, e.g. relu,linear "
+        "(default: the workload's, tanh,sigmoid)")  # fmt: skip
+    add(
+        "--hidden-layers",
+        help="comma-separated hidden-layer counts, whole numbers >= 1, e.g. 1,2,3 (default: the workload's network)",
+    )
+    add(
+        "--hidden-neurons",
+        help="comma-separated hidden-layer widths, whole numbers >= 1, e.g. 4,8,16,32,64 (default: the workload's)",
+    )
     add("--model", type=_model, metavar="NETWORK_JSON",
-        help="deploy this network (from qbench import-torch) instead of training one on the host")  # fmt: skip
+        help="deploy this network (from qbench import-torch) instead of training one on the host "
+        "(default: train one)")  # fmt: skip
     add("--library", type=_library, action="append", default=[], metavar="NAME=PATH",
-        help="also build against another library with qnn's API, its rows beside qnn's (repeatable)")  # fmt: skip
+        help="also build against another library with qnn's API, its rows beside qnn's; NAME of letters, digits, "
+        "'_', '.', '-', PATH its include directory (repeatable; default: qnn alone)")  # fmt: skip
     _add_targets_option(parser)
+
+
+def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=summary)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qbench", description="Benchmarks fixed-point neural networks on Cortex-M.")
     parser.add_argument("--version", action="version", version=f"qbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    known_cores = _known_cores()
 
-    build_command = commands.add_parser("build", help="cross-compile the matrix and its empty baselines")
-    _add_matrix_options(build_command)
+    build_command = _command(commands, "build", "cross-compile the matrix and its empty baselines")
+    _add_matrix_options(build_command, known_cores)
     build_command.set_defaults(handler=_build)
 
-    run_command = commands.add_parser("run", help="build the matrix, measure and run it, write results and a report")
-    _add_matrix_options(run_command)
-    run_command.add_argument("--no-emulate", action="store_true", help="footprint only: build and measure sizes")
-    run_command.add_argument("--timeout", type=float, default=60.0, help="seconds per emulator run (default: 60)")
-    run_command.add_argument("--parts", help="comma-separated parts for the budget table (default: all)")
+    run_command = _command(commands, "run", "build the matrix, measure and run it, write results and a report")
+    _add_matrix_options(run_command, known_cores)
     run_command.add_argument(
-        "--out", type=Path, default=REPORTS / "latest", help="output directory (default: reports/latest)"
+        "--no-emulate", action="store_true", help="footprint only: build and measure sizes (default: off)"
     )
+    run_command.add_argument("--timeout", type=_seconds, default=60.0,
+                             help=f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g}, a day "
+                             "(default: %(default)g)")  # fmt: skip
+    run_command.add_argument("--parts",
+                             help="comma-separated parts for the budget table, from targets/parts.toml "
+                             "(default: all)")  # fmt: skip
+    run_command.add_argument("--out", default=str(REPORTS / "latest"),
+                             help="output folder: a new or empty folder, or earlier results, replaced whole "
+                             "(default: reports/latest)")  # fmt: skip
+    _add_wait_option(run_command)
     run_command.set_defaults(handler=_run)
 
-    report_command = commands.add_parser("report", help="regenerate DIR/report.md from DIR's saved results")
-    report_command.add_argument("directory", type=Path)
-    report_command.add_argument("--parts", help="comma-separated parts for the budget table (default: all)")
+    report_command = _command(commands, "report", "regenerate DIR/report.md and DIR/plots from DIR's saved results")
+    report_command.add_argument("directory", metavar="DIR", help="results folder (qbench run --out)")
+    report_command.add_argument("--parts",
+                                help="comma-separated parts for the budget table, from targets/parts.toml "
+                                "(default: all)")  # fmt: skip
     _add_targets_option(report_command)
+    _add_wait_option(report_command)
     report_command.set_defaults(handler=_report)
 
-    merge_command = commands.add_parser("merge", help="combine results directories (e.g. CI shards) into one")
-    merge_command.add_argument("directories", type=Path, nargs="+")
-    merge_command.add_argument("--out", type=Path, required=True, help="directory for the merged results and report")
-    merge_command.add_argument("--allow-mixed", action="store_true", help="merge across toolchain or emulator versions")
+    merge_command = _command(commands, "merge", "combine results folders (e.g. CI shards) into one")
+    merge_command.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="results folders to combine")
+    merge_command.add_argument("--out", required=True,
+                               help="folder for the merged results and report: a new or empty folder, or earlier "
+                               "results, replaced whole (required)")  # fmt: skip
+    merge_command.add_argument(
+        "--allow-mixed", action="store_true", help="merge across toolchain or emulator versions (default: off)"
+    )
     _add_targets_option(merge_command)
+    _add_wait_option(merge_command)
     merge_command.set_defaults(handler=_merge)
 
-    compare_command = commands.add_parser(
-        "compare", help="markdown delta table of NEW against BASE; exit 1 on a regression"
-    )
-    compare_command.add_argument("base", type=Path, help="baseline results directory")
-    compare_command.add_argument("new", type=Path, help="results directory to check")
-    compare_command.add_argument("--threshold", default="2%", help="growth allowed per metric (default: 2%%)")
-    compare_command.add_argument("--metric", default=",".join(DEFAULT_METRICS), help="comma-separated metrics")
+    compare_command = _command(commands, "compare", "markdown delta table of NEW against BASE; exit 1 on a regression")
+    compare_command.add_argument("base", type=Path, help="baseline results folder")
+    compare_command.add_argument("new", type=Path, help="results folder to check")
+    compare_command.add_argument("--threshold", default="2%",
+                                 help="growth allowed per metric, a percentage >= 0 such as 2%% or 0.5 "
+                                 "(default: %(default)s)")  # fmt: skip
+    compare_command.add_argument("--metric", default=",".join(DEFAULT_METRICS),
+                                 help="comma-separated numeric results columns (default: %(default)s)")  # fmt: skip
+    compare_command.add_argument("--match", default=",".join(COMPARE_KEY),
+                                 help="columns that pair rows, e.g. core,qformat,variant to compare an -Os run with "
+                                 "an -O2 one (default: %(default)s)")  # fmt: skip
     compare_command.set_defaults(handler=_compare)
 
-    verify_command = commands.add_parser(
-        "verify", help="re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on the "
-        "row's own ELF; exit 1 on any difference",
+    verify_command = _command(
+        commands, "verify", "re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on "
+        "the row's own ELF; exit 1 on any difference",
     )  # fmt: skip
-    verify_command.add_argument("directory", type=Path, help="results directory (qbench run --out)")
+    verify_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
     verify_command.set_defaults(handler=_verify)
 
-    lut_command = commands.add_parser(
-        "lut", help="print the activation lookup table qnn computes for a Q format, with its error bound"
+    lut_command = _command(
+        commands, "lut", "print the activation lookup table qnn computes for a Q format, with its error bound"
     )
-    lut_command.add_argument("--format", required=True, help="Q format, e.g. q8.8, q1.15, uq8.8")
-    lut_command.add_argument("--function", required=True, choices=("tanh", "sigmoid"))
+    lut_command.add_argument("--format", required=True,
+                             help=f"Q format qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, e.g. q8.8, q1.15, "
+                             "uq8.8 (required)")  # fmt: skip
+    lut_command.add_argument("--function", required=True, choices=("tanh", "sigmoid"),
+                             help="tanh or sigmoid (required)")  # fmt: skip
     lut_command.set_defaults(handler=_lut)
 
-    import_command = commands.add_parser(
-        "import-torch", help="turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"
+    import_command = _command(
+        commands, "import-torch", "turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"
     )
     import_command.add_argument(
         "model", type=Path, help="file written by torch.save(model) or torch.save(model.state_dict()); a whole "
         "model is unpickled, so import only files you trust"
     )  # fmt: skip
-    import_command.add_argument("--out", type=Path, required=True, help="directory for network.json and the weights")
-    import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated Q formats")
+    import_command.add_argument("--out", type=Path, required=True,
+                                help="directory for network.json and the weights (required)")  # fmt: skip
+    import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                                help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits "
+                                "(default: %(default)s)")  # fmt: skip
     import_command.add_argument(
         "--activations", type=_activations, default=None,
-        help="hidden and output activations, e.g. tanh,sigmoid: needed for a state_dict, checked against a model",
+        help=f"hidden and output activations, each one of {', '.join(ACTIVATION_POLICIES)}, e.g. tanh,sigmoid: "
+        "needed for a state_dict, checked against a model (default: the model's)",
     )  # fmt: skip
     import_command.set_defaults(handler=_import_torch)
     return parser
@@ -367,24 +576,43 @@ def _on_sigterm(number, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _interrupted(outcome: str) -> int:
+    number = _interrupting_signal
+    print(f"qbench: interrupted ({signal.Signals(number).name}){'; ' + outcome if outcome else ''}", file=sys.stderr)
+    return INTERRUPT_STATUS[number]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global _interrupting_signal
     _interrupting_signal = signal.SIGINT
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    arguments = parser.parse_args(given)
+    arguments.command_line = shlex.join(["qbench", *given])  # names this run to a second one (outputs.locked)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return arguments.handler(arguments)
+        problem = checkout_problem()
+        if problem is not None:
+            raise UsageError(problem)
+        status = arguments.handler(arguments)
+        sys.stdout.flush()  # a reader that has gone shows up here, inside the try, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`qbench compare … | head`): stop quietly; later writes go to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE  # as a shell reports a process ended by SIGPIPE
     except (
         QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError,
-        TorchImportError, NetworkError,
+        TorchImportError, NetworkError, FolderError, WorkloadError,
     ) as error:  # fmt: skip
         parser.exit(2, f"qbench: error: {error}\n")
+    except WriteError as error:
+        print(f"qbench: error: {error}", file=sys.stderr)
+        return 1
+    except Interrupted as error:
+        return _interrupted(str(error))
     except KeyboardInterrupt:
-        number = _interrupting_signal
-        print(f"qbench: interrupted ({signal.Signals(number).name}); the rows that finished are written, the rest "
-              "marked incomplete, and the next run resumes from the cache", file=sys.stderr)  # fmt: skip
-        return INTERRUPT_STATUS[number]
+        return _interrupted("")
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+from .paths import shown
 from .qformat import FloatFormat, NumberFormat
 from .results import QNN_LIBRARY
+from .schemas import Schema, read_toml, validate
 from .workloads import QNN_INCLUDE
 
 DESCRIPTOR = "qbench-library.toml"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-_DESCRIPTOR_KEYS = {"header": str, "namespace": str, "include_dirs": list, "defines": dict}
+_NAMESPACE = re.compile(r"^[A-Za-z_]\w*(::[A-Za-z_]\w*)*$")
 
 
 class LibraryError(ValueError):
@@ -66,6 +71,30 @@ class Library:
 QNN = Library(QNN_LIBRARY, (QNN_INCLUDE,), "qnn/qnn.hpp", "qnn")
 
 
+def _namespace(name: str) -> str:
+    if not _NAMESPACE.match(name):
+        raise PydanticCustomError("namespace", "a C++ namespace, such as qnn or vendor::nn")
+    return name
+
+
+def _macro_text(value: object) -> str:
+    """A macro's value as the compiler takes it: a whole number (not true or false) stands for its digits."""
+    if type(value) is int:
+        return str(value)
+    if not isinstance(value, str):
+        raise PydanticCustomError("macro_value", "a string or a whole number")
+    return value
+
+
+class LibraryDescriptor(Schema):
+    """A library's qbench-library.toml; every key has qnn's layout as its default."""
+
+    header: str = Field(QNN.header, min_length=1)
+    namespace: Annotated[str, AfterValidator(_namespace)] = QNN.namespace
+    include_dirs: list[Annotated[str, Field(min_length=1)]] = Field(["."], min_length=1)
+    defines: dict[str, Annotated[str, BeforeValidator(_macro_text)]] = {}
+
+
 def parse_library(text: str) -> Library:
     name, separator, location = text.partition("=")
     if not separator or not name or not location:
@@ -77,24 +106,14 @@ def parse_library(text: str) -> Library:
     root = Path(location).expanduser().resolve()
     if not root.is_dir():
         raise LibraryError(f"{name}: {location} is not a directory")
-    settings: dict = {}
     descriptor = root / DESCRIPTOR
-    if descriptor.exists():
-        try:
-            settings = tomllib.loads(descriptor.read_text())
-        except tomllib.TOMLDecodeError as error:
-            raise LibraryError(f"{descriptor}: not valid TOML: {error}") from None
-        for key, value in settings.items():
-            if key not in _DESCRIPTOR_KEYS:
-                raise LibraryError(f"{descriptor}: '{key}' is not a known key (known: {', '.join(_DESCRIPTOR_KEYS)})")
-            if not isinstance(value, _DESCRIPTOR_KEYS[key]):
-                raise LibraryError(f"{descriptor}: '{key}' must be {_DESCRIPTOR_KEYS[key].__name__}")
-    include_dirs = tuple(root / directory for directory in settings.get("include_dirs", ["."]))
-    header = settings.get("header", QNN.header)
-    if not any((directory / header).is_file() for directory in include_dirs):
+    document = read_toml(descriptor, LibraryError) if descriptor.exists() else {}
+    settings: LibraryDescriptor = validate(LibraryDescriptor, document, LibraryError, lambda loc: shown(descriptor))
+    include_dirs = tuple(root / directory for directory in settings.include_dirs)
+    if not any((directory / settings.header).is_file() for directory in include_dirs):
         raise LibraryError(
-            f"{name}: no {header} under {', '.join(map(str, include_dirs))} "
+            f"{name}: no {settings.header} under {', '.join(map(str, include_dirs))} "
             f"(a {DESCRIPTOR} there can name the library's header and namespace)"
         )
-    defines = tuple(sorted((str(key), str(value)) for key, value in settings.get("defines", {}).items()))
-    return Library(name, include_dirs, header, settings.get("namespace", QNN.namespace), defines, external=True)
+    defines = tuple(sorted(settings.defines.items()))
+    return Library(name, include_dirs, settings.header, settings.namespace, defines, external=True)

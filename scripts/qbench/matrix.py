@@ -9,6 +9,7 @@ reported as a row with status 'invalid'.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +17,7 @@ from .libraries import QNN, Library
 from .network import NetworkError, NetworkShape
 from .qformat import NumberFormat, QFormatError, parse_format
 from .targets import Target, TargetError, select
-from .workloads import DEFAULT_SETTINGS, Workload, WorkloadSettings
+from .workloads import DEFAULT_SETTINGS, Workload, WorkloadError, WorkloadSettings
 
 
 class Variant(StrEnum):
@@ -74,7 +75,7 @@ def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:
 
 def expand(
     targets: dict[str, Target],
-    workloads: dict[str, Workload],
+    workloads: Mapping[str, Workload],
     *,
     cores: str | None = None,
     formats: str | tuple[str, ...] = DEFAULT_FORMATS,
@@ -119,7 +120,10 @@ def expand(
         else:
             problems.append(f"unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})")
 
-    chosen_workload = workloads.get(workload)
+    try:
+        chosen_workload = workloads.get(workload)
+    except WorkloadError as error:  # its workload.toml is malformed; other workloads are unaffected
+        return Matrix((), (), (*problems, str(error)))
     if chosen_workload is None:
         problems.append(f"unknown workload {workload!r} (known: {', '.join(sorted(workloads))})")
         return Matrix((), (), tuple(problems))

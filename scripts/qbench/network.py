@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from .qformat import QFormat, from_float, to_float
+from .schemas import Count, Schema, validate
 
 # The activations qnn has, as numpy functions of the net input.
 FLOAT_ACTIVATIONS = {
@@ -19,6 +21,10 @@ FLOAT_ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0.0),
     "linear": lambda x: x,
 }
+
+
+# An activation's name, as files spell it.
+Activation = Literal[tuple(FLOAT_ACTIVATIONS)]
 
 
 class NetworkError(ValueError):
@@ -148,23 +154,28 @@ def network_document(network: FloatNetwork) -> dict:
     }  # fmt: skip
 
 
+class NetworkDocument(Schema):
+    """A network file's contents after its "schema" tag."""
+
+    inputs: Count
+    hidden_layers: Count
+    hidden_neurons: Count
+    outputs: Count
+    hidden_activation: Activation
+    output_activation: Activation
+    weights: list[float]
+
+
 def network_from_document(document: object, where: str) -> FloatNetwork:
     """The inverse of network_document; anything else is a NetworkError naming `where`."""
+    # A foreign file gets one line, not one per key it lacks.
     if not isinstance(document, dict) or document.get("schema") != NETWORK_SCHEMA:
         raise NetworkError(f"{where}: not a qbench network file (expected schema {NETWORK_SCHEMA!r})")
+    contents = {key: value for key, value in document.items() if key != "schema"}
+    checked: NetworkDocument = validate(NetworkDocument, contents, NetworkError, lambda loc: where)
+    shape = NetworkShape(checked.inputs, checked.hidden_layers, checked.hidden_neurons, checked.outputs,
+                         checked.hidden_activation, checked.output_activation)  # fmt: skip
     try:
-        shape = NetworkShape(
-            int(document["inputs"]), int(document["hidden_layers"]), int(document["hidden_neurons"]),
-            int(document["outputs"]), str(document["hidden_activation"]), str(document["output_activation"]),
-        )  # fmt: skip
-        weights = tuple(float(value) for value in document["weights"])
-    except KeyError as error:
-        raise NetworkError(f"{where}: lacks {error.args[0]!r}") from None
-    except (TypeError, ValueError) as error:
-        raise NetworkError(f"{where}: {error}") from None
-    if not all(math.isfinite(value) for value in weights):
-        raise NetworkError(f"{where}: weights must be finite numbers")
-    try:
-        return FloatNetwork(shape, weights)
+        return FloatNetwork(shape, tuple(checked.weights))
     except NetworkError as error:
         raise NetworkError(f"{where}: {error}") from None

@@ -404,7 +404,7 @@ def _host_rows(rows: dict[Cell, ResultRow], settings: WorkloadSettings) -> dict[
     """Each cell's host figures, computed once (rows and the runs' checks use them); rows updated in place."""
     host: dict[Cell, HostFigures] = {}
     for cell, row in rows.items():
-        if row.status == Status.INVALID:
+        if row.status in (Status.INVALID, Status.INCOMPLETE):
             continue
         try:
             host[cell] = cell.workload.host_figures(cell.fmt, cell.variant == Variant.TRAINABLE, settings, cell.shape)

@@ -1,10 +1,13 @@
 """Child processes (compilers, emulators) started in sessions of their own and
-remembered, so a timeout or an interrupted run kills each one's whole group."""
+remembered, so a timeout or an interrupted run kills each one's whole group.
+Each child also gets Linux's parent-death signal (util-linux's setpriv), so it
+dies with qbench even when qbench itself is killed with SIGKILL."""
 
 from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,12 +37,18 @@ def _kill(process: subprocess.Popen) -> None:
         pass
 
 
+def _dies_with_parent(command: list[str]) -> list[str]:
+    """command run with SIGKILL as its parent-death signal (kept across its exec)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
+
+
 def _start(command: list[str], cwd: Path | None, **streams) -> subprocess.Popen | None:
     """The started, remembered child; None once the run is stopping."""
     with _lock:
         if _stopping.is_set():
             return None
-        process = subprocess.Popen(command, cwd=cwd, start_new_session=True, **streams)
+        process = subprocess.Popen(_dies_with_parent(command), cwd=cwd, start_new_session=True, **streams)
         _running.add(process)
         return process
 
@@ -133,3 +142,13 @@ def stop() -> None:
 def stopping() -> bool:
     """Whether the run was interrupted: results produced since are not to be trusted or cached."""
     return _stopping.is_set()
+
+
+class Stopped(RuntimeError):
+    """Long work (host training) given up because the run was interrupted."""
+
+
+def stop_point() -> None:
+    """Called often by long pure-Python work, so an interrupted run ends within a second."""
+    if _stopping.is_set():
+        raise Stopped("the run was interrupted")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from dataclasses import dataclass
@@ -36,8 +37,18 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def environment(revision: Revision, toolchains: dict[str, str], problems: list[str], interrupted: bool) -> dict:
-    """The environment block of a results file; problems are the request's bad names."""
+def matrix_digest(labels: list[str]) -> str:
+    """The digest of a whole matrix (before sharding) from its cells' labels, in any order: merge checks that
+    shards come from one matrix by it."""
+    return hashlib.sha256("\n".join(sorted(labels)).encode()).hexdigest()
+
+
+def environment(
+    revision: Revision, toolchains: dict[str, str], problems: list[str], interrupted: bool,
+    shard: tuple[int, int] | None = None, matrix_digest: str = "",
+) -> dict:  # fmt: skip
+    """The environment block of a results file (schema: qbench.results.Environment); problems are the request's bad
+    names, shard (I, N) the share of the matrix run, matrix_digest the whole matrix's."""
     return {
         "qbench": __version__,
         "git_sha": revision.sha,
@@ -49,4 +60,6 @@ def environment(revision: Revision, toolchains: dict[str, str], problems: list[s
         "toolchains": dict(sorted(toolchains.items())),
         "problems": list(problems),
         "interrupted": interrupted,
+        "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
+        "matrix_digest": matrix_digest,
     }

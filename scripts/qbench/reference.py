@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import lut
+from .processes import stop_point
 from .qformat import QFormat, Rounding, fit, from_float, from_parts, multiply, subtract
 
 DEFAULT_WEIGHT_SEED = 0x2545F491
@@ -278,6 +279,7 @@ def train_xor(
     log = [XorLogEntry(0, error, tuple(network.weights))]
     iteration = 0
     while error > tolerance and iteration < max_iterations:
+        stop_point()
         iteration += 1
         draw = samples.next()
         a, b = draw & 1, (draw >> 1) & 1

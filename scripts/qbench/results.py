@@ -2,18 +2,31 @@
 
 A run writes DIR/results.json (canonical: environment + rows), DIR/results.csv
 (the same rows) and DIR/symbols.csv (per-symbol sizes of every image). Sizes
-of a row that failed are missing (NaN), never 0.
+of a row that failed are missing (NaN), never 0. read_results checks every file
+it reads against a pydantic schema made from the row dataclasses here.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 RESULTS_SCHEMA = "qbench-results/1"
 
@@ -206,8 +219,30 @@ def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
     return pd.DataFrame.from_records([asdict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
 
 
-# The article's own host configuration (qbench.article): one row per library and variant.
-ARTICLE_COLUMNS = ("library", "variant", "text", "data", "bss", "command", "compiler")
+@dataclass(frozen=True)
+class ArticleRow:
+    """A row of article.csv: qbench.article.ArticleFigure as saved (the article's own host configuration)."""
+
+    library: str
+    variant: str
+    text: int
+    data: int
+    bss: int
+    command: str
+    compiler: str
+
+
+@dataclass(frozen=True)
+class TrainingLogRow:
+    """The leading columns of a training log's CSV (TrainingLog.frame); the weights w0, w1, … follow."""
+
+    iteration: int
+    error: float
+    error_raw: int
+
+
+ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleRow))
+TRAINING_COLUMNS = tuple(f.name for f in fields(TrainingLogRow))
 
 
 def article_frame(figures: list) -> pd.DataFrame:
@@ -257,52 +292,202 @@ def write_results(directory: Path, saved: SavedResults) -> None:
         log.to_csv(logs / name, index=False)
 
 
-def read_results(directory: Path) -> SavedResults:
-    """Results written by write_results; anything else is a ResultsFileError naming the file."""
-    path = directory / "results.json"
+# Reading. Every file is checked against its schema; anything else is a ResultsFileError naming the file and,
+# where there is one, the row (or line) and the column.
+
+_INT64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # pandas holds integer columns as Int64
+# Each column type the row dataclasses declare (as strings: annotations are not evaluated here): its schema, and
+# how a message names it.
+_COLUMN_TYPES: dict[str, tuple[Any, str]] = {
+    "str": (str, "a string"),
+    "int": (_INT64, "a 64-bit integer"),
+    "float": (float, "a number"),
+    "bool": (bool, "true or false"),
+    "int | None": (_INT64 | None, "a 64-bit integer or null"),
+    "float | None": (float | None, "a number or null"),
+    "bool | None": (bool | None, "true, false or null"),
+}
+# JSON carries types, so a number written as text is an error; nothing unknown is let through.
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+def _column_kinds(row_type: type, extra_floats: tuple[str, ...] = ()) -> dict[str, str]:
+    """Column -> declared type, for row_type's columns and extra_floats (a training log's weights)."""
+    return {**{column.name: column.type for column in fields(row_type)}, **dict.fromkeys(extra_floats, "float")}
+
+
+@cache
+def _row_model(row_type: type, extra_floats: tuple[str, ...] = (), strict: bool = False) -> type[BaseModel]:
+    """The schema of a row: every column of its declared type, present unless it has a default, no other.
+    Strict for JSON; lax for CSV, whose cells are all text."""
+    defaults = {column.name: column.default for column in fields(row_type)}
+    columns = {
+        name: (_COLUMN_TYPES[kind][0], ... if defaults.get(name, MISSING) is MISSING else defaults[name])
+        for name, kind in _column_kinds(row_type, extra_floats).items()
+    }
+    return create_model(f"{row_type.__name__}Schema", __config__=ConfigDict(strict=strict, extra="forbid"), **columns)
+
+
+@cache
+def _rows_adapter(model: type[BaseModel]) -> TypeAdapter:
+    return TypeAdapter(list[model])
+
+
+def shard_numbers(text: str) -> tuple[int, int]:
+    """An environment's shard 'I/N' -> (I, N)."""
+    match = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)", text)
+    if match is None or int(match[1]) > int(match[2]):
+        raise ValueError("is not a shard I/N with 1 <= I <= N")
+    return int(match[1]), int(match[2])
+
+
+def _checked_shard(text: str) -> str:
+    shard_numbers(text)
+    return text
+
+
+Shard = Annotated[str, AfterValidator(_checked_shard)]
+
+
+class RunRecord(BaseModel):
+    """One run's provenance inside a merged environment (merged_environments)."""
+
+    model_config = _STRICT
+    folder: str
+    toolchains: dict[str, str]
+    qbench: str
+    git_sha: str
+    interrupted: bool
+    shard: Shard | None
+    matrix_digest: str
+
+
+class Environment(BaseModel):
+    """A results file's environment block (qbench.provenance.environment, or qbench.merge's)."""
+
+    model_config = _STRICT
+    qbench: str
+    git_sha: str
+    git_dirty: bool
+    date: str
+    python: str
+    host: str
+    pyelftools: str
+    toolchains: dict[str, str]
+    problems: list[str]
+    interrupted: bool
+    shard: Shard | None = None  # run --shard I/N; None: the whole matrix (or written before shards were recorded)
+    matrix_digest: str = ""  # provenance.matrix_digest of the whole matrix, before sharding; "" before it was recorded
+    merged_from: list[str] = []  # merged results: the folders
+    merged_environments: list[RunRecord] = []  # merged results: every run merged in
+
+
+# Columns earlier qbench versions wrote that no longer mean anything: dropped on reading. trace_elf: instructions
+# were counted on a separate trace image, now gone.
+RETIRED_COLUMNS = ("trace_elf",)
+
+
+def _without_retired_columns(row: Any) -> Any:
+    return {key: value for key, value in row.items() if key not in RETIRED_COLUMNS} if isinstance(row, dict) else row
+
+
+class _ResultsDocument(BaseModel):
+    model_config = _STRICT
+    schema_: Literal[RESULTS_SCHEMA] = Field(alias="schema")
+    rows: list[Annotated[_row_model(ResultRow, strict=True), BeforeValidator(_without_retired_columns)]]
+    environment: Environment
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: as JSON, cut short."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _row_problem(errors: list[dict], kinds: dict[str, str], row_name) -> str:
+    """What is wrong with the first bad row (errors located from the row's index on): the columns it lacks, its
+    unknown columns, or its first value of the wrong type."""
+    index = errors[0]["loc"][0]
+    own = [error for error in errors if error["loc"][0] == index]
+    if len(own[0]["loc"]) == 1:
+        return f"{row_name(index)} is not an object"
+    missing = [str(error["loc"][1]) for error in own if error["type"] == "missing"]
+    if missing:
+        return f"{row_name(index)} lacks {', '.join(missing)}"
+    unknown = [str(error["loc"][1]) for error in own if error["type"] == "extra_forbidden"]
+    if unknown:
+        return f"{row_name(index)} has unknown columns {', '.join(unknown)}"
+    column = own[0]["loc"][1]
+    return f"{row_name(index)}, column {column}: {_shown(own[0]['input'])} is not {_COLUMN_TYPES[kinds[column]][1]}"
+
+
+def _environment_problem(errors: list[dict]) -> str:
+    """What is wrong with the environment block (errors located from its keys on)."""
+    where = errors[0]["loc"]
+    if not where:
+        required = [name for name, declared in Environment.model_fields.items() if declared.is_required()]
+        return f"'environment' must be an object holding {', '.join(required)}"
+
+    def place(location: tuple) -> str:
+        return "environment" + (f" key {'.'.join(map(str, location))}" if location else "")
+
+    siblings = [error for error in errors if error["loc"][:-1] == where[:-1]]
+    for kind, verb in (("missing", "lacks"), ("extra_forbidden", "has unknown keys")):
+        names = [str(error["loc"][-1]) for error in siblings if error["type"] == kind]
+        if names:
+            return f"{place(where[:-1])} {verb} {', '.join(names)}"
+    reason = errors[0]["msg"].removeprefix("Input ").removeprefix("Value error, ")
+    return f"{place(where)}: {_shown(errors[0]['input'])} {reason}"
+
+
+def _document_problem(errors: list[dict]) -> str:
+    """What is wrong with a results.json document, from the first of pydantic's errors."""
+    first = errors[0]
+    top = first["loc"][:1]
+    below = [{**error, "loc": error["loc"][1:]} for error in errors if error["loc"][:1] == top]
+    if top == ():
+        return "not a qbench results file (expected a JSON object)"
+    if top == ("schema",):
+        found = "none" if first["type"] == "missing" else _shown(first["input"])
+        return f"not a qbench results file (expected schema {RESULTS_SCHEMA!r}, found {found})"
+    if top == ("rows",):
+        if len(first["loc"]) == 1:
+            return "'rows' must be a list of objects"
+        return _row_problem(below, _column_kinds(ResultRow), lambda index: f"row {index}")
+    if top == ("environment",):
+        return _environment_problem(below)
+    return f"unknown key {top[0]!r}"
+
+
+def _json_document(path: Path, directory: Path) -> Any:
     try:
-        document = json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsFileError(f"{path}: no such file (run `qbench run --out {directory}` first)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except OSError as error:
+        raise ResultsFileError(f"{path}: cannot be read ({error.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ResultsFileError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(document, dict) or document.get("schema") != RESULTS_SCHEMA:
-        raise ResultsFileError(f"{path}: not a qbench results file (expected schema {RESULTS_SCHEMA!r})")
-    rows = document.get("rows")
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise ResultsFileError(f"{path}: 'rows' must be a list of objects")
-    required = ("core", "qformat", "variant", "opt", "workload", "status")
-    rows = [{"library": QNN_LIBRARY, **row} for row in rows]  # written before --library: all qnn
-    for row in rows:  # written when instructions were counted on a separate trace image, now gone
-        row.pop("trace_elf", None)
-    for number, row in enumerate(rows):
-        missing = [column for column in required if column not in row]
-        if missing:
-            raise ResultsFileError(f"{path}: row {number} lacks {', '.join(missing)}")
-        unknown = sorted(set(row) - set(ROW_COLUMNS))
-        if unknown:
-            raise ResultsFileError(f"{path}: row {number} has unknown columns {', '.join(unknown)}")
-    environment = document.get("environment")
-    required_environment = (
-        "interrupted",
-        "qbench",
-        "git_sha",
-        "git_dirty",
-        "date",
-        "host",
-        "python",
-        "pyelftools",
-        "toolchains",
-        "problems",
+
+
+def read_results(directory: Path) -> SavedResults:
+    """Results written by write_results, or by an earlier qbench this one still reads (rows without library or
+    with trace_elf, no article.csv); anything else is a ResultsFileError."""
+    path = directory / "results.json"
+    try:
+        document = _ResultsDocument.model_validate(_json_document(path, directory))
+    except ValidationError as error:
+        raise ResultsFileError(f"{path}: {_document_problem(error.errors())}") from None
+    rows = rows_frame([row.model_dump() for row in document.rows])
+    symbols = symbols_frame([SymbolRow(**record) for record in _csv_rows(directory / "symbols.csv", SymbolRow)])
+    instructions = instructions_frame(
+        [InstructionRow(**record) for record in _csv_rows(directory / "instructions.csv", InstructionRow)]
     )
-    if not isinstance(environment, dict) or any(key not in environment for key in required_environment):
-        raise ResultsFileError(f"{path}: 'environment' must hold {', '.join(required_environment)}")
-    symbols = _read_csv(directory / "symbols.csv", SYMBOL_COLUMNS)
-    instructions = _read_csv(directory / "instructions.csv", INSTRUCTION_COLUMNS)
-    training = {path.name: pd.read_csv(path) for path in sorted((directory / "training").glob("*.csv"))}
+    training = {path.name: _training_log(path) for path in sorted((directory / "training").glob("*.csv"))}
     article = directory / "article.csv"  # absent in results written before it was measured
-    article = _read_csv(article, ARTICLE_COLUMNS) if article.exists() else article_frame([])
-    return SavedResults(rows_frame(rows), symbols, instructions, training, environment, article)
+    figures = [ArticleRow(**record) for record in _csv_rows(article, ArticleRow)] if article.exists() else []
+    environment = document.environment.model_dump()
+    return SavedResults(rows, symbols, instructions, training, environment, article_frame(figures))
 
 
 # Columns added to symbols.csv and instructions.csv after their first release, with the value
@@ -310,13 +495,32 @@ def read_results(directory: Path) -> SavedResults:
 _ADDED_COLUMNS = {"library": QNN_LIBRARY, "network": ""}
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+def _csv_text(path: Path) -> pd.DataFrame:
+    """A CSV file's cells as the text written (none read as missing)."""
     try:
-        frame = pd.read_csv(path, keep_default_na=False, dtype={"qformat": str})
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except FileNotFoundError:
         raise ResultsFileError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ResultsFileError(f"{path}: cannot be read ({error.strerror})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ResultsFileError(f"{path}: not a readable CSV file ({error})") from None
+
+
+def _validated(path: Path, frame: pd.DataFrame, row_type: type, extra_floats: tuple[str, ...] = ()) -> list[dict]:
+    """The CSV's rows, each checked against row_type's schema (and extra_floats' columns), as typed values."""
+    adapter = _rows_adapter(_row_model(row_type, extra_floats))
+    try:
+        return adapter.dump_python(adapter.validate_python(frame.to_dict("records")))
+    except ValidationError as error:
+        kinds = _column_kinds(row_type, extra_floats)
+        problem = _row_problem(error.errors(), kinds, lambda index: f"line {index + 2}")  # the header is line 1
+        raise ResultsFileError(f"{path}: {problem}") from None
+
+
+def _csv_rows(path: Path, row_type: type) -> list[dict]:
+    columns = tuple(column.name for column in fields(row_type))
+    frame = _csv_text(path)
     missing = [column for column in columns if column not in frame.columns]
     if (
         missing
@@ -328,4 +532,15 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
             frame.insert(columns.index(column), column, values)
     if list(frame.columns) != list(columns):
         raise ResultsFileError(f"{path}: columns {list(frame.columns)} are not qbench's ({', '.join(columns)})")
-    return frame
+    return _validated(path, frame, row_type)
+
+
+def _training_log(path: Path) -> pd.DataFrame:
+    frame = _csv_text(path)
+    header = tuple(frame.columns)
+    weights = header[len(TRAINING_COLUMNS) :]
+    if header[: len(TRAINING_COLUMNS)] != TRAINING_COLUMNS or weights != tuple(f"w{i}" for i in range(len(weights))):
+        raise ResultsFileError(
+            f"{path}: columns {list(header)} are not a training log's ({', '.join(TRAINING_COLUMNS)}, w0, w1, …)"
+        )
+    return pd.DataFrame.from_records(_validated(path, frame, TrainingLogRow, weights), columns=list(header))

@@ -5,16 +5,22 @@ memory map, clock, start-up files and linker script. A core may name a family
 (targets/families/<family>.toml) whose settings it extends: lists append,
 tables merge, other keys replace. targets/parts.toml lists real parts with
 their core, flash, RAM and clock. Adding a core or a part is a data change.
+Every file is checked against the schemas below; a problem names the file
+that holds the key.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from string import Template
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from .paths import TARGETS, shown
+from .schemas import Loc, Schema, read_toml, validate
 
 
 class TargetError(ValueError):
@@ -77,54 +83,128 @@ class Part:
     note: str = ""
 
 
-# Every key a target file may hold, with its type; tables list their own keys.
-_TARGET_KEYS: dict[str, Any] = {
-    "name": str,
-    "description": str,
-    "family": str,
-    "board": str,
-    "compiler": str,
-    "size_tool": str,
-    "object_only": bool,
-    "cflags": list,
-    "ldflags": list,
-    "startup": list,
-    "linker_script": str,
-    "max_format_bits": int,
-    "clock_hz": int,
-    "defines": dict,
-    "qemu": {"machine": str, "cpu": str},
-    "memory": {"flash_origin": int, "flash_length": int, "ram_origin": int, "ram_length": int, "stack_size": int},
-}
-_PART_KEYS = {"vendor": str, "core": str, "flash_kib": int, "ram_kib": int, "clock_mhz": int, "note": str}
+# The placeholders qbench.build.linker_script fills in: the memory map's fields.
+LINKER_PLACEHOLDERS = tuple(field.name for field in fields(MemoryMap))
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as stream:
-            return tomllib.load(stream)
-    except FileNotFoundError:
-        raise TargetError(f"{shown(path)}: no such file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise TargetError(f"{shown(path)}: not valid TOML: {error}") from None
+def _existing_file(name: str, info: ValidationInfo) -> str:
+    """A file a target names, relative to the targets directory."""
+    directory = info.context["directory"]
+    if not (directory / name).is_file():
+        raise PydanticCustomError("no_such_file", "a file under {directory} ({path} does not exist)",
+                                  {"directory": shown(directory), "path": shown(directory / name)})  # fmt: skip
+    return name
 
 
-def _check_keys(path: Path, table: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> None:
-    for key, value in table.items():
-        where = f"{shown(path)}: '{prefix}{key}'"
-        if key not in schema:
-            raise TargetError(f"{where} is not a known key (known: {', '.join(sorted(schema))})")
-        expected = schema[key]
-        if isinstance(expected, dict):
-            if not isinstance(value, dict):
-                raise TargetError(f"{where} must be a table")
-            _check_keys(path, value, expected, f"{prefix}{key}.")
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise TargetError(f"{where} must be {expected.__name__}, not {type(value).__name__} ({value!r})")
-        elif expected is list and not all(isinstance(item, str) for item in value):
-            raise TargetError(f"{where} must be a list of strings")
-        elif expected is dict and not all(isinstance(item, str) for item in value.values()):
-            raise TargetError(f"{where} must map names to strings")
+TargetFile = Annotated[str, AfterValidator(_existing_file)]
+Address = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+
+
+class MemorySchema(Schema):
+    flash_origin: Address
+    flash_length: PositiveInt
+    ram_origin: Address
+    ram_length: PositiveInt
+    stack_size: PositiveInt
+
+    @field_validator("stack_size")
+    @classmethod
+    def _within_ram(cls, stack_size: int, info: ValidationInfo) -> int:
+        ram_length = info.data.get("ram_length")
+        if ram_length is not None and stack_size > ram_length:
+            raise PydanticCustomError("stack_beyond_ram", "at most {core}'s memory.ram_length, {ram_length}",
+                                      {"core": info.context["stem"], "ram_length": ram_length})  # fmt: skip
+        return stack_size
+
+
+class QemuSchema(Schema):
+    machine: str
+    cpu: str  # the CPU the machine models
+
+
+class TargetSchema(Schema):
+    """A core file merged with its family's. An object-only target (host) needs no memory map."""
+
+    name: str
+    description: str
+    family: str | None = None
+    board: str
+    compiler: str
+    size_tool: str
+    object_only: bool = False
+    cflags: list[str] = []
+    ldflags: list[str] = []
+    startup: list[TargetFile] = []
+    linker_script: TargetFile | None = None
+    max_format_bits: int = Field(ge=2, le=64)
+    clock_hz: PositiveInt | None = None
+    defines: dict[str, str] = {}
+    qemu: QemuSchema | None = None
+    memory: MemorySchema | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _names_its_file(cls, name: str, info: ValidationInfo) -> str:
+        if name != info.context["stem"]:
+            raise PydanticCustomError("name_not_file", "{stem} (it must match the file name)",
+                                      {"stem": repr(info.context["stem"])})  # fmt: skip
+        return name
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, family: str, info: ValidationInfo) -> str:
+        if family not in info.context["families"]:
+            raise PydanticCustomError("unknown_family", "a file in {directory}: {known}",
+                                      {"directory": shown(info.context["directory"] / "families"),
+                                       "known": ", ".join(info.context["families"]) or "none"})  # fmt: skip
+        return family
+
+    @field_validator("linker_script")
+    @classmethod
+    def _fills_in(cls, name: str, info: ValidationInfo) -> str:
+        path = info.context["directory"] / name
+        problem = _template_problem(path.read_text())
+        if problem is not None:
+            raise PydanticCustomError("linker_placeholder", "a template using only {allowed} ($$ for a literal $); "
+                                      "{path} {problem}", {"allowed": ", ".join(f"${n}" for n in LINKER_PLACEHOLDERS),
+                                                           "path": shown(path), "problem": problem})  # fmt: skip
+        return name
+
+
+class FirmwareTargetSchema(TargetSchema):
+    """A target whose images link and run: start-up files, a linker script, a clock and a memory map."""
+
+    startup: list[TargetFile]
+    linker_script: TargetFile
+    clock_hz: PositiveInt
+    memory: MemorySchema
+
+
+class PartSchema(Schema):
+    vendor: str = ""
+    core: str
+    flash_kib: PositiveInt
+    ram_kib: PositiveInt
+    clock_mhz: PositiveInt
+    note: str = ""
+
+    @field_validator("core")
+    @classmethod
+    def _known_core(cls, core: str, info: ValidationInfo) -> str:
+        if core not in info.context["cores"]:
+            raise PydanticCustomError("unknown_core", "a known core ({known})",
+                                      {"known": ", ".join(sorted(info.context["cores"]))})  # fmt: skip
+        return core
+
+
+def _template_problem(text: str) -> str | None:
+    """Where the linker script template uses a placeholder qbench does not fill in (substitute would fail)."""
+    for match in Template.pattern.finditer(text):
+        name = match["named"] or match["braced"]
+        if match["escaped"] is None and name not in LINKER_PLACEHOLDERS:
+            line = text.count("\n", 0, match.start()) + 1
+            return f"line {line} has {match.group() if name else 'a $ with no name after it'}"
+    return None
 
 
 def _merge(base: dict[str, Any], extension: dict[str, Any]) -> dict[str, Any]:
@@ -139,51 +219,45 @@ def _merge(base: dict[str, Any], extension: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _require(path: Path, settings: dict[str, Any], *keys: str) -> None:
-    for key in keys:
-        table, _, leaf = key.rpartition(".")
-        holder = settings.get(table, {}) if table else settings
-        if leaf not in holder:
-            raise TargetError(f"{shown(path)}: '{key}' is required")
+def _supplier(loc: Loc, core: dict[str, Any], family: dict[str, Any]) -> str:
+    """Which file gave the value at loc ("core" or "family"): the core's value replaces the family's,
+    and a merged list holds the family's items first."""
+    core_value, family_value = core, family
+    for step in loc:
+        if isinstance(step, int):
+            return "family" if isinstance(family_value, list) and step < len(family_value) else "core"
+        core_value = core_value.get(step) if isinstance(core_value, dict) else None
+        family_value = family_value.get(step) if isinstance(family_value, dict) else None
+    return "family" if core_value is None and family_value is not None else "core"
 
 
 def load_target(path: Path, directory: Path = TARGETS) -> Target:
-    settings = _read_toml(path)
-    _check_keys(path, settings, _TARGET_KEYS)
-    if "family" in settings:
-        family_path = directory / "families" / f"{settings['family']}.toml"
-        if not family_path.exists():
-            raise TargetError(f"{shown(path)}: 'family' names {settings['family']!r}, which has no {family_path.name}")
-        family = _read_toml(family_path)
-        _check_keys(family_path, family, _TARGET_KEYS)
-        settings = _merge(family, settings)
-    _require(path, settings, "name", "description", "board", "compiler", "size_tool", "max_format_bits")
-    if settings["name"] != path.stem:
-        raise TargetError(f"{shown(path)}: 'name' is {settings['name']!r}; it must match the file name")
-    object_only = settings.get("object_only", False)
-    if not object_only:
-        memory_keys = (f"memory.{key}" for key in _TARGET_KEYS["memory"])
-        _require(path, settings, "linker_script", "startup", "clock_hz", *memory_keys)
-    if "qemu" in settings:
-        _require(path, settings, "qemu.machine", "qemu.cpu")
-    memory = settings.get("memory")
+    core = read_toml(path, TargetError)
+    families = sorted(family.stem for family in (directory / "families").glob("*.toml"))
+    family_path = directory / "families" / f"{core.get('family')}.toml"
+    family = read_toml(family_path, TargetError) if core.get("family") in families else {}
+    settings = _merge(family, core)
+    files = {"core": shown(path), "family": shown(family_path)}
+    context = {"directory": directory, "stem": path.stem, "families": families}
+    schema = TargetSchema if settings.get("object_only") is True else FirmwareTargetSchema
+    checked = validate(schema, settings, TargetError, lambda loc: files[_supplier(loc, core, family)], context)
     return Target(
-        name=settings["name"],
-        description=settings["description"],
-        board=settings["board"],
-        compiler=settings["compiler"],
-        size_tool=settings["size_tool"],
-        cflags=tuple(settings.get("cflags", ())),
-        ldflags=tuple(settings.get("ldflags", ())),
-        defines=tuple(sorted(settings.get("defines", {}).items())),
-        startup=tuple(directory / item for item in settings.get("startup", ())),
-        linker_script=directory / settings["linker_script"] if "linker_script" in settings else None,
-        memory=MemoryMap(**memory) if memory and not object_only else None,
-        qemu_machine=settings.get("qemu", {}).get("machine"),
-        emulated_cpu=settings.get("qemu", {}).get("cpu"),
-        clock_hz=settings.get("clock_hz"),
-        max_format_bits=settings["max_format_bits"],
-        object_only=object_only,
+        name=checked.name,
+        description=checked.description,
+        board=checked.board,
+        compiler=checked.compiler,
+        size_tool=checked.size_tool,
+        cflags=tuple(checked.cflags),
+        ldflags=tuple(checked.ldflags),
+        defines=tuple(sorted(checked.defines.items())),
+        startup=tuple(directory / item for item in checked.startup),
+        linker_script=directory / checked.linker_script if checked.linker_script is not None else None,
+        memory=MemoryMap(**checked.memory.model_dump()) if checked.memory and not checked.object_only else None,
+        qemu_machine=checked.qemu.machine if checked.qemu else None,
+        emulated_cpu=checked.qemu.cpu if checked.qemu else None,
+        clock_hz=checked.clock_hz,
+        max_format_bits=checked.max_format_bits,
+        object_only=checked.object_only,
         source=path,
     )
 
@@ -192,33 +266,33 @@ def load_targets(directory: Path = TARGETS) -> dict[str, Target]:
     paths = sorted((directory / "cores").glob("*.toml"))
     if not paths:
         raise TargetError(f"{shown(directory / 'cores')}: no target files")
-    return {target.name: target for target in (load_target(path, directory) for path in paths)}
+    targets, problems = {}, []
+    for path in paths:  # every file checked, so one run names every problem
+        try:
+            targets[path.stem] = load_target(path, directory)
+        except TargetError as error:
+            problems.append(str(error))
+    if problems:
+        # A family's problem shows once, not once per core that names the family.
+        raise TargetError("\n".join(dict.fromkeys(line for problem in problems for line in problem.splitlines())))
+    return targets
 
 
 def load_parts(targets: dict[str, Target], path: Path = TARGETS / "parts.toml") -> dict[str, Part]:
-    parts = {}
-    for name, settings in _read_toml(path).items():
-        if not isinstance(settings, dict):
-            raise TargetError(f"{shown(path)}: '{name}' must be a table of part settings")
-        _check_keys(path, settings, _PART_KEYS, f"{name}.")
-        for key in ("core", "flash_kib", "ram_kib", "clock_mhz"):
-            if key not in settings:
-                raise TargetError(f"{shown(path)}: '{name}.{key}' is required")
-        if settings["core"] not in targets:
-            raise TargetError(
-                f"{shown(path)}: '{name}.core' is {settings['core']!r}, not a known core "
-                f"(known: {', '.join(sorted(targets))})"
-            )
-        parts[name] = Part(
+    document = read_toml(path, TargetError)
+    checked = validate(dict[str, PartSchema], document, TargetError, lambda loc: shown(path), {"cores": targets})
+    return {
+        name: Part(
             name=name,
-            vendor=settings.get("vendor", ""),
-            core=settings["core"],
-            flash_bytes=settings["flash_kib"] * 1024,
-            ram_bytes=settings["ram_kib"] * 1024,
-            clock_hz=settings["clock_mhz"] * 1_000_000,
-            note=settings.get("note", ""),
+            vendor=part.vendor,
+            core=part.core,
+            flash_bytes=part.flash_kib * 1024,
+            ram_bytes=part.ram_kib * 1024,
+            clock_hz=part.clock_mhz * 1_000_000,
+            note=part.note,
         )
-    return parts
+        for name, part in checked.items()
+    }
 
 
 def select(names: list[str], available: dict[str, Any], kind: str) -> list[Any]:

@@ -26,7 +26,7 @@ from .network import FloatNetwork, NetworkShape, from_layers, network_document, 
 from .qformat import QFormat
 from .workloads import weights_include
 
-NOT_INSTALLED = "PyTorch is not installed: pip install '.[torch]' (the CPU build)"
+NOT_INSTALLED = "PyTorch is not installed: pip install -e '.[torch]' (the CPU build)"
 SUPPORTED = "qnn builds Linear layers with Tanh, Sigmoid or ReLU between them"
 NETWORK_FILE = "network.json"
 

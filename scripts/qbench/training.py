@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .network import FloatNetwork, NetworkShape, from_layers, layer_outputs, predictions
+from .processes import stop_point
 
 # The derivative of each activation, in terms of its output y.
 DERIVATIVES = {
@@ -52,6 +53,7 @@ def train(shape: NetworkShape, inputs: np.ndarray, targets: np.ndarray, recipe: 
     for _ in range(recipe.epochs):
         order = generator.permutation(samples)
         for start in range(0, samples, recipe.batch_size):
+            stop_point()
             batch = order[start : start + recipe.batch_size]
             activations = layer_outputs(shape, layers, inputs[batch])
             output = activations[-1]

@@ -5,19 +5,20 @@ the device must make).
 
 xor trains on the device (or deploys weights trained by the bit-exact model);
 every directory with a workload.toml (iris, digits) is a classification
-workload trained in float on the host and deployed inference-only.
+workload trained in float on the host and deployed inference-only, its file
+read when the workload is first used (WORKLOADS).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from .classification import Description, check_shape, deploy, host_network, read_description
+from .classification import Description, WorkloadFileError, check_shape, deploy, host_network, read_description
 from .network import FloatNetwork, NetworkError, NetworkShape
 from .paths import SUITE
 from .qformat import FloatFormat, NumberFormat
@@ -27,6 +28,11 @@ from .training import Recipe, train
 QNN_INCLUDE = SUITE / "qnn" / "include"
 COMMON = SUITE / "workloads" / "common"
 CLASSIFY_SOURCE = SUITE / "workloads" / "classify" / "classify.cpp"
+
+
+class WorkloadError(ValueError):
+    """A workload qbench cannot use: its workload.toml is missing a key, malformed or out of range; the
+    message names the file, the key, the value and what is allowed."""
 
 
 # qnn's activation policies (in the library's namespace) by the names qbench.reference uses.
@@ -254,13 +260,47 @@ def _empty(fmt, trainable: bool, settings: WorkloadSettings, shape) -> WorkloadS
     return WorkloadSources(SUITE / "workloads" / "empty" / "empty.cpp", {})
 
 
-def _classification_workloads() -> dict[str, Workload]:
-    descriptions = sorted((SUITE / "workloads").glob("*/workload.toml"))
-    return {path.parent.name: _classification(read_description(path)) for path in descriptions}
+class Workloads(MutableMapping[str, Workload]):
+    """The workloads by name: the built-in ones, and every folder of root holding a workload.toml. The names
+    come from the folder listing alone; a folder's workload.toml is read on first access (and each time until
+    it reads), so a malformed one fails only what uses that workload, with a WorkloadError."""
+
+    def __init__(self, root: Path, built_in: dict[str, Workload]) -> None:
+        self._entries: dict[str, Workload | Path] = dict(built_in)  # a Path: a workload not read yet
+        for path in sorted(root.glob("*/workload.toml")):
+            self._entries.setdefault(path.parent.name, path)
+
+    def __getitem__(self, name: str) -> Workload:
+        entry = self._entries[name]
+        if isinstance(entry, Path):
+            entry = self._entries[name] = _classification(_description(entry))
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries  # without reading the workload
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # Tests add and replace workloads (monkeypatch.setitem), as a dict allows.
+    def __setitem__(self, name: str, workload: Workload) -> None:
+        self._entries[name] = workload
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
 
 
-WORKLOADS = {
-    "xor": Workload("xor", _xor, _xor_shape, _xor_rejection, trace_cut=_xor_trace_cut),
-    **_classification_workloads(),
-}
+def _description(path: Path) -> Description:
+    try:
+        return read_description(path)
+    except WorkloadFileError as error:
+        raise WorkloadError(str(error)) from None
+
+
+WORKLOADS = Workloads(
+    SUITE / "workloads", {"xor": Workload("xor", _xor, _xor_shape, _xor_rejection, trace_cut=_xor_trace_cut)}
+)
 EMPTY_BASELINE = Workload("empty", _empty)

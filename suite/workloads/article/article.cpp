@@ -11,23 +11,14 @@
 // The patterns start at argc, so the compiler cannot fold the network away,
 // and main returns the learned value's raw bits, so it cannot drop it.
 //
-// The library, as in workloads/common/workload_value.hpp: QBENCH_NN_HEADER
-// and the namespace QBENCH_NN, qnn unless told otherwise.
+// The library as every workload chooses it (workloads/common/library.hpp).
 #include <cstddef>
 
-#ifndef QBENCH_NN_HEADER
-#define QBENCH_NN_HEADER "qnn/qnn.hpp"
-#endif
-#ifndef QBENCH_NN
-#define QBENCH_NN qnn
-#endif
 #ifndef QBENCH_TRAINABLE
 #define QBENCH_TRAINABLE 1
 #endif
 
-#include QBENCH_NN_HEADER
-
-namespace nn = QBENCH_NN;
+#include "library.hpp"
 
 namespace {
 

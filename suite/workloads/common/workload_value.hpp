@@ -13,12 +13,6 @@
 #include <cstdint>
 #include <type_traits>
 
-#ifndef QBENCH_NN_HEADER
-#define QBENCH_NN_HEADER "qnn/qnn.hpp"
-#endif
-#ifndef QBENCH_NN
-#define QBENCH_NN qnn
-#endif
 #ifndef QBENCH_FLOAT
 #define QBENCH_FLOAT 0
 #endif
@@ -29,9 +23,7 @@
 #define QBENCH_OUTPUT_ACTIVATION SigmoidActivationPolicy
 #endif
 
-#include QBENCH_NN_HEADER
-
-namespace nn = QBENCH_NN;
+#include "library.hpp"
 
 namespace workload {
 
