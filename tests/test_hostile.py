@@ -109,6 +109,7 @@ def test_runs_killed_at_random_points_leave_no_emulator_and_resume_to_the_clean_
         assert resumed.returncode == 0, resumed.stderr
         assert "Traceback" not in resumed.stderr
         assert comparable(out) == comparable(tmp_path / "clean")
+    print(f"fault injection: {kills} kills of 5 runs, {5} reruns equal to the clean run")
     assert kills >= 3
 
 
