@@ -212,7 +212,7 @@ def ram_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
     """XOR's runs: learned (or outputs right), after how many iterations, with what error."""
-    columns = ["learned", "iterations", "final_error", "outputs"]
+    columns = ["learned", "learned_exact", "iterations", "final_error", "outputs"]
     emulated = _emulated(rows)
     return emulated[emulated["learned"].notna()][KEY_COLUMNS + columns].reset_index(drop=True)
 

@@ -259,7 +259,8 @@ def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
     problems += output.problems
     saved = saved_results(
         rows, output.symbols,
-        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard, matrix_digest=digest),
+        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard, matrix_digest=digest,
+                    libraries={cell.library for cell in matrix.cells}),
         output.instructions, output.training, output.article,
     )  # fmt: skip
     with folder.replacing() as staging:

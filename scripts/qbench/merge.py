@@ -117,4 +117,5 @@ def _merged_environment(parts: list[tuple[Path, SavedResults]], runs: list[dict]
         "matrix_digest": digests.pop() if len(digests) == 1 else "",
         "merged_from": [str(directory) for directory, _ in parts],
         "merged_environments": runs,
+        "libraries": {name: record for _, saved in parts for name, record in saved.environment["libraries"].items()},
     }

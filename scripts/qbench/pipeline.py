@@ -26,6 +26,13 @@ from .build import BuildSpec, Image, build, plan
 from .cache import Cache, file_digest
 from .elfsize import Category, ImageSizes
 from .emulate import CellRun, Emulated, run_workload, trace_regions
+from .learning import (
+    ExactVerdict,
+    exact_xor_verdict,
+    final_raw_weights,
+    learned_only_through_overflow,
+    overflow_message,
+)
 from .libraries import Library
 from .matrix import Cell, Matrix, Variant
 from .measure import Measured, measure
@@ -40,7 +47,7 @@ from .targets import Target
 from .timing import CodeImage, TimingError, TimingModel, load_timing_models
 from .toolchain import ToolNotFound, require, version
 from .trace import FunctionMap, RegionFigures, TraceError, region_figures
-from .workloads import HostFigures, WorkloadSettings
+from .workloads import HostFigures, WorkloadSettings, trained_xor_weights
 
 
 @dataclass(frozen=True)
@@ -287,22 +294,42 @@ def _mismatch(device: tuple[int, ...], model: tuple[int, ...]) -> str | None:
             f"{first}: device class {device[first]}, model class {model[first]}")  # fmt: skip
 
 
-def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None) -> tuple[dict, str | None]:
-    """The firmware's own figures as columns, and why its predictions fail the bit-exact model (or None)."""
+def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None) -> tuple[dict, str | None, str]:
+    """The firmware's own figures as columns, why its predictions fail the bit-exact model (or None), and a
+    note for an ok row's message (an XOR run learned only through overflow), else ""."""
     if report.classification is not None:
         classified = report.classification
         columns = {"accuracy_device": classified.correct / classified.total, "test_samples": classified.total}
         if expected is None:
-            return columns, None
+            return columns, None, ""
         difference = _mismatch(classified.predictions, expected)
-        return columns | {"matches_reference": difference is None}, difference
+        return columns | {"matches_reference": difference is None}, difference, ""
     bits = cell.fmt.report_fractional_bits
-    return {
+    columns = {
         "learned": report.learned,
         "iterations": report.iterations if cell.variant == Variant.TRAINABLE else None,
         "final_error": _scale(report.final_error, bits),
         "outputs": ";".join(f"{_scale(value, bits):.6g}" for value in report.outputs),
-    }, None  # fmt: skip
+    }  # fmt: skip
+    exact = _exact_verdict(cell, report)
+    if exact is None:
+        return columns, None, ""
+    note = overflow_message(exact.outputs) if learned_only_through_overflow(report.learned, exact.learned) else ""
+    return columns | {"learned_exact": exact.learned}, None, note
+
+
+def _exact_verdict(cell: Cell, report) -> ExactVerdict | None:
+    """The device's final XOR weights in exact arithmetic: a trainable run's last logged weights (when logged
+    at its last iteration), an inference image's deployed ones; None for float formats."""
+    if cell.fmt.floating:
+        return None
+    if cell.variant == Variant.TRAINABLE:
+        weights = final_raw_weights([(entry.iteration, entry.weights) for entry in report.log], report.iterations)
+    else:
+        weights = trained_xor_weights(cell.fmt, cell.shape)
+    if weights is None:
+        return None
+    return exact_xor_verdict(cell.shape, weights, cell.fmt.report_fractional_bits)
 
 
 def stack_peak(run: CellRun, priced: Priced | None) -> int | None:
@@ -337,10 +364,12 @@ def _with_run(
     status, message = emulated.status, emulated.message
     columns: dict = {"qemu": emulator, "emulated_cpu": cell.target.emulated_cpu or ""}
     if emulated.report is not None:
-        figures, mismatch = _report_columns(cell, emulated.report, expected)
+        figures, mismatch, note = _report_columns(cell, emulated.report, expected)
         columns |= figures
         if mismatch is not None and status == Status.OK:
             status, message = Status.REFERENCE_MISMATCH, mismatch
+        elif note and status == Status.OK:
+            message = note
     peak = stack_peak(run, priced)
     if peak is not None:
         columns |= {"stack_peak": peak, "ram_total": row.img_data + row.img_bss + peak,
@@ -357,6 +386,8 @@ def _with_run(
         status, message = Status.TRACE_FAILED, run.trace_message or pricing_error
     elif priced is not None:
         columns |= _region_columns(cell, priced.regions)
+    if status != Status.OK:
+        columns.pop("learned_exact", None)  # a failed run has no learning verdict
     return replace(row, status=str(status), message=message, **columns)
 
 

@@ -1,16 +1,25 @@
-"""Where results come from: the checkout's revision, the tools, the date."""
+"""Where results come from: the checkout's revision, the libraries', the tools, the date."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import packages_distributions
 from importlib.metadata import version as package_version
+from pathlib import Path
 
 from . import __version__
+from .libraries import Library
 from .paths import REPO
+from .results import QNN_LIBRARY
+
+QBENCH_CHECKOUT = "qbench checkout"  # qnn's revision: the checkout's, recorded as git_sha
+PACKAGE_FOLDERS = ("site-packages", "dist-packages")  # where a registry package's files are installed
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,48 @@ def git_revision() -> Revision:
     return Revision(head.stdout.strip(), bool(status.stdout.strip()))
 
 
+def library_path(library: Library) -> Path:
+    """The folder a library was given as: the one holding all its include directories."""
+    return Path(os.path.commonpath(library.include_dirs))
+
+
+def git_describe(path: Path) -> str | None:
+    """`git describe --always --dirty` of the checkout holding path; None outside one (or without git)."""
+    try:
+        described = subprocess.run(["git", "-C", str(path), "describe", "--always", "--dirty"],
+                                   capture_output=True, text=True, check=False)  # fmt: skip
+    except FileNotFoundError:  # no git on PATH
+        return None
+    return described.stdout.strip() if described.returncode == 0 else None
+
+
+def package_release(path: Path) -> str | None:
+    """'DISTRIBUTION VERSION' of the registry package path lies in (under site-packages); None if none is known."""
+    folders = [index for index, part in enumerate(path.parts) if part in PACKAGE_FOLDERS]
+    if not folders or folders[-1] + 1 >= len(path.parts):
+        return None
+    top_level = path.parts[folders[-1] + 1]
+    distributions = packages_distributions().get(top_level, [])
+    return f"{distributions[0]} {package_version(distributions[0])}" if distributions else None
+
+
+def library_record(library: Library) -> dict[str, str]:
+    """path; revision: 'qbench checkout' for qnn, else 'git DESCRIBE' or 'sha256 DIGEST' of its files;
+    version: the registry package's, when it is installed from one."""
+    path = library_path(library)
+    if library.name == QNN_LIBRARY:
+        return {"path": str(path), "revision": QBENCH_CHECKOUT}
+    described = git_describe(path)
+    revision = f"git {described}" if described else f"sha256 {library.fingerprint()}"
+    release = package_release(path)
+    return {"path": str(path), "revision": revision, **({"version": release} if release else {})}
+
+
+def library_provenance(libraries: Iterable[Library]) -> dict[str, dict[str, str]]:
+    """Every library of a run by name: where it was and which revision."""
+    return {library.name: library_record(library) for library in libraries}
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -45,10 +96,10 @@ def matrix_digest(labels: list[str]) -> str:
 
 def environment(
     revision: Revision, toolchains: dict[str, str], problems: list[str], interrupted: bool,
-    shard: tuple[int, int] | None = None, matrix_digest: str = "",
+    shard: tuple[int, int] | None = None, matrix_digest: str = "", libraries: Iterable[Library] = (),
 ) -> dict:  # fmt: skip
     """The environment block of a results file (schema: qbench.results.Environment); problems are the request's bad
-    names, shard (I, N) the share of the matrix run, matrix_digest the whole matrix's."""
+    names, shard (I, N) the share of the matrix run, matrix_digest the whole matrix's, libraries the run's."""
     return {
         "qbench": __version__,
         "git_sha": revision.sha,
@@ -62,4 +113,5 @@ def environment(
         "interrupted": interrupted,
         "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
         "matrix_digest": matrix_digest,
+        "libraries": library_provenance(libraries),
     }

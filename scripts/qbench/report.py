@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from matplotlib.figure import Figure
 
 from . import analysis, plots
-from .claims import ARTICLE, article_claims
+from .claims import ARTICLE, article_claims, library_order
 from .results import SavedResults, training_log_name
 from .targets import Part
 from .timing import load_timing_models
@@ -59,18 +60,34 @@ def _headline(saved: SavedResults) -> dict:
     }
 
 
-def draw_plots(saved: SavedResults, directory: Path) -> dict[str, str | None]:
-    rows, core, opt = saved.rows, ARTICLE["core"], ARTICLE["opt"]
+def plot_figures(saved: SavedResults) -> dict[str, tuple[Figure | None, str]]:
+    """The report's plots by name: each figure (None: nothing to draw) and its file name."""
+    rows, core, opt, qformat = saved.rows, ARTICLE["core"], ARTICLE["opt"], ARTICLE["qformat"]
     weights_log = saved.training.get(
-        training_log_name("xor", ARTICLE["library"], ARTICLE["network"], core, ARTICLE["qformat"], "trainable", opt)
+        training_log_name("xor", ARTICLE["library"], ARTICLE["network"], core, qformat, "trainable", opt)
+    )
+    weights_label = plots.series_label(
+        ARTICLE["library"], f"{core} {qformat.upper()} -{opt}", plots.several_libraries(rows)
     )
     return {
-        "footprint": plots.footprint_by_core(rows, ARTICLE["qformat"], opt, directory),
-        "instructions": plots.instructions_by_core(rows, opt, directory),
-        "training": plots.training_error(saved.training, rows, core, opt, directory),
-        "scaling": plots.scaling(rows, directory),
-        "weights": plots.weights_over_time(weights_log, f"{core} {ARTICLE['qformat'].upper()} -{opt}", directory),
+        "footprint": (plots.footprint_by_core(rows, qformat, opt), f"footprint_by_core_{qformat}_{opt}.png"),
+        "instructions": (plots.instructions_by_core(rows, opt), f"instructions_by_core_{opt}.png"),
+        "training": (plots.training_error(saved.training, rows, core, opt), f"training_error_{core}_{opt}.png"),
+        "scaling": (plots.scaling(rows), "scaling.png"),
+        "weights": (plots.weights_over_time(weights_log, weights_label), "weights.png"),
     }
+
+
+def draw_plots(saved: SavedResults, directory: Path) -> dict[str, str | None]:
+    return {key: plots.save(figure, directory, name) for key, (figure, name) in plot_figures(saved).items()}
+
+
+def library_table(libraries: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """One row per library of the run: where it was, its revision and, for a registry package, its version."""
+    return pd.DataFrame(
+        [{"library": name, **libraries[name]} for name in sorted(libraries, key=library_order)],
+        columns=["library", "path", "revision", "version"],
+    )
 
 
 def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, str | None]) -> str:
@@ -102,6 +119,7 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, str |
         plots=figures,
         workloads=", ".join(sorted(rows["workload"].unique())) or "none",
         environment=saved.environment,
+        libraries=markdown(library_table(saved.environment["libraries"])) if saved.environment["libraries"] else None,
         problems=saved.environment["problems"],
         footprint=markdown(analysis.footprint_table(rows)),
         ratios=markdown(analysis.variant_ratio_table(rows), {"flash_ratio": 2, "ram_ratio": 2}),

@@ -92,6 +92,9 @@ class ResultRow:
     iterations: int | None = None
     final_error: float | None = None  # largest |output - target| over the four patterns
     outputs: str = ""  # the four outputs, ';'-separated
+    # XOR in Q formats: the device's final weights solve XOR in exact float64 arithmetic (qbench.learning);
+    # learned but not learned_exact is learned only through overflow.
+    learned_exact: bool | None = None
     # Classification workloads (iris, digits): trained in float on the host, deployed in the row's format.
     connections: int | None = None  # weights and biases of the network
     weights_saturated: int | None = None  # weights clamped to the format's range when deployed
@@ -380,6 +383,9 @@ class Environment(BaseModel):
     matrix_digest: str = ""  # provenance.matrix_digest of the whole matrix, before sharding; "" before it was recorded
     merged_from: list[str] = []  # merged results: the folders
     merged_environments: list[RunRecord] = []  # merged results: every run merged in
+    # library name -> path, revision ('qbench checkout', 'git DESCRIBE' or 'sha256 DIGEST') and, for a registry
+    # package, version; {} before libraries were recorded
+    libraries: dict[str, dict[str, str]] = {}
 
 
 # Columns earlier qbench versions wrote that no longer mean anything: dropped on reading. trace_elf: instructions

@@ -19,7 +19,7 @@ TEST_DATA_GROUP = "test data"
 # Symbol groups by demangled name (parameters removed; a template function's
 # return type may come first); the first pattern that matches wins.
 SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
-    ("activation tables", r"^qnn::TanhTable<.*>::entries$"),
+    ("activation tables", r"(^|::)TanhTable<.*>::entries$"),  # qnn's, or a renamed copy's
     ("deployed weights", r"(^|::)deployed(Weights|Raw|Stored)\b"),
     (TEST_DATA_GROUP, r"(^|::)test(Inputs|Labels|Stored)\b"),
     ("network object", r"(^|::)network$"),

@@ -1,0 +1,102 @@
+"""Libraries first-class in the report: the article's claims, the plots and the provenance name every library
+of a run (qbench run --library NAME=PATH)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from qbench.claims import ARTICLE, UNMEASURED, article_claims
+from qbench.cli import main as qbench_main
+from qbench.libraries import QNN, parse_library
+from qbench.provenance import QBENCH_CHECKOUT, library_provenance, package_release
+from qbench.report import plot_figures
+from qbench.results import ResultRow, read_results, rows_frame
+from qbench.workloads import QNN_INCLUDE
+from test_libraries import renamed_qnn
+
+CLAIMS = 6  # the article's claims, each once per library
+
+
+@pytest.fixture(scope="module")
+def two_libraries(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two-libraries")
+    other = renamed_qnn(root / "other", "othernn")
+    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--library", f"other={other}",
+                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
+    assert status == 0
+    return root / "out", other
+
+
+def _section(report: str, title: str) -> str:
+    """The text under a heading, up to the next heading of any level."""
+    return report.split(f"\n## {title}\n", 1)[1].split("\n#", 1)[0]
+
+
+def test_every_claim_is_checked_for_every_library(two_libraries):
+    out, _ = two_libraries
+    claims = _section((out / "report.md").read_text(), "The article's claims")
+    rows = [line for line in claims.splitlines() if line.startswith("| ") and "| claim " not in line]
+    assert len(rows) == 2 * CLAIMS
+    assert [re.split(r"\s*\|\s*", row)[2] for row in rows] == ["qnn", "other"] * CLAIMS
+    under_4kb = [row for row in rows if row.startswith("| A trainable 2-4-1 Q16.16 network costs under 4 KB")]
+    assert len(under_4kb) == 2 and all(row.rstrip(" |").endswith("holds") for row in under_4kb)
+
+
+def test_a_library_without_results_is_not_measured():
+    failed = ResultRow(core="cortex-m0plus", board="b", qformat="q16.16", variant="trainable", opt="Os",
+                       workload="xor", network="2-4-1 tanh/sigmoid", status="build-failed",
+                       library="other")  # fmt: skip
+    no_symbols = pd.DataFrame(columns=[*ARTICLE, "variant", "group", "size"])
+    claims = article_claims(rows_frame([failed]), no_symbols, {}, {})
+    assert list(claims.columns) == ["claim", "library", "measured", "verdict"]
+    assert set(claims["library"]) == {"qnn", "other"} and set(claims["verdict"]) == {UNMEASURED}
+
+
+def test_the_environment_records_every_librarys_path_and_revision(two_libraries):
+    out, other = two_libraries
+    libraries = read_results(out).environment["libraries"]
+    assert libraries["qnn"] == {"path": str(QNN_INCLUDE), "revision": QBENCH_CHECKOUT}
+    digest = parse_library(f"other={other}").fingerprint()
+    assert libraries["other"] == {"path": str(other), "revision": f"sha256 {digest}"}
+    provenance = _section((out / "report.md").read_text(), "Provenance")
+    assert "| other " in provenance and str(other) in provenance and digest in provenance
+    assert provenance.index("| qnn ") < provenance.index("| other ") and QBENCH_CHECKOUT in provenance
+
+
+def test_a_library_in_a_git_checkout_records_its_description(tmp_path):
+    checkout = renamed_qnn(tmp_path / "checkout", "gitnn")
+    identity = ["-c", "user.name=qbench", "-c", "user.email=qbench@example.invalid"]
+    for command in (["init", "--quiet"], ["add", "."], [*identity, "commit", "--quiet", "-m", "the library"]):
+        subprocess.run(["git", "-C", str(checkout), *command], check=True, capture_output=True)
+    library = parse_library(f"gitlib={checkout}")
+    described = library_provenance([library, QNN])
+    assert set(described) == {"qnn", "gitlib"}
+    assert re.fullmatch(r"git [0-9a-f]{7,}", described["gitlib"]["revision"])
+    (checkout / "qnn" / "qnn.hpp").write_text("// changed\n")
+    assert library_provenance([library])["gitlib"]["revision"].endswith("-dirty")
+
+
+def test_a_library_from_a_registry_package_records_its_version(tmp_path):
+    assert package_release(Path(pd.__file__).parent / "include") == f"pandas {pd.__version__}"
+    assert package_release(tmp_path) is None
+
+
+def test_plots_name_every_library(two_libraries):
+    out, _ = two_libraries
+    drawn = {name: figure for name, (figure, _) in plot_figures(read_results(out)).items() if figure is not None}
+    try:
+        assert {"footprint", "instructions", "training", "weights"} <= set(drawn)
+        for name in ("footprint", "instructions", "training"):
+            labels = {label for axes in drawn[name].axes for label in axes.get_legend_handles_labels()[1]}
+            named = [set(label.split()) & {"qnn", "other"} for label in labels - {"learned (0.1)"}]
+            assert all(len(libraries) == 1 for libraries in named) and set().union(*named) == {"qnn", "other"}, labels
+        assert "qnn" in drawn["weights"].axes[0].get_title()
+    finally:
+        for figure in drawn.values():
+            plt.close(figure)
