@@ -9,6 +9,7 @@ import pytest
 from hypothesis import settings
 
 from host_build import REPO, Driver, compile_or_fail
+from library_copies import renamed_qnn
 from qbench.cli import main as qbench_main
 
 
@@ -57,3 +58,14 @@ def emulated_run(tmp_path_factory: pytest.TempPathFactory):
     arguments = ["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16,q8.8",
                  "--out", str(root / "out"), "--build-dir", str(root / "build")]  # fmt: skip
     return qbench_main(arguments), root, arguments
+
+
+@pytest.fixture(scope="session")
+def side_by_side(tmp_path_factory: pytest.TempPathFactory):
+    """qnn and a renamed copy of it (library `other`) on cortex-m0plus, Q16.16, emulated, run once:
+    (exit status, results folder, the copy's folder)."""
+    root = tmp_path_factory.mktemp("side-by-side")
+    other = renamed_qnn(root / "other", "othernn")
+    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--library", f"other={other}",
+                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
+    return status, root / "out", other

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from library_copies import renamed_qnn
 from qbench.cli import main as qbench_main
 from qbench.compare import compare
 from qbench.libraries import QNN, LibraryError, parse_library
@@ -24,19 +24,6 @@ from qbench.workloads import QNN_INCLUDE
 COMPARED = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "stack_peak",
             "instr_forward", "instr_train_step", "est_cycles_forward", "learned", "iterations", "final_error",
             "outputs"]  # fmt: skip
-
-
-def renamed_qnn(root: Path, namespace: str) -> Path:
-    """qnn's headers under root, in namespace `namespace`, demanding the LUT macro a descriptor sets."""
-    shutil.copytree(QNN_INCLUDE, root)
-    for header in root.rglob("*.hpp"):
-        text = re.sub(r"\bqnn::", f"{namespace}::", header.read_text())
-        header.write_text(text.replace("namespace qnn", f"namespace {namespace}"))
-    umbrella = root / "qnn" / "qnn.hpp"
-    umbrella.write_text("#if !OTHER_LUT_16_16\n#error the descriptor sets no LUT macro\n#endif\n"
-                        + umbrella.read_text())  # fmt: skip
-    (root / "qbench-library.toml").write_text(f'namespace = "{namespace}"\n[defines]\n"OTHER_LUT_{{I}}_{{F}}" = "1"\n')
-    return root
 
 
 def test_parse_library_defaults_to_qnns_layout(tmp_path):
@@ -111,17 +98,8 @@ def test_cli_rejects_a_bad_or_repeated_library(tmp_path, capsys):
     assert "--library names a for different folders" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def side_by_side(tmp_path_factory):
-    root = tmp_path_factory.mktemp("side-by-side")
-    other = renamed_qnn(root / "other", "othernn")
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--library", f"other={other}",
-                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
-    return status, root / "out"
-
-
 def test_another_library_gets_rows_of_its_own_with_qnns_figures(side_by_side):
-    status, out = side_by_side
+    status, out, _ = side_by_side
     assert status == 0
     rows = read_results(out).rows
     assert sorted(zip(rows["library"], rows["variant"], strict=True)) == [
@@ -137,7 +115,7 @@ def test_another_library_gets_rows_of_its_own_with_qnns_figures(side_by_side):
 
 
 def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
-    _, out = side_by_side
+    _, out, _ = side_by_side
     saved = read_results(out)
     assert set(saved.symbols[saved.symbols["variant"] != "baseline"]["library"]) == {"qnn", "other"}
     assert any("othernn::" in symbol for symbol in saved.symbols["symbol"])
@@ -171,7 +149,7 @@ def test_a_library_that_fails_to_build_gets_a_row_that_says_so(tmp_path):
 
 def test_results_written_before_the_library_column_read_as_qnn(side_by_side, tmp_path):
     """A baseline saved by an older qbench (no library column) still compares against new results."""
-    _, out = side_by_side
+    _, out, _ = side_by_side
     old = tmp_path / "old"
     shutil.copytree(out, old)
     document = json.loads((old / "results.json").read_text())

@@ -9,28 +9,16 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import pytest
 
+from library_copies import renamed_qnn
 from qbench.claims import ARTICLE, UNMEASURED, article_claims
-from qbench.cli import main as qbench_main
 from qbench.libraries import QNN, parse_library
 from qbench.provenance import QBENCH_CHECKOUT, library_provenance, package_release
 from qbench.report import plot_figures
 from qbench.results import ResultRow, read_results, rows_frame
 from qbench.workloads import QNN_INCLUDE
-from test_libraries import renamed_qnn
 
 CLAIMS = 6  # the article's claims, each once per library
-
-
-@pytest.fixture(scope="module")
-def two_libraries(tmp_path_factory):
-    root = tmp_path_factory.mktemp("two-libraries")
-    other = renamed_qnn(root / "other", "othernn")
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--library", f"other={other}",
-                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
-    assert status == 0
-    return root / "out", other
 
 
 def _section(report: str, title: str) -> str:
@@ -38,8 +26,8 @@ def _section(report: str, title: str) -> str:
     return report.split(f"\n## {title}\n", 1)[1].split("\n#", 1)[0]
 
 
-def test_every_claim_is_checked_for_every_library(two_libraries):
-    out, _ = two_libraries
+def test_every_claim_is_checked_for_every_library(side_by_side):
+    _, out, _ = side_by_side
     claims = _section((out / "report.md").read_text(), "The article's claims")
     rows = [line for line in claims.splitlines() if line.startswith("| ") and "| claim " not in line]
     assert len(rows) == 2 * CLAIMS
@@ -58,8 +46,8 @@ def test_a_library_without_results_is_not_measured():
     assert set(claims["library"]) == {"qnn", "other"} and set(claims["verdict"]) == {UNMEASURED}
 
 
-def test_the_environment_records_every_librarys_path_and_revision(two_libraries):
-    out, other = two_libraries
+def test_the_environment_records_every_librarys_path_and_revision(side_by_side):
+    _, out, other = side_by_side
     libraries = read_results(out).environment["libraries"]
     assert libraries["qnn"] == {"path": str(QNN_INCLUDE), "revision": QBENCH_CHECKOUT}
     digest = parse_library(f"other={other}").fingerprint()
@@ -87,8 +75,8 @@ def test_a_library_from_a_registry_package_records_its_version(tmp_path):
     assert package_release(tmp_path) is None
 
 
-def test_plots_name_every_library(two_libraries):
-    out, _ = two_libraries
+def test_plots_name_every_library(side_by_side):
+    _, out, _ = side_by_side
     drawn = {name: figure for name, (figure, _) in plot_figures(read_results(out)).items() if figure is not None}
     try:
         assert {"footprint", "instructions", "training", "weights"} <= set(drawn)
