@@ -168,3 +168,12 @@ def test_results_written_before_the_library_column_read_as_qnn(side_by_side, tmp
     assert set(saved.symbols[saved.symbols["library"] == ""]["variant"]) == {"baseline"}
     assert set(saved.instructions["library"]) == {"qnn"}
     assert compare(saved.rows, read_results(out).rows, ("lib_flash", "instr_forward"), 0.0).regressions == []
+
+
+def test_another_librarys_code_is_grouped_under_its_own_name_not_the_harness(side_by_side):
+    _, out, _ = side_by_side
+    symbols = read_results(out).symbols
+    groups = symbols[symbols["variant"] == "trainable"].groupby(["library", "group"])["size"].sum()
+    assert groups[("other", "other")] == groups[("qnn", "qnn")] > 0  # the renamed copy is qnn's code
+    assert groups[("other", "workload harness")] == groups[("qnn", "workload harness")]
+    assert ("other", "qnn") not in groups.index

@@ -130,7 +130,9 @@ class BuildPlan:
         place = shown(self.directory)
         return json.dumps(
             {"flags": [flag.replace(place, "<image>") for flag in self.flags], "files": self.files,
-             "generated": self.generated, "output": self.output.name, "library": self.spec.library.fingerprint()},
+             "generated": self.generated, "output": self.output.name,
+             # The library's name too: its code's symbol group is named after it.
+             "library": [self.spec.library.name, self.spec.library.fingerprint()]},
             sort_keys=True,
         )  # fmt: skip
 

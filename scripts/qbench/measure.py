@@ -23,6 +23,7 @@ def measure(image: Image) -> Measured:
         return Measured(image, None, (), image.error)
     try:
         sizes = read_sizes(image.path)
-        return Measured(image, sizes, tuple(attribute(image.path, sizes)), None)
+        library = image.spec.library
+        return Measured(image, sizes, tuple(attribute(image.path, sizes, library.name, library.namespace)), None)
     except (ElfReadError, ToolNotFound) as error:
         return Measured(image, None, (), str(error))

@@ -8,6 +8,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .elfsize import Category, ImageSizes, open_elf
@@ -16,6 +17,8 @@ from .toolchain import require
 UNATTRIBUTED = "(unattributed)"
 TEST_DATA_GROUP = "test data"
 
+LIBRARY_GROUP = "{library}"  # the network library's own code: named after the library, found by its namespace
+
 # Symbol groups by demangled name (parameters removed; a template function's
 # return type may come first); the first pattern that matches wins.
 SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
@@ -23,7 +26,7 @@ SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
     ("deployed weights", r"(^|::)deployed(Weights|Raw|Stored)\b"),
     (TEST_DATA_GROUP, r"(^|::)test(Inputs|Labels|Stored)\b"),
     ("network object", r"(^|::)network$"),
-    ("qnn", r"(^|[\s&*])qnn::"),
+    (LIBRARY_GROUP, r"(^|[\s&*]){namespace}::"),
     ("reporting", r"(^|[\s&*])qbench::|^qbench_write$"),
     ("start-up", r"^qbench_(vectors|reset|hardfault|report_fault|exit)$|::unexpectedException$"),
     ("static constructors", r"^_GLOBAL__sub_I_"),
@@ -31,7 +34,16 @@ SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
     ("C library", r"^(mem|str)[a-z]+$|^_?impure|^__libc_"),
     ("workload harness", r""),
 )
-_GROUP_PATTERNS = tuple((group, re.compile(pattern)) for group, pattern in SYMBOL_GROUPS)
+
+
+@cache
+def _group_patterns(library: str, namespace: str) -> tuple[tuple[str, re.Pattern], ...]:
+    """The groups with the library's own filled in: its name, and its namespace as the pattern."""
+    return tuple(
+        (group.format(library=library), re.compile(pattern.format(namespace=re.escape(namespace))))
+        if group == LIBRARY_GROUP else (group, re.compile(pattern))
+        for group, pattern in SYMBOL_GROUPS
+    )
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,9 @@ def without_parameters(demangled: str) -> str:
     return demangled
 
 
-def group_of(name: str) -> str:
+def group_of(name: str, library: str = "qnn", namespace: str = "qnn") -> str:
     declared = without_parameters(name)
-    return next(group for group, pattern in _GROUP_PATTERNS if pattern.search(declared))
+    return next(group for group, pattern in _group_patterns(library, namespace) if pattern.search(declared))
 
 
 def demangle(names: Sequence[str]) -> list[str]:
@@ -94,9 +106,10 @@ def _sized_symbols(path: Path) -> list[tuple[int, int, int, str]]:
     return found
 
 
-def attribute(path: Path, sizes: ImageSizes) -> list[SymbolSize]:
+def attribute(path: Path, sizes: ImageSizes, library: str = "qnn", namespace: str = "qnn") -> list[SymbolSize]:
     """Every byte of every classified section, given to one symbol or to
-    UNATTRIBUTED; aliases and overlaps count once (lowest address, then name)."""
+    UNATTRIBUTED; aliases and overlaps count once (lowest address, then name).
+    The network library's code is grouped under its name, found by its namespace."""
     by_section: dict[int, list[tuple[int, int, str]]] = {}
     for index, start, end, name in _sized_symbols(path):
         by_section.setdefault(index, []).append((start, end, name))
@@ -117,7 +130,8 @@ def attribute(path: Path, sizes: ImageSizes) -> list[SymbolSize]:
             totals[key] = totals.get(key, 0) + end - start
             attributed[section.category] = attributed.get(section.category, 0) + end - start
             covered = end
-    result = [SymbolSize(name, group_of(name), category, size) for (name, category), size in totals.items()]
+    result = [SymbolSize(name, group_of(name, library, namespace), category, size)
+              for (name, category), size in totals.items()]  # fmt: skip
     for category in Category:
         remainder = sizes.total(category) - attributed.get(category, 0)
         if remainder:
