@@ -107,7 +107,8 @@ def environment(
         "date": now(),
         "python": platform.python_version(),
         "host": f"{platform.system()} {platform.machine()}",
-        "pyelftools": package_version("pyelftools"),
+        "pyelftools": package_version("pyelftools"),  # reads every size and symbol
+        "capstone": package_version("capstone"),  # decodes every instruction the cycle estimates price
         "toolchains": dict(sorted(toolchains.items())),
         "problems": list(problems),
         "interrupted": interrupted,

@@ -376,6 +376,7 @@ class Environment(BaseModel):
     python: str
     host: str
     pyelftools: str
+    capstone: str = ""  # absent in results written before it was recorded
     toolchains: dict[str, str]
     problems: list[str]
     interrupted: bool
