@@ -497,6 +497,11 @@ def _emulate(
     runs: dict[Cell, CellRun] = {}
     if not interrupted:
         runs, interrupted = parallel(run_cell, runnable, options.jobs, "run", _describe_run, progress)
+    # Each baseline's stack peak once (pricing reads its ELF's symbols), not once per cell that uses it.
+    baseline_peaks = {
+        key: stack_peak(run, _priced(run, built[planned.baselines[key]].image.path, None)[0])
+        for key, run in baselines.items()
+    }
     emulation = Emulation([], [], interrupted)
     for cell in runnable:  # matrix order, whatever order the runs finished in
         run = runs.get(cell)
@@ -505,11 +510,8 @@ def _emulate(
             continue
         elf = built[planned.images[cell]].image.path
         priced, error = _priced(run, elf, timing.get(cell.target.name))
-        baseline = baselines[(cell.target.name, cell.opt)]
-        baseline_elf = built[planned.baselines[(cell.target.name, cell.opt)]].image.path
-        baseline_peak = stack_peak(baseline, _priced(baseline, baseline_elf, None)[0])
-        rows[cell] = _with_run(rows[cell], cell, run, priced, error, baseline_peak, emulator,
-                               host[cell].expected_predictions)  # fmt: skip
+        rows[cell] = _with_run(rows[cell], cell, run, priced, error, baseline_peaks[(cell.target.name, cell.opt)],
+                               emulator, host[cell].expected_predictions)  # fmt: skip
         _collect(cell, run, priced, emulation)
     return emulation
 
