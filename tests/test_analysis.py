@@ -143,10 +143,30 @@ def test_short_names(name, short):
         ("qbench_reset", "start-up"),
         ("_GLOBAL__sub_I_main", "static constructors"),
         ("main", "workload harness"),
+        ("__gesf2", "compiler run-time"),  # soft-float
+        ("__fixsfsi", "compiler run-time"),
+        ("tanhf", "C library"),  # libm
+        ("__ieee754_expf", "C library"),
+        ("__errno", "C library"),
+        ("__dso_handle", "start-up"),
+        ("QbenchAdapter::train<qnn::MultilayerPerceptron<x>, qnn::QValue<16u>>", "qnn"),  # the adapter's
     ],
 )
 def test_symbol_groups(name, group):
     assert group_of(name) == group
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [
+        ("eml_net_forward", "emlearn"),  # a C prefix, at the start of the name only
+        ("my_eml_helper", "workload harness"),
+        ("awk::Network<2u>::train()", "emlearn"),
+        ("void f(awk::Fixed<8, 8>)", "workload harness"),
+    ],
+)
+def test_a_librarys_declared_symbol_prefixes_group_its_code(name, group):
+    assert group_of(name, "emlearn", ("eml_", "awk::")) == group
 
 
 def test_without_parameters_keeps_anonymous_namespaces():

@@ -5,12 +5,12 @@ header does not compile is named in the error."""
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from library_copies import qnn_copy
 from qbench.article import (
     ArticleError,
     ArticleFigure,
@@ -84,9 +84,8 @@ def test_recorded_command_rebuilds_the_same_object(qnn_figures, tmp_path):
 
 
 def test_a_library_whose_header_does_not_compile_is_named(tmp_path):
-    copy = tmp_path / "broken-include"
-    shutil.copytree(REPO / "suite" / "qnn" / "include", copy)
-    header = copy / "qnn" / "qnn.hpp"
+    copy = qnn_copy(tmp_path / "broken", "brokennn")
+    header = copy / "include" / "qnn" / "qnn.hpp"
     header.write_text(header.read_text() + "\n#error this copy of qnn is broken on purpose\n")
     with pytest.raises(ArticleError) as raised:
         measure_article(parse_library(f"broken={copy}"), tmp_path / "work")

@@ -4,15 +4,14 @@ once with one note, and every --help naming each option's default and its allowe
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import pytest
 
+from library_copies import qnn_copy
 from qbench.cli import build_parser
 from qbench.cli import main as qbench_main
 from qbench.results import read_results
-from qbench.workloads import QNN_INCLUDE
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
 COMMANDS = ("build", "run", "report", "merge", "compare", "verify", "lut", "import-torch")
@@ -78,7 +77,7 @@ def test_a_repeated_list_item_is_measured_once_with_one_note(tmp_path, build, ca
 
 
 def test_repeated_cores_layers_and_libraries_are_each_noted_once(tmp_path, build, capsys):
-    library = shutil.copytree(QNN_INCLUDE, tmp_path / "other")
+    library = qnn_copy(tmp_path / "other", "othernn")
     out = tmp_path / "out"
     status = qbench_main(["run", *matrix_without("--cores"), "--cores", "cortex-m0plus, cortex-m0plus,cortex-m0plus",
                           "--hidden-layers", "1,01", "--library", f"other={library}", "--library", f"other={library}",

@@ -141,7 +141,8 @@ LINK_FAILURES = {
         "/usr/bin/arm-none-eabi-ld: build/x.o: in function `main':\n"
         "xor.cpp:(.text.startup.main+0x12): undefined reference to `missing()'\n"
         "collect2: error: ld returned 1 exit status\n",
-        "xor.cpp:(.text.startup.main+0x12): undefined reference to `missing()'",
+        "xor.cpp:(.text.startup.main+0x12): undefined reference to `missing()' (a library's own .c/.cpp files are "
+        "compiled only when its qbench-library.toml lists them in sources: docs/libraries.md#sources)",
     ),
     "region overflowed": (
         "/usr/bin/arm-none-eabi-ld: firmware.elf section `.bss' will not fit in region `RAM'\n"

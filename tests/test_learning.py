@@ -4,12 +4,12 @@ and the `learned_exact` column with the message of a run learned only through ov
 from __future__ import annotations
 
 import math
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from library_copies import qnn_copy
 from qbench.cli import main as qbench_main
 from qbench.learning import (
     exact_outputs,
@@ -28,7 +28,7 @@ from qbench.protocol import TrainingLogEntry, WorkloadReport
 from qbench.qformat import FLOAT32, parse_qformat
 from qbench.results import read_results
 from qbench.targets import load_targets
-from qbench.workloads import QNN_INCLUDE, WORKLOADS
+from qbench.workloads import WORKLOADS
 
 XOR_SHAPE = NetworkShape(2, 1, 4, 1)  # 2-4-1 tanh/sigmoid, 17 weights
 # 2-2-1 relu/linear: h1 = relu(x1 - x2), h2 = relu(x2 - x1), output = h1 + h2 is XOR exactly.
@@ -179,13 +179,10 @@ WRAPPING_DESCRIPTOR = Path(__file__).parent / "libraries" / "wrapping" / "qbench
 
 
 def wrapping_qnn(root: Path) -> Path:
-    """qnn's headers under root in namespace wrappingnn, QValue wrapping on overflow by default, with the
-    descriptor of tests/libraries/wrapping (weight seed 2)."""
-    shutil.copytree(QNN_INCLUDE, root)
-    for header in root.rglob("*.hpp"):
-        text = re.sub(r"\bqnn::", "wrappingnn::", header.read_text())
-        header.write_text(text.replace("namespace qnn", "namespace wrappingnn"))
-    qvalue = root / "qnn" / "qvalue.hpp"
+    """qnn's headers and adapter under root in namespace wrappingnn, QValue wrapping on overflow by default, with
+    the descriptor of tests/libraries/wrapping (weight seed 2)."""
+    qnn_copy(root, "wrappingnn")
+    qvalue = root / "include" / "qnn" / "qvalue.hpp"
     saturating_default = "typename OverflowPolicy = Saturate>"
     assert qvalue.read_text().count(saturating_default) == 1
     qvalue.write_text(qvalue.read_text().replace(saturating_default, "typename OverflowPolicy = Wrap>"))

@@ -1,6 +1,6 @@
-"""qbench run --library NAME=PATH: another library with qnn's API, built and run beside qnn.
+"""qbench run --library NAME=PATH: another library, through its adapter, built and run beside qnn.
 
-A copy of qnn renamed to another namespace stands in for the other library; it must
+A copy of qnn and its adapter renamed to another namespace stands in for the other library; it must
 give exactly qnn's figures, in rows of its own, in every table of the report.
 """
 
@@ -13,58 +13,66 @@ import shutil
 import pandas as pd
 import pytest
 
-from library_copies import renamed_qnn
+from library_copies import qnn_copy, renamed_qnn
 from qbench.cli import main as qbench_main
 from qbench.compare import compare
 from qbench.libraries import QNN, LibraryError, parse_library
-from qbench.qformat import parse_qformat
+from qbench.matrix import expand
+from qbench.network import in_weight_order
+from qbench.paths import TARGETS
+from qbench.qformat import parse_format, parse_qformat
 from qbench.results import read_results
-from qbench.workloads import QNN_INCLUDE
+from qbench.targets import load_targets
+from qbench.workloads import WORKLOADS
 
 COMPARED = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "stack_peak",
             "instr_forward", "instr_train_step", "est_cycles_forward", "learned", "iterations", "final_error",
             "outputs"]  # fmt: skip
 
 
-def test_parse_library_defaults_to_qnns_layout(tmp_path):
-    shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
-    library = parse_library(f"mine={tmp_path / 'copy'}")
-    assert (library.name, library.header, library.namespace, library.external) == ("mine", "qnn/qnn.hpp", "qnn", True)
-    assert library.compile_defines(parse_qformat("q8.8")) == {"QBENCH_NN_HEADER": '"qnn/qnn.hpp"', "QBENCH_NN": "qnn"}
-    assert QNN.compile_defines(parse_qformat("q8.8")) == {} and QNN.fingerprint() == ""
+def test_qnn_is_described_as_any_library_is():
+    assert (QNN.name, QNN.adapter, QNN.symbols, QNN.weight_order, QNN.builtin) == (
+        "qnn", "qbench_adapter.hpp", ("qnn::",), "neuron", True
+    )  # fmt: skip
+    assert QNN.compile_defines(parse_qformat("q8.8")) == {"QBENCH_ADAPTER": '"qbench_adapter.hpp"'}
+    assert QNN.computes_in(parse_format("float32")) and QNN.supports.training
 
 
-def test_descriptor_sets_header_namespace_and_format_macros(tmp_path):
+def test_descriptor_sets_adapter_paths_symbols_and_format_macros(tmp_path):
     (tmp_path / "cpp").mkdir()
-    (tmp_path / "cpp" / "net.hpp").write_text("")
+    (tmp_path / "cpp" / "adapter.hpp").write_text("")
+    (tmp_path / "src.cpp").write_text("")
     (tmp_path / "qbench-library.toml").write_text(
-        'header = "net.hpp"\nnamespace = "tiny"\ninclude_dirs = ["cpp"]\n'
+        'adapter = "adapter.hpp"\ninclude_dirs = ["cpp"]\nsources = ["src.cpp"]\nsymbols = ["tiny::", "tn_"]\n'
+        'weight_order = "input-major"\n[supports]\ntraining = false\n'
         '[defines]\n"LUT_TANH_{I}_{F}" = "1"\nFRACTION = "{F}"\n'
     )
     library = parse_library(f"tiny={tmp_path}")
-    assert library.include_dirs == (tmp_path / "cpp",)
+    assert library.include_dirs == (tmp_path / "cpp",) and library.sources == (tmp_path / "src.cpp",)
+    assert (library.symbols, library.weight_order) == (("tiny::", "tn_"), "input-major")
+    assert not library.supports.training
     assert library.compile_defines(parse_qformat("q8.8")) == {
-        "QBENCH_NN_HEADER": '"net.hpp"', "QBENCH_NN": "tiny", "LUT_TANH_8_8": "1", "FRACTION": "8",
+        "QBENCH_ADAPTER": '"adapter.hpp"', "LUT_TANH_8_8": "1", "FRACTION": "8",
     }  # fmt: skip
+    assert library.compile_defines(parse_format("float32")) == {"QBENCH_ADAPTER": '"adapter.hpp"'}
 
 
 def test_fingerprint_follows_the_library_files(tmp_path):
-    shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
-    library = parse_library(f"mine={tmp_path / 'copy'}")
-    before = library.fingerprint()
-    (tmp_path / "copy" / "qnn" / "qnn.hpp").write_text("// changed\n")
-    assert library.fingerprint() != before
+    copy = qnn_copy(tmp_path / "copy", "mine")
+    before = parse_library(f"mine={copy}").fingerprint
+    (copy / "include" / "qnn" / "qnn.hpp").write_text("// changed\n")
+    assert parse_library(f"mine={copy}").fingerprint != before
 
 
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
-        ("mine", "give --library NAME=PATH"),
+        ("mine", "'mine' is not a built-in library (built in: emlearn)"),
         ("=somewhere", "give --library NAME=PATH"),
         ("1st={dir}", "'1st' is not a library name"),
         ("qnn={dir}", "'qnn' names the built-in library"),
         ("mine={dir}/absent", "is not a directory"),
-        ("mine={dir}", "no qnn/qnn.hpp under"),
+        ("mine={dir}", "no qbench-library.toml in"),
     ],
 )
 def test_bad_library_arguments_say_why(tmp_path, argument, message):
@@ -72,15 +80,24 @@ def test_bad_library_arguments_say_why(tmp_path, argument, message):
         parse_library(argument.format(dir=tmp_path))
 
 
-def test_bad_descriptor_says_why(tmp_path):
-    (tmp_path / "qbench-library.toml").write_text("heder = 'x.hpp'\n")
-    with pytest.raises(LibraryError, match="'heder' is not a known key"):
-        parse_library(f"mine={tmp_path}")
-    (tmp_path / "qbench-library.toml").write_text("namespace = 3\n")
-    with pytest.raises(LibraryError, match="'namespace' is 3; allowed: a string"):
-        parse_library(f"mine={tmp_path}")
-    (tmp_path / "qbench-library.toml").write_text("namespace = \n")
-    with pytest.raises(LibraryError, match="not valid TOML"):
+@pytest.mark.parametrize(
+    ("descriptor", "message"),
+    [
+        ("heder = 'x.hpp'\n", "'heder' is not a known key"),
+        ("adapter = 3\nsymbols = ['a::']\n", "'adapter' is 3; allowed: a string"),
+        ("adapter = \n", "not valid TOML"),
+        ("adapter = 'a.hpp'\n", "'symbols'"),
+        ("adapter = 'a.hpp'\nsymbols = ['3d']\n", "a C++ namespace ending in '::'"),
+        ("adapter = 'a.hpp'\nsymbols = ['a::']\nweight_order = 'rows'\n", "'weight_order' is 'rows'"),
+        ("adapter = 'absent.hpp'\nsymbols = ['a::']\n", "no adapter absent.hpp under"),
+        ("adapter = 'a.hpp'\nsymbols = ['a::']\ninclude_dirs = ['nowhere']\n", "nowhere is not a directory"),
+        ("adapter = 'a.hpp'\nsymbols = ['a::']\nsources = ['gone.cpp']\n", "gone.cpp named in"),
+    ],
+)
+def test_bad_descriptor_says_why(tmp_path, descriptor, message):
+    (tmp_path / "a.hpp").write_text("")
+    (tmp_path / "qbench-library.toml").write_text(descriptor)
+    with pytest.raises(LibraryError, match=re.escape(message)):
         parse_library(f"mine={tmp_path}")
 
 
@@ -88,9 +105,9 @@ def test_cli_rejects_a_bad_or_repeated_library(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         qbench_main(["run", "--library", "mine", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
-    assert "give --library NAME=PATH" in capsys.readouterr().err
-    shutil.copytree(QNN_INCLUDE, tmp_path / "copy")
-    shutil.copytree(QNN_INCLUDE, tmp_path / "other")
+    assert "give --library NAME=PATH for your own" in capsys.readouterr().err
+    qnn_copy(tmp_path / "copy", "copynn")
+    qnn_copy(tmp_path / "other", "othernn")
     with pytest.raises(SystemExit) as exit_info:
         qbench_main(["run", "--library", f"a={tmp_path / 'copy'}", "--library", f"a={tmp_path / 'other'}",
                      "--out", str(tmp_path / "out")])  # fmt: skip
@@ -111,7 +128,7 @@ def test_another_library_gets_rows_of_its_own_with_qnns_figures(side_by_side):
         other = rows[(rows["library"] == "other") & (rows["variant"] == variant)][COMPARED].reset_index(drop=True)
         pd.testing.assert_frame_equal(qnn, other)
     other_build = rows[rows["library"] == "other"]["flags"].iloc[0]
-    assert "-DOTHER_LUT_16_16=1" in other_build and "-DQBENCH_NN=othernn" in other_build
+    assert "-DOTHER_LUT_16_16=1" in other_build and "other/adapter" in other_build
 
 
 def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
@@ -135,7 +152,7 @@ def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
 
 def test_a_library_that_fails_to_build_gets_a_row_that_says_so(tmp_path):
     broken = renamed_qnn(tmp_path / "broken", "brokennn")
-    (broken / "qnn" / "qvalue.hpp").write_text("this is not C++;\n")
+    (broken / "include" / "qnn" / "qvalue.hpp").write_text("this is not C++;\n")
     code = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference",
                         "--library", f"broken={broken}", "--out", str(tmp_path / "out"),
                         "--build-dir", str(tmp_path / "build")])  # fmt: skip
@@ -177,3 +194,30 @@ def test_another_librarys_code_is_grouped_under_its_own_name_not_the_harness(sid
     assert groups[("other", "other")] == groups[("qnn", "qnn")] > 0  # the renamed copy is qnn's code
     assert groups[("other", "workload harness")] == groups[("qnn", "workload harness")]
     assert ("other", "qnn") not in groups.index
+
+
+def test_weights_reach_an_input_major_library_in_its_order():
+    # 2-2-1: hidden neurons h0 = (b0, w00, w01), h1 = (b1, w10, w11); output o = (c, v0, v1), in neuron order.
+    neuron = ["b0", "w00", "w01", "b1", "w10", "w11", "c", "v0", "v1"]
+    assert in_weight_order(neuron, (2, 2, 1), "neuron") == neuron
+    # Per layer: weight[input][output] row by row (input 0 to h0, to h1; input 1 to h0, to h1), then the biases.
+    assert in_weight_order(neuron, (2, 2, 1), "input-major") == ["w00", "w10", "w01", "w11", "b0", "b1",
+                                                                  "v0", "v1", "c"]  # fmt: skip
+    with pytest.raises(ValueError, match="unknown weight order 'rows'"):
+        in_weight_order(neuron, (2, 2, 1), "rows")
+
+
+def test_a_library_computes_only_what_it_supports_and_the_rest_is_a_note(tmp_path):
+    floaty = qnn_copy(tmp_path / "floaty", "floatynn", "[supports]\nfixed_point = false\ntraining = false\n")
+    library = parse_library(f"floaty={floaty}")
+    matrix = expand(load_targets(TARGETS), WORKLOADS, cores="cortex-m0plus", libraries=(QNN, library))
+    assert sorted((cell.library.name, cell.fmt.name, str(cell.variant)) for cell in matrix.cells) == [
+        ("floaty", "float32", "inference"),
+        ("qnn", "q16.16", "inference"), ("qnn", "q16.16", "trainable"),
+        ("qnn", "q8.8", "inference"), ("qnn", "q8.8", "trainable"),
+    ]  # fmt: skip
+    assert matrix.notes == (
+        "floaty computes in float32; not in q16.16, q8.8 (floaty's qbench-library.toml [supports])",
+        "floaty is inference-only: no trainable cells (floaty's qbench-library.toml [supports] training = false)",
+    )
+    assert not matrix.rejected

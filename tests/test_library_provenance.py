@@ -16,7 +16,6 @@ from qbench.libraries import QNN, parse_library
 from qbench.provenance import QBENCH_CHECKOUT, library_provenance, package_release
 from qbench.report import plot_figures
 from qbench.results import ResultRow, read_results, rows_frame
-from qbench.workloads import QNN_INCLUDE
 
 CLAIMS = 6  # the article's claims, each once per library
 
@@ -49,8 +48,8 @@ def test_a_library_without_results_is_not_measured():
 def test_the_environment_records_every_librarys_path_and_revision(side_by_side):
     _, out, other = side_by_side
     libraries = read_results(out).environment["libraries"]
-    assert libraries["qnn"] == {"path": str(QNN_INCLUDE), "revision": QBENCH_CHECKOUT}
-    digest = parse_library(f"other={other}").fingerprint()
+    assert libraries["qnn"] == {"path": str(QNN.root), "revision": QBENCH_CHECKOUT}
+    digest = parse_library(f"other={other}").fingerprint
     assert libraries["other"] == {"path": str(other), "revision": f"sha256 {digest}"}
     provenance = _section((out / "report.md").read_text(), "Provenance")
     assert "| other " in provenance and str(other) in provenance and digest in provenance
@@ -66,7 +65,7 @@ def test_a_library_in_a_git_checkout_records_its_description(tmp_path):
     described = library_provenance([library, QNN])
     assert set(described) == {"qnn", "gitlib"}
     assert re.fullmatch(r"git [0-9a-f]{7,}", described["gitlib"]["revision"])
-    (checkout / "qnn" / "qnn.hpp").write_text("// changed\n")
+    (checkout / "include" / "qnn" / "qnn.hpp").write_text("// changed\n")
     assert library_provenance([library])["gitlib"]["revision"].endswith("-dirty")
 
 

@@ -193,6 +193,8 @@ def workloads_copy(tmp_path: Path) -> Path:
     workload.toml and a new folder without one."""
     root = tmp_path / "workloads"
     shutil.copytree(SUITE / "workloads", root)
+    for read_at_start in ("libraries", "qnn"):  # qnn's descriptor is read, and its folders checked, at start
+        shutil.copytree(SUITE / read_at_start, tmp_path / read_at_start)
     for name in ("missing", "repeated", "blank", "unfinished"):
         shutil.copytree(root / "iris", root / name)
     edit(root / "missing" / "workload.toml", "epochs = 300\n", "")
@@ -287,10 +289,13 @@ def test_many_bad_values_are_the_first_few_lines():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('namespace = "3d"\n', "'namespace' is '3d'; allowed: a C++ namespace, such as qnn or vendor::nn"),
-        ("include_dirs = []\n", "'include_dirs' is []; allowed: a list of 1 or more"),
-        ("[defines]\nLUT = true\n", "'defines.LUT' is true; allowed: a string or a whole number"),
-        ('header = "a.hpp"\nheader = "b.hpp"\n', "not valid TOML: a key is given twice"),
+        ('adapter = "a.hpp"\nsymbols = ["3d"]\n',
+         "'symbols[0]' is '3d'; allowed: a C++ namespace ending in '::' (qnn::) or a C name prefix (eml_)"),
+        ('adapter = "a.hpp"\nsymbols = ["a::"]\ninclude_dirs = []\n',
+         "'include_dirs' is []; allowed: a list of 1 or more"),
+        ('adapter = "a.hpp"\nsymbols = ["a::"]\n[defines]\nLUT = true\n',
+         "'defines.LUT' is true; allowed: a string or a whole number"),
+        ('adapter = "a.hpp"\nadapter = "b.hpp"\n', "not valid TOML: a key is given twice"),
     ],
 )
 def test_a_bad_library_descriptor_names_file_key_value_and_what_is_allowed(tmp_path, text, message):

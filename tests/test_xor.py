@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from host_build import REPO, compile_or_fail
+from qbench.libraries import QNN
 from qbench.protocol import parse_report
 from qbench.qformat import parse_qformat
 from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, learned_tolerance_raw, train_xor
-from qbench.workloads import COMMON, DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSettings
+from qbench.workloads import COMMON, DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSettings, weights_include
 
 # Iterations within which Q16.16 must learn XOR from the default seeds.
 Q16_ITERATION_LIMIT = 2000
@@ -29,12 +30,14 @@ def build_workload(
     directory.mkdir()
     for file_name, text in sources.generated.items():
         (directory / file_name).write_text(text)
+    if sources.weights is not None:
+        (directory / "weights.inc").write_text(weights_include(sources.weights, QNN.weight_order))
     return compile_or_fail(
         [sources.source] if object_only else [sources.source, COMMON / "host_platform.cpp"],
         directory / ("workload.o" if object_only else "program"),
         flags=flags,
         defines=sources.defines,
-        include_dirs=(COMMON, directory),
+        include_dirs=(*QNN.include_dirs, COMMON, directory),
         object_only=object_only,
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .article import ARTICLE_FIGURES
+from .results import library_order
 from .symbols import short_name
 from .targets import Part
 
@@ -325,6 +326,30 @@ def format_table(rows: pd.DataFrame) -> pd.DataFrame:
         "weights_saturated", "deployed_flash", "lib_ram", "instr_forward", "est_cycles_forward", "flash_vs_float",
         "instr_vs_float",
     ])  # fmt: skip
+
+
+def libraries_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every library's inference-only images side by side, core by core: each in the formats it computes in
+    (a float-only library's float32 beside qnn's Q formats), with deployed flash, library RAM (stack included
+    where the image ran), instructions and estimated cycles (central, with the range) per inference, and
+    accuracy on the device against the float host's. Empty unless the run has several libraries."""
+    good = ok_rows(rows)
+    good = good[good["variant"] == "inference"]
+    if good["library"].nunique() < 2:
+        return pd.DataFrame()
+    order = {name: position for position, name in enumerate(sorted(good["library"].unique(), key=library_order))}
+    good = good.assign(deployed_flash=deployed_flash(good), lib_ram=library_ram(good),
+                       library_rank=good["library"].map(order))  # fmt: skip
+    good = good.sort_values(["workload", "network", "core", "opt", "library_rank"], kind="stable")
+    table = good[["workload", "network", "core", "opt", "library", "qformat", "deployed_flash", "lib_ram",
+                  "instr_forward"]].copy()  # fmt: skip
+    table["est_cycles_forward"] = [
+        cycle_range_text(*values) for values in zip(
+            good["est_cycles_forward"], good["est_cycles_forward_min"], good["est_cycles_forward_max"], strict=True)
+    ]  # fmt: skip
+    table["accuracy_device"] = good["accuracy_device"]
+    table["accuracy_float_host"] = good["accuracy_float_host"]
+    return table.reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ Where it differs from the article's measurement:
   in its own RAM (within bss).
 - Training data: the article draws patterns with rand() and logs to a file;
   here the patterns are counted from argc and main returns the learned value.
+- A library's own sources (its qbench-library.toml `sources`, such as
+  generated lookup tables) are not in the object, as the article's
+  lookupTables.o was not in its headline network objects.
 - Text includes the x86-64 unwind tables (.eh_frame) that g++ emits by
   default, as the article's unmodified `g++ -O3` also did.
 """
@@ -117,6 +120,16 @@ def measure_variant(library: Library, variant: str, work: Path) -> ArticleFigure
     # The object's own name, not its build folder: the record is the same wherever and whenever it was built.
     recorded = [*command[:-1], output.name]
     return ArticleFigure(library.name, variant, text, data, bss, shlex.join(recorded), version(COMPILER))
+
+
+def not_measurable(library: Library) -> str | None:
+    """Why the article's translation unit cannot be built for a library (it trains in Q16.16 and deploys weights
+    in qbench's neuron order), or None."""
+    if not (library.computes_in(ARTICLE_FORMAT) and library.supports.training):
+        return f"{library.name} does not train in {ARTICLE_FORMAT.name}, which the article's host figures need"
+    if library.weight_order != "neuron":
+        return f"{library.name} takes weights in {library.weight_order} order; the article's table is in neuron order"
+    return None
 
 
 def measure_article(library: Library, work: Path) -> list[ArticleFigure]:

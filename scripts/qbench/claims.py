@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .analysis import budget_ram, is_measured, matching, ok_rows, ratio
-from .results import QNN_LIBRARY, training_log_name
+from .results import QNN_LIBRARY, library_order, training_log_name
 from .targets import Part
 
 HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured"
@@ -177,11 +177,6 @@ def tables_only_when_used(symbols: pd.DataFrame, library: str = QNN_LIBRARY) -> 
         f"{len(in_baseline)} in the empty baseline"
     )
     return Claim(claim, measured, HOLDS if len(tables) == 1 and in_baseline.empty else FAILS)
-
-
-def library_order(library: str) -> tuple[bool, str]:
-    """Sorts qnn first, then the other libraries by name."""
-    return library != QNN_LIBRARY, library
 
 
 def libraries_of(rows: pd.DataFrame) -> list[str]:

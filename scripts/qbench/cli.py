@@ -27,7 +27,7 @@ from .build import BuildSpec
 from .cache import Cache, fingerprint
 from .compare import DEFAULT_METRICS, CompareError, compare, parse_threshold
 from .compare import KEY as COMPARE_KEY
-from .libraries import QNN, Library, LibraryError, parse_library
+from .libraries import CONTRACT_DOCS, QNN, Library, LibraryError, builtin_names, parse_library
 from .matrix import (
     DEFAULT_FORMATS,
     DEFAULT_OPT,
@@ -55,7 +55,7 @@ from .targets import TargetError, load_parts, load_targets, select
 from .toolchain import ToolNotFound
 from .torch_import import TorchImportError, load_torch_network, write_network
 from .verify import verify
-from .workloads import ACTIVATION_POLICIES, WORKLOADS, WorkloadError, WorkloadSettings
+from .workloads import ACTIVATIONS, WORKLOADS, WorkloadError, WorkloadSettings
 
 # Exit status of an interrupted run, by signal.
 INTERRUPT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -177,6 +177,8 @@ def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, 
         matrix = shard(matrix, *arguments.shard)
     for problem in matrix.problems:
         progress.note(f"error: {problem}")
+    for skipped in matrix.notes:
+        progress.note(f"note: {skipped}")
     if not matrix.cells and not matrix.rejected:
         raise UsageError("nothing to do: the request names no buildable cell")
     return matrix, digest
@@ -377,10 +379,10 @@ def _seconds(text: str) -> float:
 
 def _activations(text: str) -> tuple[str, str]:
     names = [name.strip() for name in text.split(",")]
-    if len(names) != 2 or any(name not in ACTIVATION_POLICIES for name in names):
+    if len(names) != 2 or any(name not in ACTIVATIONS for name in names):
         raise argparse.ArgumentTypeError(
             f"{text!r}: give the hidden and the output activation, e.g. tanh,sigmoid "
-            f"(known: {', '.join(ACTIVATION_POLICIES)})"
+            f"(known: {', '.join(ACTIVATIONS)})"
         )
     return names[0], names[1]
 
@@ -449,7 +451,7 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
     add("--log-every", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.log_every,
         help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
     add("--activations", type=_activations,
-        help=f"hidden and output activations, each one of {', '.join(ACTIVATION_POLICIES)}, e.g. relu,linear "
+        help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. relu,linear "
         "(default: the workload's, tanh,sigmoid)")  # fmt: skip
     add(
         "--hidden-layers",
@@ -462,9 +464,10 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
     add("--model", type=_model, metavar="NETWORK_JSON",
         help="deploy this network (from qbench import-torch) instead of training one on the host "
         "(default: train one)")  # fmt: skip
-    add("--library", type=_library, action="append", default=[], metavar="NAME=PATH",
-        help="also build against another library with qnn's API, its rows beside qnn's; NAME of letters, digits, "
-        "'_', '.', '-', PATH its include directory (repeatable; default: qnn alone)")  # fmt: skip
+    add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
+        help=f"also build against another library, its rows beside qnn's: a built-in one "
+        f"({', '.join(name for name in builtin_names() if name != QNN.name)}) or NAME=PATH, PATH a folder with a "
+        f"qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; default: qnn alone)")  # fmt: skip
     _add_targets_option(parser)
 
 
@@ -564,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(default: %(default)s)")  # fmt: skip
     import_command.add_argument(
         "--activations", type=_activations, default=None,
-        help=f"hidden and output activations, each one of {', '.join(ACTIVATION_POLICIES)}, e.g. tanh,sigmoid: "
+        help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. tanh,sigmoid: "
         "needed for a state_dict, checked against a model (default: the model's)",
     )  # fmt: skip
     import_command.set_defaults(handler=_import_torch)

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from .libraries import QNN, Library
 from .network import NetworkError, NetworkShape
-from .qformat import NumberFormat, QFormatError, parse_format
+from .qformat import FLOAT32, NumberFormat, QFormatError, parse_format
 from .targets import Target, TargetError, select
 from .workloads import DEFAULT_SETTINGS, Workload, WorkloadError, WorkloadSettings
 
@@ -60,6 +60,7 @@ class Matrix:
     cells: tuple[Cell, ...]
     rejected: tuple[RejectedCell, ...]
     problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what a library cannot compute, left out of the matrix
 
 
 def core_order(target: Target) -> tuple:
@@ -142,20 +143,40 @@ def expand(
                 break
     scaled = len(shapes) > 1
 
-    cells, rejected = [], []
-    for target in chosen_targets:
-        for shape in shapes:
-            for fmt in chosen_formats:
-                for variant in chosen_variants:
-                    for level in chosen_opt:
-                        for library in libraries:
+    cells, rejected, notes = [], [], []
+    for library in libraries:
+        formats_computed, variants_computed = library_choices(library, chosen_formats, chosen_variants, notes)
+        for target in chosen_targets:
+            for shape in shapes:
+                for fmt in formats_computed:
+                    for variant in variants_computed:
+                        for level in chosen_opt:
                             cell = Cell(target, chosen_workload, fmt, variant, level, shape, library, scaled)
                             reason = rejection(cell, settings)
                             if reason is None:
                                 cells.append(cell)
                             else:
                                 rejected.append(RejectedCell(cell, reason))
-    return Matrix(tuple(cells), tuple(rejected), tuple(problems))
+    return Matrix(tuple(cells), tuple(rejected), tuple(problems), tuple(notes))
+
+
+def library_choices(
+    library: Library, formats: list[NumberFormat], variants: list[Variant], notes: list[str]
+) -> tuple[list[NumberFormat], list[Variant]]:
+    """The chosen formats the library computes in (if none, its own: float32 for a float-only library) and the
+    chosen variants it has; what it leaves out becomes a note, not a failure: the library cannot do it."""
+    computed = [fmt for fmt in formats if library.computes_in(fmt)]
+    if not computed and formats and library.supports.float32:
+        computed = [FLOAT32]
+    if computed != formats:
+        left = ", ".join(fmt.name for fmt in formats if fmt not in computed)
+        notes.append(f"{library.name} computes in {', '.join(f.name for f in computed) or 'none of them'}; "
+                     f"not in {left} ({library.name}'s qbench-library.toml [supports])")  # fmt: skip
+    kept = [variant for variant in variants if variant != Variant.TRAINABLE or library.supports.training]
+    if kept != variants:
+        notes.append(f"{library.name} is inference-only: no trainable cells ({library.name}'s qbench-library.toml "
+                     f"[supports] training = false)")  # fmt: skip
+    return computed, kept
 
 
 def _sizes(option: str, text: str | None, problems: list[str]) -> list[int | None]:
@@ -193,6 +214,7 @@ def shard(matrix: Matrix, index: int, count: int) -> Matrix:
         tuple(cell for cell in matrix.cells if key(cell) in mine),
         tuple(rejected for rejected in matrix.rejected if key(rejected.cell) in mine),
         matrix.problems,
+        matrix.notes,
     )
 
 

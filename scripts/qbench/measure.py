@@ -24,6 +24,6 @@ def measure(image: Image) -> Measured:
     try:
         sizes = read_sizes(image.path)
         library = image.spec.library
-        return Measured(image, sizes, tuple(attribute(image.path, sizes, library.name, library.namespace)), None)
+        return Measured(image, sizes, tuple(attribute(image.path, sizes, library.name, library.symbols)), None)
     except (ElfReadError, ToolNotFound) as error:
         return Measured(image, None, (), str(error))

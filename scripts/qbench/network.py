@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from .qformat import QFormat, from_float, to_float
 from .schemas import Count, Schema, validate
+
+T = TypeVar("T")
 
 # The activations qnn has, as numpy functions of the net input.
 FLOAT_ACTIVATIONS = {
@@ -110,6 +112,27 @@ def from_layers(shape: NetworkShape, layers: Sequence[tuple[np.ndarray, np.ndarr
         for row, bias in zip(np.asarray(weights), np.asarray(biases), strict=True):
             flat += [float(bias), *map(float, row)]
     return FloatNetwork(shape, tuple(flat))
+
+
+WEIGHT_ORDERS = ("neuron", "input-major")
+
+
+def in_weight_order(weights: Sequence[T], layer_sizes: Sequence[int], order: str) -> list[T]:
+    """Flat weights (qbench's "neuron" order: per layer, per neuron, its bias then one weight per neuron of the
+    layer before) in a library's order. "input-major": per layer, weight[input][output] row by row, then the
+    layer's biases (scikit-learn's coefs_/intercepts_, emlearn's EmlNetLayer)."""
+    if order == "neuron":
+        return list(weights)
+    if order != "input-major":
+        raise ValueError(f"unknown weight order {order!r} (known: {', '.join(WEIGHT_ORDERS)})")
+    result, offset = [], 0
+    for before, after in zip(layer_sizes, layer_sizes[1:], strict=False):
+        width = before + 1
+        neurons = [weights[offset + neuron * width : offset + (neuron + 1) * width] for neuron in range(after)]
+        result += [neurons[output][1 + source] for source in range(before) for output in range(after)]
+        result += [neurons[output][0] for output in range(after)]
+        offset += after * (before + 1)
+    return result
 
 
 @dataclass(frozen=True)

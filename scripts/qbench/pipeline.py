@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import processes
 from .article import COMPILER as ARTICLE_COMPILER
-from .article import ArticleError, ArticleFigure, measure_article
+from .article import ArticleError, ArticleFigure, measure_article, not_measurable
 from .build import BuildSpec, Image, build, plan
 from .cache import Cache, file_digest
 from .elfsize import Category, ImageSizes
@@ -184,7 +184,7 @@ def article_stage(library: Library, root: Path, cache: Cache) -> list[ArticleFig
     """The article's own host configuration for one library (g++ -O3, GNU size): inputs are the library's
     files and the host compiler; ArticleError when it does not build."""
     key = cache.key("article", compiler=version(ARTICLE_COMPILER), library=library.name,
-                    files=library.fingerprint())  # fmt: skip
+                    files=library.fingerprint)  # fmt: skip
 
     def compute() -> list[ArticleFigure]:
         stored = cache.fetch_document(key, lambda figures: [ArticleFigure(**figure) for figure in figures])
@@ -205,6 +205,9 @@ def _article(matrix: Matrix, options: RunOptions, progress: Progress) -> tuple[l
     figures, problems = [], []
     try:
         for library in libraries.values():
+            if not_measurable(library) is not None:
+                progress.note(f"note: the article's host configuration: {not_measurable(library)}")
+                continue
             try:
                 figures += article_stage(library, options.build_root, options.cache)
             except (ArticleError, ToolNotFound) as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import subprocess
 from collections.abc import Iterable
@@ -16,7 +15,6 @@ from pathlib import Path
 from . import __version__
 from .libraries import Library
 from .paths import REPO
-from .results import QNN_LIBRARY
 
 QBENCH_CHECKOUT = "qbench checkout"  # qnn's revision: the checkout's, recorded as git_sha
 PACKAGE_FOLDERS = ("site-packages", "dist-packages")  # where a registry package's files are installed
@@ -42,11 +40,6 @@ def git_revision() -> Revision:
     return Revision(head.stdout.strip(), bool(status.stdout.strip()))
 
 
-def library_path(library: Library) -> Path:
-    """The folder a library was given as: the one holding all its include directories."""
-    return Path(os.path.commonpath(library.include_dirs))
-
-
 def git_describe(path: Path) -> str | None:
     """`git describe --always --dirty` of the checkout holding path; None outside one (or without git)."""
     try:
@@ -68,14 +61,16 @@ def package_release(path: Path) -> str | None:
 
 
 def library_record(library: Library) -> dict[str, str]:
-    """path; revision: 'qbench checkout' for qnn, else 'git DESCRIBE' or 'sha256 DIGEST' of its files;
-    version: the registry package's, when it is installed from one."""
-    path = library_path(library)
-    if library.name == QNN_LIBRARY:
-        return {"path": str(path), "revision": QBENCH_CHECKOUT}
-    described = git_describe(path)
-    revision = f"git {described}" if described else f"sha256 {library.fingerprint()}"
-    release = package_release(path)
+    """path: its descriptor's folder; revision: 'qbench checkout' for a library built into qbench, else
+    'git DESCRIBE' or 'sha256 DIGEST' of its files; version: the registry package's whose headers it uses."""
+    path = library.root
+    if library.builtin:
+        revision = QBENCH_CHECKOUT
+    else:
+        described = git_describe(path)
+        revision = f"git {described}" if described else f"sha256 {library.fingerprint}"
+    package = library.include_dirs[-1] if library.package else path
+    release = package_release(package)
     return {"path": str(path), "revision": revision, **({"version": release} if release else {})}
 
 

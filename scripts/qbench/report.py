@@ -11,8 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from matplotlib.figure import Figure
 
 from . import analysis, plots
-from .claims import ARTICLE, article_claims, library_order
-from .results import SavedResults, training_log_name
+from .claims import ARTICLE, article_claims
+from .results import SavedResults, library_order, training_log_name
 from .targets import Part
 from .timing import load_timing_models
 
@@ -134,6 +134,8 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, str |
         ram=markdown(analysis.ram_table(rows)),
         learning=markdown(analysis.learning_table(rows), {"final_error": 4}),
         formats=markdown(analysis.format_table(rows), FORMAT_DECIMALS),
+        side_by_side=markdown(analysis.libraries_table(rows), FORMAT_DECIMALS)
+        if rows["library"].nunique() > 1 else None,
         scaling=markdown(analysis.scaling_table(rows), SCALING_DECIMALS),
         forward_functions=functions("forward"),
         train_functions=functions("train_step"),

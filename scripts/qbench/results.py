@@ -55,6 +55,12 @@ class ResultsFileError(ValueError):
 QNN_LIBRARY = "qnn"  # the library qbench is built around; other libraries come with --library
 
 
+def library_order(library: str) -> tuple[bool, str]:
+    """Sorts qnn first, then the other libraries by name."""
+    return library != QNN_LIBRARY, library
+
+
+
 @dataclass(frozen=True)
 class ResultRow:
     core: str

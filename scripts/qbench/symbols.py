@@ -17,7 +17,7 @@ from .toolchain import require
 UNATTRIBUTED = "(unattributed)"
 TEST_DATA_GROUP = "test data"
 
-LIBRARY_GROUP = "{library}"  # the network library's own code: named after the library, found by its namespace
+LIBRARY_GROUP = "{library}"  # the library's own code and its adapter: named after it, found by its symbol prefixes
 
 # Symbol groups by demangled name (parameters removed; a template function's
 # return type may come first); the first pattern that matches wins.
@@ -26,21 +26,34 @@ SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
     ("deployed weights", r"(^|::)deployed(Weights|Raw|Stored)\b"),
     (TEST_DATA_GROUP, r"(^|::)test(Inputs|Labels|Stored)\b"),
     ("network object", r"(^|::)network$"),
-    (LIBRARY_GROUP, r"(^|[\s&*]){namespace}::"),
+    (LIBRARY_GROUP, r"{prefixes}"),
     ("reporting", r"(^|[\s&*])qbench::|^qbench_write$"),
-    ("start-up", r"^qbench_(vectors|reset|hardfault|report_fault|exit)$|::unexpectedException$"),
+    ("start-up", r"^qbench_(vectors|reset|hardfault|report_fault|exit)$|::unexpectedException$"
+                 r"|^__dso_handle$|^__cxa_atexit$"),
     ("static constructors", r"^_GLOBAL__sub_I_"),
-    ("compiler run-time", r"^__(aeabi_|gnu_|[a-z]*(div|mod|mul|neg|ash|lsh|clz|ctz|cmp)[a-z]*\d$)"),
-    ("C library", r"^(mem|str)[a-z]+$|^_?impure|^__libc_"),
+    # libgcc: integer helpers, and soft-float (__addsf3, __gesf2, __fixsfsi, __floatsidf, ...).
+    ("compiler run-time", r"^__(aeabi_|gnu_|[a-z]*(div|mod|mul|neg|ash|lsh|clz|ctz|cmp)[a-z]*\d$)"
+                          r"|^__[a-z]+[sd]f[a-z0-9]*$"),
+    # newlib: string functions, libm's float maths (expf, tanhf, __ieee754_logf, __math_oflowf, ...), errno.
+    ("C library", r"^(mem|str)[a-z]+$|^_?impure|^__libc_|^(exp|expm1|log|tanh|fabs|finite|sqrt|scalbn)f?$"
+                  r"|^__ieee754_|^__math_|^__errno$|^__kernel_"),
     ("workload harness", r""),
 )
 
 
+def prefix_pattern(prefixes: tuple[str, ...]) -> str:
+    """A library's symbols: a namespace ("qnn::") anywhere a declared name may start, a C prefix ("eml_") at
+    the start; QbenchAdapter's members are the library's too (its adapter)."""
+    alternatives = [rf"(^|[\s&*]){re.escape(prefix)}" if prefix.endswith("::") else f"^{re.escape(prefix)}"
+                    for prefix in (*prefixes, "QbenchAdapter::")]  # fmt: skip
+    return "|".join(alternatives)
+
+
 @cache
-def _group_patterns(library: str, namespace: str) -> tuple[tuple[str, re.Pattern], ...]:
-    """The groups with the library's own filled in: its name, and its namespace as the pattern."""
+def _group_patterns(library: str, prefixes: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
+    """The groups with the library's own filled in: its name, and its symbol prefixes as the pattern."""
     return tuple(
-        (group.format(library=library), re.compile(pattern.format(namespace=re.escape(namespace))))
+        (group.format(library=library), re.compile(pattern.format(prefixes=prefix_pattern(prefixes))))
         if group == LIBRARY_GROUP else (group, re.compile(pattern))
         for group, pattern in SYMBOL_GROUPS
     )
@@ -68,9 +81,9 @@ def without_parameters(demangled: str) -> str:
     return demangled
 
 
-def group_of(name: str, library: str = "qnn", namespace: str = "qnn") -> str:
+def group_of(name: str, library: str = "qnn", prefixes: tuple[str, ...] = ("qnn::",)) -> str:
     declared = without_parameters(name)
-    return next(group for group, pattern in _group_patterns(library, namespace) if pattern.search(declared))
+    return next(group for group, pattern in _group_patterns(library, prefixes) if pattern.search(declared))
 
 
 def demangle(names: Sequence[str]) -> list[str]:
@@ -106,10 +119,12 @@ def _sized_symbols(path: Path) -> list[tuple[int, int, int, str]]:
     return found
 
 
-def attribute(path: Path, sizes: ImageSizes, library: str = "qnn", namespace: str = "qnn") -> list[SymbolSize]:
+def attribute(
+    path: Path, sizes: ImageSizes, library: str = "qnn", prefixes: tuple[str, ...] = ("qnn::",)
+) -> list[SymbolSize]:
     """Every byte of every classified section, given to one symbol or to
     UNATTRIBUTED; aliases and overlaps count once (lowest address, then name).
-    The network library's code is grouped under its name, found by its namespace."""
+    The network library's code is grouped under its name, found by its symbol prefixes."""
     by_section: dict[int, list[tuple[int, int, str]]] = {}
     for index, start, end, name in _sized_symbols(path):
         by_section.setdefault(index, []).append((start, end, name))
@@ -130,7 +145,7 @@ def attribute(path: Path, sizes: ImageSizes, library: str = "qnn", namespace: st
             totals[key] = totals.get(key, 0) + end - start
             attributed[section.category] = attributed.get(section.category, 0) + end - start
             covered = end
-    result = [SymbolSize(name, group_of(name, library, namespace), category, size)
+    result = [SymbolSize(name, group_of(name, library, prefixes), category, size)
               for (name, category), size in totals.items()]  # fmt: skip
     for category in Category:
         remainder = sizes.total(category) - attributed.get(category, 0)

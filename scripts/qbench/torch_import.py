@@ -243,7 +243,7 @@ def write_network(network: FloatNetwork, formats: Sequence[QFormat], out: Path) 
     rows, files = [], {NETWORK_FILE: json.dumps(network_document(network), indent=1) + "\n"}
     for fmt in unique_formats(formats):
         quantized = quantize(network.weights, fmt)
-        files[weights_file(fmt)] = weights_include(quantized.raw)
+        files[weights_file(fmt)] = weights_include(quantized.raw, "neuron")
         rows.append({
             "format": fmt.name, "weights": len(quantized.raw), "saturated": quantized.saturated,
             "max_abs_error": quantized.max_error,

@@ -47,6 +47,14 @@ void reportStack() {
 
 }  // namespace
 
+// C++ start-up support crtbegin.o would bring (-nostartfiles leaves it out), for libraries whose global objects
+// have destructors. The image never returns from qbench_exit, so no destructor ever runs: registering one is
+// a no-op, and newlib's atexit list is never linked. Unused, --gc-sections drops both.
+extern "C" {
+void* __dso_handle = nullptr;
+int __cxa_atexit(void (*)(void*), void*, void*) { return 0; }
+}
+
 // Only the core exceptions: the workloads enable no interrupt.
 extern "C" __attribute__((section(".vectors"), used)) void (*const qbench_vectors[16])() = {
     reinterpret_cast<void (*)()>(__stack_top),

@@ -11,41 +11,43 @@
 // The patterns start at argc, so the compiler cannot fold the network away,
 // and main returns the learned value's raw bits, so it cannot drop it.
 //
-// The library as every workload chooses it (workloads/common/library.hpp).
+// The library through its adapter (QBENCH_ADAPTER; docs/libraries.md), as every workload reaches it.
 #include <cstddef>
+#include <cstdint>
 
 #ifndef QBENCH_TRAINABLE
 #define QBENCH_TRAINABLE 1
 #endif
+#ifndef QBENCH_ADAPTER
+#define QBENCH_ADAPTER "qbench_adapter.hpp"
+#endif
 
-#include "library.hpp"
+#include "contract.hpp"
+#include QBENCH_ADAPTER
 
 namespace {
 
 // Q-Format value type: signed Q16.16, the article's.
-constexpr std::size_t NUMBER_OF_FIXED_BITS = 16;
-constexpr std::size_t NUMBER_OF_FRACTIONAL_BITS = 16;
-using ValueType = nn::QValue<NUMBER_OF_FIXED_BITS, NUMBER_OF_FRACTIONAL_BITS, true>;
+constexpr int NUMBER_OF_FIXED_BITS = 16;
+constexpr int NUMBER_OF_FRACTIONAL_BITS = 16;
+using ValueType = QbenchAdapter::FixedPoint<NUMBER_OF_FIXED_BITS, NUMBER_OF_FRACTIONAL_BITS, true>;
 
-using RandomNumberGenerator = nn::XorshiftRandomNumberPolicy<ValueType>;
-
-// Neural network architecture: 2-4-1.
+// Neural network architecture: 2-4-1, tanh hidden, sigmoid output.
 constexpr std::size_t NUMBER_OF_INPUTS = 2;
 constexpr std::size_t NUMBER_OF_HIDDEN_LAYERS = 1;
 constexpr std::size_t NUMBER_OF_NEURONS_PER_HIDDEN_LAYER = 4;
 constexpr std::size_t NUMBER_OF_OUTPUTS = 1;
-
-using TransferFunctionsType = nn::FixedPointTransferFunctions<ValueType, RandomNumberGenerator,
-                                                              nn::TanhActivationPolicy<ValueType>,
-                                                              nn::SigmoidActivationPolicy<ValueType>>;
-using NeuralNetworkType =
-    nn::MultilayerPerceptron<ValueType, NUMBER_OF_INPUTS, NUMBER_OF_HIDDEN_LAYERS, NUMBER_OF_NEURONS_PER_HIDDEN_LAYER,
-                             NUMBER_OF_OUTPUTS, TransferFunctionsType, QBENCH_TRAINABLE != 0>;
+using Architecture = qbench::NetworkShape<NUMBER_OF_INPUTS, NUMBER_OF_HIDDEN_LAYERS, NUMBER_OF_NEURONS_PER_HIDDEN_LAYER,
+                                          NUMBER_OF_OUTPUTS, qbench::Activation::tanh, qbench::Activation::sigmoid,
+                                          QBENCH_TRAINABLE != 0, 0x2545F491u>;
+using NeuralNetworkType = QbenchAdapter::Network<ValueType, Architecture>;
 
 // Internal linkage, like the article's `static NeuralNetworkType testNeuralNet`.
 NeuralNetworkType testNeuralNet;
 
-ValueType bit(unsigned value) { return ValueType(static_cast<int>(value & 1u), 0); }
+ValueType bit(unsigned value) {
+    return QbenchAdapter::fromRaw<ValueType>(std::int64_t{value & 1u} << NUMBER_OF_FRACTIONAL_BITS);
+}
 
 #if QBENCH_TRAINABLE
 
@@ -58,45 +60,54 @@ ValueType train(unsigned firstPattern) {
         const unsigned pattern = firstPattern + i;
         const ValueType values[NUMBER_OF_INPUTS] = {bit(pattern), bit(pattern >> 1)};
         const ValueType output[NUMBER_OF_OUTPUTS] = {bit(pattern ^ (pattern >> 1))};
-        testNeuralNet.feedForward(&values[0]);
-        const ValueType error = testNeuralNet.calculateError(&output[0]);
-        if (!NeuralNetworkType::NeuralNetworkTransferFunctionsPolicy::isWithinZeroTolerance(error)) {
-            testNeuralNet.trainNetwork(&output[0]);
-        }
-        testNeuralNet.getLearnedValues(&learnedValues[0]);
+        QbenchAdapter::feedForward(testNeuralNet, &values[0]);
+        QbenchAdapter::train(testNeuralNet, &output[0]);  // calculateError, then trainNetwork unless within tolerance
+        QbenchAdapter::getLearnedValues(testNeuralNet, &learnedValues[0]);
     }
     return learnedValues[0];
 }
 
 }  // namespace
 
-int main(int argc, char**) { return static_cast<int>(train(static_cast<unsigned>(argc)).getValue()); }
+int main(int argc, char**) { return static_cast<int>(QbenchAdapter::toRaw(train(static_cast<unsigned>(argc)))); }
 
 #else
 
 // What the trainable network reaches on qbench's XOR workload in Q16.16
-// (qbench.reference.train_xor), raw, in setWeights order.
-constexpr ValueType trainedWeights[NeuralNetworkType::NumberOfWeights] = {
-    ValueType::fromRaw(-8858),   ValueType::fromRaw(61465),   ValueType::fromRaw(-60803), ValueType::fromRaw(41291),
-    ValueType::fromRaw(-108864), ValueType::fromRaw(132985),  ValueType::fromRaw(35200),  ValueType::fromRaw(-87022),
-    ValueType::fromRaw(65592),   ValueType::fromRaw(-100735), ValueType::fromRaw(-210729), ValueType::fromRaw(207893),
-    ValueType::fromRaw(192109),  ValueType::fromRaw(64679),   ValueType::fromRaw(-132473), ValueType::fromRaw(-87377),
-    ValueType::fromRaw(250172),
+// (qbench.reference.train_xor), raw, in qbench's neuron order (the adapter's
+// loadWeights takes that order).
+constexpr std::int32_t trainedRaw[Architecture::weightCount] = {
+    -8858, 61465, -60803, 41291, -108864, 132985, 35200, -87022, 65592, -100735, -210729, 207893,
+    192109, 64679, -132473, -87377, 250172,
 };
+
+struct Weights {
+    ValueType at[Architecture::weightCount];
+};
+
+// Where the adapter's fromRaw is constexpr this is constant-initialised: a const table, as the article's is.
+constexpr Weights weightsOf(const std::int32_t (&raw)[Architecture::weightCount]) {
+    Weights weights{};
+    for (std::size_t i = 0; i < Architecture::weightCount; ++i) {
+        weights.at[i] = QbenchAdapter::fromRaw<ValueType>(raw[i]);
+    }
+    return weights;
+}
+const Weights trainedWeights = weightsOf(trainedRaw);
 
 constexpr unsigned PATTERN_COUNT = 4;
 
 // The four XOR patterns from firstPattern on; their outputs' raw bits, combined.
 unsigned evaluate(unsigned firstPattern) {
-    testNeuralNet.setWeights(trainedWeights);
+    QbenchAdapter::loadWeights(testNeuralNet, trainedWeights.at);
     unsigned combined = 0;
     for (unsigned i = 0; i < PATTERN_COUNT; ++i) {
         const unsigned pattern = firstPattern + i;
         const ValueType values[NUMBER_OF_INPUTS] = {bit(pattern), bit(pattern >> 1)};
         ValueType learnedValues[NUMBER_OF_OUTPUTS];
-        testNeuralNet.feedForward(&values[0]);
-        testNeuralNet.getLearnedValues(&learnedValues[0]);
-        combined ^= static_cast<unsigned>(learnedValues[0].getValue());
+        QbenchAdapter::feedForward(testNeuralNet, &values[0]);
+        QbenchAdapter::getLearnedValues(testNeuralNet, &learnedValues[0]);
+        combined ^= static_cast<unsigned>(QbenchAdapter::toRaw(learnedValues[0]));
     }
     return combined;
 }

@@ -4,33 +4,31 @@
 // output with the largest value) and reports how many it got right, with
 // every prediction so qbench can check them against its bit-exact model.
 //
-// Configuration (compiler -D): the value type, library and activations as
-// workload_value.hpp reads them; QBENCH_FORMAT_NAME, QBENCH_WORKLOAD_NAME,
-// QBENCH_INPUTS, QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS, QBENCH_OUTPUTS,
+// Configuration (compiler -D): the value type, network and library as
+// network.hpp reads them; QBENCH_FORMAT_NAME, QBENCH_WORKLOAD_NAME,
 // QBENCH_SAMPLES (how many test samples to classify: all, or a few in the
 // image whose instructions are traced), and the generated tables
 // QBENCH_WEIGHTS_INCLUDE, QBENCH_INPUTS_INCLUDE, QBENCH_LABELS_INCLUDE.
 #include <cstddef>
 #include <cstdint>
 
+#include "network.hpp"
 #include "regions.hpp"
 #include "report.hpp"
-#include "workload_value.hpp"
 
 namespace {
 
+using workload::Adapter;
 using workload::ValueType;
-// Deployed networks never draw random weights; the policy only completes the type.
-using TransferFunctionsType = workload::TransferFunctions<nn::XorshiftRandomNumberPolicy<ValueType>>;
-using NeuralNetworkType = nn::MultilayerPerceptron<ValueType, QBENCH_INPUTS, QBENCH_HIDDEN_LAYERS,
-                                                   QBENCH_HIDDEN_NEURONS, QBENCH_OUTPUTS, TransferFunctionsType, false>;
+static_assert(!workload::Shape::isTrainable, "classification images are inference-only");
 
+// Where the adapter's fromRaw is constexpr, both tables sit in flash as ValueType.
 constexpr workload::StoredType deployedStored[] = {
 #include QBENCH_WEIGHTS_INCLUDE
 };
-static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == NeuralNetworkType::NumberOfWeights,
+static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == workload::Shape::weightCount,
               "the weights file does not match the network");
-constexpr auto deployedWeights = workload::tableOf(deployedStored);
+const auto deployedWeights = workload::tableOf(deployedStored);
 
 // The test split: QBENCH_SAMPLES rows of QBENCH_INPUTS values, and their classes.
 constexpr workload::StoredType testStored[] = {
@@ -38,25 +36,28 @@ constexpr workload::StoredType testStored[] = {
 };
 static_assert(sizeof(testStored) / sizeof(testStored[0]) == QBENCH_SAMPLES * QBENCH_INPUTS,
               "the test inputs do not match the network");
-constexpr auto testInputs = workload::tableOf(testStored);
+const auto testInputs = workload::tableOf(testStored);
 
 constexpr std::uint8_t testLabels[QBENCH_SAMPLES] = {
 #include QBENCH_LABELS_INCLUDE
 };
 
-NeuralNetworkType network;
+workload::NetworkType network;
 
 // The first output with the largest value, as numpy.argmax picks it.
 std::int32_t classify(const ValueType* inputs) {
     ValueType outputs[QBENCH_OUTPUTS];
     qbench_region_begin(qbenchRegionForward);
-    network.feedForward(inputs);
+    Adapter::feedForward(network, inputs);
     qbench_region_end(qbenchRegionForward);
-    network.getLearnedValues(outputs);
+    Adapter::getLearnedValues(network, outputs);
     std::int32_t best = 0;
+    workload::Number largest = workload::number(outputs[0]);
     for (std::int32_t output = 1; output < QBENCH_OUTPUTS; ++output) {
-        if (outputs[output] > outputs[best]) {
+        const workload::Number value = workload::number(outputs[output]);
+        if (value > largest) {
             best = output;
+            largest = value;
         }
     }
     return best;
@@ -71,7 +72,7 @@ int main() {
         .field("variant", "inference");
     qbench_region_begin(qbenchRegionEmpty);
     qbench_region_end(qbenchRegionEmpty);
-    network.setWeights(deployedWeights.at);
+    Adapter::loadWeights(network, deployedWeights.at);
     // Each prediction is printed as it is made: no array of them in RAM.
     std::uint32_t correct = 0;
     qbench::ReportLine("predictions").listOf("classes", QBENCH_SAMPLES, [&correct](std::size_t sample) {

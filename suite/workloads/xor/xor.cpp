@@ -6,16 +6,19 @@
 // weights trained on the host (QBENCH_WEIGHTS_INCLUDE) and evaluates the four
 // patterns. Both report through report.hpp; values are raw Q-format integers.
 //
-// Configuration (compiler -D): the value type, library and activations as
-// workload_value.hpp reads them; QBENCH_FORMAT_NAME, QBENCH_TRAINABLE,
-// QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS, and optionally
-// QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED, QBENCH_WEIGHT_SEED.
+// The network goes through the library's adapter (network.hpp): the harness
+// compares raw numbers, never the library's value type.
+//
+// Configuration (compiler -D): the value type, network and library as
+// network.hpp reads them; QBENCH_FORMAT_NAME, and optionally
+// QBENCH_MAX_ITERATIONS, QBENCH_LOG_EVERY, QBENCH_SAMPLE_SEED.
 #include <cstddef>
 #include <cstdint>
 
+#include "network.hpp"
 #include "regions.hpp"
 #include "report.hpp"
-#include "workload_value.hpp"
+#include "samples.hpp"
 
 #ifndef QBENCH_MAX_ITERATIONS
 #define QBENCH_MAX_ITERATIONS 20000
@@ -26,38 +29,26 @@
 #ifndef QBENCH_SAMPLE_SEED
 #define QBENCH_SAMPLE_SEED 0x9E3779B9u
 #endif
-#ifndef QBENCH_WEIGHT_SEED
-#define QBENCH_WEIGHT_SEED 0x2545F491u
-#endif
-#ifndef QBENCH_HIDDEN_LAYERS
-#define QBENCH_HIDDEN_LAYERS 1
-#endif
-#ifndef QBENCH_HIDDEN_NEURONS
-#define QBENCH_HIDDEN_NEURONS 4
-#endif
 
 namespace {
 
+using workload::Adapter;
+using workload::Number;
 using workload::ValueType;
-using RandomNumberGenerator = nn::XorshiftRandomNumberPolicy<ValueType, QBENCH_WEIGHT_SEED>;
-using TransferFunctionsType = workload::TransferFunctions<RandomNumberGenerator>;
-using NeuralNetworkType = nn::MultilayerPerceptron<ValueType, 2, QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS, 1,
-                                                   TransferFunctionsType, QBENCH_TRAINABLE != 0>;
+static_assert(workload::Shape::inputs == 2 && workload::Shape::outputs == 1, "xor is a 2-input, 1-output network");
 
 constexpr std::size_t patternCount = 4;
 
-NeuralNetworkType network;
+workload::NetworkType network;
 
-constexpr ValueType zero = workload::fromDouble(0.0);
-constexpr ValueType one = workload::fromDouble(1.0);
-
-ValueType bit(unsigned value) { return value != 0 ? one : zero; }
+Number bitNumber(unsigned value) { return value != 0 ? workload::oneNumber : Number{}; }
+ValueType bit(unsigned value) { return workload::valueOf(bitNumber(value)); }
 
 // Every feedForward runs between the markers, so the instruction counts cover
 // the workload's own calls.
 void forward(const ValueType* inputs) {
     qbench_region_begin(qbenchRegionForward);
-    network.feedForward(inputs);
+    Adapter::feedForward(network, inputs);
     qbench_region_end(qbenchRegionForward);
 }
 
@@ -69,19 +60,20 @@ struct Evaluation {
 
 // Runs the four XOR patterns; pattern p has inputs (p & 1, p >> 1).
 void evaluate(Evaluation& evaluation) {
-    ValueType worst = zero;
+    Number worst{};
     for (unsigned pattern = 0; pattern < patternCount; ++pattern) {
         const ValueType inputs[2] = {bit(pattern & 1u), bit(pattern >> 1)};
-        const ValueType target = bit((pattern & 1u) ^ (pattern >> 1));
-        ValueType output;
+        const Number target = bitNumber((pattern & 1u) ^ (pattern >> 1));
+        ValueType output[1];
         forward(inputs);
-        network.getLearnedValues(&output);
-        const ValueType error = output > target ? output - target : target - output;
+        Adapter::getLearnedValues(network, output);
+        const Number value = workload::number(output[0]);
+        const Number error = value > target ? value - target : target - value;
         worst = error > worst ? error : worst;
-        evaluation.outputs[pattern] = workload::reported(output);
+        evaluation.outputs[pattern] = workload::reportedNumber(value);
     }
-    evaluation.worstError = workload::reported(worst);
-    evaluation.learned = worst <= workload::learnedTolerance;
+    evaluation.worstError = workload::reportedNumber(worst);
+    evaluation.learned = worst <= workload::learnedToleranceNumber;
 }
 
 void reportOutputs(const Evaluation& evaluation, std::uint32_t iterations) {
@@ -98,12 +90,12 @@ void logProgress(std::uint32_t iteration, const Evaluation& evaluation) {
     qbench::ReportLine("log")
         .field("iteration", iteration)
         .field("error", evaluation.worstError)
-        .listOf("weights", NeuralNetworkType::NumberOfWeights,
-                [](std::size_t i) { return workload::reported(network.getWeight(i)); });
+        .listOf("weights", workload::Shape::weightCount,
+                [](std::size_t i) { return workload::reported(Adapter::weight(network, i)); });
 }
 
 void run() {
-    nn::Xorshift32 samples(QBENCH_SAMPLE_SEED);
+    qbench::Xorshift32 samples(QBENCH_SAMPLE_SEED);
     Evaluation evaluation;
     evaluate(evaluation);
     logProgress(0, evaluation);
@@ -112,13 +104,10 @@ void run() {
         ++iteration;
         const std::uint32_t draw = samples.next();
         const ValueType inputs[2] = {bit(draw & 1u), bit(draw & 2u)};
-        const ValueType target = bit((draw ^ (draw >> 1)) & 1u);
+        const ValueType target[1] = {bit((draw ^ (draw >> 1)) & 1u)};
         forward(inputs);
         qbench_region_begin(qbenchRegionTrainStep);
-        const ValueType error = network.calculateError(&target);
-        if (!NeuralNetworkType::NeuralNetworkTransferFunctionsPolicy::isWithinZeroTolerance(error)) {
-            network.trainNetwork(&target);
-        }
+        Adapter::train(network, target);
         qbench_region_end(qbenchRegionTrainStep);
         evaluate(evaluation);
         if (iteration % QBENCH_LOG_EVERY == 0 || evaluation.learned) {
@@ -130,18 +119,18 @@ void run() {
 
 #else
 
-// Weights in setWeights order, trained on the host (qbench.reference, or
-// qbench.training for float), converted at compile time: the table sits in
-// flash as ValueType, and the inference-only network reads it there.
+// Weights in the library's weight order, trained on the host (qbench.reference,
+// or qbench.training for float), converted by the adapter's fromRaw: constexpr
+// there, the table sits in flash as ValueType and qnn reads it in place.
 constexpr workload::StoredType deployedStored[] = {
 #include QBENCH_WEIGHTS_INCLUDE
 };
-static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == NeuralNetworkType::NumberOfWeights,
+static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == workload::Shape::weightCount,
               "the weights file does not match the network");
-constexpr auto deployedWeights = workload::tableOf(deployedStored);
+const auto deployedWeights = workload::tableOf(deployedStored);
 
 void run() {
-    network.setWeights(deployedWeights.at);
+    Adapter::loadWeights(network, deployedWeights.at);
     Evaluation evaluation;
     evaluate(evaluation);
     reportOutputs(evaluation, 0);

@@ -1,0 +1,90 @@
+// What qbench gives a library adapter, and the checks that name what an
+// adapter misses. The contract itself, with a worked example, is
+// docs/libraries.md; each message below names its section.
+//
+// An adapter header defines `struct QbenchAdapter` at global scope. Every
+// member is looked up through a template parameter, so a missing one fails a
+// check with the contract's words instead of a compiler error deep in a
+// workload.
+#ifndef QBENCH_CONTRACT_HPP
+#define QBENCH_CONTRACT_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace qbench {
+
+enum class Activation { tanh, sigmoid, relu, linear };
+
+// The network a build asks for: Network<Value, Shape> reads these.
+template <std::size_t Inputs, std::size_t HiddenLayers, std::size_t HiddenNeurons, std::size_t Outputs,
+          Activation Hidden, Activation Output, bool IsTrainable, std::uint32_t WeightSeed>
+struct NetworkShape {
+    static constexpr std::size_t inputs = Inputs;
+    static constexpr std::size_t hiddenLayers = HiddenLayers;
+    static constexpr std::size_t hiddenNeurons = HiddenNeurons;
+    static constexpr std::size_t outputs = Outputs;
+    static constexpr Activation hiddenActivation = Hidden;
+    static constexpr Activation outputActivation = Output;
+    static constexpr bool isTrainable = IsTrainable;
+    // Seeds the library's own initial weights, where it takes a seed.
+    static constexpr std::uint32_t weightSeed = WeightSeed;
+    // Weights and biases, in the order the descriptor's weight_order names.
+    static constexpr std::size_t weightCount =
+        HiddenLayers == 0 ? (Inputs + 1) * Outputs
+                          : (Inputs + 1) * HiddenNeurons + (HiddenLayers - 1) * (HiddenNeurons + 1) * HiddenNeurons +
+                                (HiddenNeurons + 1) * Outputs;
+};
+
+namespace contract {
+
+template <typename A, int I, int F, bool S, typename = void>
+struct HasFixedPoint : std::false_type {};
+template <typename A, int I, int F, bool S>
+struct HasFixedPoint<A, I, F, S, std::void_t<typename A::template FixedPoint<I, F, S>>> : std::true_type {};
+
+template <typename A, typename = void>
+struct HasFloatingPoint : std::false_type {};
+template <typename A>
+struct HasFloatingPoint<A, std::void_t<typename A::FloatingPoint>> : std::true_type {};
+
+template <typename A, typename V, typename = void>
+struct HasRawConversions : std::false_type {};
+template <typename A, typename V>
+struct HasRawConversions<A, V, std::void_t<decltype(A::template fromRaw<V>(std::int64_t{})),
+                                           decltype(std::int64_t{A::toRaw(std::declval<const V&>())})>>
+    : std::is_same<decltype(A::template fromRaw<V>(std::int64_t{})), V> {};
+
+template <typename A, typename V, typename Shape, typename = void>
+struct HasNetwork : std::false_type {};
+template <typename A, typename V, typename Shape>
+struct HasNetwork<A, V, Shape, std::void_t<typename A::template Network<V, Shape>>> : std::true_type {};
+
+// One detector per operation: does A::op(Network&, ...) compile with these arguments?
+#define QBENCH_CONTRACT_OPERATION(name, ...)                                                               \
+    template <typename A, typename N, typename V, typename = void>                                         \
+    struct Has_##name : std::false_type {};                                                                \
+    template <typename A, typename N, typename V>                                                          \
+    struct Has_##name<A, N, V, std::void_t<decltype(A::name(std::declval<N&>(), __VA_ARGS__))>> : std::true_type {};
+
+QBENCH_CONTRACT_OPERATION(loadWeights, std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(feedForward, std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(getLearnedValues, std::declval<V*>())
+QBENCH_CONTRACT_OPERATION(train, std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(weight, std::size_t{})
+#undef QBENCH_CONTRACT_OPERATION
+
+template <typename A, typename N, typename V>
+constexpr bool weightIsValue() {
+    if constexpr (Has_weight<A, N, V>::value) {
+        return std::is_convertible_v<decltype(A::weight(std::declval<N&>(), std::size_t{})), V>;
+    }
+    return false;
+}
+
+}  // namespace contract
+}  // namespace qbench
+
+#endif  // QBENCH_CONTRACT_HPP
