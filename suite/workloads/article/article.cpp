@@ -40,6 +40,7 @@ constexpr std::size_t NUMBER_OF_OUTPUTS = 1;
 using Architecture = qbench::NetworkShape<NUMBER_OF_INPUTS, NUMBER_OF_HIDDEN_LAYERS, NUMBER_OF_NEURONS_PER_HIDDEN_LAYER,
                                           NUMBER_OF_OUTPUTS, qbench::Activation::tanh, qbench::Activation::sigmoid,
                                           QBENCH_TRAINABLE != 0, 0x2545F491u>;
+static_assert(qbench::contract::meetsNetworkContract<QbenchAdapter, ValueType, Architecture>());
 using NeuralNetworkType = QbenchAdapter::Network<ValueType, Architecture>;
 
 // Internal linkage, like the article's `static NeuralNetworkType testNeuralNet`.
@@ -86,7 +87,9 @@ struct Weights {
 };
 
 // Where the adapter's fromRaw is constexpr this is constant-initialised: a const table, as the article's is.
-constexpr Weights weightsOf(const std::int32_t (&raw)[Architecture::weightCount]) {
+// (A template, so a value type that is not a literal type still compiles.)
+template <typename Raw>
+constexpr Weights weightsOf(const Raw (&raw)[Architecture::weightCount]) {
     Weights weights{};
     for (std::size_t i = 0; i < Architecture::weightCount; ++i) {
         weights.at[i] = QbenchAdapter::fromRaw<ValueType>(raw[i]);

@@ -84,6 +84,34 @@ constexpr bool weightIsValue() {
     return false;
 }
 
+// The network type and its operations, checked in the contract's words (each message names the docs' section).
+// Returns true so a caller can static_assert on it; the checks are the static_asserts inside.
+template <typename A, typename V, typename Shape>
+constexpr bool meetsNetworkContract() {
+    static_assert(HasNetwork<A, V, Shape>::value,
+                  "qbench library contract: QbenchAdapter has no Network<Value, Shape> type "
+                  "(docs/libraries.md#the-network)");
+    if constexpr (HasNetwork<A, V, Shape>::value) {
+        using N = typename A::template Network<V, Shape>;
+        static_assert(Has_feedForward<A, N, V>::value,
+                      "qbench library contract: QbenchAdapter has no feedForward(Network&, const Value* inputs) "
+                      "(docs/libraries.md#operations)");
+        static_assert(Has_getLearnedValues<A, N, V>::value,
+                      "qbench library contract: QbenchAdapter has no getLearnedValues(Network&, Value* outputs) "
+                      "(docs/libraries.md#operations)");
+        static_assert(Shape::isTrainable || Has_loadWeights<A, N, V>::value,
+                      "qbench library contract: QbenchAdapter has no loadWeights(Network&, const Value* weights), "
+                      "which inference images need (docs/libraries.md#weights)");
+        static_assert(!Shape::isTrainable || Has_train<A, N, V>::value,
+                      "qbench library contract: QbenchAdapter has no train(Network&, const Value* targets), "
+                      "which trainable images need (docs/libraries.md#operations)");
+        static_assert(!Shape::isTrainable || weightIsValue<A, N, V>(),
+                      "qbench library contract: QbenchAdapter has no weight(const Network&, std::size_t index) -> "
+                      "Value, which trainable images need to report their weights (docs/libraries.md#weights)");
+    }
+    return true;
+}
+
 }  // namespace contract
 }  // namespace qbench
 

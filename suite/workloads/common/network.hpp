@@ -89,7 +89,9 @@ using StoredType = std::conditional_t<QBENCH_Q_SIGNED != 0, SignedStoredType, st
 // Raw values widened to at least 32 bits, so the report code is the empty baseline's.
 using ReportedType = std::conditional_t<(totalBits > 32), std::int64_t, std::int32_t>;
 
-constexpr ValueType fromStored(StoredType raw) { return Adapter::template fromRaw<ValueType>(raw); }
+// A template, so that a value type that is not a literal type (a non-constexpr fromRaw) still compiles.
+template <typename Stored = StoredType>
+constexpr ValueType fromStored(Stored raw) { return Adapter::template fromRaw<ValueType>(raw); }
 // What the harness compares: raw integers, exactly (a difference of two raw values fits), so it needs no
 // arithmetic of the library's value type.
 using Number = std::conditional_t<(totalBits > 16), std::int64_t, std::int32_t>;
@@ -102,26 +104,8 @@ constexpr Number learnedToleranceNumber = oneNumber / 10;
 
 #endif
 
-static_assert(qbench::contract::HasNetwork<Adapter, ValueType, Shape>::value,
-              "qbench library contract: QbenchAdapter has no Network<Value, Shape> type "
-              "(docs/libraries.md#the-network)");
+static_assert(qbench::contract::meetsNetworkContract<Adapter, ValueType, Shape>());
 using NetworkType = typename Adapter::template Network<ValueType, Shape>;
-
-static_assert(qbench::contract::Has_feedForward<Adapter, NetworkType, ValueType>::value,
-              "qbench library contract: QbenchAdapter has no feedForward(Network&, const Value* inputs) "
-              "(docs/libraries.md#operations)");
-static_assert(qbench::contract::Has_getLearnedValues<Adapter, NetworkType, ValueType>::value,
-              "qbench library contract: QbenchAdapter has no getLearnedValues(Network&, Value* outputs) "
-              "(docs/libraries.md#operations)");
-static_assert(Shape::isTrainable || qbench::contract::Has_loadWeights<Adapter, NetworkType, ValueType>::value,
-              "qbench library contract: QbenchAdapter has no loadWeights(Network&, const Value* weights), "
-              "which inference images need (docs/libraries.md#weights)");
-static_assert(!Shape::isTrainable || qbench::contract::Has_train<Adapter, NetworkType, ValueType>::value,
-              "qbench library contract: QbenchAdapter has no train(Network&, const Value* targets), "
-              "which trainable images need (docs/libraries.md#operations)");
-static_assert(!Shape::isTrainable || qbench::contract::weightIsValue<Adapter, NetworkType, ValueType>(),
-              "qbench library contract: QbenchAdapter has no weight(const Network&, std::size_t index) -> Value, "
-              "which trainable images need to report their weights (docs/libraries.md#weights)");
 
 inline ReportedType reported(const ValueType& value) { return reportedNumber(number(value)); }
 

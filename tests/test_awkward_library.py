@@ -1,0 +1,122 @@
+"""qbench run --library awkward=tests/libraries/awkward: a library of our own with the traits that make real
+third-party libraries awkward to adapt (a Q type that is not a literal type, weights set and read per layer in
+an order of its own, transfer functions that take the output count, a network with a destructor, lookup tables
+in a source file selected per format by a macro). Its adapter must stay short, its cells must build, run and
+learn, and its code must be counted as its own (docs/libraries.md walks through the adapter).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qbench.cli import main as qbench_main
+from qbench.results import read_results
+
+REPO = Path(__file__).resolve().parent.parent
+AWKWARD = REPO / "tests" / "libraries" / "awkward"
+CONTRACT_DOCS = REPO / "docs" / "libraries.md"
+ADAPTER = AWKWARD / "adapter" / "qbench_adapter.hpp"
+MAX_ADAPTER_LINES = 50
+
+
+@pytest.fixture(scope="module")
+def awkward_run(tmp_path_factory: pytest.TempPathFactory):
+    """The XOR matrix on cortex-m0plus, Q16.16 and Q8.8, trainable and inference, emulated, qnn beside awkward:
+    (exit status, results folder)."""
+    root = tmp_path_factory.mktemp("awkward")
+    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16,q8.8",
+                          "--variants", "trainable,inference", "--library", f"awkward={AWKWARD}",
+                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
+    return status, root / "out"
+
+
+def test_every_awkward_cell_builds_and_runs(awkward_run):
+    status, out = awkward_run
+    rows = read_results(out).rows
+    awkward = rows[rows["library"] == "awkward"]
+    assert sorted(zip(awkward["qformat"], awkward["variant"], strict=True)) == [
+        ("q16.16", "inference"), ("q16.16", "trainable"), ("q8.8", "inference"), ("q8.8", "trainable"),
+    ]  # fmt: skip
+    assert (awkward["status"] == "ok").all(), awkward[["qformat", "variant", "status", "message"]].to_string()
+
+
+def test_the_whole_run_succeeds_the_articles_host_configuration_included(awkward_run):
+    status, _ = awkward_run
+    assert status == 0
+
+
+def test_awkward_learns_xor_on_the_device(awkward_run):
+    _, out = awkward_run
+    rows = read_results(out).rows
+    trainable = rows[(rows["library"] == "awkward") & (rows["variant"] == "trainable")].set_index("qformat")
+    for qformat in ("q16.16", "q8.8"):
+        assert bool(trainable.loc[qformat, "learned"]), qformat
+        assert bool(trainable.loc[qformat, "learned_exact"]), qformat  # not through overflow
+        assert 0 < trainable.loc[qformat, "iterations"] < 20_000
+    inference = rows[(rows["library"] == "awkward") & (rows["variant"] == "inference")].set_index("qformat")
+    assert bool(inference.loc["q16.16", "learned"])  # qnn's trained weights, reordered, in awk's arithmetic
+
+
+def adapter_lines(text: str) -> list[str]:
+    """The adapter's lines that are neither blank nor only a comment."""
+    return [line for line in text.splitlines() if line.strip() and not line.strip().startswith("//")]
+
+
+def test_the_adapter_stays_within_a_few_dozen_lines():
+    assert len(adapter_lines(ADAPTER.read_text())) <= MAX_ADAPTER_LINES
+
+
+def test_awks_code_is_grouped_under_its_own_name(awkward_run):
+    _, out = awkward_run
+    symbols = read_results(out).symbols
+    awkward = symbols[symbols["library"] == "awkward"]
+    own = awkward[awkward["symbol"].str.contains("awk::", regex=False)]
+    assert not own.empty
+    assert set(own["group"]) == {"awkward"}, own[own["group"] != "awkward"][["symbol", "group"]].to_string()
+    harness = awkward[awkward["group"] == "workload harness"]
+    assert not harness["symbol"].str.contains("awk::|QbenchAdapter::").any(), harness["symbol"].tolist()
+    # The tables come from the compiled source (src/tables.cpp), one pair per format.
+    tables = set(awkward[awkward["symbol"].str.contains("awk::Tables<", regex=False)]["symbol"])
+    assert {"awk::Tables<16, 16>::tanh", "awk::Tables<16, 16>::sigmoid",
+            "awk::Tables<8, 8>::tanh", "awk::Tables<8, 8>::sigmoid"} <= tables  # fmt: skip
+    # The network's destructor is registered at start-up, through what the start-up code supplies.
+    registered = awkward[awkward["symbol"].isin(["__cxa_atexit", "__dso_handle"])]
+    assert set(registered["symbol"]) == {"__cxa_atexit", "__dso_handle"}
+    assert set(registered["group"]) == {"start-up"}
+
+
+def test_an_adapter_missing_an_operation_fails_its_cell_with_the_contracts_words(tmp_path):
+    broken = shutil.copytree(AWKWARD, tmp_path / "broken")
+    adapter = broken / "adapter" / "qbench_adapter.hpp"
+    lines = adapter.read_text().splitlines(keepends=True)
+    start = next(index for index, line in enumerate(lines) if "static void train(" in line)
+    end = lines.index("    }\n", start)
+    adapter.write_text("".join(lines[:start] + lines[end + 1 :]))
+    assert "train(" not in adapter.read_text()
+    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "trainable",
+                          "--no-emulate", "--library", f"broken={broken}", "--out", str(tmp_path / "out"),
+                          "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    assert status == 1
+    rows = read_results(tmp_path / "out").rows.set_index("library")
+    assert rows.loc["qnn", "status"] == "ok"
+    assert rows.loc["broken", "status"] == "build-failed"
+    message = rows.loc["broken", "message"]
+    assert "qbench library contract" in message and "docs/libraries.md" in message, message
+
+
+def heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_into_the_contract_names_a_section_of_it():
+    anchors = {heading_anchor(line.lstrip("#")) for line in CONTRACT_DOCS.read_text().splitlines()
+               if line.startswith("#")}  # fmt: skip
+    assert {"descriptor", "value-types", "the-network", "operations", "weights", "sources"} <= anchors
+    linking = [*(REPO / "suite").rglob("*.hpp"), *(REPO / "suite").rglob("*.cpp"), *(REPO / "scripts").rglob("*.py")]
+    linked = {anchor for path in linking for anchor in re.findall(r"docs/libraries\.md#([\w-]+)", path.read_text())}
+    assert linked and linked <= anchors, linked - anchors
