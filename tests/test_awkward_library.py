@@ -2,7 +2,9 @@
 third-party libraries awkward to adapt (a Q type that is not a literal type, weights set and read per layer in
 an order of its own, transfer functions that take the output count, a network with a destructor, lookup tables
 in a source file selected per format by a macro). Its adapter must stay short, its cells must build, run and
-learn, and its code must be counted as its own (docs/libraries.md walks through the adapter).
+learn, and its code must be counted as its own (docs/libraries.md walks through the adapter). Its wrapping
+variant (tests/libraries/awkward-wrapping: the same files with momentum 1) gets XOR right only through overflow,
+and qbench must say so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from qbench.results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
 AWKWARD = REPO / "tests" / "libraries" / "awkward"
+AWKWARD_WRAPPING = REPO / "tests" / "libraries" / "awkward-wrapping"
 CONTRACT_DOCS = REPO / "docs" / "libraries.md"
 ADAPTER = AWKWARD / "adapter" / "qbench_adapter.hpp"
 MAX_ADAPTER_LINES = 50
@@ -59,6 +62,22 @@ def test_awkward_learns_xor_on_the_device(awkward_run):
         assert 0 < trainable.loc[qformat, "iterations"] < 20_000
     inference = rows[(rows["library"] == "awkward") & (rows["variant"] == "inference")].set_index("qformat")
     assert bool(inference.loc["q16.16", "learned"])  # qnn's trained weights, reordered, in awk's arithmetic
+
+
+def test_the_wrapping_variant_is_reported_as_learned_only_through_overflow(tmp_path):
+    # awk with momentum 1: its Q8.8 weights drift past 100 and its sums wrap; the device gets every output
+    # right, exact arithmetic on its final weights does not (the descriptor gives the measured outputs).
+    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q8.8", "--variants", "trainable",
+                          "--library", f"awkwrap={AWKWARD_WRAPPING}", "--out", str(tmp_path / "out"),
+                          "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    assert status == 0
+    rows = read_results(tmp_path / "out").rows.set_index("library")
+    wrapping = rows.loc["awkwrap"]
+    assert wrapping["status"] == "ok", wrapping["message"]
+    assert bool(wrapping["learned"])
+    assert not bool(wrapping["learned_exact"])
+    assert wrapping["message"].startswith("learned only through overflow"), wrapping["message"]
+    assert bool(rows.loc["qnn", "learned_exact"])  # qnn saturates: beside it, the same cell learns for real
 
 
 def adapter_lines(text: str) -> list[str]:

@@ -12,6 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 
+// TransferFunctions' momentum in sixteenths: 8 (0.5) unless the build defines it. 16 (1) keeps every
+// change forever (tests/libraries/awkward-wrapping uses it).
+#ifndef AWK_MOMENTUM_SIXTEENTHS
+#define AWK_MOMENTUM_SIXTEENTHS 8
+#endif
+
 namespace awk {
 
 // The activations, initial weights and training constants of a network. Like
@@ -24,7 +30,10 @@ struct TransferFunctions {
     using Output = OutputActivation;
 
     static V learningRate() { return V(1, 0); }                           // 1
-    static V momentum() { return V(0, 1u << (V::fractionalBits - 1)); }  // 0.5
+    static V momentum() {  // 0.5 by default
+        using Wide = typename V::Wide;
+        return V::fromRaw(static_cast<typename V::Raw>((Wide(AWK_MOMENTUM_SIXTEENTHS) << V::fractionalBits) / 16));
+    }
     static V zeroTolerance() {  // 1/256, or the format's step if coarser
         return V::fromRaw(typename V::Raw(1) << (V::fractionalBits > 8 ? V::fractionalBits - 8 : 0));
     }
