@@ -6,15 +6,23 @@ import pandas as pd
 import pytest
 
 from qbench.analysis import (
+    NETWORK_BYTE_COLUMNS,
     budget_table,
+    cores_together,
+    failure_kinds,
     fits,
+    flags_table,
     group_totals,
+    headline_table,
+    network_bytes,
     percent,
+    preferred_formats,
     ratio,
+    speed_table,
     symbol_diff_table,
     variant_ratio_table,
 )
-from qbench.results import ResultRow, rows_frame
+from qbench.results import ResultRow, SymbolRow, rows_frame, symbols_frame
 from qbench.symbols import group_of, short_name, without_parameters
 from qbench.targets import Part
 
@@ -51,43 +59,153 @@ def test_fits_needs_both_flash_and_ram():
     assert fits(None, 100, PART) is None
 
 
+def symbol(variant: str, group: str, category: str, size: int, core: str = "cortex-m0plus") -> SymbolRow:
+    return SymbolRow(core=core, qformat="q16.16", variant=variant, opt="Os", workload="xor", library="qnn",
+                     network="", symbol=f"{group} {category}", group=group, category=category, size=size)  # fmt: skip
+
+
+# qnn's 2-4-1 Q16.16 on Cortex-M0+: the library's code, its table, the network object and (inference-only) the
+# deployed weights are the network's; the workload harness is not.
+TRAINABLE = [symbol("trainable", "qnn", "code", 856), symbol("trainable", "qnn", "data", 4),
+             symbol("trainable", "activation tables", "rodata", 162), symbol("trainable", "network object", "bss", 172),
+             symbol("trainable", "workload harness", "code", 1028)]  # fmt: skip
+INFERENCE = [symbol("inference", "qnn", "code", 232), symbol("inference", "activation tables", "rodata", 162),
+             symbol("inference", "deployed weights", "rodata", 68), symbol("inference", "network object", "bss", 24),
+             symbol("inference", "workload harness", "code", 612)]  # fmt: skip
+
+
+def test_network_bytes_are_the_networks_own_groups():
+    table = network_bytes(symbols_frame(TRAINABLE + INFERENCE)).set_index("variant")
+    assert table.loc["trainable", NETWORK_BYTE_COLUMNS].tolist() == [860, 162, 172, 0, 1022, 176, 1194]
+    assert table.loc["inference", NETWORK_BYTE_COLUMNS].tolist() == [232, 162, 24, 68, 462, 24, 486]
+
+
 def test_variant_ratio_table():
-    table = variant_ratio_table(
-        rows_frame([row("trainable", 3000, 200, 4000, 300), row("inference", 1000, 50, 2000, 60)])
-    )
-    assert table.to_dict("records") == [
-        {
-            "library": "qnn",
-            "network": "",
-            "core": "cortex-m0plus",
-            "qformat": "q16.16",
-            "opt": "Os",
-            "trainable_flash": 3000,
-            "inference_flash": 1000,
-            "flash_ratio": pytest.approx(1 / 3),
-            "trainable_ram_static": 200,
-            "inference_ram_static": 50,
-            "ram_ratio": 0.25,
-        }
-    ]
+    rows = rows_frame([row("trainable", 3000, 200, 4000, 300), row("inference", 1000, 50, 2000, 60)])
+    (record,) = variant_ratio_table(rows, symbols_frame(TRAINABLE + INFERENCE)).to_dict("records")
+    assert record["trainable_code"] == 860 and record["inference_code"] == 232
+    assert record["code_ratio"] == pytest.approx(232 / 860)
+    assert record["network_ram_ratio"] == pytest.approx(24 / 176)
+    assert record["network_flash_ratio"] == pytest.approx(462 / 1022)
+    assert record["lib_flash_ratio"] == pytest.approx(1 / 3) and record["lib_ram_ratio"] == 0.25
 
 
 def test_variant_ratio_needs_both_variants_ok():
     frame = rows_frame([row("trainable", 3000, 200, 4000, 300), row("inference", 1, 1, 1, 1, status="build-failed")])
-    assert variant_ratio_table(frame).empty
+    assert variant_ratio_table(frame, symbols_frame(TRAINABLE + INFERENCE)).empty
 
 
 def test_budget_table():
     frame = rows_frame([row("trainable", 4096, 512, 8192, 2048), row("inference", 1024, 64, 20000, 100)])
     table = budget_table(frame, {"P1": PART}).set_index("variant")
-    assert table.loc["trainable", ["lib_flash_pct", "lib_ram_pct", "img_flash_pct", "img_ram_pct"]].tolist() == [
-        25.0,
-        25.0,
-        50.0,
-        100.0,
-    ]
+    assert table.loc["trainable", ["img_flash_pct", "img_ram_pct"]].tolist() == [50.0, 100.0]
     assert table.loc["trainable", "fits"] == "fits"
     assert table.loc["inference", "fits"] == "does not fit"  # 20000 bytes of flash > 16 KiB
+
+
+def timed(core: str, cycles: float, core_clock_us: float) -> ResultRow:
+    """An emulated inference-only row whose est_us_forward is at its core file's clock."""
+    return ResultRow(core=core, board="b", qformat="q16.16", variant="inference", opt="Os", workload="xor",
+                     status="ok", qemu="qemu", instr_forward=1200.0, instr_forward_occurrences=4,
+                     est_cycles_forward=cycles, est_cycles_forward_min=cycles - 10, est_cycles_forward_max=cycles + 10,
+                     est_us_forward=core_clock_us)  # fmt: skip
+
+
+def test_speed_table_compares_cores_at_one_clock():
+    # The same cycles: 100 µs at the M0 file's 16 MHz, 50 µs at the M0+ file's 32 MHz; one clock makes them equal.
+    rows = rows_frame([timed("cortex-m0", 1600.0, 100.0), timed("cortex-m0plus", 1600.0, 50.0)])
+    table = speed_table(rows, "forward", clock_hz=32_000_000)
+    assert table["est_us_forward_32mhz"].tolist() == [50.0, 50.0]
+    assert table["est_cycles_forward"].tolist() == ["1,600 (1,590–1,610)"] * 2
+    assert "est_us_forward" not in table.columns and speed_table(rows, "train_step").empty
+    assert speed_table(rows, "forward", clock_hz=16_000_000)["est_us_forward_16mhz"].tolist() == [100.0, 100.0]
+
+
+def test_part_budgets_time_each_part_at_its_own_clock():
+    slow = Part("SLOW", "v", "cortex-m0", flash_bytes=16384, ram_bytes=2048, clock_hz=16_000_000)
+    fast = Part("FAST", "v", "cortex-m0plus", flash_bytes=16384, ram_bytes=2048, clock_hz=48_000_000)
+    rows = rows_frame([timed("cortex-m0", 1600.0, 100.0), timed("cortex-m0plus", 1600.0, 50.0)])
+    table = budget_table(rows, {"SLOW": slow, "FAST": fast}).set_index("part")
+    assert table.loc["SLOW (16 KiB flash, 2 KiB RAM, 16 MHz)", "est_us_forward"] == pytest.approx(100.0)
+    assert table.loc["FAST (16 KiB flash, 2 KiB RAM, 48 MHz)", "est_us_forward"] == pytest.approx(1600 / 48)
+
+
+def headline_row(core: str, variant: str, **columns) -> ResultRow:
+    return ResultRow(core=core, board="b", qformat="q16.16", variant=variant, opt="Os", workload="xor", status="ok",
+                     qemu="qemu", **columns)  # fmt: skip
+
+
+def test_headline_table_is_one_row_per_core_at_one_clock():
+    rows = rows_frame([
+        headline_row("cortex-m0plus", "trainable", lib_ram_total=312, instr_forward=631.0, est_cycles_forward=824.0,
+                     instr_train_step=2457.5, est_cycles_train_step=3200.0, learned=True, learned_exact=True,
+                     iterations=1352),
+        headline_row("cortex-m0plus", "inference", lib_ram_total=84, instr_forward=627.0, est_cycles_forward=800.0,
+                     learned=True),
+        headline_row("host", "inference", lib_ram_static=40),  # an x86-64 object: not beside the Cortex-M rows
+    ])  # fmt: skip
+    (record,) = headline_table(rows, symbols_frame(TRAINABLE + INFERENCE), clock_hz=32_000_000).to_dict("records")
+    assert (record["core"], record["flash, trainable"], record["flash, inference"]) == ("cortex-m0plus", 1022, 462)
+    assert (record["RAM with stack, trainable"], record["RAM with stack, inference"]) == (312, 84)
+    assert record["instructions per inference"] == 627.0  # the inference-only image's
+    assert record["µs per inference at 32 MHz"] == 25.0 and record["µs per training step at 32 MHz"] == 100.0
+    assert record["learned"] == "yes, 1,352 iterations" and record["deployed outputs"] == "right"
+    assert "static RAM, trainable" not in record and "accuracy on device %" not in record  # nothing in them
+
+
+def test_headline_says_learned_only_through_overflow():
+    rows = rows_frame([headline_row("cortex-m0plus", "trainable", learned=True, learned_exact=False, iterations=9)])
+    assert headline_table(rows, symbols_frame([]))["learned"].tolist() == ["only through overflow"]
+
+
+def test_preferred_formats_keep_each_librarys_own():
+    frame = rows_frame([row("trainable", 1, 1, 1, 1), row("inference", 1, 1, 1, 1)])
+    frame = pd.concat([frame, frame.assign(qformat="q8.8"), frame.assign(qformat="float32", library="emlearn")])
+    kept = preferred_formats(frame, "q16.16")
+    assert sorted(set(zip(kept["library"], kept["qformat"], strict=True))) == [("emlearn", "float32"),
+                                                                              ("qnn", "q16.16")]  # fmt: skip
+
+
+def test_cores_together_joins_rows_equal_but_for_the_core():
+    frame = pd.DataFrame({"core": ["m0", "m3", "m4", "m0"], "qformat": ["a", "a", "a", "b"],
+                          "iterations": pd.array([10, 10, 12, None], dtype="Int64")})  # fmt: skip
+    together = cores_together(frame)
+    assert together[["core", "qformat"]].to_dict("list") == {"core": ["m0, m3", "m4", "m0"], "qformat": ["a", "a", "b"]}
+    assert together["iterations"].tolist()[:2] == [10, 12] and pd.isna(together["iterations"].iloc[2])
+
+
+def test_failure_kinds_group_cells_by_status_and_message():
+    rows = rows_frame([row("trainable", 1, 1, 1, 1, status="invalid") for _ in range(2)]
+                      + [row("inference", 1, 1, 1, 1, status="timeout")])  # fmt: skip
+    rows["message"] = ["trainable cells are invalid\nsecond line", "trainable cells are invalid", "hung"]
+    kinds = failure_kinds(rows)
+    assert [(kind.status, kind.message, len(kind.cells)) for kind in kinds] == [
+        ("invalid", "trainable cells are invalid", 2), ("timeout", "hung", 1)]  # fmt: skip
+    assert kinds[1].cells == ("cortex-m0plus q16.16 inference",)
+
+
+def flagged(core: str, qformat: str, flags: str) -> ResultRow:
+    return ResultRow(core=core, board="b", qformat=qformat, variant="inference", opt="Os", workload="xor",
+                     status="ok", flags=flags, elf=f"build/{core}/{qformat}/firmware.elf")  # fmt: skip
+
+
+def test_flags_table_has_one_row_per_distinct_set():
+    rows = rows_frame([
+        flagged("cortex-m0", "q8.8", "-Os -mcpu=cortex-m0 -DQ=8 -Ibuild/cortex-m0/q8.8"),
+        flagged("cortex-m0", "q16.16", "-Os -mcpu=cortex-m0 -DQ=16 -Ibuild/cortex-m0/q16.16"),
+        flagged("cortex-m4", "q8.8", "-Os -mcpu=cortex-m4 -mthumb -DQ=8 -Ibuild/cortex-m4/q8.8"),
+    ])  # fmt: skip
+    assert analysis_flags(rows) == [
+        ("every cell", "-Os -I<cell>"),
+        ("core cortex-m0", "-mcpu=cortex-m0"),
+        ("core cortex-m4", "-mcpu=cortex-m4 -mthumb"),
+        ("qformat q8.8", "-DQ=8"),
+        ("qformat q16.16", "-DQ=16"),
+    ]
+
+
+def analysis_flags(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(flags_table(rows).itertuples(index=False, name=None))
 
 
 def test_group_totals_and_symbol_diff():

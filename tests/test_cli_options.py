@@ -4,17 +4,25 @@ once with one note, and every --help naming each option's default and its allowe
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from library_copies import qnn_copy
-from qbench.cli import build_parser
+from qbench.cli import _invalid_lines, build_parser
 from qbench.cli import main as qbench_main
+from qbench.compare import DEFAULT_METRICS, METRICS
+from qbench.compare import KEY as COMPARE_KEY
+from qbench.matrix import expand
 from qbench.results import read_results
+from qbench.targets import load_targets
+from qbench.workloads import WORKLOADS
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
-COMMANDS = ("build", "run", "report", "merge", "compare", "verify", "lut", "import-torch")
+COMMANDS = ("build", "run", "report", "merge", "compare", "list", "verify", "lut", "import-torch")
 
 
 def rejected(capsys, arguments: list[str]) -> str:
@@ -108,10 +116,90 @@ def test_help_names_the_allowed_values_and_defaults(capsys):
         qbench_main(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for shown in ("--formats FORMATS comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 "
-                  "to 64 bits, or float32 (default: q16.16,q8.8)",
-                  "comma-separated variants: trainable, inference (default: trainable,inference)",
+                  "to 64 bits, or float32 (default: q16.16,q8.8; qbench list formats)",
+                  "comma-separated variants: trainable, inference (default: the workload's: inference for digits, "
+                  "iris; trainable,inference for xor)",
                   "O0, O1, O2, O3, Os, Oz, with or without a leading '-' (default: Os)",
-                  "cortex-m0, cortex-m0plus", "workload: digits, iris, xor (default: xor)",
+                  "cortex-m0, cortex-m0plus", "workload: digits, iris, xor (default: xor; qbench list workloads)",
                   "above 0 and at most 86400, a day (default: 60)", "1 to 1,000,000 (default: 20000)",
                   "parallel jobs, 1 to 1024"):  # fmt: skip
         assert shown in text
+
+
+def test_compare_help_lists_the_metrics_and_match_columns(capsys):
+    with pytest.raises(SystemExit):
+        qbench_main(["compare", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps anywhere in a long comma-separated default
+    assert f"comma-separatedresultscolumns,from:{','.join(METRICS)}(default:{','.join(DEFAULT_METRICS)})" in text
+    assert f"columnsthatpairrows,from:{','.join(COMPARE_KEY)};" in text
+
+
+# ---- each workload's default variants; invalid cells say why on the terminal ---------------------------------
+
+IRIS = ["--workload", "iris", "--cores", "cortex-m0plus", "--formats", "q8.8", "--no-emulate"]
+
+
+def test_a_host_trained_workload_runs_inference_by_default_and_exits_0(tmp_path, build, capsys):
+    out = tmp_path / "out"
+    assert qbench_main(["run", *IRIS, "--build-dir", str(build), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "invalid" not in captured.err + captured.out and captured.out.startswith("1 ok, 0 failed")
+    assert list(read_results(out).rows["variant"]) == ["inference"]
+    # xor trains on the device: both variants by default.
+    assert sorted(cell.variant for cell in expand(load_targets(), WORKLOADS, cores="host").cells) == [
+        "inference", "inference", "trainable", "trainable"
+    ]  # fmt: skip
+
+
+def test_an_invalid_cell_asked_for_says_why_on_the_terminal(tmp_path, build, capsys):
+    out = tmp_path / "out"
+    status = qbench_main(["run", *IRIS, "--variants", "trainable,inference", "--formats", "q8.8,q16.16",
+                          "--build-dir", str(build), "--out", str(out)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 1
+    reason = "iris trains on the host; its device images are inference-only (--variants inference)"
+    assert captured.err.count(reason) == 1, captured.err  # one line per reason, naming its cells
+    assert (f"invalid: {reason} (2 cells: cortex-m0plus iris q8.8 trainable -Os, cortex-m0plus iris q16.16 "
+            "trainable -Os)") in captured.err  # fmt: skip
+    assert "2 ok, 0 failed, 2 invalid" in captured.out
+    rows = read_results(out).rows
+    assert sorted(rows["status"]) == ["invalid", "invalid", "ok", "ok"]
+    assert set(rows[rows["status"] == "invalid"]["message"]) == {reason}
+
+
+def test_many_invalid_cells_are_counted_not_all_named():
+    matrix = expand(load_targets(), WORKLOADS, workload="iris", variants="trainable", formats="q8.8")
+    (line,) = _invalid_lines(matrix)
+    cores = len(load_targets())
+    assert line.startswith("invalid: iris trains on the host") and line.endswith(f" and {cores - 4} more)")
+    assert f"({cores} cells: " in line and line.count(" iris q8.8 trainable -Os") == 4
+
+
+# ---- shell completion (argcomplete) -------------------------------------------------------------------------
+
+
+def completions(line: str) -> list[str]:
+    """What the shell is offered for `line` (the cursor at its end), asked as bash asks it: through argcomplete,
+    which answers on file descriptor 8."""
+    environment = {**os.environ, "_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": "\n", "COMP_LINE": line,
+                   "COMP_POINT": str(len(line)), "COMP_TYPE": "9"}  # fmt: skip
+    completed = subprocess.run(["bash", "-c", '"$@" 8>&1 9>/dev/null', "bash", sys.executable, "-m", "qbench.cli"],
+                               env=environment, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return [word.strip() for word in completed.stdout.split("\n") if word.strip()]
+
+
+def test_the_shell_completes_commands_options_and_list_items():
+    assert completions("qbench li") == ["list"]
+    assert completions("qbench list c") == ["cores"]
+    assert completions("qbench run --cores cortex-m0plus,cortex-m3") == [
+        "cortex-m0plus,cortex-m3", "cortex-m0plus,cortex-m33"
+    ]  # fmt: skip
+    assert completions("qbench run --workload i") == ["iris"]
+    assert completions("qbench compare a b --metric lib_flash,instr_f") == ["lib_flash,instr_forward"]
+
+
+def test_the_documented_registration_names_qbench():
+    register = Path(sys.executable).parent / "register-python-argcomplete"
+    script = subprocess.run([str(register), "qbench"], capture_output=True, text=True, check=True).stdout
+    assert "complete " in script and "qbench" in script

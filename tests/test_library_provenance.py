@@ -17,7 +17,7 @@ from qbench.provenance import QBENCH_CHECKOUT, library_provenance, package_relea
 from qbench.report import plot_figures
 from qbench.results import ResultRow, read_results, rows_frame
 
-CLAIMS = 6  # the article's claims, each once per library
+CLAIMS = 5  # the article's claims, each once per library
 
 
 def _section(report: str, title: str) -> str:
@@ -41,7 +41,7 @@ def test_a_library_without_results_is_not_measured():
                        library="other")  # fmt: skip
     no_symbols = pd.DataFrame(columns=[*ARTICLE, "variant", "group", "size"])
     claims = article_claims(rows_frame([failed]), no_symbols, {}, {})
-    assert list(claims.columns) == ["claim", "library", "measured", "verdict"]
+    assert list(claims.columns) == ["claim_id", "claim", "library", "measured", "verdict"]
     assert set(claims["library"]) == {"qnn", "other"} and set(claims["verdict"]) == {UNMEASURED}
 
 
@@ -76,14 +76,20 @@ def test_a_library_from_a_registry_package_records_its_version(tmp_path):
 
 def test_plots_name_every_library(side_by_side):
     _, out, _ = side_by_side
-    drawn = {name: figure for name, (figure, _) in plot_figures(read_results(out)).items() if figure is not None}
+    sections = plot_figures(read_results(out))
+    figures = [figure for entries in sections.values() for _, figure, _ in entries]
     try:
-        assert {"footprint", "instructions", "training", "weights"} <= set(drawn)
+        assert {"footprint", "instructions", "training", "weights"} <= {name for name, entries in sections.items()
+                                                                        if entries}  # fmt: skip
         for name in ("footprint", "instructions", "training"):
-            labels = {label for axes in drawn[name].axes for label in axes.get_legend_handles_labels()[1]}
-            named = [set(label.split()) & {"qnn", "other"} for label in labels - {"learned (0.1)"}]
-            assert all(len(libraries) == 1 for libraries in named) and set().union(*named) == {"qnn", "other"}, labels
-        assert "qnn" in drawn["weights"].axes[0].get_title()
+            labels = {label for _, figure, _ in sections[name] for axes in figure.axes
+                      for label in axes.get_legend_handles_labels()[1]}  # fmt: skip
+            named = [set(re.split(r"[\s,()]+", label)) & {"qnn", "other"} for label in labels]
+            assert set().union(*named) == {"qnn", "other"}, labels
+            assert all(len(libraries) <= 1 for libraries in named), labels
+        titles = " ".join(figure.axes[0].get_title() + (figure._suptitle.get_text() if figure._suptitle else "")
+                          for _, figure, _ in sections["weights"])  # fmt: skip
+        assert "qnn" in titles and "other" in titles, titles
     finally:
-        for figure in drawn.values():
+        for figure in figures:
             plt.close(figure)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from qbench import cli, outputs
+from qbench import outputs
+from qbench import report as report_module
 from qbench.cli import main as qbench_main
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
@@ -142,7 +143,7 @@ def enospc(*arguments):
 
 def test_a_write_failure_keeps_the_previous_results_byte_identical(previous, build, capsys, monkeypatch):
     before = snapshot(previous)
-    monkeypatch.setattr(cli, "write_report", enospc)
+    monkeypatch.setattr(report_module, "write_report", enospc)
     status = run(previous, build)
     captured = capsys.readouterr()
     assert status == 1
@@ -153,7 +154,7 @@ def test_a_write_failure_keeps_the_previous_results_byte_identical(previous, bui
 
 def test_a_failed_report_command_keeps_the_previous_report(previous, capsys, monkeypatch):
     before = snapshot(previous)
-    monkeypatch.setattr(cli, "write_report", enospc)
+    monkeypatch.setattr(report_module, "write_report", enospc)
     assert qbench("report", previous) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert snapshot(previous) == before and leftovers(previous.parent) == []
@@ -175,7 +176,7 @@ def test_an_interrupt_while_writing_says_nothing_was_written(previous, build, ca
     def interrupted(*arguments):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "write_report", interrupted)
+    monkeypatch.setattr(report_module, "write_report", interrupted)
     assert run(previous, build) == 130
     error = capsys.readouterr().err
     assert f"nothing was written: {previous} is as it was" in error and "rows that finished" not in error

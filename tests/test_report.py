@@ -1,4 +1,4 @@
-"""The report's claims, plots and progress display."""
+"""The report's tables, claims and figures, and the progress display."""
 
 from __future__ import annotations
 
@@ -10,21 +10,11 @@ import sys
 import pandas as pd
 import pytest
 
-from qbench.claims import (
-    FAILS,
-    HOLDS,
-    UNMEASURED,
-    TrainingRun,
-    code_under_4kb,
-    compare_training,
-    inference_about_a_third,
-    rises,
-    roughness,
-)
+from qbench.claims import FAILS, HOLDS, UNMEASURED, TrainingRun, compare_training, rises, roughness
 from qbench.cli import main as qbench_main
 from qbench.paths import REPO
 from qbench.progress import LogProgress, TerminalProgress
-from qbench.results import ResultRow, rows_frame
+from qbench.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, claims_for_report, markdown, table
 
 
 def test_roughness_and_rises_by_hand():
@@ -53,31 +43,6 @@ def test_training_comparison(q16, q8, verdict):
     assert compare_training(q16, q8) == verdict
 
 
-def row(variant: str, **columns) -> ResultRow:
-    return ResultRow(core="cortex-m0plus", board="b", qformat="q16.16", variant=variant, opt="Os", workload="xor",
-                     network="2-4-1 tanh/sigmoid", status="ok", **columns)  # fmt: skip
-
-
-def test_code_claim_by_hand():
-    holds = code_under_4kb(rows_frame([row("trainable", lib_code=3000, lib_rodata=500, lib_data=8, lib_flash=3508)]))
-    assert holds.verdict == HOLDS and "3,508 B" in holds.measured
-    fails = code_under_4kb(rows_frame([row("trainable", lib_code=4000, lib_rodata=96, lib_data=0, lib_flash=4096)]))
-    assert fails.verdict == FAILS
-    assert code_under_4kb(rows_frame([row("inference", lib_flash=1)])).verdict == UNMEASURED
-
-
-def test_a_third_claim_states_the_supported_bound():
-    frame = rows_frame([
-        row("trainable", lib_flash=3000, lib_ram_static=300), row("inference", lib_flash=900, lib_ram_static=90),
-    ])  # fmt: skip
-    claim = inference_about_a_third(frame)
-    assert claim.verdict == HOLDS and "inference-only <= 0.30 x trainable" in claim.measured
-    frame = rows_frame([
-        row("trainable", lib_flash=3000, lib_ram_static=300), row("inference", lib_flash=1500, lib_ram_static=90),
-    ])  # fmt: skip
-    assert inference_about_a_third(frame).verdict == FAILS
-
-
 def test_log_progress_lines():
     stream = io.StringIO()
     progress = LogProgress(stream)
@@ -104,19 +69,24 @@ def test_terminal_progress_redraws_one_line_and_keeps_failures():
     assert re.fullmatch(r"build 1/2 · run 1/1 · 1 failed · 0:0\d\n", final)
 
 
-def test_emulated_report_has_claims_and_plots(emulated_run):
+def test_emulated_report_opens_with_the_claims_and_keeps_every_figure(emulated_run):
     _, root, _ = emulated_run
     out = root / "out"
     report = (out / "report.md").read_text()
-    assert "## The article's claims" in report
-    claims = report[report.index("## The article's claims") : report.index("## Footprint")]
-    assert claims.count("| holds") + claims.count("| does not hold") == 6 and "not measured" not in claims
+    screen = report.split(FIRST_SCREEN_END, 1)[0].splitlines()
+    assert len(screen) <= FIRST_SCREEN_LINES
+    claims = report[report.index("## The article's claims") : report.index("## Cost per core")]
+    assert report.index("## Cost per core") < report.index(FIRST_SCREEN_END)
+    assert claims.count("| holds") + claims.count("| does not hold") == 5 and "not measured" not in claims
     links = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", report)
-    assert len(links) == 4
+    assert links and "No data" not in report
     for link in links:
         assert not link.startswith("/") and (out / link).stat().st_size > 10_000
+    drawn = {path.relative_to(out).as_posix() for path in (out / "plots").glob("*.png")}
+    assert set(links) == drawn  # every figure drawn is in the report, once
     first = {link: (out / link).read_bytes() for link in links}
     assert qbench_main(["report", str(out)]) == 0
+    assert (out / "report.md").read_text() == report
     assert {link: (out / link).read_bytes() for link in links} == first  # same results, same bytes
 
 
@@ -126,11 +96,43 @@ def test_robot_suite_parses():
          str(REPO / "tests" / "robot")], capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "6 tests, 6 passed" in completed.stdout
+    assert re.search(r"(\d+) tests?, \1 passed, 0 failed", completed.stdout), completed.stdout
 
 
 def test_report_tables_show_missing_values_as_dashes():
-    from qbench.report import markdown
-
     table = markdown(pd.DataFrame({"a": [1.0, None], "b": ["x", None]}))
     assert "nan" not in table and "<NA>" not in table and "–" in table
+
+
+def test_figures_have_separated_thousands_and_whole_numbers_bare():
+    frame = pd.DataFrame({"flash": pd.array([1768, 20000], dtype="Int64"), "instr": [631.0, 350.75],
+                          "ratio": [0.4231, 1.0], "ok": [True, False]})  # fmt: skip
+    lines = markdown(frame, {"ratio": 2}).splitlines()
+    assert [cell.strip() for cell in lines[2].strip("|").split("|")] == ["1,768", "631", "0.42", "yes"]
+    assert [cell.strip() for cell in lines[3].strip("|").split("|")] == ["20,000", "350.8", "1.00", "no"]
+    alignments = lines[1].strip("|").split("|")
+    assert [rule.endswith(":") for rule in alignments] == [True, True, True, False]  # numbers right, the rest left
+
+
+def test_constant_context_columns_go_to_the_caption_and_means_are_named():
+    frame = pd.DataFrame({"library": ["qnn", "qnn"], "opt": ["Os", "Os"], "core": ["m0", "m4"],
+                          "instr_forward": [631.0, 219.75], "lib_flash": [1, 1]})  # fmt: skip
+    shown = table(frame)
+    assert shown.caption == "Every row: library qnn, opt -Os."
+    header = shown.text.splitlines()[0]
+    assert "library" not in header and "opt" not in header and "core" in header
+    assert "mean_instr_forward" in header and "lib_flash" in header  # a measured figure stays, even constant
+    assert str(shown).startswith("Every row: library qnn, opt -Os.\n\n|")
+    whole = table(pd.DataFrame({"core": ["m0", "m4"], "instr_forward": [631.0, 219.0]}))
+    assert "mean" not in whole.text and not whole.caption
+    assert not table(pd.DataFrame({"core": []}))  # no rows: nothing to show
+
+
+def test_a_library_with_no_claim_measured_gets_one_row():
+    claims = pd.DataFrame({"claim_id": ["a", "a", "b", "b"], "claim": ["A", "A", "B", "B"],
+                           "library": ["qnn", "emlearn", "qnn", "emlearn"], "measured": ["1", "x", "2", "y"],
+                           "verdict": [HOLDS, UNMEASURED, FAILS, UNMEASURED]})  # fmt: skip
+    shown = claims_for_report(claims)
+    assert shown["library"].tolist() == ["qnn", "qnn", "emlearn"]
+    assert shown.iloc[2]["claim"] == "every claim" and shown.iloc[2]["verdict"] == UNMEASURED
+    assert list(shown.columns) == ["claim", "library", "measured", "verdict"]

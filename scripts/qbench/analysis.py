@@ -6,18 +6,19 @@ tested by hand; the report only renders what these return.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from .article import ARTICLE_FIGURES
-from .results import library_order
+from .results import QNN_LIBRARY, library_order
 from .symbols import short_name
 from .targets import Part
 
 KEY_COLUMNS = ["library", "network", "core", "qformat", "variant", "opt"]
-LIB_COLUMNS = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static"]
-IMG_COLUMNS = ["img_code", "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static"]
+IMAGE_COLUMNS = ["workload", "library", "network", "core", "qformat", "variant", "opt"]  # one image each
 
 
 def is_measured(value) -> bool:
@@ -37,61 +38,202 @@ def percent(used: float | None, available: float | None) -> float | None:
     return None if share is None else 100.0 * share
 
 
+COMPARISON_CLOCK_HZ = 32_000_000  # every core's cycles read as time at one clock: the article's STM32L011K4's
+
+
+def microseconds(cycles: float | None, clock_hz: float) -> float | None:
+    """Time for `cycles` at `clock_hz`, in µs; None when not estimated."""
+    return float(cycles) / clock_hz * 1e6 if is_measured(cycles) else None
+
+
+def clock_label(clock_hz: float) -> str:
+    """A clock in a column name: 32 MHz -> '32mhz'."""
+    return f"{clock_hz / 1e6:g}mhz"
+
+
+def tuples_of(frame: pd.DataFrame) -> list:
+    """The rows of a frame as named tuples (DataFrame.itertuples without the index, and much faster on
+    nullable columns)."""
+    row = namedtuple("Row", [str(column) for column in frame.columns], rename=True)
+    return [row(*values) for values in zip(*(frame[column].tolist() for column in frame.columns), strict=True)]
+
+
+def variants_by_cell(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, tuple]]:
+    """The rows of a frame by their values of `keys` (in order of appearance), each cell's rows by variant."""
+    cells: dict[tuple, dict[str, tuple]] = {}
+    for row in tuples_of(frame):
+        cells.setdefault(tuple(getattr(row, key) for key in keys), {})[row.variant] = row
+    return cells
+
+
 def ok_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["status"] == "ok"]
 
 
-def footprint_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Library cost (image minus empty baseline) of every successful cell."""
-    return ok_rows(rows)[KEY_COLUMNS + LIB_COLUMNS].reset_index(drop=True)
+# The network's own bytes: the library's code (its symbol group, named after the library), its activation tables,
+# the network object and the deployed weights; the workload harness, start-up and reporting code are not in them.
+NETWORK_GROUPS = ("activation tables", "network object", "deployed weights")
+FLASH_CATEGORIES = ("code", "rodata", "data")
+RAM_CATEGORIES = ("data", "bss")
+NETWORK_BYTE_COLUMNS = ["library_code", "activation_tables", "network_object", "deployed_weights", "network_flash",
+                        "network_ram", "network_bytes"]  # fmt: skip
 
 
-def image_table(rows: pd.DataFrame) -> pd.DataFrame:
-    return ok_rows(rows)[KEY_COLUMNS + IMG_COLUMNS].reset_index(drop=True)
+def network_bytes(symbols: pd.DataFrame) -> pd.DataFrame:
+    """Per image (IMAGE_COLUMNS): the bytes of each of the network's own groups (every category), its flash (code,
+    rodata, data), its static RAM (data, bss) and all its bytes (each byte once)."""
+    own = symbols[symbols["variant"].ne("baseline")
+                  & (symbols["group"].eq(symbols["library"]) | symbols["group"].isin(NETWORK_GROUPS))]  # fmt: skip
+    size = own["size"]
+    sized = own[IMAGE_COLUMNS].assign(
+        library_code=size.where(own["group"].eq(own["library"]), 0),
+        activation_tables=size.where(own["group"].eq("activation tables"), 0),
+        network_object=size.where(own["group"].eq("network object"), 0),
+        deployed_weights=size.where(own["group"].eq("deployed weights"), 0),
+        network_flash=size.where(own["category"].isin(FLASH_CATEGORIES), 0),
+        network_ram=size.where(own["category"].isin(RAM_CATEGORIES), 0),
+        network_bytes=size,
+    )
+    return sized.groupby(IMAGE_COLUMNS, as_index=False, sort=False)[NETWORK_BYTE_COLUMNS].sum()
 
 
-def variant_ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Inference-only over trainable library cost, per core, format and level."""
+def with_network_bytes(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
+    """rows with the network's own bytes of each row's image (missing where its symbols are not known)."""
+    merged = rows.merge(network_bytes(symbols), on=IMAGE_COLUMNS, how="left")
+    merged.index = rows.index
+    for column in NETWORK_BYTE_COLUMNS:
+        merged[column] = merged[column].astype("Int64")
+    return merged
+
+
+def is_cortex_m(rows: pd.DataFrame) -> pd.Series:
+    return rows["core"].str.startswith("cortex-m")
+
+
+def learned_text(row) -> str | None:
+    """A trainable row's learning in a few words: 'yes, 1,352 iterations', 'no, 20,000 iterations', or 'only
+    through overflow' (the device's outputs were right, its weights in exact arithmetic are not)."""
+    if row is None or not is_measured(row.learned):
+        return None
+    if row.learned and is_measured(row.learned_exact) and not row.learned_exact:
+        return "only through overflow"
+    return f"{'yes' if row.learned else 'no'}, {row.iterations:,} iterations"
+
+
+def deployed_outputs_text(row) -> str | None:
+    """An inference-only XOR row: whether the deployed weights' outputs were right on the device."""
+    if row is None or not is_measured(row.learned):
+        return None
+    return "right" if row.learned else "wrong"
+
+
+def _figure(row, column: str):
+    return None if row is None else getattr(row, column)
+
+
+def _with_stack(row) -> int | None:
+    return _figure(row, "lib_ram_total")
+
+
+def _static_only(row) -> int | None:
+    """Library static RAM of a row whose stack was not measured (it did not run)."""
+    return None if row is None or is_measured(row.lib_ram_total) else row.lib_ram_static
+
+
+def _percent(fraction) -> float | None:
+    return 100.0 * float(fraction) if is_measured(fraction) else None
+
+
+HEADLINE_KEYS = ["workload", "network", "library", "core", "qformat", "opt"]
+
+
+def headline_table(rows: pd.DataFrame, symbols: pd.DataFrame, clock_hz: float = COMPARISON_CLOCK_HZ) -> pd.DataFrame:
+    """What the network costs on each core, one row per core (and workload, network, library, format, level):
+    the network's own flash, library RAM with the measured stack (static RAM where the image did not run),
+    instructions and estimated time at one clock per inference (the inference-only image's, else the trainable
+    one's) and per training step, whether it learned, the deployed outputs and accuracy. Cortex-M cores only
+    when the run has any (the host's x86-64 objects are sizes only). Columns nothing filled are left out."""
     good = ok_rows(rows)
+    if is_cortex_m(good).any():
+        good = good[is_cortex_m(good)]
+    good = with_network_bytes(good, symbols)
+    clock = f"{clock_hz / 1e6:g} MHz"
     records = []
-    for (library, network, core, qformat, opt), group in good.groupby(
-        ["library", "network", "core", "qformat", "opt"], sort=False
-    ):
-        by_variant = {row.variant: row for row in group.itertuples()}
+    for key, variants in variants_by_cell(good, HEADLINE_KEYS).items():
+        trainable, inference = variants.get("trainable"), variants.get("inference")
+        deployed = inference if inference is not None else trainable
+        records.append({
+            **dict(zip(HEADLINE_KEYS, key, strict=True)),
+            "flash, trainable": _figure(trainable, "network_flash"),
+            "flash, inference": _figure(inference, "network_flash"),
+            "RAM with stack, trainable": _with_stack(trainable),
+            "RAM with stack, inference": _with_stack(inference),
+            "static RAM, trainable": _static_only(trainable),
+            "static RAM, inference": _static_only(inference),
+            "instructions per inference": deployed.instr_forward,
+            f"µs per inference at {clock}": microseconds(deployed.est_cycles_forward, clock_hz),
+            "instructions per training step": _figure(trainable, "instr_train_step"),
+            f"µs per training step at {clock}": microseconds(_figure(trainable, "est_cycles_train_step"), clock_hz),
+            "learned": learned_text(trainable),
+            "deployed outputs": deployed_outputs_text(inference) if deployed.workload == "xor" else None,
+            "accuracy on device %": _percent(_figure(inference, "accuracy_device")),
+            "float64 on host %": _percent(_figure(inference, "accuracy_float_host")),
+        })  # fmt: skip
+    frame = pd.DataFrame.from_records(records)
+    return frame.dropna(axis="columns", how="all") if not frame.empty else frame
+
+
+def preferred_formats(rows: pd.DataFrame, preferred: str) -> pd.DataFrame:
+    """Each library's rows in one number format: `preferred` where the library has it, else its first."""
+    chosen = []
+    for _, group in rows.groupby("library", sort=False):
+        formats = list(dict.fromkeys(group["qformat"]))
+        chosen.append(group[group["qformat"] == (preferred if preferred in formats else formats[0])])
+    return pd.concat(chosen).sort_index() if chosen else rows
+
+
+def first_networks(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each workload's rows of its first network only."""
+    first = rows.groupby("workload", sort=False)["network"].transform("first")
+    return rows[rows["network"] == first]
+
+
+def footprint_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
+    """Flash and static RAM of every successful cell at three scopes: the network's own bytes (its symbol
+    groups), the library cost (the image minus the empty baseline: the workload harness included) and the whole
+    image."""
+    good = with_network_bytes(ok_rows(rows), symbols)
+    columns = ["network_flash", "lib_flash", "img_flash", "network_ram", "lib_ram_static", "img_ram_static"]
+    return good[KEY_COLUMNS + columns].reset_index(drop=True)
+
+
+RATIO_COLUMNS = ["library", "network", "core", "qformat", "opt", "trainable_code", "inference_code", "code_ratio",
+                 "trainable_network_ram", "inference_network_ram", "network_ram_ratio", "network_flash_ratio",
+                 "lib_flash_ratio", "lib_ram_ratio"]  # fmt: skip
+
+
+def variant_ratio_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
+    """Inference-only over trainable, per library, network, core, format and level: the library's own code
+    (its symbol group), the network's static RAM and its flash (code, tables, weights), and as context the
+    library cost over the empty image (with the workload harness) in flash and static RAM."""
+    good = with_network_bytes(ok_rows(rows), symbols)
+    records = []
+    cells = variants_by_cell(good, ["library", "network", "core", "qformat", "opt"])
+    for (library, network, core, qformat, opt), by_variant in cells.items():
         trainable, inference = by_variant.get("trainable"), by_variant.get("inference")
         if trainable is None or inference is None:
             continue
-        records.append(
-            {
-                "library": library,
-                "network": network,
-                "core": core,
-                "qformat": qformat,
-                "opt": opt,
-                "trainable_flash": trainable.lib_flash,
-                "inference_flash": inference.lib_flash,
-                "flash_ratio": ratio(inference.lib_flash, trainable.lib_flash),
-                "trainable_ram_static": trainable.lib_ram_static,
-                "inference_ram_static": inference.lib_ram_static,
-                "ram_ratio": ratio(inference.lib_ram_static, trainable.lib_ram_static),
-            }
-        )
-    return pd.DataFrame.from_records(
-        records,
-        columns=[
-            "library",
-            "network",
-            "core",
-            "qformat",
-            "opt",
-            "trainable_flash",
-            "inference_flash",
-            "flash_ratio",
-            "trainable_ram_static",
-            "inference_ram_static",
-            "ram_ratio",
-        ],
-    )
+        records.append({
+            "library": library, "network": network, "core": core, "qformat": qformat, "opt": opt,
+            "trainable_code": trainable.library_code, "inference_code": inference.library_code,
+            "code_ratio": ratio(inference.library_code, trainable.library_code),
+            "trainable_network_ram": trainable.network_ram, "inference_network_ram": inference.network_ram,
+            "network_ram_ratio": ratio(inference.network_ram, trainable.network_ram),
+            "network_flash_ratio": ratio(inference.network_flash, trainable.network_flash),
+            "lib_flash_ratio": ratio(inference.lib_flash, trainable.lib_flash),
+            "lib_ram_ratio": ratio(inference.lib_ram_static, trainable.lib_ram_static),
+        })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=RATIO_COLUMNS)
 
 
 def fits(image_flash: int | None, image_ram: int | None, part: Part) -> bool | None:
@@ -109,30 +251,37 @@ def budget_ram(row) -> int:
     return row.ram_total + (row.exception_frame if is_measured(row.exception_frame) else 0)
 
 
+BUDGET_COLUMNS = ["part", "core", "library", "network", "qformat", "variant", "opt", "ram", "img_flash_pct",
+                  "img_ram_pct", "fits", "est_us_forward", "est_us_train_step"]
+
+
+def part_label(part: Part) -> str:
+    """A part with what a budget is measured against: 'STM32L011K4 (16 KiB flash, 2 KiB RAM, 32 MHz)'."""
+    return (f"{part.name} ({part.flash_bytes // 1024} KiB flash, {part.ram_bytes // 1024} KiB RAM, "
+            f"{part.clock_hz / 1e6:g} MHz)")  # fmt: skip
+
+
 def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
-    """Every successful cell against every part with its core: share of flash and RAM used (budget_ram)."""
-    good = ok_rows(rows)
-    good = good.assign(lib_ram=library_ram(good))
+    """Every successful cell against every part with its core: the share of the part's flash and RAM the whole
+    image takes (budget_ram), whether it fits, and the estimated time per inference and per training step at
+    the part's own clock."""
+    good = tuples_of(ok_rows(rows))
     records = []
     for part in parts.values():
-        for row in good[good["core"] == part.core].itertuples():
+        for row in (row for row in good if row.core == part.core):
             ran = is_measured(row.ram_total)
             image_ram = budget_ram(row)
             records.append({
-                "part": part.name, "core": part.core, "flash_kib": part.flash_bytes // 1024,
-                "ram_kib": part.ram_bytes // 1024, "library": row.library, "network": row.network,
-                "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
+                "part": part_label(part), "core": part.core, "library": row.library,
+                "network": row.network, "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
                 "ram": f"static + stack + {row.exception_frame} B exception frame" if ran else "static only",
-                "lib_flash_pct": percent(row.lib_flash, part.flash_bytes),
-                "lib_ram_pct": percent(row.lib_ram, part.ram_bytes),
                 "img_flash_pct": percent(row.img_flash, part.flash_bytes),
                 "img_ram_pct": percent(image_ram, part.ram_bytes),
                 "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
+                "est_us_forward": microseconds(row.est_cycles_forward, part.clock_hz),
+                "est_us_train_step": microseconds(row.est_cycles_train_step, part.clock_hz),
             })  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=[
-        "part", "core", "flash_kib", "ram_kib", "library", "network", "qformat", "variant", "opt", "ram",
-        "lib_flash_pct", "lib_ram_pct", "img_flash_pct", "img_ram_pct", "fits",
-    ])  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=BUDGET_COLUMNS)
 
 
 def _emulated(rows: pd.DataFrame) -> pd.DataFrame:
@@ -146,20 +295,37 @@ def cycle_range_text(central, minimum, maximum) -> str:
     return f"{central:,.0f} ({minimum:,.0f}–{maximum:,.0f})"
 
 
-def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Instructions (exact, mean over the traced occurrences) and cycles (estimated: central value and
-    the TRM's best-to-worst range) per inference and per training step, with the CPU the emulator modelled."""
+REGIONS = {"forward": "inference", "train_step": "trainable"}  # a region and the variant that always has it
+
+
+def deployed_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each network's deployed image: the inference-only row of a cell where it has one, else its trainable row."""
+    cell = ["workload", "network", "library", "core", "qformat", "opt"]
+    inference = rows["variant"] == "inference"
+    has_inference = inference.groupby([rows[column] for column in cell], sort=False).transform("any")
+    return rows[inference | ~has_inference.astype(bool)]
+
+
+def speed_table(rows: pd.DataFrame, region: str, clock_hz: float = COMPARISON_CLOCK_HZ) -> pd.DataFrame:
+    """One region (`forward`: one inference, of each network's deployed image; `train_step`: one training step) of
+    every emulated row that has it: instructions (exact per occurrence, the mean over the traced occurrences),
+    cycles (estimated: central value and the TRM's best-to-worst range) and the central estimate as time at one
+    clock for every core."""
     good = _emulated(rows)
-    table = good[KEY_COLUMNS + ["emulated_cpu"]].copy()
-    for region in ("forward", "train_step"):
-        table[f"instr_{region}"] = good[f"instr_{region}"]
-        table[f"{region}_occurrences"] = good[f"instr_{region}_occurrences"]
-        table[f"est_cycles_{region}"] = [
-            cycle_range_text(*values) for values in zip(
-                good[f"est_cycles_{region}"], good[f"est_cycles_{region}_min"], good[f"est_cycles_{region}_max"],
-                strict=True)
-        ]  # fmt: skip
-        table[f"est_us_{region}"] = good[f"est_us_{region}"]
+    good = good[good[f"instr_{region}"].notna()]
+    if region == "forward":
+        good = deployed_rows(good)
+    table = good[KEY_COLUMNS].copy()
+    table[f"instr_{region}"] = good[f"instr_{region}"]
+    table["occurrences"] = good[f"instr_{region}_occurrences"]
+    table[f"est_cycles_{region}"] = [
+        cycle_range_text(*values) for values in zip(
+            good[f"est_cycles_{region}"], good[f"est_cycles_{region}_min"], good[f"est_cycles_{region}_max"],
+            strict=True)
+    ]  # fmt: skip
+    table[f"est_us_{region}_{clock_label(clock_hz)}"] = [
+        microseconds(cycles, clock_hz) for cycles in good[f"est_cycles_{region}"]
+    ]
     return table.reset_index(drop=True)
 
 
@@ -173,7 +339,7 @@ def emulated_elsewhere(rows: pd.DataFrame) -> list[tuple[str, str]]:
 def article_table(article: pd.DataFrame) -> pd.DataFrame:
     """The article's own host configuration per library beside the article's figures."""
     records = []
-    for row in article.itertuples():
+    for row in tuples_of(article):
         reference = ARTICLE_FIGURES[row.variant]
         records.append({
             "library": row.library, "variant": row.variant, "text": row.text, "article_text": reference.text,
@@ -184,38 +350,50 @@ def article_table(article: pd.DataFrame) -> pd.DataFrame:
                                                        "bss", "article_bss", "bss_ratio", "data"])  # fmt: skip
 
 
-def part_time_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
-    """Estimated time per inference and per training step at each part's clock."""
-    good = _emulated(rows)
-    records = []
-    for part in parts.values():
-        for row in good[good["core"] == part.core].itertuples():
-            if not is_measured(row.est_cycles_forward):
-                continue
-            records.append({
-                "part": part.name, "clock_mhz": part.clock_hz / 1e6, "core": part.core, "library": row.library,
-                "network": row.network, "qformat": row.qformat,
-                "variant": row.variant, "opt": row.opt, "est_us_forward": row.est_cycles_forward / part.clock_hz * 1e6,
-                "est_us_train_step": row.est_cycles_train_step / part.clock_hz * 1e6
-                if is_measured(row.est_cycles_train_step) else None,
-            })  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=[
-        "part", "clock_mhz", "core", "library", "network", "qformat", "variant", "opt", "est_us_forward",
-        "est_us_train_step",
-    ])  # fmt: skip
-
-
 def ram_table(rows: pd.DataFrame) -> pd.DataFrame:
-    columns = ["img_data", "img_bss", "stack_painted", "stack_sp_depth", "stack_peak", "ram_total", "lib_ram_static",
-               "lib_ram_total"]  # fmt: skip
+    """RAM of every emulated cell: the measured peak stack, the image's static RAM with it, and the library's share
+    (over the empty baseline's static RAM and peak stack); static RAM alone is in footprint_table."""
+    columns = ["stack_peak", "ram_total", "lib_ram_total"]
     return _emulated(rows)[KEY_COLUMNS + columns].reset_index(drop=True)
 
 
+def learning_outcome(variant: str, learned) -> str:
+    """What a row's `learned` means: a trainable image learned XOR on the device; an inference-only image ran
+    weights trained on the host, and its outputs were right or not."""
+    if not is_measured(learned):
+        return ""
+    if variant == "trainable":
+        return "learned" if learned else "did not learn"
+    return "outputs right" if learned else "outputs wrong"
+
+
 def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """XOR's runs: learned (or outputs right), after how many iterations, with what error."""
-    columns = ["learned", "learned_exact", "iterations", "final_error", "outputs"]
+    """XOR's runs: learned (trainable) or outputs right (inference-only), right in exact arithmetic, after how
+    many iterations, with what error."""
     emulated = _emulated(rows)
-    return emulated[emulated["learned"].notna()][KEY_COLUMNS + columns].reset_index(drop=True)
+    emulated = emulated[emulated["learned"].notna()]
+    table = emulated[KEY_COLUMNS].copy()
+    table["outcome"] = [learning_outcome(variant, learned)
+                        for variant, learned in zip(emulated["variant"], emulated["learned"], strict=True)]  # fmt: skip
+    table["right_in_exact_arithmetic"] = emulated["learned_exact"]
+    for column in ("iterations", "final_error", "outputs"):
+        table[column] = emulated[column]
+    return table.reset_index(drop=True)
+
+
+def cores_together(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that agree on every column but `core` as one row naming their cores ('cortex-m0, cortex-m3'), in
+    order of first appearance."""
+    others = [column for column in frame.columns if column != "core"]
+    cores: dict[tuple[str, ...], list[str]] = {}
+    first: dict[tuple[str, ...], int] = {}
+    for position, (core, *values) in enumerate(zip(frame["core"], *(frame[c].tolist() for c in others), strict=True)):
+        key = tuple(str(value) for value in values)
+        cores.setdefault(key, []).append(core)
+        first.setdefault(key, position)
+    kept = frame.iloc[list(first.values())].copy()
+    kept["core"] = [", ".join(names) for names in cores.values()]
+    return kept.reset_index(drop=True)
 
 
 def function_share_table(instructions: pd.DataFrame, key: dict, region: str, count: int = 8) -> pd.DataFrame:
@@ -280,10 +458,83 @@ def failures_table(rows: pd.DataFrame) -> pd.DataFrame:
     return failed[[*KEY_COLUMNS, "status", "message"]].reset_index(drop=True)
 
 
+def cell_label(row) -> str:
+    """A cell in a sentence: 'cortex-m0plus q16.16 trainable', its library named unless it is qnn."""
+    library = "" if row.library == QNN_LIBRARY else f" [{row.library}]"
+    return f"{row.core} {row.qformat} {row.variant}{library}"
+
+
+@dataclass(frozen=True)
+class FailureKind:
+    status: str
+    message: str
+    cells: tuple[str, ...]
+
+
+def failure_kinds(rows: pd.DataFrame) -> list[FailureKind]:
+    """The failed cells grouped by status and message (first line), most cells first."""
+    failed = rows[rows["status"] != "ok"]
+    first_lines = failed["message"].fillna("").map(lambda message: message.splitlines()[0] if message else "")
+    kinds = [
+        FailureKind(status, message, tuple(cell_label(row) for row in tuples_of(group)))
+        for (status, message), group in failed.assign(first_line=first_lines).groupby(["status", "first_line"],
+                                                                                       sort=False)
+    ]  # fmt: skip
+    return sorted(kinds, key=lambda kind: -len(kind.cells))
+
+
+def flag_tokens(row) -> list[str]:
+    """A row's compiler and linker flags, its own build folder written <cell> (so cells can share a line)."""
+    folder = str(Path(row.elf).parent) if row.elf else ""
+    flags = row.flags.replace(folder, "<cell>") if folder and folder != "." else row.flags
+    return flags.split()
+
+
+FLAG_KEYS = ["core", "library", "qformat", "variant", "opt", "workload", "network"]
+
+
+def _ordered(tokens: list[list[str]], wanted: set[str]) -> list[str]:
+    """The wanted tokens in the order the flag lines give them."""
+    return list(dict.fromkeys(token for line in tokens for token in line if token in wanted))
+
+
 def flags_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One flag line per core (cells of a core differ only in -O and the format's -D)."""
+    """Every built cell's flags, one row per distinct flag set: the flags every cell has ('every cell'), then for
+    each key (core, library, Q format, ...) the flags that key's value decides, one row per value, then what
+    no single key decides, one row per distinct set with its cells."""
     built = rows[rows["flags"] != ""]
-    return built.groupby("core", sort=False).first().reset_index()[["core", "toolchain", "flags"]]
+    if built.empty:
+        return pd.DataFrame(columns=["cells", "flags"])
+    lines = [flag_tokens(row) for row in tuples_of(built)]
+    present = [set(line) for line in lines]
+    common = set.intersection(*present)
+    left = set.union(*present) - common
+    records = [{"cells": "every cell", "flags": " ".join(_ordered(lines, common))}] if common else []
+    for key in FLAG_KEYS:
+        values = built[key].tolist()
+        if len(set(values)) < 2:
+            continue
+        decided = {token for token in left if _decided_by(token, values, present)}
+        for value in dict.fromkeys(values):
+            chosen = [line for line, own in zip(lines, values, strict=True) if own == value]
+            tokens = _ordered(chosen, decided)
+            if tokens:
+                records.append({"cells": f"{key} {value}", "flags": " ".join(tokens)})
+        left -= decided
+    if left:
+        sets: dict[tuple[str, ...], list[str]] = {}
+        for row, line in zip(tuples_of(built), lines, strict=True):
+            sets.setdefault(tuple(token for token in line if token in left), []).append(cell_label(row))
+        records += [{"cells": ", ".join(cells), "flags": " ".join(tokens)} for tokens, cells in sets.items() if tokens]
+    return pd.DataFrame.from_records(records, columns=["cells", "flags"])
+
+
+def _decided_by(token: str, values: list[str], present: list[set[str]]) -> bool:
+    """Whether a key decides a flag: every cell with the same key value has it, or none has."""
+    having: dict[str, set[bool]] = {}
+    for value, tokens in zip(values, present, strict=True):
+        having.setdefault(value, set()).add(token in tokens)
+    return all(len(seen) == 1 for seen in having.values())
 
 
 def deployed_flash(rows: pd.DataFrame) -> pd.Series:
@@ -307,11 +558,12 @@ def format_table(rows: pd.DataFrame) -> pd.DataFrame:
     good = good[good["variant"] == "inference"]
     good = good.assign(deployed_flash=deployed_flash(good), lib_ram=library_ram(good))
     records = []
-    context = ["workload", "network", "library", "core", "opt"]
-    for _, group in good.groupby(context, sort=False):
-        floats = group[group["qformat"] == FLOAT_FORMAT]
-        reference = floats.iloc[0] if not floats.empty else None
-        for row in group.itertuples():
+    groups: dict[tuple, list] = {}
+    for row in tuples_of(good):
+        groups.setdefault((row.workload, row.network, row.library, row.core, row.opt), []).append(row)
+    for group in groups.values():
+        reference = next((row for row in group if row.qformat == FLOAT_FORMAT), None)
+        for row in group:
             records.append({
                 "workload": row.workload, "network": row.network, "library": row.library, "core": row.core,
                 "qformat": row.qformat, "opt": row.opt, "accuracy_float_host": row.accuracy_float_host,

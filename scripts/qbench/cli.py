@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK (shell completion: eval "$(register-python-argcomplete qbench)")
 """The qbench command line.
 
 Exit status: 0 when every requested cell succeeded; 1 when any cell failed or
@@ -22,16 +23,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import argcomplete
+
 from . import __version__, lut
 from .build import BuildSpec
 from .cache import Cache, fingerprint
-from .compare import DEFAULT_METRICS, CompareError, compare, parse_threshold
+from .compare import DEFAULT_METRICS, METRICS, CompareError, compare, parse_threshold
 from .compare import KEY as COMPARE_KEY
 from .libraries import CONTRACT_DOCS, QNN, Library, LibraryError, builtin_names, parse_library
+from .listing import KINDS, listing
 from .matrix import (
     DEFAULT_FORMATS,
     DEFAULT_OPT,
-    DEFAULT_VARIANTS,
     OPT_LEVELS,
     Matrix,
     Variant,
@@ -44,18 +47,17 @@ from .merge import MergeError, merge
 from .network import FloatNetwork, NetworkError, network_from_document
 from .outputs import FolderError, ResultsFolder, WriteError, checked_folder, results_folder
 from .paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
-from .pipeline import RunOptions, baseline_specs, build_all, check_tools, run_matrix
-from .plots import PLOTS
 from .progress import Progress, for_stream
 from .provenance import environment, git_revision, matrix_digest, now
-from .qformat import MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
-from .report import markdown, write_report
-from .results import ResultsFileError, read_results, saved_results, write_results
+from .qformat import FLOAT32, MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
+from .results import ResultsFileError, Status, read_results, saved_results, write_results
 from .targets import TargetError, load_parts, load_targets, select
 from .toolchain import ToolNotFound
 from .torch_import import TorchImportError, load_torch_network, write_network
-from .verify import verify
 from .workloads import ACTIVATIONS, WORKLOADS, WorkloadError, WorkloadSettings
+
+# The pipeline, the report with its plots (matplotlib) and verify (unicorn) are imported by the commands that use
+# them, so that the parser, and with it the shell's completion, starts without them.
 
 # Exit status of an interrupted run, by signal.
 INTERRUPT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -65,6 +67,7 @@ MAX_ITERATIONS = 1_000_000
 MAX_TIMEOUT = 86_400.0  # one day
 RESUMES = "the next run resumes from the cache"
 TIMES = {2: "twice", 3: "three times", 4: "four times"}  # how often a list option named one value
+SHOWN_CELLS = 4  # invalid cells named per reason on the terminal; the rest are counted
 
 
 class UsageError(Exception):
@@ -179,9 +182,24 @@ def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, 
         progress.note(f"error: {problem}")
     for skipped in matrix.notes:
         progress.note(f"note: {skipped}")
+    for line in _invalid_lines(matrix):
+        progress.note(line)
     if not matrix.cells and not matrix.rejected:
         raise UsageError("nothing to do: the request names no buildable cell")
     return matrix, digest
+
+
+def _invalid_lines(matrix: Matrix) -> list[str]:
+    """Why each requested cell that cannot be built is invalid, one line per reason (its rows say it too)."""
+    by_reason: dict[str, list[str]] = {}
+    for rejected in matrix.rejected:
+        by_reason.setdefault(rejected.reason, []).append(rejected.cell.label)
+    lines = []
+    for reason, labels in by_reason.items():
+        more = f" and {len(labels) - SHOWN_CELLS} more" if len(labels) > SHOWN_CELLS else ""
+        cells = "1 cell" if len(labels) == 1 else f"{len(labels)} cells"
+        lines.append(f"invalid: {reason} ({cells}: {', '.join(labels[:SHOWN_CELLS])}{more})")
+    return lines
 
 
 def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
@@ -203,10 +221,10 @@ def _parts(arguments: argparse.Namespace, problems: list[str]) -> dict:
 
 
 def _build(arguments: argparse.Namespace) -> int:
+    from .pipeline import baseline_specs, build_all, check_tools
+
     progress = for_stream()
     matrix, _ = _matrix(arguments, progress)
-    for rejected in matrix.rejected:
-        progress.note(f"invalid: {rejected.cell.label}: {rejected.reason}")
     _, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
     buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
     settings = _settings(arguments)
@@ -243,6 +261,9 @@ def _run(arguments: argparse.Namespace) -> int:
 
 
 def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
+    from .pipeline import RunOptions, run_matrix
+    from .report import write_report
+
     progress = for_stream()
     matrix, digest = _matrix(arguments, progress)
     problems = list(matrix.problems)
@@ -268,10 +289,11 @@ def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
     with folder.replacing() as staging:
         write_results(staging, saved)
         report = folder.path / write_report(staging, read_results(staging), parts).name
-    ok = sum(row.status == "ok" for row in rows)
+    ok = sum(row.status == Status.OK for row in rows)
+    invalid = sum(row.status == Status.INVALID for row in rows)
     cached = f", {options.cache.hits} from the cache" if options.cache.hits else ""
-    print(f"{ok} ok, {len(rows) - ok} failed{cached}; results in {shown(folder.path)}/results.csv, "
-          f"report {shown(report)}")  # fmt: skip
+    print(f"{ok} ok, {len(rows) - ok - invalid} failed{f', {invalid} invalid' if invalid else ''}{cached}; "
+          f"results in {shown(folder.path)}/results.csv, report {shown(report)}")  # fmt: skip
     if output.interrupted:
         raise KeyboardInterrupt
     if not ok:
@@ -280,6 +302,9 @@ def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
 
 
 def _report(arguments: argparse.Namespace) -> int:
+    from .plots import PLOTS
+    from .report import write_report
+
     written = "the new report is written to {folder}"
     with _output_folder(arguments.directory, "DIR", arguments, written=written, existing=True) as folder:
         problems: list[str] = []
@@ -295,6 +320,8 @@ def _report(arguments: argparse.Namespace) -> int:
 
 
 def _merge(arguments: argparse.Namespace) -> int:
+    from .report import write_report
+
     written = "the merged results are written to {folder}"
     with _output_folder(arguments.out, "--out", arguments, written=written) as folder:
         merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
@@ -310,12 +337,16 @@ def _merge(arguments: argparse.Namespace) -> int:
 
 
 def _compare(arguments: argparse.Namespace) -> int:
+    from .report import markdown
+
     base, new = read_results(arguments.base), read_results(arguments.new)
     metrics = tuple(metric.strip() for metric in arguments.metric.split(","))
     threshold = parse_threshold(arguments.threshold)
     match = tuple(column.strip() for column in arguments.match.split(","))
     comparison = compare(base.rows, new.rows, metrics, threshold, match=match, base_name=shown(arguments.base),
                          new_name=shown(arguments.new))  # fmt: skip
+    if comparison.unpaired is not None:  # every row would read "disappeared", whatever the code measured
+        raise CompareError(comparison.unpaired)
     verdict = (
         f"**{len(comparison.regressions)} regression(s)** beyond {threshold:g} % in {', '.join(metrics)}:"
         if comparison.regressions
@@ -329,7 +360,14 @@ def _compare(arguments: argparse.Namespace) -> int:
     return 1 if comparison.regressions else 0
 
 
+def _list(arguments: argparse.Namespace) -> int:
+    sys.stdout.write(listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets))
+    return 0
+
+
 def _verify(arguments: argparse.Namespace) -> int:
+    from .verify import verify
+
     return verify(arguments.directory)
 
 
@@ -409,6 +447,42 @@ def _known_cores() -> str:
         return "those in targets/cores/*.toml"
 
 
+def _default_variants() -> str:
+    """Each workload's default variants, for --help: 'trainable,inference for xor; inference for digits, iris'."""
+    by_variants: dict[str, list[str]] = {}
+    for name in sorted(WORKLOADS):
+        try:
+            by_variants.setdefault(",".join(WORKLOADS[name].default_variants), []).append(name)
+        except WorkloadError:  # a malformed workload.toml is reported when that workload is run
+            continue
+    return "; ".join(f"{variants} for {', '.join(names)}" for variants, names in by_variants.items())
+
+
+def _items(values: Callable[[], Iterable[str]]) -> Callable[..., list[str]]:
+    """An argcomplete completer for a comma-separated option: completes its last item from values()."""
+
+    def complete(prefix: str, **_: object) -> list[str]:
+        done, comma, last = prefix.rpartition(",")
+        chosen = set(done.split(",")) if comma else set()
+        return [f"{done}{comma}{value}" for value in values() if value.startswith(last) and value not in chosen]
+
+    return complete
+
+
+def _core_names() -> list[str]:
+    try:
+        return [target.name for target in sorted(load_targets(TARGETS).values(), key=core_order)]
+    except TargetError:
+        return []
+
+
+def _part_names() -> list[str]:
+    try:
+        return list(load_parts(load_targets(TARGETS), TARGETS / "parts.toml"))
+    except TargetError:
+        return []
+
+
 def _add_targets_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--targets", type=Path, default=TARGETS,
                         help="targets directory, holding cores/ and parts.toml (default: targets/)")  # fmt: skip
@@ -424,16 +498,21 @@ def _add_wait_option(parser: argparse.ArgumentParser) -> None:
 
 def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
     add = parser.add_argument
-    add("--cores", help=f"comma-separated cores: {known_cores} (default: all of them)")
+    add("--cores", help=f"comma-separated cores: {known_cores} (default: all of them; qbench list cores)"
+        ).completer = _items(_core_names)  # fmt: skip
     add("--formats", default=",".join(DEFAULT_FORMATS),
         help=f"comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 to {MAX_TOTAL_BITS} "
-        "bits, or float32 (default: %(default)s)")  # fmt: skip
-    add("--variants", default=",".join(DEFAULT_VARIANTS),
-        help=f"comma-separated variants: {', '.join(Variant)} (default: %(default)s)")  # fmt: skip
+        "bits, or float32 (default: %(default)s; qbench list formats)",
+        ).completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
+    add("--variants",
+        help=f"comma-separated variants: {', '.join(Variant)} (default: the workload's: {_default_variants()})",
+        ).completer = _items(lambda: list(Variant))  # fmt: skip
     add("--opt", default=",".join(DEFAULT_OPT),
         help=f"comma-separated optimisation levels: {', '.join(OPT_LEVELS)}, with or without a leading '-' "
-        "(default: %(default)s)")  # fmt: skip
-    add("--workload", default="xor", help=f"workload: {', '.join(sorted(WORKLOADS))} (default: %(default)s)")
+        "(default: %(default)s)").completer = _items(lambda: OPT_LEVELS)  # fmt: skip
+    add("--workload", default="xor",
+        help=f"workload: {', '.join(sorted(WORKLOADS))} (default: %(default)s; qbench list workloads)",
+        ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
     add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
         help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
     add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
@@ -467,7 +546,8 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
     add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
         help=f"also build against another library, its rows beside qnn's: a built-in one "
         f"({', '.join(name for name in builtin_names() if name != QNN.name)}) or NAME=PATH, PATH a folder with a "
-        f"qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; default: qnn alone)")  # fmt: skip
+        f"qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; default: qnn alone; "
+        "qbench list libraries)").completer = _items(lambda: [n for n in builtin_names() if n != QNN.name])  # fmt: skip
     _add_targets_option(parser)
 
 
@@ -495,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: %(default)g)")  # fmt: skip
     run_command.add_argument("--parts",
                              help="comma-separated parts for the budget table, from targets/parts.toml "
-                             "(default: all)")  # fmt: skip
+                             "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
     run_command.add_argument("--out", default=str(REPORTS / "latest"),
                              help="output folder: a new or empty folder, or earlier results, replaced whole "
                              "(default: reports/latest)")  # fmt: skip
@@ -506,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_command.add_argument("directory", metavar="DIR", help="results folder (qbench run --out)")
     report_command.add_argument("--parts",
                                 help="comma-separated parts for the budget table, from targets/parts.toml "
-                                "(default: all)")  # fmt: skip
+                                "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
     _add_targets_option(report_command)
     _add_wait_option(report_command)
     report_command.set_defaults(handler=_report)
@@ -530,11 +610,20 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="growth allowed per metric, a percentage >= 0 such as 2%% or 0.5 "
                                  "(default: %(default)s)")  # fmt: skip
     compare_command.add_argument("--metric", default=",".join(DEFAULT_METRICS),
-                                 help="comma-separated numeric results columns (default: %(default)s)")  # fmt: skip
+                                 help=f"comma-separated results columns, from: {', '.join(METRICS)} "
+                                 "(default: %(default)s)").completer = _items(lambda: METRICS)  # fmt: skip
     compare_command.add_argument("--match", default=",".join(COMPARE_KEY),
-                                 help="columns that pair rows, e.g. core,qformat,variant to compare an -Os run with "
-                                 "an -O2 one (default: %(default)s)")  # fmt: skip
+                                 help=f"columns that pair rows, from: {', '.join(COMPARE_KEY)}; e.g. "
+                                 "core,qformat,variant to compare an -Os run with an -O2 one "
+                                 "(default: %(default)s)").completer = _items(lambda: COMPARE_KEY)  # fmt: skip
     compare_command.set_defaults(handler=_compare)
+
+    list_command = _command(commands, "list", "list the cores, parts, workloads, formats and libraries qbench knows, "
+                            "with the facts that decide a choice")  # fmt: skip
+    list_command.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
+                              help=f"what to list: {', '.join(KINDS)} (default: all of them)")  # fmt: skip
+    _add_targets_option(list_command)
+    list_command.set_defaults(handler=_list)
 
     verify_command = _command(
         commands, "verify", "re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on "
@@ -590,6 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     global _interrupting_signal
     _interrupting_signal = signal.SIGINT
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; otherwise does nothing
     given = list(sys.argv[1:] if argv is None else argv)
     arguments = parser.parse_args(given)
     arguments.command_line = shlex.join(["qbench", *given])  # names this run to a second one (outputs.locked)

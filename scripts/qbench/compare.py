@@ -76,6 +76,9 @@ def change_percent(base: float, new: float) -> float | None:
 class Comparison:
     table: pd.DataFrame  # one line per changed or failing metric
     regressions: list[str]  # why the gate fails; empty when it passes
+    # Set when no row of NEW pairs with a row of BASE: why (the columns they differ in) and which --match would
+    # pair them. Every BASE row then counts as disappeared, which says nothing about the code measured.
+    unpaired: str | None = None
 
 
 def _learned(row: pd.Series) -> bool:
@@ -120,6 +123,40 @@ def _rows_by_key(frame: pd.DataFrame, match: tuple[str, ...], name: str) -> dict
     return {tuple(row[columns]): row for _, row in frame.iterrows()}
 
 
+def _values(frame: pd.DataFrame, column: str) -> str:
+    values = sorted({str(value) for value in frame[column]})
+    return ", ".join(values[:4]) + (f" and {len(values) - 4} more" if len(values) > 4 else "")
+
+
+def _pairs_uniquely(base: pd.DataFrame, new: pd.DataFrame, match: list[str]) -> bool:
+    """Whether matching on these columns pairs at least one row, each frame holding one row per key."""
+    if not match or base.duplicated(match).any() or new.duplicated(match).any():
+        return False
+    return not base[match].astype(str).merge(new[match].astype(str)).empty
+
+
+def unpaired(base: pd.DataFrame, new: pd.DataFrame, match: tuple[str, ...], base_name: str = "BASE",
+             new_name: str = "NEW") -> str | None:  # fmt: skip
+    """None when a row of NEW pairs with a row of BASE on the match columns; else why none does (the columns whose
+    values differ between the two) and a --match that pairs them one to one, when one does."""
+    columns = list(match)
+    if new.empty:
+        return f"{new_name} holds no rows: nothing to compare"
+    if not base[columns].astype(str).merge(new[columns].astype(str)).empty:
+        return None
+    differ = [column for column in columns if set(base[column].astype(str)) != set(new[column].astype(str))]
+    disjoint = [column for column in differ if not set(base[column].astype(str)) & set(new[column].astype(str))]
+    why = "; ".join(f"{column}: {base_name} has {_values(base, column)}, {new_name} has {_values(new, column)}"
+                    for column in (disjoint or differ)) or "each column's values are in both, in other combinations"
+    message = f"{base_name} and {new_name} share no rows when rows are matched on {', '.join(columns)} ({why})"
+    # Leave out the columns that set the runs apart, else any one column, until the rows pair one to one.
+    for dropped in (disjoint, differ, *([column] for column in columns)):
+        keep = [column for column in columns if column not in dropped]
+        if dropped and _pairs_uniquely(base, new, keep):
+            return f"{message}: to compare them anyway, match on the other columns: --match {','.join(keep)}"
+    return f"{message}: they measure different cells, and no --match pairs them one to one"
+
+
 def _metric_change(
     cell: str, metric: str, old: pd.Series, current: pd.Series, threshold: float
 ) -> tuple[dict | None, str | None]:
@@ -157,6 +194,7 @@ def compare(
     if base.empty:
         raise CompareError(f"{base_name} holds no rows: nothing to compare against")
     base_rows, new_rows = _rows_by_key(base, match, base_name), _rows_by_key(new, match, new_name)
+    no_pairs = unpaired(base, new, match, base_name, new_name)
     lines, regressions = [], []
     for key, old in base_rows.items():
         cell = _label(key, match)
@@ -180,4 +218,4 @@ def compare(
     for key in (key for key in new_rows if key not in base_rows):
         lines.append({"cell": _label(key, match), "metric": "(row)", "verdict": "new"})
     table = pd.DataFrame(lines, columns=["cell", "metric", "base", "new", "change", "change_pct", "verdict"])
-    return Comparison(table, regressions)
+    return Comparison(table, regressions, no_pairs)

@@ -27,7 +27,7 @@ class Variant(StrEnum):
 
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz")
 DEFAULT_FORMATS = ("q16.16", "q8.8")
-DEFAULT_VARIANTS = (Variant.TRAINABLE.value, Variant.INFERENCE.value)
+DEFAULT_VARIANTS = (Variant.TRAINABLE.value, Variant.INFERENCE.value)  # xor's; each workload names its own
 DEFAULT_OPT = ("Os",)
 
 
@@ -80,7 +80,7 @@ def expand(
     *,
     cores: str | None = None,
     formats: str | tuple[str, ...] = DEFAULT_FORMATS,
-    variants: str | tuple[str, ...] = DEFAULT_VARIANTS,
+    variants: str | tuple[str, ...] | None = None,
     opt: str | tuple[str, ...] = DEFAULT_OPT,
     workload: str = "xor",
     settings: WorkloadSettings = DEFAULT_SETTINGS,
@@ -106,12 +106,7 @@ def expand(
         except QFormatError as error:
             problems.append(str(error))
 
-    chosen_variants: list[Variant] = []
-    for text in _split(variants):
-        if text in Variant.__members__.values():
-            chosen_variants.append(Variant(text))
-        else:
-            problems.append(f"unknown variant {text!r} (known: {', '.join(Variant)})")
+    given_variants = _variants(variants, problems) if variants is not None else []
 
     chosen_opt: list[str] = []
     for text in _split(opt):
@@ -128,6 +123,9 @@ def expand(
     if chosen_workload is None:
         problems.append(f"unknown workload {workload!r} (known: {', '.join(sorted(workloads))})")
         return Matrix((), (), tuple(problems))
+
+    # Not given: the workload's own (inference alone for a workload trained on the host).
+    chosen_variants = _variants(chosen_workload.default_variants, problems) if variants is None else given_variants
 
     shapes: list[NetworkShape] = []
     layer_counts, widths = (
@@ -158,6 +156,16 @@ def expand(
                             else:
                                 rejected.append(RejectedCell(cell, reason))
     return Matrix(tuple(cells), tuple(rejected), tuple(problems), tuple(notes))
+
+
+def _variants(text: str | tuple[str, ...], problems: list[str]) -> list[Variant]:
+    chosen: list[Variant] = []
+    for name in _split(text):
+        if name in Variant.__members__.values():
+            chosen.append(Variant(name))
+        else:
+            problems.append(f"unknown variant {name!r} (known: {', '.join(Variant)})")
+    return chosen
 
 
 def library_choices(

@@ -18,6 +18,10 @@ from .paths import REPO
 
 QBENCH_CHECKOUT = "qbench checkout"  # qnn's revision: the checkout's, recorded as git_sha
 PACKAGE_FOLDERS = ("site-packages", "dist-packages")  # where a registry package's files are installed
+# The other Python packages whose version can change a figure (pyelftools and capstone have fields of their own):
+# numpy draws the data splits and trains on the host (the deployed weights, the float accuracy), scikit-learn ships
+# the data sets, pandas computes the fits and tables, matplotlib draws the plots.
+FIGURE_PACKAGES = ("numpy", "scikit-learn", "pandas", "matplotlib")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,11 @@ def library_provenance(libraries: Iterable[Library]) -> dict[str, dict[str, str]
     return {library.name: library_record(library) for library in libraries}
 
 
+def figure_packages() -> dict[str, str]:
+    """FIGURE_PACKAGES by name with their installed versions."""
+    return {name: package_version(name) for name in FIGURE_PACKAGES}
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -104,6 +113,7 @@ def environment(
         "host": f"{platform.system()} {platform.machine()}",
         "pyelftools": package_version("pyelftools"),  # reads every size and symbol
         "capstone": package_version("capstone"),  # decodes every instruction the cycle estimates price
+        "packages": figure_packages(),
         "toolchains": dict(sorted(toolchains.items())),
         "problems": list(problems),
         "interrupted": interrupted,

@@ -383,6 +383,8 @@ class Environment(BaseModel):
     host: str
     pyelftools: str
     capstone: str = ""  # absent in results written before it was recorded
+    # numpy, scikit-learn, pandas, matplotlib (provenance.FIGURE_PACKAGES) -> version; {} before they were recorded
+    packages: dict[str, str] = {}
     toolchains: dict[str, str]
     problems: list[str]
     interrupted: bool

@@ -133,6 +133,8 @@ class Workload:
     host_figures: Callable[[NumberFormat, bool, WorkloadSettings, NetworkShape], HostFigures] = (
         lambda fmt, trainable, settings, shape: HostFigures(connections=shape.connections)
     )
+    # The variants a run builds when --variants is not given: those the workload can build.
+    default_variants: tuple[str, ...] = ("trainable", "inference")
 
 
 # --- xor ---------------------------------------------------------------------------------------------------------
@@ -241,7 +243,8 @@ def _classification(description: Description) -> Workload:
     def trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
         return {"forward": settings.trace_samples}
 
-    return Workload(description.name, configure, shape, rejection, trace_cut, host_figures)
+    # Trained on the host: the device images are inference-only.
+    return Workload(description.name, configure, shape, rejection, trace_cut, host_figures, ("inference",))
 
 
 def _xor_trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
