@@ -54,7 +54,7 @@ def run_command_lines(draw) -> list[str]:
 TRIED: list[list[str]] = []
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(arguments=run_command_lines())
 def test_fuzzed_run_command_lines_end_in_success_or_a_message(tmp_path_factory, arguments):
     root = tmp_path_factory.getbasetemp() / "fuzz"
@@ -89,6 +89,9 @@ def comparable(out: Path) -> dict:
     return {"rows": document["rows"], "problems": document["environment"]["problems"]}
 
 
+ATTEMPTS = 4  # kill points drawn from 0.5 to 6 s into a run: 3.1, 4.1, 4.2 and 1.3 s with this seed
+
+
 def test_runs_killed_at_random_points_leave_no_emulator_and_resume_to_the_clean_results(tmp_path):
     matrix = ["--cores", "cortex-m0plus,cortex-m3", "--formats", "q16.16", "--build-dir", str(tmp_path / "build")]
     command = [sys.executable, "-m", "qbench.cli", "run", *matrix]
@@ -97,7 +100,7 @@ def test_runs_killed_at_random_points_leave_no_emulator_and_resume_to_the_clean_
     assert clean.returncode == 0, clean.stderr
     chance = random.Random(12)  # the same kill points on every run
     kills = 0
-    for attempt in range(5):
+    for attempt in range(ATTEMPTS):
         out = tmp_path / f"killed-{attempt}"
         process = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(chance.uniform(0.5, 6.0))
@@ -111,7 +114,7 @@ def test_runs_killed_at_random_points_leave_no_emulator_and_resume_to_the_clean_
         assert resumed.returncode == 0, resumed.stderr
         assert "Traceback" not in resumed.stderr
         assert comparable(out) == comparable(tmp_path / "clean")
-    print(f"fault injection: {kills} kills of 5 runs, {5} reruns equal to the clean run")
+    print(f"fault injection: {kills} kills of {ATTEMPTS} runs, {ATTEMPTS} reruns equal to the clean run")
     assert kills >= 3
 
 
