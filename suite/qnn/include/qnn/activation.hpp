@@ -140,6 +140,161 @@ struct LinearActivationPolicy {
     }
 };
 
+namespace detail {
+
+// The raw range of an activation's outputs, which bounds the next layer's inputs (kernels.hpp proves narrow
+// sums with it). Any other policy: whatever the format holds.
+template <typename Activation, typename V, typename Enable = void>
+struct OutputRange {
+    static constexpr std::int64_t lowest = static_cast<std::int64_t>(V::minimumRaw);
+    static constexpr std::int64_t highest = static_cast<std::int64_t>(V::maximumRaw);
+};
+
+// +-1 (2^F raw), within the format's range.
+template <typename V>
+constexpr std::int64_t oneRawWithin() {
+    const auto one = std::int64_t{1} << V::fractionalBits;
+    return one < static_cast<std::int64_t>(V::maximumRaw) ? one : static_cast<std::int64_t>(V::maximumRaw);
+}
+
+template <typename V>
+constexpr std::int64_t minusOneRawWithin() {
+    const auto minusOne = -(std::int64_t{1} << V::fractionalBits);
+    return minusOne > static_cast<std::int64_t>(V::minimumRaw) ? minusOne : static_cast<std::int64_t>(V::minimumRaw);
+}
+
+// tanh: the table's entries are at most 2^15 (tanh * 2^15 rounded), so |result| <= 2^F.
+template <typename V, typename Table>
+struct OutputRange<TanhActivationPolicy<V, Table>, V,
+                   std::enable_if_t<isQValue<V> && (sizeof(typename V::StorageType) <= 4)>> {
+    static constexpr std::int64_t lowest = minusOneRawWithin<V>();
+    static constexpr std::int64_t highest = oneRawWithin<V>();
+};
+
+// sigmoid: 2^15 +- tanh * 2^15 at scale 2^16, so within [0, 2^F].
+template <typename V, typename Table>
+struct OutputRange<SigmoidActivationPolicy<V, Table>, V,
+                   std::enable_if_t<isQValue<V> && (sizeof(typename V::StorageType) <= 4)>> {
+    static constexpr std::int64_t lowest = 0;
+    static constexpr std::int64_t highest = oneRawWithin<V>();
+};
+
+template <typename V>
+struct OutputRange<ReluActivationPolicy<V>, V, std::enable_if_t<isQValue<V> && (sizeof(typename V::StorageType) <= 4)>> {
+    static constexpr std::int64_t lowest = 0;
+    static constexpr std::int64_t highest = static_cast<std::int64_t>(V::maximumRaw);
+};
+
+// A neuron's output from its exact sum: the activation of the narrowed sum. For tanh and sigmoid in signed
+// formats that saturate and round by a floor shift, the same bits come cheaper from the sum directly:
+// - no saturation of the net input: where the format's largest magnitude already lies beyond the table's
+//   last entry, an input beyond the format gives that entry too, so the unsaturated floor shift of a 32-bit
+//   sum serves (64-bit sums are narrowed first, as before: on their 32-bit halves that costs little);
+// - one rounding shift instead of two: the table's interpolation rounds half up to 2^-15, then the result
+//   rounds half up to the format; floor((a + floor((b + 2^(k-1)) / 2^k) + 2^(r-1)) / 2^r) equals
+//   floor((2^k a + b + 2^(k-1) + 2^(k+r-1)) / 2^(k+r)) for integers a, b >= 0, and sigmoid's negative half
+//   (1 - tanh) is the same with ceilings, -floor(x) = floor(-x + 1 - 2^-k) at resolution 2^-k.
+// tests/test_qnn_speed.py compares these with the plain composition for every net input of several formats.
+template <typename Activation, typename V, typename Enable = void>
+struct SumActivation {
+    static constexpr bool fused = false;
+
+    template <typename Sum>
+    __attribute__((always_inline)) static V apply(Sum sum) {
+        return Activation::activationFunction(ValueTraits<V>::narrow(sum));
+    }
+};
+
+// Whether a table activation read at InputFractionalBits can be taken from the sum (see above).
+template <typename V, typename Table, std::size_t InputFractionalBits>
+constexpr bool fusesTableActivation() {
+    if constexpr (!isQValue<V>) {
+        return false;
+    } else {
+        constexpr std::size_t f = V::fractionalBits;
+        if constexpr (!V::isSigned || !V::foldsRounding || !std::is_same_v<typename V::OverflowPolicyType, Saturate> ||
+                      sizeof(typename V::StorageType) > 4 || InputFractionalBits < Table::stepShift || f > 30) {
+            return false;
+        } else {
+            constexpr std::size_t kept = Table::template positionBits<InputFractionalBits>;
+            constexpr std::size_t shift = InputFractionalBits - Table::stepShift;
+            constexpr std::uint64_t maximum = static_cast<std::uint64_t>(V::maximumRaw);
+            return shift < 32 && (maximum >> shift) >= Table::entryCount - 1  // saturation changes nothing
+                   && (std::uint64_t{1} << f) <= maximum                        // the result needs no saturation
+                   && kept + 17 <= 32;                                         // the sums below fit 32 bits
+        }
+    }
+}
+
+// The net input's floor shift, unsaturated, from a 32-bit sum.
+template <typename V, typename Sum>
+__attribute__((always_inline)) inline std::int32_t netOf(Sum sum) {
+    static_assert(sizeof(Sum) == 4, "qnn: the fused activations take 32-bit sums");
+    return static_cast<std::int32_t>(sum) >> V::fractionalBits;
+}
+
+template <typename V, typename Table>
+struct SumActivation<TanhActivationPolicy<V, Table>, V,
+                     std::enable_if_t<fusesTableActivation<V, Table, V::fractionalBits>()>> {
+    using ActivationPolicy = TanhActivationPolicy<V, Table>;
+    static constexpr bool fused = true;  // for 32-bit sums
+
+    template <typename Sum>
+    __attribute__((always_inline)) static V apply(Sum sum) {
+        if constexpr (sizeof(Sum) > 4) {  // 64-bit sums: narrowing saturates cheaply on the 32-bit halves
+            return ActivationPolicy::activationFunction(ValueTraits<V>::narrow(sum));
+        } else {
+            constexpr std::size_t f = V::fractionalBits;
+            constexpr std::size_t k = Table::template positionBits<f>;
+            const std::int32_t net = netOf<V>(sum);
+            const auto sign = static_cast<std::uint32_t>(net >> 31);
+            const std::uint32_t magnitude = (static_cast<std::uint32_t>(net) ^ sign) - sign;
+            constexpr std::uint32_t half = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
+            const std::uint32_t t = Table::template scaledLookup<f>(magnitude);
+            std::uint32_t result;
+            if constexpr (f < 15) {
+                constexpr std::size_t r = 15 - f;
+                result = (t + half + (std::uint32_t{1} << (k + r - 1))) >> (k + r);
+            } else {
+                result = ((t + half) >> k) << (f - 15);
+            }
+            const auto value = static_cast<std::int32_t>(result ^ sign) - static_cast<std::int32_t>(sign);
+            return V::fromRaw(static_cast<typename V::StorageType>(value));
+        }
+    }
+};
+
+template <typename V, typename Table>
+struct SumActivation<SigmoidActivationPolicy<V, Table>, V,
+                     std::enable_if_t<(V::fractionalBits <= 16) &&
+                                      fusesTableActivation<V, Table, V::fractionalBits + 1>()>> {
+    using ActivationPolicy = SigmoidActivationPolicy<V, Table>;
+    static constexpr bool fused = true;  // for 32-bit sums
+
+    template <typename Sum>
+    __attribute__((always_inline)) static V apply(Sum sum) {
+        if constexpr (sizeof(Sum) > 4) {  // 64-bit sums: narrowing saturates cheaply on the 32-bit halves
+            return ActivationPolicy::activationFunction(ValueTraits<V>::narrow(sum));
+        } else {
+            constexpr std::size_t f = V::fractionalBits;
+            constexpr std::size_t k = Table::template positionBits<f + 1>;
+            constexpr std::size_t r = 16 - f;
+            const std::int32_t net = netOf<V>(sum);
+            const auto sign = static_cast<std::uint32_t>(net >> 31);
+            const std::uint32_t magnitude = (static_cast<std::uint32_t>(net) ^ sign) - sign;
+            constexpr std::uint32_t half = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
+            // t + half is tanh(x/2) * 2^15 times 2^k before its rounding. (1 +- tanh(x/2)) / 2 at 2^-16, times
+            // 2^k: 2^(15+k) +- (t + half), where -floor((t + half) / 2^k) becomes ~(t + half) + 2^k.
+            const std::uint32_t t = Table::template scaledLookup<f + 1>(magnitude) + half;
+            constexpr std::uint32_t offset = (std::uint32_t{1} << (15 + k)) + (r > 0 ? std::uint32_t{1} << (k + r - 1) : 0u);
+            const std::uint32_t scaled = offset + (t ^ sign) + (sign & (std::uint32_t{1} << k));
+            return V::fromRaw(static_cast<typename V::StorageType>(scaled >> (k + r)));
+        }
+    }
+};
+
+}  // namespace detail
+
 }  // namespace qnn
 
 #endif  // QNN_ACTIVATION_HPP

@@ -106,6 +106,34 @@ struct TanhTable {
         }
     }
 
+    // For fusing the lookup's rounding with the caller's (activation.hpp): the interpolated value before its
+    // rounding, scaled by 2^positionBits, so that lookup(m) == (scaledLookup(m) + half) >> positionBits with
+    // half = 2^(positionBits - 1) (0 without position bits); for inputs at least as fine as the table and
+    // magnitudes of at most 32 bits.
+    template <std::size_t InputFractionalBits>
+    static constexpr std::size_t positionBits =
+        InputFractionalBits - StepShift > 16 ? 16 : InputFractionalBits - StepShift;
+
+    template <std::size_t InputFractionalBits>
+    static constexpr std::uint32_t scaledLookup(std::uint32_t magnitude) {
+        static_assert(InputFractionalBits >= StepShift && InputFractionalBits - StepShift < 32,
+                      "qnn: scaledLookup needs inputs as fine as the table");
+        constexpr std::size_t shift = InputFractionalBits - StepShift;
+        constexpr std::size_t kept = positionBits<InputFractionalBits>;
+        constexpr std::size_t last = entryCount - 1;
+        const std::uint32_t index = magnitude >> shift;
+        if (index >= last) {
+            return std::uint32_t{entries.at[last]} << kept;
+        }
+        const std::uint32_t lower = entries.at[index];
+        if constexpr (kept == 0) {
+            return lower;
+        } else {
+            const std::uint32_t position = (magnitude >> (shift - kept)) & ((std::uint32_t{1} << kept) - 1);
+            return (lower << kept) + (entries.at[index + 1] - lower) * position;
+        }
+    }
+
 private:
     static constexpr std::uint32_t interpolate(std::size_t index, std::uint32_t position,
                                                std::size_t positionBits) {

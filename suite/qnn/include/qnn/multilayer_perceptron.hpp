@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "kernels.hpp"
 #include "value_traits.hpp"
 
 // GCC turns copy and clearing loops into memcpy/memset calls, which on a
@@ -191,6 +192,12 @@ public:
 
     V getWeight(std::size_t index) const { return weights[index]; }
 
+    // How layer `layer` (0: the connections from the inputs) computes its sums on this target: the kernel,
+    // neurons per pass, the sums' width, whether the activation is taken from the sum directly.
+    static constexpr LayerKernel layerKernel(std::size_t layer) {
+        return kernelOf(layer, std::make_index_sequence<Shape::weightLayerCount>{});
+    }
+
     void setLearningRate(V rate) {
         static_assert(IsTrainable, "qnn: an inference-only network has no learning rate");
         if constexpr (IsTrainable) {
@@ -215,19 +222,57 @@ private:
          ...);
     }
 
-    // Returns where the next layer's weights start.
+    // What layer `Layer` (the connections into layer Layer + 1) computes with: its activation, the range of
+    // its inputs (anything for the first layer, the hidden activation's outputs after it), and the kernel
+    // kernels.hpp chooses for its fan-in, its size, that range and the target.
     template <std::size_t Layer>
-    const V* forwardLayer(const V* source, const V* weight) {
-        constexpr std::size_t sourceCount = Shape::layerSize(Layer);
+    struct LayerTypes {
+        static constexpr std::size_t sourceCount = Shape::layerSize(Layer);
+        static constexpr std::size_t count = Shape::layerSize(Layer + 1);
         using Activation =
             std::conditional_t<Layer + 1 == Shape::weightLayerCount, OutputActivation, HiddenActivation>;
+        using InputRange = std::conditional_t<Layer == 0, detail::FullRange<V>,
+                                              detail::OutputRange<HiddenActivation, V>>;
+        using Plan = detail::LayerPlan<V, sourceCount, count, InputRange>;
+        using Sums = detail::RowSums<V, sourceCount, InputRange, Plan::kind, Plan::rows>;
+        using Output = detail::SumActivation<Activation, V>;
+    };
+
+    template <std::size_t Layer>
+    static constexpr LayerKernel kernelOf() {
+        using L = LayerTypes<Layer>;
+        constexpr std::size_t sumBits = sizeof(typename L::Sums::Sum) * 8;
+        return LayerKernel{L::Plan::kind, L::Plan::rows, sumBits, L::Output::fused && sumBits <= 32};
+    }
+
+    template <std::size_t... Layers>
+    static constexpr LayerKernel kernelOf(std::size_t layer, std::index_sequence<Layers...>) {
+        LayerKernel result{};
+        ((result = layer == Layers ? kernelOf<Layers>() : result), ...);
+        return result;
+    }
+
+    // Returns where the next layer's weights start. `rows` neurons per pass over the inputs; a last pass
+    // that would run past the layer starts earlier instead, recomputing a few neurons.
+    template <std::size_t Layer>
+    const V* forwardLayer(const V* source, const V* weight) {
+        using L = LayerTypes<Layer>;
+        using Plan = typename L::Plan;
+        constexpr std::size_t sourceCount = L::sourceCount;
+        constexpr std::size_t count = L::count;
         V* destination = neuronOutputs + Shape::neuronOffset(Layer + 1);
-        for (std::size_t neuron = 0; neuron < Shape::layerSize(Layer + 1); ++neuron) {
-            const V net = Traits::narrow(Traits::dot(Traits::start(weight[0]), weight + 1, source, sourceCount));
-            weight += sourceCount + 1;
-            destination[neuron] = Activation::activationFunction(net);
+        for (std::size_t block = 0; block < Plan::blocks; ++block) {
+            std::size_t first = block * Plan::rows;
+            if constexpr (count % Plan::rows != 0) {
+                first = block + 1 == Plan::blocks ? count - Plan::rows : first;
+            }
+            typename L::Sums::Sum sums[Plan::rows];
+            L::Sums::compute(sums, weight + first * (sourceCount + 1), source);
+            for (std::size_t k = 0; k < Plan::rows; ++k) {
+                destination[first + k] = L::Output::apply(sums[k]);
+            }
         }
-        return weight;
+        return weight + count * (sourceCount + 1);
     }
 
     void computeDeltas(const V* targets, V* deltas) const {

@@ -7,6 +7,7 @@
 #include "activation.hpp"
 #include "arithmetic.hpp"
 #include "integer_traits.hpp"
+#include "kernels.hpp"
 #include "lookup_table.hpp"
 #include "multilayer_perceptron.hpp"
 #include "policies.hpp"

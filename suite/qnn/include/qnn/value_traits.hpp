@@ -82,8 +82,10 @@ struct ValueTraits<QValue<I, F, S, R, O>> {
         return sum;
     }
 
-    // The sum at the format's resolution, rounded by the policy and fitted by the overflow policy.
-    __attribute__((always_inline)) static constexpr Value narrow(Accumulator sum) {
+    // The sum at the format's resolution, rounded by the policy and fitted by the overflow policy (from
+    // the accumulator, or from a 32-bit sum that holds the same exact value; see kernels.hpp).
+    template <typename Sum>
+    __attribute__((always_inline)) static constexpr Value narrow(Sum sum) {
         return Value::fromRaw(Value::fitScaled(sum));
     }
 };
