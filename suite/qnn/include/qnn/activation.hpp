@@ -226,12 +226,24 @@ constexpr bool fusesTableActivation() {
     }
 }
 
-// The net input's floor shift, unsaturated, from a 32-bit sum.
+// The net input (its floor shift, unsaturated, from a 32-bit sum) as the tables take it: its sign (all ones
+// when negative) and its magnitude.
+struct SignedNet {
+    std::uint32_t sign;
+    std::uint32_t magnitude;
+};
+
 template <typename V, typename Sum>
-__attribute__((always_inline)) inline std::int32_t netOf(Sum sum) {
+__attribute__((always_inline)) inline SignedNet signedNetOf(Sum sum) {
     static_assert(sizeof(Sum) == 4, "qnn: the fused activations take 32-bit sums");
-    return static_cast<std::int32_t>(sum) >> V::fractionalBits;
+    const std::int32_t net = static_cast<std::int32_t>(sum) >> V::fractionalBits;
+    const auto sign = static_cast<std::uint32_t>(net >> 31);
+    return {sign, (static_cast<std::uint32_t>(net) ^ sign) - sign};
 }
+
+// Half of the table's last position bit: what rounds a lookup k bits finer than wanted.
+template <std::size_t k>
+constexpr std::uint32_t halfPosition = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
 
 template <typename V, typename Table>
 struct SumActivation<TanhActivationPolicy<V, Table>, V,
@@ -246,10 +258,8 @@ struct SumActivation<TanhActivationPolicy<V, Table>, V,
         } else {
             constexpr std::size_t f = V::fractionalBits;
             constexpr std::size_t k = Table::template positionBits<f>;
-            const std::int32_t net = netOf<V>(sum);
-            const auto sign = static_cast<std::uint32_t>(net >> 31);
-            const std::uint32_t magnitude = (static_cast<std::uint32_t>(net) ^ sign) - sign;
-            constexpr std::uint32_t half = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
+            const auto [sign, magnitude] = signedNetOf<V>(sum);
+            constexpr std::uint32_t half = halfPosition<k>;
             const std::uint32_t t = Table::template scaledLookup<f>(magnitude);
             std::uint32_t result;
             if constexpr (f < 15) {
@@ -279,10 +289,8 @@ struct SumActivation<SigmoidActivationPolicy<V, Table>, V,
             constexpr std::size_t f = V::fractionalBits;
             constexpr std::size_t k = Table::template positionBits<f + 1>;
             constexpr std::size_t r = 16 - f;
-            const std::int32_t net = netOf<V>(sum);
-            const auto sign = static_cast<std::uint32_t>(net >> 31);
-            const std::uint32_t magnitude = (static_cast<std::uint32_t>(net) ^ sign) - sign;
-            constexpr std::uint32_t half = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
+            const auto [sign, magnitude] = signedNetOf<V>(sum);
+            constexpr std::uint32_t half = halfPosition<k>;
             // t + half is tanh(x/2) * 2^15 times 2^k before its rounding. (1 +- tanh(x/2)) / 2 at 2^-16, times
             // 2^k: 2^(15+k) +- (t + half), where -floor((t + half) / 2^k) becomes ~(t + half) + 2^k.
             const std::uint32_t t = Table::template scaledLookup<f + 1>(magnitude) + half;
