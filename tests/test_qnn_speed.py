@@ -31,7 +31,7 @@ from qbench.qformat import Overflow, QFormat, Rounding
 from qbench.reference import ReferencePerceptron, weight_count
 from qbench.results import read_results
 
-KINDS = {0: "portable", 1: "muls", 2: "partialProducts", 3: "smlad", 4: "smlal"}
+KINDS = {0: "portable", 1: "muls", 2: "partialProducts", 3: "smlad", 4: "smlal", 5: "smladBytes"}
 
 # ---- the activation from the sum -------------------------------------------------------------------------
 
@@ -135,6 +135,15 @@ NETWORKS = {
     "uq8_8": (QFormat(8, 8, signed=False), (3, 5, 2), "relu", "sigmoid"),
     "q16_16": (QFormat(16, 16), (7, 5, 3), "tanh", "sigmoid"),
     "q20_4_narrow": (QFormat(20, 4), (4, 8, 3), "tanh", "sigmoid"),
+    # Narrow weights: 8-bit against 16-bit values with fan-ins of 4k, 4k + 1 and 4k + 3 (the SXTB16 kernel's
+    # remainders), below four (no kernel), 8 of 32 bits and 16 of 32 (64-bit sums, the portable path).
+    "q8_8w2_6": (QFormat(8, 8, weights=QFormat(2, 6)), (7, 9, 5), "tanh", "sigmoid"),
+    "q8_8w1_7_deep": (QFormat(8, 8, weights=QFormat(1, 7)), (8, 13, 13, 3), "tanh", "sigmoid"),
+    "q8_8w4_4_relu": (QFormat(8, 8, weights=QFormat(4, 4)), (3, 6, 2), "relu", "linear"),
+    "q8_8w3_5_truncate_wrap": (QFormat(8, 8, rounding=T, overflow=W, weights=QFormat(3, 5, rounding=T, overflow=W)),
+                               (5, 7, 2), "tanh", "linear"),  # fmt: skip
+    "q16_16w2_6": (QFormat(16, 16, weights=QFormat(2, 6)), (5, 6, 3), "tanh", "sigmoid"),
+    "q16_16w4_12": (QFormat(16, 16, weights=QFormat(4, 12)), (6, 5, 2), "tanh", "sigmoid"),
 }
 
 ACTIVATION_TYPES = {"tanh": "qnn::TanhActivationPolicy", "sigmoid": "qnn::SigmoidActivationPolicy",
@@ -151,10 +160,11 @@ def _value_type(fmt: QFormat) -> str:
 def kernels_program() -> str:
     entries = []
     for name, (fmt, sizes, hidden, output) in NETWORKS.items():
-        value = _value_type(fmt)
+        value, weight = _value_type(fmt), _value_type(fmt.weight_format)
         network = (f"qnn::MultilayerPerceptron<{value}, {sizes[0]}, {len(sizes) - 2}, {sizes[1]}, {sizes[-1]}, "
                    f"qnn::FixedPointTransferFunctions<{value}, qnn::XorshiftRandomNumberPolicy<{value}>, "
-                   f"{ACTIVATION_TYPES[hidden]}<{value}>, {ACTIVATION_TYPES[output]}<{value}>>, false>")  # fmt: skip
+                   f"{ACTIVATION_TYPES[hidden]}<{value}>, {ACTIVATION_TYPES[output]}<{value}>>, false, "
+                   f"{weight}>")  # fmt: skip
         entries.append(f'    {{"{name}", &run<{network}>, &kernels<{network}, {len(sizes) - 1}>}},')
     return (
         r"""
@@ -170,12 +180,13 @@ namespace {
 template <typename N>
 void run(char* words) {
     using V = typename N::ValueType;
-    static V weights[N::NumberOfWeights];
+    using W = typename N::WeightType;
+    static W weights[N::NumberOfWeights];
     static N network;
     V inputs[N::NumberOfInputs];
     V outputs[N::NumberOfOutputs];
     char* end = words;
-    for (auto& weight : weights) weight = V::fromRaw(static_cast<typename V::StorageType>(std::strtoll(end, &end, 10)));
+    for (auto& weight : weights) weight = W::fromRaw(static_cast<typename W::StorageType>(std::strtoll(end, &end, 10)));
     for (auto& input : inputs) input = V::fromRaw(static_cast<typename V::StorageType>(std::strtoll(end, &end, 10)));
     network.setWeights(weights);
     network.feedForward(inputs);
@@ -251,7 +262,7 @@ def cases(seed: int, per_network: int = 40):
     for name, (fmt, sizes, _, _) in NETWORKS.items():
         for case in range(per_network):
             mode = ("moderate", "full", "extreme")[case % 3]
-            weights = _draw(rng, fmt, weight_count(sizes), mode)
+            weights = _draw(rng, fmt.weight_format, weight_count(sizes), mode)
             inputs = _draw(rng, fmt, sizes[0], ("moderate", "full", "extreme")[(case // 3) % 3])
             yield name, weights, inputs
 
@@ -318,6 +329,12 @@ def test_the_host_builds_take_the_paths_they_are_meant_to(kernel_builds):
         assert {kind for kind, _, _, _ in dsp[name]} == {"smlad"}, name
     for name in ("q3_4", "uq8_8", "q16_16", "q20_4_narrow"):
         assert {kind for kind, _, _, _ in dsp[name]} == {"portable"}, name
+    # 8-bit weights against 16-bit values: the SXTB16 kernel from four inputs up, the plain sums below four and
+    # for 32-bit values.
+    assert [kind for kind, _, _, _ in dsp["q8_8w2_6"]] == ["smladBytes", "smladBytes"]
+    assert [kind for kind, _, _, _ in dsp["q8_8w4_4_relu"]] == ["portable", "smladBytes"]
+    for name in ("q16_16w2_6", "q16_16w4_12"):
+        assert {kind for kind, _, _, _ in dsp[name]} == {"portable"}, name
     assert {kind for layers in portable.values() for kind, _, _, _ in layers} == {"portable"}
     # The activation from the sum: 32-bit sums, saturating tanh and sigmoid that need no result saturation.
     assert [fused for _, _, _, fused in default["q8_8_odd"]] == [True, True]
@@ -330,10 +347,10 @@ def test_the_host_builds_take_the_paths_they_are_meant_to(kernel_builds):
 
 CHOICES_PROGRAM = r"""
 #include "qnn/qnn.hpp"
-template <typename V, std::size_t I, std::size_t N, std::size_t O>
+template <typename V, std::size_t I, std::size_t N, std::size_t O, typename W = V>
 using Net = qnn::MultilayerPerceptron<V, I, 1, N, O,
     qnn::FixedPointTransferFunctions<V, qnn::XorshiftRandomNumberPolicy<V>, qnn::TanhActivationPolicy<V>,
-                                     qnn::SigmoidActivationPolicy<V>>, false>;
+                                     qnn::SigmoidActivationPolicy<V>>, false, W>;
 using Q8 = qnn::QValue<8, 8, true>;
 using Q16 = qnn::QValue<16, 16, true>;
 using Q20 = qnn::QValue<20, 4, true>;
@@ -347,13 +364,17 @@ using Xor8 = Net<Q8, 2, 4, 1>;
 using Xor16 = Net<Q16, 2, 4, 1>;
 using Iris20 = Net<Q20, 4, 8, 3>;
 using Digits7 = Net<Q8, 64, 7, 10>;
+using Bytes = qnn::QValue<2, 6, true>;
+using Digits8Bytes = Net<Q8, 64, 32, 10, Bytes>;
+using Iris8Bytes = Net<Q8, 4, 8, 3, Bytes>;
 extern const int choices[] = {NET(Digits8), NET(Digits16), NET(Iris8), NET(Iris16), NET(Xor8), NET(Xor16), NET(Iris20),
-                              NET(Digits7)};
+                              NET(Digits7), NET(Digits8Bytes), NET(Iris8Bytes)};
 void use8(Digits8& digits, const Q8* inputs) { digits.feedForward(inputs); }
 void use16(Digits16& digits, const Q16* inputs) { digits.feedForward(inputs); }
+void useBytes(Digits8Bytes& digits, const Q8* inputs) { digits.feedForward(inputs); }
 """
 CHOICE_NETWORKS = ("digits-q8.8", "digits-q16.16", "iris-q8.8", "iris-q16.16", "xor-q8.8", "xor-q16.16", "iris-q20.4",
-                   "digits7-q8.8")  # fmt: skip
+                   "digits7-q8.8", "digits-q8.8w2.6", "iris-q8.8w2.6")  # fmt: skip
 CROSS = "arm-none-eabi-g++"
 
 
@@ -404,11 +425,16 @@ def test_dsp_cores_take_smlad_for_16_bit_values_and_smlal_for_64_bit_sums(cross_
     # The device test's 64-7-10: seven neurons in passes of four (the last pass overlaps), fan-in 7 (odd).
     assert layers["digits7-q8.8"] == [("smlad", 4, 32), ("smlad", 5, 32)]
     assert "smlad" in disassembly
+    # 8-bit weights: four per LDR, widened by SXTB16 against the inputs reordered by PKHBT/PKHTB.
+    assert layers["digits-q8.8w2.6"] == [("smladBytes", 4, 32), ("smladBytes", 5, 32)]
+    assert [kind for kind, _, _ in layers["iris-q8.8w2.6"]] == ["smladBytes", "smladBytes"]
+    assert "sxtb16" in disassembly and "pkhtb" in disassembly
 
 
 def test_armv7m_without_dsp_blocks_in_cpp_and_takes_smlal(cross_choices):
     layers, disassembly = cross_choices["cortex-m3"]
     assert layers["digits-q8.8"][0] == ("portable", 4, 32)
+    assert layers["digits-q8.8w2.6"][0] == ("portable", 4, 32)
     assert [kind for kind, _, _ in layers["digits-q16.16"]] == ["smlal", "smlal"]
     assert "smlad" not in disassembly
 
@@ -418,7 +444,9 @@ def test_armv6m_takes_the_muls_pass_and_the_partial_products(cross_choices):
     assert layers["digits-q8.8"] == [("muls", 4, 32), ("muls", 2, 32)]
     assert layers["digits-q16.16"] == [("partialProducts", 1, 64)] * 2
     assert layers["digits7-q8.8"] == [("muls", 4, 32), ("muls", 2, 32)]
-    assert "ldrsh" in disassembly and "muls" in disassembly
+    # 8-bit weights: the same pass, LDRSB for the weights, LDRH and SXTH for each input.
+    assert layers["digits-q8.8w2.6"] == [("muls", 4, 32), ("muls", 4, 32)]
+    assert "ldrsh" in disassembly and "muls" in disassembly and "ldrsb" in disassembly and "sxth" in disassembly
 
 
 @pytest.mark.parametrize("core", ["cortex-m4", "cortex-m0plus"])

@@ -36,9 +36,13 @@ struct QbenchAdapter {
     template <typename V, typename S>
     using Network = qnn::MultilayerPerceptron<V, S::inputs, S::hiddenLayers, S::hiddenNeurons, S::outputs,
                                               TransferFunctions<V, S>, S::isTrainable>;
+    // Weights stored in their own, narrower Q format (inference only).
+    template <typename V, typename W, typename S>
+    using NetworkWithWeights = qnn::MultilayerPerceptron<V, S::inputs, S::hiddenLayers, S::hiddenNeurons, S::outputs,
+                                                         TransferFunctions<V, S>, S::isTrainable, W>;
 
     // qnn's setWeights order is qbench's "neuron" order; an inference-only network reads them in place.
-    template <typename N, typename V> static void loadWeights(N& network, const V* weights) { network.setWeights(weights); }
+    template <typename N, typename W> static void loadWeights(N& network, const W* weights) { network.setWeights(weights); }
     template <typename N> static auto weight(const N& network, std::size_t index) { return network.getWeight(index); }
     template <typename N, typename V> static void feedForward(N& network, const V* inputs) { network.feedForward(inputs); }
     template <typename N, typename V> static void getLearnedValues(N& network, V* outputs) { network.getLearnedValues(outputs); }

@@ -23,12 +23,12 @@ using workload::ValueType;
 static_assert(!workload::Shape::isTrainable, "classification images are inference-only");
 
 // Where the adapter's fromRaw is constexpr, both tables sit in flash as ValueType.
-constexpr workload::StoredType deployedStored[] = {
+constexpr workload::WeightStoredType deployedStored[] = {
 #include QBENCH_WEIGHTS_INCLUDE
 };
 static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == workload::Shape::weightCount,
               "the weights file does not match the network");
-const auto deployedWeights = workload::tableOf(deployedStored);
+const auto deployedWeights = workload::tableOf<workload::WeightType>(deployedStored);
 
 // The test split: QBENCH_SAMPLES rows of QBENCH_INPUTS values, and their classes. Kept as stored (raw
 // integers, or floats) and converted one sample at a time, so it stays in flash whatever the value type.

@@ -62,6 +62,32 @@ struct HasNetwork : std::false_type {};
 template <typename A, typename V, typename Shape>
 struct HasNetwork<A, V, Shape, std::void_t<typename A::template Network<V, Shape>>> : std::true_type {};
 
+template <typename A, typename V, typename W, typename Shape, typename = void>
+struct HasNetworkWithWeights : std::false_type {};
+template <typename A, typename V, typename W, typename Shape>
+struct HasNetworkWithWeights<A, V, W, Shape, std::void_t<typename A::template NetworkWithWeights<V, W, Shape>>>
+    : std::true_type {};
+
+// The network an image builds: Network<V, Shape>, or NetworkWithWeights<V, W, Shape> for narrow weights W.
+// (Named only once hasNetworkFor says it exists.)
+template <typename A, typename V, typename Shape, typename W, bool Narrow = !std::is_same_v<V, W>>
+struct NetworkOf {
+    using type = typename A::template Network<V, Shape>;
+};
+template <typename A, typename V, typename Shape, typename W>
+struct NetworkOf<A, V, Shape, W, true> {
+    using type = typename A::template NetworkWithWeights<V, W, Shape>;
+};
+
+template <typename A, typename V, typename Shape, typename W>
+constexpr bool hasNetworkFor() {
+    if constexpr (std::is_same_v<V, W>) {
+        return HasNetwork<A, V, Shape>::value;
+    } else {
+        return HasNetworkWithWeights<A, V, W, Shape>::value;
+    }
+}
+
 // One detector per operation: does A::op(Network&, ...) compile with these arguments?
 #define QBENCH_CONTRACT_OPERATION(name, ...)                                                               \
     template <typename A, typename N, typename V, typename = void>                                         \
@@ -85,23 +111,28 @@ constexpr bool weightIsValue() {
 }
 
 // The network type and its operations, checked in the contract's words (each message names the docs' section).
-// Returns true so a caller can static_assert on it; the checks are the static_asserts inside.
-template <typename A, typename V, typename Shape>
+// Returns true so a caller can static_assert on it; the checks are the static_asserts inside. W: the weights'
+// type, V's own unless the image stores narrow weights.
+template <typename A, typename V, typename Shape, typename W = V>
 constexpr bool meetsNetworkContract() {
-    static_assert(HasNetwork<A, V, Shape>::value,
+    static_assert(std::is_same_v<V, W> || HasNetworkWithWeights<A, V, W, Shape>::value,
+                  "qbench library contract: QbenchAdapter has no NetworkWithWeights<Value, Weight, Shape> type, "
+                  "which images with narrow weights need (docs/libraries.md#narrow-weights)");
+    static_assert(!std::is_same_v<V, W> || HasNetwork<A, V, Shape>::value,
                   "qbench library contract: QbenchAdapter has no Network<Value, Shape> type "
                   "(docs/libraries.md#the-network)");
-    if constexpr (HasNetwork<A, V, Shape>::value) {
-        using N = typename A::template Network<V, Shape>;
+    if constexpr (hasNetworkFor<A, V, Shape, W>()) {
+        using N = typename NetworkOf<A, V, Shape, W>::type;
         static_assert(Has_feedForward<A, N, V>::value,
                       "qbench library contract: QbenchAdapter has no feedForward(Network&, const Value* inputs) "
                       "(docs/libraries.md#operations)");
         static_assert(Has_getLearnedValues<A, N, V>::value,
                       "qbench library contract: QbenchAdapter has no getLearnedValues(Network&, Value* outputs) "
                       "(docs/libraries.md#operations)");
-        static_assert(Shape::isTrainable || Has_loadWeights<A, N, V>::value,
-                      "qbench library contract: QbenchAdapter has no loadWeights(Network&, const Value* weights), "
-                      "which inference images need (docs/libraries.md#weights)");
+        static_assert(Shape::isTrainable || Has_loadWeights<A, N, W>::value,
+                      "qbench library contract: QbenchAdapter has no loadWeights(Network&, const Weight* weights) "
+                      "(Weight: the Value type unless weights are narrow), which inference images need "
+                      "(docs/libraries.md#weights)");
         static_assert(!Shape::isTrainable || Has_train<A, N, V>::value,
                       "qbench library contract: QbenchAdapter has no train(Network&, const Value* targets), "
                       "which trainable images need (docs/libraries.md#operations)");

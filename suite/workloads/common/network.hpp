@@ -2,7 +2,8 @@
 // (QBENCH_ADAPTER, a header on the library's include path; qnn's is
 // suite/libraries/qnn/qbench_adapter.hpp). Chosen by the compiler's -D:
 // QBENCH_FLOAT=1 for float, else QBENCH_Q_INTEGER_BITS / _FRACTIONAL_BITS /
-// _SIGNED; QBENCH_INPUTS, QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS,
+// _SIGNED (and QBENCH_W_INTEGER_BITS / _FRACTIONAL_BITS for weights stored
+// in their own, narrower signed format: q8.8w2.6); QBENCH_INPUTS, QBENCH_HIDDEN_LAYERS, QBENCH_HIDDEN_NEURONS,
 // QBENCH_OUTPUTS, QBENCH_HIDDEN_ACTIVATION, QBENCH_OUTPUT_ACTIVATION (tanh,
 // sigmoid, relu, linear), QBENCH_TRAINABLE, QBENCH_WEIGHT_SEED.
 //
@@ -104,22 +105,46 @@ constexpr Number learnedToleranceNumber = oneNumber / 10;
 
 #endif
 
+#if defined(QBENCH_W_INTEGER_BITS) && !QBENCH_FLOAT
+
+// Weights (and biases) in their own signed Q format, written as the smallest integer that holds them.
+static_assert(qbench::contract::HasFixedPoint<Adapter, QBENCH_W_INTEGER_BITS, QBENCH_W_FRACTIONAL_BITS, true>::value,
+              "qbench library contract: QbenchAdapter has no FixedPoint<IntegerBits, FractionalBits, true> for "
+              "the weights' Q format (docs/libraries.md#narrow-weights)");
+using WeightType = typename Adapter::template FixedPoint<QBENCH_W_INTEGER_BITS, QBENCH_W_FRACTIONAL_BITS, true>;
+constexpr int weightTotalBits = QBENCH_W_INTEGER_BITS + QBENCH_W_FRACTIONAL_BITS;
+using WeightStoredType = std::conditional_t<(weightTotalBits > 32), std::int64_t,
+                         std::conditional_t<(weightTotalBits > 16), std::int32_t,
+                         std::conditional_t<(weightTotalBits > 8), std::int16_t, std::int8_t>>>;
+static_assert(qbench::contract::meetsNetworkContract<Adapter, ValueType, Shape, WeightType>());
+using NetworkType = typename Adapter::template NetworkWithWeights<ValueType, WeightType, Shape>;
+
+#else
+
+using WeightType = ValueType;
+using WeightStoredType = StoredType;
 static_assert(qbench::contract::meetsNetworkContract<Adapter, ValueType, Shape>());
 using NetworkType = typename Adapter::template Network<ValueType, Shape>;
 
+#endif
+
 inline ReportedType reported(const ValueType& value) { return reportedNumber(number(value)); }
 
-// A generated table of N values, as ValueType (in flash where fromRaw is constexpr).
-template <std::size_t N>
+// A generated table of N values as T, ValueType or WeightType (in flash where fromRaw is constexpr).
+template <typename T, std::size_t N>
 struct Table {
-    ValueType at[N];
+    T at[N];
 };
 
-template <std::size_t N>
-constexpr Table<N> tableOf(const StoredType (&stored)[N]) {
-    Table<N> table{};
+template <typename T, typename Stored, std::size_t N>
+constexpr Table<T, N> tableOf(const Stored (&stored)[N]) {
+    Table<T, N> table{};
     for (std::size_t i = 0; i < N; ++i) {
-        table.at[i] = fromStored(stored[i]);
+        if constexpr (std::is_floating_point_v<T>) {
+            table.at[i] = stored[i];
+        } else {
+            table.at[i] = Adapter::template fromRaw<T>(stored[i]);
+        }
     }
     return table;
 }

@@ -122,12 +122,12 @@ void run() {
 // Weights in the library's weight order, trained on the host (qbench.reference,
 // or qbench.training for float), converted by the adapter's fromRaw: constexpr
 // there, the table sits in flash as ValueType and qnn reads it in place.
-constexpr workload::StoredType deployedStored[] = {
+constexpr workload::WeightStoredType deployedStored[] = {
 #include QBENCH_WEIGHTS_INCLUDE
 };
 static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == workload::Shape::weightCount,
               "the weights file does not match the network");
-const auto deployedWeights = workload::tableOf(deployedStored);
+const auto deployedWeights = workload::tableOf<workload::WeightType>(deployedStored);
 
 void run() {
     Adapter::loadWeights(network, deployedWeights.at);

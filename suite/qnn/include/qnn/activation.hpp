@@ -195,13 +195,18 @@ struct OutputRange<ReluActivationPolicy<V>, V, std::enable_if_t<isQValue<V> && (
 //   floor((2^k a + b + 2^(k-1) + 2^(k+r-1)) / 2^(k+r)) for integers a, b >= 0, and sigmoid's negative half
 //   (1 - tanh) is the same with ceilings, -floor(x) = floor(-x + 1 - 2^-k) at resolution 2^-k.
 // tests/test_qnn_speed.py compares these with the plain composition for every net input of several formats.
-template <typename Activation, typename V, typename Enable = void>
+// Shift: the fractional bits the sum has beyond the format's, those of the weights (F unless they are narrower).
+template <typename Activation, typename V, std::size_t Shift = fractionalBitsOf<V>, typename Enable = void>
 struct SumActivation {
     static constexpr bool fused = false;
 
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
-        return Activation::activationFunction(ValueTraits<V>::narrow(sum));
+        if constexpr (isQValue<V>) {
+            return Activation::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
+        } else {
+            return Activation::activationFunction(ValueTraits<V>::narrow(sum));
+        }
     }
 };
 
@@ -233,10 +238,10 @@ struct SignedNet {
     std::uint32_t magnitude;
 };
 
-template <typename V, typename Sum>
+template <std::size_t Shift, typename Sum>
 __attribute__((always_inline)) inline SignedNet signedNetOf(Sum sum) {
     static_assert(sizeof(Sum) == 4, "qnn: the fused activations take 32-bit sums");
-    const std::int32_t net = static_cast<std::int32_t>(sum) >> V::fractionalBits;
+    const std::int32_t net = static_cast<std::int32_t>(sum) >> Shift;
     const auto sign = static_cast<std::uint32_t>(net >> 31);
     return {sign, (static_cast<std::uint32_t>(net) ^ sign) - sign};
 }
@@ -245,8 +250,8 @@ __attribute__((always_inline)) inline SignedNet signedNetOf(Sum sum) {
 template <std::size_t k>
 constexpr std::uint32_t halfPosition = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
 
-template <typename V, typename Table>
-struct SumActivation<TanhActivationPolicy<V, Table>, V,
+template <typename V, typename Table, std::size_t Shift>
+struct SumActivation<TanhActivationPolicy<V, Table>, V, Shift,
                      std::enable_if_t<fusesTableActivation<V, Table, V::fractionalBits>()>> {
     using ActivationPolicy = TanhActivationPolicy<V, Table>;
     static constexpr bool fused = true;  // for 32-bit sums
@@ -254,11 +259,11 @@ struct SumActivation<TanhActivationPolicy<V, Table>, V,
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
         if constexpr (sizeof(Sum) > 4) {  // 64-bit sums: narrowing saturates cheaply on the 32-bit halves
-            return ActivationPolicy::activationFunction(ValueTraits<V>::narrow(sum));
+            return ActivationPolicy::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
         } else {
             constexpr std::size_t f = V::fractionalBits;
             constexpr std::size_t k = Table::template positionBits<f>;
-            const auto [sign, magnitude] = signedNetOf<V>(sum);
+            const auto [sign, magnitude] = signedNetOf<Shift>(sum);
             constexpr std::uint32_t half = halfPosition<k>;
             const std::uint32_t t = Table::template scaledLookup<f>(magnitude);
             std::uint32_t result;
@@ -274,8 +279,8 @@ struct SumActivation<TanhActivationPolicy<V, Table>, V,
     }
 };
 
-template <typename V, typename Table>
-struct SumActivation<SigmoidActivationPolicy<V, Table>, V,
+template <typename V, typename Table, std::size_t Shift>
+struct SumActivation<SigmoidActivationPolicy<V, Table>, V, Shift,
                      std::enable_if_t<(V::fractionalBits <= 16) &&
                                       fusesTableActivation<V, Table, V::fractionalBits + 1>()>> {
     using ActivationPolicy = SigmoidActivationPolicy<V, Table>;
@@ -284,12 +289,12 @@ struct SumActivation<SigmoidActivationPolicy<V, Table>, V,
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
         if constexpr (sizeof(Sum) > 4) {  // 64-bit sums: narrowing saturates cheaply on the 32-bit halves
-            return ActivationPolicy::activationFunction(ValueTraits<V>::narrow(sum));
+            return ActivationPolicy::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
         } else {
             constexpr std::size_t f = V::fractionalBits;
             constexpr std::size_t k = Table::template positionBits<f + 1>;
             constexpr std::size_t r = 16 - f;
-            const auto [sign, magnitude] = signedNetOf<V>(sum);
+            const auto [sign, magnitude] = signedNetOf<Shift>(sum);
             constexpr std::uint32_t half = halfPosition<k>;
             // t + half is tanh(x/2) * 2^15 times 2^k before its rounding. (1 +- tanh(x/2)) / 2 at 2^-16, times
             // 2^k: 2^(15+k) +- (t + half), where -floor((t + half) / 2^k) becomes ~(t + half) + 2^k.

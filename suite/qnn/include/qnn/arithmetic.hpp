@@ -87,6 +87,8 @@ namespace detail {
 // registers: two 64-bit sums, two inputs, two weights, three pointers).
 inline constexpr std::size_t thumb1MaximumRows = 4;
 inline constexpr std::size_t dspMaximumRows = 6;
+// With 8-bit weights, five: two more registers hold the reordered inputs.
+inline constexpr std::size_t dspByteMaximumRows = 5;
 inline constexpr std::size_t longMaximumRows = 2;
 
 #if QNN_PARTIAL_PRODUCTS
@@ -188,37 +190,69 @@ inline std::int64_t multiplyAccumulate32(std::int64_t sum, std::int32_t a, std::
     ".syntax unified\n\tmovs %[x], #0\n\t" ZERO "1:\n\t" LOAD " %[x], [%[xe], %[i]]\n\t" STEPS            \
     "adds %[i], #" SIZE "\n\tbne 1b\n\t.syntax divided\n"
 #define QNN_T1_ZERO(k) "mov %[a" #k "], %[x]\n\t"
-#define QNN_T1_ROWS_LOW(LOAD, SIZE)                                                                            \
+// LOOP(STEPS, ZERO) is the whole loop; XE the input pointer's operand ("+l" where the loop steps it).
+#define QNN_T1_ROWS_LOW(LOOP, LOAD, XE)                                                                       \
     if constexpr (B == 1) {                                                                                  \
-        __asm__(QNN_T1_LOOP(LOAD, SIZE, QNN_T1_STEP(LOAD, 0), QNN_T1_ZERO(0))                                \
-                : [i] "+l"(index), [x] "=&l"(x), [w] "=&l"(w), [a0] "=&l"(a0)                                \
-                : [xe] "l"(xEnd), [b0] "l"(rowEnds[0])                                                       \
+        __asm__(LOOP(QNN_T1_STEP(LOAD, 0), QNN_T1_ZERO(0))                                                   \
+                : [i] "+l"(index), [x] "=&l"(x), [w] "=&l"(w), [a0] "=&l"(a0) QNN_T1_XE_OUT_##XE             \
+                : [b0] "l"(rowEnds[0]) QNN_T1_XE_IN_##XE                                                     \
                 : "cc", "memory");                                                                           \
     } else if constexpr (B == 2) {                                                                           \
-        __asm__(QNN_T1_LOOP(LOAD, SIZE, QNN_T1_STEP(LOAD, 0) QNN_T1_STEP(LOAD, 1),                           \
-                            QNN_T1_ZERO(0) QNN_T1_ZERO(1))                                                   \
+        __asm__(LOOP(QNN_T1_STEP(LOAD, 0) QNN_T1_STEP(LOAD, 1), QNN_T1_ZERO(0) QNN_T1_ZERO(1))               \
                 : [i] "+l"(index), [x] "=&l"(x), [w] "=&l"(w), [a0] "=&l"(a0), [a1] "=&l"(a1)                \
-                : [xe] "l"(xEnd), [b0] "l"(rowEnds[0]), [b1] "l"(rowEnds[1])                                 \
+                      QNN_T1_XE_OUT_##XE                                                                     \
+                : [b0] "l"(rowEnds[0]), [b1] "l"(rowEnds[1]) QNN_T1_XE_IN_##XE                               \
                 : "cc", "memory");                                                                           \
     }
-#define QNN_T1_ROWS_HIGH(LOAD, SIZE)                                                                          \
+#define QNN_T1_ROWS_HIGH(LOOP, LOAD, XE)                                                                      \
     if constexpr (B == 3) {                                                                                  \
-        __asm__(QNN_T1_LOOP(LOAD, SIZE, QNN_T1_STEP(LOAD, 0) QNN_T1_STEP(LOAD, 1) QNN_T1_STEP(LOAD, 2),      \
-                            QNN_T1_ZERO(0) QNN_T1_ZERO(1) QNN_T1_ZERO(2))                                    \
+        __asm__(LOOP(QNN_T1_STEP(LOAD, 0) QNN_T1_STEP(LOAD, 1) QNN_T1_STEP(LOAD, 2),                         \
+                     QNN_T1_ZERO(0) QNN_T1_ZERO(1) QNN_T1_ZERO(2))                                           \
                 : [i] "+l"(index), [x] "=&l"(x), [w] "=&l"(w), [a0] "=r"(a0), [a1] "=r"(a1),               \
-                  [a2] "=r"(a2)                                                                             \
-                : [xe] "l"(xEnd), [b0] "l"(rowEnds[0]), [b1] "l"(rowEnds[1]), [b2] "l"(rowEnds[2])           \
+                  [a2] "=r"(a2) QNN_T1_XE_OUT_##XE                                                          \
+                : [b0] "l"(rowEnds[0]), [b1] "l"(rowEnds[1]), [b2] "l"(rowEnds[2]) QNN_T1_XE_IN_##XE         \
                 : "cc", "memory");                                                                           \
     } else {                                                                                                 \
-        __asm__(QNN_T1_LOOP(LOAD, SIZE,                                                                      \
-                            QNN_T1_STEP(LOAD, 0) QNN_T1_STEP(LOAD, 1) QNN_T1_STEP(LOAD, 2)                   \
-                                QNN_T1_STEP(LOAD, 3),                                                        \
-                            QNN_T1_ZERO(0) QNN_T1_ZERO(1) QNN_T1_ZERO(2) QNN_T1_ZERO(3))                     \
+        __asm__(LOOP(QNN_T1_STEP(LOAD, 0) QNN_T1_STEP(LOAD, 1) QNN_T1_STEP(LOAD, 2) QNN_T1_STEP(LOAD, 3),    \
+                     QNN_T1_ZERO(0) QNN_T1_ZERO(1) QNN_T1_ZERO(2) QNN_T1_ZERO(3))                            \
                 : [i] "+l"(index), [x] "=&l"(x), [w] "=&l"(w), [a0] "=r"(a0), [a1] "=r"(a1),               \
-                  [a2] "=r"(a2), [a3] "=r"(a3)                                                             \
-                : [xe] "l"(xEnd), [b0] "l"(rowEnds[0]), [b1] "l"(rowEnds[1]), [b2] "l"(rowEnds[2]),          \
-                  [b3] "l"(rowEnds[3])                                                                       \
+                  [a2] "=r"(a2), [a3] "=r"(a3) QNN_T1_XE_OUT_##XE                                           \
+                : [b0] "l"(rowEnds[0]), [b1] "l"(rowEnds[1]), [b2] "l"(rowEnds[2]),                          \
+                  [b3] "l"(rowEnds[3]) QNN_T1_XE_IN_##XE                                                     \
                 : "cc", "memory");                                                                           \
+    }
+#define QNN_T1_XE_OUT_FIXED
+#define QNN_T1_XE_IN_FIXED , [xe] "l"(xEnd)
+#define QNN_T1_XE_OUT_STEPPED , [xe] "+l"(xNext)
+#define QNN_T1_XE_IN_STEPPED
+#define QNN_T1_LOOP_SH(STEPS, ZERO) QNN_T1_LOOP("ldrsh", "2", STEPS, ZERO)
+#define QNN_T1_LOOP_H(STEPS, ZERO) QNN_T1_LOOP("ldrh", "2", STEPS, ZERO)
+#define QNN_T1_LOOP_SB(STEPS, ZERO) QNN_T1_LOOP("ldrsb", "1", STEPS, ZERO)
+#define QNN_T1_LOOP_B(STEPS, ZERO) QNN_T1_LOOP("ldrb", "1", STEPS, ZERO)
+#define QNN_T1_LOOP_W(STEPS, ZERO) QNN_T1_LOOP("ldr", "4", STEPS, ZERO)
+// Mixed widths: 8-bit weights indexed by i, signed 16-bit inputs from a pointer stepped once per input
+// (LDRSH has no immediate form; LDRH and SXTH stand in for it).
+#define QNN_T1_LOOP_MIXED(STEPS, ZERO)                                                                       \
+    ".syntax unified\n\tmovs %[x], #0\n\t" ZERO "1:\n\tldrh %[x], [%[xe]]\n\tsxth %[x], %[x]\n\t"          \
+    "adds %[xe], #2\n\t" STEPS "adds %[i], #1\n\tbne 1b\n\t.syntax divided\n"
+// The sums in registers: low ones for up to two neurons, else r8-r11, named (the compiler will not choose
+// high registers for an operand itself).
+#define QNN_T1_RUN(BY_ELEMENT)                                                                                \
+    if constexpr (B <= 2) {                                                                                  \
+        std::uint32_t a0, a1;                                                                                \
+        BY_ELEMENT(QNN_T1_ROWS_LOW)                                                                          \
+        sums[0] = a0;                                                                                        \
+        if constexpr (B > 1) sums[B > 1 ? 1 : 0] = a1;                                                       \
+    } else {                                                                                                 \
+        register std::uint32_t a0 __asm__("r8");                                                             \
+        register std::uint32_t a1 __asm__("r9");                                                             \
+        register std::uint32_t a2 __asm__("r10");                                                            \
+        register std::uint32_t a3 __asm__("r11");                                                            \
+        BY_ELEMENT(QNN_T1_ROWS_HIGH)                                                                         \
+        sums[0] = a0;                                                                                        \
+        sums[1] = a1;                                                                                        \
+        sums[2] = a2;                                                                                        \
+        if constexpr (B > 3) sums[B > 3 ? 3 : 0] = a3;                                                       \
     }
 
 template <std::size_t B, std::size_t Stride, std::size_t N, typename Element>
@@ -233,35 +267,46 @@ __attribute__((always_inline)) inline void thumb1Rows(std::uint32_t (&sums)[B], 
     std::uint32_t x, w;
 #define QNN_T1_BY_ELEMENT(QNN_T1_ROWS)                                                                        \
     if constexpr (std::is_same_v<Element, std::int16_t>) {                                                   \
-        QNN_T1_ROWS("ldrsh", "2")                                                                            \
+        QNN_T1_ROWS(QNN_T1_LOOP_SH, "ldrsh", FIXED)                                                          \
     } else if constexpr (std::is_same_v<Element, std::uint16_t>) {                                           \
-        QNN_T1_ROWS("ldrh", "2")                                                                             \
+        QNN_T1_ROWS(QNN_T1_LOOP_H, "ldrh", FIXED)                                                            \
     } else if constexpr (std::is_same_v<Element, std::int8_t>) {                                             \
-        QNN_T1_ROWS("ldrsb", "1")                                                                            \
+        QNN_T1_ROWS(QNN_T1_LOOP_SB, "ldrsb", FIXED)                                                          \
     } else if constexpr (std::is_same_v<Element, std::uint8_t>) {                                            \
-        QNN_T1_ROWS("ldrb", "1")                                                                             \
+        QNN_T1_ROWS(QNN_T1_LOOP_B, "ldrb", FIXED)                                                            \
     } else {                                                                                                 \
         static_assert(sizeof(Element) == 4, "qnn: thumb1Rows takes 8-, 16- or 32-bit elements");             \
-        QNN_T1_ROWS("ldr", "4")                                                                              \
+        QNN_T1_ROWS(QNN_T1_LOOP_W, "ldr", FIXED)                                                             \
     }
-    if constexpr (B <= 2) {
-        std::uint32_t a0, a1;
-        QNN_T1_BY_ELEMENT(QNN_T1_ROWS_LOW)
-        sums[0] = a0;
-        if constexpr (B > 1) sums[B > 1 ? 1 : 0] = a1;
-    } else {
-        // Named high registers: the compiler will not choose them for an operand itself.
-        register std::uint32_t a0 __asm__("r8");
-        register std::uint32_t a1 __asm__("r9");
-        register std::uint32_t a2 __asm__("r10");
-        register std::uint32_t a3 __asm__("r11");
-        QNN_T1_BY_ELEMENT(QNN_T1_ROWS_HIGH)
-        sums[0] = a0;
-        sums[1] = a1;
-        sums[2] = a2;
-        if constexpr (B > 3) sums[B > 3 ? 3 : 0] = a3;
-    }
+    QNN_T1_RUN(QNN_T1_BY_ELEMENT)
 }
+
+// The same for 8-bit weights and signed 16-bit inputs (8-bit weights with 16-bit values).
+template <std::size_t B, std::size_t Stride, std::size_t N>
+__attribute__((always_inline)) inline void thumb1Rows(std::uint32_t (&sums)[B], const std::int8_t* block,
+                                                      const std::int16_t* input) {
+    static_assert(B >= 1 && B <= thumb1MaximumRows, "qnn: thumb1Rows sums one to four neurons per pass");
+    static_assert(N >= 1 && Stride > N, "qnn: thumb1Rows needs at least one input, rows of bias and weights");
+    const std::int8_t* const rowEnds[4] = {block + Stride, block + (B > 1 ? 2 : 1) * Stride,
+                                           block + (B > 2 ? 3 : 1) * Stride, block + (B > 3 ? 4 : 1) * Stride};
+    const std::int16_t* xNext = input;
+    auto index = -static_cast<std::int32_t>(N);
+    std::uint32_t x, w;
+#define QNN_T1_MIXED(QNN_T1_ROWS) QNN_T1_ROWS(QNN_T1_LOOP_MIXED, "ldrsb", STEPPED)
+    QNN_T1_RUN(QNN_T1_MIXED)
+}
+#undef QNN_T1_MIXED
+#undef QNN_T1_RUN
+#undef QNN_T1_LOOP_MIXED
+#undef QNN_T1_LOOP_W
+#undef QNN_T1_LOOP_B
+#undef QNN_T1_LOOP_SB
+#undef QNN_T1_LOOP_H
+#undef QNN_T1_LOOP_SH
+#undef QNN_T1_XE_OUT_FIXED
+#undef QNN_T1_XE_IN_FIXED
+#undef QNN_T1_XE_OUT_STEPPED
+#undef QNN_T1_XE_IN_STEPPED
 #undef QNN_T1_BY_ELEMENT
 #undef QNN_T1_ROWS_HIGH
 #undef QNN_T1_ROWS_LOW
@@ -292,6 +337,21 @@ __attribute__((always_inline)) inline std::int32_t dualMultiplyAccumulate(std::u
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(sum) + static_cast<std::uint32_t>(low) +
                                      static_cast<std::uint32_t>(high));
 #endif
+}
+
+// Four 8-bit weights as two pairs of signed 16-bit halves, SXTB16's way: bytes 0 and 2, then bytes 1 and 3.
+__attribute__((always_inline)) inline std::uint32_t evenBytesWidened(std::uint32_t word) {
+#if defined(__ARM_FEATURE_DSP)
+    return static_cast<std::uint32_t>(__sxtb16(word));
+#else
+    const auto low = static_cast<std::uint16_t>(static_cast<std::int16_t>(static_cast<std::int8_t>(word & 0xFFu)));
+    const auto high = static_cast<std::uint16_t>(static_cast<std::int16_t>(static_cast<std::int8_t>((word >> 16) & 0xFFu)));
+    return low | (static_cast<std::uint32_t>(high) << 16);
+#endif
+}
+
+__attribute__((always_inline)) inline std::uint32_t oddBytesWidened(std::uint32_t word) {
+    return evenBytesWidened((word >> 8) | (word << 24));
 }
 
 #if QNN_DSP_ASSEMBLY
@@ -365,6 +425,71 @@ __attribute__((always_inline)) inline void dspRows(std::int32_t (&sums)[B], cons
 #undef QNN_DSP_UNIT
 #undef QNN_DSP_ROW
 #endif
+
+// B neurons per pass over groups of four 16-bit inputs with 8-bit weights: sums[k] += w[k][j] * x[j] for the
+// 4 * Quads inputs (Quads >= 1). Per group: the inputs' two words reordered once by PKHBT/PKHTB into pairs
+// (x0, x2) and (x1, x3); per neuron one LDR of four weights, two SXTB16 into (w0, w2) and (w1, w3), two
+// SMLAD. Row k's next four weights are at row + k * Stride (unaligned LDR); row and x are left after the last.
+#define QNN_DSPB_ROW(k)                                                                                       \
+    "ldr %[w], [%[row], #%c[s]*" #k "]\n\tsxtb16 %[v], %[w]\n\tsxtb16 %[w], %[w], ror #8\n\t"                 \
+    "smlad %[a" #k "], %[v], %[x02], %[a" #k "]\n\tsmlad %[a" #k "], %[w], %[x13], %[a" #k "]\n\t"
+#define QNN_DSPB_RUN(ROWS, ...)                                                                               \
+    __asm__("1:\n\tldr %[x02], [%[xp]], #4\n\tldr %[w], [%[xp]], #4\n\tpkhtb %[x13], %[w], %[x02], asr #16\n\t"  \
+            "pkhbt %[x02], %[x02], %[w], lsl #16\n\t" ROWS "ldr %[w], [%[row]], #4\n\tsxtb16 %[v], %[w]\n\t"      \
+            "sxtb16 %[w], %[w], ror #8\n\tsmlad %[a0], %[v], %[x02], %[a0]\n\tsmlad %[a0], %[w], %[x13], %[a0]\n\t" \
+            "cmp %[xp], %[end]\n\tbne 1b\n"                                                                    \
+            : [row] "+r"(row), [xp] "+r"(x), [x02] "=&r"(x02), [x13] "=&r"(x13), [w] "=&r"(wv), [v] "=&r"(vv),    \
+              __VA_ARGS__                                                                                     \
+            : [end] "r"(xEnd), [s] "i"(Stride)                                                                \
+            : "cc", "memory")
+
+template <std::size_t B, std::size_t Stride, std::size_t Quads>
+__attribute__((always_inline)) inline void dspByteRows(std::int32_t (&sums)[B], const std::int8_t*& row,
+                                                       const std::int16_t*& x) {
+    static_assert(B >= 1 && B <= dspByteMaximumRows, "qnn: dspByteRows sums one to five neurons per pass");
+    static_assert(Quads >= 1 && Stride > 4 * Quads, "qnn: dspByteRows needs four inputs, rows of bias and weights");
+    static_assert(Stride * (B - 1) <= 4095, "qnn: rows too far apart for LDR's immediate offset");
+    const std::int16_t* const xEnd = x + 4 * Quads;
+#if QNN_DSP_ASSEMBLY
+    std::uint32_t x02, x13, wv, vv;
+    std::int32_t a0 = sums[0], a1 = sums[B > 1 ? 1 : 0], a2 = sums[B > 2 ? 2 : 0], a3 = sums[B > 3 ? 3 : 0],
+                 a4 = sums[B > 4 ? 4 : 0];
+    if constexpr (B == 1) {
+        QNN_DSPB_RUN("", [a0] "+r"(a0));
+    } else if constexpr (B == 2) {
+        QNN_DSPB_RUN(QNN_DSPB_ROW(1), [a0] "+r"(a0), [a1] "+r"(a1));
+    } else if constexpr (B == 3) {
+        QNN_DSPB_RUN(QNN_DSPB_ROW(1) QNN_DSPB_ROW(2), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2));
+    } else if constexpr (B == 4) {
+        QNN_DSPB_RUN(QNN_DSPB_ROW(1) QNN_DSPB_ROW(2) QNN_DSPB_ROW(3), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2),
+                     [a3] "+r"(a3));
+    } else {
+        QNN_DSPB_RUN(QNN_DSPB_ROW(1) QNN_DSPB_ROW(2) QNN_DSPB_ROW(3) QNN_DSPB_ROW(4), [a0] "+r"(a0), [a1] "+r"(a1),
+                     [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4));
+    }
+    sums[0] = a0;
+    if constexpr (B > 1) sums[B > 1 ? 1 : 0] = a1;
+    if constexpr (B > 2) sums[B > 2 ? 2 : 0] = a2;
+    if constexpr (B > 3) sums[B > 3 ? 3 : 0] = a3;
+    if constexpr (B > 4) sums[B > 4 ? 4 : 0] = a4;
+#else
+    while (x != xEnd) {
+        const std::uint32_t x01 = loadPair(x), x23 = loadPair(x + 2);
+        const std::uint32_t x02 = (x01 & 0xFFFFu) | (x23 << 16);
+        const std::uint32_t x13 = (x01 >> 16) | (x23 & 0xFFFF0000u);
+        for (std::size_t k = 0; k < B; ++k) {
+            std::uint32_t weights;
+            __builtin_memcpy(&weights, row + k * Stride, sizeof(weights));
+            sums[k] = dualMultiplyAccumulate(evenBytesWidened(weights), x02, sums[k]);
+            sums[k] = dualMultiplyAccumulate(oddBytesWidened(weights), x13, sums[k]);
+        }
+        x += 4;
+        row += 4;
+    }
+#endif
+}
+#undef QNN_DSPB_RUN
+#undef QNN_DSPB_ROW
 #endif
 
 #if QNN_LONG_ROWS

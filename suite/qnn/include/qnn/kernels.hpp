@@ -48,6 +48,7 @@ enum class KernelKind {
     partialProducts,  // ARMv6-M / ARMv8-M Baseline: 64-bit sums of 32-bit values from 16x16 partial products
     smlad,            // DSP extension: two 16-bit connections per SMLAD
     smlal,            // Thumb-2 M profile: 64-bit sums with SMLAL, two weights per LDRD
+    smladBytes,       // DSP extension, 8-bit weights: four weights per LDR, widened by two SXTB16, two SMLAD
 };
 
 struct LayerKernel {
@@ -70,9 +71,9 @@ constexpr std::uint64_t magnitude(std::int64_t value) {
     return value < 0 ? static_cast<std::uint64_t>(-(value + 1)) + 1 : static_cast<std::uint64_t>(value);
 }
 
-// Whether every sum of a neuron with FanIn inputs in InputRange, from any weights of V, fits below Limit:
+// Whether every sum of a neuron with FanIn inputs in InputRange, from any weights of W, fits below Limit:
 // max|bias| * 2^F + offset + FanIn * max|weight| * max|input| <= Limit, with overflow-checked arithmetic.
-template <typename V, std::size_t FanIn, typename InputRange>
+template <typename V, typename W, std::size_t FanIn, typename InputRange>
 constexpr bool sumsFitIn32Bits() {
     if constexpr (!isQValue<V>) {
         return false;
@@ -80,9 +81,9 @@ constexpr bool sumsFitIn32Bits() {
         return false;
     } else {
         constexpr std::uint64_t limit = V::isSigned ? 0x7FFFFFFFull : 0xFFFFFFFFull;
-        const std::uint64_t weight = magnitude(FullRange<V>::lowest) > magnitude(FullRange<V>::highest)
-                                         ? magnitude(FullRange<V>::lowest)
-                                         : magnitude(FullRange<V>::highest);
+        const std::uint64_t weight = magnitude(FullRange<W>::lowest) > magnitude(FullRange<W>::highest)
+                                         ? magnitude(FullRange<W>::lowest)
+                                         : magnitude(FullRange<W>::highest);
         const std::uint64_t input = magnitude(InputRange::lowest) > magnitude(InputRange::highest)
                                         ? magnitude(InputRange::lowest)
                                         : magnitude(InputRange::highest);
@@ -90,7 +91,7 @@ constexpr bool sumsFitIn32Bits() {
         if (f >= 32 || weight > (limit >> f)) {
             return false;
         }
-        std::uint64_t total = (weight << f) + static_cast<std::uint64_t>(V::roundingOffset);
+        std::uint64_t total = (weight << f) + static_cast<std::uint64_t>(W::roundingOffset);
         if (total > limit) {
             return false;
         }
@@ -107,15 +108,15 @@ constexpr bool sumsFitIn32Bits() {
 }
 
 // The accumulator a layer's sums use: 32 bits where sumsFitIn32Bits proves it, else ValueTraits' own.
-template <typename V, std::size_t FanIn, typename InputRange, typename Enable = void>
+template <typename V, typename W, std::size_t FanIn, typename InputRange, typename Enable = void>
 struct LayerSumType {
     using type = typename ValueTraits<V>::Accumulator;
 };
 
-template <typename V, std::size_t FanIn, typename InputRange>
-struct LayerSumType<V, FanIn, InputRange,
+template <typename V, typename W, std::size_t FanIn, typename InputRange>
+struct LayerSumType<V, W, FanIn, InputRange,
                     std::enable_if_t<isQValue<V> && (sizeof(typename ValueTraits<V>::Accumulator) > 4) &&
-                                     sumsFitIn32Bits<V, FanIn, InputRange>()>> {
+                                     sumsFitIn32Bits<V, W, FanIn, InputRange>()>> {
     using type = std::conditional_t<V::isSigned, std::int32_t, std::uint32_t>;
 };
 
@@ -134,7 +135,7 @@ inline constexpr std::size_t neuronCost = 25;
 
 // The kernels a layer can use, with a model of the code each compiles to (instructions executed per pass of
 // `b` neurons, and instructions of code), good enough to choose the kernel and b.
-template <typename V, typename Sum, std::size_t FanIn, typename Enable = void>
+template <typename V, typename W, typename Sum, std::size_t FanIn, typename Enable = void>
 struct Kernels {
     static constexpr KernelKind fast = KernelKind::portable;  // float: one neuron at a time, as ever
     static constexpr std::size_t maximumRows(KernelKind) { return 1; }
@@ -143,21 +144,30 @@ struct Kernels {
     static constexpr std::size_t dspUnroll = 1;
 };
 
-template <typename V, typename Sum, std::size_t FanIn>
-struct Kernels<V, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
+template <typename V, typename W, typename Sum, std::size_t FanIn>
+struct Kernels<V, W, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
     using Storage = typename V::StorageType;
+    using WeightStorage = typename W::StorageType;
+    static constexpr bool sameWidths = std::is_same_v<Storage, WeightStorage>;
     static constexpr bool narrowSum = sizeof(Sum) == 4;
+    // 8-bit weights against 16-bit values: the mixed Thumb-1 pass and the SXTB16 kernel serve them.
+    static constexpr bool byteWeights = std::is_same_v<WeightStorage, std::int8_t> && sizeof(Storage) == 2;
     // The target's fast kernel for this layer, if any.
     static constexpr KernelKind fast =
-        (QNN_DSP && std::is_same_v<Storage, std::int16_t> && narrowSum && FanIn >= 2 &&
+        (QNN_DSP && std::is_same_v<Storage, std::int16_t> && sameWidths && narrowSum && FanIn >= 2 &&
          (FanIn + 1) * 2 * (dspMaximumRows - 1) <= 4095)
             ? KernelKind::smlad
-        : (QNN_THUMB1_ROWS && narrowSum && sizeof(Storage) != 8)                  ? KernelKind::muls
-        : (QNN_PARTIAL_PRODUCTS && V::isSigned && sizeof(Storage) == 4 && !narrowSum) ? KernelKind::partialProducts
-        : (QNN_LONG_ROWS && std::is_same_v<Storage, std::int32_t> && std::is_same_v<Sum, std::int64_t> &&
+        : (QNN_DSP && std::is_same_v<Storage, std::int16_t> && byteWeights && narrowSum && FanIn >= 4 &&
+           (FanIn + 1) * (dspByteMaximumRows - 1) <= 4095)
+            ? KernelKind::smladBytes
+        : (QNN_THUMB1_ROWS && narrowSum && sizeof(Storage) != 8 && (sameWidths || byteWeights)) ? KernelKind::muls
+        : (QNN_PARTIAL_PRODUCTS && V::isSigned && sizeof(Storage) == 4 && sameWidths && !narrowSum)
+            ? KernelKind::partialProducts
+        : (QNN_LONG_ROWS && std::is_same_v<Storage, std::int32_t> && sameWidths && std::is_same_v<Sum, std::int64_t> &&
            FanIn >= 2 && (FanIn + 1) * 4 * (longMaximumRows - 1) <= 1020)
             ? KernelKind::smlal
             : KernelKind::portable;
+    static constexpr std::size_t quads = FanIn / 4;
 
     // The DSP and SMLAL loops take two pairs of inputs per iteration where there are enough of them to pay
     // for the code.
@@ -174,6 +184,8 @@ struct Kernels<V, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
         switch (kind) {
         case KernelKind::smlad:
             return dspMaximumRows;
+        case KernelKind::smladBytes:
+            return dspByteMaximumRows;
         case KernelKind::muls:
             return thumb1MaximumRows;
         case KernelKind::partialProducts:
@@ -198,8 +210,10 @@ struct Kernels<V, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
         case KernelKind::smlad:
             return 4 * b + 3 + pairs * (2 * b + 1) + pairs / dspUnroll * 2 + (dspUnroll == 2 && pairs % 2) +
                    (FanIn % 2) * (2 * b + 1);
-        case KernelKind::muls:
-            return 6 * b + 5 + FanIn * (3 * b + 3) + 2 * b;
+        case KernelKind::smladBytes:  // per four inputs: two loads, two PKH; per neuron a load, two SXTB16, two SMLAD
+            return 4 * b + 3 + quads * (5 * b + 6) + (FanIn % 4) * (3 * b + 1);
+        case KernelKind::muls:  // mixed widths load each input with LDRH, SXTH and a pointer step
+            return 6 * b + 5 + FanIn * (3 * b + (sameWidths ? 3 : 5)) + 2 * b;
         case KernelKind::partialProducts:
             return FanIn * 26 + 12;
         case KernelKind::smlal:
@@ -217,8 +231,10 @@ struct Kernels<V, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
         switch (kind) {
         case KernelKind::smlad:
             return 5 * b + 9 + dspUnroll * (2 * b + 1) + 2 + (dspUnroll == 2 && pairs % 2) + (FanIn % 2) * (2 * b + 1);
+        case KernelKind::smladBytes:
+            return 5 * b + 9 + 5 * b + 6 + (FanIn % 4) * (3 * b + 1);
         case KernelKind::muls:
-            return 8 * b + 12 + 3 * b + 3 + (b > 2 ? 12 : 0);  // r8-r11 saved and restored
+            return 8 * b + 12 + 3 * b + (sameWidths ? 3 : 5) + (b > 2 ? 12 : 0);  // r8-r11 saved and restored
         case KernelKind::partialProducts:
             return 2;
         case KernelKind::smlal:
@@ -230,10 +246,10 @@ struct Kernels<V, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
     }
 };
 
-template <typename V, std::size_t FanIn, std::size_t Count, typename InputRange>
+template <typename V, typename W, std::size_t FanIn, std::size_t Count, typename InputRange>
 struct LayerPlan {
-    using Sum = typename LayerSumType<V, FanIn, InputRange>::type;
-    using Kernel = Kernels<V, Sum, FanIn>;
+    using Sum = typename LayerSumType<V, W, FanIn, InputRange>::type;
+    using Kernel = Kernels<V, W, Sum, FanIn>;
 
     static constexpr std::size_t cost(KernelKind kind, std::size_t b) {
         const std::size_t passes = (Count + b - 1) / b;
@@ -266,28 +282,31 @@ struct LayerPlan {
     static constexpr std::size_t blocks = (Count + rows - 1) / rows;
 };
 
-template <typename V, typename Sum>
-__attribute__((always_inline)) constexpr Sum startOf(V bias) {
-    if constexpr (std::is_same_v<Sum, typename ValueTraits<V>::Accumulator>) {
+// Where a neuron's sum starts: its bias at the products' resolution 2^-(F + weight bits), plus the rounding
+// offset at that resolution (W's own: its fractional bits are the ones the net input drops).
+template <typename V, typename W, typename Sum>
+__attribute__((always_inline)) constexpr Sum startOf(W bias) {
+    if constexpr (std::is_same_v<V, W> && std::is_same_v<Sum, typename ValueTraits<V>::Accumulator>) {
         return ValueTraits<V>::start(bias);
     } else {
         using Unsigned = std::make_unsigned_t<Sum>;
         return static_cast<Sum>(
             static_cast<Unsigned>(static_cast<Unsigned>(static_cast<Sum>(bias.getValue())) << V::fractionalBits) +
-            static_cast<Unsigned>(V::roundingOffset));
+            static_cast<Unsigned>(W::roundingOffset));
     }
 }
 
-// sum + a*b in Sum: ValueTraits' own for its accumulator, else modulo 2^32 (exact where a narrow sum is used).
-template <typename V, typename Sum>
-__attribute__((always_inline)) constexpr Sum multiplyAccumulateIn(Sum sum, V a, V b) {
-    if constexpr (std::is_same_v<Sum, typename ValueTraits<V>::Accumulator>) {
-        return ValueTraits<V>::multiplyAccumulate(sum, a, b);
+// sum + weight*input in Sum: ValueTraits' own for its accumulator, else modulo 2^width (exact where a narrow
+// sum is used).
+template <typename V, typename W, typename Sum>
+__attribute__((always_inline)) constexpr Sum multiplyAccumulateIn(Sum sum, W weight, V input) {
+    if constexpr (std::is_same_v<V, W> && std::is_same_v<Sum, typename ValueTraits<V>::Accumulator>) {
+        return ValueTraits<V>::multiplyAccumulate(sum, weight, input);
     } else {
         using Unsigned = std::make_unsigned_t<Sum>;
         return static_cast<Sum>(static_cast<Unsigned>(sum) +
-                                static_cast<Unsigned>(static_cast<Unsigned>(static_cast<Sum>(a.getValue())) *
-                                                      static_cast<Unsigned>(static_cast<Sum>(b.getValue()))));
+                                static_cast<Unsigned>(static_cast<Unsigned>(static_cast<Sum>(weight.getValue())) *
+                                                      static_cast<Unsigned>(static_cast<Sum>(input.getValue()))));
     }
 }
 
@@ -299,27 +318,28 @@ __attribute__((always_inline)) inline const typename V::StorageType* rawOf(const
 
 // The sums of Rows consecutive neurons whose weights start at `rows` (each: bias, then FanIn weights), over
 // the FanIn values at `source`.
-template <typename V, std::size_t FanIn, typename InputRange, KernelKind Kind, std::size_t Rows>
+template <typename V, typename W, std::size_t FanIn, typename InputRange, KernelKind Kind, std::size_t Rows>
 struct RowSums {
-    using Sum = typename LayerSumType<V, FanIn, InputRange>::type;
-    using Kernel = Kernels<V, Sum, FanIn>;
+    using Sum = typename LayerSumType<V, W, FanIn, InputRange>::type;
+    using Kernel = Kernels<V, W, Sum, FanIn>;
     static constexpr std::size_t stride = FanIn + 1;
 
     // The sums are kept in locals (registers) until the end: `sums` is the caller's array in memory.
     template <std::size_t... K>
-    __attribute__((always_inline)) static void compute(Sum (&sums)[Rows], const V* rows, const V* source,
+    __attribute__((always_inline)) static void compute(Sum (&sums)[Rows], const W* rows, const V* source,
                                                        std::index_sequence<K...>) {
         if constexpr (Kind == KernelKind::muls) {
 #if QNN_THUMB1_ROWS
             // The sums of products first (every low register is the loop's), then the starts.
             std::uint32_t products[Rows];
-            thumb1Rows<Rows, stride, FanIn, typename V::StorageType>(products, rawOf(rows), rawOf(source));
-            ((sums[K] = static_cast<Sum>(static_cast<std::uint32_t>(startOf<V, Sum>(rows[K * stride])) + products[K])),
+            thumb1Rows<Rows, stride, FanIn>(products, rawOf(rows), rawOf(source));
+            ((sums[K] = static_cast<Sum>(static_cast<std::uint32_t>(startOf<V, W, Sum>(rows[K * stride])) +
+                                         products[K])),
              ...);
 #endif
             return;
         }
-        Sum acc[Rows] = {startOf<V, Sum>(rows[K * stride])...};
+        Sum acc[Rows] = {startOf<V, W, Sum>(rows[K * stride])...};
         if constexpr (Kind == KernelKind::smlad) {
 #if QNN_DSP
             constexpr std::size_t pairs = FanIn / 2;
@@ -342,6 +362,19 @@ struct RowSums {
                  ...);
             }
 #endif
+        } else if constexpr (Kind == KernelKind::smladBytes) {
+#if QNN_DSP
+            constexpr std::size_t quads = FanIn / 4;
+            const std::int8_t* weight = rawOf(rows) + 1;
+            const std::int16_t* input = rawOf(source);
+            dspByteRows<Rows, stride, quads>(acc, weight, input);
+            for (std::size_t i = 0; i < FanIn % 4; ++i) {
+                const std::int32_t last = input[i];
+                ((acc[K] = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[K]) +
+                                                     static_cast<std::uint32_t>(weight[K * stride + i] * last))),
+                 ...);
+            }
+#endif
         } else if constexpr (Kind == KernelKind::smlal) {
 #if QNN_LONG_ROWS
             constexpr std::size_t steps = FanIn / 2;
@@ -355,19 +388,19 @@ struct RowSums {
                  ...);
             }
 #endif
-        } else if constexpr (Rows == 1 && std::is_same_v<Sum, typename ValueTraits<V>::Accumulator>) {
+        } else if constexpr (Rows == 1 && std::is_same_v<V, W> && std::is_same_v<Sum, typename ValueTraits<V>::Accumulator>) {
             // The partial-product loop, or the portable sum of one neuron.
             acc[0] = ValueTraits<V>::dot(acc[0], rows + 1, source, FanIn);
         } else {
             for (std::size_t i = 0; i < FanIn; ++i) {
                 const V input = source[i];
-                ((acc[K] = multiplyAccumulateIn<V, Sum>(acc[K], rows[K * stride + 1 + i], input)), ...);
+                ((acc[K] = multiplyAccumulateIn<V, W, Sum>(acc[K], rows[K * stride + 1 + i], input)), ...);
             }
         }
         ((sums[K] = acc[K]), ...);
     }
 
-    __attribute__((always_inline)) static void compute(Sum (&sums)[Rows], const V* rows, const V* source) {
+    __attribute__((always_inline)) static void compute(Sum (&sums)[Rows], const W* rows, const V* source) {
         compute(sums, rows, source, std::make_index_sequence<Rows>{});
     }
 };

@@ -22,6 +22,12 @@
 // inference-only network owns only the neuron outputs and a pointer to its
 // weights: setWeights does not copy, so the weights stay where they are (a
 // const table in flash, typically) and must outlive the network's use.
+//
+// Narrow weights (inference-only): W, a signed QValue no wider than V with the
+// same rounding and overflow, stores the weights and biases (8-bit weights
+// halve a Q8.8 network's table). A net input is then the exact sum
+// bias * 2^F + sum(weight * input) at 2^-(F + W's fractional bits), rounded
+// and fitted into V once, as before.
 #ifndef QNN_MULTILAYER_PERCEPTRON_HPP
 #define QNN_MULTILAYER_PERCEPTRON_HPP
 
@@ -91,7 +97,7 @@ struct TrainingState<V, Inputs, Weights, TransferFunctions, true> {
 
 template <typename V, std::size_t Inputs, std::size_t HiddenLayers,
           std::size_t NeuronsPerHiddenLayer, std::size_t Outputs, typename TransferFunctions,
-          bool IsTrainable = true>
+          bool IsTrainable = true, typename W = V>
 class MultilayerPerceptron
     : private detail::TrainingState<
           V, Inputs,
@@ -103,8 +109,16 @@ class MultilayerPerceptron
     using HiddenActivation = typename TransferFunctions::HiddenNeuronActivationPolicy;
     using OutputActivation = typename TransferFunctions::OutputNeuronActivationPolicy;
 
+    static_assert(std::is_same_v<W, V> || !IsTrainable,
+                  "qnn: narrow weights serve inference-only networks (IsTrainable = false): training updates "
+                  "weights at the values' resolution");
+    static_assert(std::is_same_v<W, V> || narrowWeightsFit<V, W>,
+                  "qnn: narrow weights need a signed QValue of signed values, no wider than the values, with "
+                  "the same rounding and overflow policies");
+
 public:
     using ValueType = V;
+    using WeightType = W;
     using NeuralNetworkTransferFunctionsPolicy = TransferFunctions;
     static constexpr bool isTrainable = IsTrainable;
     static constexpr std::size_t NumberOfInputs = Inputs;
@@ -173,7 +187,7 @@ public:
 
     // Trainable: copies the weights (and forgets momentum). Inference-only:
     // uses them where they are, without copying.
-    QNN_NO_LOOP_TO_LIBRARY_CALL void setWeights(const V* source) {
+    QNN_NO_LOOP_TO_LIBRARY_CALL void setWeights(const W* source) {
         if constexpr (IsTrainable) {
             for (std::size_t i = 0; i < NumberOfWeights; ++i) {
                 weights[i] = source[i];
@@ -184,13 +198,13 @@ public:
         }
     }
 
-    void getWeights(V* destination) const {
+    void getWeights(W* destination) const {
         for (std::size_t i = 0; i < NumberOfWeights; ++i) {
             destination[i] = weights[i];
         }
     }
 
-    V getWeight(std::size_t index) const { return weights[index]; }
+    W getWeight(std::size_t index) const { return weights[index]; }
 
     // How layer `layer` (0: the connections from the inputs) computes its sums on this target: the kernel,
     // neurons per pass, the sums' width, whether the activation is taken from the sum directly.
@@ -217,7 +231,7 @@ private:
     // no layer pays for another's activation or loop bounds.
     template <std::size_t... Layers>
     void forwardLayers(const V* inputs, std::index_sequence<Layers...>) {
-        const V* weight = weights;
+        const W* weight = weights;
         ((weight = forwardLayer<Layers>(Layers == 0 ? inputs : neuronOutputs + Shape::neuronOffset(Layers), weight)),
          ...);
     }
@@ -233,9 +247,9 @@ private:
             std::conditional_t<Layer + 1 == Shape::weightLayerCount, OutputActivation, HiddenActivation>;
         using InputRange = std::conditional_t<Layer == 0, detail::FullRange<V>,
                                               detail::OutputRange<HiddenActivation, V>>;
-        using Plan = detail::LayerPlan<V, sourceCount, count, InputRange>;
-        using Sums = detail::RowSums<V, sourceCount, InputRange, Plan::kind, Plan::rows>;
-        using Output = detail::SumActivation<Activation, V>;
+        using Plan = detail::LayerPlan<V, W, sourceCount, count, InputRange>;
+        using Sums = detail::RowSums<V, W, sourceCount, InputRange, Plan::kind, Plan::rows>;
+        using Output = detail::SumActivation<Activation, V, fractionalBitsOf<W>>;
     };
 
     template <std::size_t Layer>
@@ -255,7 +269,7 @@ private:
     // Returns where the next layer's weights start. `rows` neurons per pass over the inputs; a last pass
     // that would run past the layer starts earlier instead, recomputing a few neurons.
     template <std::size_t Layer>
-    const V* forwardLayer(const V* source, const V* weight) {
+    const W* forwardLayer(const V* source, const W* weight) {
         using L = LayerTypes<Layer>;
         using Plan = typename L::Plan;
         constexpr std::size_t sourceCount = L::sourceCount;
@@ -328,7 +342,7 @@ private:
     }
 
     // Trainable: the weights themselves; inference-only: where they are.
-    std::conditional_t<IsTrainable, V[NumberOfWeights], const V*> weights;
+    std::conditional_t<IsTrainable, V[NumberOfWeights], const W*> weights;
     // Outputs of every non-input neuron, layer by layer.
     V neuronOutputs[Shape::neuronCount];
 };

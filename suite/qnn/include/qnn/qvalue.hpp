@@ -133,24 +133,31 @@ public:
     // holding roundingOffset when foldsRounding.
     template <typename Sum>
     __attribute__((always_inline)) static constexpr StorageType fitScaled(Sum sum) {
-        if constexpr (IsSigned && totalBits == 32 && sizeof(Sum) == 8 && FractionalBits > 0 &&
-                      FractionalBits < 32 && foldsRounding &&
+        return fitShifted<FractionalBits>(sum);
+    }
+
+    // fit(round(sum / 2^Shift)) for an exact sum at 2^-(F + Shift): products with
+    // weights of Shift fractional bits (see kernels.hpp), the rounding offset
+    // 2^(Shift - 1) already in the sum when foldsRounding.
+    template <std::size_t Shift, typename Sum>
+    __attribute__((always_inline)) static constexpr StorageType fitShifted(Sum sum) {
+        if constexpr (IsSigned && totalBits == 32 && sizeof(Sum) == 8 && Shift > 0 && Shift < 32 && foldsRounding &&
                       (std::is_same_v<OverflowPolicy, Saturate> || std::is_same_v<OverflowPolicy, Wrap>)) {
             // On the 32-bit halves: the same result without 64-bit compares.
             const auto low = static_cast<std::uint32_t>(sum);
             const auto high = static_cast<std::int32_t>(sum >> 32);
-            auto result = static_cast<std::int32_t>((low >> FractionalBits) |
-                                                    (static_cast<std::uint32_t>(high) << (32 - FractionalBits)));
+            auto result =
+                static_cast<std::int32_t>((low >> Shift) | (static_cast<std::uint32_t>(high) << (32 - Shift)));
             if constexpr (std::is_same_v<OverflowPolicy, Saturate>) {
-                const auto top = static_cast<std::int32_t>(high >> FractionalBits);
+                const auto top = static_cast<std::int32_t>(high >> Shift);
                 if (top != (result >> 31)) {  // more than 32 bits
                     result = top < 0 ? static_cast<std::int32_t>(minimumRaw) : static_cast<std::int32_t>(maximumRaw);
                 }
             }
             return static_cast<StorageType>(result);
         } else {
-            const Sum scaled = foldsRounding ? static_cast<Sum>(sum >> FractionalBits)
-                                             : RoundingPolicy::shiftRight(sum, FractionalBits);
+            const Sum scaled =
+                foldsRounding ? static_cast<Sum>(sum >> Shift) : RoundingPolicy::shiftRight(sum, Shift);
             return static_cast<StorageType>(OverflowPolicy::fit(scaled, static_cast<Sum>(minimumRaw),
                                                                 static_cast<Sum>(maximumRaw), totalBits));
         }
@@ -238,6 +245,24 @@ struct IsQValue<QValue<I, F, S, R, O>> : std::true_type {};
 
 template <typename T>
 inline constexpr bool isQValue = IsQValue<T>::value;
+
+// A value type's fractional bits (0 for floating point): the resolution a product with it adds.
+template <typename T, typename Enable = void>
+inline constexpr std::size_t fractionalBitsOf = 0;
+
+template <typename T>
+inline constexpr std::size_t fractionalBitsOf<T, std::enable_if_t<isQValue<T>>> = T::fractionalBits;
+
+// Whether W can store the weights of a network of V values (MultilayerPerceptron's narrow weights): both
+// signed, W no wider than V, the same rounding and overflow policies, at least one fractional bit.
+template <typename V, typename W, typename Enable = void>
+inline constexpr bool narrowWeightsFit = false;
+
+template <typename V, typename W>
+inline constexpr bool narrowWeightsFit<V, W, std::enable_if_t<isQValue<V> && isQValue<W>>> =
+    V::isSigned && W::isSigned && sizeof(typename W::StorageType) <= sizeof(typename V::StorageType) &&
+    W::fractionalBits >= 1 && std::is_same_v<typename V::RoundingPolicyType, typename W::RoundingPolicyType> &&
+    std::is_same_v<typename V::OverflowPolicyType, typename W::OverflowPolicyType>;
 
 }  // namespace qnn
 
