@@ -107,14 +107,15 @@ def test_formats_show_the_defaults_float32_and_how_to_write_others(capsys):
 
 def test_libraries_show_what_each_supports_and_its_package(capsys, monkeypatch):
     text = listed(capsys, "libraries")
-    assert row(text, "qnn")[1:5] == ["yes", "yes", "yes", "neuron"]
+    assert row(text, "qnn")[1:4] == ["yes", "yes", "yes"] and row(text, "qnn")[5] == "neuron"
     emlearn = tomllib.loads((SUITE / "libraries" / "emlearn" / "qbench-library.toml").read_text())["supports"]
     cells = row(text, "emlearn")
     yes = {True: "yes", False: "no"}
     assert cells[1:4] == [yes[emlearn["fixed_point"]], yes[emlearn["float32"]], yes[emlearn["training"]]]
-    assert cells[5] == f"PyPI package emlearn {package_version('emlearn')}"
+    assert cells[4] == yes[emlearn.get("narrow_weights", False)]
+    assert cells[6] == f"PyPI package emlearn {package_version('emlearn')}"
     monkeypatch.setattr(listing.importlib.util, "find_spec", lambda name: None)
-    assert row(listed(capsys, "libraries"), "emlearn")[5] == (
+    assert row(listed(capsys, "libraries"), "emlearn")[6] == (
         "PyPI package emlearn: not installed (scripts/setup installs it)"
     )
 

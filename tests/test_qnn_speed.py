@@ -466,17 +466,19 @@ def test_narrow_sums_only_where_the_bound_proves_them(cross_choices):
 # ---- on the device: the fast paths against the model and against QNN_PORTABLE ----------------------------
 
 # Iris 4-8-3 for every format the fast paths serve; digits with 7 hidden neurons for a layer that passes of
-# four neurons do not divide (the last pass overlaps) and an odd fan-in into the output layer.
+# four neurons do not divide (the last pass overlaps) and an odd fan-in into the output layer (and, with 8-bit
+# weights, fan-ins of 4k and 4k + 3 for the SXTB16 kernel and the mixed-width MULS pass).
 DEVICE_RUNS = {
     "iris": ("--formats", "q8.8,q4.12,q1.15,q16.16,q20.4"),
-    "digits": ("--formats", "q8.8,q16.16", "--hidden-neurons", "7"),
+    "digits": ("--formats", "q8.8,q16.16,q8.8w3.5", "--hidden-neurons", "7"),
 }
 
 
 @pytest.fixture(scope="module")
 def device_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("speed-device")
-    portable = qnn_copy(root / "portable", "portablenn", '[defines]\n"QNN_PORTABLE" = "1"\n')
+    portable = qnn_copy(root / "portable", "portablenn",
+                        '[supports]\nnarrow_weights = true\n\n[defines]\n"QNN_PORTABLE" = "1"\n')  # fmt: skip
     statuses, frames = [], []
     for workload, arguments in DEVICE_RUNS.items():
         out = root / workload
@@ -490,7 +492,7 @@ def device_run(tmp_path_factory):
 def test_fast_and_portable_paths_match_the_model_on_the_device(device_run):
     statuses, rows = device_run
     assert statuses == [0, 0]
-    assert len(rows) == 2 * (5 + 2) * 2  # cores x formats x libraries
+    assert len(rows) == 2 * (5 + 3) * 2  # cores x formats x libraries
     assert (rows["status"] == "ok").all(), rows[rows["status"] != "ok"][["core", "qformat", "library", "message"]]
     assert rows["matches_reference"].astype(bool).all()
 

@@ -249,6 +249,15 @@ def test_cli_writes_the_network_and_its_quantized_weights(tmp_path: Path, capsys
     assert "| q8.8 " in printed and "| q16.16 " in printed
 
 
+def test_cli_writes_narrow_weights_in_their_own_format(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model_path, out = saved(tmp_path, mlp_4_8_3()), tmp_path / "out"
+    assert qbench_main(["import-torch", str(model_path), "--out", str(out), "--formats", "q8.8w2.6"]) == 0
+    weights = quantize(load_torch_network(model_path).weights, parse_qformat("q2.6"))
+    assert raw_weights(out / "weights_q8.8w2.6.inc") == weights.raw
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| q8.8w2.6 "))
+    assert [cell.strip() for cell in row.split("|")[2:4]] == [str(len(weights.raw)), str(weights.saturated)]
+
+
 def test_cli_state_dict_with_activations(tmp_path: Path) -> None:
     model = mlp_4_6_6_3()
     path, out = saved(tmp_path, model.state_dict()), tmp_path / "out"
@@ -263,6 +272,7 @@ def test_cli_state_dict_with_activations(tmp_path: Path) -> None:
         ("dropout", [], "layer 1 (Dropout) is not supported"),
         ("state", [], "model.pt holds a state_dict, which records no activations"),
         ("whole", ["--formats", "q8"], "'q8' is not a Q format"),
+        ("whole", ["--formats", "q8.8w9.8"], "q8.8w9.8: its weights w9.8 are 17 bits wide"),
     ],
 )
 def test_cli_exits_2_naming_the_problem(

@@ -91,10 +91,10 @@ def read_description(path: Path) -> Description:
 
 @dataclass(frozen=True)
 class Deployment:
-    weights: tuple  # raw integers in the format, or floats for float32
-    test_inputs: tuple  # the test split, row after row, as weights
+    weights: tuple  # raw integers in the format's weight format, or floats for float32
+    test_inputs: tuple  # the test split, row after row: raw integers in the values' format, or floats
     test_labels: tuple[int, ...]
-    weights_saturated: int
+    weights_saturated: int  # against the weight format's range
     inputs_saturated: int
     accuracy_float_host: float
     # qnn's bit-exact model on the test split; None for float formats (libm on the device
@@ -130,7 +130,7 @@ def deploy(description: Description, fmt: NumberFormat, network: FloatNetwork) -
         as_float = tuple(float(np.float32(value)) for value in network.weights)
         inputs = tuple(float(np.float32(value)) for value in flat_inputs)
         return Deployment(as_float, inputs, labels, 0, 0, host_accuracy, None)
-    weights: Quantized = quantize(network.weights, fmt)
+    weights: Quantized = quantize(network.weights, fmt.weight_format)
     inputs_q: Quantized = quantize(flat_inputs.tolist(), fmt)
     shape = network.shape
     outputs = forward_batch(fmt, shape.layer_sizes, shape.hidden_activation, shape.output_activation,

@@ -47,6 +47,7 @@ from .merge import MergeError, merge
 from .network import FloatNetwork, NetworkError, network_from_document
 from .outputs import FolderError, ResultsFolder, WriteError, checked_folder, results_folder
 from .paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
+from .performance_targets import TARGETS_FILE, PerformanceTargetError
 from .progress import Progress, for_stream
 from .provenance import environment, git_revision, matrix_digest, now
 from .qformat import FLOAT32, MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
@@ -360,6 +361,21 @@ def _compare(arguments: argparse.Namespace) -> int:
     return 1 if comparison.regressions else 0
 
 
+def _check_targets(arguments: argparse.Namespace) -> int:
+    from .performance_targets import judge, read_targets, verdict_table
+    from .report import markdown
+
+    targets = read_targets(arguments.file)
+    rows = read_results(arguments.directory).rows
+    verdicts = [judge(rows, target) for target in targets]
+    missed = [verdict for verdict in verdicts if not verdict.met]
+    print(f"### qbench check-targets: {shown(arguments.directory)} against {shown(arguments.file)}\n")
+    print(f"{len(verdicts) - len(missed)} of {len(verdicts)} targets met." if not missed
+          else f"**{len(missed)} of {len(verdicts)} targets missed.**")  # fmt: skip
+    print("\n" + markdown(verdict_table(verdicts), {"accuracy drop pp": 2}))
+    return 1 if missed else 0
+
+
 def _list(arguments: argparse.Namespace) -> int:
     sys.stdout.write(listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets))
     return 0
@@ -618,6 +634,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(default: %(default)s)").completer = _items(lambda: COMPARE_KEY)  # fmt: skip
     compare_command.set_defaults(handler=_compare)
 
+    targets_command = _command(commands, "check-targets", "check a results folder against performance targets (a "
+                               "TOML file of limits per row); exit 1 when one is missed")  # fmt: skip
+    targets_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
+    targets_command.add_argument("--file", type=Path, default=TARGETS_FILE,
+                                 help=f"targets file (default: {shown(TARGETS_FILE)})")  # fmt: skip
+    targets_command.set_defaults(handler=_check_targets)
+
     list_command = _command(commands, "list", "list the cores, parts, workloads, formats and libraries qbench knows, "
                             "with the facts that decide a choice")  # fmt: skip
     list_command.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
@@ -652,7 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_argument("--out", type=Path, required=True,
                                 help="directory for network.json and the weights (required)")  # fmt: skip
     import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
-                                help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits "
+                                help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, "
+                                "each optionally with its weights' own format wI.F, e.g. q8.8w2.6 "
                                 "(default: %(default)s)")  # fmt: skip
     import_command.add_argument(
         "--activations", type=_activations, default=None,
@@ -697,7 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE  # as a shell reports a process ended by SIGPIPE
     except (
         QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError,
-        TorchImportError, NetworkError, FolderError, WorkloadError,
+        TorchImportError, NetworkError, FolderError, WorkloadError, PerformanceTargetError,
     ) as error:  # fmt: skip
         parser.exit(2, f"qbench: error: {error}\n")
     except WriteError as error:

@@ -58,11 +58,13 @@ RelativePath = Annotated[str, Field(min_length=1)]
 
 
 class Supports(Schema):
-    """What the library can compute: Q formats, float32, training on the device."""
+    """What the library can compute: Q formats, float32, training on the device, and weights stored in their own
+    narrower Q format (q8.8w2.6)."""
 
     fixed_point: bool = True
     float32: bool = True
     training: bool = True
+    narrow_weights: bool = False
 
 
 class LibraryDescriptor(Schema):
@@ -105,7 +107,9 @@ class Library:
         return {"QBENCH_ADAPTER": f'"{self.adapter}"', **chosen}
 
     def computes_in(self, fmt: NumberFormat) -> bool:
-        return self.supports.float32 if isinstance(fmt, FloatFormat) else self.supports.fixed_point
+        if isinstance(fmt, FloatFormat):
+            return self.supports.float32
+        return self.supports.fixed_point and (fmt.weights is None or self.supports.narrow_weights)
 
 
 def _digest(paths: list[Path]) -> str:

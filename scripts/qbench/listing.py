@@ -29,11 +29,12 @@ KINDS = ("cores", "parts", "workloads", "formats", "libraries")
 # The flags that make a core what it is (the rest are the family's, the same for every Cortex-M core).
 CORE_FLAGS = ("-mcpu=", "-march=", "-mfpu=", "-mfloat-abi=")
 NOTE_WIDTH = 110
+NARROW_WEIGHTS_EXAMPLE = "q8.8w2.6"
 
 
 def _section(title: str, table: str, *notes: str) -> str:
     """A titled table with its notes, each wrapped to a terminal's width."""
-    return "\n".join([title, table, *(textwrap.fill(note, NOTE_WIDTH) for note in notes)])
+    return "\n".join([title, table, *(textwrap.fill(note, NOTE_WIDTH, break_on_hyphens=False) for note in notes)])
 
 
 def _mhz(hertz: int | None) -> str:
@@ -136,8 +137,21 @@ def formats(targets_dir: Path) -> str:
             f"I+F from 1 to the core's widest ({limits}; qnn's limit is {MAX_TOTAL_BITS}), e.g. q1.15, q4.12, "
             f"q24.8, uq8.8. A workload may refuse a format (xor needs a signed one with fractional bits): that cell "
             f"is 'invalid' with the reason.",
+            _narrow_weights_note(),
             f"float32 is soft-float on {', '.join(soft) or 'no core'} and hard-float on "
             f"{', '.join(hard) or 'no core'}.")  # fmt: skip
+
+
+def _narrow_weights_note() -> str:
+    example = parse_qformat(NARROW_WEIGHTS_EXAMPLE)
+    weights = example.weight_format
+    return (f"Weights and biases may have their own narrower signed format, a suffix wI.F: {example.name} has "
+            f"values {example.value_format.name} and weights {weights.name} ({weights.total_bits} bits, "
+            f"{weights.min_raw * weights.resolution:g} to {weights.max_raw * weights.resolution!r} in steps of "
+            f"2^-{weights.fractional_bits}); I+F at most the values' storage width (8, 16, 32 or 64 bits), F at "
+            f"least 1; values and sums keep their width. Training updates weights at the values' resolution, so "
+            f"such weights are for inference images only, of a library whose {DESCRIPTOR} [supports] "
+            f"narrow_weights.")  # fmt: skip
 
 
 def _yes(flag: bool) -> str:
@@ -159,7 +173,7 @@ def _library_row(name: str) -> tuple:
         settings = validate(LibraryDescriptor, read_toml(root / DESCRIPTOR, LibraryError), LibraryError,
                             lambda _: shown(root / DESCRIPTOR))  # fmt: skip
     except LibraryError as error:
-        return (name, "-", "-", "-", "-", f"cannot be used: {error}")
+        return (name, "-", "-", "-", "-", "-", f"cannot be used: {error}")
     if settings.package is None:
         source = "this checkout (suite/qnn)" if name == QNN_LIBRARY else f"this checkout ({shown(root)})"
     elif importlib.util.find_spec(settings.package) is None:
@@ -172,13 +186,14 @@ def _library_row(name: str) -> tuple:
         except LibraryError as error:
             source += f"; cannot be used: {error}"
     supports = settings.supports
-    return (name, _yes(supports.fixed_point), _yes(supports.float32), _yes(supports.training), settings.weight_order,
-            source)  # fmt: skip
+    return (name, _yes(supports.fixed_point), _yes(supports.float32), _yes(supports.training),
+            _yes(supports.narrow_weights), settings.weight_order, source)  # fmt: skip
 
 
 def libraries(targets_dir: Path) -> str:
     rows = [_library_row(name) for name in sorted(builtin_names(), key=lambda name: (name != QNN_LIBRARY, name))]
-    table = tabulate(rows, ("library", "Q formats", "float32", "training", "weight order", "code from"))
+    table = tabulate(rows, ("library", "Q formats", "float32", "training", "narrow weights", "weight order",
+                            "code from"))  # fmt: skip
     return _section(f"Libraries (--library NAME, default: qnn alone; {shown(BUILTIN)}/*/{DESCRIPTOR}):", table,
             f"What a library does not support is left out of the matrix with a note. Your own library: "
             f"--library NAME=PATH, PATH a folder with a {DESCRIPTOR} ({CONTRACT_DOCS}).")  # fmt: skip

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from .libraries import QNN, Library
 from .network import NetworkError, NetworkShape
-from .qformat import FLOAT32, NumberFormat, QFormatError, parse_format
+from .qformat import FLOAT32, NARROW_WEIGHTS_TRAINING, NumberFormat, QFormatError, parse_format
 from .targets import Target, TargetError, select
 from .workloads import DEFAULT_SETTINGS, Workload, WorkloadError, WorkloadSettings
 
@@ -173,14 +173,21 @@ def library_choices(
 ) -> tuple[list[NumberFormat], list[Variant]]:
     """The chosen formats the library computes in (if none, its own: float32 for a float-only library) and the
     chosen variants it has; what it leaves out becomes a note, not a failure: the library cannot do it."""
+    supports = library.supports
     computed = [fmt for fmt in formats if library.computes_in(fmt)]
-    if not computed and formats and library.supports.float32:
+    if not computed and formats and supports.float32 and not supports.fixed_point:
         computed = [FLOAT32]
-    if computed != formats:
-        left = ", ".join(fmt.name for fmt in formats if fmt not in computed)
+    # A library of Q formats whose weights are always stored as values.
+    narrow = [fmt.name for fmt in formats if fmt.weights is not None and supports.fixed_point
+              and not supports.narrow_weights]  # fmt: skip
+    if narrow:
+        notes.append(f"{library.name} stores weights as values: no {', '.join(narrow)} cells ({library.name}'s "
+                     f"qbench-library.toml [supports] narrow_weights = false)")  # fmt: skip
+    left = [fmt.name for fmt in formats if fmt not in computed and fmt.name not in narrow]
+    if left:
         notes.append(f"{library.name} computes in {', '.join(f.name for f in computed) or 'none of them'}; "
-                     f"not in {left} ({library.name}'s qbench-library.toml [supports])")  # fmt: skip
-    kept = [variant for variant in variants if variant != Variant.TRAINABLE or library.supports.training]
+                     f"not in {', '.join(left)} ({library.name}'s qbench-library.toml [supports])")  # fmt: skip
+    kept = [variant for variant in variants if variant != Variant.TRAINABLE or supports.training]
     if kept != variants:
         notes.append(f"{library.name} is inference-only: no trainable cells ({library.name}'s qbench-library.toml "
                      f"[supports] training = false)")  # fmt: skip
@@ -233,4 +240,6 @@ def rejection(cell: Cell, settings: WorkloadSettings) -> str | None:
             f"{cell.fmt.name} is {cell.fmt.total_bits} bits wide; {cell.target.name} builds take formats up to "
             f"{cell.target.max_format_bits} bits (wider products need 128-bit integers)"
         )
+    if cell.fmt.weights is not None and cell.variant == Variant.TRAINABLE:
+        return f"{cell.fmt.name} has weights in their own format; {NARROW_WEIGHTS_TRAINING}"
     return cell.workload.rejection(cell.fmt, cell.variant == Variant.TRAINABLE, settings, cell.shape)

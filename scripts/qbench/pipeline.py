@@ -323,7 +323,7 @@ def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None) -> tup
 
 def _exact_verdict(cell: Cell, report) -> ExactVerdict | None:
     """The device's final XOR weights in exact arithmetic: a trainable run's last logged weights (when logged
-    at its last iteration), an inference image's deployed ones; None for float formats."""
+    at its last iteration), an inference image's deployed ones (in its weight format); None for float formats."""
     if cell.fmt.floating:
         return None
     if cell.variant == Variant.TRAINABLE:
@@ -332,7 +332,7 @@ def _exact_verdict(cell: Cell, report) -> ExactVerdict | None:
         weights = trained_xor_weights(cell.fmt, cell.shape)
     if weights is None:
         return None
-    return exact_xor_verdict(cell.shape, weights, cell.fmt.report_fractional_bits)
+    return exact_xor_verdict(cell.shape, weights, cell.fmt.weight_format.fractional_bits)
 
 
 def stack_peak(run: CellRun, priced: Priced | None) -> int | None:

@@ -9,7 +9,7 @@ rule, exactly as suite/qnn/include/qnn/qvalue.hpp does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 MAX_TOTAL_BITS = 64
@@ -33,16 +33,29 @@ class Overflow(StrEnum):
 ROUNDING_POLICY_TYPES = {Rounding.TRUNCATE: "qnn::Truncate", Rounding.HALF_UP: "qnn::RoundHalfUp"}
 OVERFLOW_POLICY_TYPES = {Overflow.WRAP: "qnn::Wrap", Overflow.SATURATE: "qnn::Saturate"}
 
-_FORMAT_PATTERN = re.compile(r"^(?P<unsigned>u?)q(?P<integer>\d+)\.(?P<fraction>\d+)$", re.IGNORECASE)
+# qI.F or uqI.F, then optionally the weights' own format wI.F ("wu" is matched only to say why it is refused).
+_FORMAT_PATTERN = re.compile(
+    r"^(?P<unsigned>u?)q(?P<integer>\d+)\.(?P<fraction>\d+)"
+    r"(?:w(?P<weights_unsigned>u?)(?P<weight_integer>\d+)\.(?P<weight_fraction>\d+))?$",
+    re.IGNORECASE,
+)
+# Why a trainable network cannot have narrow weights (the matrix rejects such a cell with it).
+NARROW_WEIGHTS_TRAINING = (
+    "narrow weights are for inference-only networks: training updates weights at the values' resolution"
+)
 
 
 @dataclass(frozen=True)
 class QFormat:
+    """The format of a network's values (inputs, neuron outputs); `weights`, when given, is the narrower signed
+    format its weights and biases are stored in (q8.8w2.6), else they are stored as values."""
+
     integer_bits: int
     fractional_bits: int
     signed: bool = True
     rounding: Rounding = Rounding.HALF_UP
     overflow: Overflow = Overflow.SATURATE
+    weights: QFormat | None = None
 
     def __post_init__(self) -> None:
         if self.integer_bits < 0 or self.fractional_bits < 0:
@@ -53,10 +66,48 @@ class QFormat:
             raise QFormatError(
                 f"{self.name} is {self.total_bits} bits wide; qnn formats are at most {MAX_TOTAL_BITS} bits"
             )
+        if self.weights is None:
+            return
+        if self.weights == self.value_format:  # weights stored as values: the plain format (q8.8w8.8)
+            object.__setattr__(self, "weights", None)
+        elif not self.signed:  # qnn's unsigned sums would wrap where signed weights make them negative
+            raise QFormatError(f"{self.name}: weights in their own format need signed values (qI.F): a sum of "
+                               "signed weights times values can be negative")  # fmt: skip
+        else:
+            self._check_weights(self.weights)
+
+    def _check_weights(self, weights: QFormat) -> None:
+        """What qnn needs of the weights' format beside these values (QFormatError naming what and why)."""
+        if not weights.signed or weights.weights is not None:
+            raise QFormatError(f"{self.value_format.name} with weights {weights.name}: weights are one "
+                               "signed Q format, wI.F")  # fmt: skip
+        weights_name = f"w{weights.integer_bits}.{weights.fractional_bits}"
+        if weights.total_bits > self.storage_bits:
+            raise QFormatError(f"{self.name}: its weights {weights_name} are {weights.total_bits} bits wide; weights "
+                               f"must fit the values' {self.storage_bits}-bit storage")  # fmt: skip
+        if weights.fractional_bits < 1:
+            raise QFormatError(
+                f"{self.name}: its weights {weights_name} have no fractional bits; weights need at least one"
+            )
+        if (weights.rounding, weights.overflow) != (self.rounding, self.overflow):
+            raise QFormatError(f"{self.name}: its weights must round and overflow as its values do")
 
     @property
     def name(self) -> str:
-        return f"{'' if self.signed else 'u'}q{self.integer_bits}.{self.fractional_bits}"
+        values = f"{'' if self.signed else 'u'}q{self.integer_bits}.{self.fractional_bits}"
+        if self.weights is None:
+            return values
+        return f"{values}w{self.weights.integer_bits}.{self.weights.fractional_bits}"
+
+    @property
+    def weight_format(self) -> QFormat:
+        """The format the network's weights and biases are stored in: its own, or the values'."""
+        return self.weights or self
+
+    @property
+    def value_format(self) -> QFormat:
+        """The values' format alone, its weights stored as values (q8.8w2.6 -> q8.8)."""
+        return replace(self, weights=None)
 
     @property
     def total_bits(self) -> int:
@@ -101,6 +152,7 @@ class FloatFormat:
     total_bits: int = 32
     signed: bool = True
     floating = True
+    weights = None  # stored as float32 too: float32 takes no weight format
     # Reported values are value * 2^16, truncated to an int32 (enough for errors and outputs in [-1, 1]).
     report_fractional_bits: int = 16
 
@@ -111,26 +163,40 @@ FLOAT_FORMATS = {FLOAT32.name: FLOAT32}
 
 
 def parse_qformat(text: str, rounding: Rounding = Rounding.HALF_UP, overflow: Overflow = Overflow.SATURATE) -> QFormat:
-    """Parses "q16.16", "Q1.15" or "uq8.8" (unsigned)."""
+    """Parses "q16.16", "Q1.15", "uq8.8" (unsigned) or "q8.8w2.6" (values q8.8, weights and biases q2.6, which
+    take the values' rounding and overflow rules; "q8.8w8.8" is q8.8)."""
     match = _FORMAT_PATTERN.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise QFormatError(
-            f"{text!r} is not a Q format: expected qI.F (signed) or uqI.F (unsigned) with "
-            "whole numbers I and F, e.g. q16.16, q1.15, uq8.8"
+            f"{text!r} is not a Q format: expected qI.F (signed) or uqI.F (unsigned) with whole numbers I and F, "
+            "e.g. q16.16, q1.15, uq8.8, optionally followed by wI.F for weights in their own narrower format, "
+            "e.g. q8.8w2.6"
         )
+    if match["weights_unsigned"]:
+        raise QFormatError(f"{text.strip()!r}: weights are always signed: write wI.F, e.g. q8.8w2.6")
+    weights = None
+    if match["weight_integer"] is not None:
+        try:
+            weights = QFormat(int(match["weight_integer"]), int(match["weight_fraction"]), rounding=rounding,
+                              overflow=overflow)  # fmt: skip
+        except QFormatError as error:
+            raise QFormatError(f"{text.strip()!r}: its weights: {error}") from None
     return QFormat(
         int(match["integer"]),
         int(match["fraction"]),
         signed=not match["unsigned"],
         rounding=rounding,
         overflow=overflow,
+        weights=weights,
     )
 
 
 def parse_format(text: str) -> NumberFormat:
-    """A Q format ("q16.16", "uq8.8") or a floating-point one ("float32")."""
+    """A Q format ("q16.16", "uq8.8", "q8.8w2.6") or a floating-point one ("float32")."""
     if isinstance(text, str) and text.strip().lower() in FLOAT_FORMATS:
         return FLOAT_FORMATS[text.strip().lower()]
+    if isinstance(text, str) and text.strip().lower().partition("w")[0] in FLOAT_FORMATS:
+        raise QFormatError(f"{text.strip()!r}: float32 takes no weight format; its weights are float32 too")
     try:
         return parse_qformat(text)
     except QFormatError as error:
@@ -169,6 +235,12 @@ def fit(fmt: QFormat, exact: int) -> int:
 
 def saturate(fmt: QFormat, exact: int) -> int:
     return min(max(exact, fmt.min_raw), fmt.max_raw)
+
+
+def rescale(source: QFormat, target: QFormat, raw: int) -> int:
+    """A raw value of source at target's resolution, rounded by target's rule; not yet fitted to target's range."""
+    dropped = source.fractional_bits - target.fractional_bits
+    return shift_right(raw, dropped, target.rounding) if dropped >= 0 else raw << -dropped
 
 
 def from_parts(fmt: QFormat, integer_part: int, fractional_part: int) -> int:

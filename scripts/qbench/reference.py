@@ -14,7 +14,7 @@ import numpy as np
 
 from . import lut
 from .processes import stop_point
-from .qformat import QFormat, Rounding, fit, from_float, from_parts, multiply, subtract
+from .qformat import NARROW_WEIGHTS_TRAINING, QFormat, Rounding, fit, from_float, from_parts, multiply, subtract
 
 DEFAULT_WEIGHT_SEED = 0x2545F491
 DEFAULT_SAMPLE_SEED = 0x9E3779B9
@@ -85,19 +85,28 @@ def exact_sum(fmt: QFormat, start: int, products: Iterable[tuple[int, int]]) -> 
     return wrap_accumulator(fmt, start + sum(a * b for a, b in products))
 
 
-def empty(fmt: QFormat) -> int:
-    """ValueTraits::empty: where a sum starts, the rounding offset (half a step for round-half-up)."""
-    return 1 << (fmt.fractional_bits - 1) if fmt.rounding is Rounding.HALF_UP and fmt.fractional_bits else 0
+# A sum of products of values (F fractional bits, fmt's) and weights (weight_bits fractional bits: the weight
+# format's in a forward pass, F where weights are stored as values, as in training) is at resolution
+# 2^-(F + weight_bits). narrow shifts weight_bits away, rounding by the offset a sum starts from.
 
 
-def start(fmt: QFormat, value: int) -> int:
-    """ValueTraits::start: a value at the products' resolution (2^-2F), plus the rounding offset."""
-    return wrap_accumulator(fmt, (value << fmt.fractional_bits) + empty(fmt))
+def empty(fmt: QFormat, weight_bits: int | None = None) -> int:
+    """ValueTraits::empty: where a sum starts, the rounding offset (half the step narrow drops, for
+    round-half-up)."""
+    dropped = fmt.fractional_bits if weight_bits is None else weight_bits
+    return 1 << (dropped - 1) if fmt.rounding is Rounding.HALF_UP and dropped else 0
 
 
-def narrow(fmt: QFormat, total: int) -> int:
-    """ValueTraits::narrow: a floor shift (the offset in the sum makes it round), then fit."""
-    return fit(fmt, total >> fmt.fractional_bits)
+def start(fmt: QFormat, bias: int, weight_bits: int | None = None) -> int:
+    """ValueTraits::start: a bias (at the weights' resolution) at the products' resolution, plus the rounding
+    offset."""
+    return wrap_accumulator(fmt, (bias << fmt.fractional_bits) + empty(fmt, weight_bits))
+
+
+def narrow(fmt: QFormat, total: int, weight_bits: int | None = None) -> int:
+    """ValueTraits::narrow: a sum at the values' resolution, by a floor shift (the offset it started from makes
+    it round), fitted to fmt."""
+    return fit(fmt, total >> (fmt.fractional_bits if weight_bits is None else weight_bits))
 
 
 def weight_count(layer_sizes: Sequence[int]) -> int:
@@ -106,8 +115,9 @@ def weight_count(layer_sizes: Sequence[int]) -> int:
 
 @dataclass
 class ReferencePerceptron:
-    """layer_sizes = (inputs, hidden..., outputs); weights in qnn's flat order:
-    layer by layer, neuron by neuron, bias first then one weight per source."""
+    """layer_sizes = (inputs, hidden..., outputs); weights (raw, in fmt.weight_format) in qnn's flat order:
+    layer by layer, neuron by neuron, bias first then one weight per source. Trains only where weights are
+    stored as values."""
 
     fmt: QFormat
     layer_sizes: tuple[int, ...]
@@ -138,7 +148,9 @@ class ReferencePerceptron:
         output: str,
         seed: int = DEFAULT_WEIGHT_SEED,
     ) -> ReferencePerceptron:
-        """A trainable network as its constructor leaves it."""
+        """A trainable network as its constructor leaves it (its weights stored as values)."""
+        if fmt.weights is not None:
+            raise ValueError(f"{fmt.name}: {NARROW_WEIGHTS_TRAINING}")
         generator = Xorshift32(seed)
         weights = [random_weight(fmt, generator.next()) for _ in range(weight_count(layer_sizes))]
         return cls(
@@ -166,14 +178,15 @@ class ReferencePerceptron:
 
     def feed_forward(self, inputs: Sequence[int]) -> list[int]:
         fmt = self.fmt
+        weight_bits = fmt.weight_format.fractional_bits
         self.layer_outputs = [list(inputs)]
         for layer in range(len(self.layer_sizes) - 1):
             activation = self._activation(layer + 1)
             source = self.layer_outputs[-1]
             outputs = []
             for bias, *row in self._weight_rows(layer):
-                total = exact_sum(fmt, start(fmt, bias), zip(row, source, strict=True))
-                outputs.append(activation.function(fmt, narrow(fmt, total)))
+                total = exact_sum(fmt, start(fmt, bias, weight_bits), zip(row, source, strict=True))
+                outputs.append(activation.function(fmt, narrow(fmt, total, weight_bits)))
             self.layer_outputs.append(outputs)
         return list(self.layer_outputs[-1])
 
@@ -307,6 +320,7 @@ def forward_batch(
     bits, computed with numpy. int64 arithmetic wraps exactly as an accumulator of 64 bits (and holds
     a 32-bit one's exact sums, wrapped afterwards); wider accumulators use Python integers."""
     bits = accumulator_bits(fmt)
+    weight_bits = fmt.weight_format.fractional_bits
     kind = np.int64 if bits <= 64 else object
     values = np.asarray(inputs, dtype=kind)
     offset = 0
@@ -314,13 +328,13 @@ def forward_batch(
         for layer, (before, after) in enumerate(zip(layer_sizes, layer_sizes[1:], strict=False)):
             block = np.asarray(weights[offset : offset + after * (before + 1)], dtype=kind).reshape(after, before + 1)
             offset += after * (before + 1)
-            bias = (block[:, 0] << fmt.fractional_bits) + empty(fmt)
+            bias = (block[:, 0] << fmt.fractional_bits) + empty(fmt, weight_bits)
             total = values @ block[:, 1:].T + bias
             if bits < 64:
                 total = np.vectorize(lambda value: wrap_accumulator(fmt, int(value)), otypes=[kind])(total)
             elif kind is object:
                 total = np.vectorize(lambda value: wrap_accumulator(fmt, value), otypes=[object])(total)
-            nets = np.vectorize(lambda value: narrow(fmt, int(value)), otypes=[kind])(total)
+            nets = np.vectorize(lambda value: narrow(fmt, int(value), weight_bits), otypes=[kind])(total)
             last = layer == len(layer_sizes) - 2
             values = _activate(fmt, output if last else hidden, nets)
     return values

@@ -238,11 +238,12 @@ def _network(layers: Sequence[_Linear], activations: tuple[str, str]) -> FloatNe
 
 
 def write_network(network: FloatNetwork, formats: Sequence[QFormat], out: Path) -> pd.DataFrame:
-    """Writes OUT/network.json and OUT/weights_<format>.inc per format (each once); a summary row per format."""
+    """Writes OUT/network.json and OUT/weights_<format>.inc per format (each once; raw values in the format's
+    weight format, e.g. q2.6 for q8.8w2.6); a summary row per format, saturation counted against that range."""
     out = Path(out)
     rows, files = [], {NETWORK_FILE: json.dumps(network_document(network), indent=1) + "\n"}
     for fmt in unique_formats(formats):
-        quantized = quantize(network.weights, fmt)
+        quantized = quantize(network.weights, fmt.weight_format)
         files[weights_file(fmt)] = weights_include(quantized.raw, "neuron")
         rows.append({
             "format": fmt.name, "weights": len(quantized.raw), "saturated": quantized.saturated,

@@ -21,7 +21,7 @@ import numpy as np
 from .classification import Description, WorkloadFileError, check_shape, deploy, host_network, read_description
 from .network import FloatNetwork, NetworkError, NetworkShape
 from .paths import SUITE
-from .qformat import FloatFormat, NumberFormat
+from .qformat import FloatFormat, NumberFormat, QFormat, rescale, saturate
 from .reference import train_xor
 from .training import Recipe, train
 
@@ -94,12 +94,18 @@ def weights_include(weights: Sequence[int | float], order: str) -> str:
 
 
 def format_defines(fmt: NumberFormat) -> dict[str, str]:
+    """The values' format, and the weights' own signed format where it has one (q8.8w2.6)."""
     if isinstance(fmt, FloatFormat):
         return {"QBENCH_FLOAT": "1", "QBENCH_FORMAT_NAME": f'"{fmt.name}"'}
+    weights = {} if fmt.weights is None else {
+        "QBENCH_W_INTEGER_BITS": str(fmt.weights.integer_bits),
+        "QBENCH_W_FRACTIONAL_BITS": str(fmt.weights.fractional_bits),
+    }  # fmt: skip
     return {
         "QBENCH_Q_INTEGER_BITS": str(fmt.integer_bits),
         "QBENCH_Q_FRACTIONAL_BITS": str(fmt.fractional_bits),
         "QBENCH_Q_SIGNED": "1" if fmt.signed else "0",
+        **weights,
         "QBENCH_FORMAT_NAME": f'"{fmt.name}"',
     }
 
@@ -154,13 +160,27 @@ def _xor_shape(settings: WorkloadSettings, layers: int | None, width: int | None
 @cache
 def trained_xor_weights(fmt: NumberFormat, shape: NetworkShape) -> tuple[int | float, ...]:
     """Weights for an inference-only XOR image: what the trainable network reaches on the
-    bit-exact model (Q formats), or what float training on the host reaches (float)."""
+    bit-exact model (Q formats; trained in the values' format, then stored in the weights' own,
+    saturating), or what float training on the host reaches (float)."""
     if isinstance(fmt, FloatFormat):
         trained = train(shape, XOR_INPUTS, XOR_TARGETS, XOR_FLOAT_RECIPE)
         return tuple(float(np.float32(weight)) for weight in trained.weights)
-    return train_xor(
-        fmt, layer_sizes=shape.layer_sizes, hidden=shape.hidden_activation, output=shape.output_activation
-    ).weights
+    return tuple(saturate(fmt.weight_format, weight) for weight in _xor_weights_at_weight_resolution(fmt, shape))
+
+
+@cache
+def _xor_weights_at_weight_resolution(fmt: QFormat, shape: NetworkShape) -> tuple[int, ...]:
+    """The weights XOR training reaches in the values' format, rounded to the weights' resolution (unsaturated)."""
+    trained = train_xor(fmt.value_format, layer_sizes=shape.layer_sizes, hidden=shape.hidden_activation,
+                        output=shape.output_activation).weights  # fmt: skip
+    return tuple(rescale(fmt.value_format, fmt.weight_format, weight) for weight in trained)
+
+
+def xor_weights_saturated(fmt: QFormat, shape: NetworkShape) -> int:
+    """How many of the trained weights an inference-only XOR image's weight format clamps."""
+    weights = fmt.weight_format
+    rounded = _xor_weights_at_weight_resolution(fmt, shape)
+    return sum(not weights.min_raw <= weight <= weights.max_raw for weight in rounded)
 
 
 def _xor(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape) -> WorkloadSources:
@@ -175,6 +195,14 @@ def _xor(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: 
     return WorkloadSources(
         source, {**defines, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'}, weights=trained_xor_weights(fmt, shape)
     )
+
+
+def _xor_host_figures(
+    fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
+) -> HostFigures:
+    """The connections; for an inference image whose weights have their own format, how many saturate in it."""
+    saturated = xor_weights_saturated(fmt, shape) if fmt.weights is not None and not trainable else None
+    return HostFigures(connections=shape.connections, weights_saturated=saturated)
 
 
 def _xor_rejection(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape) -> str | None:
@@ -298,6 +326,8 @@ def _description(path: Path) -> Description:
 
 
 WORKLOADS = Workloads(
-    SUITE / "workloads", {"xor": Workload("xor", _xor, _xor_shape, _xor_rejection, trace_cut=_xor_trace_cut)}
+    SUITE / "workloads",
+    {"xor": Workload("xor", _xor, _xor_shape, _xor_rejection, trace_cut=_xor_trace_cut,
+                     host_figures=_xor_host_figures)},  # fmt: skip
 )
 EMPTY_BASELINE = Workload("empty", _empty)

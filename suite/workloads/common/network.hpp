@@ -136,14 +136,15 @@ struct Table {
     T at[N];
 };
 
-template <typename T, typename Stored, std::size_t N>
+// (A: the adapter, named through a template parameter so that a float-only adapter needs no fromRaw.)
+template <typename T, typename Stored, std::size_t N, typename A = Adapter>
 constexpr Table<T, N> tableOf(const Stored (&stored)[N]) {
     Table<T, N> table{};
     for (std::size_t i = 0; i < N; ++i) {
         if constexpr (std::is_floating_point_v<T>) {
             table.at[i] = stored[i];
         } else {
-            table.at[i] = Adapter::template fromRaw<T>(stored[i]);
+            table.at[i] = A::template fromRaw<T>(stored[i]);
         }
     }
     return table;
