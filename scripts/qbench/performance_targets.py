@@ -53,10 +53,8 @@ class TargetsDocument(Schema):
 
 
 def read_targets(path: Path = TARGETS_FILE) -> list[PerformanceTarget]:
-    def where(loc: tuple) -> str:
-        return f"{shown(path)}: target {loc[1] + 1}" if len(loc) > 1 else shown(path)
-
-    return validate(TargetsDocument, read_toml(path, PerformanceTargetError), PerformanceTargetError, where).target
+    document = read_toml(path, PerformanceTargetError)
+    return validate(TargetsDocument, document, PerformanceTargetError, lambda loc: shown(path)).target
 
 
 @dataclass(frozen=True)
