@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qbench.analyse import _mismatch
 from qbench.analysis import fit_line, format_table, scaling_table
 from qbench.cache import decode_cell_run, encode_cell_run
 from qbench.classification import WorkloadFileError, host_network, read_description
@@ -29,7 +30,6 @@ from qbench.network import (
     saturates,
 )
 from qbench.paths import SUITE
-from qbench.pipeline import _mismatch
 from qbench.protocol import ProtocolError, parse_report
 from qbench.qformat import FLOAT32, QFormatError, parse_format, parse_qformat
 from qbench.reference import ReferencePerceptron, forward_batch, weight_count

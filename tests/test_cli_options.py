@@ -22,7 +22,8 @@ from qbench.targets import load_targets
 from qbench.workloads import WORKLOADS
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
-COMMANDS = ("build", "run", "report", "merge", "compare", "list", "verify", "lut", "import-torch")
+COMMANDS = ("build", "run", "report", "merge", "compare", "list", "verify", "lut", "import-torch", "explore",
+            "worker-check")
 
 
 def rejected(capsys, arguments: list[str]) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from qbench import qformat
-from qbench.build import BuildSpec, build, plan
+from qbench.build import BuildSpec, build, configure, plan
 from qbench.cli import main as qbench_main
 from qbench.emulate import verdict
 from qbench.matrix import Variant
@@ -233,11 +233,11 @@ def test_device_products_and_sums_equal_the_model(tmp_path, core, fmt_name):
     """Edge values through the device's multiply paths (partial products on the M0+, SMLAL on the M4)."""
     fmt = parse_qformat(fmt_name)
 
-    def configure(fmt_, trainable, settings, shape):
+    def arithmetic(fmt_, trainable, settings, shape):
         return WorkloadSources(FIRMWARE / "arithmetic.cpp", format_defines(fmt_))
 
-    spec = BuildSpec(load_targets()[core], Workload("arithmetic", configure), fmt, Variant.INFERENCE, "Os")
-    image = build(plan(spec, tmp_path))
+    spec = BuildSpec(load_targets()[core], Workload("arithmetic", arithmetic), fmt, Variant.INFERENCE, "Os")
+    image = build(plan(spec, tmp_path, configure(spec)))
     assert image.ok, image.error
     execution = runner_for(spec.target).run(image.path, spec.target, 60.0, tmp_path / "run.log")
     assert execution.exit_status == 0, execution.diagnostics

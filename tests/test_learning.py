@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from library_copies import qnn_copy
+from qbench.analyse import _report_columns
 from qbench.cli import main as qbench_main
 from qbench.learning import (
     exact_outputs,
@@ -23,7 +24,6 @@ from qbench.learning import (
 )
 from qbench.matrix import Cell, Variant
 from qbench.network import NetworkShape
-from qbench.pipeline import _report_columns
 from qbench.protocol import TrainingLogEntry, WorkloadReport
 from qbench.qformat import FLOAT32, parse_qformat
 from qbench.results import read_results

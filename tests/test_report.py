@@ -55,18 +55,29 @@ def test_log_progress_lines():
     ]
 
 
-def test_terminal_progress_redraws_one_line_and_keeps_failures():
+def test_terminal_progress_draws_stages_and_keeps_failures():
     stream = io.StringIO()
     progress = TerminalProgress(stream)
     progress.begin("build", 2)
-    progress.begin("run", 1)
+    progress.begin("cells", 4)
     progress.done("build", "a")
-    progress.done("run", "b", "timeout", failed=True)
+    progress.done("cells", "b [emlearn]", "timeout", failed=True)
     progress.finish()
-    text = stream.getvalue()
-    assert "\rFAILED b: timeout\n" in text.replace("\x1b[K", "")
-    final = text.replace("\x1b[K", "").split("\r")[-1]
-    assert re.fullmatch(r"build 1/2 · run 1/1 · 1 failed · 0:0\d\n", final)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert "FAILED b [emlearn]: timeout\n" in text  # a line of its own, brackets kept as they are
+    final = text.splitlines()[-2:]
+    assert re.search(r"build .* 1/2", final[0]) and re.search(r"cells .* 1/4 1 failed \d+\.\d\d/s", final[1]), final
+
+
+def test_log_progress_counts_failed_cells_and_the_rate():
+    stream = io.StringIO()
+    progress = LogProgress(stream)
+    progress.begin("cells", 2)
+    progress.done("cells", "a")
+    progress.done("cells", "b", "timeout", failed=True)
+    lines = stream.getvalue().splitlines()
+    assert re.fullmatch(r"\[cells 1/2, 0 failed, \d+\.\d\d/s\] a", lines[0]), lines
+    assert re.fullmatch(r"\[cells 2/2, 1 failed, \d+\.\d\d/s\] FAILED b: timeout", lines[1]), lines
 
 
 def test_emulated_report_opens_with_the_claims_and_keeps_every_figure(emulated_run):

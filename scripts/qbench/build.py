@@ -23,7 +23,7 @@ from .paths import REPO, shown
 from .qformat import NumberFormat
 from .targets import LINKER_PLACEHOLDERS, Target
 from .toolchain import require
-from .workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings, weights_include
+from .workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings, WorkloadSources, weights_include
 
 # What names a failed build's cause, most telling first: a compiler's diagnostic ("file:line:col: error:"),
 # the linker's cause (an undefined or doubly defined symbol, a region overflowed, a section that does not
@@ -174,11 +174,16 @@ def library_archive(spec: BuildSpec, compile_flags: list[str], root: Path) -> Li
     return LibraryArchive(spec.library, directory, spec.target.compiler, tuple(compile_flags))
 
 
-def plan(spec: BuildSpec, root: Path) -> BuildPlan:
+def configure(spec: BuildSpec) -> WorkloadSources:
+    """The workload's sources for the image: the host's part of a build (host training for a classification
+    workload), ValueError when it cannot prepare them."""
+    return spec.workload.configure(spec.fmt, spec.variant == Variant.TRAINABLE, spec.settings, spec.shape)
+
+
+def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
+    """The compilation of spec's sources under root: cheap, so the client and a worker each make their own."""
     target = spec.target
     directory = spec.directory(root.resolve())
-    trainable = spec.variant == Variant.TRAINABLE
-    sources = spec.workload.configure(spec.fmt, trainable, spec.settings, spec.shape)
     generated = dict(sources.generated)
     if sources.weights is not None and spec.shape is not None:
         order = spec.library.weight_order

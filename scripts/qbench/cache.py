@@ -11,7 +11,9 @@ trace stops. Timeouts are never stored: they depend on the machine.
 Entries are written under unique temporary names and renamed into place, so a reader never sees half an
 entry and two qbench processes can share a cache. Every entry carries a digest of its payload (and a
 build entry the digest of its ELF): an entry that cannot be read or fails its digest is reported once,
-discarded and recomputed. Identical work asked for twice in one run is done once (`once`).
+discarded and recomputed. Identical work asked for twice in one run is done once: concurrent requests share
+one computation (`once`), and a later one reads what the first stored, even under --no-cache. A finished
+computation is not held in memory, so a long sweep keeps a flat footprint.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class Cache:
         self._shaping = {"inputs": inputs, **shaping_versions()}
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}
+        self._stored: set[str] = set()  # keys stored in this run: read back even under --no-cache
         self._warned: set[str] = set()
 
     def key(self, stage: str, **inputs: Any) -> str:
@@ -111,8 +114,9 @@ class Cache:
         return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
     def once(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
-        """compute() the first time key is asked for in this run; later callers (concurrent ones wait) get
-        the same result. Returns (result, whether this caller computed it)."""
+        """compute() unless the same key is being computed: concurrent callers wait for that computation and
+        get its result. Returns (result, whether this caller computed it). The result is not kept once every
+        waiter has it; a later caller computes again, and compute() finds what the first one stored."""
         with self._lock:
             future = self._in_flight.get(key)
             owner = future is None
@@ -125,8 +129,20 @@ class Cache:
         except BaseException as error:
             future.set_exception(error)
             raise
+        finally:
+            with self._lock:
+                del self._in_flight[key]
         future.set_result(result)
         return result, True
+
+    def fresh(self, key: str) -> bool:
+        """Stored earlier in this run: read even under --no-cache, and not counted as a hit."""
+        with self._lock:
+            return key in self._stored
+
+    def _remember(self, key: str) -> None:
+        with self._lock:
+            self._stored.add(key)
 
     def _discard(self, entry: Path, problem: str) -> None:
         with self._lock:
@@ -138,10 +154,10 @@ class Cache:
 
     # Builds ------------------------------------------------------------------------------------------------
 
-    def fetch_build(self, key: str, planned: BuildPlan, fresh: bool = False) -> Measured | None:
-        """The stored build, copied into the plan's directory; fresh: stored earlier in this run, so read
-        even under --no-cache."""
+    def fetch_build(self, key: str, planned: BuildPlan) -> Measured | None:
+        """The stored build, copied into the plan's directory."""
         entry = self.directory / "builds" / key
+        fresh = self.fresh(key)
         if not (self.read or fresh) or not entry.is_dir():
             return None
         try:
@@ -180,13 +196,15 @@ class Cache:
         }  # fmt: skip
         (staging / "measured.json").write_text(_sealed(payload))
         _rename_into_place(staging, builds / key)
+        self._remember(key)
 
     # Executions and other documents ------------------------------------------------------------------------------
 
     def fetch_document(self, key: str, decode: Callable[[dict], T]) -> T | None:
         """A stored JSON payload, decoded; None when absent, unreadable or damaged."""
         path = self.directory / "runs" / f"{key}.json"
-        if not self.read or not path.is_file():
+        fresh = self.fresh(key)
+        if not (self.read or fresh) or not path.is_file():
             return None
         try:
             result = decode(_unsealed(_read_text(path)))
@@ -194,7 +212,7 @@ class Cache:
             self._discard(path, str(error))
             return None
         with self._lock:
-            self.hits += 1
+            self.hits += not fresh
         return result
 
     def store_document(self, key: str, payload: dict | list) -> None:
@@ -204,6 +222,7 @@ class Cache:
         with os.fdopen(descriptor, "w") as stream:
             stream.write(_sealed(payload))
         os.replace(staging, runs / f"{key}.json")
+        self._remember(key)
 
     def fetch_run(self, key: str) -> CellRun | None:
         return self.fetch_document(key, decode_cell_run)

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +31,7 @@ from .build import BuildSpec
 from .cache import Cache, fingerprint
 from .compare import DEFAULT_METRICS, METRICS, CompareError, compare, parse_threshold
 from .compare import KEY as COMPARE_KEY
+from .executors import Executor, LocalExecutor
 from .libraries import CONTRACT_DOCS, QNN, Library, LibraryError, builtin_names, parse_library
 from .listing import KINDS, listing
 from .matrix import (
@@ -222,24 +224,51 @@ def _parts(arguments: argparse.Namespace, problems: list[str]) -> dict:
 
 
 def _build(arguments: argparse.Namespace) -> int:
-    from .pipeline import baseline_specs, build_all, check_tools
+    from .pipeline import RunOptions, baseline_specs, build_images, check_tools
 
     progress = for_stream()
     matrix, _ = _matrix(arguments, progress)
-    _, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
+    tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
     buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
     settings = _settings(arguments)
     specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell, settings) for cell in buildable)]
-    cache = _cache(arguments, progress)
-    measured, interrupted = build_all(specs, arguments.build_dir, arguments.jobs, cache, progress)
-    progress.finish()
+    options = RunOptions(arguments.build_dir, arguments.jobs, _cache(arguments, progress), settings=settings)
+    try:
+        with _executor(arguments) as executor:
+            executor.require(tools)
+            measured, interrupted = build_images(specs, options, executor, progress)
+    finally:
+        progress.finish()
     built = sum(result.image.ok for result in measured.values())
     failed = len(specs) - built + len(matrix.cells) - len(buildable) + len(matrix.rejected)
-    cached = f" ({cache.hits} from the cache)" if cache.hits else ""
+    cached = f" ({options.cache.hits} from the cache)" if options.cache.hits else ""
     print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}{cached}; {failed} failed or invalid")
     if interrupted:
         raise Interrupted("the images that finished are kept; the next build resumes from the cache")
     return 1 if failed or matrix.problems else 0
+
+
+@contextmanager
+def _executor(arguments: argparse.Namespace) -> Iterator[Executor]:
+    """Where the run's tasks go: this machine's threads (-j), a local dask cluster (--workers) or an existing
+    one (--scheduler); closed when the run is over."""
+    if arguments.workers is None and arguments.scheduler is None:
+        yield LocalExecutor(arguments.jobs, arguments.build_dir)
+        return
+    from .executors import ClusterExecutor
+
+    try:
+        if arguments.scheduler is not None:
+            executor = ClusterExecutor.connect(arguments.scheduler)
+        else:
+            executor = ClusterExecutor.start(arguments.workers)
+    except (OSError, TimeoutError, ValueError) as error:
+        where = f"the scheduler {arguments.scheduler}" if arguments.scheduler else "a local cluster"
+        raise UsageError(f"cannot reach {where}: {error}") from None
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 @contextmanager
@@ -261,10 +290,9 @@ def _run(arguments: argparse.Namespace) -> int:
         return _run_into(folder, arguments)
 
 
-def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
-    from .pipeline import RunOptions, run_matrix
-    from .report import write_report
-
+def _run_into(folder: ResultsFolder, arguments: argparse.Namespace, then: Callable | None = None) -> int:
+    """Runs the matrix into the folder; then(staging, saved results) adds to it (qbench explore) and returns
+    whether it failed. The rows stream beside the folder meanwhile."""
     progress = for_stream()
     matrix, digest = _matrix(arguments, progress)
     problems = list(matrix.problems)
@@ -272,12 +300,18 @@ def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
     for problem in problems[len(matrix.problems) :]:
         progress.note(f"error: {problem}")
     revision = git_revision()
-    options = RunOptions(
-        build_root=arguments.build_dir, jobs=arguments.jobs, cache=_cache(arguments, progress),
-        emulate=not arguments.no_emulate, timeout=arguments.timeout, settings=_settings(arguments),
-    )  # fmt: skip
-    output = run_matrix(matrix, options, revision, progress)
-    progress.finish()
+    try:
+        return _written(folder, arguments, matrix, digest, revision, parts, problems, then, progress)
+    finally:
+        shutil.rmtree(folder.partial, ignore_errors=True)
+
+
+def _written(folder: ResultsFolder, arguments: argparse.Namespace, matrix: Matrix, digest: str, revision, parts: dict,
+             problems: list[str], then: Callable | None, progress: Progress) -> int:  # fmt: skip
+    """The run's results, report and what `then` adds, written whole into the folder; the closing line."""
+    from .report import write_report
+
+    output, cache = _cells(matrix, revision, arguments, folder, progress)
     stamp = now()
     rows = [row.__class__(**{**vars(row), "qbench_version": __version__, "date": stamp}) for row in output.rows]
     problems += output.problems
@@ -285,21 +319,117 @@ def _run_into(folder: ResultsFolder, arguments: argparse.Namespace) -> int:
         rows, output.symbols,
         environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard, matrix_digest=digest,
                     libraries={cell.library for cell in matrix.cells}),
-        output.instructions, output.training, output.article,
+        output.instructions, article=output.article,
     )  # fmt: skip
     with folder.replacing() as staging:
-        write_results(staging, saved)
-        report = folder.path / write_report(staging, read_results(staging), parts).name
+        write_results(staging, saved, logs=output.training)
+        written = read_results(staging)
+        report = folder.path / write_report(staging, written, parts).name
+        failed_after = then(staging, written) if then is not None and not output.interrupted else False
     ok = sum(row.status == Status.OK for row in rows)
     invalid = sum(row.status == Status.INVALID for row in rows)
-    cached = f", {options.cache.hits} from the cache" if options.cache.hits else ""
+    cached = f", {cache.hits} from the cache" if cache.hits else ""
     print(f"{ok} ok, {len(rows) - ok - invalid} failed{f', {invalid} invalid' if invalid else ''}{cached}; "
           f"results in {shown(folder.path)}/results.csv, report {shown(report)}")  # fmt: skip
     if output.interrupted:
         raise KeyboardInterrupt
     if not ok:
         progress.note("error: no cell succeeded; the report holds only failures")
-    return 1 if len(rows) > ok or problems or not ok else 0
+    return 1 if len(rows) > ok or problems or not ok or failed_after else 0
+
+
+def _cells(matrix: Matrix, revision, arguments: argparse.Namespace, folder: ResultsFolder, progress: Progress):
+    """The matrix run on the chosen executor, its rows streamed beside the folder: (the run's output, its cache)."""
+    from .pipeline import RunOptions, run_matrix
+    from .spool import Spool
+
+    options = RunOptions(
+        build_root=arguments.build_dir, jobs=arguments.jobs, cache=_cache(arguments, progress),
+        emulate=not arguments.no_emulate, timeout=arguments.timeout, settings=_settings(arguments),
+    )  # fmt: skip
+    try:
+        with _executor(arguments) as executor:
+            spool = Spool(folder.partial)
+            progress.note(f"note: rows stream to {shown(spool.rows_file)} as cells finish")
+            try:
+                output = run_matrix(matrix, options, revision, progress, executor, spool)
+            finally:
+                spool.close()
+    finally:
+        progress.finish()
+    return output, options.cache
+
+
+def _explore(arguments: argparse.Namespace) -> int:
+    """The sweep on the part's core into --out, then the networks that fit, their front and the recommendation."""
+    from .explore import COLUMNS, Budget, NothingFits, explore, write_exploration
+    from .report import markdown
+
+    budget = Budget(_explored_part(arguments), arguments.max_latency_us)
+    arguments.cores, arguments.parts = budget.part.core, budget.part.name
+    said: dict[str, str] = {}
+
+    def then(staging: Path, saved) -> bool:
+        try:
+            exploration = explore(saved.rows, budget)
+        except NothingFits as error:
+            said["error"] = str(error)
+            return True
+        table = markdown(exploration.front[COLUMNS], {"accuracy": 3, "latency_us": 1, "flash_pct": 1, "ram_pct": 1})
+        said["text"] = write_exploration(staging, exploration, table)
+        return False
+
+    written = "the rows that finished are written to {folder}, the rest marked incomplete"
+    with _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}") as folder:
+        status = _run_into(folder, arguments, then)
+    if "error" in said:
+        print(f"qbench: error: {said['error']}", file=sys.stderr)
+        return 1
+    print(f"\n{said['text']}\nexploration in {shown(folder.path)}/explore.md")
+    return status
+
+
+def _explored_part(arguments: argparse.Namespace):
+    """The part explore chooses for, once it is known that the sweep has inference cells there and that a
+    latency budget can be checked on its core."""
+    from .timing import load_timing_models
+
+    targets = load_targets(arguments.targets)
+    part = select([arguments.part], load_parts(targets, arguments.targets / "parts.toml"), "part")[0]
+    matrix = expand(targets, WORKLOADS, cores=part.core, formats=arguments.formats, variants="inference",
+                    workload=arguments.workload, libraries=(QNN, *arguments.library))  # fmt: skip
+    if not matrix.cells:
+        why = "; ".join([*matrix.problems, *dict.fromkeys(rejected.reason for rejected in matrix.rejected)])
+        raise UsageError(f"nothing to explore: no inference cell of {arguments.workload} on {part.core} "
+                         f"({part.name}'s core) can be built: {why or 'the request names none'}")  # fmt: skip
+    if arguments.max_latency_us is not None and part.core not in load_timing_models():
+        raise UsageError(f"--max-latency-us cannot be checked on {part.name}: its core {part.core} has no timing "
+                         "table (targets/timing/), so its cycles are not estimated")  # fmt: skip
+    return part
+
+
+def _worker_check(arguments: argparse.Namespace) -> int:
+    from .workercheck import facts, report
+
+    here = facts()
+    if arguments.scheduler is None:
+        text, ready = report({"this machine": here}, None)
+    else:
+        from .executors import ClusterExecutor
+
+        try:
+            executor = ClusterExecutor.connect(arguments.scheduler)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise UsageError(f"cannot reach the scheduler {arguments.scheduler}: {error}") from None
+        try:
+            workers = executor.client.run(facts)
+        finally:
+            executor.close()
+        if not workers:
+            raise UsageError(f"the scheduler {arguments.scheduler} has no workers")
+        text, ready = report(workers, here)
+    print(text)
+    return 0 if ready else 1
 
 
 def _report(arguments: argparse.Namespace) -> int:
@@ -431,6 +561,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _microseconds(text: str) -> float:
+    """A finite, positive time in µs."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of microseconds above 0")
+    return value
+
+
 def _activations(text: str) -> tuple[str, str]:
     names = [name.strip() for name in text.split(",")]
     if len(names) != 2 or any(name not in ACTIVATIONS for name in names):
@@ -531,6 +672,7 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
         ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
     add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
         help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
+    _add_executor_options(parser)
     add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
     add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
     add(
@@ -565,6 +707,72 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
         f"qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; default: qnn alone; "
         "qbench list libraries)").completer = _items(lambda: [n for n in builtin_names() if n != QNN.name])  # fmt: skip
     _add_targets_option(parser)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_whole_number(MAX_JOBS),
+                       help=f"run the tasks on a local dask cluster of this many worker processes, 1 to {MAX_JOBS} "
+                       "(default: on this process's threads, -j)")  # fmt: skip
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the tasks on an existing dask cluster; its workers need the same checkout and tools "
+                       "(qbench worker-check --scheduler; docs/cluster.md) (default: on this process's threads, -j)")
+
+
+def _add_explore_commands(commands) -> None:
+    """explore, and worker-check for the clusters that run it."""
+    explore_command = _command(
+        commands, "explore", "sweep network sizes and formats on a part's core, keep the networks that fit the part, "
+        "and report the Pareto front of accuracy against latency and flash with a recommendation",
+    )  # fmt: skip
+    _add_explore_options(explore_command)
+    explore_command.set_defaults(handler=_explore)
+
+    check_command = _command(commands, "worker-check", "say what a worker has for qbench's tasks (tools, versions, "
+                             "checkout); exit 1 when something a task needs is missing or differs from this machine")
+    check_command.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                               help="check every worker of this dask cluster against this machine "
+                               "(default: check this machine)")  # fmt: skip
+    check_command.set_defaults(handler=_worker_check)
+
+
+def _add_explore_options(parser: argparse.ArgumentParser) -> None:
+    from .explore import DEFAULT_FORMATS as EXPLORE_FORMATS
+    from .explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
+
+    add = parser.add_argument
+    add("--workload", required=True, help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))} (required)"
+        ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
+    add("--part", required=True, help="the part to choose for, from targets/parts.toml (required; qbench list parts)"
+        ).completer = _items(_part_names)  # fmt: skip
+    add("--formats", default=EXPLORE_FORMATS,
+        help="comma-separated number formats, as for run; a float-only library computes in float32 (default: "
+        "%(default)s)").completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
+    add("--hidden-layers", default=DEFAULT_HIDDEN_LAYERS,
+        help="comma-separated hidden-layer counts, whole numbers >= 1 (default: %(default)s)")
+    add("--hidden-neurons", default=DEFAULT_HIDDEN_NEURONS,
+        help="comma-separated hidden-layer widths, whole numbers >= 1 (default: %(default)s)")
+    add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
+        help="also sweep another library, as for run (repeatable; default: qnn alone)")
+    add("--max-latency-us", type=_microseconds, metavar="N",
+        help="keep only networks whose worst-case estimated inference takes at most N µs at the part's clock "
+        "(default: no limit)")  # fmt: skip
+    add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
+        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
+    _add_executor_options(parser)
+    add("--timeout", type=_seconds, default=60.0,
+        help=f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g} (default: %(default)g)")
+    add("--out", default=str(REPORTS / "explore"),
+        help="output folder for results.csv (the whole sweep), report.md and explore.md, replaced whole "
+        "(default: reports/explore)")  # fmt: skip
+    add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
+    add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
+    add("--no-cache", action="store_true", help="rebuild and rerun everything (default: off)")
+    _add_targets_option(parser)
+    _add_wait_option(parser)
+    parser.set_defaults(variants="inference", opt=",".join(DEFAULT_OPT), shard=None, activations=None, model=None,
+                        max_iterations=WorkloadSettings.max_iterations, log_every=WorkloadSettings.log_every,
+                        no_emulate=False, cores=None, parts=None)  # fmt: skip
 
 
 def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
@@ -664,6 +872,8 @@ def build_parser() -> argparse.ArgumentParser:
     lut_command.add_argument("--function", required=True, choices=("tanh", "sigmoid"),
                              help="tanh or sigmoid (required)")  # fmt: skip
     lut_command.set_defaults(handler=_lut)
+
+    _add_explore_commands(commands)
 
     import_command = _command(
         commands, "import-torch", "turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"

@@ -15,13 +15,14 @@ import hashlib
 import importlib.util
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from .paths import SUITE, checkout_problem, shown
+from .paths import SUITE, checkout_problem, in_checkout, shown
 from .qformat import FloatFormat, NumberFormat
 from .results import QNN_LIBRARY
 from .schemas import Schema, read_toml, validate
@@ -92,6 +93,11 @@ class Library:
     package: str | None = None
     fingerprint: str = ""  # its files' digest: part of every cache key of its builds
 
+    def __reduce__(self) -> tuple:
+        """A library travels to a worker by name and folder: the worker reads its descriptor from its own checkout
+        (a folder outside the checkout must be at the same place on the worker)."""
+        return _library_from, (self.name, shown(self.root))
+
     @property
     def builtin(self) -> bool:
         return self.root.parent == BUILTIN
@@ -154,6 +160,12 @@ def load_library(name: str, root: Path) -> Library:
     return Library(name, root, tuple(include_dirs), settings.adapter, tuple(settings.symbols), sources,
                    settings.weight_order, settings.supports, tuple(sorted(settings.defines.items())),
                    settings.package, _digest([*include_dirs, *sources]))  # fmt: skip
+
+
+@cache
+def _library_from(name: str, root: str) -> Library:
+    """A library as a worker reads it (Library.__reduce__), once per worker process."""
+    return load_library(name, in_checkout(root))
 
 
 def builtin_names() -> list[str]:

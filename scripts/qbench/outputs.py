@@ -7,8 +7,9 @@ any point before that leaves the previous folder exactly as it was.
 
 Beside the folder NAME, in its parent, live `.NAME.lock` (the advisory lock,
 holding its holder's pid and command line), and while writing `.NAME.qbench-new`
-(the folder being built) and `.NAME.qbench-old` (the previous folder, moved aside
-for the instant of the swap). Only the lock's holder touches the last two, so
+(the folder being built), `.NAME.qbench-old` (the previous folder, moved aside
+for the instant of the swap) and, during a run, `.NAME.qbench-partial` (the rows
+as they arrive: qbench.spool). Only the lock's holder touches the last three, so
 whatever a killed qbench left of them is cleared by the next one.
 """
 
@@ -147,6 +148,7 @@ def results_folder(path: Path, command: str, *, wait: bool = False) -> Iterator[
 def _clear_leftovers(path: Path) -> None:
     """What a qbench killed while writing this folder left beside it."""
     shutil.rmtree(_sibling(path, "qbench-new"), ignore_errors=True)
+    shutil.rmtree(_sibling(path, "qbench-partial"), ignore_errors=True)
     aside = _sibling(path, "qbench-old")
     if aside.is_dir() and not path.exists():
         # Killed between the swap's two renames: the previous folder goes back in place.
@@ -176,6 +178,11 @@ class ResultsFolder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.written = False  # the new folder is in place
+
+    @property
+    def partial(self) -> Path:
+        """Where a run streams its rows while it goes on (removed once the folder is written)."""
+        return _sibling(self.path, "qbench-partial")
 
     @contextmanager
     def replacing(self, keep_all_but: tuple[str, ...] | None = None) -> Iterator[Path]:

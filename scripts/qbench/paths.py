@@ -24,3 +24,10 @@ def shown(path: Path) -> str:
         return str(resolved.relative_to(REPO))
     except ValueError:
         return str(resolved)
+
+
+def in_checkout(text: str) -> Path:
+    """A path recorded by shown() on another machine, as a path here: one inside the checkout is found in this
+    checkout (a worker's may lie elsewhere than the client's); any other is taken as it is."""
+    path = Path(text)
+    return path if path.is_absolute() else REPO / path

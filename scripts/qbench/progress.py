@@ -1,4 +1,4 @@
-"""Progress of a long run: a live status line on a terminal, plain log lines
+"""Progress of a long run: a live display on a terminal (rich), plain log lines
 elsewhere (CI, pipes). Failures are always printed as lines of their own."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 from typing import Protocol, TextIO
+
+CELLS = "cells"  # the stage whose items are the matrix's cells: its progress shows the failures and the rate
 
 
 class Progress(Protocol):
@@ -25,24 +27,27 @@ class Progress(Protocol):
 
 
 class LogProgress:
-    """One line per finished item: for logs and CI."""
+    """One line per finished item: for logs and CI. A cell's line adds the cells failed so far and the rate."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.lock = threading.Lock()
-        self.counts: dict[str, list[int]] = {}
+        self.start = time.monotonic()
+        self.counts: dict[str, list[int]] = {}  # stage -> [done, total, failed]
 
     def begin(self, stage: str, total: int) -> None:
         with self.lock:
-            self.counts[stage] = [0, total]
+            self.counts[stage] = [0, total, 0]
 
     def done(self, stage: str, label: str, detail: str = "", failed: bool = False) -> None:
         with self.lock:
-            count = self.counts.setdefault(stage, [0, 0])
+            count = self.counts.setdefault(stage, [0, 0, 0])
             count[0] += 1
+            count[2] += failed
             outcome = "FAILED " if failed else ""
-            print(f"[{stage} {count[0]}/{count[1]}] {outcome}{label}{': ' + detail if detail else ''}",
-                  file=self.stream, flush=True)  # fmt: skip
+            rate = f", {count[2]} failed, {count[0] / max(time.monotonic() - self.start, 1e-9):.2f}/s"
+            print(f"[{stage} {count[0]}/{count[1]}{rate if stage == CELLS else ''}] {outcome}{label}"
+                  f"{': ' + detail if detail else ''}", file=self.stream, flush=True)  # fmt: skip
 
     def note(self, text: str) -> None:
         with self.lock:
@@ -53,65 +58,48 @@ class LogProgress:
 
 
 class TerminalProgress:
-    """A status line redrawn in place: what is building and running, how many are done
-    and failed, and the time elapsed; failures scroll above it."""
+    """A live display drawn by rich: per stage (build, run, cells) a bar with done/total and the time elapsed,
+    and for the cells how many failed and the rate; failures and notes scroll above it."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Display
+
+        self.console = Console(file=stream or sys.stderr, force_terminal=True, highlight=False)
+        self.display = Display(
+            TextColumn("{task.description:>6}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]}"),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=self.console,
+        )  # fmt: skip
         self.lock = threading.Lock()
         self.start = time.monotonic()
-        self.counts: dict[str, list[int]] = {}
-        self.failed = 0
-        self.latest = ""
-        self.stopped = threading.Event()
-        self.ticker = threading.Thread(target=self._tick, daemon=True)
-        self.ticker.start()
-
-    def _status(self) -> str:
-        elapsed = int(time.monotonic() - self.start)
-        stages = " · ".join(f"{stage} {done}/{total}" for stage, (done, total) in self.counts.items())
-        failed = f" · {self.failed} failed" if self.failed else ""
-        return f"{stages}{failed} · {elapsed // 60}:{elapsed % 60:02d} · {self.latest}"
-
-    def _draw(self) -> None:
-        try:
-            width = os.get_terminal_size(self.stream.fileno()).columns
-        except OSError:
-            width = 0
-        width = width if width >= 40 else 120  # a pseudo-terminal may report no size
-        self.stream.write("\r\x1b[K" + self._status()[: width - 1])
-        self.stream.flush()
-
-    def _tick(self) -> None:
-        while not self.stopped.wait(0.5):
-            with self.lock:
-                self._draw()
+        self.stages: dict[str, list] = {}  # stage -> [display task, done, failed]
+        self.display.start()
 
     def begin(self, stage: str, total: int) -> None:
         with self.lock:
-            self.counts[stage] = [0, total]
-            self._draw()
+            self.stages[stage] = [self.display.add_task(stage, total=total, failed="", rate=""), 0, 0]
 
     def done(self, stage: str, label: str, detail: str = "", failed: bool = False) -> None:
         with self.lock:
-            self.counts.setdefault(stage, [0, 0])[0] += 1
-            self.latest = f"{stage} done: {label}"
+            entry = self.stages.get(stage)
+            if entry is None:
+                entry = self.stages[stage] = [self.display.add_task(stage, total=None, failed="", rate=""), 0, 0]
+            entry[1] += 1
+            entry[2] += failed
+            rate = f"{entry[1] / max(time.monotonic() - self.start, 1e-9):.2f}/s" if stage == CELLS else ""
+            self.display.update(entry[0], completed=entry[1], failed=f"{entry[2]} failed" if entry[2] else "",
+                                rate=rate)  # fmt: skip
             if failed:
-                self.failed += 1
-                self.stream.write(f"\r\x1b[KFAILED {label}: {detail}\n")
-            self._draw()
+                self.console.print(f"FAILED {label}: {detail}", markup=False)
 
     def note(self, text: str) -> None:
         with self.lock:
-            self.stream.write(f"\r\x1b[K{text}\n")
-            self._draw()
+            self.console.print(text, markup=False)
 
     def finish(self) -> None:
-        self.stopped.set()
-        self.ticker.join()
         with self.lock:
-            self.stream.write("\r\x1b[K" + self._status().rsplit(" · ", 1)[0] + "\n")
-            self.stream.flush()
+            self.display.stop()
 
 
 def for_stream(stream: TextIO | None = None) -> Progress:

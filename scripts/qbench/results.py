@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
 from functools import cache
@@ -284,7 +285,9 @@ def _json_rows(frame: pd.DataFrame) -> list[dict]:
     return [{key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()} for row in records]
 
 
-def write_results(directory: Path, saved: SavedResults) -> None:
+def write_results(directory: Path, saved: SavedResults, logs: Path | None = None) -> None:
+    """The results files; logs: a folder of training logs already written as files (a run's spool), moved in
+    beside saved.training's."""
     directory.mkdir(parents=True, exist_ok=True)
     document = {"schema": RESULTS_SCHEMA, "environment": saved.environment, "rows": _json_rows(saved.rows)}
     (directory / "results.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
@@ -292,13 +295,16 @@ def write_results(directory: Path, saved: SavedResults) -> None:
     saved.symbols.to_csv(directory / "symbols.csv", index=False)
     saved.instructions.to_csv(directory / "instructions.csv", index=False)
     saved.article.to_csv(directory / "article.csv", index=False)
-    logs = directory / "training"
-    if logs.exists():
-        for stale in logs.glob("*.csv"):
+    folder = directory / "training"
+    if folder.exists():
+        for stale in folder.glob("*.csv"):
             stale.unlink()
     for name, log in saved.training.items():
-        logs.mkdir(exist_ok=True)
-        log.to_csv(logs / name, index=False)
+        folder.mkdir(exist_ok=True)
+        log.to_csv(folder / name, index=False)
+    for written in sorted(logs.glob("*.csv")) if logs is not None else ():
+        folder.mkdir(exist_ok=True)
+        shutil.move(written, folder / written.name)
 
 
 # Reading. Every file is checked against its schema; anything else is a ResultsFileError naming the file and,

@@ -25,11 +25,13 @@ from robot.libraries.BuiltIn import BuiltIn
 
 from .cache import Cache, fingerprint
 from .claims import ARTICLE, article_claims
+from .executors import LocalExecutor
 from .libraries import QNN, Library, LibraryError, builtin_names, parse_library
 from .matrix import Matrix, expand
 from .pipeline import RunOptions, run_matrix
 from .provenance import environment, git_revision
 from .results import QNN_LIBRARY, ResultsFileError, SavedResults, read_results, saved_results, write_results
+from .spool import Spool
 from .targets import load_parts, load_targets
 from .toolchain import require
 from .workloads import WORKLOADS
@@ -149,14 +151,16 @@ class QbenchLibrary:
         progress = _RobotProgress()
         for note in matrix.notes:
             progress.note(f"note: {note}")
-        run = run_matrix(matrix, options, revision, progress)
+        spool = Spool(output / "results.partial")
+        run = run_matrix(matrix, options, revision, progress, LocalExecutor(jobs, build), spool)
         libraries = {cell.library for cell in matrix.cells}
         problems = [*matrix.problems, *run.problems]
         saved = saved_results(run.rows, run.symbols, environment(revision, run.tools, problems, run.interrupted,
                                                                  libraries=libraries),
-                              run.instructions, run.training, run.article)  # fmt: skip
+                              run.instructions, article=run.article)  # fmt: skip
         folder = output / "results"
-        write_results(folder, saved)
+        write_results(folder, saved, logs=run.training)
+        spool.remove()
         logger.info(f"results of {len(run.rows)} cells in {folder}; images in {build}")
         return folder
 

@@ -12,6 +12,7 @@ that holds the key.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from .paths import TARGETS, shown
+from .paths import TARGETS, in_checkout, shown
 from .schemas import Loc, Schema, read_toml, validate
 
 
@@ -64,6 +65,10 @@ class Target:
     def uses_fpu(self) -> bool:
         """Builds with floating-point registers, so an exception may stack the FP context too."""
         return any(flag in ("-mfloat-abi=hard", "-mfloat-abi=softfp") for flag in self.cflags)
+
+    def __reduce__(self) -> tuple:
+        """A target travels to a worker by name: the worker reads the same core file from its own checkout."""
+        return _target_from, (shown(self.source), shown(self.source.parent.parent))
 
     @property
     def exception_frame_bytes(self) -> int:
@@ -260,6 +265,12 @@ def load_target(path: Path, directory: Path = TARGETS) -> Target:
         object_only=checked.object_only,
         source=path,
     )
+
+
+@cache
+def _target_from(path: str, directory: str) -> Target:
+    """A core file as a worker reads it (Target.__reduce__), once per worker process."""
+    return load_target(in_checkout(path), in_checkout(directory))
 
 
 def load_targets(directory: Path = TARGETS) -> dict[str, Target]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .classification import Description, WorkloadFileError, check_shape, deploy, host_network, read_description
 from .network import FloatNetwork, NetworkError, NetworkShape
-from .paths import SUITE
+from .paths import SUITE, in_checkout, shown
 from .qformat import FloatFormat, NumberFormat, QFormat, rescale, saturate
 from .reference import train_xor
 from .training import Recipe, train
@@ -64,6 +64,14 @@ class WorkloadSources:
     generated: dict[str, str] = field(default_factory=dict)  # file name -> text, put on the include path
     # Deployed weights in qbench's order; the build writes them as weights.inc in the library's order.
     weights: tuple[int | float, ...] | None = None
+
+    def __reduce__(self) -> tuple:
+        """Prepared on a worker, planned on the client: the source travels as its place in the checkout."""
+        return _sources_from, (shown(self.source), self.defines, self.generated, self.weights)
+
+
+def _sources_from(source: str, defines: dict, generated: dict, weights: tuple | None) -> WorkloadSources:
+    return WorkloadSources(in_checkout(source), defines, generated, weights)
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,10 @@ class Workload:
     )
     # The variants a run builds when --variants is not given: those the workload can build.
     default_variants: tuple[str, ...] = ("trainable", "inference")
+
+    def __reduce__(self) -> tuple:
+        """A workload travels to a worker by name: the worker has the same workloads in its own checkout."""
+        return _workload_named, (self.name,)
 
 
 # --- xor ---------------------------------------------------------------------------------------------------------
@@ -331,3 +343,8 @@ WORKLOADS = Workloads(
                      host_figures=_xor_host_figures)},  # fmt: skip
 )
 EMPTY_BASELINE = Workload("empty", _empty)
+
+
+def _workload_named(name: str) -> Workload:
+    """A workload as a worker finds it (Workload.__reduce__)."""
+    return EMPTY_BASELINE if name == EMPTY_BASELINE.name else WORKLOADS[name]
