@@ -10,7 +10,7 @@ from hypothesis import settings
 
 from host_build import REPO, Driver, compile_or_fail
 from library_copies import renamed_qnn
-from qbench.cli import main as qbench_main
+from qbench.commands.cli import main as qbench_main
 
 
 @pytest.fixture(scope="session")

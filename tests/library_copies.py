@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from qbench.libraries import QNN
+from qbench.images.libraries import QNN
 
 QNN_HEADERS = QNN.include_dirs[1]
 QNN_ADAPTER = QNN.root / QNN.adapter

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qbench.analysis import (
+from qbench.hardware.targets import Part
+from qbench.records.results import ResultRow, SymbolRow, rows_frame, symbols_frame
+from qbench.reporting.analysis import (
     NETWORK_BYTE_COLUMNS,
     budget_table,
     cores_together,
@@ -22,9 +24,7 @@ from qbench.analysis import (
     symbol_diff_table,
     variant_ratio_table,
 )
-from qbench.results import ResultRow, SymbolRow, rows_frame, symbols_frame
-from qbench.symbols import group_of, short_name, without_parameters
-from qbench.targets import Part
+from qbench.sizes.symbols import group_of, short_name, without_parameters
 
 PART = Part("P1", "vendor", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024, clock_hz=32_000_000)
 

@@ -1,4 +1,4 @@
-"""The article's host size measurement (qbench.article): qnn's figures are sane,
+"""The article's host size measurement (qbench.images.article): qnn's figures are sane,
 are what GNU size prints, come from the command recorded, and a library whose
 header does not compile is named in the error."""
 
@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from library_copies import qnn_copy
-from qbench.article import (
+from qbench.common.paths import REPO
+from qbench.images.article import (
     ArticleError,
     ArticleFigure,
     compare_with_article,
     measure_article,
     parse_berkeley,
 )
-from qbench.libraries import QNN, parse_library
-from qbench.paths import REPO
+from qbench.images.libraries import QNN, parse_library
 
 
 @pytest.fixture(scope="module")

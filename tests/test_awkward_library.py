@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.results import read_results
+from qbench.commands.cli import main as qbench_main
+from qbench.records.results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
 AWKWARD = REPO / "tests" / "libraries" / "awkward"

@@ -14,7 +14,7 @@ import pytest
 from host_build import REPO
 
 SCRIPT = REPO / "scripts" / "bench-suite"
-QBENCH = shlex.join([sys.executable, "-m", "qbench.cli"])
+QBENCH = shlex.join([sys.executable, "-m", "qbench"])
 TINY = "--cores cortex-m0plus --formats q8.8 --variants inference"
 SWEEP = "--cores cortex-m0plus --formats q8.8 --variants inference --hidden-neurons 2,4 --no-emulate"
 ROW = re.compile(r"^\| (?P<run>cold|warm|sweep) \| `(?P<command>[^`]*)` \| (?P<exit>\d+) \| (?P<cells>\d+) \| "

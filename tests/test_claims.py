@@ -7,7 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qbench.claims import (
+from qbench.hardware.targets import Part
+from qbench.records.results import ResultRow, SymbolRow, rows_frame, symbols_frame, training_log_name
+from qbench.reporting.claims import (
     ARTICLE,
     FAILS,
     HOLDS,
@@ -20,8 +22,6 @@ from qbench.claims import (
     q8_less_smooth,
     tables_only_when_used,
 )
-from qbench.results import ResultRow, SymbolRow, rows_frame, symbols_frame, training_log_name
-from qbench.targets import Part
 
 IMAGE = {"core": ARTICLE["core"], "qformat": ARTICLE["qformat"], "opt": ARTICLE["opt"],
          "workload": ARTICLE["workload"], "network": ARTICLE["network"]}  # fmt: skip

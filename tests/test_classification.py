@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qbench.analyse import _mismatch
-from qbench.analysis import fit_line, format_table, scaling_table
-from qbench.cache import decode_cell_run, encode_cell_run
-from qbench.classification import WorkloadFileError, host_network, read_description
-from qbench.datasets import DatasetError, load_split, standardize, stratified_indices, unit_range
-from qbench.emulate import CellRun, Emulated
-from qbench.network import (
+from qbench.common.paths import SUITE
+from qbench.execution.emulate import CellRun, Emulated
+from qbench.execution.protocol import ProtocolError, parse_report
+from qbench.images.workloads import WORKLOADS, XOR_INPUTS, XOR_TARGETS, WorkloadSettings, c_literal, table_include
+from qbench.models.classification import WorkloadFileError, host_network, read_description
+from qbench.models.datasets import DatasetError, load_split, standardize, stratified_indices, unit_range
+from qbench.models.network import (
     FloatNetwork,
     NetworkError,
     NetworkShape,
@@ -29,13 +29,13 @@ from qbench.network import (
     quantize,
     saturates,
 )
-from qbench.paths import SUITE
-from qbench.protocol import ProtocolError, parse_report
-from qbench.qformat import FLOAT32, QFormatError, parse_format, parse_qformat
-from qbench.reference import ReferencePerceptron, forward_batch, weight_count
-from qbench.results import ResultRow, Status, rows_frame
-from qbench.training import Recipe, accuracy, one_hot, train
-from qbench.workloads import WORKLOADS, XOR_INPUTS, XOR_TARGETS, WorkloadSettings, c_literal, table_include
+from qbench.models.qformat import FLOAT32, QFormatError, parse_format, parse_qformat
+from qbench.models.reference import ReferencePerceptron, forward_batch, weight_count
+from qbench.models.training import Recipe, accuracy, one_hot, train
+from qbench.orchestration.analyse import _mismatch
+from qbench.orchestration.cache import decode_cell_run, encode_cell_run
+from qbench.records.results import ResultRow, Status, rows_frame
+from qbench.reporting.analysis import fit_line, format_table, scaling_table
 
 # ---- formats -------------------------------------------------------------------------------------------------
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from library_copies import qnn_copy
-from qbench.cli import _invalid_lines, build_parser
-from qbench.cli import main as qbench_main
-from qbench.compare import DEFAULT_METRICS, METRICS
-from qbench.compare import KEY as COMPARE_KEY
-from qbench.matrix import expand
-from qbench.results import read_results
-from qbench.targets import load_targets
-from qbench.workloads import WORKLOADS
+from qbench.commands.cli import _invalid_lines, build_parser
+from qbench.commands.cli import main as qbench_main
+from qbench.hardware.targets import load_targets
+from qbench.images.matrix import expand
+from qbench.images.workloads import WORKLOADS
+from qbench.records.results import read_results
+from qbench.reporting.compare import DEFAULT_METRICS, METRICS
+from qbench.reporting.compare import KEY as COMPARE_KEY
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
 COMMANDS = ("build", "run", "report", "merge", "compare", "list", "verify", "lut", "import-torch", "explore",
@@ -184,7 +184,7 @@ def completions(line: str) -> list[str]:
     which answers on file descriptor 8."""
     environment = {**os.environ, "_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": "\n", "COMP_LINE": line,
                    "COMP_POINT": str(len(line)), "COMP_TYPE": "9"}  # fmt: skip
-    completed = subprocess.run(["bash", "-c", '"$@" 8>&1 9>/dev/null', "bash", sys.executable, "-m", "qbench.cli"],
+    completed = subprocess.run(["bash", "-c", '"$@" 8>&1 9>/dev/null', "bash", sys.executable, "-m", "qbench"],
                                env=environment, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     return [word.strip() for word in completed.stdout.split("\n") if word.strip()]

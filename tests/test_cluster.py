@@ -11,19 +11,19 @@ import pytest
 from distributed import LocalCluster
 
 from qbench import workercheck
-from qbench.analyse import CellOutcome
-from qbench.cache import Cache
-from qbench.cli import main as qbench_main
-from qbench.executors import ClusterExecutor, LocalExecutor, TaskFailed
-from qbench.matrix import expand
-from qbench.pipeline import RunOptions, run_matrix
-from qbench.progress import LogProgress
-from qbench.provenance import Revision
-from qbench.results import ResultRow, Status, SymbolRow
-from qbench.spool import Spool
-from qbench.targets import load_targets
-from qbench.tasks import execute
-from qbench.workloads import WORKLOADS
+from qbench.commands.cli import main as qbench_main
+from qbench.hardware.targets import load_targets
+from qbench.images.matrix import expand
+from qbench.images.workloads import WORKLOADS
+from qbench.orchestration.analyse import CellOutcome
+from qbench.orchestration.cache import Cache
+from qbench.orchestration.executors import ClusterExecutor, LocalExecutor, TaskFailed
+from qbench.orchestration.pipeline import RunOptions, run_matrix
+from qbench.orchestration.progress import LogProgress
+from qbench.orchestration.provenance import Revision
+from qbench.orchestration.spool import Spool
+from qbench.orchestration.tasks import execute
+from qbench.records.results import ResultRow, Status, SymbolRow
 
 MATRIX = ["--cores", "cortex-m0plus,cortex-m4", "--formats", "q8.8", "--variants", "trainable,inference"]
 STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -121,7 +121,7 @@ def test_worker_check_asks_every_worker_of_a_cluster(capsys):
 
 
 def test_an_unreachable_scheduler_is_one_line(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("qbench.executors.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("qbench.orchestration.executors.CONNECT_TIMEOUT", "1s")
     with pytest.raises(SystemExit) as exit_status:
         qbench_main(["run", "--cores", "host", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "out")])
     assert exit_status.value.code == 2

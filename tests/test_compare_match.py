@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.compare import KEY, METRICS, compare, unpaired
+from qbench.commands.cli import main as qbench_main
+from qbench.reporting.compare import KEY, METRICS, compare, unpaired
 
 HOST = ["--cores", "host", "--formats", "q16.16", "--no-emulate"]
 

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qbench.classification import read_description
-from qbench.cli import main as qbench_main
-from qbench.network import NetworkShape, network_document
-from qbench.paths import SUITE
-from qbench.qformat import parse_format
-from qbench.results import read_results
-from qbench.training import Recipe, accuracy, one_hot, train
-from qbench.workloads import WORKLOADS, WorkloadSettings
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import SUITE
+from qbench.images.workloads import WORKLOADS, WorkloadSettings
+from qbench.models.classification import read_description
+from qbench.models.network import NetworkShape, network_document
+from qbench.models.qformat import parse_format
+from qbench.models.training import Recipe, accuracy, one_hot, train
+from qbench.records.results import read_results
 
 IRIS_FORMATS = ("q16.16", "q8.8", "q4.12", "float32")
 

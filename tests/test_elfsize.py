@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qbench.elfsize import ALLOC, EXEC, TLS, WRITE, Category, ElfReadError, classify, read_sizes
+from qbench.sizes.elfsize import ALLOC, EXEC, TLS, WRITE, Category, ElfReadError, classify, read_sizes
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from importlib.metadata import version
 
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.libraries import BUILTIN, parse_library
-from qbench.results import read_results
+from qbench.commands.cli import main as qbench_main
+from qbench.images.libraries import BUILTIN, parse_library
+from qbench.records.results import read_results
 
 if importlib.util.find_spec("emlearn") is None:
     if os.environ.get("CI"):

@@ -9,14 +9,24 @@ import pandas as pd
 import pytest
 
 from qbench import qformat
-from qbench.build import BuildSpec, build, configure, plan
-from qbench.cli import main as qbench_main
-from qbench.emulate import verdict
-from qbench.matrix import Variant
-from qbench.network import NetworkShape
-from qbench.protocol import ProtocolError, fault_description, parse_records, parse_report
-from qbench.qformat import parse_qformat
-from qbench.reference import (
+from qbench.commands.cli import main as qbench_main
+from qbench.execution.emulate import verdict
+from qbench.execution.protocol import ProtocolError, fault_description, parse_records, parse_report
+from qbench.execution.runners import Execution, runner_for
+from qbench.hardware.targets import load_targets
+from qbench.images.build import BuildSpec, build, configure, plan
+from qbench.images.matrix import Variant
+from qbench.images.workloads import (
+    DEFAULT_SETTINGS,
+    WORKLOADS,
+    Workload,
+    WorkloadSources,
+    format_defines,
+    trained_xor_weights,
+)
+from qbench.models.network import NetworkShape
+from qbench.models.qformat import parse_qformat
+from qbench.models.reference import (
     XOR_LAYERS,
     ReferencePerceptron,
     empty,
@@ -27,17 +37,7 @@ from qbench.reference import (
     train_xor,
     wrap_accumulator,
 )
-from qbench.results import Status, read_results
-from qbench.runners import Execution, runner_for
-from qbench.targets import load_targets
-from qbench.workloads import (
-    DEFAULT_SETTINGS,
-    WORKLOADS,
-    Workload,
-    WorkloadSources,
-    format_defines,
-    trained_xor_weights,
-)
+from qbench.records.results import Status, read_results
 
 FIRMWARE = Path(__file__).parent / "firmware"
 XOR_SHAPE = NetworkShape(2, 1, 4, 1, "tanh", "sigmoid")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.explore import Budget, NothingFits, candidates, explore, pareto_front
-from qbench.results import read_results
-from qbench.targets import Part
+from qbench.commands.cli import main as qbench_main
+from qbench.hardware.targets import Part
+from qbench.orchestration.explore import Budget, NothingFits, candidates, explore, pareto_front
+from qbench.records.results import read_results
 
 PART = Part("P1", "vendor", "cortex-m0plus", flash_bytes=4096, ram_bytes=1024, clock_hz=32_000_000)
 

@@ -8,10 +8,10 @@ import re
 
 import pandas as pd
 
-from qbench.protocol import TrainingLogEntry
-from qbench.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, render
-from qbench.results import InstructionRow, ResultRow, SymbolRow, TrainingLog, saved_results
-from qbench.targets import Part
+from qbench.execution.protocol import TrainingLogEntry
+from qbench.hardware.targets import Part
+from qbench.records.results import InstructionRow, ResultRow, SymbolRow, TrainingLog, saved_results
+from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, render
 
 PARTS = {"STM32L011K4": Part("STM32L011K4", "ST", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024,
                              clock_hz=32_000_000)}  # fmt: skip

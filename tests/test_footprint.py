@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from expected_cores import ALL_CORES, CORTEX_M_CORES
-from qbench.cli import main as qbench_main
-from qbench.elfsize import Category, read_sizes
-from qbench.results import ROW_COLUMNS, read_results
-from qbench.symbols import UNATTRIBUTED, attribute
-from qbench.targets import load_targets
+from qbench.commands.cli import main as qbench_main
+from qbench.hardware.targets import load_targets
+from qbench.records.results import ROW_COLUMNS, read_results
+from qbench.sizes.elfsize import Category, read_sizes
+from qbench.sizes.symbols import UNATTRIBUTED, attribute
 
 REQUIRED_COLUMNS = (
     "core board qformat variant opt workload status lib_code lib_rodata lib_data lib_bss lib_flash lib_ram_static "

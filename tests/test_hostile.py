@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qbench.build import first_error
-from qbench.cli import main as qbench_main
-from qbench.paths import REPO
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import REPO
+from qbench.images.build import first_error
 
 # Values for each option: valid ones, boundaries and hostile ones.
 VALUES = {
@@ -94,7 +94,7 @@ ATTEMPTS = 4  # kill points drawn from 0.5 to 6 s into a run: 3.1, 4.1, 4.2 and 
 
 def test_runs_killed_at_random_points_leave_no_emulator_and_resume_to_the_clean_results(tmp_path):
     matrix = ["--cores", "cortex-m0plus,cortex-m3", "--formats", "q16.16", "--build-dir", str(tmp_path / "build")]
-    command = [sys.executable, "-m", "qbench.cli", "run", *matrix]
+    command = [sys.executable, "-m", "qbench", "run", *matrix]
     clean = subprocess.run([*command, "--out", str(tmp_path / "clean"), "--cache-dir", str(tmp_path / "clean-cache")],
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert clean.returncode == 0, clean.stderr
@@ -165,7 +165,7 @@ def test_a_link_failure_names_its_cause_not_collect2(case):
 def test_a_real_link_failure_names_the_undefined_symbol_and_the_log(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from qbench.workloads import WORKLOADS
+    from qbench.images.workloads import WORKLOADS
 
     source = tmp_path / "undefined.cpp"
     source.write_text('extern "C" void qbench_missing_function();\nint main() { qbench_missing_function(); }\n')
@@ -195,7 +195,7 @@ def test_a_non_editable_install_is_told_to_install_editable(tmp_path):
     copy = tmp_path / "site" / "qbench"
     copy.parent.mkdir()
     subprocess.run(["cp", "-r", str(REPO / "scripts" / "qbench"), str(copy)], check=True)
-    completed = subprocess.run([sys.executable, "-m", "qbench.cli", "run", "--no-emulate", "--cores", "host"],
+    completed = subprocess.run([sys.executable, "-m", "qbench", "run", "--no-emulate", "--cores", "host"],
                                cwd=tmp_path, capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(copy.parent)})  # fmt: skip
     assert completed.returncode == 2

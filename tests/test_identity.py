@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qbench.cache import Cache
-from qbench.cli import main as qbench_main
-from qbench.results import read_results
-from qbench.runners.qemu import QemuRunner, one_instruction_per_block
-from qbench.targets import load_targets
-from qbench.toolchain import version
+from qbench.commands.cli import main as qbench_main
+from qbench.execution.runners.qemu import QemuRunner, one_instruction_per_block
+from qbench.hardware.targets import load_targets
+from qbench.hardware.toolchain import version
+from qbench.orchestration.cache import Cache
+from qbench.records.results import read_results
 
 PAIR = ["--formats", "q16.16,q8.8", "--variants", "trainable,inference"]
 
@@ -154,7 +154,7 @@ def test_identical_work_in_flight_is_done_once(tmp_path):
 
 
 def test_two_qbench_processes_share_a_cold_cache(tmp_path):
-    command = [sys.executable, "-m", "qbench.cli", "run", "--cores", "cortex-m0,cortex-m0plus", "--formats",
+    command = [sys.executable, "-m", "qbench", "run", "--cores", "cortex-m0,cortex-m0plus", "--formats",
                "q16.16", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
     processes = [
         subprocess.Popen([*command, "--out", str(tmp_path / name), "--build-dir", str(tmp_path / f"{name}-build")],

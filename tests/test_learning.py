@@ -1,4 +1,4 @@
-"""An honest learning verdict (qbench.learning): the device's final XOR weights re-evaluated in exact arithmetic,
+"""An honest learning verdict (qbench.models.learning): the device's final XOR weights re-evaluated in exact arithmetic,
 and the `learned_exact` column with the message of a run learned only through overflow."""
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from library_copies import qnn_copy
-from qbench.analyse import _report_columns
-from qbench.cli import main as qbench_main
-from qbench.learning import (
+from qbench.commands.cli import main as qbench_main
+from qbench.execution.protocol import TrainingLogEntry, WorkloadReport
+from qbench.hardware.targets import load_targets
+from qbench.images.matrix import Cell, Variant
+from qbench.images.workloads import WORKLOADS
+from qbench.models.learning import (
     exact_outputs,
     exact_sigmoid,
     exact_xor_verdict,
@@ -22,13 +25,10 @@ from qbench.learning import (
     scaled_weights,
     within_tolerance,
 )
-from qbench.matrix import Cell, Variant
-from qbench.network import NetworkShape
-from qbench.protocol import TrainingLogEntry, WorkloadReport
-from qbench.qformat import FLOAT32, parse_qformat
-from qbench.results import read_results
-from qbench.targets import load_targets
-from qbench.workloads import WORKLOADS
+from qbench.models.network import NetworkShape
+from qbench.models.qformat import FLOAT32, parse_qformat
+from qbench.orchestration.analyse import _report_columns
+from qbench.records.results import read_results
 
 XOR_SHAPE = NetworkShape(2, 1, 4, 1)  # 2-4-1 tanh/sigmoid, 17 weights
 # 2-2-1 relu/linear: h1 = relu(x1 - x2), h2 = relu(x2 - x1), output = h1 + h2 is XOR exactly.

@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 
 from library_copies import qnn_copy, renamed_qnn
-from qbench.cli import main as qbench_main
-from qbench.compare import compare
-from qbench.libraries import QNN, LibraryError, parse_library
-from qbench.matrix import expand
-from qbench.network import in_weight_order
-from qbench.paths import TARGETS
-from qbench.qformat import parse_format, parse_qformat
-from qbench.results import read_results
-from qbench.targets import load_targets
-from qbench.workloads import WORKLOADS
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import TARGETS
+from qbench.hardware.targets import load_targets
+from qbench.images.libraries import QNN, LibraryError, parse_library
+from qbench.images.matrix import expand
+from qbench.images.workloads import WORKLOADS
+from qbench.models.network import in_weight_order
+from qbench.models.qformat import parse_format, parse_qformat
+from qbench.records.results import read_results
+from qbench.reporting.compare import compare
 
 COMPARED = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "stack_peak",
             "instr_forward", "instr_train_step", "est_cycles_forward", "learned", "iterations", "final_error",

@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from library_copies import renamed_qnn
-from qbench.claims import ARTICLE, UNMEASURED, article_claims
-from qbench.libraries import QNN, parse_library
-from qbench.provenance import QBENCH_CHECKOUT, library_provenance, package_release
-from qbench.report import plot_figures
-from qbench.results import ResultRow, read_results, rows_frame
+from qbench.images.libraries import QNN, parse_library
+from qbench.orchestration.provenance import QBENCH_CHECKOUT, library_provenance, package_release
+from qbench.records.results import ResultRow, read_results, rows_frame
+from qbench.reporting.claims import ARTICLE, UNMEASURED, article_claims
+from qbench.reporting.report import plot_figures
 
 CLAIMS = 5  # the article's claims, each once per library
 

@@ -10,9 +10,9 @@ from importlib.metadata import version as package_version
 import pytest
 
 from qbench import listing
-from qbench.cli import main as qbench_main
-from qbench.paths import SUITE, TARGETS
-from qbench.workloads import WORKLOADS, Workloads
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import SUITE, TARGETS
+from qbench.images.workloads import WORKLOADS, Workloads
 
 
 def listed(capsys, *arguments: str) -> str:

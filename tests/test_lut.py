@@ -11,8 +11,8 @@ import pytest
 
 from host_build import REPO, compile_or_fail
 from qbench import lut
-from qbench.cli import main as qbench_main
-from qbench.qformat import parse_qformat
+from qbench.commands.cli import main as qbench_main
+from qbench.models.qformat import parse_qformat
 
 # Largest |LUT - exact| measured over the sweep below, per format: the table's
 # own error (about 3.9e-4 for tanh, half that for sigmoid) plus the rounding of

@@ -1,9 +1,9 @@
 """Expanding the matrix: bad names become problems, unbuildable combinations become rejected cells."""
 
 from expected_cores import ALL_CORES
-from qbench.matrix import Variant, core_order, expand
-from qbench.targets import load_targets
-from qbench.workloads import WORKLOADS
+from qbench.hardware.targets import load_targets
+from qbench.images.matrix import Variant, core_order, expand
+from qbench.images.workloads import WORKLOADS
 
 
 def test_default_matrix_is_every_core_two_formats_two_variants_os():

@@ -12,22 +12,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qbench.classification import deploy, host_network, read_description
-from qbench.libraries import LibraryError, Supports, load_library
-from qbench.matrix import QNN, Variant, expand
-from qbench.network import FloatNetwork, NetworkShape, quantize
-from qbench.paths import SUITE
-from qbench.qformat import QFormat, parse_qformat, rescale, saturate
-from qbench.reference import ReferencePerceptron
-from qbench.targets import load_targets
-from qbench.torch_import import weights_file, write_network
-from qbench.workloads import (
+from qbench.common.paths import SUITE
+from qbench.hardware.targets import load_targets
+from qbench.images.libraries import LibraryError, Supports, load_library
+from qbench.images.matrix import QNN, Variant, expand
+from qbench.images.torch_import import weights_file, write_network
+from qbench.images.workloads import (
     WORKLOADS,
     WorkloadSettings,
     format_defines,
     trained_xor_weights,
     xor_weights_saturated,
 )
+from qbench.models.classification import deploy, host_network, read_description
+from qbench.models.network import FloatNetwork, NetworkShape, quantize
+from qbench.models.qformat import QFormat, parse_qformat, rescale, saturate
+from qbench.models.reference import ReferencePerceptron
 
 NARROW = parse_qformat("q8.8w2.6")
 Q8 = parse_qformat("q8.8")

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from host_build import QNN_INCLUDE, REPO, compile_host, compile_or_fail, property_settings
-from qbench.qformat import Overflow, QFormat, Rounding
-from qbench.reference import ReferencePerceptron, weight_count
+from qbench.models.qformat import Overflow, QFormat, Rounding
+from qbench.models.reference import ReferencePerceptron, weight_count
 
 # Mirrors the networks compiled into tests/host/qnn_driver.cpp.
 NETWORKS = {

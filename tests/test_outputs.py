@@ -1,4 +1,4 @@
-"""Output folders written whole (qbench.outputs): checked before any build, locked against a second
+"""Output folders written whole (qbench.records.outputs): checked before any build, locked against a second
 writer, and replaced only once complete, so a failure or an interrupt keeps the previous folder."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from qbench import outputs
 from qbench import report as report_module
-from qbench.cli import main as qbench_main
+from qbench.commands.cli import main as qbench_main
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
 
@@ -184,7 +184,7 @@ def test_an_interrupt_while_writing_says_nothing_was_written(previous, build, ca
 
 
 class InterruptingRenames:
-    """os for qbench.outputs, where every rename is preceded by a Ctrl-C."""
+    """os for qbench.records.outputs, where every rename is preceded by a Ctrl-C."""
 
     def __getattr__(self, name):
         return getattr(os, name)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.paths import REPORTS
-from qbench.performance_targets import (
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import REPORTS
+from qbench.records.results import read_results
+from qbench.reporting.performance_targets import (
     PerformanceTarget,
     PerformanceTargetError,
     accuracy_gap,
@@ -21,7 +22,6 @@ from qbench.performance_targets import (
     metric_value,
     read_targets,
 )
-from qbench.results import read_results
 
 BASELINE = REPORTS / "baseline" / "all"
 Q8_8_ITERATIONS = 5000

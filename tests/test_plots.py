@@ -9,7 +9,15 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from qbench.plots import (
+from qbench.records.results import (
+    ResultRow,
+    SavedResults,
+    instructions_frame,
+    rows_frame,
+    symbols_frame,
+    training_log_name,
+)
+from qbench.reporting.plots import (
     LEARNED_ERROR,
     PALETTE,
     paired_styles,
@@ -17,14 +25,6 @@ from qbench.plots import (
     save,
     series_style,
     spans_a_decade,
-)
-from qbench.results import (
-    ResultRow,
-    SavedResults,
-    instructions_frame,
-    rows_frame,
-    symbols_frame,
-    training_log_name,
 )
 
 XOR = "2-4-1 tanh/sigmoid"

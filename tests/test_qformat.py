@@ -2,7 +2,7 @@
 
 import pytest
 
-from qbench.qformat import (
+from qbench.models.qformat import (
     Overflow,
     QFormat,
     QFormatError,

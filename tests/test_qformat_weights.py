@@ -3,7 +3,7 @@ rounding of raw values from one format into another, against values worked out b
 
 import pytest
 
-from qbench.qformat import (
+from qbench.models.qformat import (
     FLOAT32,
     Overflow,
     QFormat,

@@ -26,10 +26,10 @@ import pytest
 
 from host_build import QNN_INCLUDE, compile_host
 from library_copies import qnn_copy
-from qbench.cli import main as qbench_main
-from qbench.qformat import Overflow, QFormat, Rounding
-from qbench.reference import ReferencePerceptron, weight_count
-from qbench.results import read_results
+from qbench.commands.cli import main as qbench_main
+from qbench.models.qformat import Overflow, QFormat, Rounding
+from qbench.models.reference import ReferencePerceptron, weight_count
+from qbench.records.results import read_results
 
 KINDS = {0: "portable", 1: "muls", 2: "partialProducts", 3: "smlad", 4: "smlal", 5: "smladBytes"}
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from qbench import lut
-from qbench.qformat import QFormat, Rounding, fit, parse_qformat
-from qbench.reference import (
+from qbench.models.qformat import QFormat, Rounding, fit, parse_qformat
+from qbench.models.reference import (
     ACTIVATIONS,
     ReferencePerceptron,
     accumulator_bits,
@@ -117,7 +117,7 @@ def test_the_batch_model_equals_the_network_model_with_narrow_weights(fmt_name):
 
 
 def model_before(fmt: QFormat, sizes, hidden: str, output: str, weights, inputs) -> list[int]:
-    """The forward pass as qbench.reference computed it before weights had a format of their own: sums at
+    """The forward pass as qbench.models.reference computed it before weights had a format of their own: sums at
     2^-2F from (bias << F) + 2^(F-1) (round half up), narrowed by >> F."""
     offset = 1 << (fmt.fractional_bits - 1) if fmt.rounding is Rounding.HALF_UP and fmt.fractional_bits else 0
     values, index = list(inputs), 0

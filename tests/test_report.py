@@ -10,11 +10,11 @@ import sys
 import pandas as pd
 import pytest
 
-from qbench.claims import FAILS, HOLDS, UNMEASURED, TrainingRun, compare_training, rises, roughness
-from qbench.cli import main as qbench_main
-from qbench.paths import REPO
-from qbench.progress import LogProgress, TerminalProgress
-from qbench.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, claims_for_report, markdown, table
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import REPO
+from qbench.orchestration.progress import LogProgress, TerminalProgress
+from qbench.reporting.claims import FAILS, HOLDS, UNMEASURED, TrainingRun, compare_training, rises, roughness
+from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, claims_for_report, markdown, table
 
 
 def test_roughness_and_rises_by_hand():

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.compare import METRICS, CompareError, compare, parse_threshold
-from qbench.merge import MergeError, merge
-from qbench.provenance import Revision, environment, matrix_digest
-from qbench.results import ResultsFileError, read_results
+from qbench.commands.cli import main as qbench_main
+from qbench.orchestration.provenance import Revision, environment, matrix_digest
+from qbench.records.merge import MergeError, merge
+from qbench.records.results import ResultsFileError, read_results
+from qbench.reporting.compare import METRICS, CompareError, compare, parse_threshold
 
 TRAINING_LOG = "xor_2-4-1-tanh-sigmoid_host_q16.16_trainable_Os.csv"
 
@@ -275,7 +275,7 @@ def test_merge_refuses_a_shard_twice_and_shards_of_different_matrices(results, t
 def test_compare_into_a_closed_pipe_exits_quietly(results):
     reader, writer = os.pipe()
     os.close(reader)  # like `qbench compare … | head` once head has exited
-    completed = subprocess.run([sys.executable, "-m", "qbench.cli", "compare", str(results), str(results)],
+    completed = subprocess.run([sys.executable, "-m", "qbench", "compare", str(results), str(results)],
                                stdout=writer, stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
     os.close(writer)
     assert (completed.returncode, completed.stderr) == (141, "")

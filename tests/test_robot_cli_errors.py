@@ -23,7 +23,7 @@ from host_build import REPO
 def test_a_bad_format_or_core_alone_is_a_clear_error_and_writes_nothing(tmp_path, arguments, problem):
     out, build = tmp_path / "out", tmp_path / "build"
     completed = subprocess.run(
-        [sys.executable, "-m", "qbench.cli", "run", "--no-emulate", "--out", str(out), "--build-dir", str(build),
+        [sys.executable, "-m", "qbench", "run", "--no-emulate", "--out", str(out), "--build-dir", str(build),
          *arguments],
         capture_output=True, text=True, check=False, cwd=REPO, timeout=120,
     )  # fmt: skip
@@ -32,5 +32,5 @@ def test_a_bad_format_or_core_alone_is_a_clear_error_and_writes_nothing(tmp_path
     assert "nothing to do: the request names no buildable cell" in completed.stderr
     assert "Traceback" not in completed.stderr
     # Nothing written: no output folder, no half-written sibling, nothing built (the advisory lock file,
-    # .out.lock, lives beside the folder by design: qbench.outputs).
+    # .out.lock, lives beside the folder by design: qbench.records.outputs).
     assert sorted(path.name for path in tmp_path.iterdir()) in ([], [".out.lock"])

@@ -4,8 +4,8 @@ The suite runs once as tox runs it (its own matrix, `--skiponfailure known-gap`)
 known-gap, is reported as skipped with the measured reason. Then each scenario is fed a results set (the suite's own,
 altered) in which its claim does not hold, selected with --test and pointed at the set with RESULTS, and must
 fail with the measured figures in its message and the evidence attached; each known-gap scenario is also fed a set
-in which its claim holds, and must pass. Every altered set is first checked through qbench.claims itself, so a test
-here fails when an alteration no longer does what it says rather than passing for the wrong reason.
+in which its claim holds, and must pass. Every altered set is first checked through qbench.reporting.claims
+itself, so a test here fails when an alteration no longer does what it says rather than passing for the wrong reason.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from robot.result import TestCase as RobotTest
 from robot.run import run as run_robot
 
 from host_build import REPO
-from qbench.claims import ARTICLE, FAILS, HOLDS, article_claims
-from qbench.libraries import LibraryError, parse_library
-from qbench.results import QNN_LIBRARY, SavedResults, read_results, training_log_name, write_results
-from qbench.targets import load_parts, load_targets
-from qbench.workloads import WorkloadSettings
+from qbench.hardware.targets import load_parts, load_targets
+from qbench.images.libraries import LibraryError, parse_library
+from qbench.images.workloads import WorkloadSettings
+from qbench.records.results import QNN_LIBRARY, SavedResults, read_results, training_log_name, write_results
+from qbench.reporting.claims import ARTICLE, FAILS, HOLDS, article_claims
 
 SUITE = REPO / "tests" / "robot"
 KNOWN_GAP = "known-gap"

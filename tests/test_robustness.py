@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qbench.build import first_error
-from qbench.cache import fingerprint
-from qbench.cli import main as qbench_main
-from qbench.compare import CompareError, change_percent, compare, parse_threshold
-from qbench.paths import REPO, TARGETS
-from qbench.results import read_results
-from qbench.workloads import WORKLOADS
+from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import REPO, TARGETS
+from qbench.images.build import first_error
+from qbench.images.workloads import WORKLOADS
+from qbench.orchestration.cache import fingerprint
+from qbench.records.results import read_results
+from qbench.reporting.compare import CompareError, change_percent, compare, parse_threshold
 
 FIRMWARE = Path(__file__).parent / "firmware"
 
@@ -124,7 +124,7 @@ def test_missing_tools_name_themselves_and_setup(tmp_path, tool, emulate, packag
         *([] if emulate else ["--no-emulate"]),
     ]
     completed = subprocess.run(
-        [sys.executable, "-m", "qbench.cli", *arguments], capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "qbench", *arguments], capture_output=True, text=True, check=False,
         env={**os.environ, "PATH": path_without(tmp_path, tool)},
     )  # fmt: skip
     assert completed.returncode == 1, completed.stderr
@@ -188,8 +188,8 @@ INTERRUPTIBLE = """
 import sys
 from dataclasses import replace
 from pathlib import Path
-from qbench.cli import main
-from qbench.workloads import WORKLOADS, WorkloadSources
+from qbench.commands.cli import main
+from qbench.images.workloads import WORKLOADS, WorkloadSources
 
 xor = WORKLOADS["xor"]
 hang = Path({hang!r})

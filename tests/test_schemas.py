@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from qbench import workloads
-from qbench.classification import WorkloadFileError, read_description
-from qbench.libraries import LibraryError, parse_library
-from qbench.network import NetworkError, network_document, network_from_document
-from qbench.paths import SUITE, TARGETS, shown
-from qbench.targets import TargetError, load_parts, load_targets
-from qbench.workloads import WORKLOADS, WorkloadError, Workloads
+from qbench.common.paths import SUITE, TARGETS, shown
+from qbench.hardware.targets import TargetError, load_parts, load_targets
+from qbench.images.libraries import LibraryError, parse_library
+from qbench.images.workloads import WORKLOADS, WorkloadError, Workloads
+from qbench.models.classification import WorkloadFileError, read_description
+from qbench.models.network import NetworkError, network_document, network_from_document
 
 # ---- the shipped files -----------------------------------------------------------------------------------------
 
@@ -240,10 +240,10 @@ def test_qbench_starts_whatever_the_workload_files_hold(workloads_copy):
     """The real module, its suite folder pointed at the copy: importing qbench and --version read no workload."""
     suite = workloads_copy.parent
     script = (
-        "import sys; from pathlib import Path; import qbench.paths\n"
-        f"qbench.paths.SUITE = Path({str(suite)!r})\n"
-        "from qbench.cli import main\n"
-        "from qbench.workloads import WORKLOADS, WorkloadError\n"
+        "import sys; from pathlib import Path; import qbench.common.paths\n"
+        f"qbench.common.paths.SUITE = Path({str(suite)!r})\n"
+        "from qbench.commands.cli import main\n"
+        "from qbench.images.workloads import WORKLOADS, WorkloadError\n"
         "assert 'missing' in WORKLOADS and WORKLOADS['iris'].name == 'iris'\n"
         "try:\n    WORKLOADS['missing']\nexcept WorkloadError as error:\n    print(error, file=sys.stderr)\n"
         "main(['--version'])\n"

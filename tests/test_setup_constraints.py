@@ -18,9 +18,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from host_build import REPO
-from qbench.cli import main as qbench_main
-from qbench.provenance import FIGURE_PACKAGES, Revision, environment
-from qbench.results import read_results
+from qbench.commands.cli import main as qbench_main
+from qbench.orchestration.provenance import FIGURE_PACKAGES, Revision, environment
+from qbench.records.results import read_results
 
 CONSTRAINTS = REPO / "constraints.txt"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())

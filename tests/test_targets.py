@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from expected_cores import ALL_CORES
-from qbench.paths import TARGETS
-from qbench.targets import TargetError, load_parts, load_targets
+from qbench.common.paths import TARGETS
+from qbench.hardware.targets import TargetError, load_parts, load_targets
 
 QEMU_MACHINES = {
     "cortex-m0": "microbit",

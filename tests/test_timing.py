@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qbench.timing import TIMING, CodeImage, CycleRange, TimingError, load_timing_models
+from qbench.execution.timing import TIMING, CodeImage, CycleRange, TimingError, load_timing_models
 
 MODELS = load_timing_models()
 ALL_CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f")

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qbench.cli import main as qbench_main
-from qbench.network import FloatNetwork, network_from_document, quantize
-from qbench.qformat import parse_qformat
-from qbench.torch_import import NOT_INSTALLED, TorchImportError, load_torch_network
+from qbench.commands.cli import main as qbench_main
+from qbench.images.torch_import import NOT_INSTALLED, TorchImportError, load_torch_network
+from qbench.models.network import FloatNetwork, network_from_document, quantize
+from qbench.models.qformat import parse_qformat
 
 try:
     import torch

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from host_build import REPO, compile_or_fail
-from qbench.libraries import QNN
-from qbench.protocol import parse_report
-from qbench.qformat import parse_qformat
-from qbench.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, learned_tolerance_raw, train_xor
-from qbench.workloads import COMMON, DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSettings, weights_include
+from qbench.execution.protocol import parse_report
+from qbench.images.libraries import QNN
+from qbench.images.workloads import COMMON, DEFAULT_SETTINGS, WORKLOADS, Workload, WorkloadSettings, weights_include
+from qbench.models.qformat import parse_qformat
+from qbench.models.reference import XOR_LAYERS, ReferencePerceptron, evaluate_xor, learned_tolerance_raw, train_xor
 
 # Iterations within which Q16.16 must learn XOR from the default seeds.
 Q16_ITERATION_LIMIT = 2000

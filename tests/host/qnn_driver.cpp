@@ -1,6 +1,6 @@
 // Test driver: answers one request per line on stdin with one line on stdout,
-// so pytest can compare qnn with the Python reference model (qbench.qformat,
-// qbench.lut, qbench.reference) on the same raw values.
+// so pytest can compare qnn with the Python reference model (qbench.models.qformat,
+// qbench.models.lut, qbench.models.reference) on the same raw values.
 //
 //   <format> <rounding> <overflow> <op> <args...>   e.g. q16.16 half-up saturate mul 98304 -65536
 //   net <name> <command> <args...>                  e.g. net xor_q16.16 forward 65536 0

@@ -2,7 +2,7 @@
 Documentation       The claims of "A Neural Network in Under 4KB", as the article states them, one
 ...                 scenario per claim and library, measured by qbench on the article's core and level
 ...                 (Cortex-M0+, -Os) with the article's network (2-4-1, tanh hidden, sigmoid output).
-...                 The verdicts come from qbench.claims (the report's claims table); each scenario
+...                 The verdicts come from qbench.reporting.claims (the report's claims table); each scenario
 ...                 fails when its claim does not hold for the measured results, with the figures in
 ...                 its message.
 ...
@@ -16,7 +16,7 @@ Documentation       The claims of "A Neural Network in Under 4KB", as the articl
 ...                 measures is about a trainable fixed-point network (training on the device, Q16.16
 ...                 against Q8.8, trainable against inference-only, the trainable image on the part, the
 ...                 tables a trainable image links), so none applies to it and it has no scenario today;
-...                 tests/test_robot_scenarios.py requires one for any claim qbench.claims comes to measure
+...                 tests/test_robot_scenarios.py requires one for any claim qbench.reporting.claims comes to measure
 ...                 for it. A peer's scenario is skipped, saying why, where the peer is not installed.
 ...                 The article's own library, tinymind, is not installable here (no package, and qbench
 ...                 ships no adapter for it), so its scenarios, the article's library against the

@@ -2,7 +2,7 @@
 // "Trainable vs. Inference-Only Footprint"): one translation unit that
 // instantiates the 2-4-1 Q16.16 network (tanh hidden, sigmoid output) and
 // exercises it, compiled with g++ -O3 to an object that GNU size measures.
-// qbench.article builds it for each library of a run.
+// qbench.images.article builds it for each library of a run.
 //
 // Trainable (QBENCH_TRAINABLE=1): the article's training loop as printed:
 // feedForward, calculateError, trainNetwork unless the error is within the
@@ -75,7 +75,7 @@ int main(int argc, char**) { return static_cast<int>(QbenchAdapter::toRaw(train(
 #else
 
 // What the trainable network reaches on qbench's XOR workload in Q16.16
-// (qbench.reference.train_xor), raw, in qbench's neuron order (the adapter's
+// (qbench.models.reference.train_xor), raw, in qbench's neuron order (the adapter's
 // loadWeights takes that order).
 constexpr std::int32_t trainedRaw[Architecture::weightCount] = {
     -8858, 61465, -60803, 41291, -108864, 132985, 35200, -87022, 65592, -100735, -210729, 207893,

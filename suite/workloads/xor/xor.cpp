@@ -119,8 +119,8 @@ void run() {
 
 #else
 
-// Weights in the library's weight order, trained on the host (qbench.reference,
-// or qbench.training for float), converted by the adapter's fromRaw: constexpr
+// Weights in the library's weight order, trained on the host (qbench.models.reference,
+// or qbench.models.training for float), converted by the adapter's fromRaw: constexpr
 // there, the table sits in flash as ValueType and qnn reads it in place.
 constexpr workload::WeightStoredType deployedStored[] = {
 #include QBENCH_WEIGHTS_INCLUDE

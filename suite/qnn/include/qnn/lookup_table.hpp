@@ -9,7 +9,7 @@
 // The entries are computed at compile time (constexpr, for any Q format), so
 // no generated header or macro is needed. The table is a static member of a
 // class template: it is emitted only into images whose networks use tanh or
-// sigmoid. qbench.lut reproduces the entries and the lookup bit for bit.
+// sigmoid. qbench.models.lut reproduces the entries and the lookup bit for bit.
 #ifndef QNN_LOOKUP_TABLE_HPP
 #define QNN_LOOKUP_TABLE_HPP
 

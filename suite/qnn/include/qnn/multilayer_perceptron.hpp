@@ -1,7 +1,7 @@
 // MultilayerPerceptron: a fully connected network, trained on the device by
 // backpropagation with momentum, or inference-only when IsTrainable = false.
 //
-// Arithmetic (mirrored bit for bit by qbench.reference; see value_traits.hpp):
+// Arithmetic (mirrored bit for bit by qbench.models.reference; see value_traits.hpp):
 // - A neuron's net input is the exact sum bias + sum(weight * input), rounded
 //   and fitted once. Its output is the activation of the net input.
 // - Training (after feedForward): output deltas (target - y) * f'(y); hidden

@@ -3,7 +3,7 @@
 // Every operation first computes its exact result in a wider integer, then a
 // rounding policy drops the surplus fractional bits and an overflow policy maps
 // the result into the format's range. Both are types, so the choice costs no
-// RAM and no run-time branch. qbench.qformat models the same rules in Python.
+// RAM and no run-time branch. qbench.models.qformat models the same rules in Python.
 #ifndef QNN_POLICIES_HPP
 #define QNN_POLICIES_HPP
 

@@ -1,5 +1,5 @@
 // Deterministic, seedable random numbers for weight initialisation: no rand(),
-// no C library, the same sequence on every target (qbench.reference mirrors it).
+// no C library, the same sequence on every target (qbench.models.reference mirrors it).
 #ifndef QNN_RANDOM_HPP
 #define QNN_RANDOM_HPP
 

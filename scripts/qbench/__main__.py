@@ -1,0 +1,7 @@
+"""`python -m qbench`: the qbench command."""
+
+import sys
+
+from qbench.commands.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The qbench command line."""

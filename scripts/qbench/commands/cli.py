@@ -1,0 +1,950 @@
+# PYTHON_ARGCOMPLETE_OK (shell completion: eval "$(register-python-argcomplete qbench)")
+"""The qbench command line.
+
+Exit status: 0 when every requested cell succeeded; 1 when any cell failed or
+part of the request was invalid (the rest still ran), when `compare` found a
+regression, or when writing the output folder failed (the previous one is
+kept); 2 when nothing could start (bad arguments, a malformed target file, an
+unreadable results file, an output folder that cannot be written or that
+another qbench is writing); 130 (Ctrl-C) or 143 (SIGTERM) when a command was
+interrupted, after saying what it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import argcomplete
+
+from qbench import __version__
+from qbench.commands.listing import KINDS, listing
+from qbench.common.paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
+from qbench.hardware.targets import TargetError, load_parts, load_targets, select
+from qbench.hardware.toolchain import ToolNotFound
+from qbench.images.build import BuildSpec
+from qbench.images.libraries import CONTRACT_DOCS, QNN, Library, LibraryError, builtin_names, parse_library
+from qbench.images.matrix import (
+    DEFAULT_FORMATS,
+    DEFAULT_OPT,
+    OPT_LEVELS,
+    Matrix,
+    Variant,
+    core_order,
+    expand,
+    parse_shard,
+    shard,
+)
+from qbench.images.torch_import import TorchImportError, load_torch_network, write_network
+from qbench.images.workloads import ACTIVATIONS, WORKLOADS, WorkloadError, WorkloadSettings
+from qbench.models import lut
+from qbench.models.network import FloatNetwork, NetworkError, network_from_document
+from qbench.models.qformat import FLOAT32, MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
+from qbench.orchestration.cache import Cache, fingerprint
+from qbench.orchestration.executors import Executor, LocalExecutor
+from qbench.orchestration.progress import Progress, for_stream
+from qbench.orchestration.provenance import environment, git_revision, matrix_digest, now
+from qbench.records.merge import MergeError, merge
+from qbench.records.outputs import FolderError, ResultsFolder, WriteError, checked_folder, results_folder
+from qbench.records.results import ResultsFileError, Status, read_results, saved_results, write_results
+from qbench.reporting.compare import DEFAULT_METRICS, METRICS, CompareError, compare, parse_threshold
+from qbench.reporting.compare import KEY as COMPARE_KEY
+from qbench.reporting.performance_targets import TARGETS_FILE, PerformanceTargetError
+
+# The pipeline, the report with its plots (matplotlib) and verify (unicorn) are imported by the commands that use
+# them, so that the parser, and with it the shell's completion, starts without them.
+
+# Exit status of an interrupted run, by signal.
+INTERRUPT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Upper bounds of the numeric options: far beyond any useful value, low enough to catch a slip.
+MAX_JOBS = 1024
+MAX_ITERATIONS = 1_000_000
+MAX_TIMEOUT = 86_400.0  # one day
+RESUMES = "the next run resumes from the cache"
+TIMES = {2: "twice", 3: "three times", 4: "four times"}  # how often a list option named one value
+SHOWN_CELLS = 4  # invalid cells named per reason on the terminal; the rest are counted
+
+
+class UsageError(Exception):
+    """Nothing can start: the message says why."""
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C or SIGTERM; the message says what it wrote."""
+
+
+# The signal that interrupted the run, if any; SIGTERM is turned into KeyboardInterrupt.
+_interrupting_signal = signal.SIGINT
+
+
+def _lut(arguments: argparse.Namespace) -> int:
+    fmt = parse_qformat(arguments.format)
+    if arguments.function == "tanh" and not fmt.signed:
+        raise QFormatError(f"tanh needs a signed Q format; {fmt.name} is unsigned")
+    sys.stdout.write(lut.header_text(fmt, arguments.function))
+    return 0
+
+
+def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
+    hidden, output = arguments.activations or (None, None)
+    return WorkloadSettings(
+        max_iterations=arguments.max_iterations, log_every=arguments.log_every,
+        hidden_activation=hidden, output_activation=output, model=arguments.model,
+    )  # fmt: skip
+
+
+def _model(text: str) -> FloatNetwork:
+    """A network file (qbench import-torch writes one) for --model."""
+    path = Path(text)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"{text}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{text}: not valid JSON ({error})") from None
+    try:
+        return network_from_document(document, text)
+    except NetworkError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _without_repeats(option: str, items: Iterable, note: Callable[[str], None], key: Callable = lambda item: item,
+                     name: Callable = str) -> list:  # fmt: skip
+    """The items, each kept once (its first spelling) by key, with one note per repeated one."""
+    kept: dict = {}
+    counts: dict = {}
+    for item in items:
+        kept.setdefault(key(item), item)
+        counts[key(item)] = counts.get(key(item), 0) + 1
+    for same, count in counts.items():
+        if count > 1 and name(kept[same]):  # an empty item names nothing; the matrix reports it
+            note(f"note: {option} names {name(kept[same])} {TIMES.get(count, f'{count} times')}; "
+                 "measured once")  # fmt: skip
+    return list(kept.values())
+
+
+def _distinct(option: str, text: str | None, note: Callable[[str], None], key: Callable = str) -> str | None:
+    """A comma-separated option without repeats (two spellings of one value are a repeat too)."""
+    if text is None:
+        return None
+    return ",".join(_without_repeats(option, (item.strip() for item in text.split(",")), note, key))
+
+
+def _format_key(text: str) -> object:
+    """A format's canonical name (Q16.16 is q16.16); a bad name is itself, and the matrix reports it."""
+    try:
+        return parse_format(text).name
+    except QFormatError:
+        return text
+
+
+def _opt_key(text: str) -> str:
+    return text.removeprefix("-")  # -Os and Os are one level
+
+
+def _size_key(text: str) -> object:
+    return int(text) if text.isdigit() else text  # 4 and 04 are one size
+
+
+def _libraries(arguments: argparse.Namespace, note: Callable[[str], None]) -> tuple[Library, ...]:
+    libraries = _without_repeats("--library", arguments.library, note, name=lambda library: library.name)
+    names = [library.name for library in libraries]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--library names {', '.join(repeated)} for different folders; give each library its own name")
+    return (QNN, *libraries)
+
+
+def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, str]:
+    """The requested matrix (this shard of it) and a digest of the whole matrix with its settings."""
+    note = progress.note
+    matrix = expand(
+        load_targets(arguments.targets), WORKLOADS, cores=_distinct("--cores", arguments.cores, note),
+        formats=_distinct("--formats", arguments.formats, note, _format_key),
+        variants=_distinct("--variants", arguments.variants, note),
+        opt=_distinct("--opt", arguments.opt, note, _opt_key),
+        workload=arguments.workload, settings=_settings(arguments), libraries=_libraries(arguments, note),
+        hidden_layers=_distinct("--hidden-layers", arguments.hidden_layers, note, _size_key),
+        hidden_neurons=_distinct("--hidden-neurons", arguments.hidden_neurons, note, _size_key),
+    )  # fmt: skip
+    settings = f"max-iterations {arguments.max_iterations} log-every {arguments.log_every} " \
+               f"activations {arguments.activations}"  # fmt: skip
+    digest = matrix_digest([settings, *(cell.label for cell in matrix.cells),
+                            *(rejected.cell.label for rejected in matrix.rejected)])  # fmt: skip
+    if arguments.shard is not None:
+        matrix = shard(matrix, *arguments.shard)
+    for problem in matrix.problems:
+        progress.note(f"error: {problem}")
+    for skipped in matrix.notes:
+        progress.note(f"note: {skipped}")
+    for line in _invalid_lines(matrix):
+        progress.note(line)
+    if not matrix.cells and not matrix.rejected:
+        raise UsageError("nothing to do: the request names no buildable cell")
+    return matrix, digest
+
+
+def _invalid_lines(matrix: Matrix) -> list[str]:
+    """Why each requested cell that cannot be built is invalid, one line per reason (its rows say it too)."""
+    by_reason: dict[str, list[str]] = {}
+    for rejected in matrix.rejected:
+        by_reason.setdefault(rejected.reason, []).append(rejected.cell.label)
+    lines = []
+    for reason, labels in by_reason.items():
+        more = f" and {len(labels) - SHOWN_CELLS} more" if len(labels) > SHOWN_CELLS else ""
+        cells = "1 cell" if len(labels) == 1 else f"{len(labels)} cells"
+        lines.append(f"invalid: {reason} ({cells}: {', '.join(labels[:SHOWN_CELLS])}{more})")
+    return lines
+
+
+def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
+    directory = arguments.cache_dir or arguments.build_dir / "cache"
+    return Cache(directory, fingerprint(), read=not arguments.no_cache, warn=progress.note)
+
+
+def _parts(arguments: argparse.Namespace, problems: list[str]) -> dict:
+    parts = load_parts(load_targets(arguments.targets), arguments.targets / "parts.toml")
+    if arguments.parts is None:
+        return parts
+    chosen = {}
+    for name in arguments.parts.split(","):
+        try:
+            chosen[name] = select([name.strip()], parts, "part")[0]
+        except TargetError as error:
+            problems.append(str(error))
+    return chosen
+
+
+def _build(arguments: argparse.Namespace) -> int:
+    from qbench.orchestration.pipeline import RunOptions, baseline_specs, build_images, check_tools
+
+    progress = for_stream()
+    matrix, _ = _matrix(arguments, progress)
+    tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
+    buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
+    settings = _settings(arguments)
+    specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell, settings) for cell in buildable)]
+    options = RunOptions(arguments.build_dir, arguments.jobs, _cache(arguments, progress), settings=settings)
+    try:
+        with _executor(arguments) as executor:
+            executor.require(tools)
+            measured, interrupted = build_images(specs, options, executor, progress)
+    finally:
+        progress.finish()
+    built = sum(result.image.ok for result in measured.values())
+    failed = len(specs) - built + len(matrix.cells) - len(buildable) + len(matrix.rejected)
+    cached = f" ({options.cache.hits} from the cache)" if options.cache.hits else ""
+    print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}{cached}; {failed} failed or invalid")
+    if interrupted:
+        raise Interrupted("the images that finished are kept; the next build resumes from the cache")
+    return 1 if failed or matrix.problems else 0
+
+
+@contextmanager
+def _executor(arguments: argparse.Namespace) -> Iterator[Executor]:
+    """Where the run's tasks go: this machine's threads (-j), a local dask cluster (--workers) or an existing
+    one (--scheduler); closed when the run is over."""
+    if arguments.workers is None and arguments.scheduler is None:
+        yield LocalExecutor(arguments.jobs, arguments.build_dir)
+        return
+    from qbench.orchestration.executors import ClusterExecutor
+
+    try:
+        if arguments.scheduler is not None:
+            executor = ClusterExecutor.connect(arguments.scheduler)
+        else:
+            executor = ClusterExecutor.start(arguments.workers)
+    except (OSError, TimeoutError, ValueError) as error:
+        where = f"the scheduler {arguments.scheduler}" if arguments.scheduler else "a local cluster"
+        raise UsageError(f"cannot reach {where}: {error}") from None
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+@contextmanager
+def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, written: str, then: str = "",
+                   existing: bool = False) -> Iterator[ResultsFolder]:  # fmt: skip
+    """The output folder, checked and locked before any work; an interrupt says truthfully what reached it."""
+    path = checked_folder(text, what, existing=existing)
+    with results_folder(path, arguments.command_line, wait=arguments.wait) as folder:
+        try:
+            yield folder
+        except KeyboardInterrupt:
+            outcome = written if folder.written else "nothing was written: {folder} is as it was"
+            raise Interrupted(outcome.format(folder=shown(path)) + then) from None
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    written = "the rows that finished are written to {folder}, the rest marked incomplete"
+    with _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}") as folder:
+        return _run_into(folder, arguments)
+
+
+def _run_into(folder: ResultsFolder, arguments: argparse.Namespace, then: Callable | None = None) -> int:
+    """Runs the matrix into the folder; then(staging, saved results) adds to it (qbench explore) and returns
+    whether it failed. The rows stream beside the folder meanwhile."""
+    progress = for_stream()
+    matrix, digest = _matrix(arguments, progress)
+    problems = list(matrix.problems)
+    parts = _parts(arguments, problems)
+    for problem in problems[len(matrix.problems) :]:
+        progress.note(f"error: {problem}")
+    revision = git_revision()
+    try:
+        return _written(folder, arguments, matrix, digest, revision, parts, problems, then, progress)
+    finally:
+        shutil.rmtree(folder.partial, ignore_errors=True)
+
+
+def _written(folder: ResultsFolder, arguments: argparse.Namespace, matrix: Matrix, digest: str, revision, parts: dict,
+             problems: list[str], then: Callable | None, progress: Progress) -> int:  # fmt: skip
+    """The run's results, report and what `then` adds, written whole into the folder; the closing line."""
+    from qbench.reporting.report import write_report
+
+    output, cache = _cells(matrix, revision, arguments, folder, progress)
+    stamp = now()
+    rows = [row.__class__(**{**vars(row), "qbench_version": __version__, "date": stamp}) for row in output.rows]
+    problems += output.problems
+    saved = saved_results(
+        rows, output.symbols,
+        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard, matrix_digest=digest,
+                    libraries={cell.library for cell in matrix.cells}),
+        output.instructions, article=output.article,
+    )  # fmt: skip
+    with folder.replacing() as staging:
+        write_results(staging, saved, logs=output.training)
+        written = read_results(staging)
+        report = folder.path / write_report(staging, written, parts).name
+        failed_after = then(staging, written) if then is not None and not output.interrupted else False
+    ok = sum(row.status == Status.OK for row in rows)
+    invalid = sum(row.status == Status.INVALID for row in rows)
+    cached = f", {cache.hits} from the cache" if cache.hits else ""
+    print(f"{ok} ok, {len(rows) - ok - invalid} failed{f', {invalid} invalid' if invalid else ''}{cached}; "
+          f"results in {shown(folder.path)}/results.csv, report {shown(report)}")  # fmt: skip
+    if output.interrupted:
+        raise KeyboardInterrupt
+    if not ok:
+        progress.note("error: no cell succeeded; the report holds only failures")
+    return 1 if len(rows) > ok or problems or not ok or failed_after else 0
+
+
+def _cells(matrix: Matrix, revision, arguments: argparse.Namespace, folder: ResultsFolder, progress: Progress):
+    """The matrix run on the chosen executor, its rows streamed beside the folder: (the run's output, its cache)."""
+    from qbench.orchestration.pipeline import RunOptions, run_matrix
+    from qbench.orchestration.spool import Spool
+
+    options = RunOptions(
+        build_root=arguments.build_dir, jobs=arguments.jobs, cache=_cache(arguments, progress),
+        emulate=not arguments.no_emulate, timeout=arguments.timeout, settings=_settings(arguments),
+    )  # fmt: skip
+    try:
+        with _executor(arguments) as executor:
+            spool = Spool(folder.partial)
+            progress.note(f"note: rows stream to {shown(spool.rows_file)} as cells finish")
+            try:
+                output = run_matrix(matrix, options, revision, progress, executor, spool)
+            finally:
+                spool.close()
+    finally:
+        progress.finish()
+    return output, options.cache
+
+
+def _explore(arguments: argparse.Namespace) -> int:
+    """The sweep on the part's core into --out, then the networks that fit, their front and the recommendation."""
+    from qbench.orchestration.explore import COLUMNS, Budget, NothingFits, explore, write_exploration
+    from qbench.reporting.report import markdown
+
+    budget = Budget(_explored_part(arguments), arguments.max_latency_us)
+    arguments.cores, arguments.parts = budget.part.core, budget.part.name
+    said: dict[str, str] = {}
+
+    def then(staging: Path, saved) -> bool:
+        try:
+            exploration = explore(saved.rows, budget)
+        except NothingFits as error:
+            said["error"] = str(error)
+            return True
+        table = markdown(exploration.front[COLUMNS], {"accuracy": 3, "latency_us": 1, "flash_pct": 1, "ram_pct": 1})
+        said["text"] = write_exploration(staging, exploration, table)
+        return False
+
+    written = "the rows that finished are written to {folder}, the rest marked incomplete"
+    with _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}") as folder:
+        status = _run_into(folder, arguments, then)
+    if "error" in said:
+        print(f"qbench: error: {said['error']}", file=sys.stderr)
+        return 1
+    print(f"\n{said['text']}\nexploration in {shown(folder.path)}/explore.md")
+    return status
+
+
+def _explored_part(arguments: argparse.Namespace):
+    """The part explore chooses for, once it is known that the sweep has inference cells there and that a
+    latency budget can be checked on its core."""
+    from qbench.execution.timing import load_timing_models
+
+    targets = load_targets(arguments.targets)
+    part = select([arguments.part], load_parts(targets, arguments.targets / "parts.toml"), "part")[0]
+    matrix = expand(targets, WORKLOADS, cores=part.core, formats=arguments.formats, variants="inference",
+                    workload=arguments.workload, libraries=(QNN, *arguments.library))  # fmt: skip
+    if not matrix.cells:
+        why = "; ".join([*matrix.problems, *dict.fromkeys(rejected.reason for rejected in matrix.rejected)])
+        raise UsageError(f"nothing to explore: no inference cell of {arguments.workload} on {part.core} "
+                         f"({part.name}'s core) can be built: {why or 'the request names none'}")  # fmt: skip
+    if arguments.max_latency_us is not None and part.core not in load_timing_models():
+        raise UsageError(f"--max-latency-us cannot be checked on {part.name}: its core {part.core} has no timing "
+                         "table (targets/timing/), so its cycles are not estimated")  # fmt: skip
+    return part
+
+
+def _worker_check(arguments: argparse.Namespace) -> int:
+    from qbench.orchestration.workercheck import facts, report
+
+    here = facts()
+    if arguments.scheduler is None:
+        text, ready = report({"this machine": here}, None)
+    else:
+        from qbench.orchestration.executors import ClusterExecutor
+
+        try:
+            executor = ClusterExecutor.connect(arguments.scheduler)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise UsageError(f"cannot reach the scheduler {arguments.scheduler}: {error}") from None
+        try:
+            workers = executor.client.run(facts)
+        finally:
+            executor.close()
+        if not workers:
+            raise UsageError(f"the scheduler {arguments.scheduler} has no workers")
+        text, ready = report(workers, here)
+    print(text)
+    return 0 if ready else 1
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    from qbench.reporting.plots import PLOTS
+    from qbench.reporting.report import write_report
+
+    written = "the new report is written to {folder}"
+    with _output_folder(arguments.directory, "DIR", arguments, written=written, existing=True) as folder:
+        problems: list[str] = []
+        parts = _parts(arguments, problems)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        saved = read_results(folder.path)
+        # The results are copied as they are; the report and its plots are drawn afresh.
+        with folder.replacing(keep_all_but=(PLOTS,)) as staging:
+            report = folder.path / write_report(staging, saved, parts).name
+        print(f"report {shown(report)}")
+        return 1 if problems else 0
+
+
+def _merge(arguments: argparse.Namespace) -> int:
+    from qbench.reporting.report import write_report
+
+    written = "the merged results are written to {folder}"
+    with _output_folder(arguments.out, "--out", arguments, written=written) as folder:
+        merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
+        parts = load_parts(load_targets(arguments.targets))
+        with folder.replacing() as staging:
+            write_results(staging, merged)
+            report = folder.path / write_report(staging, read_results(staging), parts).name
+    rows = merged.rows
+    ok = int((rows["status"] == "ok").sum())
+    print(f"merged {len(arguments.directories)} results sets: {ok} ok, {len(rows) - ok} failed; "
+          f"report {shown(report)}")  # fmt: skip
+    return 1 if len(rows) > ok or merged.environment["problems"] else 0
+
+
+def _compare(arguments: argparse.Namespace) -> int:
+    from qbench.reporting.report import markdown
+
+    base, new = read_results(arguments.base), read_results(arguments.new)
+    metrics = tuple(metric.strip() for metric in arguments.metric.split(","))
+    threshold = parse_threshold(arguments.threshold)
+    match = tuple(column.strip() for column in arguments.match.split(","))
+    comparison = compare(base.rows, new.rows, metrics, threshold, match=match, base_name=shown(arguments.base),
+                         new_name=shown(arguments.new))  # fmt: skip
+    if comparison.unpaired is not None:  # every row would read "disappeared", whatever the code measured
+        raise CompareError(comparison.unpaired)
+    verdict = (
+        f"**{len(comparison.regressions)} regression(s)** beyond {threshold:g} % in {', '.join(metrics)}:"
+        if comparison.regressions
+        else f"No regression beyond {threshold:g} % in {', '.join(metrics)}."
+    )
+    print(f"### qbench compare: {shown(arguments.new)} against {shown(arguments.base)}\n\n{verdict}\n")
+    for regression in comparison.regressions:
+        print(f"- {regression}")
+    changed = comparison.table
+    print("\n" + (markdown(changed, {"change_pct": 2}) if not changed.empty else "No metric changed."))
+    return 1 if comparison.regressions else 0
+
+
+def _check_targets(arguments: argparse.Namespace) -> int:
+    from qbench.reporting.performance_targets import judge, read_targets, verdict_table
+    from qbench.reporting.report import markdown
+
+    targets = read_targets(arguments.file)
+    rows = read_results(arguments.directory).rows
+    verdicts = [judge(rows, target) for target in targets]
+    missed = [verdict for verdict in verdicts if not verdict.met]
+    print(f"### qbench check-targets: {shown(arguments.directory)} against {shown(arguments.file)}\n")
+    print(f"{len(verdicts) - len(missed)} of {len(verdicts)} targets met." if not missed
+          else f"**{len(missed)} of {len(verdicts)} targets missed.**")  # fmt: skip
+    print("\n" + markdown(verdict_table(verdicts), {"accuracy drop pp": 2}))
+    return 1 if missed else 0
+
+
+def _list(arguments: argparse.Namespace) -> int:
+    sys.stdout.write(listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets))
+    return 0
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    from qbench.execution.verify import verify
+
+    return verify(arguments.directory)
+
+
+def _import_torch(arguments: argparse.Namespace) -> int:
+    names = _distinct("--formats", arguments.formats, _note, _format_key).split(",")
+    formats = [parse_qformat(name) for name in names]
+    network = load_torch_network(arguments.model, arguments.activations)
+    table = write_network(network, formats, arguments.out)
+    print(f"{network.shape.name} network ({network.shape.connections} weights) from {shown(arguments.model)}: "
+          f"wrote network.json and weights_<format>.inc for {', '.join(table['format'])} "
+          f"to {shown(arguments.out)}\n")  # fmt: skip
+    print(table.to_markdown(index=False))
+    return 0
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _whole_number(highest: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to highest."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= highest:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {highest:,}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """A finite, positive number of seconds, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:  # false for nan, and inf is above
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g} (one day)"
+        )
+    return value
+
+
+def _microseconds(text: str) -> float:
+    """A finite, positive time in µs."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of microseconds above 0")
+    return value
+
+
+def _activations(text: str) -> tuple[str, str]:
+    names = [name.strip() for name in text.split(",")]
+    if len(names) != 2 or any(name not in ACTIVATIONS for name in names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the hidden and the output activation, e.g. tanh,sigmoid "
+            f"(known: {', '.join(ACTIVATIONS)})"
+        )
+    return names[0], names[1]
+
+
+def _library(text: str) -> Library:
+    try:
+        return parse_library(text)
+    except LibraryError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _known_cores() -> str:
+    """The cores of the default targets directory, for --help."""
+    try:
+        return ", ".join(target.name for target in sorted(load_targets(TARGETS).values(), key=core_order))
+    except TargetError:
+        return "those in targets/cores/*.toml"
+
+
+def _default_variants() -> str:
+    """Each workload's default variants, for --help: 'trainable,inference for xor; inference for digits, iris'."""
+    by_variants: dict[str, list[str]] = {}
+    for name in sorted(WORKLOADS):
+        try:
+            by_variants.setdefault(",".join(WORKLOADS[name].default_variants), []).append(name)
+        except WorkloadError:  # a malformed workload.toml is reported when that workload is run
+            continue
+    return "; ".join(f"{variants} for {', '.join(names)}" for variants, names in by_variants.items())
+
+
+def _items(values: Callable[[], Iterable[str]]) -> Callable[..., list[str]]:
+    """An argcomplete completer for a comma-separated option: completes its last item from values()."""
+
+    def complete(prefix: str, **_: object) -> list[str]:
+        done, comma, last = prefix.rpartition(",")
+        chosen = set(done.split(",")) if comma else set()
+        return [f"{done}{comma}{value}" for value in values() if value.startswith(last) and value not in chosen]
+
+    return complete
+
+
+def _core_names() -> list[str]:
+    try:
+        return [target.name for target in sorted(load_targets(TARGETS).values(), key=core_order)]
+    except TargetError:
+        return []
+
+
+def _part_names() -> list[str]:
+    try:
+        return list(load_parts(load_targets(TARGETS), TARGETS / "parts.toml"))
+    except TargetError:
+        return []
+
+
+def _add_targets_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--targets", type=Path, default=TARGETS,
+                        help="targets directory, holding cores/ and parts.toml (default: targets/)")  # fmt: skip
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another qbench is writing the output folder, wait for it rather than refuse (default: refuse)",
+    )
+
+
+def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
+    add = parser.add_argument
+    add("--cores", help=f"comma-separated cores: {known_cores} (default: all of them; qbench list cores)"
+        ).completer = _items(_core_names)  # fmt: skip
+    add("--formats", default=",".join(DEFAULT_FORMATS),
+        help=f"comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 to {MAX_TOTAL_BITS} "
+        "bits, or float32 (default: %(default)s; qbench list formats)",
+        ).completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
+    add("--variants",
+        help=f"comma-separated variants: {', '.join(Variant)} (default: the workload's: {_default_variants()})",
+        ).completer = _items(lambda: list(Variant))  # fmt: skip
+    add("--opt", default=",".join(DEFAULT_OPT),
+        help=f"comma-separated optimisation levels: {', '.join(OPT_LEVELS)}, with or without a leading '-' "
+        "(default: %(default)s)").completer = _items(lambda: OPT_LEVELS)  # fmt: skip
+    add("--workload", default="xor",
+        help=f"workload: {', '.join(sorted(WORKLOADS))} (default: %(default)s; qbench list workloads)",
+        ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
+    add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
+        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
+    _add_executor_options(parser)
+    add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
+    add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
+    add(
+        "--no-cache",
+        action="store_true",
+        help="rebuild and rerun everything; the cache is still refreshed (default: off)",
+    )
+    add("--shard", type=_shard,
+        help="run the I-th of N deterministic shares of the matrix: I/N with 1 <= I <= N, e.g. 1/4 "
+        "(default: the whole matrix)")  # fmt: skip
+    add("--max-iterations", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.max_iterations,
+        help=f"training budget of a trainable image, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
+    add("--log-every", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.log_every,
+        help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
+    add("--activations", type=_activations,
+        help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. relu,linear "
+        "(default: the workload's, tanh,sigmoid)")  # fmt: skip
+    add(
+        "--hidden-layers",
+        help="comma-separated hidden-layer counts, whole numbers >= 1, e.g. 1,2,3 (default: the workload's network)",
+    )
+    add(
+        "--hidden-neurons",
+        help="comma-separated hidden-layer widths, whole numbers >= 1, e.g. 4,8,16,32,64 (default: the workload's)",
+    )
+    add("--model", type=_model, metavar="NETWORK_JSON",
+        help="deploy this network (from qbench import-torch) instead of training one on the host "
+        "(default: train one)")  # fmt: skip
+    add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
+        help=f"also build against another library, its rows beside qnn's: a built-in one "
+        f"({', '.join(name for name in builtin_names() if name != QNN.name)}) or NAME=PATH, PATH a folder with a "
+        f"qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; default: qnn alone; "
+        "qbench list libraries)").completer = _items(lambda: [n for n in builtin_names() if n != QNN.name])  # fmt: skip
+    _add_targets_option(parser)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_whole_number(MAX_JOBS),
+                       help=f"run the tasks on a local dask cluster of this many worker processes, 1 to {MAX_JOBS} "
+                       "(default: on this process's threads, -j)")  # fmt: skip
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the tasks on an existing dask cluster; its workers need the same checkout and tools "
+                       "(qbench worker-check --scheduler; docs/cluster.md) (default: on this process's threads, -j)")
+
+
+def _add_explore_commands(commands) -> None:
+    """explore, and worker-check for the clusters that run it."""
+    explore_command = _command(
+        commands, "explore", "sweep network sizes and formats on a part's core, keep the networks that fit the part, "
+        "and report the Pareto front of accuracy against latency and flash with a recommendation",
+    )  # fmt: skip
+    _add_explore_options(explore_command)
+    explore_command.set_defaults(handler=_explore)
+
+    check_command = _command(commands, "worker-check", "say what a worker has for qbench's tasks (tools, versions, "
+                             "checkout); exit 1 when something a task needs is missing or differs from this machine")
+    check_command.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                               help="check every worker of this dask cluster against this machine "
+                               "(default: check this machine)")  # fmt: skip
+    check_command.set_defaults(handler=_worker_check)
+
+
+def _add_explore_options(parser: argparse.ArgumentParser) -> None:
+    from qbench.orchestration.explore import DEFAULT_FORMATS as EXPLORE_FORMATS
+    from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
+
+    add = parser.add_argument
+    add("--workload", required=True, help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))} (required)"
+        ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
+    add("--part", required=True, help="the part to choose for, from targets/parts.toml (required; qbench list parts)"
+        ).completer = _items(_part_names)  # fmt: skip
+    add("--formats", default=EXPLORE_FORMATS,
+        help="comma-separated number formats, as for run; a float-only library computes in float32 (default: "
+        "%(default)s)").completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
+    add("--hidden-layers", default=DEFAULT_HIDDEN_LAYERS,
+        help="comma-separated hidden-layer counts, whole numbers >= 1 (default: %(default)s)")
+    add("--hidden-neurons", default=DEFAULT_HIDDEN_NEURONS,
+        help="comma-separated hidden-layer widths, whole numbers >= 1 (default: %(default)s)")
+    add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
+        help="also sweep another library, as for run (repeatable; default: qnn alone)")
+    add("--max-latency-us", type=_microseconds, metavar="N",
+        help="keep only networks whose worst-case estimated inference takes at most N µs at the part's clock "
+        "(default: no limit)")  # fmt: skip
+    add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
+        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
+    _add_executor_options(parser)
+    add("--timeout", type=_seconds, default=60.0,
+        help=f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g} (default: %(default)g)")
+    add("--out", default=str(REPORTS / "explore"),
+        help="output folder for results.csv (the whole sweep), report.md and explore.md, replaced whole "
+        "(default: reports/explore)")  # fmt: skip
+    add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
+    add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
+    add("--no-cache", action="store_true", help="rebuild and rerun everything (default: off)")
+    _add_targets_option(parser)
+    _add_wait_option(parser)
+    parser.set_defaults(variants="inference", opt=",".join(DEFAULT_OPT), shard=None, activations=None, model=None,
+                        max_iterations=WorkloadSettings.max_iterations, log_every=WorkloadSettings.log_every,
+                        no_emulate=False, cores=None, parts=None)  # fmt: skip
+
+
+def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=summary)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qbench", description="Benchmarks fixed-point neural networks on Cortex-M.")
+    parser.add_argument("--version", action="version", version=f"qbench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    known_cores = _known_cores()
+
+    build_command = _command(commands, "build", "cross-compile the matrix and its empty baselines")
+    _add_matrix_options(build_command, known_cores)
+    build_command.set_defaults(handler=_build)
+
+    run_command = _command(commands, "run", "build the matrix, measure and run it, write results and a report")
+    _add_matrix_options(run_command, known_cores)
+    run_command.add_argument(
+        "--no-emulate", action="store_true", help="footprint only: build and measure sizes (default: off)"
+    )
+    run_command.add_argument("--timeout", type=_seconds, default=60.0,
+                             help=f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g}, a day "
+                             "(default: %(default)g)")  # fmt: skip
+    run_command.add_argument("--parts",
+                             help="comma-separated parts for the budget table, from targets/parts.toml "
+                             "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
+    run_command.add_argument("--out", default=str(REPORTS / "latest"),
+                             help="output folder: a new or empty folder, or earlier results, replaced whole "
+                             "(default: reports/latest)")  # fmt: skip
+    _add_wait_option(run_command)
+    run_command.set_defaults(handler=_run)
+
+    report_command = _command(commands, "report", "regenerate DIR/report.md and DIR/plots from DIR's saved results")
+    report_command.add_argument("directory", metavar="DIR", help="results folder (qbench run --out)")
+    report_command.add_argument("--parts",
+                                help="comma-separated parts for the budget table, from targets/parts.toml "
+                                "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
+    _add_targets_option(report_command)
+    _add_wait_option(report_command)
+    report_command.set_defaults(handler=_report)
+
+    merge_command = _command(commands, "merge", "combine results folders (e.g. CI shards) into one")
+    merge_command.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="results folders to combine")
+    merge_command.add_argument("--out", required=True,
+                               help="folder for the merged results and report: a new or empty folder, or earlier "
+                               "results, replaced whole (required)")  # fmt: skip
+    merge_command.add_argument(
+        "--allow-mixed", action="store_true", help="merge across toolchain or emulator versions (default: off)"
+    )
+    _add_targets_option(merge_command)
+    _add_wait_option(merge_command)
+    merge_command.set_defaults(handler=_merge)
+
+    compare_command = _command(commands, "compare", "markdown delta table of NEW against BASE; exit 1 on a regression")
+    compare_command.add_argument("base", type=Path, help="baseline results folder")
+    compare_command.add_argument("new", type=Path, help="results folder to check")
+    compare_command.add_argument("--threshold", default="2%",
+                                 help="growth allowed per metric, a percentage >= 0 such as 2%% or 0.5 "
+                                 "(default: %(default)s)")  # fmt: skip
+    compare_command.add_argument("--metric", default=",".join(DEFAULT_METRICS),
+                                 help=f"comma-separated results columns, from: {', '.join(METRICS)} "
+                                 "(default: %(default)s)").completer = _items(lambda: METRICS)  # fmt: skip
+    compare_command.add_argument("--match", default=",".join(COMPARE_KEY),
+                                 help=f"columns that pair rows, from: {', '.join(COMPARE_KEY)}; e.g. "
+                                 "core,qformat,variant to compare an -Os run with an -O2 one "
+                                 "(default: %(default)s)").completer = _items(lambda: COMPARE_KEY)  # fmt: skip
+    compare_command.set_defaults(handler=_compare)
+
+    targets_command = _command(commands, "check-targets", "check a results folder against performance targets (a "
+                               "TOML file of limits per row); exit 1 when one is missed")  # fmt: skip
+    targets_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
+    targets_command.add_argument("--file", type=Path, default=TARGETS_FILE,
+                                 help=f"targets file (default: {shown(TARGETS_FILE)})")  # fmt: skip
+    targets_command.set_defaults(handler=_check_targets)
+
+    list_command = _command(commands, "list", "list the cores, parts, workloads, formats and libraries qbench knows, "
+                            "with the facts that decide a choice")  # fmt: skip
+    list_command.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
+                              help=f"what to list: {', '.join(KINDS)} (default: all of them)")  # fmt: skip
+    _add_targets_option(list_command)
+    list_command.set_defaults(handler=_list)
+
+    verify_command = _command(
+        commands, "verify", "re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on "
+        "the row's own ELF; exit 1 on any difference",
+    )  # fmt: skip
+    verify_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
+    verify_command.set_defaults(handler=_verify)
+
+    lut_command = _command(
+        commands, "lut", "print the activation lookup table qnn computes for a Q format, with its error bound"
+    )
+    lut_command.add_argument("--format", required=True,
+                             help=f"Q format qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, e.g. q8.8, q1.15, "
+                             "uq8.8 (required)")  # fmt: skip
+    lut_command.add_argument("--function", required=True, choices=("tanh", "sigmoid"),
+                             help="tanh or sigmoid (required)")  # fmt: skip
+    lut_command.set_defaults(handler=_lut)
+
+    _add_explore_commands(commands)
+
+    import_command = _command(
+        commands, "import-torch", "turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"
+    )
+    import_command.add_argument(
+        "model", type=Path, help="file written by torch.save(model) or torch.save(model.state_dict()); a whole "
+        "model is unpickled, so import only files you trust"
+    )  # fmt: skip
+    import_command.add_argument("--out", type=Path, required=True,
+                                help="directory for network.json and the weights (required)")  # fmt: skip
+    import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                                help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, "
+                                "each optionally with its weights' own format wI.F, e.g. q8.8w2.6 "
+                                "(default: %(default)s)")  # fmt: skip
+    import_command.add_argument(
+        "--activations", type=_activations, default=None,
+        help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. tanh,sigmoid: "
+        "needed for a state_dict, checked against a model (default: the model's)",
+    )  # fmt: skip
+    import_command.set_defaults(handler=_import_torch)
+    return parser
+
+
+def _on_sigterm(number, frame) -> None:
+    global _interrupting_signal
+    _interrupting_signal = signal.SIGTERM
+    raise KeyboardInterrupt
+
+
+def _interrupted(outcome: str) -> int:
+    number = _interrupting_signal
+    print(f"qbench: interrupted ({signal.Signals(number).name}){'; ' + outcome if outcome else ''}", file=sys.stderr)
+    return INTERRUPT_STATUS[number]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    global _interrupting_signal
+    _interrupting_signal = signal.SIGINT
+    parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; otherwise does nothing
+    given = list(sys.argv[1:] if argv is None else argv)
+    arguments = parser.parse_args(given)
+    arguments.command_line = shlex.join(["qbench", *given])  # names this run to a second one (outputs.locked)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        problem = checkout_problem()
+        if problem is not None:
+            raise UsageError(problem)
+        status = arguments.handler(arguments)
+        sys.stdout.flush()  # a reader that has gone shows up here, inside the try, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`qbench compare … | head`): stop quietly; later writes go to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE  # as a shell reports a process ended by SIGPIPE
+    except (
+        QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError,
+        TorchImportError, NetworkError, FolderError, WorkloadError, PerformanceTargetError,
+    ) as error:  # fmt: skip
+        parser.exit(2, f"qbench: error: {error}\n")
+    except WriteError as error:
+        print(f"qbench: error: {error}", file=sys.stderr)
+        return 1
+    except Interrupted as error:
+        return _interrupted(str(error))
+    except KeyboardInterrupt:
+        return _interrupted("")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

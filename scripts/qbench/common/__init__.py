@@ -1,0 +1,1 @@
+"""Paths of the checkout, the schema base every input file is read through, child processes."""

@@ -1,0 +1,1 @@
+"""What qbench builds for: cores and parts (targets/), and the tools that build for them."""

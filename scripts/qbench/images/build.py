@@ -1,0 +1,266 @@
+"""Compiling one image: a workload variant (or the empty baseline) for a target.
+
+The compiler runs from the repository root with paths relative to it, so the
+recorded command is exactly what ran and is the same on every checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from qbench.common import processes
+from qbench.common.paths import REPO, shown
+from qbench.hardware.targets import LINKER_PLACEHOLDERS, Target
+from qbench.hardware.toolchain import require
+from qbench.images.libraries import QNN, Library
+from qbench.images.matrix import Cell, Variant
+from qbench.images.workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings, WorkloadSources, weights_include
+from qbench.models.network import NetworkShape, in_weight_order
+from qbench.models.qformat import NumberFormat
+
+# What names a failed build's cause, most telling first: a compiler's diagnostic ("file:line:col: error:"),
+# the linker's cause (an undefined or doubly defined symbol, a region overflowed, a section that does not
+# fit, a library not found, the linker script's own assertion), then any line saying error. collect2's
+# "ld returned 1 exit status" says only that the linker failed, never why.
+_CAUSES = tuple(re.compile(pattern) for pattern in (
+    r":\d+(:\d+)?:\s*(fatal )?error:",
+    r"undefined reference to|multiple definition of|overflowed by|will not fit in region|cannot find|ld: qbench:",
+    r"(?i)\berror\b",
+))  # fmt: skip
+_SUMMARY = re.compile(r"collect2: error: ld returned")
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """One image to build. A baseline has no format and no variant."""
+
+    target: Target
+    workload: Workload
+    fmt: NumberFormat | None
+    variant: Variant | None
+    opt: str
+    settings: WorkloadSettings = WorkloadSettings()
+    library: Library = QNN
+    shape: NetworkShape | None = None
+
+    @classmethod
+    def for_cell(cls, cell: Cell, settings: WorkloadSettings) -> BuildSpec:
+        return cls(cell.target, cell.workload, cell.fmt, cell.variant, cell.opt, settings, cell.library, cell.shape)
+
+    @classmethod
+    def baseline(cls, target: Target, opt: str) -> BuildSpec:
+        return cls(target, EMPTY_BASELINE, None, None, opt)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.fmt is None
+
+    def directory(self, root: Path) -> Path:
+        place = root / self.workload.name / self.target.name / self.opt
+        if self.fmt is None:
+            return place / "baseline"
+        if self.shape is not None:
+            place /= self.shape.name.replace(" ", "-").replace("/", "-")
+        library = "" if self.library == QNN else f"{self.library.name}-"
+        return place / f"{library}{self.fmt.name}-{self.variant}"
+
+    @property
+    def label(self) -> str:
+        what = "baseline" if self.fmt is None else f"{self.workload.name} {self.fmt.name} {self.variant}"
+        library = "" if self.library == QNN else f" [{self.library.name}]"
+        return f"{self.target.name} {what} -{self.opt}{library}"
+
+    @property
+    def output_name(self) -> str:
+        return "workload.o" if self.target.object_only else "firmware.elf"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A built image, or the reason it was not built."""
+
+    spec: BuildSpec
+    path: Path | None
+    flags: str  # compiler and linker flags as run, without file names
+    error: str | None = None
+    log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def linker_script(target: Target) -> str:
+    """The target's linker script with its memory map filled in (targets.LINKER_PLACEHOLDERS, checked when
+    the target is loaded): addresses in hexadecimal."""
+    assert target.linker_script is not None and target.memory is not None
+    values = {name: getattr(target.memory, name) for name in LINKER_PLACEHOLDERS}
+    return Template(target.linker_script.read_text()).substitute(
+        {name: f"{value:#010x}" if name.endswith("origin") else f"{value:#x}" for name, value in values.items()}
+    )
+
+
+# What an adapter's author is told beside the linker's first undefined symbol.
+_UNDEFINED_HINT = (" (a library's own .c/.cpp files are compiled only when its qbench-library.toml lists them "
+                   "in sources: docs/libraries.md#sources)")  # fmt: skip
+
+
+def first_error(output: str) -> str:
+    """The first line that names the cause of a failed compile or link (paths shortened), else the first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip() and not _SUMMARY.search(line)]
+    for cause in _CAUSES:
+        chosen = next((line for line in lines if cause.search(line)), None)
+        if chosen is not None:
+            hint = _UNDEFINED_HINT if "undefined reference to" in chosen else ""
+            return chosen.replace(f"{REPO}/", "") + hint
+    return lines[0].replace(f"{REPO}/", "") if lines else "no output"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything one compilation depends on, written out before it runs."""
+
+    spec: BuildSpec
+    directory: Path
+    output: Path
+    flags: tuple[str, ...]  # as run, without file names
+    files: tuple[str, ...]  # sources, as run
+    generated: tuple[tuple[str, str], ...]  # (file name, text) written into directory, the linker script included
+    archive: LibraryArchive | None = None  # the library's own sources, compiled with the image's flags
+
+    def identity(self) -> str:
+        """What decides the output: flags, sources and generated files, the image's own directory left out."""
+        place = shown(self.directory)
+        archive = shown(self.archive.directory) if self.archive is not None else None
+        files = [file.replace(archive, "<archive>") if archive else file for file in self.files]
+        return json.dumps(
+            {"flags": [flag.replace(place, "<image>") for flag in self.flags], "files": files,
+             "generated": self.generated, "output": self.output.name,
+             # The library's name too: its code's symbol group is named after it.
+             "library": [self.spec.library.name, self.spec.library.fingerprint]},
+            sort_keys=True,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LibraryArchive:
+    """A library's sources compiled with one image's compile flags, archived once for every image that shares
+    them (the folder is named by their digest)."""
+
+    library: Library
+    directory: Path
+    compiler: str
+    flags: tuple[str, ...]
+
+    @property
+    def path(self) -> Path:
+        return self.directory / f"lib{self.library.name}.a"
+
+
+def library_archive(spec: BuildSpec, compile_flags: list[str], root: Path) -> LibraryArchive | None:
+    """The archive of the library's sources for this image; None when it has none, or for object-only targets
+    (their figures are the workload's own translation unit)."""
+    if not spec.library.sources or spec.target.object_only:
+        return None
+    digest = hashlib.sha256(json.dumps([spec.target.compiler, compile_flags, spec.library.fingerprint]).encode())
+    directory = root / "libraries" / spec.library.name / spec.target.name / digest.hexdigest()[:16]
+    return LibraryArchive(spec.library, directory, spec.target.compiler, tuple(compile_flags))
+
+
+def configure(spec: BuildSpec) -> WorkloadSources:
+    """The workload's sources for the image: the host's part of a build (host training for a classification
+    workload), ValueError when it cannot prepare them."""
+    return spec.workload.configure(spec.fmt, spec.variant == Variant.TRAINABLE, spec.settings, spec.shape)
+
+
+def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
+    """The compilation of spec's sources under root: cheap, so the client and a worker each make their own."""
+    target = spec.target
+    directory = spec.directory(root.resolve())
+    generated = dict(sources.generated)
+    if sources.weights is not None and spec.shape is not None:
+        order = spec.library.weight_order
+        ordered = in_weight_order(sources.weights, spec.shape.layer_sizes, order)
+        generated["weights.inc"] = weights_include(ordered, order)
+    library_defines = spec.library.compile_defines(spec.fmt) if spec.fmt is not None else {}
+    defines = [*target.defines, *sorted((sources.defines | library_defines).items())]
+    # The start-up code's own headers, then the generated files of this image.
+    startup_dirs = sorted({path.parent for path in target.startup})
+    includes = [*spec.library.include_dirs, COMMON, *startup_dirs]
+    def compile_flags(chosen: list[tuple[str, str]], include: list[Path]) -> list[str]:
+        return [*target.cflags, f"-{spec.opt}", *(f"-D{name}={value}" for name, value in chosen),
+                *(f"-I{shown(path)}" for path in include)]  # fmt: skip
+
+    # The library's sources: the target's flags and the library's own defines, not the workload's, so every
+    # image of one core, level and format shares their archive.
+    library_flags = compile_flags([*target.defines, *sorted(library_defines.items())], includes)
+    archive = None if spec.is_baseline else library_archive(spec, library_flags, root.resolve())
+    flags, files = compile_flags(defines, [*includes, directory]), [shown(sources.source)]
+    if target.object_only:
+        flags.append("-c")
+    else:
+        generated["link.ld"] = linker_script(target)
+        flags += [*target.ldflags, f"-T{shown(directory / 'link.ld')}"]
+        files += [shown(path) for path in target.startup]
+        files += [shown(archive.path)] if archive is not None else []
+    return BuildPlan(spec, directory, directory / spec.output_name, tuple(flags), tuple(files),
+                     tuple(sorted(generated.items())), archive)  # fmt: skip
+
+
+_ARCHIVING = threading.Lock()  # images sharing an archive are built on threads: one builds it, the others wait
+
+
+def build_archive(archive: LibraryArchive) -> str | None:
+    """Compiles the library's sources and archives them, unless an earlier image did; the cause if it failed."""
+    with _ARCHIVING:
+        if archive.path.is_file():
+            return None
+        archive.directory.mkdir(parents=True, exist_ok=True)
+        objects = []
+        for index, source in enumerate(archive.library.sources):
+            target = archive.directory / f"{index}-{source.stem}.o"
+            command = [require(archive.compiler), *archive.flags, "-c", shown(source), "-o", shown(target)]
+            completed = processes.run(command, cwd=REPO)
+            if completed.returncode != 0:
+                cause = first_error(completed.stderr + completed.stdout)
+                return f"{archive.library.name}'s source {shown(source)} did not compile: {cause}"
+            objects.append(shown(target))
+        temporary = archive.path.with_suffix(f".{os.getpid()}.tmp")
+        completed = processes.run([require(archiver(archive.compiler)), "rcsD", shown(temporary), *objects], cwd=REPO)
+        if completed.returncode != 0:
+            return f"{archive.library.name}: ar failed: {first_error(completed.stderr + completed.stdout)}"
+        temporary.replace(archive.path)
+        return None
+
+
+def archiver(compiler: str) -> str:
+    """The binutils ar beside a GCC driver: arm-none-eabi-g++ -> arm-none-eabi-ar, g++ -> ar."""
+    return re.sub(r"g\+\+$|gcc$", "ar", compiler)
+
+
+def build(planned: BuildPlan) -> Image:
+    """Compiles (and for a firmware target links) one image."""
+    planned.directory.mkdir(parents=True, exist_ok=True)
+    if planned.archive is not None:
+        problem = build_archive(planned.archive)
+        if problem is not None:
+            return Image(planned.spec, None, " ".join(planned.flags), problem)
+    for name, text in planned.generated:
+        (planned.directory / name).write_text(text)
+    compiler = planned.spec.target.compiler
+    command = [require(compiler), *planned.flags, *planned.files, "-o", shown(planned.output)]
+    completed = processes.run(command, cwd=REPO)
+    log = planned.directory / "build.log"
+    log.write_text(" ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
+    flag_line = " ".join(planned.flags)
+    if completed.returncode != 0:
+        cause = first_error(completed.stderr + completed.stdout)
+        return Image(planned.spec, None, flag_line, f"{cause} (full output: {shown(log)})", log)
+    return Image(planned.spec, planned.output, flag_line, None, log)

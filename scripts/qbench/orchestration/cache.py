@@ -1,0 +1,324 @@
+"""A content-addressed cache of the pipeline's stored stages: build (with the ELF's measured sizes and
+symbols) and execute (an emulated run and its trace). Pricing is cheap and never stored, so a run shared by
+two cores (cortex-m0 and cortex-m0plus images are byte-identical) is priced with each core's own table.
+
+Every key is derived in one place, `Cache.key`, from the stage's name and its declared inputs, together
+with what shapes any result: qbench's input files (suite/, targets/, scripts/qbench/) and the versions of the
+Python packages that read or price images. A build's inputs are its compiler version and its plan (flags,
+sources, generated files); an execution's are the ELF's bytes, the emulator and its machine, and where the
+trace stops. Timeouts are never stored: they depend on the machine.
+
+Entries are written under unique temporary names and renamed into place, so a reader never sees half an
+entry and two qbench processes can share a cache. Every entry carries a digest of its payload (and a
+build entry the digest of its ELF): an entry that cannot be read or fails its digest is reported once,
+discarded and recomputed. Identical work asked for twice in one run is done once: concurrent requests share
+one computation (`once`), and a later one reads what the first stored, even under --no-cache. A finished
+computation is not held in memory, so a long sweep keeps a flat footprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import asdict
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qbench.common.paths import REPO, shown
+from qbench.execution.emulate import CellRun, Emulated
+from qbench.execution.protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
+from qbench.execution.trace import RegionSteps, TracedRun
+from qbench.images.build import BuildPlan, Image
+from qbench.records.results import Status
+from qbench.sizes.elfsize import Category, ImageSizes, Section
+from qbench.sizes.measure import Measured
+from qbench.sizes.symbols import SymbolSize
+
+# Everything a result can depend on besides tools and flags.
+FINGERPRINTED = ("suite", "targets", "scripts/qbench")
+# Python packages whose version can change a figure: ELF reading and instruction decoding.
+SHAPING_PACKAGES = ("pyelftools", "capstone")
+ENTRY_FORMAT = "qbench-cache/2"
+
+T = TypeVar("T")
+
+
+class CorruptEntry(ValueError):
+    """A cache entry that cannot be read back as it was stored."""
+
+
+def fingerprint(root: Path = REPO) -> str:
+    digest = hashlib.sha256()
+    for top in FINGERPRINTED:
+        for path in sorted((root / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def shaping_versions() -> dict[str, str]:
+    return {package: package_version(package) for package in SHAPING_PACKAGES}
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _sealed(payload: dict) -> str:
+    return json.dumps({"format": ENTRY_FORMAT, "payload": payload, "digest": _digest(payload)})
+
+
+def _unsealed(text: str) -> dict:
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptEntry(f"not valid JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != ENTRY_FORMAT:
+        raise CorruptEntry("not a qbench cache entry of this version")
+    payload = document.get("payload")
+    if document.get("digest") != _digest(payload):
+        raise CorruptEntry("its contents do not match their digest")
+    return payload
+
+
+class Cache:
+    """read=False (--no-cache) computes everything afresh and replaces the stored entries."""
+
+    def __init__(
+        self, directory: Path, inputs: str, read: bool = True, warn: Callable[[str], None] = lambda message: None
+    ) -> None:
+        self.directory = directory
+        self.read = read
+        self.warn = warn
+        self.hits = 0
+        self._shaping = {"inputs": inputs, **shaping_versions()}
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future] = {}
+        self._stored: set[str] = set()  # keys stored in this run: read back even under --no-cache
+        self._warned: set[str] = set()
+
+    def key(self, stage: str, **inputs: Any) -> str:
+        """The one place a key is made: the stage, its declared inputs and what shapes every result."""
+        document = {"format": ENTRY_FORMAT, "stage": stage, "inputs": inputs, "shaping": self._shaping}
+        return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+    def once(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
+        """compute() unless the same key is being computed: concurrent callers wait for that computation and
+        get its result. Returns (result, whether this caller computed it). The result is not kept once every
+        waiter has it; a later caller computes again, and compute() finds what the first one stored."""
+        with self._lock:
+            future = self._in_flight.get(key)
+            owner = future is None
+            if owner:
+                future = self._in_flight[key] = Future()
+        if not owner:
+            return future.result(), False
+        try:
+            result = compute()
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                del self._in_flight[key]
+        future.set_result(result)
+        return result, True
+
+    def fresh(self, key: str) -> bool:
+        """Stored earlier in this run: read even under --no-cache, and not counted as a hit."""
+        with self._lock:
+            return key in self._stored
+
+    def _remember(self, key: str) -> None:
+        with self._lock:
+            self._stored.add(key)
+
+    def _discard(self, entry: Path, problem: str) -> None:
+        with self._lock:
+            first = entry.name not in self._warned
+            self._warned.add(entry.name)
+        if first:
+            self.warn(f"warning: cache entry {shown(entry)} discarded and recomputed: {problem}")
+        _remove(entry)
+
+    # Builds ------------------------------------------------------------------------------------------------
+
+    def fetch_build(self, key: str, planned: BuildPlan) -> Measured | None:
+        """The stored build, copied into the plan's directory."""
+        entry = self.directory / "builds" / key
+        fresh = self.fresh(key)
+        if not (self.read or fresh) or not entry.is_dir():
+            return None
+        try:
+            stored = _unsealed(_read_text(entry / "measured.json"))
+            elf = entry / planned.output.name
+            if not elf.is_file() or file_digest(elf) != stored["elf_sha256"]:
+                raise CorruptEntry(f"its {planned.output.name} is missing or altered")
+            # The flags as this plan runs them: equal to the stored build's but for its own image folder.
+            measured = _decode_measured(stored, Image(planned.spec, planned.output, " ".join(planned.flags), None,
+                                                      planned.directory / "build.log"))  # fmt: skip
+        except (CorruptEntry, KeyError, TypeError, ValueError) as error:
+            self._discard(entry, str(error))
+            return None
+        planned.directory.mkdir(parents=True, exist_ok=True)
+        for name, text in planned.generated:
+            (planned.directory / name).write_text(text)
+        shutil.copyfile(elf, planned.output)
+        shutil.copyfile(entry / "build.log", planned.directory / "build.log")
+        with self._lock:
+            self.hits += not fresh
+        return measured
+
+    def store_build(self, key: str, measured: Measured) -> None:
+        image = measured.image
+        if measured.sizes is None or image.path is None:
+            return  # failures are not kept: the next run tries again
+        builds = self.directory / "builds"
+        builds.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=builds, prefix=f".{key}."))
+        shutil.copyfile(image.path, staging / image.path.name)
+        shutil.copyfile(image.log, staging / "build.log")
+        payload = {
+            "elf_sha256": file_digest(image.path),
+            "sections": [asdict(section) for section in measured.sizes.sections],
+            "symbols": [asdict(symbol) for symbol in measured.symbols],
+        }  # fmt: skip
+        (staging / "measured.json").write_text(_sealed(payload))
+        _rename_into_place(staging, builds / key)
+        self._remember(key)
+
+    # Executions and other documents ------------------------------------------------------------------------------
+
+    def fetch_document(self, key: str, decode: Callable[[dict], T]) -> T | None:
+        """A stored JSON payload, decoded; None when absent, unreadable or damaged."""
+        path = self.directory / "runs" / f"{key}.json"
+        fresh = self.fresh(key)
+        if not (self.read or fresh) or not path.is_file():
+            return None
+        try:
+            result = decode(_unsealed(_read_text(path)))
+        except (CorruptEntry, KeyError, TypeError, ValueError) as error:
+            self._discard(path, str(error))
+            return None
+        with self._lock:
+            self.hits += not fresh
+        return result
+
+    def store_document(self, key: str, payload: dict | list) -> None:
+        runs = self.directory / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        descriptor, staging = tempfile.mkstemp(dir=runs, prefix=f".{key}.")
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(_sealed(payload))
+        os.replace(staging, runs / f"{key}.json")
+        self._remember(key)
+
+    def fetch_run(self, key: str) -> CellRun | None:
+        return self.fetch_document(key, decode_cell_run)
+
+    def store_run(self, key: str, run: CellRun) -> None:
+        if run.emulated.status != Status.TIMEOUT:
+            self.store_document(key, encode_cell_run(run))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise CorruptEntry(f"cannot read {path.name} ({error.strerror})") from None
+
+
+def _remove(entry: Path) -> None:
+    """Takes an entry away at once (a rename), then deletes it; another process may be doing the same."""
+    trash = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}.discarded")
+    try:
+        entry.rename(trash)
+    except OSError:
+        return
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
+
+
+def _rename_into_place(staging: Path, entry: Path) -> None:
+    """A directory entry appears whole; one already there (--no-cache, a damaged one) is replaced."""
+    _remove(entry)
+    try:
+        staging.rename(entry)
+    except OSError:  # another process put its equal entry there first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _decode_measured(stored: dict, image: Image) -> Measured:
+    sizes = ImageSizes(tuple(
+        Section(**{**section, "category": Category(section["category"]) if section["category"] else None})
+        for section in stored["sections"]
+    ))  # fmt: skip
+    symbols = tuple(SymbolSize(s["name"], s["group"], Category(s["category"]), s["size"]) for s in stored["symbols"])
+    return Measured(image, sizes, symbols, None)
+
+
+def encode_cell_run(run: CellRun) -> dict:
+    emulated, traced = run.emulated, run.traced
+    return {
+        "status": str(emulated.status),
+        "message": emulated.message,
+        "report": asdict(emulated.report) if emulated.report is not None else None,
+        "traced": None if traced is None else {
+            "lowest_stack_pointer": traced.lowest_stack_pointer, "instructions": traced.instructions,
+            "regions": {name: _encode_region(region) for name, region in traced.regions.items()},
+        },
+        "trace_message": run.trace_message,
+    }  # fmt: skip
+
+
+def _step_order(step: list) -> tuple:
+    previous, pc, following, _ = step
+    return (-1 if previous is None else previous, pc, following)
+
+
+def _encode_region(region: RegionSteps) -> dict:
+    steps = sorted(([*step, count] for step, count in region.steps.items()), key=_step_order)
+    return {"occurrences": region.occurrences, "steps": steps}
+
+
+def _classification(document: dict | None) -> Classification | None:
+    if document is None:
+        return None
+    return Classification(document["correct"], document["total"], tuple(document["predictions"]))
+
+
+def _traced(document: dict | None) -> TracedRun | None:
+    if document is None:
+        return None
+    regions = {
+        name: RegionSteps(region["occurrences"], {(p, pc, n): count for p, pc, n, count in region["steps"]})
+        for name, region in document["regions"].items()
+    }
+    return TracedRun(regions, document["lowest_stack_pointer"], document["instructions"])
+
+
+def decode_cell_run(document: dict) -> CellRun:
+    report = document["report"]
+    if report is not None:
+        report = WorkloadReport(**{
+            **report,
+            "outputs": tuple(report["outputs"]),
+            "log": tuple(TrainingLogEntry(e["iteration"], e["error"], tuple(e["weights"])) for e in report["log"]),
+            "stack": StackUse(**report["stack"]) if report["stack"] else None,
+            "classification": _classification(report.get("classification")),
+        })  # fmt: skip
+    emulated = Emulated(Status(document["status"]), document["message"], report)
+    return CellRun(emulated, _traced(document["traced"]), document["trace_message"])

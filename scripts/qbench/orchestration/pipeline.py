@@ -1,0 +1,490 @@
+"""The benchmark pipeline: every cell a small graph of stage tasks, run by an executor (qbench.executors).
+
+    prepare ─> build+measure ─┐
+    baseline: build+measure ──┴─> footprint ─> execute ─> price ─> analyse ─> the cell's row
+                         baseline: execute ─> price ──┘ (its stack peak)
+
+Each stage is a function of declared inputs with one typed record out. prepare (the host's part: sources,
+host training, the host's figures), build and measure (plan: flags, sources, generated files; compiler
+version -> ELF, sizes, symbols; stored together), execute (the ELF's bytes, the machine, the emulator and
+where the trace stops -> the firmware's report and the traced regions; stored) and price (a traced run and
+a core's timing table -> region figures; cheap, never stored, so two cores sharing one image and one run
+are each priced from their own table) run as tasks (qbench.tasks); analyse (qbench.analyse) on the client.
+
+The client walks each cell's graph on a thread of its own, a bounded number of cells at a time: it makes each
+stored stage's cache key from the stage's inputs, looks it up, asks the executor for the task only when the
+cache has nothing, and stores what comes back. Identical work asked for at once is done once; the baselines
+(one per core and -O level) are built and run once per run. Each finished cell goes to the spool at once
+(qbench.spool), so memory stays flat; the results come out in matrix order whatever order cells finish in.
+
+Every cell ends as exactly one row with a status; a cell that fails (missing tool, compile error, unreadable
+ELF, fault, timeout, a task that failed on a worker...) says why, keeps what was measured before the failure,
+and the other cells carry on. An interrupted run (Ctrl-C, SIGTERM) stops its children and its tasks and
+returns what finished, the rest marked incomplete; the cache lets the next run pick up from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qbench.common import processes
+from qbench.common.paths import shown
+from qbench.execution.emulate import CellRun, Emulated
+from qbench.execution.runners.qemu import EMULATOR
+from qbench.hardware.targets import Target
+from qbench.hardware.toolchain import ToolNotFound, require, version
+from qbench.images.article import COMPILER as ARTICLE_COMPILER
+from qbench.images.article import ArticleError, ArticleFigure, measure_article, not_measurable
+from qbench.images.build import BuildPlan, BuildSpec, Image, plan
+from qbench.images.libraries import Library
+from qbench.images.matrix import Cell, Matrix, Variant
+from qbench.images.workloads import HostFigures, WorkloadSettings
+from qbench.orchestration.analyse import (
+    CellOutcome,
+    RunRecords,
+    baseline_symbols,
+    cell_row,
+    describe_run,
+    footprint_row,
+    image_symbols,
+    incomplete,
+    run_tables,
+    stack_peak,
+    with_host_figures,
+    with_run,
+)
+from qbench.orchestration.cache import Cache
+from qbench.orchestration.executors import Executor, TaskFailed
+from qbench.orchestration.progress import Progress
+from qbench.orchestration.provenance import Revision
+from qbench.orchestration.spool import Spool
+from qbench.orchestration.tasks import IMAGE_PLACE, Compiled, ImageFile, Pricing, compile_image, execute, prepare, price
+from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow
+from qbench.sizes.measure import Measured
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    build_root: Path
+    jobs: int
+    cache: Cache
+    emulate: bool = True
+    timeout: float = 60.0  # seconds per emulator run
+    settings: WorkloadSettings = WorkloadSettings()
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    rows: list[ResultRow]
+    symbols: list[SymbolRow]
+    instructions: list[InstructionRow]
+    training: Path  # the folder holding the training logs, as the results will (qbench.spool)
+    tools: dict[str, str]  # tool -> version, for the environment block
+    interrupted: bool = False
+    article: list[ArticleFigure] = field(default_factory=list)  # the article's own host configuration
+    problems: list[str] = field(default_factory=list)  # what failed outside the cells
+
+
+class Stopping(Exception):
+    """The run was interrupted while this cell's graph was at a stage: what a task returns now is not trusted."""
+
+
+def check_tools(tools: Iterable[str], progress: Progress) -> tuple[dict[str, str], dict[str, str]]:
+    """(version of each tool found, message for each one missing)."""
+    found: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for tool in sorted(set(tools)):
+        try:
+            require(tool)
+            found[tool] = version(tool)
+        except ToolNotFound as error:
+            missing[tool] = str(error)
+            progress.note(f"error: {error}")
+    return found, missing
+
+
+def baseline_specs(cells: list[Cell]) -> dict[tuple[str, str], BuildSpec]:
+    """One empty baseline per (core, -O level) among the cells."""
+    return {(cell.target.name, cell.opt): BuildSpec.baseline(cell.target, cell.opt) for cell in cells}
+
+
+def parallel(
+    items: Iterable[T], work: Callable[[T], R], flows: int, finished: Callable[[T, R], None], stop: Callable[[], None]
+) -> list[T]:
+    """work(item) on `flows` threads, at most `flows` items in flight; finished(item, result) on this thread as
+    each completes. On an interrupt (Ctrl-C or SIGTERM): stop(), wait for the items in flight to end (their
+    work sees processes.stopping()), and return the items whose work never ran; else []."""
+    queue = iter(items)
+    pool = ThreadPoolExecutor(max_workers=max(1, flows))
+    pending: dict[Future, T] = {pool.submit(work, item): item for item in itertools.islice(queue, flows)}
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(pending[future], future.result())
+                del pending[future]  # only now: an interrupt inside finished() leaves the item to finish again
+                pending |= {pool.submit(work, item): item for item in itertools.islice(queue, 1)}
+    except KeyboardInterrupt:
+        stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, item in pending.items():
+            if not future.cancelled():
+                finished(item, future.result())
+        return [item for future, item in pending.items() if future.cancelled()] + list(queue)
+    pool.shutdown()
+    return []
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What every graph of a run shares: its options, the executor that runs the tasks, the progress display."""
+
+    options: RunOptions
+    executor: Executor
+    progress: Progress
+
+    def task(self, task: Callable[..., T], *arguments: Any) -> T:
+        """A stage task on the executor; Stopping once the run is interrupted."""
+        try:
+            result = self.executor.run(task, *arguments)
+        except processes.Stopped:
+            raise Stopping from None
+        except TaskFailed:
+            if processes.stopping():
+                raise Stopping from None
+            raise
+        if processes.stopping():
+            raise Stopping
+        return result
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image as built and measured, with the host's figures of a cell's image."""
+
+    measured: Measured
+    host: HostFigures | None
+
+
+def built_image(spec: BuildSpec, stages: Stages) -> BuiltImage:
+    """prepare on the executor; then build and measure unless the cache holds the plan's build."""
+    try:
+        prepared = stages.task(prepare, spec)
+    except TaskFailed as error:
+        return BuiltImage(_not_built(spec, "", f"the prepare task failed: {error}"), None)
+    if prepared.sources is None:
+        measured = _not_built(spec, "", prepared.error)
+    else:
+        measured = _measured(spec, plan(spec, stages.options.build_root, prepared.sources), prepared, stages)
+    stages.progress.done("build", spec.label, measured.error or "", measured.error is not None)
+    return BuiltImage(measured, prepared.host)
+
+
+def _not_built(spec: BuildSpec, flags: str, message: str) -> Measured:
+    return Measured(Image(spec, None, flags, message), None, (), message)
+
+
+def _measured(spec: BuildSpec, planned: BuildPlan, prepared, stages: Stages) -> Measured:
+    cache = stages.options.cache
+    key = cache.key("build", compiler=version(spec.target.compiler), plan=planned.identity())
+
+    def compute() -> Measured:
+        stored = cache.fetch_build(key, planned)
+        if stored is not None:
+            return stored
+        compiled = stages.task(compile_image, spec, prepared.sources, stages.executor.workspace)
+        result = _received(compiled, planned)
+        cache.store_build(key, result)
+        return result
+
+    try:
+        result, computed_here = cache.once(key, compute)
+    except TaskFailed as error:
+        return _not_built(spec, " ".join(planned.flags), f"the build task failed: {error}")
+    if computed_here:
+        return result
+    # The same build for another spec (equal flags and sources): its own copy in its own directory.
+    copied = cache.fetch_build(key, planned)
+    return copied if copied is not None else replace(result, image=replace(result.image, spec=spec))
+
+
+def _received(compiled: Compiled, planned: BuildPlan) -> Measured:
+    """A compiled image as the client keeps it: its files in the plan's own folder (unless the task built it
+    there), its messages naming that folder."""
+    place = shown(planned.directory)
+    log = planned.directory / "build.log"
+    if compiled.output != planned.output:
+        planned.directory.mkdir(parents=True, exist_ok=True)
+        for name, text in planned.generated:
+            (planned.directory / name).write_text(text)
+        if compiled.log is not None:
+            log.write_text(compiled.log.replace(IMAGE_PLACE, place))
+        if compiled.elf is not None:
+            planned.output.write_bytes(compiled.elf)
+    error = None if compiled.error is None else compiled.error.replace(IMAGE_PLACE, place)
+    built = compiled.elf is not None
+    image = Image(planned.spec, planned.output if built else None, " ".join(planned.flags), None if built else error,
+                  log if compiled.log is not None else None)  # fmt: skip
+    return Measured(image, compiled.sizes, compiled.symbols, error)
+
+
+def executed(
+    image: Image, target: Target, cut: dict[str, int], emulator: str, stages: Stages
+) -> tuple[CellRun, ImageFile]:
+    """The image's run (from the cache, else an execute task): inputs are the ELF's bytes, the machine, the
+    emulator and the cut. Images equal byte for byte (cortex-m0 and m0plus) share one run."""
+    options = stages.options
+    data = image.path.read_bytes()
+    elf = ImageFile(str(image.path.relative_to(options.build_root.resolve())), data)
+    key = options.cache.key("execute", elf=hashlib.sha256(data).hexdigest(), machine=target.qemu_machine,
+                            emulator=emulator, cut=cut)  # fmt: skip
+
+    def compute() -> CellRun:
+        stored = options.cache.fetch_run(key)
+        if stored is not None:
+            return stored
+        result = stages.task(execute, elf, target, cut, options.timeout, stages.executor.workspace)
+        options.cache.store_run(key, result)
+        return result
+
+    try:
+        return options.cache.once(key, compute)[0], elf
+    except TaskFailed as error:
+        return CellRun(Emulated(Status.RUN_FAILED, f"the execute task failed: {error}")), elf
+
+
+def priced(run: CellRun, elf: ImageFile, core: str | None, stages: Stages) -> Pricing:
+    """The run priced with core's timing table (None: the stack depth alone), on the executor."""
+    if run.traced is None:
+        return Pricing(None, run.trace_message)
+    try:
+        return stages.task(price, run, elf, core, stages.executor.workspace)
+    except TaskFailed as error:
+        return Pricing(None, f"the price task failed: {error}")
+
+
+class Shared:
+    """Work every cell of a core and -O level needs (its baseline's build and run): done once, kept for the run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[tuple, Future] = {}
+
+    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if owner:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as error:
+                future.set_exception(error)
+        return future.result()
+
+
+@dataclass(frozen=True)
+class Cells:
+    """What the cells' graphs share beyond the stages: the tools found and missing, the columns every row
+    carries, the baselines, and the spool their outcomes go to."""
+
+    stages: Stages
+    tools: dict[str, str]
+    missing: dict[str, str]
+    common: dict
+    spool: Spool
+    shared: Shared = field(default_factory=Shared)
+
+    def baseline(self, cell: Cell) -> Measured:
+        key = (cell.target.name, cell.opt)
+
+        def build_baseline() -> Measured:
+            measured = built_image(BuildSpec.baseline(cell.target, cell.opt), self.stages).measured
+            self.spool.add_baseline(*key, baseline_symbols(*key, measured))
+            return measured
+
+        return self.shared.get(("build", *key), build_baseline)
+
+    def baseline_peak(self, cell: Cell) -> int | None:
+        """The stack the baseline's own run takes, once per core and -O level."""
+
+        def run_baseline() -> int | None:
+            image = self.baseline(cell).image
+            run, elf = executed(image, cell.target, {}, self.tools[EMULATOR], self.stages)
+            failed = run.emulated.status != Status.OK
+            self.stages.progress.done("run", f"{cell.target.name} baseline -{cell.opt}", run.emulated.message, failed)
+            return stack_peak(run, priced(run, elf, None, self.stages).priced)
+
+        return self.shared.get(("run", cell.target.name, cell.opt), run_baseline)
+
+
+def cell_outcome(cell: Cell, cells: Cells) -> CellOutcome:
+    """One cell's graph, walked on the client: its row and what it adds beside it."""
+    settings = cells.stages.options.settings
+    bare = cell_row(cell, Status.INCOMPLETE, "", cells.common)
+    if cell.target.compiler in cells.missing:
+        return CellOutcome(_host_only(cell, cells, cell_row(cell, Status.TOOL_MISSING,
+                                                             cells.missing[cell.target.compiler], cells.common)))
+    try:
+        image = built_image(BuildSpec.for_cell(cell, settings), cells.stages)
+        baseline = cells.baseline(cell)
+    except Stopping:
+        return CellOutcome(incomplete(bare, "build"))
+    row = footprint_row(cell, image.measured, baseline, cells.common)
+    row = replace(row, toolchain=cells.tools[cell.target.compiler])
+    if image.host is not None:
+        row = with_host_figures(row, image.host)
+    symbols = image_symbols(cell, image.measured) if row.lib_flash is not None else ()
+    if row.status != Status.OK or not (cells.stages.options.emulate and cell.target.emulated):
+        return CellOutcome(row, symbols)
+    if EMULATOR in cells.missing:
+        return CellOutcome(replace(row, status=str(Status.TOOL_MISSING), message=cells.missing[EMULATOR]), symbols)
+    try:
+        return replace(_emulated(cell, row, image, cells), symbols=symbols)
+    except Stopping:
+        return CellOutcome(incomplete(row, "emulated run"), symbols)
+
+
+def _host_only(cell: Cell, cells: Cells, row: ResultRow) -> ResultRow:
+    """A cell that cannot be built still gets the host's figures (or says why the host could not make them)."""
+    try:
+        prepared = cells.stages.task(prepare, BuildSpec.for_cell(cell, cells.stages.options.settings))
+    except Stopping:
+        return incomplete(row, "build")
+    except TaskFailed as error:
+        return replace(row, status=str(Status.BUILD_FAILED), message=f"the prepare task failed: {error}")
+    if prepared.host is None:
+        return replace(row, status=str(Status.BUILD_FAILED), message=prepared.error)
+    return with_host_figures(row, prepared.host)
+
+
+def _emulated(cell: Cell, row: ResultRow, image: BuiltImage, cells: Cells) -> CellOutcome:
+    baseline_peak = cells.baseline_peak(cell)
+    cut = cell.workload.trace_cut(cell.variant == Variant.TRAINABLE, cells.stages.options.settings)
+    run, elf = executed(image.measured.image, cell.target, cut, cells.tools[EMULATOR], cells.stages)
+    cells.stages.progress.done("run", *describe_run(cell, run))
+    pricing = priced(run, elf, cell.target.name, cells.stages)
+    expected = image.host.expected_predictions if image.host is not None else None
+    records = RunRecords(run, pricing.priced, pricing.error, baseline_peak, cells.tools[EMULATOR], expected)
+    instructions, training = run_tables(cell, run, pricing.priced)
+    return CellOutcome(with_run(row, cell, records), (), instructions, training)
+
+
+def article_stage(library: Library, root: Path, cache: Cache) -> list[ArticleFigure]:
+    """The article's own host configuration for one library (g++ -O3, GNU size): inputs are the library's
+    files and the host compiler; ArticleError when it does not build."""
+    key = cache.key("article", compiler=version(ARTICLE_COMPILER), library=library.name,
+                    files=library.fingerprint)  # fmt: skip
+
+    def compute() -> list[ArticleFigure]:
+        stored = cache.fetch_document(key, lambda figures: [ArticleFigure(**figure) for figure in figures])
+        if stored is not None:
+            return stored
+        figures = measure_article(library, root / "article")
+        if not processes.stopping():
+            cache.store_document(key, [asdict(figure) for figure in figures])
+        return figures
+
+    return cache.once(key, compute)[0]
+
+
+def _article(matrix: Matrix, options: RunOptions, progress: Progress) -> tuple[list[ArticleFigure], list[str], bool]:
+    """The article's host figures for every library of an XOR run (the article's workload): the figures,
+    what failed, and whether the run was interrupted meanwhile."""
+    libraries = {cell.library.name: cell.library for cell in matrix.cells if cell.workload.name == "xor"}
+    figures, problems = [], []
+    try:
+        for library in libraries.values():
+            if not_measurable(library) is not None:
+                progress.note(f"note: the article's host configuration: {not_measurable(library)}")
+                continue
+            try:
+                figures += article_stage(library, options.build_root, options.cache)
+            except (ArticleError, ToolNotFound) as error:
+                problems.append(f"the article's host configuration: {error}")
+                progress.note(f"error: {problems[-1]}")
+    except KeyboardInterrupt:
+        processes.stop()
+        return figures, problems, True
+    return figures, problems, processes.stopping()
+
+
+def _tools(matrix: Matrix, options: RunOptions, progress: Progress) -> tuple[dict[str, str], dict[str, str]]:
+    tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
+    if any(options.emulate and cell.target.emulated for cell in matrix.cells):
+        found, emulator_missing = check_tools([EMULATOR], progress)
+        tools |= found
+        missing |= emulator_missing
+    return tools, missing
+
+
+def _begin(matrix: Matrix, cells: Cells) -> None:
+    """The progress display's totals: images to build, runs (at most), cells."""
+    buildable = [cell for cell in matrix.cells if cell.target.compiler not in cells.missing]
+    emulated = [cell for cell in buildable if cells.stages.options.emulate and cell.target.emulated]
+    progress = cells.stages.progress
+    progress.begin("build", len(baseline_specs(buildable)) + len(buildable))
+    if emulated and EMULATOR not in cells.missing:
+        progress.begin("run", len(baseline_specs(emulated)) + len(emulated))
+    progress.begin("cells", len(matrix.rejected) + len(matrix.cells))
+
+
+def run_matrix(
+    matrix: Matrix, options: RunOptions, revision: Revision, progress: Progress, executor: Executor, spool: Spool
+) -> RunOutput:
+    tools, missing = _tools(matrix, options, progress)
+    executor.require(tools)
+    cells = Cells(Stages(options, executor, progress), tools, missing,
+                  {"git_sha": revision.sha, "git_dirty": revision.dirty}, spool)  # fmt: skip
+    _begin(matrix, cells)
+    for index, rejected in enumerate(matrix.rejected):
+        spool.add(index, CellOutcome(cell_row(rejected.cell, Status.INVALID, rejected.reason, cells.common)))
+
+    def finished(item: tuple[int, Cell], outcome: CellOutcome) -> None:
+        spool.add(item[0], outcome)
+        failed = outcome.row.status not in (Status.OK, Status.INVALID)
+        progress.done("cells", item[1].label, "" if not failed else f"{outcome.row.status}", failed)
+
+    numbered = list(enumerate(matrix.cells, start=len(matrix.rejected)))
+    unfinished = parallel(numbered, lambda item: cell_outcome(item[1], cells), executor.flows(), finished,
+                          executor.stop)  # fmt: skip
+    for index, cell in unfinished:
+        spool.add(index, CellOutcome(incomplete(cell_row(cell, Status.INCOMPLETE, "", cells.common), "build")))
+    interrupted = bool(unfinished) or processes.stopping()
+    article, problems, interrupted = ([], [], True) if interrupted else _article(matrix, options, progress)
+    baselines = list(baseline_specs([cell for cell in matrix.cells if cell.target.compiler not in missing]))
+    return RunOutput(spool.rows(), spool.symbols(baselines), spool.instructions(), spool.training, tools,
+                     interrupted, article, problems)  # fmt: skip
+
+
+def build_images(
+    specs: list[BuildSpec], options: RunOptions, executor: Executor, progress: Progress
+) -> tuple[dict[BuildSpec, Measured], bool]:
+    """Only the build stage (prepare, build and measure) of every spec: `qbench build`."""
+    stages = Stages(options, executor, progress)
+    built: dict[BuildSpec, Measured] = {}
+
+    def work(spec: BuildSpec) -> Measured | None:
+        try:
+            return built_image(spec, stages).measured
+        except Stopping:
+            return None
+
+    def finished(spec: BuildSpec, measured: Measured | None) -> None:
+        if measured is not None:
+            built[spec] = measured
+
+    progress.begin("build", len(specs))
+    unfinished = parallel(specs, work, executor.flows(), finished, executor.stop)
+    return built, bool(unfinished) or processes.stopping()

@@ -1,0 +1,96 @@
+"""Results that stream: each cell's outcome goes to disk the moment it arrives, so a long sweep holds only
+the cells in flight in memory, and what finished can be read while the run goes on.
+
+In the spool folder: `results.partial.jsonl` (one row per line, in the order the cells finished: `tail -f`
+it), the cells' symbols and instruction splits beside it, and `training/` (each training log as the CSV file
+the results will hold). At the end the rows, symbols and instruction splits are read back in matrix order
+for the results files; the training logs are moved in as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, astuple, dataclass
+from pathlib import Path
+from typing import IO
+
+from qbench.orchestration.analyse import CellOutcome
+from qbench.records.results import InstructionRow, ResultRow, SymbolRow
+
+ROWS = "results.partial.jsonl"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where one cell's outcome lies in the spool's files: (offset, length) of its row, symbols, instructions."""
+
+    row: tuple[int, int]
+    symbols: tuple[int, int]
+    instructions: tuple[int, int]
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.training = directory / "training"
+        self.training.mkdir(parents=True, exist_ok=True)
+        self._rows = (directory / ROWS).open("w+b")
+        self._symbols = (directory / "symbols.partial.jsonl").open("w+b")
+        self._instructions = (directory / "instructions.partial.jsonl").open("w+b")
+        self._cells: dict[int, Stored] = {}
+        self._baselines: dict[tuple[str, str], tuple[SymbolRow, ...]] = {}
+
+    @property
+    def rows_file(self) -> Path:
+        return self.directory / ROWS
+
+    def add(self, index: int, outcome: CellOutcome) -> None:
+        """The outcome of the cell at this position of the matrix (rejected cells first, then the cells)."""
+        self._cells[index] = Stored(
+            _append(self._rows, asdict(outcome.row)),
+            _append(self._symbols, [astuple(symbol) for symbol in outcome.symbols]),
+            _append(self._instructions, [astuple(row) for row in outcome.instructions]),
+        )  # fmt: skip
+        if outcome.training is not None:
+            outcome.training.frame().to_csv(self.training / outcome.training.file_name, index=False)
+
+    def add_baseline(self, core: str, opt: str, symbols: tuple[SymbolRow, ...]) -> None:
+        self._baselines[(core, opt)] = symbols
+
+    def rows(self) -> list[ResultRow]:
+        return [ResultRow(**_read(self._rows, stored.row)) for stored in self._in_order()]
+
+    def symbols(self, baselines: list[tuple[str, str]]) -> list[SymbolRow]:
+        """The baselines' symbols (in the order given), then every cell's, in matrix order."""
+        cells = [SymbolRow(*values) for stored in self._in_order() for values in _read(self._symbols, stored.symbols)]
+        return [symbol for key in baselines for symbol in self._baselines.get(key, ())] + cells
+
+    def instructions(self) -> list[InstructionRow]:
+        return [InstructionRow(*values) for stored in self._in_order()
+                for values in _read(self._instructions, stored.instructions)]  # fmt: skip
+
+    def _in_order(self) -> list[Stored]:
+        return [self._cells[index] for index in sorted(self._cells)]
+
+    def close(self) -> None:
+        for stream in (self._rows, self._symbols, self._instructions):
+            stream.close()
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _append(stream: IO[bytes], document) -> tuple[int, int]:
+    line = json.dumps(document).encode() + b"\n"
+    stream.seek(0, 2)
+    offset = stream.tell()
+    stream.write(line)
+    stream.flush()
+    return offset, len(line)
+
+
+def _read(stream: IO[bytes], place: tuple[int, int]):
+    stream.seek(place[0])
+    return json.loads(stream.read(place[1]))

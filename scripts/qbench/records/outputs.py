@@ -1,0 +1,251 @@
+"""Results folders written whole.
+
+A folder qbench writes (`run --out`, `merge --out`, `report DIR`) is checked
+before any work starts, locked against a second qbench writing it, built in a
+hidden sibling and renamed into place at the end. A failure or an interrupt at
+any point before that leaves the previous folder exactly as it was.
+
+Beside the folder NAME, in its parent, live `.NAME.lock` (the advisory lock,
+holding its holder's pid and command line), and while writing `.NAME.qbench-new`
+(the folder being built), `.NAME.qbench-old` (the previous folder, moved aside
+for the instant of the swap) and, during a run, `.NAME.qbench-partial` (the rows
+as they arrive: qbench.spool). Only the lock's holder touches the last three, so
+whatever a killed qbench left of them is cleared by the next one.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from qbench.common.paths import shown
+
+# What makes an existing, non-empty folder one qbench may replace.
+RESULTS_MARKER = "results.json"
+
+
+class FolderError(Exception):
+    """An output folder that cannot be used; found before any work starts."""
+
+
+class WriteError(Exception):
+    """Writing an output folder failed; the previous folder is kept."""
+
+
+def checked_folder(text: str, what: str, *, existing: bool = False) -> Path:
+    """The folder `text` names, once it is known that qbench can write it whole: not empty, not a file
+    or below one, in a parent that exists (it is created) and can be written, and either new, empty
+    or earlier results (it is replaced). `existing`: the folder must be there already."""
+    if not text:
+        raise FolderError(f"{what} is empty; name a folder, e.g. reports/mine")
+    try:
+        path = Path(text).resolve()
+    except (OSError, RuntimeError) as error:
+        raise FolderError(f"{what} {text}: {error}") from None
+    if not path.name:
+        raise FolderError(f"{what} {text}: the file-system root cannot be replaced; name a folder below it")
+    if path.exists() and not path.is_dir():
+        raise FolderError(f"{what} {text} is a file, not a folder")
+    if existing and not path.is_dir():
+        raise FolderError(f"{what} {text}: no such folder (write one with `qbench run --out {text}`)")
+    if path.is_mount():
+        raise FolderError(f"{what} {text} is a mount point, which cannot be replaced whole; name a folder inside it")
+    _check_parent(path, text, what)
+    if path.is_dir() and any(path.iterdir()) and not (path / RESULTS_MARKER).is_file():
+        raise FolderError(
+            f"{what} {text} holds files that are not qbench results (no {RESULTS_MARKER}), and writing it "
+            "would replace them; name a new or empty folder, or an earlier results folder"
+        )
+    return path
+
+
+def _check_parent(path: Path, text: str, what: str) -> None:
+    """The folder's parent exists afterwards and this process can create and rename entries in it."""
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise FolderError(f"{what} {text}: {ancestor} is a file, so no folder can be made below it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FolderError(f"{what} {text}: cannot create {path.parent}: {error.strerror}") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        read_only = os.statvfs(path.parent).f_flag & os.ST_RDONLY
+        cause = os.strerror(errno.EROFS if read_only else errno.EACCES)
+        raise FolderError(f"{what} {text}: cannot write in {path.parent}: {cause}")
+
+
+def _sibling(path: Path, role: str) -> Path:
+    """A hidden entry beside the folder, belonging to this folder alone."""
+    return path.parent / f".{path.name}.{role}"
+
+
+def lock_file(path: Path) -> Path:
+    return _sibling(path, "lock")
+
+
+@contextmanager
+def locked(path: Path, command: str, *, wait: bool = False) -> Iterator[None]:
+    """Holds the advisory lock on writing `path` (its parent must exist). Held elsewhere: refuses at
+    once naming the holder, or with `wait` waits for it. The kernel releases it if this process dies."""
+    try:
+        descriptor = os.open(lock_file(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise FolderError(_lock_failure(path, error)) from None
+    try:
+        _acquire(descriptor, path, wait)
+        _name_holder(descriptor, path, command)
+        try:
+            yield
+        finally:
+            os.ftruncate(descriptor, 0)  # while still held, so no one reads a holder that has gone
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _lock_failure(path: Path, error: OSError) -> str:
+    return f"cannot lock {shown(path)}: {error.strerror} ({lock_file(path)})"
+
+
+def _name_holder(descriptor: int, path: Path, command: str) -> None:
+    """The lock file says who holds it, for the message a second writer gets."""
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"pid {os.getpid()}: {command}".encode(), 0)
+    except OSError as error:
+        raise FolderError(_lock_failure(path, error)) from None
+
+
+def _acquire(descriptor: int, path: Path, wait: bool) -> None:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        holder = os.pread(descriptor, 4096, 0).decode(errors="replace").strip() or "it has not named itself yet"
+    if not wait:
+        raise FolderError(f"{shown(path)} is being written by another qbench ({holder}); pass --wait to wait for it")
+    print(f"note: waiting for another qbench ({holder}) to finish writing {shown(path)}", file=sys.stderr)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+
+@contextmanager
+def results_folder(path: Path, command: str, *, wait: bool = False) -> Iterator[ResultsFolder]:
+    """The checked folder `path`, locked for writing while the block runs."""
+    with locked(path, command, wait=wait):
+        _clear_leftovers(path)
+        yield ResultsFolder(path)
+
+
+def _clear_leftovers(path: Path) -> None:
+    """What a qbench killed while writing this folder left beside it."""
+    shutil.rmtree(_sibling(path, "qbench-new"), ignore_errors=True)
+    shutil.rmtree(_sibling(path, "qbench-partial"), ignore_errors=True)
+    aside = _sibling(path, "qbench-old")
+    if aside.is_dir() and not path.exists():
+        # Killed between the swap's two renames: the previous folder goes back in place.
+        try:
+            os.rename(aside, path)
+        except OSError as error:
+            raise FolderError(
+                f"cannot put back {shown(path)}'s earlier results from {aside}: {error.strerror}"
+            ) from None
+        print(f"note: put back {shown(path)} as it was before a qbench was killed while writing it", file=sys.stderr)
+    _remove_aside(aside)
+
+
+def _remove_aside(aside: Path) -> None:
+    try:
+        shutil.rmtree(aside)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        print(f"warning: could not remove the previous results moved aside to {aside}: {error.strerror}",
+              file=sys.stderr)  # fmt: skip
+
+
+class ResultsFolder:
+    """A locked output folder; `replacing` puts a new one in its place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written = False  # the new folder is in place
+
+    @property
+    def partial(self) -> Path:
+        """Where a run streams its rows while it goes on (removed once the folder is written)."""
+        return _sibling(self.path, "qbench-partial")
+
+    @contextmanager
+    def replacing(self, keep_all_but: tuple[str, ...] | None = None) -> Iterator[Path]:
+        """A hidden sibling to write the new folder into, renamed into place when the block ends
+        without an error and removed otherwise. It starts empty, or with `keep_all_but` as a copy
+        of the current folder without those top-level entries."""
+        staging = _sibling(self.path, "qbench-new")
+        existed = self.path.exists()
+        try:
+            if keep_all_but is None:
+                staging.mkdir()
+            else:
+                shutil.copytree(self.path, staging, ignore=_top_level(self.path, keep_all_but))
+            yield staging
+            self._swap(staging)
+        except OSError as error:
+            raise WriteError(_write_failure(self.path, error, existed)) from None
+        finally:
+            # A partial folder is never used; if removing it fails, the next writer clears it.
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _swap(self, staging: Path) -> None:
+        aside = _sibling(self.path, "qbench-old")
+        with _signals_deferred():  # an interrupt between the two renames would leave no folder in place
+            if self.path.exists():
+                os.rename(self.path, aside)
+                try:
+                    os.rename(staging, self.path)
+                except OSError:
+                    os.rename(aside, self.path)
+                    raise
+            else:
+                os.rename(staging, self.path)
+            self.written = True
+            _remove_aside(aside)
+
+
+def _top_level(folder: Path, dropped: tuple[str, ...]):
+    """copytree's `ignore` leaving out these entries of the folder itself (not of its subfolders)."""
+    return lambda where, names: [name for name in names if name in dropped and Path(where) == folder]
+
+
+def _write_failure(path: Path, error: OSError, existed: bool) -> str:
+    cause = error.strerror or str(error)
+    where = f" ({error.filename})" if error.filename else ""
+    kept = "its previous contents are untouched" if existed else "nothing was written"
+    return f"could not write {shown(path)}: {cause}{where}; {kept}"
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while the block runs, then delivered to the handlers they would
+    have reached. Signal handlers belong to the main thread; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {number: signal.signal(number, lambda number, frame: caught.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])

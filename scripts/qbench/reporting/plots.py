@@ -1,0 +1,499 @@
+"""The report's plots: PNG files beside report.md, from the saved results.
+
+report_figures draws every figure the results hold data for, one per question, by report section; save
+writes one beside the report. Every figure keeps the same rules:
+
+- Cortex-M cores and other targets (the x86-64 host: objects only, static RAM, nothing run) never share axes.
+- Legends sit outside the axes, right of them, never over the data.
+- Colours come from Okabe and Ito's colour-blind-safe palette; series that outnumber its colours also differ
+  in line style, marker or hatch, so no two series look alike.
+- A bar chart's value axis is logarithmic when its positive values span a decade or more.
+- Flash is deployed flash: library flash without the test set's tables, as in the report's tables.
+- Nothing is left out silently: every network, format, variant and library of a results set is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from qbench.records.results import QNN_LIBRARY, SavedResults, training_log_name  # noqa: E402
+from qbench.reporting.analysis import deployed_flash, fit_line, library_ram, ok_rows  # noqa: E402
+
+PLOTS = "plots"
+LEARNED_ERROR = 0.1  # the learned criterion: every output within 0.1 of its target
+CORTEX_M = "cortex-m"
+PREFERRED_CORE = "cortex-m0plus"  # the article's core: the weights plot shows its run when there is one
+# Okabe and Ito's colour-blind-safe palette, yellow last (faint on white).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+# The second way series differ, as many of each kind.
+LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
+DECADE = 10.0
+BYTES = "bytes"
+INSTRUCTIONS = "instructions (QEMU trace)"
+
+ReportFigure = tuple[str, Figure, str]  # caption, figure, file name
+
+
+# Looks.
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    colour: str
+    line_style: str | tuple
+    marker: str
+    hatch: str
+
+
+def variation(index: int) -> SeriesStyle:
+    """Line style, marker and hatch number index (colour left to the caller)."""
+    return SeriesStyle("", LINE_STYLES[index % len(LINE_STYLES)], MARKERS[index % len(MARKERS)],
+                       HATCHES[index % len(HATCHES)])  # fmt: skip
+
+
+def series_style(index: int) -> SeriesStyle:
+    """The index-th series' look: the palette's colours in turn, then again with the next line style, marker
+    and hatch (distinct for the first len(PALETTE) * len(LINE_STYLES) series)."""
+    varied = variation(index // len(PALETTE))
+    return SeriesStyle(PALETTE[index % len(PALETTE)], varied.line_style, varied.marker, varied.hatch)
+
+
+def paired_styles(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], SeriesStyle]:
+    """Series named by two parts (e.g. core and format): colour by the first, line style, marker and hatch by
+    the second, while both fit; otherwise one look after another."""
+    firsts, seconds = list(dict.fromkeys(key[0] for key in keys)), list(dict.fromkeys(key[1] for key in keys))
+    if len(firsts) > len(PALETTE) or len(seconds) > len(LINE_STYLES):
+        return {key: series_style(index) for index, key in enumerate(dict.fromkeys(keys))}
+    looks = {}
+    for first, second in keys:
+        varied = variation(seconds.index(second))
+        looks[first, second] = SeriesStyle(PALETTE[firsts.index(first)], varied.line_style, varied.marker,
+                                           varied.hatch)  # fmt: skip
+    return looks
+
+
+def spans_a_decade(values: Iterable[float]) -> bool:
+    """True when the positive, finite values reach from some v to at least 10 v."""
+    positive = [float(value) for value in values if pd.notna(value) and math.isfinite(value) and value > 0]
+    return len(positive) >= 2 and max(positive) >= DECADE * min(positive)
+
+
+def scale_values_axis(axes: Axes, values: Iterable[float]) -> None:
+    """Log scale when the values span a decade, so that one large bar does not flatten the others."""
+    if spans_a_decade(values):
+        axes.set_yscale("log")
+        axes.grid(axis="y", which="minor", alpha=0.15)
+
+
+def new_figure(panels: int, width_per_panel: float = 5.2, height: float = 4.2) -> tuple[Figure, list[Axes]]:
+    figure, axes = plt.subplots(1, panels, figsize=(2.2 + width_per_panel * panels, height), layout="constrained",
+                                squeeze=False)  # fmt: skip
+    return figure, list(axes[0])
+
+
+def head(figure: Figure, heading: str) -> None:
+    """The figure's heading: above its panels, or in the one panel's title."""
+    if len(figure.axes) == 1:
+        axes = figure.axes[0]
+        axes.set_title(f"{heading}\n{axes.get_title()}" if axes.get_title() else heading)
+    else:
+        figure.suptitle(heading)
+
+
+def legend_outside(figure: Figure, title: str | None = None, columns: int = 1) -> None:
+    """One legend for every panel of the figure, right of them (the constrained layout keeps room for it);
+    level with the panels' middle when a heading runs above them, so the two never meet."""
+    entries: dict[str, object] = {}
+    for axes in figure.axes:
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        where = "outside right center" if figure.get_suptitle() else "outside right upper"
+        figure.legend(list(entries.values()), list(entries), loc=where, title=title, ncols=columns,
+                      fontsize="small", title_fontsize="small")  # fmt: skip
+
+
+# Names.
+
+
+def format_name(qformat: str) -> str:
+    """q16.16 -> Q16.16; float32 stays float32."""
+    return qformat.upper() if qformat.startswith("q") else qformat
+
+
+def target_group(core: str) -> str:
+    """The axes a core's results go on: every Cortex-M core together, any other target (the host) on its own."""
+    return CORTEX_M if core.startswith(CORTEX_M) else core
+
+
+def is_cortex_m(rows: pd.DataFrame) -> pd.Series:
+    return rows["core"].map(target_group) == CORTEX_M
+
+
+def network_slug(network: str) -> str:
+    """A network as a file name part: '2-4-1 tanh/sigmoid' -> '2-4-1-tanh-sigmoid'."""
+    return network.replace(" ", "-").replace("/", "-")
+
+
+def shown(column: str, value) -> str:
+    return format_name(str(value)) if column == "qformat" else str(value)
+
+
+def common_description(rows: pd.DataFrame, columns: Sequence[str]) -> str:
+    """The values of the given columns that are the same on every row, for a heading."""
+    return " ".join(shown(column, rows[column].iloc[0]) for column in columns if rows[column].nunique() == 1)
+
+
+@dataclass(frozen=True)
+class Series:
+    """The series each row belongs to: its label, and the two parts its colour and its style follow."""
+
+    labels: pd.Series
+    styles: dict[str, SeriesStyle]
+
+
+def row_series(rows: pd.DataFrame, columns: Sequence[str]) -> Series:
+    """Series by the given columns that vary between rows (the last column when none does): colour by the last
+    varying column, style by the others."""
+    named = [column for column in columns if rows[column].nunique() > 1] or [columns[-1]]
+    colour_by, style_by = named[-1], named[:-1]
+    keys = [(shown(colour_by, row[colour_by]), " ".join(shown(column, row[column]) for column in style_by))
+            for _, row in rows.iterrows()]  # fmt: skip
+    labels = [" ".join(filter(None, (style, colour))) for colour, style in keys]
+    looks = paired_styles(keys)
+    return Series(
+        pd.Series(labels, index=rows.index), {label: looks[key] for label, key in zip(labels, keys, strict=True)}
+    )
+
+
+# Bars.
+
+
+def bar_table(rows: pd.DataFrame, x_column: str, labels: pd.Series, values: pd.Series) -> pd.DataFrame:
+    """index = x categories in order of appearance, one column per series in order of appearance."""
+    frame = pd.DataFrame({"x": rows[x_column].map(lambda value: shown(x_column, value)).to_numpy(),
+                          "series": labels.to_numpy(),
+                          "value": pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)})  # fmt: skip
+    table = frame.pivot(index="x", columns="series", values="value")
+    return table.reindex(index=list(dict.fromkeys(frame["x"])), columns=list(dict.fromkeys(frame["series"])))
+
+
+def bars_width(rows: pd.DataFrame, x_column: str, labels: pd.Series) -> float:
+    """A panel's width in inches, so that many bars stay readable."""
+    return max(4.6, 1.4 + 0.3 * rows[x_column].nunique() * labels.nunique())
+
+
+def draw_bars(axes: Axes, table: pd.DataFrame, styles: dict[str, SeriesStyle], ylabel: str, title: str) -> None:
+    width = 0.8 / max(1, len(table.columns))
+    for offset, label in enumerate(table.columns):
+        style = styles[label]
+        positions = [index + (offset - (len(table.columns) - 1) / 2) * width for index in range(len(table.index))]
+        axes.bar(positions, table[label], width, label=str(label), color=style.colour, hatch=style.hatch,
+                 edgecolor="#333333", linewidth=0.4)  # fmt: skip
+    axes.set_xticks(range(len(table.index)), [str(x) for x in table.index], rotation=30, ha="right")
+    axes.set(ylabel=ylabel, title=title)
+    axes.grid(axis="y", alpha=0.3)
+    scale_values_axis(axes, table.to_numpy().ravel())
+
+
+# Footprint: what the network costs, per core and format.
+
+FOOTPRINT_SERIES = ("library", "network", "variant")
+
+
+def flash_title(rows: pd.DataFrame) -> str:
+    holds_test_set = rows["test_data_bytes"].fillna(0).gt(0).any()
+    return "Deployed flash (test set excluded)" if holds_test_set else "Library flash"
+
+
+def ram_title(rows: pd.DataFrame) -> str:
+    measured = rows["lib_ram_total"].notna()
+    if measured.all():
+        return "Library RAM (static + stack peak)"
+    return "Library RAM (static only: not run)" if not measured.any() else "Library RAM (static + stack where run)"
+
+
+def footprint_figure(rows: pd.DataFrame, x_column: str, where: str, file_name: str) -> ReportFigure:
+    """Flash and RAM bars by x_column (core or format), one bar per library, network and variant; where says
+    which target(s) and what the rows share."""
+    series = row_series(rows, FOOTPRINT_SERIES)
+    figure, (flash, ram) = new_figure(2, bars_width(rows, x_column, series.labels))
+    draw_bars(flash, bar_table(rows, x_column, series.labels, deployed_flash(rows)), series.styles, BYTES,
+              flash_title(rows))  # fmt: skip
+    draw_bars(ram, bar_table(rows, x_column, series.labels, library_ram(rows)), series.styles, BYTES,
+              ram_title(rows))  # fmt: skip
+    head(figure, f"What the network costs {where}")
+    legend_outside(figure)
+    ram = ram_title(rows)
+    return f"{flash_title(rows)} and {ram[0].lower()}{ram[1:]} {where}", figure, file_name
+
+
+def subject(rows: pd.DataFrame, *details: str) -> str:
+    """What a figure's rows share (workload, library, network) and the given details."""
+    return " ".join(filter(None, [common_description(rows, ("workload", "library", "network")), *details]))
+
+
+def footprint_figures(rows: pd.DataFrame) -> list[ReportFigure]:
+    """Per workload and level: one figure per format for the Cortex-M cores, one per other target by format."""
+    good = ok_rows(rows)
+    good = good[good["lib_flash"].notna()]
+    figures = []
+    for (workload, opt), chosen in good.groupby(["workload", "opt"], sort=False):
+        cortex_m = is_cortex_m(chosen)
+        for (qformat,), per_format in chosen[cortex_m].groupby(["qformat"], sort=False):
+            where = f"per Cortex-M core, {subject(per_format, format_name(qformat), f'-{opt}')}"
+            file_name = f"footprint_{workload}_{CORTEX_M}_{qformat}_{opt}.png"
+            figures.append(footprint_figure(per_format, "core", where, file_name))
+        for (core,), per_target in chosen[~cortex_m].groupby(["core"], sort=False):
+            where = f"as {core} objects, by format (sizes only, not run), {subject(per_target, f'-{opt}')}"
+            figures.append(footprint_figure(per_target, "qformat", where, f"footprint_{workload}_{core}_{opt}.png"))
+    return figures
+
+
+# Instructions: per inference and per training step, per core and format.
+
+INSTRUCTION_SERIES = ("library", "network", "qformat")
+
+
+def instruction_figure(rows: pd.DataFrame, workload: str, opt: str) -> ReportFigure | None:
+    forward = rows[(rows["variant"] == "inference") & rows["instr_forward"].notna()]
+    step = rows[(rows["variant"] == "trainable") & rows["instr_train_step"].notna()]
+    panels = [(chosen, column, title) for chosen, column, title in (
+        (forward, "instr_forward", "Per inference (inference-only image)"),
+        (step, "instr_train_step", "Per training step (trainable image)"),
+    ) if not chosen.empty]  # fmt: skip
+    if not panels:
+        return None
+    drawn = pd.concat([chosen for chosen, _, _ in panels])
+    series = row_series(drawn, INSTRUCTION_SERIES)
+    figure, axes = new_figure(len(panels), max(bars_width(chosen, "core", series.labels[chosen.index])
+                                               for chosen, _, _ in panels))  # fmt: skip
+    for panel, (chosen, column, title) in zip(axes, panels, strict=True):
+        table = bar_table(chosen, "core", series.labels[chosen.index], chosen[column])
+        draw_bars(panel, table, series.styles, INSTRUCTIONS, title)
+    heading = f"Instructions executed per Cortex-M core, {subject(drawn, f'-{opt}')}"
+    head(figure, heading)
+    legend_outside(figure)
+    what = " and ".join(title.split(" (")[0].lower() for _, _, title in panels)
+    return f"{heading}: {what}", figure, f"instructions_{workload}_{CORTEX_M}_{opt}.png"
+
+
+def instruction_figures(rows: pd.DataFrame) -> list[ReportFigure]:
+    """Per workload and level, the Cortex-M cores only (other targets are not run)."""
+    good = ok_rows(rows)
+    good = good[is_cortex_m(good)]
+    figures = [instruction_figure(chosen, workload, opt)
+               for (workload, opt), chosen in good.groupby(["workload", "opt"], sort=False)]  # fmt: skip
+    return [figure for figure in figures if figure is not None]
+
+
+# Training: the error over the iterations, per format and library.
+
+
+@dataclass(frozen=True)
+class TrainingCurve:
+    library: str
+    qformat: str
+    cores: tuple[str, ...]  # every core that logged this very run
+    log: pd.DataFrame
+
+
+def training_curves(runs: pd.DataFrame, training: dict[str, pd.DataFrame]) -> list[TrainingCurve]:
+    """One curve per library, format and distinct log; cores that logged the same run share a curve."""
+    curves: dict[tuple, TrainingCurve] = {}
+    for row in runs.itertuples():
+        log = training.get(training_log_name(row.workload, row.library, row.network, row.core, row.qformat,
+                                             row.variant, row.opt))  # fmt: skip
+        if log is None or log.empty:
+            continue
+        key = (row.library, row.qformat, tuple(log["iteration"]), tuple(log["error_raw"]))
+        known = curves.get(key)
+        curves[key] = TrainingCurve(row.library, row.qformat, (*known.cores, row.core) if known else (row.core,),
+                                    log)  # fmt: skip
+    return list(curves.values())
+
+
+def curve_label(curve: TrainingCurve, with_library: bool) -> str:
+    library = f" {curve.library}" if with_library else ""
+    return f"{format_name(curve.qformat)}{library} ({', '.join(curve.cores)})"
+
+
+def training_figure(runs: pd.DataFrame, training: dict[str, pd.DataFrame], workload: str, network: str,
+                    opt: str) -> ReportFigure | None:  # fmt: skip
+    curves = training_curves(runs, training)
+    if not curves:
+        return None
+    with_library = len({curve.library for curve in curves}) > 1
+    figure, (axes,) = new_figure(1, width_per_panel=7.0)
+    looks = paired_styles([(curve.qformat, curve.library if with_library else "") for curve in curves])
+    repeated = len(looks) < len(curves)  # one format and library on cores that differ: one look each
+    for index, curve in enumerate(curves):
+        style = series_style(index) if repeated else looks[curve.qformat, curve.library if with_library else ""]
+        axes.plot(curve.log["iteration"], curve.log["error"], label=curve_label(curve, with_library),
+                  color=style.colour, linestyle=style.line_style, linewidth=1.3)  # fmt: skip
+    errors = pd.concat([curve.log["error"] for curve in curves])
+    if workload == "xor":
+        axes.axhline(LEARNED_ERROR, color="grey", linestyle=(0, (1, 3)), linewidth=1.0,
+                     label=f"learned (every output within {LEARNED_ERROR})")  # fmt: skip
+    if errors.gt(0).all():
+        scale_values_axis(axes, errors)
+    axes.set(xlabel="training iteration", ylabel="largest |output - target| over the training patterns")
+    axes.grid(alpha=0.3)
+    heading = f"Training error on the device, {workload} {network} -{opt}"
+    head(figure, heading)
+    legend_outside(figure, title="format (cores)")
+    return (f"{heading}, per format and library", figure,
+            f"training_{workload}_{network_slug(network)}_{opt}.png")  # fmt: skip
+
+
+def training_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[ReportFigure]:
+    trainable = rows[rows["variant"] == "trainable"]
+    figures = [
+        training_figure(runs, training, workload, network, opt)
+        for (workload, network, opt), runs in trainable.groupby(["workload", "network", "opt"], sort=False)
+    ]
+    return [figure for figure in figures if figure is not None]  # fmt: skip
+
+
+# Weights: every weight of one training run over the iterations (the article's `make plot`).
+
+WEIGHTS_PER_LEGEND_COLUMN = 12
+
+
+def weights_figure(log: pd.DataFrame, description: str, file_name: str) -> ReportFigure:
+    weights = [column for column in log.columns if column.startswith("w")]
+    figure, (axes,) = new_figure(1, width_per_panel=7.0)
+    for index, column in enumerate(weights):
+        style = series_style(index)
+        axes.plot(log["iteration"], log[column], label=column, color=style.colour, linestyle=style.line_style,
+                  linewidth=1.1)  # fmt: skip
+    axes.set(xlabel="training iteration", ylabel="weight value")
+    axes.grid(alpha=0.3)
+    heading = f"Weights while training, {description}"
+    head(figure, heading)
+    legend_outside(figure, title="weight", columns=1 + (len(weights) - 1) // WEIGHTS_PER_LEGEND_COLUMN)
+    return f"Every weight over the iterations, {description}", figure, file_name
+
+
+def weight_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[ReportFigure]:
+    """Per workload, network, library, format and level, the run on the article's core (else the first core)."""
+    trainable = rows[rows["variant"] == "trainable"]
+    figures = []
+    for (workload, network, library, qformat, opt), runs in trainable.groupby(
+        ["workload", "network", "library", "qformat", "opt"], sort=False
+    ):
+        names = {core: training_log_name(workload, library, network, core, qformat, "trainable", opt)
+                 for core in runs["core"]}  # fmt: skip
+        logged = [core for core, name in names.items() if name in training and not training[name].empty]
+        if not logged:
+            continue
+        core = PREFERRED_CORE if PREFERRED_CORE in logged else logged[0]
+        named_library = f"{library} " if trainable["library"].nunique() > 1 or library != QNN_LIBRARY else ""
+        description = f"{workload} {network}, {named_library}{core} {format_name(qformat)} -{opt}"
+        figures.append(weights_figure(training[names[core]], description, f"weights_{Path(names[core]).stem}.png"))
+    return figures
+
+
+# Scaling: cost against connections, every network of a sweep.
+
+SCALING_SERIES = ["core", "qformat", "library"]
+
+
+def scaling_metrics(rows: pd.DataFrame, group: str) -> list[tuple[str, pd.Series, str]]:
+    """(title, values, y label) per panel; instructions only where the cores run."""
+    panels = [("Deployed flash (test set excluded)", deployed_flash(rows), BYTES),
+              (ram_title(rows), library_ram(rows), BYTES)]  # fmt: skip
+    if group == CORTEX_M:
+        panels.append(("Instructions per inference", rows["instr_forward"], INSTRUCTIONS))
+    return [(title, values, label) for title, values, label in panels if values.notna().any()]
+
+
+def draw_scaling_series(axes: Axes, connections: pd.Series, values: pd.Series, style: SeriesStyle,
+                        label: str) -> None:  # fmt: skip
+    """The measured networks as markers, and the least-squares line through them (as the report's table fits).
+    Linear axes: a straight line is what a fixed cost per connection looks like."""
+    known = values.notna() & connections.notna()
+    xs, ys = [float(x) for x in connections[known]], [float(y) for y in values[known]]
+    if len(set(xs)) < 2:
+        return
+    axes.plot(xs, ys, linestyle="none", marker=style.marker, color=style.colour, label=f"_{label} measured")
+    line = fit_line(xs, ys)
+    ends = [min(xs), max(xs)]
+    axes.plot(ends, [line.slope * x + line.intercept for x in ends], linestyle=style.line_style,
+              color=style.colour, linewidth=1.1, label=f"_{label} fit")  # fmt: skip
+    # The legend's entry: marker and line style together.
+    axes.plot([], [], linestyle=style.line_style, marker=style.marker, color=style.colour, label=label)
+
+
+def scaling_figure(rows: pd.DataFrame, workload: str, variant: str, opt: str, group: str) -> ReportFigure | None:
+    sized = rows.groupby(SCALING_SERIES, sort=False).filter(lambda chosen: chosen["connections"].nunique() >= 2)
+    if sized.empty:
+        return None
+    several = sized["library"].nunique() > 1
+    keys = {key: (key[0], f"{format_name(key[1])}{' ' + key[2] if several else ''}")
+            for key in sized.groupby(SCALING_SERIES, sort=False).groups}  # fmt: skip
+    styles = paired_styles(list(keys.values()))
+    panels = scaling_metrics(sized, group)
+    figure, axes = new_figure(len(panels), width_per_panel=4.4)
+    for panel, (title, values, ylabel) in zip(axes, panels, strict=True):
+        for key, chosen in sized.groupby(SCALING_SERIES, sort=False):
+            draw_scaling_series(panel, chosen["connections"], values[chosen.index], styles[keys[key]],
+                                " ".join(keys[key]))  # fmt: skip
+        panel.set(xlabel="connections (weights and biases)", ylabel=ylabel, title=title)
+        panel.grid(alpha=0.3)
+    networks = ", ".join(dict.fromkeys(sized.sort_values("connections", kind="stable")["network"]))
+    where = "Cortex-M cores" if group == CORTEX_M else f"{group} objects (sizes only, not run)"
+    heading = f"Cost against network size, {where}, {workload} {variant} -{opt}"
+    head(figure, heading)
+    legend_outside(figure, title="core format")
+    caption = f"{heading}: every network ({networks}) measured, with its least-squares line"
+    return caption, figure, f"scaling_{workload}_{group}_{variant}_{opt}.png"
+
+
+def scaling_figures(rows: pd.DataFrame) -> list[ReportFigure]:
+    """Per workload, variant, level and target group run at several network sizes."""
+    good = ok_rows(rows)
+    good = good[good["connections"].notna()].assign(group=lambda frame: frame["core"].map(target_group))
+    figures = [scaling_figure(chosen, workload, variant, opt, group)
+               for (workload, variant, opt, group), chosen in good.groupby(["workload", "variant", "opt", "group"],
+                                                                             sort=False)]  # fmt: skip
+    return [figure for figure in figures if figure is not None]
+
+
+def report_figures(saved: SavedResults) -> dict[str, list[ReportFigure]]:
+    """Every figure the results hold data for, by report section: (caption, figure, file name) each; a section
+    with nothing to draw has an empty list. The same results give the same file names."""
+    rows = saved.rows
+    return {
+        "footprint": footprint_figures(rows),
+        "instructions": instruction_figures(rows),
+        "training": training_figures(saved.training, rows),
+        "scaling": scaling_figures(rows),
+        "weights": weight_figures(saved.training, rows),
+    }
+
+
+def save(figure: Figure | None, directory: Path, name: str) -> str | None:
+    """Writes figure to the report's plots folder; its path relative to the report, None for no figure."""
+    if figure is None:
+        return None
+    (directory / PLOTS).mkdir(parents=True, exist_ok=True)
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
+    # No software version in the file: the same results give the same bytes.
+    figure.savefig(directory / PLOTS / name, dpi=110, metadata={"Software": None})
+    plt.close(figure)
+    return f"{PLOTS}/{name}"

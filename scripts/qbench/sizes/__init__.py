@@ -1,0 +1,1 @@
+"""What an ELF holds: section sizes, symbols and their attribution, an image measured."""
