@@ -5,6 +5,7 @@ from the command line down to the common ground (a module may import its own sub
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import qbench
@@ -54,3 +55,11 @@ def test_imports_flow_one_way():
             if imported in LAYERS and LAYERS.index(imported) > layer:
                 backwards.append(f"{'/'.join(relative)} imports qbench.{imported}")
     assert not backwards, "\n".join(backwards)
+
+
+def test_every_module_imports():
+    # Some modules are imported only lazily (inside a function): each must still import on its own.
+    for path in _modules():
+        relative = path.relative_to(PACKAGE).with_suffix("")
+        if relative.name != "__main__":
+            importlib.import_module(".".join(("qbench", *relative.parts)).removesuffix(".__init__"))

@@ -8,8 +8,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from qbench import Execution, Observer
 from qbench.common import processes
+from qbench.execution.runners import Execution, Observer
 from qbench.hardware.targets import Target
 from qbench.hardware.toolchain import require, version
 
