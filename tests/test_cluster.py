@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from distributed import LocalCluster
 
-from qbench import workercheck
 from qbench.commands.cli import main as qbench_main
 from qbench.hardware.targets import load_targets
 from qbench.images.matrix import expand
 from qbench.images.workloads import WORKLOADS
+from qbench.orchestration import workercheck
 from qbench.orchestration.analyse import CellOutcome
 from qbench.orchestration.cache import Cache
 from qbench.orchestration.executors import ClusterExecutor, LocalExecutor, TaskFailed

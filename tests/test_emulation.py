@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qbench import qformat
 from qbench.commands.cli import main as qbench_main
 from qbench.execution.emulate import verdict
 from qbench.execution.protocol import ProtocolError, fault_description, parse_records, parse_report
@@ -24,6 +23,7 @@ from qbench.images.workloads import (
     format_defines,
     trained_xor_weights,
 )
+from qbench.models import qformat
 from qbench.models.network import NetworkShape
 from qbench.models.qformat import parse_qformat
 from qbench.models.reference import (

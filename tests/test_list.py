@@ -9,7 +9,7 @@ from importlib.metadata import version as package_version
 
 import pytest
 
-from qbench import listing
+from qbench.commands import listing
 from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import SUITE, TARGETS
 from qbench.images.workloads import WORKLOADS, Workloads

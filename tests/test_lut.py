@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from host_build import REPO, compile_or_fail
-from qbench import lut
 from qbench.commands.cli import main as qbench_main
+from qbench.models import lut
 from qbench.models.qformat import parse_qformat
 
 # Largest |LUT - exact| measured over the sweep below, per format: the table's

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from qbench import outputs
-from qbench import report as report_module
 from qbench.commands.cli import main as qbench_main
+from qbench.records import outputs
+from qbench.reporting import report as report_module
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
 
@@ -234,7 +234,7 @@ def test_wait_proceeds_once_the_holder_releases_the_lock(tmp_path, build, capsys
 HOLD = """
 import time
 from pathlib import Path
-from qbench import outputs
+from qbench.records import outputs
 with outputs.locked(Path({out!r}), "x"):
     print("held", flush=True)
     time.sleep(60)

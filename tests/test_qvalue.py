@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from host_build import property_settings
-from qbench import qformat
+from qbench.models import qformat
 from qbench.models.qformat import Overflow, QFormat, Rounding, parse_qformat
 
 # The formats the issue names, plus an odd width, a 64-bit format (host only)

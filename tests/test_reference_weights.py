@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from qbench import lut
+from qbench.models import lut
 from qbench.models.qformat import QFormat, Rounding, fit, parse_qformat
 from qbench.models.reference import (
     ACTIVATIONS,

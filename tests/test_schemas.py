@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from qbench import workloads
 from qbench.common.paths import SUITE, TARGETS, shown
 from qbench.hardware.targets import TargetError, load_parts, load_targets
+from qbench.images import workloads
 from qbench.images.libraries import LibraryError, parse_library
 from qbench.images.workloads import WORKLOADS, WorkloadError, Workloads
 from qbench.models.classification import WorkloadFileError, read_description

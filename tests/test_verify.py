@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qbench import verify
 from qbench.commands.cli import main as qbench_main
+from qbench.execution import verify
 
 CORES = ("cortex-m0plus", "cortex-m4", "cortex-m55")  # cortex-m55: built and run by QEMU, unmodelled by Unicorn
 
