@@ -122,7 +122,7 @@ def test_an_emulator_dies_with_a_killed_qbench(tmp_path):
     """A hanging firmware's emulator outlives a SIGKILLed qbench unless it gets the parent-death signal."""
     script = tmp_path / "hang.py"
     script.write_text(
-        "import sys\nfrom qbench import processes\n"
+        "import sys\nfrom qbench.common import processes\n"
         "processes.run(['qemu-system-arm', '-M', 'microbit', '-nographic', '-monitor', 'none', '-serial', 'none', "
         f"'-S', '-name', '{tmp_path}'], timeout=600)\n"
     )

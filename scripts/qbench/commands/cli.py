@@ -785,11 +785,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     known_cores = _known_cores()
+    _add_build_command(commands, known_cores)
+    _add_run_command(commands, known_cores)
+    _add_report_command(commands)
+    _add_merge_command(commands)
+    _add_compare_command(commands)
+    _add_targets_command(commands)
+    _add_list_command(commands)
+    _add_verify_command(commands)
+    _add_lut_command(commands)
+    _add_explore_commands(commands)
+    _add_import_command(commands)
+    return parser
 
+
+def _add_build_command(commands, known_cores: str) -> None:
     build_command = _command(commands, "build", "cross-compile the matrix and its empty baselines")
     _add_matrix_options(build_command, known_cores)
     build_command.set_defaults(handler=_build)
 
+
+def _add_run_command(commands, known_cores: str) -> None:
     run_command = _command(commands, "run", "build the matrix, measure and run it, write results and a report")
     _add_matrix_options(run_command, known_cores)
     run_command.add_argument(
@@ -807,6 +823,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_option(run_command)
     run_command.set_defaults(handler=_run)
 
+
+def _add_report_command(commands) -> None:
     report_command = _command(commands, "report", "regenerate DIR/report.md and DIR/plots from DIR's saved results")
     report_command.add_argument("directory", metavar="DIR", help="results folder (qbench run --out)")
     report_command.add_argument("--parts",
@@ -816,6 +834,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_option(report_command)
     report_command.set_defaults(handler=_report)
 
+
+def _add_merge_command(commands) -> None:
     merge_command = _command(commands, "merge", "combine results folders (e.g. CI shards) into one")
     merge_command.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="results folders to combine")
     merge_command.add_argument("--out", required=True,
@@ -828,6 +848,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_option(merge_command)
     merge_command.set_defaults(handler=_merge)
 
+
+def _add_compare_command(commands) -> None:
     compare_command = _command(commands, "compare", "markdown delta table of NEW against BASE; exit 1 on a regression")
     compare_command.add_argument("base", type=Path, help="baseline results folder")
     compare_command.add_argument("new", type=Path, help="results folder to check")
@@ -843,6 +865,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(default: %(default)s)").completer = _items(lambda: COMPARE_KEY)  # fmt: skip
     compare_command.set_defaults(handler=_compare)
 
+
+def _add_targets_command(commands) -> None:
     targets_command = _command(commands, "check-targets", "check a results folder against performance targets (a "
                                "TOML file of limits per row); exit 1 when one is missed")  # fmt: skip
     targets_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
@@ -850,6 +874,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  help=f"targets file (default: {shown(TARGETS_FILE)})")  # fmt: skip
     targets_command.set_defaults(handler=_check_targets)
 
+
+def _add_list_command(commands) -> None:
     list_command = _command(commands, "list", "list the cores, parts, workloads, formats and libraries qbench knows, "
                             "with the facts that decide a choice")  # fmt: skip
     list_command.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
@@ -857,6 +883,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_targets_option(list_command)
     list_command.set_defaults(handler=_list)
 
+
+def _add_verify_command(commands) -> None:
     verify_command = _command(
         commands, "verify", "re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on "
         "the row's own ELF; exit 1 on any difference",
@@ -864,6 +892,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
     verify_command.set_defaults(handler=_verify)
 
+
+def _add_lut_command(commands) -> None:
     lut_command = _command(
         commands, "lut", "print the activation lookup table qnn computes for a Q format, with its error bound"
     )
@@ -874,8 +904,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="tanh or sigmoid (required)")  # fmt: skip
     lut_command.set_defaults(handler=_lut)
 
-    _add_explore_commands(commands)
 
+def _add_import_command(commands) -> None:
     import_command = _command(
         commands, "import-torch", "turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"
     )
@@ -895,7 +925,6 @@ def build_parser() -> argparse.ArgumentParser:
         "needed for a state_dict, checked against a model (default: the model's)",
     )  # fmt: skip
     import_command.set_defaults(handler=_import_torch)
-    return parser
 
 
 def _on_sigterm(number, frame) -> None:

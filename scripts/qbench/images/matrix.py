@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import product
 
 from qbench.hardware.targets import Target, TargetError, select
 from qbench.images.libraries import QNN, Library
@@ -89,33 +90,10 @@ def expand(
     hidden_neurons: str | None = None,
 ) -> Matrix:
     problems: list[str] = []
-
-    chosen_targets: list[Target] = list(targets.values()) if cores is None else []
-    for name in _split(cores) if cores is not None else ():
-        try:
-            chosen_targets += select([name], targets, "core")
-        except TargetError as error:
-            problems.append(str(error))
-    # One canonical order, so the results do not depend on how --cores was typed.
-    chosen_targets = sorted({target.name: target for target in chosen_targets}.values(), key=core_order)
-
-    chosen_formats: list[NumberFormat] = []
-    for text in _split(formats):
-        try:
-            chosen_formats.append(parse_format(text))
-        except QFormatError as error:
-            problems.append(str(error))
-
+    chosen_targets = _chosen_targets(targets, cores, problems)
+    chosen_formats = _chosen_formats(formats, problems)
     given_variants = _variants(variants, problems) if variants is not None else []
-
-    chosen_opt: list[str] = []
-    for text in _split(opt):
-        level = text.removeprefix("-")
-        if level in OPT_LEVELS:
-            chosen_opt.append(level)
-        else:
-            problems.append(f"unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})")
-
+    chosen_opt = _chosen_opt(opt, problems)
     try:
         chosen_workload = workloads.get(workload)
     except WorkloadError as error:  # its workload.toml is malformed; other workloads are unaffected
@@ -123,39 +101,68 @@ def expand(
     if chosen_workload is None:
         problems.append(f"unknown workload {workload!r} (known: {', '.join(sorted(workloads))})")
         return Matrix((), (), tuple(problems))
-
     # Not given: the workload's own (inference alone for a workload trained on the host).
     chosen_variants = _variants(chosen_workload.default_variants, problems) if variants is None else given_variants
-
-    shapes: list[NetworkShape] = []
-    layer_counts, widths = (
-        _sizes("--hidden-layers", hidden_layers, problems),
-        _sizes("--hidden-neurons", hidden_neurons, problems),
-    )
-    for layers in layer_counts:
-        for width in widths:
-            try:
-                shapes.append(chosen_workload.shape(settings, layers, width))
-            except NetworkError as error:
-                problems.append(f"{chosen_workload.name}: {error}")
-                break
-    scaled = len(shapes) > 1
-
+    shapes = _shapes(chosen_workload, settings, hidden_layers, hidden_neurons, problems)
     cells, rejected, notes = [], [], []
     for library in libraries:
         formats_computed, variants_computed = library_choices(library, chosen_formats, chosen_variants, notes)
-        for target in chosen_targets:
-            for shape in shapes:
-                for fmt in formats_computed:
-                    for variant in variants_computed:
-                        for level in chosen_opt:
-                            cell = Cell(target, chosen_workload, fmt, variant, level, shape, library, scaled)
-                            reason = rejection(cell, settings)
-                            if reason is None:
-                                cells.append(cell)
-                            else:
-                                rejected.append(RejectedCell(cell, reason))
+        for target, shape, fmt, variant, level in product(chosen_targets, shapes, formats_computed, variants_computed,
+                                                          chosen_opt):  # fmt: skip
+            cell = Cell(target, chosen_workload, fmt, variant, level, shape, library, len(shapes) > 1)
+            reason = rejection(cell, settings)
+            if reason is None:
+                cells.append(cell)
+            else:
+                rejected.append(RejectedCell(cell, reason))
     return Matrix(tuple(cells), tuple(rejected), tuple(problems), tuple(notes))
+
+
+def _chosen_targets(targets: dict[str, Target], cores: str | None, problems: list[str]) -> list[Target]:
+    chosen: list[Target] = list(targets.values()) if cores is None else []
+    for name in _split(cores) if cores is not None else ():
+        try:
+            chosen += select([name], targets, "core")
+        except TargetError as error:
+            problems.append(str(error))
+    # One canonical order, so the results do not depend on how --cores was typed.
+    return sorted({target.name: target for target in chosen}.values(), key=core_order)
+
+
+def _chosen_formats(formats: str | tuple[str, ...], problems: list[str]) -> list[NumberFormat]:
+    chosen: list[NumberFormat] = []
+    for text in _split(formats):
+        try:
+            chosen.append(parse_format(text))
+        except QFormatError as error:
+            problems.append(str(error))
+    return chosen
+
+
+def _chosen_opt(opt: str | tuple[str, ...], problems: list[str]) -> list[str]:
+    chosen: list[str] = []
+    for text in _split(opt):
+        level = text.removeprefix("-")
+        if level in OPT_LEVELS:
+            chosen.append(level)
+        else:
+            problems.append(f"unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})")
+    return chosen
+
+
+def _shapes(workload: Workload, settings: WorkloadSettings, hidden_layers: str | None, hidden_neurons: str | None,
+            problems: list[str]) -> list[NetworkShape]:  # fmt: skip
+    shapes: list[NetworkShape] = []
+    layer_counts = _sizes("--hidden-layers", hidden_layers, problems)
+    widths = _sizes("--hidden-neurons", hidden_neurons, problems)
+    for layers in layer_counts:
+        for width in widths:
+            try:
+                shapes.append(workload.shape(settings, layers, width))
+            except NetworkError as error:
+                problems.append(f"{workload.name}: {error}")
+                break
+    return shapes
 
 
 def _variants(text: str | tuple[str, ...], problems: list[str]) -> list[Variant]:

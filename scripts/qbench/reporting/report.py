@@ -1,5 +1,5 @@
 """The markdown report: tables from qbench.analysis rendered through a
-template (scripts/qbench/templates/report.md.j2). Words live in the template,
+template (scripts/qbench/reporting/templates/report.md.j2). Words live in the template,
 data in DataFrames.
 
 The report opens with a first screen of at most FIRST_SCREEN_LINES lines that
