@@ -247,12 +247,15 @@ def test_host_figures_of_a_deployed_network():
 # ---- the bit-exact batch model -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt_name", ["q16.16", "q8.8", "q4.12", "q1.15", "q24.8", "q32.32", "q4.4"])
+# Narrow weights too (q8.8w2.6 and the like: sums at 2^-(F+G)).
+@pytest.mark.parametrize("fmt_name", ["q16.16", "q8.8", "q4.12", "q1.15", "q24.8", "q32.32", "q4.4", "q8.8w2.6",
+                                      "q16.16w2.14", "q16.16w8.8", "q4.4w2.6", "q32.32w4.28"])  # fmt: skip
 def test_batch_model_equals_the_network_model_bit_for_bit(fmt_name):
     fmt = parse_qformat(fmt_name)
+    stored = fmt.weight_format
     generator = random.Random(fmt_name)
     for sizes, hidden, output in (((4, 8, 3), "tanh", "sigmoid"), ((3, 5, 5, 2), "relu", "linear")):
-        weights = [generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 4, 64])
+        weights = [generator.randint(stored.min_raw, stored.max_raw) // generator.choice([1, 4, 64])
                    for _ in range(weight_count(sizes))]  # fmt: skip
         inputs = [[generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 16]) for _ in range(sizes[0])]
                   for _ in range(12)]  # fmt: skip

@@ -101,21 +101,6 @@ def test_weights_in_the_values_resolution_give_the_same_outputs():
         assert narrow_outputs == wide.feed_forward(inputs)
 
 
-@pytest.mark.parametrize("fmt_name", ["q8.8w2.6", "q16.16w2.14", "q16.16w8.8", "q4.4w2.6", "q32.32w4.28"])
-def test_the_batch_model_equals_the_network_model_with_narrow_weights(fmt_name):
-    fmt = parse_qformat(fmt_name)
-    weights_fmt = fmt.weight_format
-    generator = random.Random(fmt_name)
-    for sizes, hidden, output in (((4, 8, 3), "tanh", "sigmoid"), ((3, 5, 5, 2), "relu", "linear")):
-        weights = [generator.randint(weights_fmt.min_raw, weights_fmt.max_raw) for _ in range(weight_count(sizes))]
-        inputs = [[generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 16]) for _ in range(sizes[0])]
-                  for _ in range(12)]  # fmt: skip
-        batch = forward_batch(fmt, sizes, hidden, output, weights, np.array(inputs, dtype=object))
-        for row, outputs in zip(inputs, batch, strict=True):
-            single = ReferencePerceptron(fmt, sizes, hidden, output, list(weights)).feed_forward(row)
-            assert single == [int(value) for value in outputs]
-
-
 def model_before(fmt: QFormat, sizes, hidden: str, output: str, weights, inputs) -> list[int]:
     """The forward pass as qbench.models.reference computed it before weights had a format of their own: sums at
     2^-2F from (bias << F) + 2^(F-1) (round half up), narrowed by >> F."""

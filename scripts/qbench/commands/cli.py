@@ -549,28 +549,23 @@ def _whole_number(highest: int) -> Callable[[str], int]:
     return parse
 
 
-def _seconds(text: str) -> float:
-    """A finite, positive number of seconds, at most a day."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= MAX_TIMEOUT:  # false for nan, and inf is above
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g} (one day)"
-        )
-    return value
+def _positive_number(what: str, highest: float = math.inf) -> Callable[[str], float]:
+    """An argparse type: a finite number above 0 and at most `highest`; `what` says what it is in the error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value <= highest and value < math.inf):  # false for nan
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
 
 
-def _microseconds(text: str) -> float:
-    """A finite, positive time in µs."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of microseconds above 0")
-    return value
+_seconds = _positive_number(f"a number of seconds above 0 and at most {MAX_TIMEOUT:g} (one day)", MAX_TIMEOUT)
+_microseconds = _positive_number("a number of microseconds above 0")
 
 
 def _activations(text: str) -> tuple[str, str]:
