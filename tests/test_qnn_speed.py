@@ -467,9 +467,10 @@ def test_narrow_sums_only_where_the_bound_proves_them(cross_choices):
 
 # Iris 4-8-3 for every format the fast paths serve; digits with 7 hidden neurons for a layer that passes of
 # four neurons do not divide (the last pass overlaps) and an odd fan-in into the output layer (and, with 8-bit
-# weights, fan-ins of 4k and 4k + 3 for the SXTB16 kernel and the mixed-width MULS pass).
+# weights, fan-ins of 4k and 4k + 3 for the SXTB16 kernel and the mixed-width MULS pass; iris in q4.12w1.7 for
+# 8-bit weights against another 16-bit value format).
 DEVICE_RUNS = {
-    "iris": ("--formats", "q8.8,q4.12,q1.15,q16.16,q20.4"),
+    "iris": ("--formats", "q8.8,q4.12,q1.15,q16.16,q20.4,q4.12w1.7"),
     "digits": ("--formats", "q8.8,q16.16,q8.8w3.5", "--hidden-neurons", "7"),
 }
 
@@ -492,7 +493,7 @@ def device_run(tmp_path_factory):
 def test_fast_and_portable_paths_match_the_model_on_the_device(device_run):
     statuses, rows = device_run
     assert statuses == [0, 0]
-    assert len(rows) == 2 * (5 + 3) * 2  # cores x formats x libraries
+    assert len(rows) == 2 * (6 + 3) * 2  # cores x formats x libraries
     assert (rows["status"] == "ok").all(), rows[rows["status"] != "ok"][["core", "qformat", "library", "message"]]
     assert rows["matches_reference"].astype(bool).all()
 
