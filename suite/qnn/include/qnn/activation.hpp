@@ -196,17 +196,23 @@ struct OutputRange<ReluActivationPolicy<V>, V, std::enable_if_t<isQValue<V> && (
 //   (1 - tanh) is the same with ceilings, -floor(x) = floor(-x + 1 - 2^-k) at resolution 2^-k.
 // tests/test_qnn_speed.py compares these with the plain composition for every net input of several formats.
 // Shift: the fractional bits the sum has beyond the format's, those of the weights (F unless they are narrower).
+// The plain composition: the sum narrowed to the format (rounded, fitted), then the activation.
+template <typename Activation, typename V, std::size_t Shift, typename Sum>
+__attribute__((always_inline)) inline V activateNarrowed(Sum sum) {
+    if constexpr (isQValue<V>) {
+        return Activation::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
+    } else {
+        return Activation::activationFunction(ValueTraits<V>::narrow(sum));
+    }
+}
+
 template <typename Activation, typename V, std::size_t Shift = fractionalBitsOf<V>, typename Enable = void>
 struct SumActivation {
     static constexpr bool fused = false;
 
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
-        if constexpr (isQValue<V>) {
-            return Activation::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
-        } else {
-            return Activation::activationFunction(ValueTraits<V>::narrow(sum));
-        }
+        return activateNarrowed<Activation, V, Shift>(sum);
     }
 };
 
@@ -259,7 +265,7 @@ struct SumActivation<TanhActivationPolicy<V, Table>, V, Shift,
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
         if constexpr (sizeof(Sum) > 4) {  // 64-bit sums: narrowing saturates cheaply on the 32-bit halves
-            return ActivationPolicy::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
+            return activateNarrowed<ActivationPolicy, V, Shift>(sum);
         } else {
             constexpr std::size_t f = V::fractionalBits;
             constexpr std::size_t k = Table::template positionBits<f>;
@@ -289,7 +295,7 @@ struct SumActivation<SigmoidActivationPolicy<V, Table>, V, Shift,
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
         if constexpr (sizeof(Sum) > 4) {  // 64-bit sums: narrowing saturates cheaply on the 32-bit halves
-            return ActivationPolicy::activationFunction(V::fromRaw(V::template fitShifted<Shift>(sum)));
+            return activateNarrowed<ActivationPolicy, V, Shift>(sum);
         } else {
             constexpr std::size_t f = V::fractionalBits;
             constexpr std::size_t k = Table::template positionBits<f + 1>;
