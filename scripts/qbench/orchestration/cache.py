@@ -25,13 +25,13 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import asdict
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
 
 from qbench.common.paths import REPO, shown
+from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun, Emulated
 from qbench.execution.protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
 from qbench.execution.trace import RegionSteps, TracedRun
@@ -104,7 +104,7 @@ class Cache:
         self.hits = 0
         self._shaping = {"inputs": inputs, **shaping_versions()}
         self._lock = threading.Lock()
-        self._in_flight: dict[str, Future] = {}
+        self._in_flight: SingleFlight = SingleFlight()
         self._stored: set[str] = set()  # keys stored in this run: read back even under --no-cache
         self._warned: set[str] = set()
 
@@ -117,23 +117,7 @@ class Cache:
         """compute() unless the same key is being computed: concurrent callers wait for that computation and
         get its result. Returns (result, whether this caller computed it). The result is not kept once every
         waiter has it; a later caller computes again, and compute() finds what the first one stored."""
-        with self._lock:
-            future = self._in_flight.get(key)
-            owner = future is None
-            if owner:
-                future = self._in_flight[key] = Future()
-        if not owner:
-            return future.result(), False
-        try:
-            result = compute()
-        except BaseException as error:
-            future.set_exception(error)
-            raise
-        finally:
-            with self._lock:
-                del self._in_flight[key]
-        future.set_result(result)
-        return result, True
+        return self._in_flight.run(key, compute)
 
     def fresh(self, key: str) -> bool:
         """Stored earlier in this run: read even under --no-cache, and not counted as a hit."""

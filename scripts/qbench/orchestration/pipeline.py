@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
@@ -36,6 +35,7 @@ from typing import Any, TypeVar
 
 from qbench.common import processes
 from qbench.common.paths import shown
+from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun, Emulated
 from qbench.execution.runners.qemu import EMULATOR
 from qbench.hardware.targets import Target
@@ -273,27 +273,6 @@ def priced(run: CellRun, elf: ImageFile, core: str | None, stages: Stages) -> Pr
         return Pricing(None, f"the price task failed: {error}")
 
 
-class Shared:
-    """Work every cell of a core and -O level needs (its baseline's build and run): done once, kept for the run."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[tuple, Future] = {}
-
-    def get(self, key: tuple, compute: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if owner:
-                future = self._futures[key] = Future()
-        if owner:
-            try:
-                future.set_result(compute())
-            except BaseException as error:
-                future.set_exception(error)
-        return future.result()
-
-
 @dataclass(frozen=True)
 class Cells:
     """What the cells' graphs share beyond the stages: the tools found and missing, the columns every row
@@ -304,7 +283,8 @@ class Cells:
     missing: dict[str, str]
     common: dict
     spool: Spool
-    shared: Shared = field(default_factory=Shared)
+    # Work every cell of a core and -O level needs (its baseline's build and run): done once, kept for the run.
+    shared: SingleFlight = field(default_factory=lambda: SingleFlight(keep=True))
 
     def baseline(self, cell: Cell) -> Measured:
         key = (cell.target.name, cell.opt)
@@ -314,7 +294,7 @@ class Cells:
             self.spool.add_baseline(*key, baseline_symbols(*key, measured))
             return measured
 
-        return self.shared.get(("build", *key), build_baseline)
+        return self.shared.run(("build", *key), build_baseline)[0]
 
     def baseline_peak(self, cell: Cell) -> int | None:
         """The stack the baseline's own run takes, once per core and -O level."""
@@ -326,7 +306,7 @@ class Cells:
             self.stages.progress.done("run", f"{cell.target.name} baseline -{cell.opt}", run.emulated.message, failed)
             return stack_peak(run, priced(run, elf, None, self.stages).priced)
 
-        return self.shared.get(("run", cell.target.name, cell.opt), run_baseline)
+        return self.shared.run(("run", cell.target.name, cell.opt), run_baseline)[0]
 
 
 def cell_outcome(cell: Cell, cells: Cells) -> CellOutcome:
