@@ -285,9 +285,14 @@ def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, writt
             raise Interrupted(outcome.format(folder=shown(path)) + then) from None
 
 
-def _run(arguments: argparse.Namespace) -> int:
+def _run_folder(arguments: argparse.Namespace):
+    """--out for a run (qbench run, qbench explore): after an interrupt, the finished rows are there."""
     written = "the rows that finished are written to {folder}, the rest marked incomplete"
-    with _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}") as folder:
+    return _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}")
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    with _run_folder(arguments) as folder:
         return _run_into(folder, arguments)
 
 
@@ -380,8 +385,7 @@ def _explore(arguments: argparse.Namespace) -> int:
         said["text"] = write_exploration(staging, exploration, table)
         return False
 
-    written = "the rows that finished are written to {folder}, the rest marked incomplete"
-    with _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}") as folder:
+    with _run_folder(arguments) as folder:
         status = _run_into(folder, arguments, then)
     if "error" in said:
         print(f"qbench: error: {said['error']}", file=sys.stderr)

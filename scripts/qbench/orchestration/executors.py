@@ -92,13 +92,9 @@ class WorkerNeeds:
     tools: tuple[tuple[str, str], ...]  # (tool, version)
 
 
+@cache
 def worker_problem(needs: WorkerNeeds) -> str | None:
     """Why this worker cannot run the client's tasks, or None; asked once per worker process."""
-    return _problem(needs)
-
-
-@cache
-def _problem(needs: WorkerNeeds) -> str | None:
     if fingerprint() != needs.fingerprint:
         return "its checkout differs from the client's (suite/, targets/ or scripts/qbench/): check out the same files"
     for tool, wanted in needs.tools:
