@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from host_build import REPO, Driver, compile_or_fail
 from library_copies import renamed_qnn
@@ -44,11 +44,13 @@ def default_matrix_run(tmp_path_factory: pytest.TempPathFactory) -> FootprintRun
     return FootprintRunOutput(out, build, status)
 
 
+# No verdict may depend on the machine's speed: no deadline per example, no health check that times the
+# drawing of examples (a test's own settings that name health checks name too_slow again: host_build).
+settings.register_profile("qbench", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # CI runs a fixed set of examples, so a pass or failure there is reproducible;
 # local runs draw new examples each time.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("ci", settings.get_profile("qbench"), derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "qbench")
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,36 @@
 """What a hostile user finds: command lines fuzzed with valid, boundary and hostile values end in success or
-a message with exit 1 or 2, never a traceback; runs killed with SIGKILL at random points leave no emulator
-behind and the next run's results equal a clean run's; build failures name their cause."""
+a message with exit 1 or 2, never a traceback; runs killed with SIGKILL at points of their progress (a compile,
+an emulator start, a row in the spool; never a span of time: tests/progress_points.py) leave no emulator behind
+and the next run's results equal a clean run's; build failures name their cause."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from progress_points import (
+    HANG_GUARD_SECONDS,
+    QBENCH,
+    ProgressPoint,
+    ToolLog,
+    compile_started,
+    emulator_started,
+    killed,
+    rows_spooled,
+    running_emulators,
+    start_run,
+    wait_until,
+    wait_until_no_emulator,
+)
 from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import REPO
 from qbench.images.build import first_error
@@ -54,7 +68,8 @@ def run_command_lines(draw) -> list[str]:
 TRIED: list[list[str]] = []
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(arguments=run_command_lines())
 def test_fuzzed_run_command_lines_end_in_success_or_a_message(tmp_path_factory, arguments):
     root = tmp_path_factory.getbasetemp() / "fuzz"
@@ -76,48 +91,58 @@ def test_the_fuzzing_tried_many_distinct_command_lines():
     assert distinct >= 30
 
 
-def qemu_processes_of(marker: str) -> list[str]:
-    listing = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return [line for line in listing.splitlines() if "qemu-system-arm" in line and marker in line]
-
-
-def comparable(out: Path) -> dict:
-    document = json.loads((out / "results.json").read_text())
+def comparable(out: Path, folder: Path) -> dict:
+    """The results in `out` without their dates, and with `folder` (the run's own, holding its build folder:
+    rows name their ELF files and flags) in place of its path."""
+    document = json.loads((out / "results.json").read_text().replace(str(folder), "<folder>"))
     for row in document["rows"]:
         row.pop("date")
     document["environment"].pop("date")
     return {"rows": document["rows"], "problems": document["environment"]["problems"]}
 
 
-ATTEMPTS = 4  # kill points drawn from 0.5 to 6 s into a run: 3.1, 4.1, 4.2 and 1.3 s with this seed
+MATRIX = ["--cores", "cortex-m0plus,cortex-m3", "--formats", "q16.16"]
+# Points of a cold run of MATRIX (6 compiles, 12 emulator starts: a run and a trace per image, 4 rows), each
+# with work left after it, so the run is always still going when it is killed there.
+KILL_POINTS: list[Callable[[ToolLog, Path], ProgressPoint]] = [
+    lambda tools, out: compile_started(tools, 2),
+    lambda tools, out: emulator_started(tools, 3),
+    lambda tools, out: rows_spooled(out, 1),
+    lambda tools, out: compile_started(tools, 5),  # late: here, after the first core's rows
+]
 
 
-def test_runs_killed_at_random_points_leave_no_emulator_and_resume_to_the_clean_results(tmp_path):
-    matrix = ["--cores", "cortex-m0plus,cortex-m3", "--formats", "q16.16", "--build-dir", str(tmp_path / "build")]
-    command = [sys.executable, "-m", "qbench", "run", *matrix]
-    clean = subprocess.run([*command, "--out", str(tmp_path / "clean"), "--cache-dir", str(tmp_path / "clean-cache")],
-                           capture_output=True, text=True, timeout=600)  # fmt: skip
+def cold_run(folder: Path) -> list[str]:
+    """`qbench run` arguments for MATRIX into folder/out, from a cache and build folder of its own."""
+    return [*MATRIX, "--out", str(folder / "out"), "--build-dir", str(folder / "build"),
+            "--cache-dir", str(folder / "cache")]  # fmt: skip
+
+
+def finished_run(arguments: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*QBENCH, "run", *arguments], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS)
+
+
+@pytest.mark.fault_injection
+def test_runs_killed_at_points_of_their_progress_leave_no_emulator_and_resume_to_the_clean_results(tmp_path):
+    clean = finished_run(cold_run(tmp_path / "clean"))
     assert clean.returncode == 0, clean.stderr
-    chance = random.Random(12)  # the same kill points on every run
-    kills = 0
-    for attempt in range(ATTEMPTS):
-        out = tmp_path / f"killed-{attempt}"
-        process = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.5, 6.0))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
-        process.wait()
-        time.sleep(0.5)  # the kernel delivers the parent-death signal as the parent goes
-        assert qemu_processes_of(str(tmp_path)) == []
-        resumed = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    kills = []
+    for attempt, kill_point in enumerate(KILL_POINTS):
+        folder = tmp_path / f"attempt-{attempt}"
+        tools = ToolLog(folder / "tools")
+        point = kill_point(tools, folder / "out")
+        if killed(start_run(cold_run(folder), point, env=tools.environment())):
+            kills.append(point.what)
+        wait_until_no_emulator(str(folder))
+        resumed = finished_run(cold_run(folder))
         assert resumed.returncode == 0, resumed.stderr
         assert "Traceback" not in resumed.stderr
-        assert comparable(out) == comparable(tmp_path / "clean")
-    print(f"fault injection: {kills} kills of {ATTEMPTS} runs, {ATTEMPTS} reruns equal to the clean run")
-    assert kills >= 3
+        assert comparable(folder / "out", folder) == comparable(tmp_path / "clean" / "out", tmp_path / "clean")
+    print(f"fault injection: SIGKILL at {', '.join(kills)}; every rerun equal to the clean run")
+    assert len(kills) == len(KILL_POINTS), kills
 
 
+@pytest.mark.fault_injection
 def test_an_emulator_dies_with_a_killed_qbench(tmp_path):
     """A hanging firmware's emulator outlives a SIGKILLed qbench unless it gets the parent-death signal."""
     script = tmp_path / "hang.py"
@@ -127,16 +152,10 @@ def test_an_emulator_dies_with_a_killed_qbench(tmp_path):
         f"'-S', '-name', '{tmp_path}'], timeout=600)\n"
     )
     process = subprocess.Popen([sys.executable, str(script)])
-    deadline = time.monotonic() + 30
-    while not qemu_processes_of(str(tmp_path)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert qemu_processes_of(str(tmp_path)), "the emulator did not start"
+    wait_until(lambda: running_emulators(str(tmp_path)) != [], "the emulator to start", process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    deadline = time.monotonic() + 5
-    while qemu_processes_of(str(tmp_path)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert qemu_processes_of(str(tmp_path)) == []
+    wait_until_no_emulator(str(tmp_path))  # -S: it never exits on its own
 
 
 LINK_FAILURES = {

@@ -9,13 +9,15 @@ import os
 import subprocess
 import sys
 import threading
-import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from progress_points import HANG_GUARD_SECONDS, STEP_GUARD_SECONDS
 from qbench.commands.cli import main as qbench_main
+from qbench.common import single_flight
 from qbench.execution.runners.qemu import QemuRunner, one_instruction_per_block
 from qbench.hardware.targets import load_targets
 from qbench.hardware.toolchain import version
@@ -134,13 +136,25 @@ def test_no_cache_replaces_the_stored_entries(tmp_path):
     assert set(before) == set(after) and all(before[path] != after[path] for path in before)
 
 
-def test_identical_work_in_flight_is_done_once(tmp_path):
+def test_identical_work_in_flight_is_done_once(tmp_path, monkeypatch):
     cache = Cache(tmp_path, "inputs")
     calls = []
+    waiting = threading.Semaphore(0)
+
+    class CountedFuture(Future):
+        """A caller waiting for another's computation says so as it starts to wait."""
+
+        def result(self, timeout=None):
+            waiting.release()
+            return super().result(timeout)
+
+    monkeypatch.setattr(single_flight, "Future", CountedFuture)
 
     def slow() -> str:
+        """Still computing until the three other callers wait for it, however late their threads start."""
         calls.append(1)
-        time.sleep(0.2)
+        for _ in range(3):
+            assert waiting.acquire(timeout=STEP_GUARD_SECONDS), "hang guard: a caller never came to wait"
         return "result"
 
     results = []
@@ -161,7 +175,7 @@ def test_two_qbench_processes_share_a_cold_cache(tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for name in ("one", "two")
     ]  # fmt: skip
-    outcomes = [process.communicate(timeout=300) for process in processes]
+    outcomes = [process.communicate(timeout=HANG_GUARD_SECONDS) for process in processes]
     for process, (_, err) in zip(processes, outcomes, strict=True):
         assert process.returncode == 0, err
         assert "Traceback" not in err and "cache entry" not in err
