@@ -1,9 +1,11 @@
 """The pipeline on a dask cluster: the same results as on local threads, byte for byte; a task that fails on a
-worker is that cell's failed row; a lost worker's task runs again elsewhere; worker-check; and the spool the
-rows stream to."""
+worker is that cell's failed row; a lost worker's task runs again elsewhere; what the cluster did (a worker lost
+or refusing, a task retried) told as it happens and recorded in the environment block; worker-check; and the
+spool the rows stream to."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,19 +13,28 @@ import pytest
 from distributed import LocalCluster
 
 from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import REPO
 from qbench.hardware.targets import load_targets
 from qbench.images.matrix import expand
 from qbench.images.workloads import WORKLOADS
-from qbench.orchestration import workercheck
+from qbench.orchestration import executors, pipeline, workercheck
 from qbench.orchestration.analyse import CellOutcome
 from qbench.orchestration.cache import Cache
-from qbench.orchestration.executors import ClusterExecutor, LocalExecutor, TaskFailed
+from qbench.orchestration.executors import (
+    ClusterExecutor,
+    EventLog,
+    LocalExecutor,
+    RefusedWorker,
+    RetriedTask,
+    TaskFailed,
+    TaskName,
+)
 from qbench.orchestration.pipeline import RunOptions, run_matrix
 from qbench.orchestration.progress import LogProgress
 from qbench.orchestration.provenance import Revision
 from qbench.orchestration.spool import Spool
 from qbench.orchestration.tasks import execute
-from qbench.records.results import ResultRow, Status, SymbolRow
+from qbench.records.results import ResultRow, Status, SymbolRow, read_results
 
 MATRIX = ["--cores", "cortex-m0plus,cortex-m4", "--formats", "q8.8", "--variants", "trainable,inference"]
 STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -52,10 +63,10 @@ def test_a_two_process_cluster_gives_the_local_results_byte_for_byte(tmp_path):
 class FailingExecutor(LocalExecutor):
     """Runs tasks here, but every execute task fails as a worker's would."""
 
-    def run(self, task, *arguments):
+    def run(self, label, task, *arguments):
         if task is execute:
             raise TaskFailed("worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device")
-        return super().run(task, *arguments)
+        return super().run(label, task, *arguments)
 
 
 def test_a_task_that_fails_where_it_ran_is_that_cells_failed_row(tmp_path):
@@ -95,13 +106,161 @@ def test_a_lost_workers_task_runs_again_and_a_raising_task_names_its_worker(tmp_
 
     cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers cannot import this test module
     executor = ClusterExecutor.start(2)
+    notes: list[str] = []
+    executor.watch(notes.append)
     try:
-        assert executor.run(die_once, str(tmp_path / "marker")).startswith("tcp://")
+        assert executor.run("a cell", die_once, str(tmp_path / "marker")).startswith("tcp://")
         with pytest.raises(TaskFailed, match=r"^worker tcp://[\d.:]+ \(.+\): ValueError: a bad input$"):
-            executor.run(failing, "a bad input")
+            executor.run("another cell", failing, "a bad input")
+        events = executor.events()
     finally:
         executor.close()
         cloudpickle.unregister_pickle_by_value(__import__(__name__))
+    lost, raised = events.workers_lost[0], events.tasks_retried[1].worker
+    assert len(events.workers_lost) == 1 and not events.workers_refused
+    assert events.tasks_retried == (  # the second failure is not retried: it is the task's
+        RetriedTask("die_once", "a cell", lost, "its worker was lost"),
+        RetriedTask("failing", "another cell", raised, "ValueError: a bad input"),
+    )
+    assert notes == [
+        f"warning: worker {lost} was lost; dask runs its tasks again: die_once a cell",
+        f"warning: failing another cell failed on worker {raised}; dask runs it again: ValueError: a bad input",
+    ]
+
+
+def scheduler_event(**message) -> tuple[float, dict]:
+    return (0.0, {"action": "remove-worker", "processing-tasks": set(), "lost-computed-tasks": set(),
+                  "expected": False, **message})  # fmt: skip
+
+
+def worker_event(key: str, worker: str, why: str, refused: bool = False) -> tuple[float, dict]:
+    return (0.0, {"key": key, "worker": worker, "why": why, "refused": refused})
+
+
+def test_the_event_log_keeps_this_runs_tasks_and_sorts_what_happened():
+    log, notes = EventLog(), []
+    log.note = notes.append
+    log.submitted("build-1", TaskName("compile_image", "m4 xor q8.8 inference -Os"))
+    log.submitted("run-1", TaskName("execute", "m0 baseline -Os"))
+    log.submitted("prep-1", TaskName("prepare", "m0 xor q8.8 inference -Os"))
+    log.scheduler_event((0.0, {"action": "add-worker", "worker": "tcp://c:1"}))  # not a loss
+    log.scheduler_event(scheduler_event(worker="tcp://b:2", **{"processing-tasks": {"run-1", "elsewhere-7"},
+                                                               "lost-computed-tasks": {"build-1"}}))  # fmt: skip
+    log.settled("run-1")
+    log.worker_event(worker_event("run-1", "tcp://a:3", "OSError: gone"))  # settled: no longer this run's
+    log.worker_event(worker_event("prep-1", "tcp://a:3", "its checkout differs", refused=True))
+    log.worker_event(worker_event("prep-1", "tcp://a:3", "its checkout differs", refused=True))
+    log.scheduler_event(scheduler_event(worker="tcp://a:3", expected=True))
+    events = log.events()
+    assert events.workers_lost == ("tcp://a:3", "tcp://b:2")
+    assert events.tasks_retried == (
+        RetriedTask("compile_image", "m4 xor q8.8 inference -Os", "tcp://b:2", "its worker was lost"),
+        RetriedTask("execute", "m0 baseline -Os", "tcp://b:2", "its worker was lost"),
+        RetriedTask("prepare", "m0 xor q8.8 inference -Os", "tcp://a:3", "its checkout differs"),
+    )
+    assert events.workers_refused == (RefusedWorker("tcp://a:3", "its checkout differs"),)
+    assert notes == [
+        "warning: worker tcp://b:2 was lost; dask runs its tasks again: compile_image m4 xor q8.8 inference -Os, "
+        "execute m0 baseline -Os",
+        "error: worker tcp://a:3 refuses this run's tasks: its checkout differs",
+        "warning: prepare m0 xor q8.8 inference -Os failed on worker tcp://a:3; dask runs it again: its checkout "
+        "differs",
+        "warning: worker tcp://a:3 was retired",
+    ]
+
+
+ONE_CELL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference"]
+
+
+def kills_its_worker_at_the_first_cell_build(marker: str):
+    """compile_image, but the first time a worker builds a cell's image (not a baseline) it writes its address and
+    the cell to marker and kills itself (SIGKILL): a worker lost mid-run, at a point the run's progress defines."""
+
+    def compile_image(spec, sources, workspace):
+        import os
+        import signal
+
+        from distributed import get_worker
+
+        from qbench.orchestration.tasks import compile_image as build
+
+        if not spec.is_baseline:
+            try:
+                claimed = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # one worker dies, once
+            except FileExistsError:
+                return build(spec, sources, workspace)
+            os.write(claimed, f"{get_worker().address}\n{spec.label}".encode())
+            os.close(claimed)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return build(spec, sources, workspace)
+
+    return compile_image
+
+
+def environment_and_files(out: Path) -> tuple[dict, dict[str, bytes]]:
+    """The results' environment block, and every results file with its dates and the cluster's events masked."""
+    files = results_files(out)
+    document = json.loads(files["results.json"])
+    environment = document["environment"]
+    document["environment"] = {**environment, "cluster": None}
+    return environment, {**files, "results.json": json.dumps(document).encode()}
+
+
+def test_a_worker_killed_mid_run_is_told_and_recorded_and_the_results_are_a_clean_runs(tmp_path, capsys,
+                                                                                       monkeypatch):  # fmt: skip
+    import cloudpickle
+
+    build = ["run", *ONE_CELL, "--build-dir", str(tmp_path / "build")]
+    assert qbench_main([*build, "--cache-dir", str(tmp_path / "clean-cache"), "--out", str(tmp_path / "clean")]) == 0
+    marker = tmp_path / "killed"
+    monkeypatch.setattr(pipeline, "compile_image", kills_its_worker_at_the_first_cell_build(str(marker)))
+    cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers cannot import this test module
+    try:
+        capsys.readouterr()
+        assert qbench_main([*build, "--cache-dir", str(tmp_path / "cache"), "--workers", "2",
+                            "--out", str(tmp_path / "cluster")]) == 0  # fmt: skip
+    finally:
+        cloudpickle.unregister_pickle_by_value(__import__(__name__))
+    killed, cell = marker.read_text().splitlines()
+    printed = capsys.readouterr().err
+    assert re.search(rf"^warning: worker {killed} was lost; dask runs its tasks again: .*compile_image {cell}",
+                     printed, re.MULTILINE), printed  # fmt: skip
+    clean_environment, clean = environment_and_files(tmp_path / "clean")
+    environment, cluster = environment_and_files(tmp_path / "cluster")
+    assert cluster == clean
+    assert clean_environment["cluster"] == {"workers_lost": [], "tasks_retried": [], "workers_refused": []}
+    recorded = environment["cluster"]
+    assert recorded["workers_lost"] == [killed] and recorded["workers_refused"] == []
+    assert {"stage": "compile_image", "cell": cell, "worker": killed, "why": "its worker was lost"} in (
+        recorded["tasks_retried"]
+    )
+    assert all(task["worker"] == killed for task in recorded["tasks_retried"])  # only the killed worker's tasks
+
+
+def test_a_worker_that_fails_its_check_is_told_and_recorded(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(executors, "fingerprint", lambda: "another checkout")  # the client's, not the workers'
+    out = tmp_path / "out"
+    folders = ["--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    assert qbench_main(["run", *ONE_CELL, *folders, "--workers", "2"]) == 1
+    printed = capsys.readouterr().err
+    saved = read_results(out)
+    differs = "its checkout differs from the client's (suite/, targets/ or scripts/qbench/): check out the same files"
+    refused = saved.environment["cluster"]["workers_refused"]
+    assert refused and all(worker["why"] == differs for worker in refused)
+    for worker in refused:  # each worker that was sent a task refused it, and was named once
+        assert printed.count(f"error: worker {worker['worker']} refuses this run's tasks: {differs}\n") == 1
+    retried = saved.environment["cluster"]["tasks_retried"]  # each prepare task once; the second refusal is final
+    assert sorted((task["stage"], task["cell"], task["why"]) for task in retried) == [
+        ("prepare", "cortex-m0plus baseline -Os", differs),
+        ("prepare", "cortex-m0plus xor q16.16 inference -Os", differs),
+    ]
+    assert saved.rows["status"].tolist() == [Status.BUILD_FAILED]
+    assert differs in saved.rows["message"][0]
+
+
+def test_results_written_before_the_cluster_was_recorded_still_read():
+    environment = read_results(REPO / "reports" / "baseline" / "all").environment
+    assert environment["cluster"] == {"workers_lost": [], "tasks_retried": [], "workers_refused": []}
 
 
 def test_worker_check_names_what_is_missing(capsys, monkeypatch):
@@ -145,3 +304,15 @@ def test_the_spool_streams_rows_as_they_arrive_and_reads_them_back_in_matrix_ord
     assert spool.symbols([]) == [symbol]
     spool.remove()
     assert not (tmp_path / "spool").exists()
+
+
+def test_merged_shards_keep_every_clusters_events_once():
+    from qbench.records.merge import _merged_cluster
+
+    retried = {"cell": "cortex-m0plus xor q16.16 inference -Os", "stage": "compile_image", "why": "its worker was lost",
+               "worker": "tcp://127.0.0.1:2"}  # fmt: skip
+    first = {"workers_lost": ["tcp://127.0.0.1:2"], "tasks_retried": [retried], "workers_refused": []}
+    second = {"workers_lost": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"], "tasks_retried": [retried],
+              "workers_refused": []}  # fmt: skip
+    assert _merged_cluster([first, second]) == {"workers_lost": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"],
+                                                "tasks_retried": [retried], "workers_refused": []}  # fmt: skip

@@ -7,6 +7,11 @@ Both run the same task functions (qbench.tasks) and give the same results: the c
 writes the results either way. A task that fails where it ran becomes TaskFailed, naming where and why, and
 that cell's row says so. A worker's checkout and tools must be the client's: each worker checks them before
 its first task (`qbench worker-check` shows them).
+
+What the cluster does that the results would not show (a worker lost, a task run again, a worker that refuses
+the run's tasks) reaches the client as dask events: the scheduler's own "remove-worker" and the workers' on
+WORKER_EVENTS. The client tells each through the run's progress as it arrives and keeps them (ClusterEvents) for
+the results' environment block.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import platform
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
@@ -30,6 +36,39 @@ T = TypeVar("T")
 RETRIES = 1  # a task that raised runs once more (a worker that died is dask's own business: it reschedules)
 FLOWS_PER_THREAD = 2  # cells in flight per worker thread: the next task waits on the worker while one runs
 CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the scheduler to answer
+SCHEDULER_EVENTS = "all"  # the scheduler's topic for every event, "remove-worker" among them
+WORKER_EVENTS = "qbench-task-raised"  # a worker's word to the client: a task it refused or that raised
+
+
+@dataclass(frozen=True, order=True)
+class RetriedTask:
+    """A task dask ran again: the stage, the image it was for, where its try ended and why."""
+
+    stage: str  # the task's function: prepare, compile_image, execute, price
+    cell: str  # the label of the image the task was for (a cell's, or a baseline's)
+    worker: str
+    why: str
+
+
+@dataclass(frozen=True, order=True)
+class RefusedWorker:
+    """A worker whose checkout or tools differ from the client's: it runs none of the run's tasks."""
+
+    worker: str
+    why: str
+
+
+@dataclass(frozen=True)
+class ClusterEvents:
+    """What the cluster did during a run, sorted (arrival order is timing): workers lost, tasks run again, workers
+    that refused the run's tasks. Empty for a run on the client's threads."""
+
+    workers_lost: tuple[str, ...] = ()
+    tasks_retried: tuple[RetriedTask, ...] = ()
+    workers_refused: tuple[RefusedWorker, ...] = ()
+
+
+NO_EVENTS = ClusterEvents()  # a run on the client's threads, or a cluster that did nothing beside the tasks
 
 
 class TaskFailed(Exception):
@@ -46,9 +85,15 @@ class Executor(Protocol):
     def require(self, tools: dict[str, str]) -> None:
         """The tools the run's tasks use, with the client's versions: a worker without them runs no task."""
 
-    def run(self, task: Callable[..., T], *arguments: Any) -> T:
-        """task(*arguments) where the executor runs tasks; TaskFailed if it raised, processes.Stopped once the
-        run is interrupted."""
+    def run(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
+        """task(*arguments) where the executor runs tasks, for the image `label` names; TaskFailed if it raised,
+        processes.Stopped once the run is interrupted."""
+
+    def watch(self, note: Callable[[str], None]) -> None:
+        """From now on, tell through note what the cluster does as it happens."""
+
+    def events(self) -> ClusterEvents:
+        """What the cluster did so far."""
 
     def stop(self) -> None:
         """The run was interrupted: drop what is queued or running."""
@@ -70,11 +115,17 @@ class LocalExecutor:
     def require(self, tools: dict[str, str]) -> None:
         pass  # the client's own tools
 
-    def run(self, task: Callable[..., T], *arguments: Any) -> T:
+    def run(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
         try:
             return task(*arguments)
         except Exception as error:
             raise TaskFailed(f"{type(error).__name__}: {error}") from None
+
+    def watch(self, note: Callable[[str], None]) -> None:
+        pass  # no cluster: nothing happens beside the tasks
+
+    def events(self) -> ClusterEvents:
+        return NO_EVENTS
 
     def stop(self) -> None:
         processes.stop()
@@ -109,17 +160,96 @@ def worker_problem(needs: WorkerNeeds) -> str | None:
 
 def on_worker(needs: WorkerNeeds, task: Callable[..., T], *arguments: Any) -> T:
     """A task as a worker runs it: refused on a worker unlike the client, any error raised as one message naming
-    the worker."""
+    the worker; either also told to the client as it happens (dask retries the task, and the client cannot see
+    a try that failed otherwise)."""
     from distributed import get_worker
 
-    where = f"worker {get_worker().address} ({platform.node()})"
+    worker = get_worker()
+    where = f"worker {worker.address} ({platform.node()})"
     problem = worker_problem(needs)
     if problem is not None:
+        worker.log_event(WORKER_EVENTS, {"key": worker.get_current_task(), "why": problem, "refused": True})
         raise TaskFailed(f"{where}: {problem}")
     try:
         return task(*arguments)
     except Exception as error:
-        raise TaskFailed(f"{where}: {type(error).__name__}: {error}") from None
+        why = f"{type(error).__name__}: {error}"
+        worker.log_event(WORKER_EVENTS, {"key": worker.get_current_task(), "why": why, "refused": False})
+        raise TaskFailed(f"{where}: {why}") from None
+
+
+@dataclass(frozen=True, order=True)
+class TaskName:
+    """What a task is for, as the client tells it: its stage and its image's label."""
+
+    stage: str
+    cell: str
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.cell}"
+
+
+class EventLog:
+    """The cluster's events for one client's run: each told through note as it arrives (on the client's event
+    loop), and kept. Tasks of other clients of the same scheduler are not this run's: only keys in flight count."""
+
+    def __init__(self) -> None:
+        self.note: Callable[[str], None] = lambda text: None
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, TaskName] = {}  # key -> what the task is for
+        self._raised: Counter[str] = Counter()  # key -> tries that raised
+        self._lost: list[str] = []
+        self._retried: list[RetriedTask] = []
+        self._refused: dict[str, RefusedWorker] = {}
+
+    def submitted(self, key: str, name: TaskName) -> None:
+        with self._lock:
+            self._in_flight[key] = name
+
+    def settled(self, key: str) -> None:
+        with self._lock:
+            self._in_flight.pop(key, None)
+
+    def scheduler_event(self, event: tuple[float, dict]) -> None:
+        """dask's "remove-worker": the worker's running tasks, and those it held for a client still waiting, run
+        again elsewhere."""
+        message = event[1]
+        if message.get("action") != "remove-worker":
+            return
+        worker = message["worker"]
+        keys = set(message.get("processing-tasks", ())) | set(message.get("lost-computed-tasks", ()))
+        gone = "was retired" if message.get("expected") else "was lost"
+        with self._lock:
+            names = sorted(self._in_flight[key] for key in keys if key in self._in_flight)
+            self._lost.append(worker)
+            self._retried += [RetriedTask(name.stage, name.cell, worker, f"its worker {gone}") for name in names]
+        again = f"; dask runs its tasks again: {', '.join(map(str, names))}" if names else ""
+        self.note(f"warning: worker {worker} {gone}{again}")
+
+    def worker_event(self, event: tuple[float, dict]) -> None:
+        """A try that a worker refused or that raised: the first RETRIES of a task's are run again."""
+        message = event[1]
+        worker, why = message["worker"], message["why"]
+        with self._lock:
+            name = self._in_flight.get(message["key"])
+            if name is None:
+                return
+            self._raised[message["key"]] += 1
+            retried = self._raised[message["key"]] <= RETRIES
+            if retried:
+                self._retried.append(RetriedTask(name.stage, name.cell, worker, why))
+            refused_first = message["refused"] and worker not in self._refused
+            if refused_first:
+                self._refused[worker] = RefusedWorker(worker, why)
+        if refused_first:
+            self.note(f"error: worker {worker} refuses this run's tasks: {why}")
+        if retried:
+            self.note(f"warning: {name} failed on worker {worker}; dask runs it again: {why}")
+
+    def events(self) -> ClusterEvents:
+        with self._lock:
+            return ClusterEvents(tuple(sorted(self._lost)), tuple(sorted(self._retried)),
+                                 tuple(sorted(self._refused.values())))  # fmt: skip
 
 
 class ClusterExecutor:
@@ -133,6 +263,8 @@ class ClusterExecutor:
         self.needs = WorkerNeeds(fingerprint(), ())
         self._lock = threading.Lock()
         self._in_flight: set = set()
+        self._log = EventLog()
+        self._watched = False
 
     @classmethod
     def start(cls, workers: int) -> ClusterExecutor:
@@ -140,7 +272,7 @@ class ClusterExecutor:
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)  # a task's failure is its cell's row, not a log line
+                               silence_logs=logging.CRITICAL)  # a task's failure is its cell's row and a note
         return cls(Client(cluster), cluster)
 
     @classmethod
@@ -156,8 +288,9 @@ class ClusterExecutor:
     def require(self, tools: dict[str, str]) -> None:
         self.needs = WorkerNeeds(self.needs.fingerprint, tuple(sorted(tools.items())))
 
-    def run(self, task: Callable[..., T], *arguments: Any) -> T:
+    def run(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
         key = f"{task.__name__}-{uuid.uuid4().hex}"  # the stage names the task on dask's dashboard
+        self._log.submitted(key, TaskName(task.__name__, label))  # before dask can tell anything of it
         future = self.client.submit(on_worker, self.needs, task, *arguments, key=key, pure=False, retries=RETRIES)
         with self._lock:
             self._in_flight.add(future)
@@ -170,8 +303,19 @@ class ClusterExecutor:
         except Exception as error:  # the cluster's own: a worker lost too often (KilledWorker), a lost connection
             raise TaskFailed(f"{type(error).__name__}: {error}") from None
         finally:
+            self._log.settled(key)
             with self._lock:
                 self._in_flight.discard(future)
+
+    def watch(self, note: Callable[[str], None]) -> None:
+        self._log.note = note
+        if not self._watched:  # subscribed before the first task is submitted, on the same connection
+            self.client.subscribe_topic(SCHEDULER_EVENTS, self._log.scheduler_event)
+            self.client.subscribe_topic(WORKER_EVENTS, self._log.worker_event)
+            self._watched = True
+
+    def events(self) -> ClusterEvents:
+        return self._log.events()
 
     def stop(self) -> None:
         processes.stop()
@@ -180,6 +324,10 @@ class ClusterExecutor:
         self.client.cancel(running)
 
     def close(self) -> None:
+        # Unsubscribed first, else the scheduler sends this client's own departure to a closed connection.
+        if self._watched and self.client.status == "running":
+            self.client.unsubscribe_topic(SCHEDULER_EVENTS)
+            self.client.unsubscribe_topic(WORKER_EVENTS)
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -1,4 +1,5 @@
-"""Where results come from: the checkout's revision, the libraries', the tools, the date."""
+"""Where results come from: the checkout's revision, the libraries', the tools, the date; and what the cluster
+did meanwhile."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import platform
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import packages_distributions
 from importlib.metadata import version as package_version
@@ -15,6 +16,7 @@ from pathlib import Path
 from qbench import __version__
 from qbench.common.paths import REPO
 from qbench.images.libraries import Library
+from qbench.orchestration.executors import NO_EVENTS, ClusterEvents
 
 QBENCH_CHECKOUT = "qbench checkout"  # qnn's revision: the checkout's, recorded as git_sha
 PACKAGE_FOLDERS = ("site-packages", "dist-packages")  # where a registry package's files are installed
@@ -98,12 +100,23 @@ def matrix_digest(labels: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(labels)).encode()).hexdigest()
 
 
+def cluster_record(events: ClusterEvents) -> dict[str, list]:
+    """The events as the environment block holds them (schema: qbench.results.ClusterRecord)."""
+    return {
+        "workers_lost": list(events.workers_lost),
+        "tasks_retried": [asdict(task) for task in events.tasks_retried],
+        "workers_refused": [asdict(worker) for worker in events.workers_refused],
+    }
+
+
 def environment(
     revision: Revision, toolchains: dict[str, str], problems: list[str], interrupted: bool,
     shard: tuple[int, int] | None = None, matrix_digest: str = "", libraries: Iterable[Library] = (),
+    cluster: ClusterEvents = NO_EVENTS,
 ) -> dict:  # fmt: skip
     """The environment block of a results file (schema: qbench.results.Environment); problems are the request's bad
-    names, shard (I, N) the share of the matrix run, matrix_digest the whole matrix's, libraries the run's."""
+    names, shard (I, N) the share of the matrix run, matrix_digest the whole matrix's, libraries the run's, cluster
+    what the dask cluster did (empty for a run on threads)."""
     return {
         "qbench": __version__,
         "git_sha": revision.sha,
@@ -120,4 +133,5 @@ def environment(
         "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
         "matrix_digest": matrix_digest,
         "libraries": library_provenance(libraries),
+        "cluster": cluster_record(cluster),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -118,4 +119,12 @@ def _merged_environment(parts: list[tuple[Path, SavedResults]], runs: list[dict]
         "merged_from": [str(directory) for directory, _ in parts],
         "merged_environments": runs,
         "libraries": {name: record for _, saved in parts for name, record in saved.environment["libraries"].items()},
+        "cluster": _merged_cluster([saved.environment["cluster"] for _, saved in parts]),
     }
+
+
+def _merged_cluster(records: list[dict]) -> dict:
+    """What the clusters of all the sets did, each event once (shards may share a cluster), in a sorted order."""
+    return {kind: [json.loads(text) for text in sorted({json.dumps(event, sort_keys=True) for record in records
+                                                        for event in record[kind]})]
+            for kind in records[0]}  # fmt: skip
