@@ -1,7 +1,12 @@
 """The report's figures, inspected through matplotlib's objects (axes, titles, scales, legends, bars and
-lines), never through pixels. Results are made by hand, so each figure's numbers are known."""
+lines), never through pixels. Results are made by hand, so each figure's numbers are known. A figure whose data
+did not change comes from the store byte for byte as drawn; the others are drawn in worker processes."""
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -13,14 +18,23 @@ from qbench.records.results import (
     ResultRow,
     SavedResults,
     instructions_frame,
+    read_results,
     rows_frame,
     symbols_frame,
     training_log_name,
+    write_results,
 )
+from qbench.reporting import plots
+from qbench.reporting.plot_store import PlotStore
 from qbench.reporting.plots import (
     LEARNED_ERROR,
     PALETTE,
+    chart_key,
     paired_styles,
+    planned_figures,
+    plot_files,
+    png,
+    pngs,
     report_figures,
     save,
     series_style,
@@ -28,6 +42,8 @@ from qbench.reporting.plots import (
 )
 
 XOR = "2-4-1 tanh/sigmoid"
+ENVIRONMENT = {"qbench": "0", "git_sha": "f" * 40, "git_dirty": False, "date": "2026-01-01T00:00:00Z", "python": "3",
+               "host": "Linux", "pyelftools": "0", "toolchains": {}, "problems": [], "interrupted": False}  # fmt: skip
 SWEEP = {"4-4-3 tanh/sigmoid": 35, "4-8-3 tanh/sigmoid": 67, "4-16-3 tanh/sigmoid": 131}
 
 
@@ -327,3 +343,104 @@ def test_file_names_are_unique_and_the_same_results_give_the_same_files(tmp_path
     _, again, _ = report_figures(results(rows))["footprint"][0]
     save(again, tmp_path / "b", name)
     assert (tmp_path / "a" / "plots" / name).read_bytes() == (tmp_path / "b" / "plots" / name).read_bytes()
+
+
+# Drawing only what changed: a figure is keyed by exactly what it is drawn from.
+
+
+def stored_run(trainable: bool = True) -> SavedResults:
+    """Figures of every kind but scaling: footprint per format, instructions and (trainable) training and weights."""
+    variants = ("trainable", "inference") if trainable else ("inference",)
+    rows = [result(core, qformat, variant, lib_flash=1000 + 10 * index, instr_forward=600.0 + index,
+                   **({"instr_train_step": 2400.0 + index} if variant == "trainable" else {}))
+            for index, (core, qformat, variant) in enumerate(
+                (core, qformat, variant) for core in ("cortex-m0plus", "cortex-m4") for qformat in ("q16.16", "q8.8")
+                for variant in variants)]  # fmt: skip
+    training = {training_log_name("xor", "qnn", XOR, core, qformat, "trainable", "Os"): log([0.6, 0.3, 0.09])
+                for core in ("cortex-m0plus", "cortex-m4") for qformat in ("q16.16", "q8.8")}  # fmt: skip
+    return results(rows, training if trainable else {})
+
+
+def changed_row(saved: SavedResults, core: str, qformat: str, variant: str, **columns) -> SavedResults:
+    rows = saved.rows.copy()
+    chosen = (rows["core"] == core) & (rows["qformat"] == qformat) & (rows["variant"] == variant)
+    for column, value in columns.items():
+        rows.loc[chosen, column] = value
+    return replace(saved, rows=rows)
+
+
+def test_a_stored_figure_is_the_drawn_one_and_only_a_changed_figure_is_drawn_again(tmp_path):
+    store = PlotStore(tmp_path / "plots")
+    saved = stored_run()
+    cold = plot_files(saved, store)
+    assert [plot.section for plot in cold] == ["footprint"] * 2 + ["instructions", "training"] + ["weights"] * 2
+    assert all(plot.drawn for plot in cold) and len(list(store.directory.iterdir())) == len(cold)
+
+    warm = plot_files(saved, store)
+    assert not any(plot.drawn for plot in warm) and warm == [replace(plot, drawn=False) for plot in cold]
+    charts = [figure.chart for figures in planned_figures(saved).values() for figure in figures]
+    assert [plot.png for plot in warm] == [png(chart) for chart in charts]  # as drawn here and now, byte for byte
+
+    # One row's flash changes: its format's footprint figure, and only that one, is drawn again.
+    changed = changed_row(saved, "cortex-m4", "q8.8", "inference", lib_flash=5000)
+    grown = plot_files(changed, store)
+    assert [plot.name for plot in grown if plot.drawn] == ["footprint_xor_cortex-m_q8.8_Os.png"]
+    assert [plot.name for plot in grown if plot not in warm] == ["footprint_xor_cortex-m_q8.8_Os.png"]
+    assert grown[1].png == png(planned_figures(changed)["footprint"][1].chart) != cold[1].png
+
+    # A column no figure draws (the run's date) changes nothing.
+    dated = changed_row(saved, "cortex-m4", "q8.8", "trainable", date="2030-01-01T00:00:00Z")
+    assert not any(plot.drawn for plot in plot_files(dated, store))
+
+
+def test_a_damaged_entry_is_drawn_again_and_no_cache_draws_everything(tmp_path):
+    store = PlotStore(tmp_path / "plots")
+    saved = stored_run(trainable=False)
+    cold = plot_files(saved, store)
+    damaged = sorted(store.directory.iterdir())[0]
+    damaged.write_bytes(damaged.read_bytes()[:-100])  # cut short
+    again = plot_files(saved, store)
+    assert sum(plot.drawn for plot in again) == 1 and [plot.png for plot in again] == [plot.png for plot in cold]
+    assert all(store.fetch(entry.name) is not None for entry in store.directory.iterdir())  # replaced whole
+    unread = plot_files(saved, PlotStore(store.directory, read=False))
+    assert all(plot.drawn for plot in unread) and [plot.png for plot in unread] == [plot.png for plot in cold]
+
+
+def test_figures_are_drawn_in_worker_processes_with_the_same_bytes(monkeypatch):
+    charts = [figure.chart for figures in planned_figures(stored_run(trainable=False)).values() for figure in figures]
+    started = []
+
+    class CountedPool(ProcessPoolExecutor):
+        def __init__(self, workers, **options):
+            started.append(workers)
+            super().__init__(workers, **options)
+
+    monkeypatch.setattr(plots, "ProcessPoolExecutor", CountedPool)
+    assert len(charts) == 3 and pngs(charts) == [png(chart) for chart in charts]
+    assert started == ([min(3, os.cpu_count() or 1)] if (os.cpu_count() or 1) > 1 else [])
+
+
+def test_no_worker_is_started_when_nothing_or_one_figure_must_be_drawn(tmp_path, monkeypatch):
+    store = PlotStore(tmp_path / "plots")
+    saved = stored_run(trainable=False)
+    plot_files(saved, store)
+
+    def refused(*arguments, **options):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(plots, "ProcessPoolExecutor", refused)
+    assert not any(plot.drawn for plot in plot_files(saved, store))
+    changed = plot_files(changed_row(saved, "cortex-m0plus", "q16.16", "inference", lib_flash=9000), store)
+    assert [plot.name for plot in changed if plot.drawn] == ["footprint_xor_cortex-m_q16.16_Os.png"]
+
+
+def test_a_chart_holds_plain_values_so_results_read_back_give_the_same_keys(tmp_path):
+    saved = stored_run()
+    write_results(tmp_path, replace(saved, environment=ENVIRONMENT))
+    keys = {figure.file_name: chart_key(figure.chart) for figures in planned_figures(saved).values()
+            for figure in figures}  # fmt: skip
+    again = {figure.file_name: chart_key(figure.chart) for figures in planned_figures(read_results(tmp_path)).values()
+             for figure in figures}  # fmt: skip
+    assert again == keys
+    text = repr([figure.chart for figures in planned_figures(saved).values() for figure in figures])
+    assert "np." not in text and "numpy" not in text and "Series" not in text

@@ -1,4 +1,4 @@
-"""The report's tables, claims and figures, and the progress display."""
+"""The report's tables, claims and figures (a warm run's taken from the cache), and the progress display."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import REPO
 from qbench.orchestration.progress import LogProgress, TerminalProgress
+from qbench.reporting import plots
 from qbench.reporting.claims import FAILS, HOLDS, UNMEASURED, TrainingRun, compare_training, rises, roughness
 from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, claims_for_report, markdown, table
 
@@ -99,6 +100,21 @@ def test_emulated_report_opens_with_the_claims_and_keeps_every_figure(emulated_r
     assert qbench_main(["report", str(out)]) == 0
     assert (out / "report.md").read_text() == report
     assert {link: (out / link).read_bytes() for link in links} == first  # same results, same bytes
+
+
+def test_a_warm_run_takes_every_plot_from_the_cache_byte_for_byte(emulated_run, monkeypatch):
+    _, root, arguments = emulated_run
+    drawn = {path.name: path.read_bytes() for path in (root / "out" / "plots").glob("*.png")}
+    assert drawn and len(list((root / "build" / "cache" / "plots").iterdir())) >= len(drawn)
+
+    def nothing_drawn(charts):
+        assert not charts, f"{len(charts)} figures drawn again"
+        return []
+
+    monkeypatch.setattr(plots, "pngs", nothing_drawn)
+    warm = root / "warm"
+    assert qbench_main([*arguments[: arguments.index("--out") + 1], str(warm), "--build-dir", str(root / "build")]) == 0
+    assert {path.name: path.read_bytes() for path in (warm / "plots").glob("*.png")} == drawn
 
 
 def test_robot_suite_parses():

@@ -279,3 +279,30 @@ def test_compare_into_a_closed_pipe_exits_quietly(results):
                                stdout=writer, stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
     os.close(writer)
     assert (completed.returncode, completed.stderr) == (141, "")
+
+
+def test_a_training_log_is_written_as_pandas_writes_it():
+    from qbench.execution.protocol import TrainingLogEntry
+    from qbench.records.results import TrainingLog
+
+    entries = (TrainingLogEntry(0, 37242, (24868, -3, 0, 65536, 1)), TrainingLogEntry(10, 1, (-65536, 7, 2, 3, 32768)))
+    for bits in (8, 16):
+        log = TrainingLog("xor", "qnn", "2-4-1", "cortex-m0plus", "q16.16", "trainable", "Os", bits, entries)
+        assert log.csv_text() == log.frame().to_csv(index=False)
+    assert TrainingLog("xor", "qnn", "", "host", "q8.8", "trainable", "Os", 8, ()).csv_text() == "\n"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"iteration,error,error_raw,w0,w1\n0,0.5,128,1e-05,-2\n10,0.25,64,0.0,3.5\n",  # qbench's own numbers
+     b"iteration,error,error_raw,w0,w1\n0,0.5,128, 1e-05,-2\n10,.25,64,0,3.5\n"],  # others the schema accepts
+)  # fmt: skip
+def test_a_training_log_reads_the_same_whichever_way_it_is_checked(tmp_path, content):
+    from qbench.records import results as results_module
+
+    path = tmp_path / "log.csv"
+    path.write_bytes(content)
+    frame = results_module._training_log(path)
+    assert list(frame.dtypes) == ["int64", "float64", "int64", "float64", "float64"]
+    assert frame.to_dict("list") == {"iteration": [0, 10], "error": [0.5, 0.25], "error_raw": [128, 64],
+                                     "w0": [1e-05, 0.0], "w1": [-2.0, 3.5]}  # fmt: skip

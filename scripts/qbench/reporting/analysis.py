@@ -632,8 +632,12 @@ def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per workload, core, format and variant run at several network sizes: the cost per connection (weight
     or bias) of deployed flash, library RAM and instructions per inference, fitted by least squares, with the
     fixed part (intercept) and the fit's R²."""
+    columns = ["workload", "library", "core", "qformat", "variant", "opt", "networks", "connections"]
+    columns += [f"{metric}_{part}" for metric in SCALED_METRICS for part in ("per_connection", "fixed", "r2")]
     good = ok_rows(rows)
     records = []
+    if good["connections"].nunique() < 2:  # one network size in the whole run: no group has two (and grouping costs)
+        return pd.DataFrame.from_records(records, columns=columns)
     for (workload, library, core, qformat, variant, opt), group in good.groupby(
         ["workload", "library", "core", "qformat", "variant", "opt"], sort=False
     ):
@@ -652,6 +656,4 @@ def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
             record |= {f"{metric}_per_connection": line.slope, f"{metric}_fixed": line.intercept,
                        f"{metric}_r2": line.r_squared}  # fmt: skip
         records.append(record)
-    columns = ["workload", "library", "core", "qformat", "variant", "opt", "networks", "connections"]
-    columns += [f"{metric}_{part}" for metric in SCALED_METRICS for part in ("per_connection", "fixed", "r2")]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -1,7 +1,13 @@
 """The report's plots: PNG files beside report.md, from the saved results.
 
-report_figures draws every figure the results hold data for, one per question, by report section; save
-writes one beside the report. Every figure keeps the same rules:
+Each figure is planned first, then drawn. Planning (pandas only) turns the results into a Chart: a small record
+of exactly what the figure shows (categories, values, labels, colours, titles). Drawing (matplotlib) renders a
+Chart and nothing else, so a Chart and the drawing code's identity key its PNG (chart_key): plot_files takes an
+unchanged figure from a PlotStore instead of drawing it, and draws the others in worker processes. matplotlib is
+imported only when something is drawn.
+
+report_figures plans every figure the results hold data for, one per question, by report section. Every figure
+keeps the same rules:
 
 - Cortex-M cores and other targets (the x86-64 host: objects only, static RAM, nothing run) never share axes.
 - Legends sit outside the axes, right of them, never over the data.
@@ -14,23 +20,33 @@ writes one beside the report. Every figure keeps the same rules:
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
+import multiprocessing
+import os
+import threading
+import zlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from qbench.records.results import QNN_LIBRARY, SavedResults, training_log_name
+from qbench.reporting.analysis import deployed_flash, fit_line, library_ram, ok_rows
+from qbench.reporting.plot_store import PlotStore
 
-from qbench.records.results import QNN_LIBRARY, SavedResults, training_log_name  # noqa: E402
-from qbench.reporting.analysis import deployed_flash, fit_line, library_ram, ok_rows  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 PLOTS = "plots"
+SECTIONS = ("footprint", "instructions", "training", "scaling", "weights")
 LEARNED_ERROR = 0.1  # the learned criterion: every output within 0.1 of its target
 CORTEX_M = "cortex-m"
 PREFERRED_CORE = "cortex-m0plus"  # the article's core: the weights plot shows its run when there is one
@@ -43,8 +59,9 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
 DECADE = 10.0
 BYTES = "bytes"
 INSTRUCTIONS = "instructions (QEMU trace)"
-
-ReportFigure = tuple[str, Figure, str]  # caption, figure, file name
+DPI = 110
+# Packages whose version can change a drawn PNG's bytes: the drawing, and the PNG encoder matplotlib calls.
+DRAWING_PACKAGES = ("matplotlib", "pillow")
 
 
 # Looks.
@@ -91,39 +108,84 @@ def spans_a_decade(values: Iterable[float]) -> bool:
     return len(positive) >= 2 and max(positive) >= DECADE * min(positive)
 
 
-def scale_values_axis(axes: Axes, values: Iterable[float]) -> None:
-    """Log scale when the values span a decade, so that one large bar does not flatten the others."""
-    if spans_a_decade(values):
-        axes.set_yscale("log")
-        axes.grid(axis="y", which="minor", alpha=0.15)
+# What a figure shows: plain values only (Python floats and strings), so that a Chart's repr is exactly the data
+# it is drawn from, and equal Charts draw equal PNGs.
 
 
-def new_figure(panels: int, width_per_panel: float = 5.2, height: float = 4.2) -> tuple[Figure, list[Axes]]:
-    figure, axes = plt.subplots(1, panels, figsize=(2.2 + width_per_panel * panels, height), layout="constrained",
-                                squeeze=False)  # fmt: skip
-    return figure, list(axes[0])
+@dataclass(frozen=True)
+class Bars:
+    """One series of a bar panel: a value per category (nan: no bar)."""
+
+    label: str
+    values: tuple[float, ...]
+    colour: str
+    hatch: str
 
 
-def head(figure: Figure, heading: str) -> None:
-    """The figure's heading: above its panels, or in the one panel's title."""
-    if len(figure.axes) == 1:
-        axes = figure.axes[0]
-        axes.set_title(f"{heading}\n{axes.get_title()}" if axes.get_title() else heading)
-    else:
-        figure.suptitle(heading)
+@dataclass(frozen=True)
+class BarPanel:
+    categories: tuple[str, ...]
+    series: tuple[Bars, ...]
+    ylabel: str
+    title: str
+    log_scale: bool
 
 
-def legend_outside(figure: Figure, title: str | None = None, columns: int = 1) -> None:
-    """One legend for every panel of the figure, right of them (the constrained layout keeps room for it);
-    level with the panels' middle when a heading runs above them, so the two never meet."""
-    entries: dict[str, object] = {}
-    for axes in figure.axes:
-        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
-            entries.setdefault(label, handle)
-    if entries:
-        where = "outside right center" if figure.get_suptitle() else "outside right upper"
-        figure.legend(list(entries.values()), list(entries), loc=where, title=title, ncols=columns,
-                      fontsize="small", title_fontsize="small")  # fmt: skip
+@dataclass(frozen=True)
+class Line:
+    """A line, markers, or both; a label starting with '_' stays out of the legend."""
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    label: str
+    colour: str
+    line_style: str | tuple
+    marker: str | None = None  # None: matplotlib's default (none)
+    linewidth: float | None = None  # None: matplotlib's default
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A horizontal line across a panel (a threshold)."""
+
+    y: float
+    label: str
+    colour: str
+    line_style: str | tuple
+    linewidth: float
+
+
+@dataclass(frozen=True)
+class LinePanel:
+    lines: tuple[Line, ...]
+    rules: tuple[Rule, ...]
+    xlabel: str
+    ylabel: str
+    title: str
+    log_scale: bool
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A whole figure: its panels side by side, the heading above them and one legend right of them."""
+
+    heading: str
+    panels: tuple[BarPanel, ...] | tuple[LinePanel, ...]
+    width_per_panel: float  # inches
+    legend_title: str | None = None
+    legend_columns: int = 1
+
+
+@dataclass(frozen=True)
+class PlannedFigure:
+    caption: str
+    chart: Chart
+    file_name: str
+
+
+def floats(values: Iterable) -> tuple[float, ...]:
+    """Values as Python floats, missing ones as nan."""
+    return tuple(float(value) if pd.notna(value) else math.nan for value in values)
 
 
 # Names.
@@ -170,8 +232,9 @@ def row_series(rows: pd.DataFrame, columns: Sequence[str]) -> Series:
     varying column, style by the others."""
     named = [column for column in columns if rows[column].nunique() > 1] or [columns[-1]]
     colour_by, style_by = named[-1], named[:-1]
-    keys = [(shown(colour_by, row[colour_by]), " ".join(shown(column, row[column]) for column in style_by))
-            for _, row in rows.iterrows()]  # fmt: skip
+    colours = [shown(colour_by, value) for value in rows[colour_by].tolist()]
+    styles = [[shown(column, value) for value in rows[column].tolist()] for column in style_by]
+    keys = [(colour, " ".join(parts)) for colour, *parts in zip(colours, *styles, strict=True)]
     labels = [" ".join(filter(None, (style, colour))) for colour, style in keys]
     looks = paired_styles(keys)
     return Series(
@@ -196,17 +259,11 @@ def bars_width(rows: pd.DataFrame, x_column: str, labels: pd.Series) -> float:
     return max(4.6, 1.4 + 0.3 * rows[x_column].nunique() * labels.nunique())
 
 
-def draw_bars(axes: Axes, table: pd.DataFrame, styles: dict[str, SeriesStyle], ylabel: str, title: str) -> None:
-    width = 0.8 / max(1, len(table.columns))
-    for offset, label in enumerate(table.columns):
-        style = styles[label]
-        positions = [index + (offset - (len(table.columns) - 1) / 2) * width for index in range(len(table.index))]
-        axes.bar(positions, table[label], width, label=str(label), color=style.colour, hatch=style.hatch,
-                 edgecolor="#333333", linewidth=0.4)  # fmt: skip
-    axes.set_xticks(range(len(table.index)), [str(x) for x in table.index], rotation=30, ha="right")
-    axes.set(ylabel=ylabel, title=title)
-    axes.grid(axis="y", alpha=0.3)
-    scale_values_axis(axes, table.to_numpy().ravel())
+def bar_panel(table: pd.DataFrame, styles: dict[str, SeriesStyle], ylabel: str, title: str) -> BarPanel:
+    series = tuple(Bars(str(label), floats(table[label]), styles[label].colour, styles[label].hatch)
+                   for label in table.columns)  # fmt: skip
+    return BarPanel(tuple(str(x) for x in table.index), series, ylabel, title,
+                    spans_a_decade(table.to_numpy().ravel()))  # fmt: skip
 
 
 # Footprint: what the network costs, per core and format.
@@ -226,19 +283,16 @@ def ram_title(rows: pd.DataFrame) -> str:
     return "Library RAM (static only: not run)" if not measured.any() else "Library RAM (static + stack where run)"
 
 
-def footprint_figure(rows: pd.DataFrame, x_column: str, where: str, file_name: str) -> ReportFigure:
+def footprint_figure(rows: pd.DataFrame, x_column: str, where: str, file_name: str) -> PlannedFigure:
     """Flash and RAM bars by x_column (core or format), one bar per library, network and variant; where says
     which target(s) and what the rows share."""
     series = row_series(rows, FOOTPRINT_SERIES)
-    figure, (flash, ram) = new_figure(2, bars_width(rows, x_column, series.labels))
-    draw_bars(flash, bar_table(rows, x_column, series.labels, deployed_flash(rows)), series.styles, BYTES,
-              flash_title(rows))  # fmt: skip
-    draw_bars(ram, bar_table(rows, x_column, series.labels, library_ram(rows)), series.styles, BYTES,
-              ram_title(rows))  # fmt: skip
-    head(figure, f"What the network costs {where}")
-    legend_outside(figure)
-    ram = ram_title(rows)
-    return f"{flash_title(rows)} and {ram[0].lower()}{ram[1:]} {where}", figure, file_name
+    flash = bar_panel(bar_table(rows, x_column, series.labels, deployed_flash(rows)), series.styles, BYTES,
+                      flash_title(rows))  # fmt: skip
+    ram = bar_panel(bar_table(rows, x_column, series.labels, library_ram(rows)), series.styles, BYTES,
+                    ram_title(rows))  # fmt: skip
+    chart = Chart(f"What the network costs {where}", (flash, ram), bars_width(rows, x_column, series.labels))
+    return PlannedFigure(f"{flash.title} and {ram.title[0].lower()}{ram.title[1:]} {where}", chart, file_name)
 
 
 def subject(rows: pd.DataFrame, *details: str) -> str:
@@ -246,7 +300,7 @@ def subject(rows: pd.DataFrame, *details: str) -> str:
     return " ".join(filter(None, [common_description(rows, ("workload", "library", "network")), *details]))
 
 
-def footprint_figures(rows: pd.DataFrame) -> list[ReportFigure]:
+def footprint_figures(rows: pd.DataFrame) -> list[PlannedFigure]:
     """Per workload and level: one figure per format for the Cortex-M cores, one per other target by format."""
     good = ok_rows(rows)
     good = good[good["lib_flash"].notna()]
@@ -268,30 +322,27 @@ def footprint_figures(rows: pd.DataFrame) -> list[ReportFigure]:
 INSTRUCTION_SERIES = ("library", "network", "qformat")
 
 
-def instruction_figure(rows: pd.DataFrame, workload: str, opt: str) -> ReportFigure | None:
+def instruction_figure(rows: pd.DataFrame, workload: str, opt: str) -> PlannedFigure | None:
     forward = rows[(rows["variant"] == "inference") & rows["instr_forward"].notna()]
     step = rows[(rows["variant"] == "trainable") & rows["instr_train_step"].notna()]
-    panels = [(chosen, column, title) for chosen, column, title in (
+    chosen_panels = [(chosen, column, title) for chosen, column, title in (
         (forward, "instr_forward", "Per inference (inference-only image)"),
         (step, "instr_train_step", "Per training step (trainable image)"),
     ) if not chosen.empty]  # fmt: skip
-    if not panels:
+    if not chosen_panels:
         return None
-    drawn = pd.concat([chosen for chosen, _, _ in panels])
+    drawn = pd.concat([chosen for chosen, _, _ in chosen_panels])
     series = row_series(drawn, INSTRUCTION_SERIES)
-    figure, axes = new_figure(len(panels), max(bars_width(chosen, "core", series.labels[chosen.index])
-                                               for chosen, _, _ in panels))  # fmt: skip
-    for panel, (chosen, column, title) in zip(axes, panels, strict=True):
-        table = bar_table(chosen, "core", series.labels[chosen.index], chosen[column])
-        draw_bars(panel, table, series.styles, INSTRUCTIONS, title)
+    panels = tuple(bar_panel(bar_table(chosen, "core", series.labels[chosen.index], chosen[column]), series.styles,
+                             INSTRUCTIONS, title) for chosen, column, title in chosen_panels)  # fmt: skip
+    width = max(bars_width(chosen, "core", series.labels[chosen.index]) for chosen, _, _ in chosen_panels)
     heading = f"Instructions executed per Cortex-M core, {subject(drawn, f'-{opt}')}"
-    head(figure, heading)
-    legend_outside(figure)
-    what = " and ".join(title.split(" (")[0].lower() for _, _, title in panels)
-    return f"{heading}: {what}", figure, f"instructions_{workload}_{CORTEX_M}_{opt}.png"
+    what = " and ".join(title.split(" (")[0].lower() for _, _, title in chosen_panels)
+    return PlannedFigure(f"{heading}: {what}", Chart(heading, panels, width),
+                         f"instructions_{workload}_{CORTEX_M}_{opt}.png")  # fmt: skip
 
 
-def instruction_figures(rows: pd.DataFrame) -> list[ReportFigure]:
+def instruction_figures(rows: pd.DataFrame) -> list[PlannedFigure]:
     """Per workload and level, the Cortex-M cores only (other targets are not run)."""
     good = ok_rows(rows)
     good = good[is_cortex_m(good)]
@@ -332,34 +383,30 @@ def curve_label(curve: TrainingCurve, with_library: bool) -> str:
 
 
 def training_figure(runs: pd.DataFrame, training: dict[str, pd.DataFrame], workload: str, network: str,
-                    opt: str) -> ReportFigure | None:  # fmt: skip
+                    opt: str) -> PlannedFigure | None:  # fmt: skip
     curves = training_curves(runs, training)
     if not curves:
         return None
     with_library = len({curve.library for curve in curves}) > 1
-    figure, (axes,) = new_figure(1, width_per_panel=7.0)
     looks = paired_styles([(curve.qformat, curve.library if with_library else "") for curve in curves])
     repeated = len(looks) < len(curves)  # one format and library on cores that differ: one look each
+    lines = []
     for index, curve in enumerate(curves):
         style = series_style(index) if repeated else looks[curve.qformat, curve.library if with_library else ""]
-        axes.plot(curve.log["iteration"], curve.log["error"], label=curve_label(curve, with_library),
-                  color=style.colour, linestyle=style.line_style, linewidth=1.3)  # fmt: skip
+        lines.append(Line(floats(curve.log["iteration"]), floats(curve.log["error"]),
+                          curve_label(curve, with_library), style.colour, style.line_style, linewidth=1.3))  # fmt: skip
+    learned = (Rule(LEARNED_ERROR, f"learned (every output within {LEARNED_ERROR})", "grey", (0, (1, 3)), 1.0),)
     errors = pd.concat([curve.log["error"] for curve in curves])
-    if workload == "xor":
-        axes.axhline(LEARNED_ERROR, color="grey", linestyle=(0, (1, 3)), linewidth=1.0,
-                     label=f"learned (every output within {LEARNED_ERROR})")  # fmt: skip
-    if errors.gt(0).all():
-        scale_values_axis(axes, errors)
-    axes.set(xlabel="training iteration", ylabel="largest |output - target| over the training patterns")
-    axes.grid(alpha=0.3)
+    panel = LinePanel(tuple(lines), learned if workload == "xor" else (), "training iteration",
+                      "largest |output - target| over the training patterns", "",
+                      bool(errors.gt(0).all()) and spans_a_decade(errors))  # fmt: skip
     heading = f"Training error on the device, {workload} {network} -{opt}"
-    head(figure, heading)
-    legend_outside(figure, title="format (cores)")
-    return (f"{heading}, per format and library", figure,
-            f"training_{workload}_{network_slug(network)}_{opt}.png")  # fmt: skip
+    return PlannedFigure(f"{heading}, per format and library",
+                         Chart(heading, (panel,), 7.0, legend_title="format (cores)"),
+                         f"training_{workload}_{network_slug(network)}_{opt}.png")  # fmt: skip
 
 
-def training_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[ReportFigure]:
+def training_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[PlannedFigure]:
     trainable = rows[rows["variant"] == "trainable"]
     figures = [
         training_figure(runs, training, workload, network, opt)
@@ -373,22 +420,19 @@ def training_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> l
 WEIGHTS_PER_LEGEND_COLUMN = 12
 
 
-def weights_figure(log: pd.DataFrame, description: str, file_name: str) -> ReportFigure:
+def weights_figure(log: pd.DataFrame, description: str, file_name: str) -> PlannedFigure:
     weights = [column for column in log.columns if column.startswith("w")]
-    figure, (axes,) = new_figure(1, width_per_panel=7.0)
-    for index, column in enumerate(weights):
-        style = series_style(index)
-        axes.plot(log["iteration"], log[column], label=column, color=style.colour, linestyle=style.line_style,
-                  linewidth=1.1)  # fmt: skip
-    axes.set(xlabel="training iteration", ylabel="weight value")
-    axes.grid(alpha=0.3)
-    heading = f"Weights while training, {description}"
-    head(figure, heading)
-    legend_outside(figure, title="weight", columns=1 + (len(weights) - 1) // WEIGHTS_PER_LEGEND_COLUMN)
-    return f"Every weight over the iterations, {description}", figure, file_name
+    iterations = floats(log["iteration"])
+    lines = tuple(Line(iterations, floats(log[column]), column, series_style(index).colour,
+                       series_style(index).line_style, linewidth=1.1)
+                  for index, column in enumerate(weights))  # fmt: skip
+    panel = LinePanel(lines, (), "training iteration", "weight value", "", False)
+    chart = Chart(f"Weights while training, {description}", (panel,), 7.0, legend_title="weight",
+                  legend_columns=1 + (len(weights) - 1) // WEIGHTS_PER_LEGEND_COLUMN)  # fmt: skip
+    return PlannedFigure(f"Every weight over the iterations, {description}", chart, file_name)
 
 
-def weight_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[ReportFigure]:
+def weight_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[PlannedFigure]:
     """Per workload, network, library, format and level, the run on the article's core (else the first core)."""
     trainable = rows[rows["variant"] == "trainable"]
     figures = []
@@ -421,24 +465,27 @@ def scaling_metrics(rows: pd.DataFrame, group: str) -> list[tuple[str, pd.Series
     return [(title, values, label) for title, values, label in panels if values.notna().any()]
 
 
-def draw_scaling_series(axes: Axes, connections: pd.Series, values: pd.Series, style: SeriesStyle,
-                        label: str) -> None:  # fmt: skip
-    """The measured networks as markers, and the least-squares line through them (as the report's table fits).
-    Linear axes: a straight line is what a fixed cost per connection looks like."""
+def scaling_lines(connections: pd.Series, values: pd.Series, style: SeriesStyle, label: str) -> tuple[Line, ...]:
+    """The measured networks as markers, and the least-squares line through them (as the report's table fits),
+    and the legend's entry: marker and line style together. Linear axes: a straight line is what a fixed cost per
+    connection looks like."""
     known = values.notna() & connections.notna()
     xs, ys = [float(x) for x in connections[known]], [float(y) for y in values[known]]
     if len(set(xs)) < 2:
-        return
-    axes.plot(xs, ys, linestyle="none", marker=style.marker, color=style.colour, label=f"_{label} measured")
+        return ()
     line = fit_line(xs, ys)
-    ends = [min(xs), max(xs)]
-    axes.plot(ends, [line.slope * x + line.intercept for x in ends], linestyle=style.line_style,
-              color=style.colour, linewidth=1.1, label=f"_{label} fit")  # fmt: skip
-    # The legend's entry: marker and line style together.
-    axes.plot([], [], linestyle=style.line_style, marker=style.marker, color=style.colour, label=label)
+    ends = (min(xs), max(xs))
+    return (
+        Line(tuple(xs), tuple(ys), f"_{label} measured", style.colour, "none", marker=style.marker),
+        Line(ends, tuple(line.slope * x + line.intercept for x in ends), f"_{label} fit", style.colour,
+             style.line_style, linewidth=1.1),
+        Line((), (), label, style.colour, style.line_style, marker=style.marker),
+    )  # fmt: skip
 
 
-def scaling_figure(rows: pd.DataFrame, workload: str, variant: str, opt: str, group: str) -> ReportFigure | None:
+def scaling_figure(rows: pd.DataFrame, workload: str, variant: str, opt: str, group: str) -> PlannedFigure | None:
+    if rows["connections"].nunique() < 2:
+        return None  # one network size: no series can have two (and the grouping below is most of a run's planning)
     sized = rows.groupby(SCALING_SERIES, sort=False).filter(lambda chosen: chosen["connections"].nunique() >= 2)
     if sized.empty:
         return None
@@ -446,24 +493,22 @@ def scaling_figure(rows: pd.DataFrame, workload: str, variant: str, opt: str, gr
     keys = {key: (key[0], f"{format_name(key[1])}{' ' + key[2] if several else ''}")
             for key in sized.groupby(SCALING_SERIES, sort=False).groups}  # fmt: skip
     styles = paired_styles(list(keys.values()))
-    panels = scaling_metrics(sized, group)
-    figure, axes = new_figure(len(panels), width_per_panel=4.4)
-    for panel, (title, values, ylabel) in zip(axes, panels, strict=True):
-        for key, chosen in sized.groupby(SCALING_SERIES, sort=False):
-            draw_scaling_series(panel, chosen["connections"], values[chosen.index], styles[keys[key]],
-                                " ".join(keys[key]))  # fmt: skip
-        panel.set(xlabel="connections (weights and biases)", ylabel=ylabel, title=title)
-        panel.grid(alpha=0.3)
+    panels = tuple(
+        LinePanel(tuple(line for key, chosen in sized.groupby(SCALING_SERIES, sort=False)
+                        for line in scaling_lines(chosen["connections"], values[chosen.index], styles[keys[key]],
+                                                  " ".join(keys[key]))),
+                  (), "connections (weights and biases)", ylabel, title, False)
+        for title, values, ylabel in scaling_metrics(sized, group)
+    )  # fmt: skip
     networks = ", ".join(dict.fromkeys(sized.sort_values("connections", kind="stable")["network"]))
     where = "Cortex-M cores" if group == CORTEX_M else f"{group} objects (sizes only, not run)"
     heading = f"Cost against network size, {where}, {workload} {variant} -{opt}"
-    head(figure, heading)
-    legend_outside(figure, title="core format")
     caption = f"{heading}: every network ({networks}) measured, with its least-squares line"
-    return caption, figure, f"scaling_{workload}_{group}_{variant}_{opt}.png"
+    return PlannedFigure(caption, Chart(heading, panels, 4.4, legend_title="core format"),
+                         f"scaling_{workload}_{group}_{variant}_{opt}.png")  # fmt: skip
 
 
-def scaling_figures(rows: pd.DataFrame) -> list[ReportFigure]:
+def scaling_figures(rows: pd.DataFrame) -> list[PlannedFigure]:
     """Per workload, variant, level and target group run at several network sizes."""
     good = ok_rows(rows)
     good = good[good["connections"].notna()].assign(group=lambda frame: frame["core"].map(target_group))
@@ -473,9 +518,9 @@ def scaling_figures(rows: pd.DataFrame) -> list[ReportFigure]:
     return [figure for figure in figures if figure is not None]
 
 
-def report_figures(saved: SavedResults) -> dict[str, list[ReportFigure]]:
-    """Every figure the results hold data for, by report section: (caption, figure, file name) each; a section
-    with nothing to draw has an empty list. The same results give the same file names."""
+def planned_figures(saved: SavedResults) -> dict[str, list[PlannedFigure]]:
+    """Every figure the results hold data for, by report section (SECTIONS); a section with nothing to draw has
+    an empty list. The same results give the same file names."""
     rows = saved.rows
     return {
         "footprint": footprint_figures(rows),
@@ -486,6 +531,106 @@ def report_figures(saved: SavedResults) -> dict[str, list[ReportFigure]]:
     }
 
 
+# Drawing: matplotlib, imported on first use (it is most of a warm run's start-up otherwise).
+
+
+@cache
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(panels: int, width_per_panel: float = 5.2, height: float = 4.2) -> tuple[Figure, list[Axes]]:
+    figure, axes = pyplot().subplots(1, panels, figsize=(2.2 + width_per_panel * panels, height),
+                                     layout="constrained", squeeze=False)  # fmt: skip
+    return figure, list(axes[0])
+
+
+def head(figure: Figure, heading: str) -> None:
+    """The figure's heading: above its panels, or in the one panel's title."""
+    if len(figure.axes) == 1:
+        axes = figure.axes[0]
+        axes.set_title(f"{heading}\n{axes.get_title()}" if axes.get_title() else heading)
+    else:
+        figure.suptitle(heading)
+
+
+def legend_outside(figure: Figure, title: str | None = None, columns: int = 1) -> None:
+    """One legend for every panel of the figure, right of them (the constrained layout keeps room for it);
+    level with the panels' middle when a heading runs above them, so the two never meet."""
+    entries: dict[str, object] = {}
+    for axes in figure.axes:
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        where = "outside right center" if figure.get_suptitle() else "outside right upper"
+        figure.legend(list(entries.values()), list(entries), loc=where, title=title, ncols=columns,
+                      fontsize="small", title_fontsize="small")  # fmt: skip
+
+
+def log_scale(axes: Axes) -> None:
+    """So that one large value does not flatten the others."""
+    axes.set_yscale("log")
+    axes.grid(axis="y", which="minor", alpha=0.15)
+
+
+def draw_bars(axes: Axes, panel: BarPanel) -> None:
+    width = 0.8 / max(1, len(panel.series))
+    for offset, bars in enumerate(panel.series):
+        positions = [index + (offset - (len(panel.series) - 1) / 2) * width for index in range(len(panel.categories))]
+        axes.bar(positions, bars.values, width, label=bars.label, color=bars.colour, hatch=bars.hatch,
+                 edgecolor="#333333", linewidth=0.4)  # fmt: skip
+    axes.set_xticks(range(len(panel.categories)), list(panel.categories), rotation=30, ha="right")
+    axes.set(ylabel=panel.ylabel, title=panel.title)
+    axes.grid(axis="y", alpha=0.3)
+    if panel.log_scale:
+        log_scale(axes)
+
+
+def draw_lines(axes: Axes, panel: LinePanel) -> None:
+    for line in panel.lines:
+        axes.plot(line.xs, line.ys, label=line.label, color=line.colour, linestyle=line.line_style,
+                  marker=line.marker, linewidth=line.linewidth)  # fmt: skip
+    for rule in panel.rules:
+        axes.axhline(rule.y, color=rule.colour, linestyle=rule.line_style, linewidth=rule.linewidth,
+                     label=rule.label)  # fmt: skip
+    if panel.log_scale:
+        log_scale(axes)
+    axes.set(xlabel=panel.xlabel, ylabel=panel.ylabel, title=panel.title)
+    axes.grid(alpha=0.3)
+
+
+def drawn(chart: Chart) -> Figure:
+    figure, axes = new_figure(len(chart.panels), chart.width_per_panel)
+    for panel_axes, panel in zip(axes, chart.panels, strict=True):
+        (draw_bars if isinstance(panel, BarPanel) else draw_lines)(panel_axes, panel)
+    head(figure, chart.heading)
+    legend_outside(figure, chart.legend_title, chart.legend_columns)
+    return figure
+
+
+def png(chart: Chart) -> bytes:
+    """The chart drawn as a PNG file's bytes, with matplotlib's default style whatever the user's matplotlibrc
+    says (the key holds no settings) and no software version in the file: the same chart gives the same bytes."""
+    plt = pyplot()
+    with plt.style.context("default"):
+        figure = drawn(chart)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+        plt.close(figure)
+    return buffer.getvalue()
+
+
+def report_figures(saved: SavedResults) -> dict[str, list[tuple[str, Figure, str]]]:
+    """Every figure of planned_figures drawn as a matplotlib Figure, to look at: (caption, figure, file name)."""
+    return {section: [(planned.caption, drawn(planned.chart), planned.file_name) for planned in figures]
+            for section, figures in planned_figures(saved).items()}  # fmt: skip
+
+
 def save(figure: Figure | None, directory: Path, name: str) -> str | None:
     """Writes figure to the report's plots folder; its path relative to the report, None for no figure."""
     if figure is None:
@@ -494,6 +639,66 @@ def save(figure: Figure | None, directory: Path, name: str) -> str | None:
     if figure.get_layout_engine() is None:
         figure.tight_layout()
     # No software version in the file: the same results give the same bytes.
-    figure.savefig(directory / PLOTS / name, dpi=110, metadata={"Software": None})
-    plt.close(figure)
+    figure.savefig(directory / PLOTS / name, dpi=DPI, metadata={"Software": None})
+    pyplot().close(figure)
     return f"{PLOTS}/{name}"
+
+
+# Keys and drawing many.
+
+
+@cache
+def drawing_identity() -> str:
+    """What besides a Chart decides its PNG's bytes: this file's code and the drawing packages' versions."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    packages = " ".join(f"{package} {version(package)}" for package in DRAWING_PACKAGES)
+    return f"{code} {packages} zlib {zlib.ZLIB_RUNTIME_VERSION}"
+
+
+def chart_key(chart: Chart) -> str:
+    """The key of chart's PNG: exactly what it is drawn from (a Chart's repr holds every value) and by what."""
+    return hashlib.sha256(f"{drawing_identity()}\n{chart!r}".encode()).hexdigest()
+
+
+def start_method() -> str:
+    """fork starts a worker at once, with matplotlib already imported, but is safe only while no other thread
+    could hold a lock; forkserver otherwise."""
+    return "fork" if threading.active_count() == 1 else "forkserver"
+
+
+def pngs(charts: Sequence[Chart]) -> list[bytes]:
+    """Each chart drawn, in order: in worker processes when there are several (drawing is CPU-bound and
+    matplotlib not thread-safe), at most one per CPU and none started for a single chart."""
+    workers = min(len(charts), os.cpu_count() or 1)
+    if workers <= 1:
+        return [png(chart) for chart in charts]
+    pyplot()  # once here, before the workers fork, rather than once in each
+    context = multiprocessing.get_context(start_method())
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(png, charts))
+
+
+@dataclass(frozen=True)
+class PlotFile:
+    section: str
+    caption: str
+    name: str
+    png: bytes
+    drawn: bool  # False: taken from the store unchanged
+
+
+def plot_files(saved: SavedResults, store: PlotStore | None = None) -> list[PlotFile]:
+    """Every figure's PNG, by section in report order: from the store when its chart is there, else drawn (and
+    stored). The bytes are the same either way."""
+    planned = [(section, figure) for section, figures in planned_figures(saved).items() for figure in figures]
+    keys = [chart_key(figure.chart) for _, figure in planned]
+    stored = {} if store is None else {key: store.fetch(key) for key in keys}
+    found = {key: png_bytes for key, png_bytes in stored.items() if png_bytes is not None}
+    missing = {key: figure.chart for key, (_, figure) in zip(keys, planned, strict=True) if key not in found}
+    drawn_now = dict(zip(missing, pngs(list(missing.values())), strict=True))
+    if store is not None:
+        for key, png_bytes in drawn_now.items():
+            store.store(key, png_bytes)
+    by_key = found | drawn_now
+    return [PlotFile(section, figure.caption, figure.file_name, by_key[key], key in drawn_now)
+            for key, (section, figure) in zip(keys, planned, strict=True)]  # fmt: skip

@@ -10,14 +10,15 @@ and a section the run has no data for is left out."""
 
 from __future__ import annotations
 
+import json
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from qbench.execution.timing import load_timing_models
@@ -25,6 +26,10 @@ from qbench.hardware.targets import Part
 from qbench.records.results import SavedResults, Status, library_order
 from qbench.reporting import analysis, plots
 from qbench.reporting.claims import ARTICLE, CONFIGURATION, UNMEASURED, article_claims
+from qbench.reporting.plot_store import PlotStore
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TEMPLATES = Path(__file__).with_name("templates")
 FIRST_SCREEN_LINES = 40
@@ -36,7 +41,7 @@ CONTEXT_COLUMNS = ("workload", "network", "library", "core", "qformat", "variant
 MEAN_COLUMNS = ("instr_forward", "instr_train_step", "instructions", "instructions per inference",
                 "instructions per training step")  # fmt: skip
 FAILURE_KINDS_SHOWN = 5
-PLOT_SECTIONS = ("footprint", "instructions", "training", "scaling", "weights")  # the template places each
+PLOT_SECTIONS = plots.SECTIONS  # the template places each
 FORMAT_DECIMALS = {"accuracy_float_host": 4, "accuracy_device": 4, "flash_vs_float": 2, "instr_vs_float": 2}
 SCALING_DECIMALS = {f"{metric}_{part}": digits for metric in ("flash", "ram", "instructions")
                     for part, digits in (("per_connection", 2), ("fixed", 0), ("r2", 4))}  # fmt: skip
@@ -185,10 +190,18 @@ def plot_figures(saved: SavedResults) -> dict[str, list[tuple[str, Figure, str]]
     return plots.report_figures(saved)
 
 
-def draw_plots(saved: SavedResults, directory: Path) -> dict[str, list[tuple[str, str]]]:
-    """Writes every figure beside the report: (caption, path relative to the report) by section."""
-    return {section: [(text, plots.save(figure, directory, name)) for text, figure, name in figures]
-            for section, figures in plot_figures(saved).items()}  # fmt: skip
+Figures = dict[str, list[tuple[str, str]]]  # section -> (caption, path relative to the report) of each figure
+
+
+def draw_plots(saved: SavedResults, directory: Path, store: PlotStore | None = None) -> Figures:
+    """Writes every figure beside the report, from the store when it holds it: (caption, path relative to the
+    report) by section."""
+    figures: Figures = {section: [] for section in plots.SECTIONS}
+    for plot in plots.plot_files(saved, store):
+        (directory / plots.PLOTS).mkdir(parents=True, exist_ok=True)
+        (directory / plots.PLOTS / plot.name).write_bytes(plot.png)
+        figures[plot.section].append((plot.caption, f"{plots.PLOTS}/{plot.name}"))
+    return figures
 
 
 def figure_markdown(figures: list[tuple[str, str]]) -> str:
@@ -266,11 +279,17 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         "forward_functions": functions("forward"),
         "train_functions": functions("train_step"),
         "failures": table(analysis.failures_table(rows)),
-        "environment": saved.environment,
+        "environment": as_written(saved.environment),
         "timing_sources": timing_sources(rows),
         "libraries": markdown(library_table(saved.environment["libraries"])) if saved.environment["libraries"] else "",
         "flags": flags_markdown(rows),
     }
+
+
+def as_written(environment: dict) -> dict:
+    """The environment as results.json holds it (every mapping's keys sorted): a report from a run's rows in memory
+    is byte for byte the report from its files."""
+    return json.loads(json.dumps(environment, sort_keys=True))
 
 
 def _us_decimals(region: str) -> dict[str, int]:
@@ -327,7 +346,9 @@ def first_screen_lines(text: str) -> int:
     return len(text.split(FIRST_SCREEN_END, 1)[0].rstrip("\n").splitlines())
 
 
-def write_report(directory: Path, saved: SavedResults, parts: dict[str, Part]) -> Path:
+def write_report(directory: Path, saved: SavedResults, parts: dict[str, Part],
+                 plot_store: PlotStore | None = None) -> Path:  # fmt: skip
+    """report.md and its plots into directory; plot_store: figures drawn before (by key), None to draw them all."""
     path = directory / "report.md"
-    path.write_text(render(saved, parts, draw_plots(saved, directory)))
+    path.write_text(render(saved, parts, draw_plots(saved, directory, plot_store)))
     return path
