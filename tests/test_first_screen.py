@@ -177,6 +177,14 @@ def test_what_failed_is_on_the_first_screen():
     assert "## Failures" in report  # the whole rows below
 
 
+def test_invalid_cells_are_counted_on_the_first_line_not_passed_over_as_nothing_failed():
+    invalid = [xor_row("cortex-m0plus", "q40.24", "trainable", status="invalid", message="q40.24 is 64 bits wide")]
+    report = render(xor_results(["cortex-m0plus"], extra=invalid), PARTS, {})
+    opening = first_screen(report)[2]
+    assert opening.startswith("4 ok, 0 failed, **1 invalid** (cannot be built as asked) of 5 matrix cells ([why]")
+    assert "nothing failed" not in opening
+
+
 def classification_results() -> object:
     rows = [ResultRow(core=core, board="b", qformat=qformat, variant="inference", opt="Os", workload="iris",
                       status="ok", network="4-8-3 tanh/sigmoid", lib_flash=1200, lib_ram_static=40, qemu="qemu",

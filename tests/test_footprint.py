@@ -169,19 +169,19 @@ def test_rebuild_gives_byte_identical_images(default_matrix_run, tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--cores", "cortex-m9,cortex-m0plus"], "unknown core 'cortex-m9'"),
-        (["--formats", "q16.-1,q8.8", "--cores", "cortex-m0plus"], "'q16.-1' is not a Q format"),
+        (["--cores", "cortex-m9,cortex-m0plus"], "--cores: unknown core 'cortex-m9'"),
+        (["--formats", "q1616,q8.8", "--cores", "cortex-m0plus"], "'q1616' is not a Q format"),
         (["--variants", "training,inference", "--cores", "cortex-m0plus"], "unknown variant 'training'"),
     ],
 )
-def test_a_bad_name_is_reported_and_the_rest_still_runs(tmp_path, capsys, arguments, message):
+def test_a_bad_name_refuses_the_whole_command_before_anything_is_built(tmp_path, capsys, arguments, message):
     out = tmp_path / "out"
-    status = qbench_main(["run", "--no-emulate", "--out", str(out), "--build-dir", str(tmp_path / "b"), *arguments])
-    assert status == 1
-    assert message in capsys.readouterr().err
-    rows = read_results(out).rows
-    assert not rows.empty and set(rows["status"]) == {"ok"} and set(rows["core"]) == {"cortex-m0plus"}
-    assert message in (out / "report.md").read_text()
+    with pytest.raises(SystemExit) as stopped:
+        qbench_main(["run", "--no-emulate", "--out", str(out), "--build-dir", str(tmp_path / "b"), *arguments])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and "nearest valid: " in error and "(nothing was run)" in error
+    assert not out.exists() and not (tmp_path / "b").exists()
 
 
 def test_cells_a_target_cannot_build_are_rows_with_a_reason(tmp_path):
@@ -217,5 +217,5 @@ def test_nothing_buildable_is_an_error_not_an_empty_table(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         qbench_main(["run", "--no-emulate", "--out", str(tmp_path), "--cores", "cortex-m9"])
     assert stopped.value.code == 2
-    assert "nothing to do" in capsys.readouterr().err
+    assert "unknown core 'cortex-m9'" in capsys.readouterr().err
     assert not (tmp_path / "results.csv").exists()

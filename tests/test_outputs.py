@@ -4,13 +4,12 @@ writer, and replaced only once complete, so a failure or an interrupt keeps the 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -200,55 +199,72 @@ def test_an_interrupt_during_the_swap_waits_until_the_new_folder_is_in_place(pre
     monkeypatch.setattr(outputs, "os", InterruptingRenames())
     assert run(previous, build) == 130
     error = capsys.readouterr().err
-    assert f"the rows that finished are written to {previous}" in error
+    assert f"{previous} is written whole" in error
     after = snapshot(previous)
     assert after.keys() == before.keys() and after["results.json"] != before["results.json"]  # a new date
     assert leftovers(previous.parent) == []
 
 
-def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path, capsys):
+class Flocks:
+    """fcntl for qbench.records.outputs, where a flock that would wait for the lock (no LOCK_NB) first calls
+    `on_wait`: a wait becomes something a test sees happen, not a span of time it measures."""
+
+    def __init__(self, on_wait) -> None:
+        self.on_wait = on_wait
+
+    def __getattr__(self, name):
+        return getattr(fcntl, name)
+
+    def flock(self, descriptor, operation):
+        if not operation & fcntl.LOCK_NB:
+            self.on_wait()
+        return fcntl.flock(descriptor, operation)
+
+
+def never_wait():
+    raise AssertionError("qbench waited for the lock instead of refusing at once")
+
+
+def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     with outputs.locked(out, "qbench run --out held-by-the-test"):
-        started = time.monotonic()
+        monkeypatch.setattr(outputs, "fcntl", Flocks(on_wait=never_wait))
         error = refused(capsys, run(out, tmp_path / "build"))
-        assert time.monotonic() - started < 2
     assert f"{out} is being written by another qbench (pid {os.getpid()}: qbench run --out held-by-the-test)" in error
     assert "pass --wait" in error
     assert not out.exists() and not (tmp_path / "build").exists()
 
 
-def test_wait_proceeds_once_the_holder_releases_the_lock(tmp_path, build, capsys):
+def test_wait_proceeds_once_the_holder_releases_the_lock(tmp_path, build, capsys, monkeypatch):
     out = tmp_path / "out"
     holder = ExitStack()
     holder.enter_context(outputs.locked(out, "qbench held-by-the-test"))
-    release = threading.Timer(1.0, holder.close)
-    release.start()
-    try:
-        assert run(out, build, "--wait") == 0
-    finally:
-        release.join()
+    # The holder lets go when the second writer starts to wait for it, however long that takes to come.
+    monkeypatch.setattr(outputs, "fcntl", Flocks(on_wait=holder.close))
+    assert run(out, build, "--wait") == 0
     assert "waiting for another qbench (pid" in capsys.readouterr().err
     assert (out / "report.md").is_file()
 
 
 HOLD = """
-import time
+import sys
 from pathlib import Path
 from qbench.records import outputs
 with outputs.locked(Path({out!r}), "x"):
     print("held", flush=True)
-    time.sleep(60)
+    sys.stdin.read()  # until killed (or, should the test die first, until its end of the pipe closes)
 """
 
 
 def test_a_killed_holder_releases_the_lock(tmp_path):
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD.format(out=str(out))], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD.format(out=str(out))], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert holder.stdout.readline() == "held\n"
     with pytest.raises(outputs.FolderError, match="being written by another qbench"), outputs.locked(out, "y"):
         pass
     holder.kill()
-    holder.wait()
+    holder.communicate()  # reaped, its pipes closed
     with outputs.locked(out, "y"):
         assert outputs.lock_file(out).read_text() == f"pid {os.getpid()}: y"
 

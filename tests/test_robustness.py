@@ -10,13 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from progress_points import rows_spooled, start_run
 from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import REPO, TARGETS
 from qbench.images.build import first_error
@@ -34,6 +34,14 @@ def run_cli(tmp_path: Path, *arguments: str) -> tuple[int, pd.DataFrame | None]:
     return status, read_results(out).rows if (out / "results.json").exists() else None
 
 
+def refused_cli(tmp_path: Path, *arguments: str) -> str:
+    """A run's command line refused whole: exit 2, nothing written or built; stderr."""
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(tmp_path, *arguments)
+    assert stopped.value.code == 2
+    assert not (tmp_path / "out").exists() and not (tmp_path / "build").exists()
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
@@ -45,11 +53,9 @@ def run_cli(tmp_path: Path, *arguments: str) -> tuple[int, pd.DataFrame | None]:
         ("q33.32", "q33.32 is 65 bits wide"),
     ],
 )
-def test_bad_q_formats(tmp_path, capsys, bad, message):
-    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "host", "--formats", f"q16.16,{bad}")
-    assert status == 1
+def test_a_malformed_q_format_refuses_the_whole_command(tmp_path, capsys, bad, message):
+    refused_cli(tmp_path, "--no-emulate", "--cores", "host", "--formats", f"q16.16,{bad}")
     assert message in capsys.readouterr().err
-    assert set(rows["qformat"]) == {"q16.16"} and set(rows["status"]) == {"ok"}
 
 
 def test_unsigned_format_with_a_signed_activation(tmp_path):
@@ -61,17 +67,15 @@ def test_unsigned_format_with_a_signed_activation(tmp_path):
     assert set(rows[rows["qformat"] == "q16.16"]["status"]) == {"ok"}
 
 
-def test_unknown_core_part_and_workload(tmp_path, capsys):
-    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "host,cortex-m9", "--formats", "q8.8",
-                           "--parts", "STM32L011K4,STM32X999")  # fmt: skip
-    assert status == 1
+def test_bad_core_part_and_workload_refuse_the_command_each_named_with_the_nearest_valid_one(tmp_path, capsys):
+    refused_cli(tmp_path, "--no-emulate", "--cores", "host,cortex-m4x", "--formats", "q8.8",
+                "--parts", "STM32L011K4,STM32L011K")  # fmt: skip
     errors = capsys.readouterr().err
-    assert "unknown core 'cortex-m9'" in errors and "unknown part 'STM32X999'" in errors
-    assert set(rows["core"]) == {"host"} and set(rows["status"]) == {"ok"}
-    with pytest.raises(SystemExit) as stopped:
-        run_cli(tmp_path, "--no-emulate", "--cores", "host", "--workload", "mnist")
-    assert stopped.value.code == 2
-    assert "unknown workload 'mnist' (known: digits, iris, xor)" in capsys.readouterr().err
+    assert "the command line has 2 bad values; nothing was run:" in errors and "Traceback" not in errors
+    assert "--cores: unknown core 'cortex-m4x' (known: " in errors and "; nearest valid: cortex-m4\n" in errors
+    assert "--parts: unknown part 'STM32L011K' (known: " in errors and "; nearest valid: STM32L011K4\n" in errors
+    refused_cli(tmp_path, "--no-emulate", "--cores", "host", "--workload", "xorr")
+    assert "unknown workload 'xorr' (known: digits, iris, xor); nearest valid: xor" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -204,36 +208,35 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.fault_injection
 def test_interrupted_run_writes_finished_rows_and_resumes_from_the_cache(tmp_path):
     script = tmp_path / "interruptible.py"
     script.write_text(INTERRUPTIBLE.format(hang=str(FIRMWARE / "misbehaving.cpp")))
     out, build = tmp_path / "out", tmp_path / "build"
-    arguments = [sys.executable, str(script), "run", "--cores", "cortex-m0plus", "--formats", "q16.16",
-                 "--workload", "stuck", "--out", str(out), "--build-dir", str(build), "-j", "2"]  # fmt: skip
-    process = subprocess.Popen([*arguments, "--timeout", "120"], stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "CI": "true"})  # fmt: skip
-    started = time.monotonic()
-    for line in process.stderr:
-        if "trainable -Os: learned" in line:  # the trainable cell finished; the inference one hangs
-            break
-        assert time.monotonic() - started < 120, "the trainable cell never finished"
-    time.sleep(0.5)
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=30)
-    assert process.returncode == 143
-    saved = read_results(out)
+    program = [sys.executable, str(script)]
+    arguments = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--workload", "stuck", "--out", str(out),
+                 "--build-dir", str(build), "-j", "2"]  # fmt: skip
+    # Stopped once the trainable cell's row is in the spool; the inference cell hangs (600 s: never reached).
+    run = start_run([*arguments, "--timeout", "600"], rows_spooled(out, 1), program=program,
+                    env={**os.environ, "CI": "true"})  # fmt: skip
+    assert run.interrupt(signal.SIGTERM) == 143, run.output()
+    # An interrupted run's rows go beside --out, never into it.
+    assert not out.exists()
+    saved = read_results(out.with_name("out.interrupted"))
     rows = saved.rows.set_index("variant")
     assert saved.environment["interrupted"] is True
     assert rows.loc["trainable", "status"] == "ok" and rows.loc["trainable", "learned"]
     assert rows.loc["inference", "status"] == "incomplete"
     assert "interrupted" in rows.loc["inference", "message"]
-    assert "interrupted" in (out / "report.md").read_text()
-    # The next run picks up the finished work from the cache.
-    completed = subprocess.run([*arguments, "--timeout", "3"], capture_output=True, text=True, check=False)
+    assert "interrupted" in (out.with_name("out.interrupted") / "report.md").read_text()
+    # The next run picks up the finished work from the cache, and its complete results supersede the partial ones.
+    completed = subprocess.run([*program, "run", *arguments, "--timeout", "3"], capture_output=True, text=True,
+                               check=False)  # fmt: skip
     assert completed.returncode == 1  # the hang now times out
     assert "from the cache" in completed.stdout
     rows = read_results(out).rows.set_index("variant")
     assert rows.loc["trainable", "status"] == "ok" and rows.loc["inference", "status"] == "timeout"
+    assert not out.with_name("out.interrupted").exists() and "now superseded" in completed.stderr
 
 
 def test_warm_rerun_redoes_nothing(tmp_path, capsys):
@@ -241,8 +244,9 @@ def test_warm_rerun_redoes_nothing(tmp_path, capsys):
     assert run_cli(tmp_path, *arguments)[0] == 0
     assert "from the cache" not in capsys.readouterr().out
     assert run_cli(tmp_path, *arguments)[0] == 0
-    # 2 baselines + 4 images + 1 trace image built, 1 baseline + 2 cells run: all from the cache.
-    assert "4 ok, 0 failed, 10 from the cache" in capsys.readouterr().out
+    # All from the cache: 2 baselines + 4 images prepared (the trace image shares its image's), those and 1 trace
+    # image built, 1 baseline + 2 cells run and priced.
+    assert "4 ok, 0 failed, 19 from the cache" in capsys.readouterr().out
     assert run_cli(tmp_path, *arguments, "--no-cache")[0] == 0
     assert "from the cache" not in capsys.readouterr().out
 
@@ -297,7 +301,7 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path):
 
     pd.testing.assert_frame_equal(rows("whole"), rows("merged"))
     report = (tmp_path / "merged" / "report.md").read_text()
-    assert "12 of 12 matrix cells" in report
+    assert "12 ok, 0 failed of 12 matrix cells" in report
 
 
 def test_merge_refuses_mixed_toolchains_and_duplicates(tmp_path, capsys, default_matrix_run):

@@ -2,12 +2,13 @@
 """The qbench command line.
 
 Exit status: 0 when every requested cell succeeded; 1 when any cell failed or
-part of the request was invalid (the rest still ran), when `compare` found a
-regression, or when writing the output folder failed (the previous one is
-kept); 2 when nothing could start (bad arguments, a malformed target file, an
-unreadable results file, an output folder that cannot be written or that
-another qbench is writing); 130 (Ctrl-C) or 143 (SIGTERM) when a command was
-interrupted, after saying what it wrote.
+was invalid (the rest still ran), when `compare` found a regression, or when
+writing the output folder failed (the previous one is kept); 2 when nothing
+could start (a malformed value in any option, a malformed target file, an
+unreadable results file, an output, build or cache folder that cannot be
+written, an output folder another qbench is writing); 130 (Ctrl-C) or 143
+(SIGTERM) when a command was interrupted, after saying what it wrote: a run's
+finished rows go beside --out, never in its place.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import argcomplete
@@ -54,7 +56,14 @@ from qbench.orchestration.executors import Executor, LocalExecutor
 from qbench.orchestration.progress import Progress, for_stream
 from qbench.orchestration.provenance import environment, git_revision, matrix_digest, now
 from qbench.records.merge import MergeError, merge
-from qbench.records.outputs import FolderError, ResultsFolder, WriteError, checked_folder, results_folder
+from qbench.records.outputs import (
+    FolderError,
+    ResultsFolder,
+    WriteError,
+    checked_folder,
+    results_folder,
+    writable_folder,
+)
 from qbench.records.results import ResultsFileError, Status, read_results, saved_results, write_results
 from qbench.reporting.compare import DEFAULT_METRICS, METRICS, CompareError, compare, parse_threshold
 from qbench.reporting.compare import KEY as COMPARE_KEY
@@ -164,8 +173,10 @@ def _libraries(arguments: argparse.Namespace, note: Callable[[str], None]) -> tu
     return (QNN, *libraries)
 
 
-def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, str]:
-    """The requested matrix (this shard of it) and a digest of the whole matrix with its settings."""
+def _matrix(arguments: argparse.Namespace, progress: Progress,
+            other_problems: Sequence[str] = ()) -> tuple[Matrix, str]:  # fmt: skip
+    """The requested matrix (this shard of it) and a digest of the whole matrix with its settings; refused with
+    its bad values and those of other options."""
     note = progress.note
     matrix = expand(
         load_targets(arguments.targets), WORKLOADS, cores=_distinct("--cores", arguments.cores, note),
@@ -180,10 +191,10 @@ def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, 
                f"activations {arguments.activations}"  # fmt: skip
     digest = matrix_digest([settings, *(cell.label for cell in matrix.cells),
                             *(rejected.cell.label for rejected in matrix.rejected)])  # fmt: skip
+    if matrix.problems or other_problems:
+        raise _refusal([*matrix.problems, *other_problems])
     if arguments.shard is not None:
         matrix = shard(matrix, *arguments.shard)
-    for problem in matrix.problems:
-        progress.note(f"error: {problem}")
     for skipped in matrix.notes:
         progress.note(f"note: {skipped}")
     for line in _invalid_lines(matrix):
@@ -191,6 +202,13 @@ def _matrix(arguments: argparse.Namespace, progress: Progress) -> tuple[Matrix, 
     if not matrix.cells and not matrix.rejected:
         raise UsageError("nothing to do: the request names no buildable cell")
     return matrix, digest
+
+
+def _refusal(problems: Sequence[str]) -> UsageError:
+    """A command line with malformed values runs nothing: every bad value is named, each with its nearest valid one."""
+    if len(problems) == 1:
+        return UsageError(f"{problems[0]} (nothing was run)")
+    return UsageError(f"the command line has {len(problems)} bad values; nothing was run:\n  " + "\n  ".join(problems))
 
 
 def _invalid_lines(matrix: Matrix) -> list[str]:
@@ -206,22 +224,32 @@ def _invalid_lines(matrix: Matrix) -> list[str]:
     return lines
 
 
+def _cache_folder(arguments: argparse.Namespace) -> Path:
+    return arguments.cache_dir or arguments.build_dir / "cache"
+
+
 def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
-    directory = arguments.cache_dir or arguments.build_dir / "cache"
-    return Cache(directory, fingerprint(), read=not arguments.no_cache, warn=progress.note)
+    return Cache(_cache_folder(arguments), fingerprint(), read=not arguments.no_cache, warn=progress.note)
 
 
-def _parts(arguments: argparse.Namespace, problems: list[str]) -> dict:
+def _check_work_folders(arguments: argparse.Namespace) -> None:
+    """The build and cache folders can be written: found before anything runs, not by every cell failing."""
+    for what, path in (("--build-dir", arguments.build_dir), ("--cache-dir", _cache_folder(arguments))):
+        writable_folder(path, what)
+
+
+def _parts(arguments: argparse.Namespace) -> tuple[dict, list[str]]:
+    """The parts --parts names (all of them when not given), and its bad names."""
     parts = load_parts(load_targets(arguments.targets), arguments.targets / "parts.toml")
     if arguments.parts is None:
-        return parts
-    chosen = {}
-    for name in arguments.parts.split(","):
+        return parts, []
+    chosen, problems = {}, []
+    for name in (name.strip() for name in arguments.parts.split(",")):
         try:
-            chosen[name] = select([name.strip()], parts, "part")[0]
+            chosen[name] = select([name], parts, "part")[0]
         except TargetError as error:
-            problems.append(str(error))
-    return chosen
+            problems.append(f"--parts: {error}")
+    return chosen, problems
 
 
 def _build(arguments: argparse.Namespace) -> int:
@@ -229,6 +257,7 @@ def _build(arguments: argparse.Namespace) -> int:
 
     progress = for_stream()
     matrix, _ = _matrix(arguments, progress)
+    _check_work_folders(arguments)
     tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
     buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
     settings = _settings(arguments)
@@ -246,7 +275,7 @@ def _build(arguments: argparse.Namespace) -> int:
     print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}{cached}; {failed} failed or invalid")
     if interrupted:
         raise Interrupted("the images that finished are kept; the next build resumes from the cache")
-    return 1 if failed or matrix.problems else 0
+    return 1 if failed else 0
 
 
 @contextmanager
@@ -273,7 +302,7 @@ def _executor(arguments: argparse.Namespace) -> Iterator[Executor]:
 
 
 @contextmanager
-def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, written: str, then: str = "",
+def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, then: str = "",
                    existing: bool = False) -> Iterator[ResultsFolder]:  # fmt: skip
     """The output folder, checked and locked before any work; an interrupt says truthfully what reached it."""
     path = checked_folder(text, what, existing=existing)
@@ -281,62 +310,96 @@ def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, writt
         try:
             yield folder
         except KeyboardInterrupt:
-            outcome = written if folder.written else "nothing was written: {folder} is as it was"
-            raise Interrupted(outcome.format(folder=shown(path)) + then) from None
+            raise Interrupted(_interrupted_outcome(folder) + then) from None
+
+
+def _interrupted_outcome(folder: ResultsFolder) -> str:
+    if folder.written is None:
+        return f"nothing was written: {shown(folder.path)} is as it was"
+    if folder.written == folder.path:
+        return f"{shown(folder.path)} is written whole"
+    return (f"{shown(folder.path)} is as it was; the rows that finished are in {shown(folder.written)}, "
+            "the rest marked incomplete")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A run's request, checked whole before anything is built or any folder touched."""
+
+    matrix: Matrix
+    digest: str  # of the whole matrix with its settings
+    parts: dict
+
+
+def _planned(arguments: argparse.Namespace, progress: Progress) -> _Planned:
+    parts, bad_parts = _parts(arguments)
+    matrix, digest = _matrix(arguments, progress, bad_parts)
+    _check_work_folders(arguments)
+    return _Planned(matrix, digest, parts)
 
 
 def _run_folder(arguments: argparse.Namespace):
-    """--out for a run (qbench run, qbench explore): after an interrupt, the finished rows are there."""
-    written = "the rows that finished are written to {folder}, the rest marked incomplete"
-    return _output_folder(arguments.out, "--out", arguments, written=written, then=f"; {RESUMES}")
+    """--out for a run (qbench run, qbench explore): an interrupt leaves it as it was and says where the finished
+    rows went."""
+    return _output_folder(arguments.out, "--out", arguments, then=f"; {RESUMES}")
 
 
 def _run(arguments: argparse.Namespace) -> int:
+    progress = for_stream()
+    planned = _planned(arguments, progress)
     with _run_folder(arguments) as folder:
-        return _run_into(folder, arguments)
+        return _run_into(folder, arguments, planned, progress)
 
 
-def _run_into(folder: ResultsFolder, arguments: argparse.Namespace, then: Callable | None = None) -> int:
+def _run_into(folder: ResultsFolder, arguments: argparse.Namespace, planned: _Planned, progress: Progress,
+              then: Callable | None = None) -> int:  # fmt: skip
     """Runs the matrix into the folder; then(staging, saved results) adds to it (qbench explore) and returns
     whether it failed. The rows stream beside the folder meanwhile."""
-    progress = for_stream()
-    matrix, digest = _matrix(arguments, progress)
-    problems = list(matrix.problems)
-    parts = _parts(arguments, problems)
-    for problem in problems[len(matrix.problems) :]:
-        progress.note(f"error: {problem}")
+    checked_folder(str(folder.interrupted), "--out's sibling for an interrupted run's rows")
     revision = git_revision()
     try:
-        return _written(folder, arguments, matrix, digest, revision, parts, problems, then, progress)
+        return _written(folder, arguments, planned, revision, then, progress)
     finally:
         shutil.rmtree(folder.partial, ignore_errors=True)
 
 
-def _written(folder: ResultsFolder, arguments: argparse.Namespace, matrix: Matrix, digest: str, revision, parts: dict,
-             problems: list[str], then: Callable | None, progress: Progress) -> int:  # fmt: skip
-    """The run's results, report and what `then` adds, written whole into the folder; the closing line."""
+def _written(folder: ResultsFolder, arguments: argparse.Namespace, planned: _Planned, revision,
+             then: Callable | None, progress: Progress) -> int:  # fmt: skip
+    """The run's results, report and what `then` adds, written whole into the folder (into the folder beside it
+    when the run was interrupted: earlier results are never replaced by fewer); the closing line."""
+    import dataclasses
+
+    from qbench.records.results import read_training_logs
+    from qbench.reporting.plot_store import PlotStore
     from qbench.reporting.report import write_report
 
+    matrix = planned.matrix
     output, cache = _cells(matrix, revision, arguments, folder, progress)
     stamp = now()
     rows = [row.__class__(**{**vars(row), "qbench_version": __version__, "date": stamp}) for row in output.rows]
-    problems += output.problems
+    problems = list(output.problems)
     saved = saved_results(
         rows, output.symbols,
-        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard, matrix_digest=digest,
-                    libraries={cell.library for cell in matrix.cells}),
+        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard,
+                    matrix_digest=planned.digest, libraries={cell.library for cell in matrix.cells},
+                    cluster=output.cluster),
         output.instructions, article=output.article,
     )  # fmt: skip
-    with folder.replacing() as staging:
+    into = folder.interrupted if output.interrupted else folder.path
+    with folder.replacing(into=into) as staging:
         write_results(staging, saved, logs=output.training)
-        written = read_results(staging)
-        report = folder.path / write_report(staging, written, parts).name
+        # The report from the rows in memory; only the training logs, moved in as files, are read back.
+        written = dataclasses.replace(saved, training=read_training_logs(staging))
+        plots = PlotStore.in_cache(cache.directory, read=cache.read)  # figures whose data did not change
+        report = into / write_report(staging, written, planned.parts, plots).name
         failed_after = then(staging, written) if then is not None and not output.interrupted else False
+    if not output.interrupted and folder.drop_interrupted():
+        progress.note(f"note: removed {shown(folder.interrupted)}, an earlier interrupted run's rows, now superseded")
     ok = sum(row.status == Status.OK for row in rows)
     invalid = sum(row.status == Status.INVALID for row in rows)
     cached = f", {cache.hits} from the cache" if cache.hits else ""
     print(f"{ok} ok, {len(rows) - ok - invalid} failed{f', {invalid} invalid' if invalid else ''}{cached}; "
-          f"results in {shown(folder.path)}/results.csv, report {shown(report)}")  # fmt: skip
+          f"results in {shown(into)}/results.csv, report {shown(report)}")  # fmt: skip
     if output.interrupted:
         raise KeyboardInterrupt
     if not ok:
@@ -385,8 +448,10 @@ def _explore(arguments: argparse.Namespace) -> int:
         said["text"] = write_exploration(staging, exploration, table)
         return False
 
+    progress = for_stream()
+    planned = _planned(arguments, progress)
     with _run_folder(arguments) as folder:
-        status = _run_into(folder, arguments, then)
+        status = _run_into(folder, arguments, planned, progress, then)
     if "error" in said:
         print(f"qbench: error: {said['error']}", file=sys.stderr)
         return 1
@@ -403,8 +468,10 @@ def _explored_part(arguments: argparse.Namespace):
     part = select([arguments.part], load_parts(targets, arguments.targets / "parts.toml"), "part")[0]
     matrix = expand(targets, WORKLOADS, cores=part.core, formats=arguments.formats, variants="inference",
                     workload=arguments.workload, libraries=(QNN, *arguments.library))  # fmt: skip
+    if matrix.problems:
+        raise _refusal(matrix.problems)
     if not matrix.cells:
-        why = "; ".join([*matrix.problems, *dict.fromkeys(rejected.reason for rejected in matrix.rejected)])
+        why = "; ".join(dict.fromkeys(rejected.reason for rejected in matrix.rejected))
         raise UsageError(f"nothing to explore: no inference cell of {arguments.workload} on {part.core} "
                          f"({part.name}'s core) can be built: {why or 'the request names none'}")  # fmt: skip
     if arguments.max_latency_us is not None and part.core not in load_timing_models():
@@ -441,25 +508,22 @@ def _report(arguments: argparse.Namespace) -> int:
     from qbench.reporting.plots import PLOTS
     from qbench.reporting.report import write_report
 
-    written = "the new report is written to {folder}"
-    with _output_folder(arguments.directory, "DIR", arguments, written=written, existing=True) as folder:
-        problems: list[str] = []
-        parts = _parts(arguments, problems)
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+    parts, bad_parts = _parts(arguments)
+    if bad_parts:
+        raise _refusal(bad_parts)
+    with _output_folder(arguments.directory, "DIR", arguments, existing=True) as folder:
         saved = read_results(folder.path)
         # The results are copied as they are; the report and its plots are drawn afresh.
         with folder.replacing(keep_all_but=(PLOTS,)) as staging:
             report = folder.path / write_report(staging, saved, parts).name
         print(f"report {shown(report)}")
-        return 1 if problems else 0
+        return 0
 
 
 def _merge(arguments: argparse.Namespace) -> int:
     from qbench.reporting.report import write_report
 
-    written = "the merged results are written to {folder}"
-    with _output_folder(arguments.out, "--out", arguments, written=written) as folder:
+    with _output_folder(arguments.out, "--out", arguments) as folder:
         merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
         parts = load_parts(load_targets(arguments.targets))
         with folder.replacing() as staging:

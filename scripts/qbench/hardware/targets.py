@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from qbench.common.nearest import nearest_hint
 from qbench.common.paths import TARGETS, in_checkout, shown
 from qbench.common.schemas import Loc, Schema, read_toml, validate
 
@@ -310,5 +311,7 @@ def select(names: list[str], available: dict[str, Any], kind: str) -> list[Any]:
     """The named entries, in the order given; an unknown name is an error listing the known ones."""
     unknown = [name for name in names if name not in available]
     if unknown:
-        raise TargetError(f"unknown {kind} {', '.join(map(repr, unknown))} (known: {', '.join(sorted(available))})")
+        hint = nearest_hint(unknown[0], available) if len(unknown) == 1 else ""
+        raise TargetError(f"unknown {kind} {', '.join(map(repr, unknown))} (known: {', '.join(sorted(available))})"
+                          f"{hint}")  # fmt: skip
     return [available[name] for name in names]

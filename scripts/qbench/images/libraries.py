@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from qbench.common.nearest import nearest_hint
 from qbench.common.paths import SUITE, checkout_problem, in_checkout, shown
 from qbench.common.schemas import Schema, read_toml, validate
 from qbench.models.qformat import FloatFormat, NumberFormat
@@ -188,9 +189,9 @@ def parse_library(text: str) -> Library:
         raise LibraryError("'qnn' names the built-in library; give the other library another name")
     if not separator:
         if name not in builtin_names():
-            raise LibraryError(f"{name!r} is not a built-in library (built in: "
-                               f"{', '.join(n for n in builtin_names() if n != QNN.name)}); "
-                               f"give --library NAME=PATH for your own")  # fmt: skip
+            others = [known for known in builtin_names() if known != QNN.name]
+            raise LibraryError(f"{name!r} is not a built-in library (built in: {', '.join(others)}); give --library "
+                               f"NAME=PATH for your own{nearest_hint(name, others)}")  # fmt: skip
         return load_library(name, BUILTIN / name)
     root = Path(location).expanduser().resolve()
     if not root.is_dir():

@@ -1,9 +1,9 @@
 """The benchmark matrix: cores x Q formats x variants x optimisation levels.
 
 Names the user gives are checked here. A bad name (format, core, variant, level,
-workload) becomes a problem message and the rest of the matrix still runs; a
-valid combination the target or workload cannot build becomes a rejected cell,
-reported as a row with status 'invalid'.
+workload, size) becomes a problem message naming the nearest valid value, and the
+command refuses to start on any; a valid combination the target or workload cannot
+build becomes a rejected cell, reported as a row with status 'invalid'.
 """
 
 from __future__ import annotations
@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import product
 
+from qbench.common.nearest import nearest_hint
 from qbench.hardware.targets import Target, TargetError, select
 from qbench.images.libraries import QNN, Library
 from qbench.images.workloads import DEFAULT_SETTINGS, Workload, WorkloadError, WorkloadSettings
 from qbench.models.network import NetworkError, NetworkShape
-from qbench.models.qformat import FLOAT32, NARROW_WEIGHTS_TRAINING, NumberFormat, QFormatError, parse_format
+from qbench.models.qformat import (
+    FLOAT32,
+    NARROW_WEIGHTS_TRAINING,
+    NumberFormat,
+    QFormatError,
+    parse_format,
+    usual_format_names,
+)
 
 
 class Variant(StrEnum):
@@ -99,7 +107,8 @@ def expand(
     except WorkloadError as error:  # its workload.toml is malformed; other workloads are unaffected
         return Matrix((), (), (*problems, str(error)))
     if chosen_workload is None:
-        problems.append(f"unknown workload {workload!r} (known: {', '.join(sorted(workloads))})")
+        problems.append(f"--workload: unknown workload {workload!r} (known: {', '.join(sorted(workloads))})"
+                        f"{nearest_hint(workload, workloads)}")  # fmt: skip
         return Matrix((), (), tuple(problems))
     # Not given: the workload's own (inference alone for a workload trained on the host).
     chosen_variants = _variants(chosen_workload.default_variants, problems) if variants is None else given_variants
@@ -124,7 +133,7 @@ def _chosen_targets(targets: dict[str, Target], cores: str | None, problems: lis
         try:
             chosen += select([name], targets, "core")
         except TargetError as error:
-            problems.append(str(error))
+            problems.append(f"--cores: {error}")
     # One canonical order, so the results do not depend on how --cores was typed.
     return sorted({target.name: target for target in chosen}.values(), key=core_order)
 
@@ -135,7 +144,7 @@ def _chosen_formats(formats: str | tuple[str, ...], problems: list[str]) -> list
         try:
             chosen.append(parse_format(text))
         except QFormatError as error:
-            problems.append(str(error))
+            problems.append(f"--formats: {error}{nearest_hint(text, usual_format_names())}")
     return chosen
 
 
@@ -146,7 +155,8 @@ def _chosen_opt(opt: str | tuple[str, ...], problems: list[str]) -> list[str]:
         if level in OPT_LEVELS:
             chosen.append(level)
         else:
-            problems.append(f"unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})")
+            problems.append(f"--opt: unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})"
+                            f"{nearest_hint(level, OPT_LEVELS)}")  # fmt: skip
     return chosen
 
 
@@ -171,7 +181,9 @@ def _variants(text: str | tuple[str, ...], problems: list[str]) -> list[Variant]
         if name in Variant.__members__.values():
             chosen.append(Variant(name))
         else:
-            problems.append(f"unknown variant {name!r} (known: {', '.join(Variant)})")
+            known = list(Variant)
+            problems.append(f"--variants: unknown variant {name!r} (known: {', '.join(known)})"
+                            f"{nearest_hint(name, known)}")  # fmt: skip
     return chosen
 
 
@@ -210,7 +222,9 @@ def _sizes(option: str, text: str | None, problems: list[str]) -> list[int | Non
         if item.isdigit() and int(item) >= 1:
             sizes.append(int(item))
         else:
-            problems.append(f"{option}: {item!r} is not a whole number >= 1")
+            digits = "".join(character for character in item if character.isdigit()).lstrip("0")
+            hint = f"; nearest valid: {digits}" if digits else ""
+            problems.append(f"{option}: {item!r} is not a whole number >= 1{hint}")
     return sizes
 
 

@@ -203,6 +203,15 @@ def parse_format(text: str) -> NumberFormat:
         raise QFormatError(f"{error} (or float32)") from None
 
 
+def usual_format_names() -> list[str]:
+    """The formats one usually means, for a mistyped format's nearest valid spelling: every signed and unsigned
+    format of 8, 16 and 32 bits, 16-bit values with 8-bit weights, and float32."""
+    values = [f"{sign}q{integer}.{bits - integer}" for bits in (8, 16, 32) for sign in ("", "u")
+              for integer in range(1, bits)]  # fmt: skip
+    narrow = [f"q{integer}.{16 - integer}w{weight}.{8 - weight}" for integer in range(1, 16) for weight in range(1, 8)]
+    return [*values, *narrow, *FLOAT_FORMATS]
+
+
 def shift_right(value: int, bits: int, rounding: Rounding) -> int:
     """value / 2**bits rounded by the rule."""
     if bits == 0:

@@ -10,7 +10,7 @@ from qbench.common.paths import shown
 from qbench.execution.emulate import CellRun
 from qbench.execution.trace import RegionFigures
 from qbench.images.matrix import Cell, Variant
-from qbench.images.workloads import HostFigures, trained_xor_weights
+from qbench.images.workloads import HostFigures
 from qbench.models.learning import (
     ExactVerdict,
     exact_xor_verdict,
@@ -98,7 +98,11 @@ def _mismatch(device: tuple[int, ...], model: tuple[int, ...]) -> str | None:
             f"{first}: device class {device[first]}, model class {model[first]}")  # fmt: skip
 
 
-def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None) -> tuple[dict, str | None, str]:
+Weights = tuple[int | float, ...]
+
+
+def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None,
+                    deployed_weights: Weights | None = None) -> tuple[dict, str | None, str]:  # fmt: skip
     """The firmware's own figures as columns, why its predictions fail the bit-exact model (or None), and a
     note for an ok row's message (an XOR run learned only through overflow), else ""."""
     if report.classification is not None:
@@ -115,14 +119,14 @@ def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None) -> tup
         "final_error": _scale(report.final_error, bits),
         "outputs": ";".join(f"{_scale(value, bits):.6g}" for value in report.outputs),
     }  # fmt: skip
-    exact = _exact_verdict(cell, report)
+    exact = _exact_verdict(cell, report, deployed_weights)
     if exact is None:
         return columns, None, ""
     note = overflow_message(exact.outputs) if learned_only_through_overflow(report.learned, exact.learned) else ""
     return columns | {"learned_exact": exact.learned}, None, note
 
 
-def _exact_verdict(cell: Cell, report) -> ExactVerdict | None:
+def _exact_verdict(cell: Cell, report, deployed: tuple[int | float, ...] | None) -> ExactVerdict | None:
     """The device's final XOR weights in exact arithmetic: a trainable run's last logged weights (when logged
     at its last iteration), an inference image's deployed ones (in its weight format); None for float formats."""
     if cell.fmt.floating:
@@ -130,7 +134,7 @@ def _exact_verdict(cell: Cell, report) -> ExactVerdict | None:
     if cell.variant == Variant.TRAINABLE:
         weights = final_raw_weights([(entry.iteration, entry.weights) for entry in report.log], report.iterations)
     else:
-        weights = trained_xor_weights(cell.fmt, cell.shape)
+        weights = deployed
     if weights is None:
         return None
     return exact_xor_verdict(cell.shape, weights, cell.fmt.weight_format.fractional_bits)
@@ -171,6 +175,7 @@ class RunRecords:
     baseline_peak: int | None
     emulator: str
     expected: tuple[int, ...] | None
+    deployed_weights: tuple[int | float, ...] | None = None  # an inference image's, in qbench's order
 
 
 def with_run(row: ResultRow, cell: Cell, records: RunRecords) -> ResultRow:
@@ -178,7 +183,7 @@ def with_run(row: ResultRow, cell: Cell, records: RunRecords) -> ResultRow:
     status, message = emulated.status, emulated.message
     columns: dict = {"qemu": records.emulator, "emulated_cpu": cell.target.emulated_cpu or ""}
     if emulated.report is not None:
-        figures, mismatch, note = _report_columns(cell, emulated.report, records.expected)
+        figures, mismatch, note = _report_columns(cell, emulated.report, records.expected, records.deployed_weights)
         columns |= figures
         if mismatch is not None and status == Status.OK:
             status, message = Status.REFERENCE_MISMATCH, mismatch

@@ -1,6 +1,7 @@
-"""A content-addressed cache of the pipeline's stored stages: build (with the ELF's measured sizes and
-symbols) and execute (an emulated run and its trace). Pricing is cheap and never stored, so a run shared by
-two cores (cortex-m0 and cortex-m0plus images are byte-identical) is priced with each core's own table.
+"""A content-addressed cache of the pipeline's stored stages: prepare (an image's sources, with what host
+training made, and the host's figures), build (with the ELF's measured sizes and symbols), execute (an emulated
+run and its trace) and price (a run's regions priced for one core: a run shared by two cores, cortex-m0 and
+cortex-m0plus images being byte-identical, is priced and stored with each core's own table).
 
 Every key is derived in one place, `Cache.key`, from the stage's name and its declared inputs, together
 with what shapes any result: qbench's input files (suite/, targets/, scripts/qbench/) and the versions of the
@@ -22,7 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -30,12 +30,16 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qbench.common.paths import REPO, shown
+from qbench.common.entries import SHARED_FOLDER, staging_name, write_entry
+from qbench.common.paths import REPO, in_checkout, shown
 from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun, Emulated
 from qbench.execution.protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
-from qbench.execution.trace import RegionSteps, TracedRun
+from qbench.execution.timing import CycleRange
+from qbench.execution.trace import RegionFigures, RegionSteps, TracedRun
 from qbench.images.build import BuildPlan, Image
+from qbench.images.workloads import HostFigures, WorkloadSources
+from qbench.orchestration.tasks import Prepared, Priced
 from qbench.records.results import Status
 from qbench.sizes.elfsize import Category, ImageSizes, Section
 from qbench.sizes.measure import Measured
@@ -170,7 +174,8 @@ class Cache:
             return  # failures are not kept: the next run tries again
         builds = self.directory / "builds"
         builds.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=builds, prefix=f".{key}."))
+        staging = builds / staging_name(key)
+        staging.mkdir(mode=SHARED_FOLDER)
         shutil.copyfile(image.path, staging / image.path.name)
         shutil.copyfile(image.log, staging / "build.log")
         payload = {
@@ -200,12 +205,7 @@ class Cache:
         return result
 
     def store_document(self, key: str, payload: dict | list) -> None:
-        runs = self.directory / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        descriptor, staging = tempfile.mkstemp(dir=runs, prefix=f".{key}.")
-        with os.fdopen(descriptor, "w") as stream:
-            stream.write(_sealed(payload))
-        os.replace(staging, runs / f"{key}.json")
+        write_entry(self.directory / "runs" / f"{key}.json", _sealed(payload).encode())
         self._remember(key)
 
     def fetch_run(self, key: str) -> CellRun | None:
@@ -214,6 +214,49 @@ class Cache:
     def store_run(self, key: str, run: CellRun) -> None:
         if run.emulated.status != Status.TIMEOUT:
             self.store_document(key, encode_cell_run(run))
+
+    def fetch_prepared(self, key: str) -> Prepared | None:
+        return self.fetch_document(key, decode_prepared)
+
+    def store_prepared(self, key: str, prepared: Prepared) -> None:
+        if prepared.sources is not None:  # failures are not kept: the next run tries again
+            self.store_document(key, encode_prepared(prepared))
+
+    def fetch_priced(self, key: str) -> Priced | None:
+        return self.fetch_document(key, decode_priced)
+
+    def store_priced(self, key: str, priced: Priced) -> None:
+        self.store_document(key, encode_priced(priced))
+
+
+def encode_prepared(prepared: Prepared) -> dict:
+    sources = prepared.sources
+    weights = None if sources.weights is None else list(sources.weights)  # ints stay ints, floats floats in JSON
+    return {"source": shown(sources.source), "defines": sources.defines, "generated": sources.generated,
+            "weights": weights, "host": None if prepared.host is None else asdict(prepared.host)}  # fmt: skip
+
+
+def decode_prepared(document: dict) -> Prepared:
+    weights = document["weights"]
+    sources = WorkloadSources(in_checkout(document["source"]), document["defines"], document["generated"],
+                              None if weights is None else tuple(weights))  # fmt: skip
+    host = document["host"]
+    if host is not None and host["expected_predictions"] is not None:
+        host = {**host, "expected_predictions": tuple(host["expected_predictions"])}
+    return Prepared(sources, None if host is None else HostFigures(**host))
+
+
+def encode_priced(priced: Priced) -> dict:
+    return {"regions": {name: asdict(region) for name, region in priced.regions.items()},
+            "stack_sp_depth": priced.stack_sp_depth}  # fmt: skip
+
+
+def decode_priced(document: dict) -> Priced:
+    regions = {}
+    for name, region in document["regions"].items():
+        cycles = None if region["cycles"] is None else CycleRange(**region["cycles"])
+        regions[name] = RegionFigures(**{**region, "cycles": cycles})
+    return Priced(regions, document["stack_sp_depth"])
 
 
 def _read_text(path: Path) -> str:

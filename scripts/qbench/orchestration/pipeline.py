@@ -4,12 +4,13 @@
     baseline: build+measure ──┴─> footprint ─> execute ─> price ─> analyse ─> the cell's row
                          baseline: execute ─> price ──┘ (its stack peak)
 
-Each stage is a function of declared inputs with one typed record out. prepare (the host's part: sources,
-host training, the host's figures), build and measure (plan: flags, sources, generated files; compiler
-version -> ELF, sizes, symbols; stored together), execute (the ELF's bytes, the machine, the emulator and
-where the trace stops -> the firmware's report and the traced regions; stored) and price (a traced run and
-a core's timing table -> region figures; cheap, never stored, so two cores sharing one image and one run
-are each priced from their own table) run as tasks (qbench.tasks); analyse (qbench.analyse) on the client.
+Each stage is a function of declared inputs with one typed record out. prepare (the spec's workload, target,
+format, variant, level, network, settings and library -> sources, host training, the host's figures; stored),
+build and measure (plan: flags, sources, generated files; compiler version -> ELF, sizes, symbols; stored
+together), execute (the ELF's bytes, the machine, the emulator and where the trace stops -> the firmware's
+report and the traced regions; stored) and price (the run's key and the core -> region figures; stored per
+core, so two cores sharing one image and one run are each priced from their own table) run as tasks
+(qbench.tasks); analyse (qbench.analyse) on the client, from the deployed weights prepare made.
 
 The client walks each cell's graph on a thread of its own, a bounded number of cells at a time: it makes each
 stored stage's cache key from the stage's inputs, looks it up, asks the executor for the task only when the
@@ -61,11 +62,21 @@ from qbench.orchestration.analyse import (
     with_run,
 )
 from qbench.orchestration.cache import Cache
-from qbench.orchestration.executors import Executor, TaskFailed
+from qbench.orchestration.executors import NO_EVENTS, ClusterEvents, Executor, TaskFailed
 from qbench.orchestration.progress import Progress
 from qbench.orchestration.provenance import Revision
 from qbench.orchestration.spool import Spool
-from qbench.orchestration.tasks import IMAGE_PLACE, Compiled, ImageFile, Pricing, compile_image, execute, prepare, price
+from qbench.orchestration.tasks import (
+    IMAGE_PLACE,
+    Compiled,
+    ImageFile,
+    Prepared,
+    Pricing,
+    compile_image,
+    execute,
+    prepare,
+    price,
+)
 from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow
 from qbench.sizes.measure import Measured
 
@@ -93,6 +104,7 @@ class RunOutput:
     interrupted: bool = False
     article: list[ArticleFigure] = field(default_factory=list)  # the article's own host configuration
     problems: list[str] = field(default_factory=list)  # what failed outside the cells
+    cluster: ClusterEvents = NO_EVENTS  # workers lost, tasks retried, workers refused (a dask run's)
 
 
 class Stopping(Exception):
@@ -141,6 +153,10 @@ def parallel(
             if not future.cancelled():
                 finished(item, future.result())
         return [item for future, item in pending.items() if future.cancelled()] + list(queue)
+    except Exception:
+        stop()  # the run itself failed (its rows cannot be written): no cell goes on working unseen
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     pool.shutdown()
     return []
 
@@ -153,10 +169,10 @@ class Stages:
     executor: Executor
     progress: Progress
 
-    def task(self, task: Callable[..., T], *arguments: Any) -> T:
-        """A stage task on the executor; Stopping once the run is interrupted."""
+    def task(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
+        """A stage task for the image `label` names, on the executor; Stopping once the run is interrupted."""
         try:
-            result = self.executor.run(task, *arguments)
+            result = self.executor.run(label, task, *arguments)
         except processes.Stopped:
             raise Stopping from None
         except TaskFailed:
@@ -174,12 +190,13 @@ class BuiltImage:
 
     measured: Measured
     host: HostFigures | None
+    deployed_weights: tuple[int | float, ...] | None = None  # an inference image's, in qbench's order
 
 
 def built_image(spec: BuildSpec, stages: Stages) -> BuiltImage:
     """prepare on the executor; then build and measure unless the cache holds the plan's build."""
     try:
-        prepared = stages.task(prepare, spec)
+        prepared = _prepared(spec, stages)
     except TaskFailed as error:
         return BuiltImage(_not_built(spec, "", f"the prepare task failed: {error}"), None)
     if prepared.sources is None:
@@ -187,7 +204,26 @@ def built_image(spec: BuildSpec, stages: Stages) -> BuiltImage:
     else:
         measured = _measured(spec, plan(spec, stages.options.build_root, prepared.sources), prepared, stages)
     stages.progress.done("build", spec.label, measured.error or "", measured.error is not None)
-    return BuiltImage(measured, prepared.host)
+    return BuiltImage(measured, prepared.host, prepared.sources.weights if prepared.sources is not None else None)
+
+
+def _prepared(spec: BuildSpec, stages: Stages) -> Prepared:
+    """The image's sources and host figures (from the cache, else a prepare task: host training is the costly
+    part of a warm run). Inputs: everything of the spec that configures the sources, the library's files too."""
+    cache = stages.options.cache
+    key = cache.key("prepare", workload=spec.workload.name, target=spec.target.name, fmt=repr(spec.fmt),
+                    variant=str(spec.variant), opt=spec.opt, shape=repr(spec.shape), settings=repr(spec.settings),
+                    library=[spec.library.name, spec.library.fingerprint])  # fmt: skip
+
+    def compute() -> Prepared:
+        stored = cache.fetch_prepared(key)
+        if stored is not None:
+            return stored
+        result = stages.task(spec.label, prepare, spec)
+        cache.store_prepared(key, result)
+        return result
+
+    return cache.once(key, compute)[0]
 
 
 def _not_built(spec: BuildSpec, flags: str, message: str) -> Measured:
@@ -202,7 +238,7 @@ def _measured(spec: BuildSpec, planned: BuildPlan, prepared, stages: Stages) -> 
         stored = cache.fetch_build(key, planned)
         if stored is not None:
             return stored
-        compiled = stages.task(compile_image, spec, prepared.sources, stages.executor.workspace)
+        compiled = stages.task(spec.label, compile_image, spec, prepared.sources, stages.executor.workspace)
         result = _received(compiled, planned)
         cache.store_build(key, result)
         return result
@@ -238,9 +274,16 @@ def _received(compiled: Compiled, planned: BuildPlan) -> Measured:
     return Measured(image, compiled.sizes, compiled.symbols, error)
 
 
-def executed(
-    image: Image, target: Target, cut: dict[str, int], emulator: str, stages: Stages
-) -> tuple[CellRun, ImageFile]:
+@dataclass(frozen=True)
+class Executed:
+    """An image's run, the image by value, and the run's cache key (what its pricing is keyed by)."""
+
+    run: CellRun
+    elf: ImageFile
+    key: str
+
+
+def executed(image: Image, target: Target, cut: dict[str, int], emulator: str, stages: Stages) -> Executed:
     """The image's run (from the cache, else an execute task): inputs are the ELF's bytes, the machine, the
     emulator and the cut. Images equal byte for byte (cortex-m0 and m0plus) share one run."""
     options = stages.options
@@ -253,22 +296,36 @@ def executed(
         stored = options.cache.fetch_run(key)
         if stored is not None:
             return stored
-        result = stages.task(execute, elf, target, cut, options.timeout, stages.executor.workspace)
+        result = stages.task(image.spec.label, execute, elf, target, cut, options.timeout, stages.executor.workspace)
         options.cache.store_run(key, result)
         return result
 
     try:
-        return options.cache.once(key, compute)[0], elf
+        return Executed(options.cache.once(key, compute)[0], elf, key)
     except TaskFailed as error:
-        return CellRun(Emulated(Status.RUN_FAILED, f"the execute task failed: {error}")), elf
+        return Executed(CellRun(Emulated(Status.RUN_FAILED, f"the execute task failed: {error}")), elf, key)
 
 
-def priced(run: CellRun, elf: ImageFile, core: str | None, stages: Stages) -> Pricing:
-    """The run priced with core's timing table (None: the stack depth alone), on the executor."""
+def priced(executed_run: Executed, core: str | None, label: str, stages: Stages) -> Pricing:
+    """The run of the image `label` names, priced with core's timing table (None: the stack depth alone): from the
+    cache, else a price task. Inputs: the run's own key (its ELF, machine, emulator, cut) and the core; the timing
+    tables and the pricing code are in every key's shaping inputs."""
+    run, cache = executed_run.run, stages.options.cache
     if run.traced is None:
         return Pricing(None, run.trace_message)
+    key = cache.key("price", run=executed_run.key, core=core)
+
+    def compute() -> Pricing:
+        stored = cache.fetch_priced(key)
+        if stored is not None:
+            return Pricing(stored)
+        result = stages.task(label, price, run, executed_run.elf, core, stages.executor.workspace)
+        if result.priced is not None:
+            cache.store_priced(key, result.priced)
+        return result
+
     try:
-        return stages.task(price, run, elf, core, stages.executor.workspace)
+        return cache.once(key, compute)[0]
     except TaskFailed as error:
         return Pricing(None, f"the price task failed: {error}")
 
@@ -301,10 +358,11 @@ class Cells:
 
         def run_baseline() -> int | None:
             image = self.baseline(cell).image
-            run, elf = executed(image, cell.target, {}, self.tools[EMULATOR], self.stages)
+            baseline_run = executed(image, cell.target, {}, self.tools[EMULATOR], self.stages)
+            run = baseline_run.run
             failed = run.emulated.status != Status.OK
             self.stages.progress.done("run", f"{cell.target.name} baseline -{cell.opt}", run.emulated.message, failed)
-            return stack_peak(run, priced(run, elf, None, self.stages).priced)
+            return stack_peak(run, priced(baseline_run, None, image.spec.label, self.stages).priced)
 
         return self.shared.run(("run", cell.target.name, cell.opt), run_baseline)[0]
 
@@ -339,7 +397,8 @@ def cell_outcome(cell: Cell, cells: Cells) -> CellOutcome:
 def _host_only(cell: Cell, cells: Cells, row: ResultRow) -> ResultRow:
     """A cell that cannot be built still gets the host's figures (or says why the host could not make them)."""
     try:
-        prepared = cells.stages.task(prepare, BuildSpec.for_cell(cell, cells.stages.options.settings))
+        spec = BuildSpec.for_cell(cell, cells.stages.options.settings)
+        prepared = cells.stages.task(spec.label, prepare, spec)
     except Stopping:
         return incomplete(row, "build")
     except TaskFailed as error:
@@ -352,11 +411,13 @@ def _host_only(cell: Cell, cells: Cells, row: ResultRow) -> ResultRow:
 def _emulated(cell: Cell, row: ResultRow, image: BuiltImage, cells: Cells) -> CellOutcome:
     baseline_peak = cells.baseline_peak(cell)
     cut = cell.workload.trace_cut(cell.variant == Variant.TRAINABLE, cells.stages.options.settings)
-    run, elf = executed(image.measured.image, cell.target, cut, cells.tools[EMULATOR], cells.stages)
+    cell_run = executed(image.measured.image, cell.target, cut, cells.tools[EMULATOR], cells.stages)
+    run = cell_run.run
     cells.stages.progress.done("run", *describe_run(cell, run))
-    pricing = priced(run, elf, cell.target.name, cells.stages)
+    pricing = priced(cell_run, cell.target.name, image.measured.image.spec.label, cells.stages)
     expected = image.host.expected_predictions if image.host is not None else None
-    records = RunRecords(run, pricing.priced, pricing.error, baseline_peak, cells.tools[EMULATOR], expected)
+    records = RunRecords(run, pricing.priced, pricing.error, baseline_peak, cells.tools[EMULATOR], expected,
+                         image.deployed_weights)  # fmt: skip
     instructions, training = run_tables(cell, run, pricing.priced)
     return CellOutcome(with_run(row, cell, records), (), instructions, training)
 
@@ -425,6 +486,7 @@ def run_matrix(
 ) -> RunOutput:
     tools, missing = _tools(matrix, options, progress)
     executor.require(tools)
+    executor.watch(progress.note)
     cells = Cells(Stages(options, executor, progress), tools, missing,
                   {"git_sha": revision.sha, "git_dirty": revision.dirty}, spool)  # fmt: skip
     _begin(matrix, cells)
@@ -445,7 +507,7 @@ def run_matrix(
     article, problems, interrupted = ([], [], True) if interrupted else _article(matrix, options, progress)
     baselines = list(baseline_specs([cell for cell in matrix.cells if cell.target.compiler not in missing]))
     return RunOutput(spool.rows(), spool.symbols(baselines), spool.instructions(), spool.training, tools,
-                     interrupted, article, problems)  # fmt: skip
+                     interrupted, article, problems, executor.events())  # fmt: skip
 
 
 def build_images(
@@ -453,6 +515,7 @@ def build_images(
 ) -> tuple[dict[BuildSpec, Measured], bool]:
     """Only the build stage (prepare, build and measure) of every spec: `qbench build`."""
     stages = Stages(options, executor, progress)
+    executor.watch(progress.note)
     built: dict[BuildSpec, Measured] = {}
 
     def work(spec: BuildSpec) -> Measured | None:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import IO
 
+from qbench.common.paths import shown
 from qbench.orchestration.analyse import CellOutcome
+from qbench.records.outputs import WriteError
 from qbench.records.results import InstructionRow, ResultRow, SymbolRow
 
 ROWS = "results.partial.jsonl"
@@ -30,14 +34,25 @@ class Stored:
     instructions: tuple[int, int]
 
 
+@contextmanager
+def _written_or_said(directory: Path) -> Iterator[None]:
+    """A spool that cannot be written (a full disk) stops the run with one message, not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise WriteError(f"could not stream the finished rows to {shown(directory)}: {error.strerror or error}; "
+                         "the results folder beside it is untouched, and the next run resumes from the cache") from None
+
+
 class Spool:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.training = directory / "training"
-        self.training.mkdir(parents=True, exist_ok=True)
-        self._rows = (directory / ROWS).open("w+b")
-        self._symbols = (directory / "symbols.partial.jsonl").open("w+b")
-        self._instructions = (directory / "instructions.partial.jsonl").open("w+b")
+        with _written_or_said(directory):
+            self.training.mkdir(parents=True, exist_ok=True)
+            self._rows = (directory / ROWS).open("w+b")
+            self._symbols = (directory / "symbols.partial.jsonl").open("w+b")
+            self._instructions = (directory / "instructions.partial.jsonl").open("w+b")
         self._cells: dict[int, Stored] = {}
         self._baselines: dict[tuple[str, str], tuple[SymbolRow, ...]] = {}
 
@@ -47,13 +62,14 @@ class Spool:
 
     def add(self, index: int, outcome: CellOutcome) -> None:
         """The outcome of the cell at this position of the matrix (rejected cells first, then the cells)."""
-        self._cells[index] = Stored(
-            _append(self._rows, asdict(outcome.row)),
-            _append(self._symbols, [astuple(symbol) for symbol in outcome.symbols]),
-            _append(self._instructions, [astuple(row) for row in outcome.instructions]),
-        )  # fmt: skip
-        if outcome.training is not None:
-            outcome.training.frame().to_csv(self.training / outcome.training.file_name, index=False)
+        with _written_or_said(self.directory):
+            self._cells[index] = Stored(
+                _append(self._rows, asdict(outcome.row)),
+                _append(self._symbols, [astuple(symbol) for symbol in outcome.symbols]),
+                _append(self._instructions, [astuple(row) for row in outcome.instructions]),
+            )  # fmt: skip
+            if outcome.training is not None:
+                (self.training / outcome.training.file_name).write_text(outcome.training.csv_text())
 
     def add_baseline(self, core: str, opt: str, symbols: tuple[SymbolRow, ...]) -> None:
         self._baselines[(core, opt)] = symbols

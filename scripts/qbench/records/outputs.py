@@ -3,7 +3,9 @@
 A folder qbench writes (`run --out`, `merge --out`, `report DIR`) is checked
 before any work starts, locked against a second qbench writing it, built in a
 hidden sibling and renamed into place at the end. A failure or an interrupt at
-any point before that leaves the previous folder exactly as it was.
+any point before that leaves the previous folder exactly as it was, and a run
+that was interrupted never replaces it: what finished goes to `NAME.interrupted`
+beside it, which the next complete run removes.
 
 Beside the folder NAME, in its parent, live `.NAME.lock` (the advisory lock,
 holding its holder's pid and command line), and while writing `.NAME.qbench-new`
@@ -21,6 +23,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +33,8 @@ from qbench.common.paths import shown
 
 # What makes an existing, non-empty folder one qbench may replace.
 RESULTS_MARKER = "results.json"
+# The suffix of the folder beside NAME where an interrupted run's rows go (NAME itself keeps the earlier results).
+INTERRUPTED = "interrupted"
 
 
 class FolderError(Exception):
@@ -82,6 +87,22 @@ def _check_parent(path: Path, text: str, what: str) -> None:
         read_only = os.statvfs(path.parent).f_flag & os.ST_RDONLY
         cause = os.strerror(errno.EROFS if read_only else errno.EACCES)
         raise FolderError(f"{what} {text}: cannot write in {path.parent}: {cause}")
+
+
+def writable_folder(path: Path, what: str) -> None:
+    """A work folder (builds, the cache) can be written, or made where it is missing: found before any work
+    starts, not by every cell failing. Nothing is left behind by the check."""
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FolderError(f"{what} {shown(path)}: {shown(existing)} is a file, not a folder")
+    try:  # a file made and gone: permissions, read-only mounts, immutable folders, even for root
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        where = "it" if existing == path else shown(existing)
+        raise FolderError(f"{what} {shown(path)}: cannot write in {where}: {error.strerror}") from None
 
 
 def _sibling(path: Path, role: str) -> Path:
@@ -172,12 +193,18 @@ def _remove_aside(aside: Path) -> None:
               file=sys.stderr)  # fmt: skip
 
 
+def interrupted_folder(path: Path) -> Path:
+    """Where an interrupted run into `path` writes what finished: beside it, never in its place."""
+    return path.with_name(f"{path.name}.{INTERRUPTED}")
+
+
 class ResultsFolder:
-    """A locked output folder; `replacing` puts a new one in its place."""
+    """A locked output folder; `replacing` puts a new one in its place, or in place of its interrupted sibling."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.written = False  # the new folder is in place
+        self.interrupted = interrupted_folder(path)  # guarded by the folder's own lock
+        self.written: Path | None = None  # where a new folder was put in place
 
     @property
     def partial(self) -> Path:
@@ -185,39 +212,51 @@ class ResultsFolder:
         return _sibling(self.path, "qbench-partial")
 
     @contextmanager
-    def replacing(self, keep_all_but: tuple[str, ...] | None = None) -> Iterator[Path]:
-        """A hidden sibling to write the new folder into, renamed into place when the block ends
-        without an error and removed otherwise. It starts empty, or with `keep_all_but` as a copy
+    def replacing(self, keep_all_but: tuple[str, ...] | None = None, into: Path | None = None) -> Iterator[Path]:
+        """A hidden sibling to write the new folder into, renamed into place (the folder, or `into`) when the
+        block ends without an error and removed otherwise. It starts empty, or with `keep_all_but` as a copy
         of the current folder without those top-level entries."""
+        target = self.path if into is None else into
         staging = _sibling(self.path, "qbench-new")
-        existed = self.path.exists()
+        existed = target.exists()
         try:
             if keep_all_but is None:
                 staging.mkdir()
             else:
                 shutil.copytree(self.path, staging, ignore=_top_level(self.path, keep_all_but))
             yield staging
-            self._swap(staging)
+            self._swap(staging, target)
         except OSError as error:
-            raise WriteError(_write_failure(self.path, error, existed)) from None
+            raise WriteError(_write_failure(target, error, existed)) from None
         finally:
             # A partial folder is never used; if removing it fails, the next writer clears it.
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _swap(self, staging: Path) -> None:
-        aside = _sibling(self.path, "qbench-old")
+    def _swap(self, staging: Path, target: Path) -> None:
+        aside = _sibling(target, "qbench-old")
         with _signals_deferred():  # an interrupt between the two renames would leave no folder in place
-            if self.path.exists():
-                os.rename(self.path, aside)
+            if target.exists():
+                os.rename(target, aside)
                 try:
-                    os.rename(staging, self.path)
+                    os.rename(staging, target)
                 except OSError:
-                    os.rename(aside, self.path)
+                    os.rename(aside, target)
                     raise
             else:
-                os.rename(staging, self.path)
-            self.written = True
+                os.rename(staging, target)
+            self.written = target
             _remove_aside(aside)
+
+    def drop_interrupted(self) -> bool:
+        """Removes what an earlier interrupted run left beside the folder, now that complete results replace it;
+        whether there was any."""
+        if not self.interrupted.is_dir():
+            return False
+        try:
+            shutil.rmtree(self.interrupted)
+        except OSError as error:
+            print(f"warning: could not remove {shown(self.interrupted)}, superseded: {error.strerror}", file=sys.stderr)
+        return True
 
 
 def _top_level(folder: Path, dropped: tuple[str, ...]):

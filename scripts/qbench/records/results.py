@@ -187,6 +187,18 @@ class TrainingLog(ImageKey):
         ]  # fmt: skip
         return pd.DataFrame.from_records(records)
 
+    def csv_text(self) -> str:
+        """frame().to_csv(index=False)'s text, written straight from the entries (a warm run writes every log;
+        pandas takes ten times as long)."""
+        if not self.entries:
+            return self.frame().to_csv(index=False)
+        scale = float(1 << self.fractional_bits)
+        lines = [",".join([*TRAINING_COLUMNS, *(f"w{i}" for i in range(len(self.entries[0].weights)))])]
+        lines += [",".join([str(entry.iteration), repr(entry.error / scale), str(entry.error),
+                            *(repr(weight / scale) for weight in entry.weights)])
+                  for entry in self.entries]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
 
 def training_log_name(
     workload: str, library: str, network: str, core: str, qformat: str, variant: str, opt: str
@@ -377,6 +389,33 @@ class RunRecord(BaseModel):
     matrix_digest: str
 
 
+class RetriedTaskRecord(BaseModel):
+    """A task dask ran again (qbench.executors.RetriedTask)."""
+
+    model_config = _STRICT
+    stage: str
+    cell: str
+    worker: str
+    why: str
+
+
+class RefusedWorkerRecord(BaseModel):
+    """A worker that refused the run's tasks (qbench.executors.RefusedWorker)."""
+
+    model_config = _STRICT
+    worker: str
+    why: str
+
+
+class ClusterRecord(BaseModel):
+    """What the dask cluster did during the run (qbench.executors.ClusterEvents); empty for a run on threads."""
+
+    model_config = _STRICT
+    workers_lost: list[str] = []
+    tasks_retried: list[RetriedTaskRecord] = []
+    workers_refused: list[RefusedWorkerRecord] = []
+
+
 class Environment(BaseModel):
     """A results file's environment block (qbench.provenance.environment, or qbench.merge's)."""
 
@@ -401,6 +440,7 @@ class Environment(BaseModel):
     # library name -> path, revision ('qbench checkout', 'git DESCRIBE' or 'sha256 DIGEST') and, for a registry
     # package, version; {} before libraries were recorded
     libraries: dict[str, dict[str, str]] = {}
+    cluster: ClusterRecord = ClusterRecord()  # empty before it was recorded
 
 
 # Columns earlier qbench versions wrote that no longer mean anything: dropped on reading. trace_elf: instructions
@@ -504,11 +544,16 @@ def read_results(directory: Path) -> SavedResults:
     instructions = instructions_frame(
         [InstructionRow(**record) for record in _csv_rows(directory / "instructions.csv", InstructionRow)]
     )
-    training = {path.name: _training_log(path) for path in sorted((directory / "training").glob("*.csv"))}
+    training = read_training_logs(directory)
     article = directory / "article.csv"  # absent in results written before it was measured
     figures = [ArticleRow(**record) for record in _csv_rows(article, ArticleRow)] if article.exists() else []
     environment = document.environment.model_dump()
     return SavedResults(rows, symbols, instructions, training, environment, article_frame(figures))
+
+
+def read_training_logs(directory: Path) -> dict[str, pd.DataFrame]:
+    """DIR/training's logs by file name, each checked as read_results checks it ({} for no such folder)."""
+    return {path.name: _training_log(path) for path in sorted((directory / "training").glob("*.csv"))}
 
 
 # Columns added to symbols.csv and instructions.csv after their first release, with the value
@@ -564,4 +609,23 @@ def _training_log(path: Path) -> pd.DataFrame:
         raise ResultsFileError(
             f"{path}: columns {list(header)} are not a training log's ({', '.join(TRAINING_COLUMNS)}, w0, w1, …)"
         )
+    plain = _plain_numbers(frame, integers=("iteration", "error_raw"))
+    if plain is not None:
+        return plain
     return pd.DataFrame.from_records(_validated(path, frame, TrainingLogRow, weights), columns=list(header))
+
+
+_INTEGER_TEXT = r"-?\d+"
+_FLOAT_TEXT = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+
+
+def _plain_numbers(frame: pd.DataFrame, integers: tuple[str, ...]) -> pd.DataFrame | None:
+    """A log whose every cell is a plain decimal number (as qbench writes them), typed column by column at once:
+    the same values the row schema gives, which runs only for anything else, to accept it or name what is wrong."""
+    typed = {}
+    for column in frame.columns:
+        integer = column in integers
+        if not frame[column].str.fullmatch(_INTEGER_TEXT if integer else _FLOAT_TEXT).all():
+            return None
+        typed[column] = frame[column].astype("int64" if integer else "float64")
+    return pd.DataFrame(typed, columns=frame.columns)
