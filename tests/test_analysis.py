@@ -11,6 +11,7 @@ from qbench.reporting.analysis import (
     NETWORK_BYTE_COLUMNS,
     budget_table,
     cores_together,
+    deployed_flash,
     failure_kinds,
     fits,
     flags_table,
@@ -126,8 +127,11 @@ def test_part_budgets_time_each_part_at_its_own_clock():
     fast = Part("FAST", "v", "cortex-m0plus", flash_bytes=16384, ram_bytes=2048, clock_hz=48_000_000)
     rows = rows_frame([timed("cortex-m0", 1600.0, 100.0), timed("cortex-m0plus", 1600.0, 50.0)])
     table = budget_table(rows, {"SLOW": slow, "FAST": fast}).set_index("part")
-    assert table.loc["SLOW (16 KiB flash, 2 KiB RAM, 16 MHz)", "est_us_forward"] == pytest.approx(100.0)
-    assert table.loc["FAST (16 KiB flash, 2 KiB RAM, 48 MHz)", "est_us_forward"] == pytest.approx(1600 / 48)
+    # Zero wait states (the parts' default): the core's best to worst case, 1,590 to 1,610 cycles, at each clock.
+    slow_range = table.loc["SLOW (16 KiB flash, 2 KiB RAM, 16 MHz)", ["est_us_forward_min", "est_us_forward_max"]]
+    fast_range = table.loc["FAST (16 KiB flash, 2 KiB RAM, 48 MHz)", ["est_us_forward_min", "est_us_forward_max"]]
+    assert slow_range.tolist() == pytest.approx([1590 / 16, 1610 / 16])
+    assert fast_range.tolist() == pytest.approx([1590 / 48, 1610 / 48])
 
 
 def headline_row(core: str, variant: str, **columns) -> ResultRow:
@@ -139,13 +143,14 @@ def test_headline_table_is_one_row_per_core_at_one_clock():
     rows = rows_frame([
         headline_row("cortex-m0plus", "trainable", lib_ram_total=312, instr_forward=631.0, est_cycles_forward=824.0,
                      instr_train_step=2457.5, est_cycles_train_step=3200.0, learned=True, learned_exact=True,
-                     iterations=1352),
+                     iterations=1352, lib_flash=1768, deployed_flash=1768),
         headline_row("cortex-m0plus", "inference", lib_ram_total=84, instr_forward=627.0, est_cycles_forward=800.0,
-                     learned=True),
+                     learned=True, lib_flash=748),  # no deployed_flash column filled: derived from lib_flash
         headline_row("host", "inference", lib_ram_static=40),  # an x86-64 object: not beside the Cortex-M rows
     ])  # fmt: skip
-    (record,) = headline_table(rows, symbols_frame(TRAINABLE + INFERENCE), clock_hz=32_000_000).to_dict("records")
-    assert (record["core"], record["flash, trainable"], record["flash, inference"]) == ("cortex-m0plus", 1022, 462)
+    (record,) = headline_table(rows, clock_hz=32_000_000).to_dict("records")
+    assert (record["core"], record["deployed flash, trainable"], record["deployed flash, inference"]) == (
+        "cortex-m0plus", 1768, 748)  # fmt: skip
     assert (record["RAM with stack, trainable"], record["RAM with stack, inference"]) == (312, 84)
     assert record["instructions per inference"] == 627.0  # the inference-only image's
     assert record["µs per inference at 32 MHz"] == 25.0 and record["µs per training step at 32 MHz"] == 100.0
@@ -155,7 +160,43 @@ def test_headline_table_is_one_row_per_core_at_one_clock():
 
 def test_headline_says_learned_only_through_overflow():
     rows = rows_frame([headline_row("cortex-m0plus", "trainable", learned=True, learned_exact=False, iterations=9)])
-    assert headline_table(rows, symbols_frame([]))["learned"].tolist() == ["only through overflow"]
+    assert headline_table(rows)["learned"].tolist() == ["only through overflow"]
+
+
+def test_deployed_flash_is_the_column_else_library_flash_without_the_test_split():
+    rows = rows_frame([headline_row("cortex-m0plus", "inference", lib_flash=5000, test_data_bytes=1700,
+                                    deployed_flash=3300),
+                       headline_row("cortex-m0plus", "inference", lib_flash=5000, test_data_bytes=1700),
+                       headline_row("cortex-m0plus", "inference", lib_flash=748)])  # fmt: skip
+    assert deployed_flash(rows).tolist() == [3300, 3300, 748]  # 5000 - 1700, then lib_flash with no test split
+
+
+def test_the_first_screen_ranks_float_against_fixed_point_by_deployed_flash():
+    """Issue 23: a float32 network's own bytes are fewer than Q16.16's on cortex-m0plus, but it calls soft-float
+    and libm, which its own bytes leave out; deployed, float32 is the larger. The headline must say so."""
+    common = {"core": "cortex-m0plus", "board": "b", "variant": "inference", "opt": "Os", "workload": "iris",
+              "network": "4-8-3 tanh/sigmoid", "status": "ok", "qemu": "qemu", "instr_forward": 2107.0}  # fmt: skip
+    rows = rows_frame([ResultRow(qformat="float32", lib_flash=15659 + 405, test_data_bytes=405, deployed_flash=15659,
+                                 **common),
+                       ResultRow(qformat="q16.16", lib_flash=10293 + 405, test_data_bytes=405, deployed_flash=10293,
+                                 **common)])  # fmt: skip
+    image = {key: value for key, value in common.items() if key in ("core", "variant", "opt", "workload", "network")}
+    own = [("qnn", "code", 2000), ("activation tables", "rodata", 0), ("deployed weights", "rodata", 140)]
+    symbols = symbols_frame(
+        [SymbolRow(**image, qformat="float32", library="qnn", symbol=f"{group} f", group=group, category=category,
+                   size=size) for group, category, size in own]  # 2,140 B of the network's own
+        + [SymbolRow(**image, qformat="float32", library="qnn", symbol="__aeabi_fadd", group="compiler run-time",
+                     category="code", size=5600)]  # soft-float: not the network's own bytes
+        + [SymbolRow(**image, qformat="q16.16", library="qnn", symbol=f"{group} q", group=group, category=category,
+                     size=size + 500) for group, category, size in own]  # 3,640 B of the network's own
+    )  # fmt: skip
+    own_flash = network_bytes(symbols).set_index("qformat")["network_flash"]
+    assert own_flash["float32"] < own_flash["q16.16"]  # the network's own bytes: float32 looks the smaller
+    table = headline_table(rows).set_index("qformat")
+    assert "flash, inference" not in table and "deployed flash, inference" in table
+    assert table.loc["float32", "deployed flash, inference"] == 15659
+    assert table.loc["q16.16", "deployed flash, inference"] == 10293
+    assert table.loc["float32", "deployed flash, inference"] > table.loc["q16.16", "deployed flash, inference"]
 
 
 def test_preferred_formats_keep_each_librarys_own():

@@ -22,7 +22,7 @@ from qbench.reporting.compare import DEFAULT_METRICS, METRICS
 from qbench.reporting.compare import KEY as COMPARE_KEY
 
 SMALL = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference", "--no-emulate"]
-COMMANDS = ("build", "run", "report", "merge", "compare", "list", "verify", "lut", "import-torch", "explore",
+COMMANDS = ("build", "run", "report", "merge", "compare", "list", "verify", "lut", "import", "import-torch", "explore",
             "worker-check")
 
 
@@ -121,7 +121,9 @@ def test_help_names_the_allowed_values_and_defaults(capsys):
                   "comma-separated variants: trainable, inference (default: the workload's: inference for digits, "
                   "iris; trainable,inference for xor)",
                   "O0, O1, O2, O3, Os, Oz, with or without a leading '-' (default: Os)",
-                  "cortex-m0, cortex-m0plus", "workload: digits, iris, xor (default: xor; qbench list workloads)",
+                  "cortex-m0, cortex-m0plus",
+                  "workload: digits, iris, xor, or a folder holding a workload.toml (default: xor; qbench list "
+                  "workloads)",
                   "above 0 and at most 86400, a day (default: 60)", "1 to 1,000,000 (default: 20000)",
                   "parallel jobs, 1 to 1024"):  # fmt: skip
         assert shown in text

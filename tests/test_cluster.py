@@ -72,7 +72,7 @@ class FailingExecutor(LocalExecutor):
 def test_a_task_that_fails_where_it_ran_is_that_cells_failed_row(tmp_path):
     targets = load_targets()
     matrix = expand(targets, WORKLOADS, cores="cortex-m0plus,host", formats="q8.8", variants="inference")
-    options = RunOptions(tmp_path / "build", 2, Cache(tmp_path / "cache", "inputs"))
+    options = RunOptions(tmp_path / "build", 2, Cache(tmp_path / "cache"))
     output = run_matrix(matrix, options, Revision("sha", False), LogProgress(), FailingExecutor(2, options.build_root),
                         Spool(tmp_path / "spool"))  # fmt: skip
     rows = {row.core: row for row in output.rows}

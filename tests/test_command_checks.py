@@ -45,7 +45,7 @@ def refused(capsys, *arguments: str | Path) -> str:
 )
 def test_the_nearest_valid_value(given, known, expected):
     assert nearest(given, known) == expected
-    assert nearest_hint(given, known) == ("" if expected is None else f"; nearest valid: {expected}")
+    assert nearest_hint(given, known) == ("" if expected is None else f"; did you mean {expected}?")
 
 
 def test_every_usual_format_name_is_a_valid_format():
@@ -61,9 +61,9 @@ def test_a_typo_in_a_list_refuses_the_whole_command_before_anything_is_built(tmp
                     "--opt", "Os,-O9", "--out", out, "--build-dir", build)  # fmt: skip
     lines = error.strip().splitlines()
     assert lines[0] == "qbench: error: the command line has 3 bad values; nothing was run:"
-    assert lines[1].startswith("  --formats: 'q1616' is not a Q format") and lines[1].endswith("nearest valid: q16.16")
+    assert lines[1].startswith("  --formats: 'q1616' is not a Q format") and lines[1].endswith("did you mean q16.16?")
     assert lines[2] == ("  --variants: unknown variant 'inferenc' (known: trainable, inference); "
-                        "nearest valid: inference")
+                        "did you mean inference?")
     assert lines[3].startswith("  --opt: unknown optimisation level '-O9' (known: O0, O1, O2, O3, Os, Oz)")
     assert not out.exists() and not build.exists()
 
@@ -73,7 +73,7 @@ def test_a_typo_leaves_an_earlier_results_folder_byte_identical(tmp_path, capsys
     assert qbench_main(["run", *SMALL, "--out", str(out), "--build-dir", str(build)]) == 0
     before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
     error = refused(capsys, "run", *SMALL, "--formats", "q16.16,q1616", "--out", out, "--build-dir", build)
-    assert error.strip().endswith("nearest valid: q16.16 (nothing was run)")
+    assert error.strip().endswith("did you mean q16.16? (nothing was run)")
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
 
 

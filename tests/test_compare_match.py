@@ -66,6 +66,31 @@ def test_an_unknown_metric_is_answered_with_the_valid_ones(runs, capsys):
     assert "lib_flash" in METRICS and "img_flash" in METRICS
 
 
+def test_deployed_flash_compares_against_results_written_before_it_was_a_column(runs, tmp_path, capsys):
+    """An earlier qbench's results (no deployed_flash in results.json) are read with it derived, so BASE and NEW
+    compare on it: the same images give no change."""
+    os_run, _ = runs
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    for name in ("results.csv", "symbols.csv", "instructions.csv", "article.csv"):
+        (earlier / name).write_bytes((os_run / name).read_bytes())
+    document = json.loads((os_run / "results.json").read_text())
+    assert all("deployed_flash" in row for row in document["rows"])
+    for row in document["rows"]:
+        del row["deployed_flash"]
+    (earlier / "results.json").write_text(json.dumps(document))
+    assert qbench_main(["compare", str(earlier), str(os_run), "--metric", "deployed_flash"]) == 0
+    assert "deployed_flash" in METRICS and METRICS["deployed_flash"] == "smaller"
+    capsys.readouterr()
+
+
+def test_deployed_flash_growing_is_a_regression():
+    comparison = compare(frame({"deployed_flash": 1000}), frame({"deployed_flash": 1100}), ("deployed_flash",), 2.0)
+    assert comparison.regressions == [
+        "qnn cortex-m0plus q16.16 trainable Os xor: deployed_flash 1000 -> 1100 (+10.00 %)"
+    ]
+
+
 ROW = dict(zip(KEY, ("qnn", "cortex-m0plus", "q16.16", "trainable", "Os", "xor", "2-4-1 tanh/sigmoid"), strict=True))
 
 

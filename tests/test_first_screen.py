@@ -203,6 +203,44 @@ def test_a_classification_run_opens_with_accuracy_not_xor_claims():
     assert "training step" not in cost and "learned" not in headers(cost)  # nothing in those columns: left out
 
 
+def test_the_cost_per_core_gives_deployed_flash_and_says_what_it_holds():
+    report = render(xor_results(["cortex-m0plus", "cortex-m4"]), PARTS, {})
+    cost = section("\n".join(first_screen(report)), "Cost per core")
+    assert {"deployed flash, trainable", "deployed flash, inference"} <= set(headers(cost))
+    assert "flash, trainable" not in headers(cost) and "network flash" not in cost.lower()
+    assert "Deployed flash: the image less the empty image and the test split" in cost
+    assert "soft-float and libm" in cost and "`deployed_flash` in results.csv" in cost
+    assert re.search(r"\|\s+1,768 \|\s+748 \|", cost)  # lib_flash, no test split: the deployed flash
+
+
+def test_float_against_fixed_point_on_the_first_screen_is_ranked_by_deployed_flash():
+    """Issue 23: on cortex-m0plus float32's own bytes (9,644 B) are fewer than Q16.16's (10,022 B), but float32
+    calls soft-float and libm; deployed it is 15,659 B against 10,293 B. The first screen must show that."""
+    common = {"core": "cortex-m0plus", "board": "b", "variant": "inference", "opt": "Os", "workload": "iris",
+              "status": "ok", "network": "4-8-3 tanh/sigmoid", "lib_ram_static": 40, "qemu": "qemu",
+              "lib_ram_total": 84, "instr_forward": 2107.0, "est_cycles_forward": 2636.0,
+              "accuracy_device": 43 / 45, "accuracy_float_host": 43 / 45, "test_data_bytes": 405,
+              "test_samples": 45}  # fmt: skip
+    rows = [ResultRow(qformat="float32", lib_flash=15659 + 405, deployed_flash=15659, **common),
+            ResultRow(qformat="q16.16", lib_flash=10293 + 405, deployed_flash=10293, **common)]  # fmt: skip
+    key = {"core": "cortex-m0plus", "variant": "inference", "opt": "Os", "workload": "iris", "library": "qnn",
+           "network": "4-8-3 tanh/sigmoid"}  # fmt: skip
+    symbols = [SymbolRow(**key, qformat="float32", symbol="qnn f", group="qnn", category="code", size=9644),
+               SymbolRow(**key, qformat="float32", symbol="__aeabi_fmul", group="compiler run-time", category="code",
+                         size=6015),  # soft-float and libm: not the network's own bytes
+               SymbolRow(**key, qformat="q16.16", symbol="qnn q", group="qnn", category="code",
+                         size=10022)]  # fmt: skip
+    report = render(saved_results(rows, symbols, ENVIRONMENT), PARTS, {})
+    cost = section("\n".join(first_screen(report)), "Cost per core")
+    flash = {line.split("|")[1].strip(): line for line in cost.splitlines() if line.startswith("| float32 ")
+             or line.startswith("| q16.16 ")}  # fmt: skip
+    assert headers(cost)[:2] == ["qformat", "deployed flash, inference"]
+    assert re.search(r"\|\s+15,659 \|", flash["float32"]) and re.search(r"\|\s+10,293 \|", flash["q16.16"])
+    assert "9,644" not in cost and "10,022" not in cost  # the network's own bytes are not the first screen's flash
+    footprint = section(report, "Footprint")  # they stay in the details, labelled network_flash
+    assert "network_flash" in headers(footprint) and re.search(r"\|\s+9,644 \|\s+15,659 \|", footprint)
+
+
 def test_figures_render_under_their_sections_and_missing_ones_leave_no_line():
     figures = {"footprint": [("Flash by core", "plots/a.png"), ("RAM by core", "plots/b.png")],
                "instructions": [], "training": [("Error", "plots/c.png")]}  # fmt: skip

@@ -180,7 +180,7 @@ def test_a_bad_name_refuses_the_whole_command_before_anything_is_built(tmp_path,
         qbench_main(["run", "--no-emulate", "--out", str(out), "--build-dir", str(tmp_path / "b"), *arguments])
     assert stopped.value.code == 2
     error = capsys.readouterr().err
-    assert message in error and "nearest valid: " in error and "(nothing was run)" in error
+    assert message in error and "; did you mean " in error and "(nothing was run)" in error
     assert not out.exists() and not (tmp_path / "b").exists()
 
 

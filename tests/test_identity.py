@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,9 +19,11 @@ import pytest
 from progress_points import HANG_GUARD_SECONDS, STEP_GUARD_SECONDS
 from qbench.commands.cli import main as qbench_main
 from qbench.common import single_flight
+from qbench.common.paths import REPO
 from qbench.execution.runners.qemu import QemuRunner, one_instruction_per_block
 from qbench.hardware.targets import load_targets
 from qbench.hardware.toolchain import version
+from qbench.images.build import make_prerequisites
 from qbench.orchestration.cache import Cache
 from qbench.records.results import read_results
 
@@ -136,8 +139,70 @@ def test_no_cache_replaces_the_stored_entries(tmp_path):
     assert set(before) == set(after) and all(before[path] != after[path] for path in before)
 
 
+def test_only_what_a_stage_reads_invalidates_its_cache_entries(tmp_path):
+    """A build is kept unless a file its compiler read, its plan or its stage's qbench code changes: edited in a
+    copy of the checkout (qbench run from there), each change rebuilds exactly the images that read it."""
+    tree = tmp_path / "tree"
+    for top in ("suite", "targets", "scripts"):
+        shutil.copytree(REPO / top, tree / top, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    builds = tmp_path / "cache" / "builds"
+
+    def run_copy() -> tuple[str, dict[str, str]]:
+        """The copy's run (qnn and emlearn, cortex-m0plus and host, not emulated): its closing line and what
+        was built afresh, by entry: the build's command line."""
+        before = {entry.name: entry.stat().st_ino for entry in builds.glob("[!.]*")} if builds.is_dir() else {}
+        completed = subprocess.run(
+            [sys.executable, "-m", "qbench", "run", "--no-emulate", "--cores", "cortex-m0plus,host", "--formats",
+             "float32", "--variants", "inference", "--library", "emlearn", "--out", str(tmp_path / "out"),
+             "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache")],
+            cwd=tree, env={**os.environ, "PYTHONPATH": str(tree / "scripts")}, capture_output=True, text=True,
+            timeout=HANG_GUARD_SECONDS, check=False,
+        )  # fmt: skip
+        assert completed.returncode == 0, completed.stderr
+        assert "cache entry" not in completed.stderr  # a changed input is a miss, not a damaged entry
+        built = {entry.name: (entry / "build.log").read_text().splitlines()[0] for entry in builds.glob("[!.]*")
+                 if before.get(entry.name) != entry.stat().st_ino}  # fmt: skip
+        return completed.stdout.splitlines()[-1], built
+
+    def edit(relative: str, text: str) -> None:
+        with (tree / relative).open("a") as file:
+            file.write(text)
+
+    assert len(run_copy()[1]) == 6  # 2 baselines, qnn and emlearn on both cores
+    warm, built = run_copy()
+    assert built == {} and " from the cache" in warm
+    # A part added: no stage reads parts.toml; every result comes from the cache.
+    parts = (tree / "targets/parts.toml").read_text()
+    first = parts[parts.index("\n[") : parts.index("\n[", parts.index("\n[") + 1)]  # the first part, whole
+    edit("targets/parts.toml", first.replace(first.split("]")[0] + "]", "\n[NEWPART1]", 1))
+    closing, built = run_copy()
+    assert built == {} and closing == warm
+    # emlearn's adapter: its two images alone.
+    edit("suite/libraries/emlearn/qbench_adapter.hpp", "\n// edited\n")
+    built = run_copy()[1]
+    assert len(built) == 2 and all("emlearn" in command for command in built.values()), built
+    # A qnn header: qnn's two images, not the baselines nor emlearn's.
+    edit("suite/qnn/include/qnn/lookup_table.hpp", "\n// edited\n")
+    built = run_copy()[1]
+    assert len(built) == 2 and not any("emlearn" in command or "empty.cpp" in command for command in built.values())
+    # The start-up code's header: every cortex-m0plus image (its baseline too), no host image.
+    edit("targets/startup/startup.h", "\n// edited\n")
+    built = run_copy()[1]
+    assert len(built) == 3 and all("startup/reset.cpp" in command for command in built.values()), built
+    # A qbench module no stored stage runs keeps everything; one the build stage runs rebuilds every image.
+    edit("scripts/qbench/reporting/report.py", "\n# edited\n")
+    assert run_copy()[1] == {}
+    edit("scripts/qbench/images/build.py", "\n# edited\n")
+    assert len(run_copy()[1]) == 6
+
+
+def test_the_compilers_dependency_list_is_read_whole():
+    text = "a.o: a.c include/a.h \\\n  my\\ dir/b.h\nb.o: b.c include/a.h\n"
+    assert make_prerequisites(text) == ["a.c", "include/a.h", "my dir/b.h", "b.c"]
+
+
 def test_identical_work_in_flight_is_done_once(tmp_path, monkeypatch):
-    cache = Cache(tmp_path, "inputs")
+    cache = Cache(tmp_path)
     calls = []
     waiting = threading.Semaphore(0)
 

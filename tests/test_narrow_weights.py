@@ -162,7 +162,7 @@ def test_float32_with_a_weight_format_is_a_problem_and_the_rest_stays():
     matrix = expand(load_targets(), WORKLOADS, cores="cortex-m4", formats="float32w2.6,q8.8", variants="inference")
     assert [cell.fmt.name for cell in matrix.cells] == ["q8.8"]
     assert matrix.problems == ("--formats: 'float32w2.6': float32 takes no weight format; its weights are float32 "
-                               "too; nearest valid: float32",)  # fmt: skip
+                               "too; did you mean float32?",)  # fmt: skip
 
 
 # ---- the library descriptor -----------------------------------------------------------------------------------

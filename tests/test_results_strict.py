@@ -17,7 +17,7 @@ import pytest
 from qbench.commands.cli import main as qbench_main
 from qbench.orchestration.provenance import Revision, environment, matrix_digest
 from qbench.records.merge import MergeError, merge
-from qbench.records.results import ResultsFileError, read_results
+from qbench.records.results import ResultsFileError, deployed_flash_bytes, read_results
 from qbench.reporting.compare import METRICS, CompareError, compare, parse_threshold
 
 TRAINING_LOG = "xor_2-4-1-tanh-sigmoid_host_q16.16_trainable_Os.csv"
@@ -139,6 +139,7 @@ def test_results_of_earlier_versions_still_read(results, tmp_path):
     def earlier(document: dict) -> None:
         for row in document["rows"]:
             del row["library"]
+            del row["deployed_flash"]
             row["trace_elf"] = "build/trace.elf"
         for key in ("shard", "matrix_digest"):
             document["environment"].pop(key, None)
@@ -150,8 +151,30 @@ def test_results_of_earlier_versions_still_read(results, tmp_path):
         frame.drop(columns=["library", "network"]).to_csv(copy / name, index=False)
     saved = read_results(copy)
     assert set(saved.rows["library"]) == {"qnn"} and "trace_elf" not in saved.rows
+    # deployed_flash, a column since issue 23, is derived on reading: lib_flash less the test split (none here)
+    assert saved.rows["deployed_flash"].tolist() == saved.rows["lib_flash"].tolist()
+    assert saved.rows["deployed_flash"].notna().all()
     assert saved.article.empty and saved.environment["shard"] is None
     assert list(saved.training[TRAINING_LOG]["error_raw"]) == [32768]
+
+
+def test_deployed_flash_is_library_flash_less_the_test_split():
+    assert deployed_flash_bytes(10698, 405) == 10293  # 10,698 - 405: an iris image less its 45 test samples
+    assert deployed_flash_bytes(1768, None) == 1768  # XOR carries no test split
+    assert deployed_flash_bytes(None, 405) is None  # not measured (the build or the baseline failed)
+
+
+def test_a_run_writes_deployed_flash_in_both_results_files(results, tmp_path):
+    document = json.loads((results / "results.json").read_text())
+    csv = pd.read_csv(results / "results.csv")
+    for row in document["rows"]:
+        assert row["deployed_flash"] == row["lib_flash"] - (row["test_data_bytes"] or 0) and row["lib_flash"] > 0
+    assert csv["deployed_flash"].tolist() == [row["deployed_flash"] for row in document["rows"]]
+    # the derivation fills only what an earlier qbench left out: a written value is read as written
+    copy = damaged(results, tmp_path, lambda document: document["rows"][0].__setitem__("deployed_flash", 7))
+    assert read_results(copy).rows["deployed_flash"].iloc[0] == 7
+    copy = damaged(results, tmp_path / "again", lambda document: document["rows"][0].__setitem__("deployed_flash", "7"))
+    assert refusal(copy).endswith('row 0, column deployed_flash: "7" is not a 64-bit integer or null')
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400", "-1", "two"])

@@ -72,10 +72,10 @@ def test_bad_core_part_and_workload_refuse_the_command_each_named_with_the_neare
                 "--parts", "STM32L011K4,STM32L011K")  # fmt: skip
     errors = capsys.readouterr().err
     assert "the command line has 2 bad values; nothing was run:" in errors and "Traceback" not in errors
-    assert "--cores: unknown core 'cortex-m4x' (known: " in errors and "; nearest valid: cortex-m4\n" in errors
-    assert "--parts: unknown part 'STM32L011K' (known: " in errors and "; nearest valid: STM32L011K4\n" in errors
+    assert "--cores: unknown core 'cortex-m4x' (known: " in errors and "; did you mean cortex-m4?\n" in errors
+    assert "--parts: unknown part 'STM32L011K' (known: " in errors and "; did you mean STM32L011K4?\n" in errors
     refused_cli(tmp_path, "--no-emulate", "--cores", "host", "--workload", "xorr")
-    assert "unknown workload 'xorr' (known: digits, iris, xor); nearest valid: xor" in capsys.readouterr().err
+    assert "unknown workload 'xorr' (known: digits, iris, xor); did you mean xor?" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,9 @@ def test_warm_rerun_redoes_nothing(tmp_path, capsys):
     assert "from the cache" not in capsys.readouterr().out
 
 
-def test_the_cache_key_follows_every_input_file(tmp_path):
+def test_the_worker_fingerprint_follows_every_input_file(tmp_path):
+    """The checkout's fingerprint a worker must share with the client (not a cache key: each stage's key is made
+    from what it reads, tests/test_identity.py)."""
     tree = tmp_path / "tree"
     for top in ("suite", "targets", "scripts/qbench"):
         shutil.copytree(REPO / top, tree / top, ignore=shutil.ignore_patterns("__pycache__"))

@@ -120,6 +120,24 @@ def test_quantizing_imported_weights_counts_saturations(tmp_path: Path) -> None:
     assert quantized.max_error == 0.0
 
 
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)) + x)
+
+
+class Softmaxed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.softmax(self.fc2(torch.relu(self.fc1(x))), dim=1)
+
+
 def sequential(*layers: nn.Module) -> nn.Sequential:
     torch.manual_seed(4)
     return nn.Sequential(*layers)
@@ -127,14 +145,20 @@ def sequential(*layers: nn.Module) -> nn.Sequential:
 
 MODEL_ERRORS = {
     "unsupported layer": (
-        lambda: sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 3)),
-        "layer 2 (Dropout) is not supported: qnn builds Linear layers with Tanh, Sigmoid or ReLU between them",
+        lambda: sequential(nn.Linear(4, 8), nn.Tanh(), nn.LayerNorm(8), nn.Linear(8, 3)),
+        "layer 2 (LayerNorm) is not supported: qnn builds Linear layers with Tanh, Sigmoid or ReLU between them",
     ),
-    "not a Sequential": (lambda: nn.Linear(4, 3), "holds a Linear, not an nn.Sequential"),
+    "a lone Linear": (lambda: nn.Linear(4, 3), "has a single Linear layer (4 -> 3)"),
     "two activations in a row": (
         lambda: sequential(nn.Linear(4, 8), nn.Tanh(), nn.ReLU(), nn.Linear(8, 3)),
-        "layers 1 (Tanh) and 2 (ReLU) are two activations in a row",
+        "layer 1 (Tanh) and layer 2 (ReLU) are two activations in a row",
     ),
+    "batch norm after an activation": (
+        lambda: sequential(nn.Linear(4, 8), nn.Tanh(), nn.BatchNorm1d(8), nn.Linear(8, 3)),
+        "layer 2 (BatchNorm1d) comes after layer 1 (Tanh): qbench folds a batch normalisation only into the Linear",
+    ),
+    "not a chain": (lambda: Residual(), "forward is not one chain at 'add'"),
+    "an unsupported function": (lambda: Softmaxed(), "'softmax' (softmax) in Softmaxed's forward is not supported"),
     "activation first": (
         lambda: sequential(nn.Tanh(), nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)),
         "layer 0 (Tanh) comes before any Linear layer",
@@ -181,10 +205,11 @@ def test_given_activations_must_match_the_model(tmp_path: Path) -> None:
 
 
 STATE_DICT_ERRORS = {
-    "not a Sequential's keys": (
-        {"fc1.weight": torch.zeros(8, 4), "fc1.bias": torch.zeros(8)},
-        "key 'fc1.weight' is not a Sequential's Linear weight or bias",
+    "an unknown key": (
+        {"fc1.weight": torch.zeros(8, 4), "fc1.scale": torch.zeros(8)},
+        "key 'fc1.scale' is not a Linear or BatchNorm1d weight, bias or statistic",
     ),
+    "one Linear": ({"fc1.weight": torch.zeros(8, 4), "fc1.bias": torch.zeros(8)}, "has a single Linear layer"),
     "hidden widths differ": (
         {"0.weight": torch.zeros(8, 4), "2.weight": torch.zeros(4, 8), "4.weight": torch.zeros(3, 4)},
         "this model has 8, 4",
@@ -269,7 +294,7 @@ def test_cli_state_dict_with_activations(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "arguments", "message"),
     [
-        ("dropout", [], "layer 1 (Dropout) is not supported"),
+        ("layernorm", [], "layer 1 (LayerNorm) is not supported"),
         ("state", [], "model.pt holds a state_dict, which records no activations"),
         ("whole", ["--formats", "q8"], "'q8' is not a Q format"),
         ("whole", ["--formats", "q8.8w9.8"], "q8.8w9.8: its weights w9.8 are 17 bits wide"),
@@ -279,7 +304,7 @@ def test_cli_exits_2_naming_the_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture, model: str, arguments: list[str], message: str
 ) -> None:
     thing = {
-        "dropout": lambda: sequential(nn.Linear(4, 8), nn.Dropout(0.1), nn.Linear(8, 3)),
+        "layernorm": lambda: sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 3)),
         "state": lambda: mlp_4_8_3().state_dict(),
         "whole": mlp_4_8_3,
     }[model]()
@@ -290,3 +315,88 @@ def test_cli_exits_2_naming_the_problem(
     error = capsys.readouterr().err
     assert error.startswith("qbench: error: ") and message in error
     assert not out.exists()
+
+
+# --- issue 23: ordinary PyTorch (Dropout, Identity, BatchNorm1d folded, nn.Module subclasses traced by torch.fx) --
+
+
+class WineNet(nn.Module):
+    """A module subclass as people write them: layers as attributes, forward a chain with functions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(5)
+        self.fc1 = nn.Linear(13, 16)
+        self.bn1 = nn.BatchNorm1d(16)
+        self.drop = nn.Dropout(0.2)
+        self.fc2 = nn.Linear(16, 16)
+        self.fc3 = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = self.drop(torch.relu(self.bn1(self.fc1(x))))
+        x = nn.functional.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def with_statistics(model: nn.Module) -> nn.Module:
+    """Non-trivial running statistics and affine parameters in every BatchNorm1d, then evaluation mode."""
+    generator = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm1d):
+                size = module.num_features
+                module.running_mean.copy_(torch.randn(size, generator=generator))
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.randn(size, generator=generator))
+                module.bias.copy_(torch.randn(size, generator=generator))
+    return model.eval()
+
+
+def test_dropout_identity_and_batchnorm_in_a_sequential(tmp_path: Path) -> None:
+    torch.manual_seed(7)
+    model = with_statistics(nn.Sequential(
+        nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Dropout(0.5), nn.Identity(), nn.Linear(8, 3), nn.Sigmoid()
+    ))  # fmt: skip
+    network = load_torch_network(saved(tmp_path, model))
+    assert network.shape.name == "4-8-3 tanh/sigmoid"
+    agrees_with_torch(network, model)
+
+
+def test_a_module_subclass_is_traced_with_torch_fx(tmp_path: Path) -> None:
+    model = with_statistics(WineNet())
+    network = load_torch_network(saved(tmp_path, model))
+    assert network.shape.name == "13-16-16-3 relu/linear"
+    agrees_with_torch(network, model)
+
+
+def test_a_module_subclass_state_dict_with_activations(tmp_path: Path) -> None:
+    model = with_statistics(WineNet())
+    whole = load_torch_network(saved(tmp_path, model, "whole.pt"))
+    from_state = load_torch_network(saved(tmp_path, model.state_dict(), "state.pt"), ("relu", "linear"))
+    np.testing.assert_allclose(from_state.weights, whole.weights, rtol=0, atol=1e-12)
+    with pytest.raises(TorchImportError, match="records no activations"):
+        load_torch_network(tmp_path / "state.pt")
+
+
+def test_cli_import_reads_a_torch_model_and_import_torch_still_works(tmp_path: Path) -> None:
+    model = with_statistics(WineNet())
+    path = saved(tmp_path, model)
+    for command in ("import", "import-torch"):
+        out = tmp_path / command
+        assert qbench_main([command, str(path), "--out", str(out), "--formats", "q16.16"]) == 0
+        network = network_from_document(json.loads((out / "network.json").read_text()), "network.json")
+        agrees_with_torch(network, model)
+
+
+def test_the_same_model_exported_to_onnx_imports_to_the_same_network(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    from qbench.images.model_import import load_model
+
+    model = with_statistics(WineNet())
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 13),), str(path), dynamo=False, input_names=["x"], output_names=["y"])
+    from_onnx, kind = load_model(path)
+    assert kind == "onnx"
+    np.testing.assert_allclose(from_onnx.weights, load_torch_network(saved(tmp_path, model)).weights, rtol=0,
+                               atol=1e-6)  # fmt: skip
+    agrees_with_torch(from_onnx, model)

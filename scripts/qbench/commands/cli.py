@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -25,11 +26,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import argcomplete
 
 from qbench import __version__
 from qbench.commands.listing import KINDS, listing
+from qbench.common.nearest import nearest_hint
 from qbench.common.paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
 from qbench.hardware.targets import TargetError, load_parts, load_targets, select
 from qbench.hardware.toolchain import ToolNotFound
@@ -46,12 +49,14 @@ from qbench.images.matrix import (
     parse_shard,
     shard,
 )
-from qbench.images.torch_import import TorchImportError, load_torch_network, write_network
+from qbench.images.torch_import import TorchImportError, write_network
 from qbench.images.workloads import ACTIVATIONS, WORKLOADS, WorkloadError, WorkloadSettings
 from qbench.models import lut
+from qbench.models.datasets import DataFileError
 from qbench.models.network import FloatNetwork, NetworkError, network_from_document
 from qbench.models.qformat import FLOAT32, MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
-from qbench.orchestration.cache import Cache, fingerprint
+from qbench.models.testdata import read_test_data
+from qbench.orchestration.cache import Cache
 from qbench.orchestration.executors import Executor, LocalExecutor
 from qbench.orchestration.progress import Progress, for_stream
 from qbench.orchestration.provenance import environment, git_revision, matrix_digest, now
@@ -105,9 +110,15 @@ def _lut(arguments: argparse.Namespace) -> int:
 
 def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
     hidden, output = arguments.activations or (None, None)
+    test_file, target = getattr(arguments, "test_data", None), getattr(arguments, "target", None)
+    if test_file is None and target is not None:
+        raise UsageError("--target names the test data's target column: give --test-data FILE too")
+    if test_file is not None and arguments.model is None:
+        raise UsageError("--test-data scores an imported network: give --model NETWORK_JSON too")
     return WorkloadSettings(
         max_iterations=arguments.max_iterations, log_every=arguments.log_every,
         hidden_activation=hidden, output_activation=output, model=arguments.model,
+        test_data=None if test_file is None else read_test_data(test_file, target),
     )  # fmt: skip
 
 
@@ -229,7 +240,7 @@ def _cache_folder(arguments: argparse.Namespace) -> Path:
 
 
 def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
-    return Cache(_cache_folder(arguments), fingerprint(), read=not arguments.no_cache, warn=progress.note)
+    return Cache(_cache_folder(arguments), read=not arguments.no_cache, warn=progress.note)
 
 
 def _check_work_folders(arguments: argparse.Namespace) -> None:
@@ -238,9 +249,15 @@ def _check_work_folders(arguments: argparse.Namespace) -> None:
         writable_folder(path, what)
 
 
+def _all_parts(arguments: argparse.Namespace) -> dict:
+    """The targets directory's parts.toml with every --parts-file over it, in order (a part named again is
+    replaced, a new one added)."""
+    return load_parts(load_targets(arguments.targets), arguments.targets / "parts.toml", arguments.parts_file)
+
+
 def _parts(arguments: argparse.Namespace) -> tuple[dict, list[str]]:
     """The parts --parts names (all of them when not given), and its bad names."""
-    parts = load_parts(load_targets(arguments.targets), arguments.targets / "parts.toml")
+    parts = _all_parts(arguments)
     if arguments.parts is None:
         return parts, []
     chosen, problems = {}, []
@@ -431,9 +448,20 @@ def _cells(matrix: Matrix, revision, arguments: argparse.Namespace, folder: Resu
 
 def _explore(arguments: argparse.Namespace) -> int:
     """The sweep on the part's core into --out, then the networks that fit, their front and the recommendation."""
-    from qbench.orchestration.explore import COLUMNS, Budget, NothingFits, explore, write_exploration
+    from qbench.orchestration.explore import (
+        COLUMNS,
+        DEFAULT_HIDDEN_LAYERS,
+        DEFAULT_HIDDEN_NEURONS,
+        Budget,
+        NothingFits,
+        explore,
+        write_exploration,
+    )
     from qbench.reporting.report import markdown
 
+    if arguments.model is None:  # the sizes swept; an imported network brings its own
+        arguments.hidden_layers = arguments.hidden_layers or DEFAULT_HIDDEN_LAYERS
+        arguments.hidden_neurons = arguments.hidden_neurons or DEFAULT_HIDDEN_NEURONS
     budget = Budget(_explored_part(arguments), arguments.max_latency_us)
     arguments.cores, arguments.parts = budget.part.core, budget.part.name
     said: dict[str, str] = {}
@@ -444,7 +472,8 @@ def _explore(arguments: argparse.Namespace) -> int:
         except NothingFits as error:
             said["error"] = str(error)
             return True
-        table = markdown(exploration.front[COLUMNS], {"accuracy": 3, "latency_us": 1, "flash_pct": 1, "ram_pct": 1})
+        table = markdown(exploration.front[COLUMNS], {"accuracy": 3, "latency_us": 1, "latency_min_us": 1,
+                                                           "flash_pct": 1, "ram_pct": 1})  # fmt: skip
         said["text"] = write_exploration(staging, exploration, table)
         return False
 
@@ -465,9 +494,10 @@ def _explored_part(arguments: argparse.Namespace):
     from qbench.execution.timing import load_timing_models
 
     targets = load_targets(arguments.targets)
-    part = select([arguments.part], load_parts(targets, arguments.targets / "parts.toml"), "part")[0]
+    part = select([arguments.part], _all_parts(arguments), "part")[0]
     matrix = expand(targets, WORKLOADS, cores=part.core, formats=arguments.formats, variants="inference",
-                    workload=arguments.workload, libraries=(QNN, *arguments.library))  # fmt: skip
+                    workload=arguments.workload, libraries=(QNN, *arguments.library), settings=_settings(arguments),
+                    hidden_layers=arguments.hidden_layers, hidden_neurons=arguments.hidden_neurons)  # fmt: skip
     if matrix.problems:
         raise _refusal(matrix.problems)
     if not matrix.cells:
@@ -525,7 +555,7 @@ def _merge(arguments: argparse.Namespace) -> int:
 
     with _output_folder(arguments.out, "--out", arguments) as folder:
         merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
-        parts = load_parts(load_targets(arguments.targets))
+        parts = _all_parts(arguments)
         with folder.replacing() as staging:
             write_results(staging, merged)
             report = folder.path / write_report(staging, read_results(staging), parts).name
@@ -576,7 +606,8 @@ def _check_targets(arguments: argparse.Namespace) -> int:
 
 
 def _list(arguments: argparse.Namespace) -> int:
-    sys.stdout.write(listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets))
+    sys.stdout.write(listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets,
+                             arguments.parts_file))  # fmt: skip
     return 0
 
 
@@ -586,14 +617,41 @@ def _verify(arguments: argparse.Namespace) -> int:
     return verify(arguments.directory)
 
 
-def _import_torch(arguments: argparse.Namespace) -> int:
+def _import_model(arguments: argparse.Namespace) -> int:
+    """qbench import (and import-torch): a PyTorch, ONNX or scikit-learn model as network.json and weights."""
+    from qbench.images.model_import import FORMATS, accuracy_on, errors_on, load_model
+    from qbench.models.datasets import class_labels
+
     names = _distinct("--formats", arguments.formats, _note, _format_key).split(",")
     formats = [parse_qformat(name) for name in names]
-    network = load_torch_network(arguments.model, arguments.activations)
+    if arguments.target is not None and arguments.test_data is None:
+        raise UsageError("--target names the test data's target column: give --test-data FILE too")
+    test = None if arguments.test_data is None else read_test_data(arguments.test_data, arguments.target)
+    network, kind = load_model(arguments.model, arguments.activations)
+    scored, summary = None, ""
+    if test is not None and network.shape.outputs == 1:  # a regression: errors in the targets' units
+        inputs, targets = test.arrays()
+        errors = {fmt.name: errors_on(network, inputs, targets, fmt) for fmt in formats}
+        scored = {name: figures[0] for name, figures in errors.items()}
+        mae, rmse, largest = errors_on(network, inputs, targets)
+        summary = (f"Test set {test.name}: the float64 network's MAE is {mae:.6g}, RMSE {rmse:.6g}, largest error "
+                   f"{largest:.6g}; mae_host is qnn's bit-exact model's MAE in each format on the same samples.")
+        column = "mae_host"
+    elif test is not None:  # checked before anything is written
+        inputs, targets = test.arrays()
+        labels = class_labels(targets, f"--test-data {test.name}")
+        scored = {fmt.name: accuracy_on(network, inputs, labels, fmt) for fmt in formats}
+        summary = (f"Test set {test.name}: the float64 network classifies {accuracy_on(network, inputs, labels):.2%} "
+                   "right; accuracy_host is qnn's bit-exact model in each format on the same samples.")
+        column = "accuracy_host"
     table = write_network(network, formats, arguments.out)
-    print(f"{network.shape.name} network ({network.shape.connections} weights) from {shown(arguments.model)}: "
-          f"wrote network.json and weights_<format>.inc for {', '.join(table['format'])} "
-          f"to {shown(arguments.out)}\n")  # fmt: skip
+    scaling = "none" if network.scaling is None else f"{network.scaling.kind} (recorded in network.json)"
+    print(f"{network.shape.name} network ({network.shape.connections} weights) from {FORMATS[kind]} "
+          f"{shown(arguments.model)}, input scaling {scaling}: wrote network.json and weights_<format>.inc for "
+          f"{', '.join(table['format'])} to {shown(arguments.out)}\n")  # fmt: skip
+    if scored is not None:
+        table[column] = [scored[name] for name in table["format"]]
+        print(summary + "\n")
     print(table.to_markdown(index=False))
     return 0
 
@@ -709,6 +767,12 @@ def _add_targets_option(parser: argparse.ArgumentParser) -> None:
                         help="targets directory, holding cores/ and parts.toml (default: targets/)")  # fmt: skip
 
 
+def _add_parts_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parts-file", type=Path, action="append", default=[], metavar="FILE",
+                        help="a parts file in targets/parts.toml's format whose parts are added to the built-in ones, "
+                        "or replace those of the same name (repeatable, later files win; default: none)")  # fmt: skip
+
+
 def _add_wait_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait",
@@ -732,7 +796,8 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
         help=f"comma-separated optimisation levels: {', '.join(OPT_LEVELS)}, with or without a leading '-' "
         "(default: %(default)s)").completer = _items(lambda: OPT_LEVELS)  # fmt: skip
     add("--workload", default="xor",
-        help=f"workload: {', '.join(sorted(WORKLOADS))} (default: %(default)s; qbench list workloads)",
+        help=f"workload: {', '.join(sorted(WORKLOADS))}, or a folder holding a workload.toml (default: "
+        "%(default)s; qbench list workloads)",
         ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
     add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
         help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
@@ -763,8 +828,12 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
         help="comma-separated hidden-layer widths, whole numbers >= 1, e.g. 4,8,16,32,64 (default: the workload's)",
     )
     add("--model", type=_model, metavar="NETWORK_JSON",
-        help="deploy this network (from qbench import-torch) instead of training one on the host "
-        "(default: train one)")  # fmt: skip
+        help="deploy this network (from qbench import) instead of training one on the host, its inputs through "
+        "the input scaling network.json records (default: train one)")  # fmt: skip
+    add("--test-data", type=Path, metavar="FILE",
+        help="with --model: measure accuracy on exactly this test set (an NPZ with X and y, or a CSV whose target "
+        "column is --target, default its last), not on the workload's split (default: the workload's test part)")
+    add("--target", metavar="COLUMN", help="the CSV test data's target column (default: its last column)")
     add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
         help=f"also build against another library, its rows beside qnn's: a built-in one "
         f"({', '.join(name for name in builtin_names() if name != QNN.name)}) or NAME=PATH, PATH a folder with a "
@@ -805,17 +874,26 @@ def _add_explore_options(parser: argparse.ArgumentParser) -> None:
     from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
 
     add = parser.add_argument
-    add("--workload", required=True, help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))} (required)"
+    add("--workload", required=True, help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))}, or a folder "
+        "holding a workload.toml (required)"
         ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
-    add("--part", required=True, help="the part to choose for, from targets/parts.toml (required; qbench list parts)"
-        ).completer = _items(_part_names)  # fmt: skip
+    add("--part", required=True, help="the part to choose for, from targets/parts.toml or a --parts-file (required; "
+        "qbench list parts)").completer = _items(_part_names)  # fmt: skip
     add("--formats", default=EXPLORE_FORMATS,
         help="comma-separated number formats, as for run; a float-only library computes in float32 (default: "
         "%(default)s)").completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
-    add("--hidden-layers", default=DEFAULT_HIDDEN_LAYERS,
-        help="comma-separated hidden-layer counts, whole numbers >= 1 (default: %(default)s)")
-    add("--hidden-neurons", default=DEFAULT_HIDDEN_NEURONS,
-        help="comma-separated hidden-layer widths, whole numbers >= 1 (default: %(default)s)")
+    add("--hidden-layers",
+        help=f"comma-separated hidden-layer counts, whole numbers >= 1 (default: {DEFAULT_HIDDEN_LAYERS}; none with "
+        "--model)")  # fmt: skip
+    add("--hidden-neurons",
+        help=f"comma-separated hidden-layer widths, whole numbers >= 1 (default: {DEFAULT_HIDDEN_NEURONS}; none with "
+        "--model)")  # fmt: skip
+    add("--model", type=_model, metavar="NETWORK_JSON",
+        help="explore this imported network (from qbench import, as run --model) in each format instead of "
+        "sweeping network sizes (default: sweep)")  # fmt: skip
+    add("--test-data", type=Path, metavar="FILE",
+        help="with --model: measure accuracy on exactly this test set, as for run (default: the workload's test part)")
+    add("--target", metavar="COLUMN", help="the CSV test data's target column (default: its last column)")
     add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
         help="also sweep another library, as for run (repeatable; default: qnn alone)")
     add("--max-latency-us", type=_microseconds, metavar="N",
@@ -833,8 +911,9 @@ def _add_explore_options(parser: argparse.ArgumentParser) -> None:
     add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
     add("--no-cache", action="store_true", help="rebuild and rerun everything (default: off)")
     _add_targets_option(parser)
+    _add_parts_file_option(parser)
     _add_wait_option(parser)
-    parser.set_defaults(variants="inference", opt=",".join(DEFAULT_OPT), shard=None, activations=None, model=None,
+    parser.set_defaults(variants="inference", opt=",".join(DEFAULT_OPT), shard=None, activations=None,
                         max_iterations=WorkloadSettings.max_iterations, log_every=WorkloadSettings.log_every,
                         no_emulate=False, cores=None, parts=None)  # fmt: skip
 
@@ -843,8 +922,23 @@ def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
     return commands.add_parser(name, help=summary, description=summary)
 
 
+# argparse's words for a value outside an argument's choices (a command name, list's KIND, lut's --function).
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<known>.*)\)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """One line per mistake: the error, the nearest valid choice, and where the usage is (not the usage itself).
+    Sub-commands' parsers are of this class too (argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        choice = _INVALID_CHOICE.search(message)
+        if choice is not None:
+            message += nearest_hint(choice["given"], re.findall(r"'([^']*)'", choice["known"]))
+        self.exit(2, f"{self.prog}: error: {message} (usage: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qbench", description="Benchmarks fixed-point neural networks on Cortex-M.")
+    parser = _Parser(prog="qbench", description="Benchmarks fixed-point neural networks on Cortex-M.")
     parser.add_argument("--version", action="version", version=f"qbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     known_cores = _known_cores()
@@ -859,6 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lut_command(commands)
     _add_explore_commands(commands)
     _add_import_command(commands)
+    _add_split_command(commands)
     return parser
 
 
@@ -880,6 +975,7 @@ def _add_run_command(commands, known_cores: str) -> None:
     run_command.add_argument("--parts",
                              help="comma-separated parts for the budget table, from targets/parts.toml "
                              "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
+    _add_parts_file_option(run_command)
     run_command.add_argument("--out", default=str(REPORTS / "latest"),
                              help="output folder: a new or empty folder, or earlier results, replaced whole "
                              "(default: reports/latest)")  # fmt: skip
@@ -894,6 +990,7 @@ def _add_report_command(commands) -> None:
                                 help="comma-separated parts for the budget table, from targets/parts.toml "
                                 "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
     _add_targets_option(report_command)
+    _add_parts_file_option(report_command)
     _add_wait_option(report_command)
     report_command.set_defaults(handler=_report)
 
@@ -908,6 +1005,7 @@ def _add_merge_command(commands) -> None:
         "--allow-mixed", action="store_true", help="merge across toolchain or emulator versions (default: off)"
     )
     _add_targets_option(merge_command)
+    _add_parts_file_option(merge_command)
     _add_wait_option(merge_command)
     merge_command.set_defaults(handler=_merge)
 
@@ -944,6 +1042,7 @@ def _add_list_command(commands) -> None:
     list_command.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
                               help=f"what to list: {', '.join(KINDS)} (default: all of them)")  # fmt: skip
     _add_targets_option(list_command)
+    _add_parts_file_option(list_command)
     list_command.set_defaults(handler=_list)
 
 
@@ -969,13 +1068,24 @@ def _add_lut_command(commands) -> None:
 
 
 def _add_import_command(commands) -> None:
-    import_command = _command(
-        commands, "import-torch", "turn a saved PyTorch nn.Sequential (or its state_dict) into qnn weights"
-    )
+    summary = ("turn a trained PyTorch, ONNX or scikit-learn MLP into a qnn network (network.json, with its input "
+               "scaling) and quantized weights; import-torch is its older name")  # fmt: skip
+    import_command = commands.add_parser("import", aliases=["import-torch"], help=summary, description=summary)
     import_command.add_argument(
-        "model", type=Path, help="file written by torch.save(model) or torch.save(model.state_dict()); a whole "
-        "model is unpickled, so import only files you trust"
+        "model", type=Path, help="the model file, its format told by its name or content: PyTorch (.pt/.pth: "
+        "torch.save(model) of an nn.Sequential or a module whose forward is a chain of Linear layers and "
+        "activations, or torch.save(model.state_dict()) with --activations), ONNX (.onnx), or scikit-learn "
+        "(.pkl/.joblib: an MLPClassifier/MLPRegressor, alone or after a StandardScaler/MinMaxScaler in a Pipeline). "
+        "Pickle and joblib files and whole PyTorch models run code when loaded: import only files you trust"
     )  # fmt: skip
+    import_command.add_argument(
+        "--test-data", type=Path, metavar="FILE",
+        help="score the network on this test set: an NPZ with arrays X and y, or a CSV with a header whose target "
+        "column is --target (default: its last column); the float network's accuracy and qnn's in each format "
+        "are printed (default: none)",
+    )  # fmt: skip
+    import_command.add_argument("--target", metavar="COLUMN",
+                                help="the CSV test data's target column (default: its last column)")  # fmt: skip
     import_command.add_argument("--out", type=Path, required=True,
                                 help="directory for network.json and the weights (required)")  # fmt: skip
     import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
@@ -987,7 +1097,34 @@ def _add_import_command(commands) -> None:
         help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. tanh,sigmoid: "
         "needed for a state_dict, checked against a model (default: the model's)",
     )  # fmt: skip
-    import_command.set_defaults(handler=_import_torch)
+    import_command.set_defaults(handler=_import_model)
+
+
+def _add_split_command(commands) -> None:
+    split_command = _command(commands, "split", "write the exact train and test parts qbench uses for a workload")
+    split_command.add_argument("--workload", required=True,
+                               help="a data-driven workload: a name, or a folder holding a workload.toml (required)")
+    split_command.add_argument("--out", type=Path, required=True,
+                               help="directory for train.npz, test.npz (arrays X and y) and train.csv, test.csv "
+                               "(required)")  # fmt: skip
+    split_command.set_defaults(handler=_split)
+
+
+def _split(arguments: argparse.Namespace) -> int:
+    """qbench split: the workload's train and test parts before scaling, as qbench trains and scores on them."""
+    from qbench.images.workloads import workload_description
+    from qbench.models.datasets import write_parts
+
+    description = workload_description(arguments.workload)
+    split = description.split()  # checks the data (a WorkloadError naming the file and key)
+    if arguments.out.exists() and not arguments.out.is_dir():
+        raise UsageError(f"--out: {arguments.out} is not a folder")
+    for path in write_parts(description.data, arguments.out):
+        print(path)
+    print(f"{description.name}: {split.test_set}; scaling {description.scaling} "
+          f"(offset {', '.join(f'{value:.6g}' for value in split.offset)}; "
+          f"scale {', '.join(f'{value:.6g}' for value in split.scale)}), fitted on or declared for the train part")
+    return 0
 
 
 def _on_sigterm(number, frame) -> None:
@@ -1024,7 +1161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE  # as a shell reports a process ended by SIGPIPE
     except (
         QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError,
-        TorchImportError, NetworkError, FolderError, WorkloadError, PerformanceTargetError,
+        TorchImportError, NetworkError, FolderError, WorkloadError, PerformanceTargetError, DataFileError,
     ) as error:  # fmt: skip
         parser.exit(2, f"qbench: error: {error}\n")
     except WriteError as error:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, packages_distributions
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -79,15 +79,26 @@ def cores(targets_dir: Path) -> str:
                     "timing table. clock: the core file's clock_hz, for the time estimates.")  # fmt: skip
 
 
-def parts(targets_dir: Path) -> str:
-    found = load_parts(load_targets(targets_dir), targets_dir / "parts.toml")
+def _fetch(part) -> str:
+    aids = [*(["prefetch"] if part.prefetch else []), *(["cache"] if part.instruction_cache else [])]
+    return f"{part.flash_wait_states} WS" + (f", {' + '.join(aids)}" if aids else "")
+
+
+def parts(targets_dir: Path, parts_files: Sequence[Path] = ()) -> str:
+    found = load_parts(load_targets(targets_dir), targets_dir / "parts.toml", parts_files)
+    builtin = shown(targets_dir / "parts.toml")
     rows = [(part.name, part.vendor, part.core, f"{part.flash_bytes // 1024} KiB", f"{part.ram_bytes // 1024} KiB",
-             _mhz(part.clock_hz), part.note) for part in found.values()]  # fmt: skip
-    table = tabulate(rows, ("part", "vendor", "core", "flash", "RAM", "clock", "note"))
+             _mhz(part.clock_hz), _fetch(part), "" if part.defined_in == builtin else part.defined_in, part.note)
+            for part in found.values()]  # fmt: skip
+    table = tabulate(rows, ("part", "vendor", "core", "flash", "RAM", "clock", "flash fetch", "from", "note"))
+    files = "".join(f" + {shown(path)}" for path in parts_files)
     return _section(
-        f"Parts ({shown(targets_dir / 'parts.toml')}; --parts, default: all):",
+        f"Parts ({builtin}{files}; --parts, default: all):",
         table,
-        "clock: the part's maximum CPU clock, from its datasheet.",
+        "clock: the part's maximum CPU clock, from its datasheet. flash fetch: flash wait states at that clock and "
+        "what hides them (a prefetch buffer, an instruction cache or accelerator), which set the latency range "
+        "(targets/timing/README.md); each part's source document is in its file. from: the --parts-file that "
+        "added or replaced the part.",
     )
 
 
@@ -212,6 +223,8 @@ LISTS: dict[str, Callable[[Path], str]] = {
 }  # fmt: skip
 
 
-def listing(kinds: tuple[str, ...], targets_dir: Path) -> str:
-    """The chosen lists, one after another; TargetError when the targets cannot be read."""
-    return "\n\n".join(LISTS[kind](targets_dir) for kind in kinds) + "\n"
+def listing(kinds: tuple[str, ...], targets_dir: Path, parts_files: Sequence[Path] = ()) -> str:
+    """The chosen lists, one after another (parts with any --parts-file); TargetError when the targets or a parts
+    file cannot be read."""
+    return "\n\n".join(parts(targets_dir, parts_files) if kind == "parts" else LISTS[kind](targets_dir)
+                       for kind in kinds) + "\n"  # fmt: skip

@@ -28,7 +28,7 @@ from qbench.hardware.toolchain import require
 from qbench.images.libraries import QNN, Library, LibraryError, builtin_names, parse_library
 from qbench.images.matrix import Matrix, expand
 from qbench.images.workloads import WORKLOADS
-from qbench.orchestration.cache import Cache, fingerprint
+from qbench.orchestration.cache import Cache
 from qbench.orchestration.executors import LocalExecutor
 from qbench.orchestration.pipeline import RunOptions, run_matrix
 from qbench.orchestration.provenance import environment, git_revision
@@ -153,7 +153,7 @@ class QbenchLibrary:
         for tool in sorted({cell.target.compiler for cell in matrix.cells} | {"qemu-system-arm"}):
             require(tool)
         build = output / "build"
-        options = RunOptions(build, jobs, Cache(build / "cache", fingerprint()), timeout=timeout)
+        options = RunOptions(build, jobs, Cache(build / "cache"), timeout=timeout)
         revision = git_revision()
         progress = _RobotProgress()
         for note in matrix.notes:

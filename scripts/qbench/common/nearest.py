@@ -16,6 +16,6 @@ def nearest(given: str, known: Iterable[str]) -> str | None:
 
 
 def nearest_hint(given: str, known: Iterable[str]) -> str:
-    """'; nearest valid: NAME' for a refusal's message, or nothing when no known value is alike."""
+    """'; did you mean NAME?' for a refusal's message, or nothing when no known value is alike."""
     match = nearest(given, known)
-    return f"; nearest valid: {match}" if match is not None else ""
+    return f"; did you mean {match}?" if match is not None else ""

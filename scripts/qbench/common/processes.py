@@ -53,8 +53,12 @@ def _start(command: list[str], cwd: Path | None, **streams) -> subprocess.Popen 
         return process
 
 
-def run(command: list[str], *, timeout: float | None = None, cwd: Path | None = None) -> Completed:
-    process = _start(command, cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run(
+    command: list[str], *, timeout: float | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Completed:
+    """command's outcome; env: variables set for the child besides this process's own."""
+    process = _start(command, cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     env=None if env is None else {**os.environ, **env})  # fmt: skip
     if process is None:
         return Completed(None, "", "interrupted before it started", False)
     try:

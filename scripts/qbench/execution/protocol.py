@@ -3,7 +3,8 @@ into typed records.
 
 One record per line: `name key=value key=value`, integers in decimal, lists
 comma-separated. A report is `begin`, any `log` lines, then `result` (XOR) or
-`predictions` and `classified` (a classification workload), `end`, and on a
+`predictions` and `classified` (a classification workload; a regression's `predictions outputs=…` and
+`regressed total=N` carry each test sample's first output, raw), `end`, and on a
 board the start-up code's `stack` record (or its `fault` record instead, if
 the core faulted).
 """
@@ -59,6 +60,8 @@ class Classification:
     correct: int
     total: int
     predictions: tuple[int, ...]  # the class of each test sample, in the test split's order
+    # A regression: predictions are each sample's output as reported (raw, or a float x 2^16); correct is 0.
+    regression: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,23 +123,24 @@ def parse_report(text: str) -> WorkloadReport:
     by_name: dict[str, list[Record]] = {}
     for record in records:
         by_name.setdefault(record.name, []).append(record)
-    outcome = "classified" if "classified" in by_name else "result"
-    for required in ("begin", outcome, "end", *(("predictions",) if outcome == "classified" else ())):
+    outcome = "classified" if "classified" in by_name else "regressed" if "regressed" in by_name else "result"
+    for required in ("begin", outcome, "end", *(("predictions",) if outcome != "result" else ())):
         if len(by_name.get(required, [])) != 1:
             found = len(by_name.get(required, []))
             raise ProtocolError(f"expected one '{required}' record, found {found}")
-    if "result" in by_name and "classified" in by_name:
-        raise ProtocolError("a report has a 'result' or a 'classified' record, not both")
+    if sum(name in by_name for name in ("result", "classified", "regressed")) > 1:
+        raise ProtocolError("a report has one of a 'result', a 'classified' or a 'regressed' record")
     if len(by_name.get("stack", [])) > 1:
         raise ProtocolError(f"expected at most one 'stack' record, found {len(by_name['stack'])}")
-    unknown = sorted(set(by_name) - {"begin", "log", "result", "predictions", "classified", "end", "stack"})
+    unknown = sorted(set(by_name) - {"begin", "log", "result", "predictions", "classified", "regressed", "end",
+                                    "stack"})
     if unknown:
         raise ProtocolError(f"unknown record(s): {', '.join(unknown)}")
     begin, end = by_name["begin"][0], by_name["end"][0]
     common = dict(workload=begin.text("workload"), qformat=begin.text("qformat"), variant=begin.text("variant"),
                   status=end.integer("status"), stack=_stack(by_name.get("stack", [])))  # fmt: skip
-    if outcome == "classified":
-        classification = _classification(by_name["classified"][0], by_name["predictions"][0])
+    if outcome != "result":
+        classification = _classification(by_name[outcome][0], by_name["predictions"][0])
         return WorkloadReport(**common, learned=None, iterations=None, final_error=None, outputs=(), log=(),
                               classification=classification)  # fmt: skip
     result = by_name["result"][0]
@@ -158,6 +162,11 @@ def parse_report(text: str) -> WorkloadReport:
 
 
 def _classification(classified: Record, predictions: Record) -> Classification:
+    if classified.name == "regressed":
+        total, outputs = classified.integer("total"), predictions.integers("outputs")
+        if len(outputs) != total:
+            raise ProtocolError(f"line {classified.line_number}: total={total} with {len(outputs)} outputs")
+        return Classification(0, total, outputs, regression=True)
     correct, total, classes = (
         classified.integer("correct"),
         classified.integer("total"),

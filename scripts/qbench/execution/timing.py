@@ -328,6 +328,18 @@ class TimingModel:
         return total
 
 
+def nonsequential_fetches(code: CodeImage, steps: Mapping[tuple[int | None, int, int | None], int]) -> int:
+    """How many executed steps fetched their successor from anywhere but the next address: taken branches,
+    calls, returns and every other write of the PC (what a flash wait state costs once per, when a prefetch
+    buffer hides the sequential fetches). An unknown successor counts as sequential, as a branch not taken."""
+    jumps = 0
+    for (_, address, following), count in steps.items():
+        if following is not None:
+            instruction = code.at(address)
+            jumps += count * (following != instruction.address + instruction.size)
+    return jumps
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

@@ -168,6 +168,7 @@ class RegionFigures:
     markers: float  # the empty region's mean, subtracted
     cycles: CycleRange | None  # None without a timing model
     functions: dict[str, float]  # instructions by function; adds up to `instructions` exactly
+    nonsequential: float | None = None  # non-sequential fetches (taken branches, calls, returns); None untimed
 
 
 def region_figures(traced: TracedRun, functions: FunctionMap, timing: tuple[TimingModel, CodeImage] | None) -> dict:
@@ -180,6 +181,11 @@ def region_figures(traced: TracedRun, functions: FunctionMap, timing: tuple[Timi
     def mean_cycles(region: RegionSteps) -> CycleRange | None:
         return None if timing is None else timing[0].price(timing[1], region.steps).scaled(1 / region.occurrences)
 
+    def mean_jumps(region: RegionSteps) -> float:
+        from qbench.execution.timing import nonsequential_fetches
+
+        return nonsequential_fetches(timing[1], region.steps) / region.occurrences
+
     figures = {}
     for name in MEASURED_REGIONS:
         region = traced.regions.get(name)
@@ -191,6 +197,7 @@ def region_figures(traced: TracedRun, functions: FunctionMap, timing: tuple[Timi
             name, region.occurrences, instructions, markers,
             None if cycles is None else cycles - mean_cycles(empty),
             split_by_function(region, functions, marker_functions, instructions),
+            None if timing is None else mean_jumps(region) - mean_jumps(empty),
         )  # fmt: skip
     return figures
 

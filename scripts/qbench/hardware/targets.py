@@ -4,13 +4,17 @@ targets/cores/<name>.toml describes one core: compiler flags, QEMU machine,
 memory map, clock, start-up files and linker script. A core may name a family
 (targets/families/<family>.toml) whose settings it extends: lists append,
 tables merge, other keys replace. targets/parts.toml lists real parts with
-their core, flash, RAM and clock. Adding a core or a part is a data change.
+their core, flash, RAM and clock, and what sets the speed of code run from
+flash at that clock: its flash wait states and whether a prefetch buffer or an
+instruction cache hides them; a user's own parts files (--parts-file) add
+parts or replace built-in ones. Adding a core or a part is a data change.
 Every file is checked against the schemas below; a problem names the file
 that holds the key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -87,6 +91,30 @@ class Part:
     ram_bytes: int
     clock_hz: int
     note: str = ""
+    flash_wait_states: int = 0  # at clock_hz: extra cycles each flash read waits
+    prefetch: bool = False  # a prefetch buffer reads the next flash line while the core executes
+    instruction_cache: bool = False  # an instruction cache or accelerator keeps fetched lines, branch targets too
+    accelerator: str = ""  # what the part calls its fetch accelerator (e.g. ST's ART), for the reader
+    source: str = ""  # the documents the figures come from
+    defined_in: str = ""  # the parts file that gave this entry
+
+    @property
+    def fetch_hidden(self) -> bool:
+        """Whether a prefetch buffer or a cache can hide the wait states of a fetch (at best, all of them)."""
+        return self.prefetch or self.instruction_cache
+
+    def cycle_range(self, minimum: float, maximum: float, nonsequential: float | None,
+                    instructions: float | None) -> tuple[float, float]:  # fmt: skip
+        """A core's estimated cycle range (zero wait states) on this part, flash wait states counted
+        (targets/timing/README.md, "Flash wait states"). With a prefetch buffer or cache, the fastest case has
+        every fetch hidden (the minimum unchanged) and the slowest pays the wait states on every non-sequential
+        fetch (a taken branch, a call, a return). Without either, every non-sequential fetch pays even at best,
+        and at worst every instruction's fetch pays. A count missing (not traced) is taken as none."""
+        waits = self.flash_wait_states
+        jumps, fetches = nonsequential or 0.0, instructions or 0.0
+        if self.fetch_hidden:
+            return minimum, maximum + waits * jumps
+        return minimum + waits * jumps, maximum + waits * max(fetches, jumps)
 
 
 # The placeholders qbench.build.linker_script fills in: the memory map's fields.
@@ -193,6 +221,11 @@ class PartSchema(Schema):
     ram_kib: PositiveInt
     clock_mhz: PositiveInt
     note: str = ""
+    flash_wait_states: int = Field(default=0, ge=0, le=64)  # at clock_mhz
+    prefetch: bool = False
+    instruction_cache: bool = False
+    accelerator: str = ""
+    source: str = ""
 
     @field_validator("core")
     @classmethod
@@ -290,7 +323,7 @@ def load_targets(directory: Path = TARGETS) -> dict[str, Target]:
     return targets
 
 
-def load_parts(targets: dict[str, Target], path: Path = TARGETS / "parts.toml") -> dict[str, Part]:
+def _parts_in(path: Path, targets: dict[str, Target]) -> dict[str, Part]:
     document = read_toml(path, TargetError)
     checked = validate(dict[str, PartSchema], document, TargetError, lambda loc: shown(path), {"cores": targets})
     return {
@@ -302,9 +335,26 @@ def load_parts(targets: dict[str, Target], path: Path = TARGETS / "parts.toml") 
             ram_bytes=part.ram_kib * 1024,
             clock_hz=part.clock_mhz * 1_000_000,
             note=part.note,
+            flash_wait_states=part.flash_wait_states,
+            prefetch=part.prefetch,
+            instruction_cache=part.instruction_cache,
+            accelerator=part.accelerator,
+            source=part.source,
+            defined_in=shown(path),
         )
         for name, part in checked.items()
     }
+
+
+def load_parts(targets: dict[str, Target], path: Path = TARGETS / "parts.toml",
+               files: Sequence[Path] = ()) -> dict[str, Part]:  # fmt: skip
+    """The parts of `path` (the built-in list), then those of each parts file in `files` (--parts-file) in order:
+    a part a file names again replaces the earlier entry whole; the others are added. Every file is checked with
+    the same schema; a problem names the file and the key."""
+    parts = _parts_in(path, targets)
+    for extra in files:
+        parts.update(_parts_in(extra, targets))
+    return parts
 
 
 def select(names: list[str], available: dict[str, Any], kind: str) -> list[Any]:

@@ -135,8 +135,16 @@ class BuildPlan:
     generated: tuple[tuple[str, str], ...]  # (file name, text) written into directory, the linker script included
     archive: LibraryArchive | None = None  # the library's own sources, compiled with the image's flags
 
+    @property
+    def dependency_file(self) -> Path:
+        """Where the compiler writes the list of the files it read (Make's syntax)."""
+        return self.directory / "dependencies.d"
+
     def identity(self) -> str:
-        """What decides the output: flags, sources and generated files, the image's own directory left out."""
+        """What decides the output besides the files the compiler reads (the build's cache entry lists and checks
+        those, dependencies()): flags, source names and generated files (the linker script among them), the
+        image's own directory left out. A library's files count here only when its sources are compiled into an
+        archive (the archive's own compile keeps no list); a header-only library's are among the files read."""
         place = shown(self.directory)
         archive = shown(self.archive.directory) if self.archive is not None else None
         files = [file.replace(archive, "<archive>") if archive else file for file in self.files]
@@ -144,9 +152,43 @@ class BuildPlan:
             {"flags": [flag.replace(place, "<image>") for flag in self.flags], "files": files,
              "generated": self.generated, "output": self.output.name,
              # The library's name too: its code's symbol group is named after it.
-             "library": [self.spec.library.name, self.spec.library.fingerprint]},
+             "library": [self.spec.library.name, self.spec.library.fingerprint if self.archive else None]},
             sort_keys=True,
         )  # fmt: skip
+
+
+def make_prerequisites(text: str) -> list[str]:
+    """The prerequisites of every rule in a Make dependency file (GCC's -MMD output), in order, each once."""
+    found: dict[str, None] = {}
+    for rule in text.replace("\\\n", " ").splitlines():
+        _, colon, prerequisites = rule.partition(": ")
+        if not colon:
+            continue
+        for word in re.split(r"(?<!\\)\s+", prerequisites.strip()):
+            if word:
+                found[word.replace("\\ ", " ").replace("$$", "$")] = None
+    return list(found)
+
+
+def dependencies(planned: BuildPlan) -> tuple[tuple[str, str], ...] | None:
+    """The files the compiler read for a built plan, each with its SHA-256, as (path as shown(), digest), its
+    own generated files (part of the plan) left out; None when the compiler left no list."""
+    try:
+        text = planned.dependency_file.read_text()
+    except OSError:
+        return None
+    directory = planned.directory.resolve()
+    read: dict[str, str] = {}
+    for name in make_prerequisites(text):
+        path = Path(name) if Path(name).is_absolute() else REPO / name
+        path = path.resolve()
+        if path.is_relative_to(directory):
+            continue
+        try:
+            read[shown(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None  # gone since: nothing to check a stored build against
+    return tuple(sorted(read.items()))
 
 
 @dataclass(frozen=True)
@@ -256,7 +298,10 @@ def build(planned: BuildPlan) -> Image:
         (planned.directory / name).write_text(text)
     compiler = planned.spec.target.compiler
     command = [require(compiler), *planned.flags, *planned.files, "-o", shown(planned.output)]
-    completed = processes.run(command, cwd=REPO)
+    # The compiler's own list of the files it read (GCC's -MMD, appended for every translation unit of the
+    # command, where -MF would keep the last one's alone): the build's cache entry is checked against it.
+    planned.dependency_file.unlink(missing_ok=True)
+    completed = processes.run(command, cwd=REPO, env={"DEPENDENCIES_OUTPUT": str(planned.dependency_file)})
     log = planned.directory / "build.log"
     log.write_text(" ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
     flag_line = " ".join(planned.flags)

@@ -92,7 +92,7 @@ class Library:
     supports: Supports = Supports()
     defines: tuple[tuple[str, str], ...] = ()
     package: str | None = None
-    fingerprint: str = ""  # its files' digest: part of every cache key of its builds
+    fingerprint: str = ""  # its files' digest: part of its images' prepare key (and build key, with sources)
 
     def __reduce__(self) -> tuple:
         """A library travels to a worker by name and folder: the worker reads its descriptor from its own checkout

@@ -223,7 +223,7 @@ def _sizes(option: str, text: str | None, problems: list[str]) -> list[int | Non
             sizes.append(int(item))
         else:
             digits = "".join(character for character in item if character.isdigit()).lstrip("0")
-            hint = f"; nearest valid: {digits}" if digits else ""
+            hint = f"; did you mean {digits}?" if digits else ""
             problems.append(f"{option}: {item!r} is not a whole number >= 1{hint}")
     return sizes
 

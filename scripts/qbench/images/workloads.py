@@ -11,8 +11,9 @@ read when the workload is first used (WORKLOADS).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from qbench.models.classification import (
 from qbench.models.network import FloatNetwork, NetworkError, NetworkShape
 from qbench.models.qformat import FloatFormat, NumberFormat, QFormat, rescale, saturate
 from qbench.models.reference import train_xor
+from qbench.models.testdata import TestData
 from qbench.models.training import Recipe, train
 
 COMMON = SUITE / "workloads" / "common"
@@ -57,6 +59,8 @@ class WorkloadSettings:
     hidden_activation: str | None = None  # None: the workload's own
     output_activation: str | None = None
     model: FloatNetwork | None = None  # an imported network (qbench run --model) instead of host training
+    # The test set the user designates (--test-data, with --model): accuracy is measured on exactly it.
+    test_data: TestData | None = None
 
 
 DEFAULT_SETTINGS = WorkloadSettings()
@@ -89,7 +93,17 @@ class HostFigures:
     weights_saturated: int | None = None
     inputs_saturated: int | None = None
     accuracy_float_host: float | None = None
-    expected_predictions: tuple[int, ...] | None = None
+    expected_predictions: tuple[int, ...] | None = None  # a regression's: the bit-exact model's raw outputs
+    test_set: str | None = None  # the test split's origin and size (a file, or qbench's split)
+    input_scaling: str | None = None  # the inputs' scaling with its parameters, the same on host and device
+    # A regression: the test targets in their units, units = output * target_scale + target_offset, and the
+    # float network's MAE, RMSE and largest error on the host.
+    test_targets: tuple[float, ...] | None = None
+    target_offset: float | None = None
+    target_scale: float | None = None
+    mae_float_host: float | None = None
+    rmse_float_host: float | None = None
+    max_error_float_host: float | None = None
 
 
 def c_literal(value: int | float) -> str:
@@ -157,8 +171,16 @@ class Workload:
     # The variants a run builds when --variants is not given: those the workload can build.
     default_variants: tuple[str, ...] = ("trainable", "inference")
 
+    # A workload read from a folder outside suite/workloads/ (--workload PATH): that folder, shown(); its
+    # workload.toml and data files are part of the prepare stage's key (fingerprint).
+    folder: str | None = None
+    fingerprint: str = ""
+
     def __reduce__(self) -> tuple:
-        """A workload travels to a worker by name: the worker has the same workloads in its own checkout."""
+        """A workload travels to a worker by name: the worker has the same workloads in its own checkout; one
+        read from a folder (--workload PATH) travels by its path, which the worker must see too."""
+        if self.folder is not None:
+            return _workload_at, (self.folder,)
         return _workload_named, (self.name,)
 
 
@@ -238,13 +260,13 @@ def _xor_rejection(fmt: NumberFormat, trainable: bool, settings: WorkloadSetting
 # --- classification (iris, digits) ---------------------------------------------------------------------------
 
 
-def _classification(description: Description) -> Workload:
+def _classification(description: Description, folder: str | None = None, fingerprint: str = "") -> Workload:
     def shape(settings: WorkloadSettings, layers: int | None, width: int | None) -> NetworkShape:
         split = description.split()
         if settings.model is not None:
             if layers is not None or width is not None:
                 raise NetworkError("--model brings its own network; drop --hidden-layers and --hidden-neurons")
-            check_shape(description, settings.model.shape)
+            check_shape(_scored(description, settings), settings.model.shape)
             return settings.model.shape
         return NetworkShape(
             split.features, layers or description.hidden_layers, width or description.hidden_neurons, split.classes,
@@ -258,7 +280,7 @@ def _classification(description: Description) -> Workload:
     def configure(
         fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
     ) -> WorkloadSources:
-        deployment = deploy(description, fmt, network(settings, shape))
+        deployment = deploy(_scored(description, settings), fmt, network(settings, shape))
         samples = len(deployment.test_labels)
         defines = {
             **format_defines(fmt), **network_defines(shape), "QBENCH_WORKLOAD_NAME": f'"{description.name}"',
@@ -269,11 +291,17 @@ def _classification(description: Description) -> Workload:
             "test_inputs.inc": table_include(deployment.test_inputs[: samples * shape.inputs], "test inputs"),
             "test_labels.inc": table_include(deployment.test_labels[:samples], "test labels"),
         }
+        if deployment.regression is not None:  # the firmware reports each sample's output; no labels
+            defines = {**defines, "QBENCH_REGRESSION": "1"}
+            del defines["QBENCH_LABELS_INCLUDE"], generated["test_labels.inc"]
         return WorkloadSources(CLASSIFY_SOURCE, defines, generated, tuple(deployment.weights))
 
     def rejection(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape) -> str | None:
         if trainable:
             return f"{description.name} trains on the host; its device images are inference-only (--variants inference)"
+        if description.regression and shape.output_activation != "linear":
+            return (f"{description.name} is a regression: its output activation must be linear, not "
+                    f"{shape.output_activation} (its targets are values, not classes)")  # fmt: skip
         if not isinstance(fmt, FloatFormat) and not fmt.signed and shape.hidden_activation == "tanh":
             return f"{fmt.name} is unsigned; tanh and {description.name}'s scaled inputs need a signed Q format"
         if not isinstance(fmt, FloatFormat) and fmt.fractional_bits == 0:
@@ -283,15 +311,43 @@ def _classification(description: Description) -> Workload:
     def host_figures(
         fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
     ) -> HostFigures:
-        deployment = deploy(description, fmt, network(settings, shape))
-        return HostFigures(shape.connections, deployment.weights_saturated, deployment.inputs_saturated,
-                           deployment.accuracy_float_host, deployment.expected_predictions)  # fmt: skip
+        deployment = deploy(_scored(description, settings), fmt, network(settings, shape))
+        figures = HostFigures(shape.connections, deployment.weights_saturated, deployment.inputs_saturated,
+                              deployment.accuracy_float_host, deployment.expected_predictions,
+                              deployment.test_set or None)  # fmt: skip
+        figures = replace(figures, input_scaling=deployment.input_scaling or None)
+        regression = deployment.regression
+        if regression is None:
+            return figures
+        return replace(figures, test_targets=regression.targets, target_offset=regression.target_offset,
+                       target_scale=regression.target_scale, mae_float_host=regression.mae_float_host,
+                       rmse_float_host=regression.rmse_float_host,
+                       max_error_float_host=regression.max_error_float_host)  # fmt: skip
 
     def trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
         return {"forward": settings.trace_samples}
 
     # Trained on the host: the device images are inference-only.
-    return Workload(description.name, configure, shape, rejection, trace_cut, host_figures, ("inference",))
+    return Workload(description.name, configure, shape, rejection, trace_cut, host_figures, ("inference",),
+                    folder, fingerprint)  # fmt: skip
+
+
+def _scored(description: Description, settings: WorkloadSettings) -> Description:
+    """The description whose test part an imported network (--model) is scored on: the --test-data file exactly
+    as given, else the workload's own; its inputs through the scaling network.json records (x - offset) / scale,
+    or as given when it records none and --test-data is given, else the workload's declared scaling."""
+    model, test = settings.model, settings.test_data
+    if model is None or (test is None and model.scaling is None):
+        return description
+    data = description.data
+    if test is not None:
+        data = replace(data, dataset=None, file=None, train_file=test.path, test_file=test.path, target=test.target,
+                       where="--test-data")  # fmt: skip
+    if model.scaling is not None:
+        data = replace(data, scaling="standard", scaling_parameters=(model.scaling.offset, model.scaling.scale))
+    else:
+        data = replace(data, scaling="none", scaling_parameters=None)
+    return replace(description, data=data)
 
 
 def _xor_trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
@@ -315,13 +371,18 @@ class Workloads(MutableMapping[str, Workload]):
             self._entries.setdefault(path.parent.name, path)
 
     def __getitem__(self, name: str) -> Workload:
+        if name not in self._entries and is_workload_path(name):
+            return workload_at(name)
+        if name not in self._entries and "/" in name:
+            raise WorkloadError(f"--workload: {name}: no workload.toml in that folder")
         entry = self._entries[name]
         if isinstance(entry, Path):
             entry = self._entries[name] = _classification(_description(entry))
         return entry
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries  # without reading the workload
+        # without reading the workload
+        return name in self._entries or (isinstance(name, str) and is_workload_path(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
@@ -350,6 +411,56 @@ WORKLOADS = Workloads(
                      host_figures=_xor_host_figures)},  # fmt: skip
 )
 EMPTY_BASELINE = Workload("empty", _empty)
+
+
+def is_workload_path(text: str) -> bool:
+    """--workload names a folder holding a workload.toml (a path: it has a slash, or is such a folder here)."""
+    path = Path(text).expanduser()
+    return ("/" in text or text.startswith((".", "~")) or path.is_dir()) and (path / "workload.toml").is_file()
+
+
+def workload_fingerprint(toml: Path, description: Description) -> str:
+    """A digest of the workload.toml and the data files it names: a path workload's part of the prepare key."""
+    digest = hashlib.sha256(toml.read_bytes())
+    data = description.data
+    for name in (data.file, data.train_file, data.test_file):
+        if name is not None and Path(name).is_file():
+            digest.update(Path(name).read_bytes())
+    return digest.hexdigest()
+
+
+@cache
+def _workload_read(folder: str, stamp: tuple) -> Workload:
+    toml = Path(folder) / "workload.toml"
+    description = _description(toml)
+    return _classification(description, folder, workload_fingerprint(toml, description))
+
+
+def workload_at(text: str) -> Workload:
+    """The workload in the folder text names (a workload.toml anywhere); named after the folder. Read again
+    when its workload.toml changes."""
+    folder = Path(text).expanduser().resolve()
+    toml = folder / "workload.toml"
+    try:
+        status = toml.stat()
+    except OSError:
+        raise WorkloadError(f"{text}: no workload.toml in that folder") from None
+    return _workload_read(str(folder), (status.st_mtime_ns, status.st_size))
+
+
+def workload_description(name: str) -> Description:
+    """The description of a data-driven workload, by name or folder (qbench split)."""
+    folder = Path(name).expanduser().resolve() if is_workload_path(name) else SUITE / "workloads" / name
+    if not (folder / "workload.toml").is_file():
+        known = sorted(entry for entry in WORKLOADS if entry != "xor")
+        raise WorkloadError(f"--workload: {name!r} is not a data-driven workload: neither one of {', '.join(known)} "
+                            "nor a folder holding a workload.toml")  # fmt: skip
+    return _description(folder / "workload.toml")
+
+
+def _workload_at(folder: str) -> Workload:
+    """A path workload as a worker finds it (Workload.__reduce__)."""
+    return workload_at(folder)
 
 
 def _workload_named(name: str) -> Workload:

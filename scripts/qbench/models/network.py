@@ -69,17 +69,53 @@ class NetworkShape:
         return f"{'-'.join(map(str, self.layer_sizes))} {self.hidden_activation}/{self.output_activation}"
 
 
+SCALING_KINDS = ("standard", "minmax")
+
+
+@dataclass(frozen=True)
+class InputScaling:
+    """The input scaling a model was trained with, applied on the host before the network and to the device's
+    test inputs alike: x' = (x - offset) / scale per input. kind says where it came from: "standard" (a
+    StandardScaler: offset the mean, scale the standard deviation) or "minmax" (a MinMaxScaler: offset and scale
+    such that the training data's range maps to the scaler's feature_range). In a network file:
+    "scaling": {"kind": ..., "offset": [...], "scale": [...]}; no "scaling" key means the inputs go in as given."""
+
+    kind: str
+    offset: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCALING_KINDS:
+            raise NetworkError(f"unknown input scaling {self.kind!r} (known: {', '.join(SCALING_KINDS)})")
+        if len(self.offset) != len(self.scale):
+            raise NetworkError(f"the input scaling has {len(self.offset)} offsets and {len(self.scale)} scales")
+        if not all(math.isfinite(value) for value in (*self.offset, *self.scale)) or not all(self.scale):
+            raise NetworkError("the input scaling's offsets and scales must be finite, every scale non-zero")
+
+    def apply(self, inputs) -> np.ndarray:
+        return (np.asarray(inputs, dtype=np.float64) - np.asarray(self.offset)) / np.asarray(self.scale)
+
+    def document(self) -> dict:
+        return {"kind": self.kind, "offset": list(self.offset), "scale": list(self.scale)}
+
+
 @dataclass(frozen=True)
 class FloatNetwork:
-    """Float weights in qnn's setWeights order: layer by layer, neuron by neuron, bias first."""
+    """Float weights in qnn's setWeights order: layer by layer, neuron by neuron, bias first; and the input
+    scaling the model expects (None: its inputs as given)."""
 
     shape: NetworkShape
     weights: tuple[float, ...]
+    scaling: InputScaling | None = None
 
     def __post_init__(self) -> None:
         if len(self.weights) != self.shape.connections:
             raise NetworkError(
                 f"{len(self.weights)} weights given; a {self.shape.name} network has {self.shape.connections}"
+            )
+        if self.scaling is not None and len(self.scaling.offset) != self.shape.inputs:
+            raise NetworkError(
+                f"the input scaling has {len(self.scaling.offset)} values; the network has {self.shape.inputs} inputs"
             )
 
     def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -105,13 +141,15 @@ def layer_outputs(shape: NetworkShape, layers: Sequence[tuple[np.ndarray, np.nda
     return values
 
 
-def from_layers(shape: NetworkShape, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> FloatNetwork:
+def from_layers(
+    shape: NetworkShape, layers: Sequence[tuple[np.ndarray, np.ndarray]], scaling: InputScaling | None = None
+) -> FloatNetwork:
     """The flat qnn order from per-layer (weights [outputs x inputs], biases) arrays."""
     flat: list[float] = []
     for weights, biases in layers:
         for row, bias in zip(np.asarray(weights), np.asarray(biases), strict=True):
             flat += [float(bias), *map(float, row)]
-    return FloatNetwork(shape, tuple(flat))
+    return FloatNetwork(shape, tuple(flat), scaling)
 
 
 WEIGHT_ORDERS = ("neuron", "input-major")
@@ -174,7 +212,16 @@ def network_document(network: FloatNetwork) -> dict:
         "inputs": shape.inputs, "hidden_layers": shape.hidden_layers, "hidden_neurons": shape.hidden_neurons,
         "outputs": shape.outputs, "hidden_activation": shape.hidden_activation,
         "output_activation": shape.output_activation, "weights": list(network.weights),
+        **({} if network.scaling is None else {"scaling": network.scaling.document()}),
     }  # fmt: skip
+
+
+class ScalingDocument(Schema):
+    """A network file's "scaling": x' = (x - offset) / scale per input (InputScaling)."""
+
+    kind: Literal[SCALING_KINDS]
+    offset: list[float]
+    scale: list[float]
 
 
 class NetworkDocument(Schema):
@@ -187,6 +234,7 @@ class NetworkDocument(Schema):
     hidden_activation: Activation
     output_activation: Activation
     weights: list[float]
+    scaling: ScalingDocument | None = None
 
 
 def network_from_document(document: object, where: str) -> FloatNetwork:
@@ -199,6 +247,9 @@ def network_from_document(document: object, where: str) -> FloatNetwork:
     shape = NetworkShape(checked.inputs, checked.hidden_layers, checked.hidden_neurons, checked.outputs,
                          checked.hidden_activation, checked.output_activation)  # fmt: skip
     try:
-        return FloatNetwork(shape, tuple(checked.weights))
+        scaling = None if checked.scaling is None else InputScaling(
+            checked.scaling.kind, tuple(checked.scaling.offset), tuple(checked.scaling.scale)
+        )  # fmt: skip
+        return FloatNetwork(shape, tuple(checked.weights), scaling)
     except NetworkError as error:
         raise NetworkError(f"{where}: {error}") from None

@@ -11,6 +11,7 @@ from qbench.execution.emulate import CellRun
 from qbench.execution.trace import RegionFigures
 from qbench.images.matrix import Cell, Variant
 from qbench.images.workloads import HostFigures
+from qbench.models.classification import errors
 from qbench.models.learning import (
     ExactVerdict,
     exact_xor_verdict,
@@ -19,7 +20,15 @@ from qbench.models.learning import (
     overflow_message,
 )
 from qbench.orchestration.tasks import Priced
-from qbench.records.results import ImageKey, InstructionRow, ResultRow, Status, SymbolRow, TrainingLog
+from qbench.records.results import (
+    ImageKey,
+    InstructionRow,
+    ResultRow,
+    Status,
+    SymbolRow,
+    TrainingLog,
+    deployed_flash_bytes,
+)
 from qbench.sizes.elfsize import Category, ImageSizes
 from qbench.sizes.measure import Measured
 from qbench.sizes.symbols import TEST_DATA_GROUP
@@ -72,8 +81,10 @@ def footprint_row(cell: Cell, built: Measured, baseline: Measured, common: dict)
         return cell_row(cell, Status.BASELINE_FAILED, f"empty baseline: {baseline.error}", common, **paths,
                         **_image_columns(built.sizes))  # fmt: skip
     test_data = sum(symbol.size for symbol in built.symbols if symbol.group == TEST_DATA_GROUP) or None
-    return cell_row(cell, Status.OK, "", common, **paths, **_image_columns(built.sizes),
-                    **_difference(built.sizes, baseline.sizes), test_data_bytes=test_data)  # fmt: skip
+    library = _difference(built.sizes, baseline.sizes)
+    return cell_row(cell, Status.OK, "", common, **paths, **_image_columns(built.sizes), **library,
+                    test_data_bytes=test_data,
+                    deployed_flash=deployed_flash_bytes(library["lib_flash"], test_data))  # fmt: skip
 
 
 def _scale(raw: int, fractional_bits: int) -> float:
@@ -85,6 +96,9 @@ def with_host_figures(row: ResultRow, figures: HostFigures) -> ResultRow:
     return replace(
         row, connections=figures.connections, weights_saturated=figures.weights_saturated,
         inputs_saturated=figures.inputs_saturated, accuracy_float_host=figures.accuracy_float_host,
+        test_set=figures.test_set or "", input_scaling=figures.input_scaling or "",
+        mae_float_host=figures.mae_float_host, rmse_float_host=figures.rmse_float_host,
+        max_error_float_host=figures.max_error_float_host,
     )  # fmt: skip
 
 
@@ -101,10 +115,22 @@ def _mismatch(device: tuple[int, ...], model: tuple[int, ...]) -> str | None:
 Weights = tuple[int | float, ...]
 
 
-def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None,
-                    deployed_weights: Weights | None = None) -> tuple[dict, str | None, str]:  # fmt: skip
+def _report_columns(cell: Cell, report, expected: tuple[int, ...] | None, deployed_weights: Weights | None = None,
+                    host: HostFigures | None = None) -> tuple[dict, str | None, str]:  # fmt: skip
     """The firmware's own figures as columns, why its predictions fail the bit-exact model (or None), and a
     note for an ok row's message (an XOR run learned only through overflow), else ""."""
+    if report.classification is not None and report.classification.regression:
+        regressed = report.classification
+        columns: dict = {"test_samples": regressed.total}
+        if host is not None and host.test_targets is not None and len(host.test_targets) == regressed.total:
+            bits = cell.fmt.report_fractional_bits
+            units = [_scale(raw, bits) * host.target_scale + host.target_offset for raw in regressed.predictions]
+            mae, rmse, largest = errors(units, host.test_targets)
+            columns |= {"mae_device": mae, "rmse_device": rmse, "max_error_device": largest}
+        if expected is None:
+            return columns, None, ""
+        difference = _mismatch(regressed.predictions, expected)
+        return columns | {"matches_reference": difference is None}, difference, ""
     if report.classification is not None:
         classified = report.classification
         columns = {"accuracy_device": classified.correct / classified.total, "test_samples": classified.total}
@@ -160,6 +186,7 @@ def _region_columns(cell: Cell, regions: dict[str, RegionFigures]) -> dict:
                 f"est_cycles_{name}": figures.cycles.central, f"est_cycles_{name}_min": figures.cycles.minimum,
                 f"est_cycles_{name}_max": figures.cycles.maximum,
                 f"est_us_{name}": figures.cycles.central / cell.target.clock_hz * 1e6,
+                f"nonseq_fetches_{name}": figures.nonsequential,
             }  # fmt: skip
     return columns
 
@@ -176,6 +203,7 @@ class RunRecords:
     emulator: str
     expected: tuple[int, ...] | None
     deployed_weights: tuple[int | float, ...] | None = None  # an inference image's, in qbench's order
+    host: HostFigures | None = None  # what the host knows of the image (a regression's targets)
 
 
 def with_run(row: ResultRow, cell: Cell, records: RunRecords) -> ResultRow:
@@ -183,7 +211,8 @@ def with_run(row: ResultRow, cell: Cell, records: RunRecords) -> ResultRow:
     status, message = emulated.status, emulated.message
     columns: dict = {"qemu": records.emulator, "emulated_cpu": cell.target.emulated_cpu or ""}
     if emulated.report is not None:
-        figures, mismatch, note = _report_columns(cell, emulated.report, records.expected, records.deployed_weights)
+        figures, mismatch, note = _report_columns(cell, emulated.report, records.expected, records.deployed_weights,
+                                                  records.host)  # fmt: skip
         columns |= figures
         if mismatch is not None and status == Status.OK:
             status, message = Status.REFERENCE_MISMATCH, mismatch
@@ -263,6 +292,8 @@ def describe_run(cell: Cell, run: CellRun) -> tuple[str, str, bool]:
     report = emulated.report
     if report.classification is not None:
         right = report.classification
+        if right.regression:
+            return cell.label, f"{right.total} outputs reported", False
         return cell.label, f"{right.correct} of {right.total} classified right", False
     if report.variant != Variant.TRAINABLE:
         return cell.label, "outputs right" if report.learned else "outputs wrong", False

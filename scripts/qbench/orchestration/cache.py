@@ -3,11 +3,16 @@ training made, and the host's figures), build (with the ELF's measured sizes and
 run and its trace) and price (a run's regions priced for one core: a run shared by two cores, cortex-m0 and
 cortex-m0plus images being byte-identical, is priced and stored with each core's own table).
 
-Every key is derived in one place, `Cache.key`, from the stage's name and its declared inputs, together
-with what shapes any result: qbench's input files (suite/, targets/, scripts/qbench/) and the versions of the
-Python packages that read or price images. A build's inputs are its compiler version and its plan (flags,
-sources, generated files); an execution's are the ELF's bytes, the emulator and its machine, and where the
-trace stops. Timeouts are never stored: they depend on the machine.
+Every key is derived in one place, `Cache.key`, from the stage's name, its declared inputs, the source of the
+qbench modules that stage runs (`stage_code`: the stage's own modules and every qbench module they import) and
+the versions of the Python packages that read or price images; never from the checkout as a whole, so adding
+a part, a workload or a library, or editing a file a stage does not read, keeps every entry it does not feed.
+A build's key is its compiler version and its plan (flags, source names, generated files: the linker script
+among them); its entry lists the files the compiler read (GCC's -MMD: the sources, the start-up code and every
+header) with their digests, checked on every fetch, ccache's direct mode: a listed file changed is a miss.
+prepare's inputs include the workload's own files and the library's; price's the core's timing table; an
+execution's are the ELF's bytes, the emulator and its machine, and where the trace stops. Timeouts are never
+stored: they depend on the machine.
 
 Entries are written under unique temporary names and renamed into place, so a reader never sees half an
 entry and two qbench processes can share a cache. Every entry carries a digest of its payload (and a
@@ -19,6 +24,8 @@ computation is not held in memory, so a long sweep keeps a flat footprint.
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import json
 import os
@@ -45,11 +52,24 @@ from qbench.sizes.elfsize import Category, ImageSizes, Section
 from qbench.sizes.measure import Measured
 from qbench.sizes.symbols import SymbolSize
 
-# Everything a result can depend on besides tools and flags.
+# The checkout a worker must share with the client (executors, workercheck): not part of any cache key.
 FINGERPRINTED = ("suite", "targets", "scripts/qbench")
+# Files under those that shape no cell's build or run: the parts are only what finished rows are judged and timed
+# against (part budgets, explore), so adding or editing a part keeps every cached result.
+UNFINGERPRINTED = ("targets/parts.toml",)
 # Python packages whose version can change a figure: ELF reading and instruction decoding.
 SHAPING_PACKAGES = ("pyelftools", "capstone")
-ENTRY_FORMAT = "qbench-cache/2"
+ENTRY_FORMAT = "qbench-cache/3"
+PACKAGE = Path(__file__).resolve().parents[1]  # scripts/qbench
+# The qbench modules (a package: all of its modules) each stored stage runs; the modules they import from
+# qbench are added (stage_code). The cache's own encoding is versioned by ENTRY_FORMAT.
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "prepare": ("qbench.images.workloads", "qbench.models"),
+    "build": ("qbench.images.build", "qbench.sizes"),
+    "execute": ("qbench.execution",),
+    "price": ("qbench.execution.timing", "qbench.execution.trace"),
+    "article": ("qbench.images.article",),
+}
 
 T = TypeVar("T")
 
@@ -62,9 +82,69 @@ def fingerprint(root: Path = REPO) -> str:
     digest = hashlib.sha256()
     for top in FINGERPRINTED:
         for path in sorted((root / top).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and "__pycache__" not in path.parts and _relative(path, root) not in UNFINGERPRINTED:
                 digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _module_files(name: str, whole_package: bool) -> list[Path]:
+    """The source files of module `name` (qbench.x.y); of a package, its __init__ or every module in it."""
+    base = PACKAGE.joinpath(*name.split(".")[1:])
+    if base.is_dir():
+        if whole_package:
+            return sorted(path for path in base.rglob("*.py") if "__pycache__" not in path.parts)
+        return [base / "__init__.py"] if (base / "__init__.py").is_file() else []
+    return [base.with_suffix(".py")] if base.with_suffix(".py").is_file() else []
+
+
+def _qbench_imports(path: Path) -> set[str]:
+    """The qbench modules a source file imports (at any depth of its code): for `from qbench.x import y`, both
+    qbench.x and qbench.x.y (which is a module or not)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "qbench" or node.module.startswith("qbench."):
+                names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name.startswith("qbench.")}
+    return names
+
+
+def stage_files(roots: tuple[str, ...]) -> list[Path]:
+    """The source files of the modules `roots` name and of every qbench module they import, transitively."""
+    files: set[Path] = set()
+    pending = [file for root in roots for file in _module_files(root, whole_package=True)]
+    while pending:
+        file = pending.pop()
+        if file in files:
+            continue
+        files.add(file)
+        for name in _qbench_imports(file):
+            pending += _module_files(name, whole_package=False)
+    return sorted(files)
+
+
+_STAGE_CODE_LOCK = threading.Lock()  # CPython 3.11's ast.parse is not safe on two threads at once
+
+
+def stage_code(stage: str) -> str:
+    """The digest of the qbench source a stage runs (STAGE_CODE; a stage not listed: the whole package), worked
+    out once per process."""
+    with _STAGE_CODE_LOCK:
+        return _stage_code(stage)
+
+
+@functools.cache
+def _stage_code(stage: str) -> str:
+    files = stage_files(STAGE_CODE.get(stage, ("qbench",)))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def shaping_versions() -> dict[str, str]:
@@ -99,23 +179,41 @@ def _unsealed(text: str) -> dict:
 class Cache:
     """read=False (--no-cache) computes everything afresh and replaces the stored entries."""
 
-    def __init__(
-        self, directory: Path, inputs: str, read: bool = True, warn: Callable[[str], None] = lambda message: None
-    ) -> None:
+    def __init__(self, directory: Path, read: bool = True, warn: Callable[[str], None] = lambda message: None) -> None:
         self.directory = directory
         self.read = read
         self.warn = warn
         self.hits = 0
-        self._shaping = {"inputs": inputs, **shaping_versions()}
+        self._shaping = shaping_versions()
         self._lock = threading.Lock()
+        self._digests: dict[str, str | None] = {}  # a build's listed file -> its digest, read once per run
         self._in_flight: SingleFlight = SingleFlight()
         self._stored: set[str] = set()  # keys stored in this run: read back even under --no-cache
         self._warned: set[str] = set()
 
     def key(self, stage: str, **inputs: Any) -> str:
-        """The one place a key is made: the stage, its declared inputs and what shapes every result."""
-        document = {"format": ENTRY_FORMAT, "stage": stage, "inputs": inputs, "shaping": self._shaping}
+        """The one place a key is made: the stage, its declared inputs, the code it runs and what shapes every
+        result."""
+        document = {"format": ENTRY_FORMAT, "stage": stage, "inputs": inputs, "code": stage_code(stage),
+                    "shaping": self._shaping}  # fmt: skip
         return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _read_unchanged(self, dependencies: list) -> bool:
+        """Whether every file a stored build's compiler read is as it was then (each read once per run)."""
+        for path, digest in dependencies:
+            with self._lock:
+                known = path in self._digests
+                current = self._digests.get(path)
+            if not known:
+                try:
+                    current = file_digest(in_checkout(path))
+                except OSError:
+                    current = None
+                with self._lock:
+                    self._digests[path] = current
+            if current != digest:
+                return False
+        return True
 
     def once(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
         """compute() unless the same key is being computed: concurrent callers wait for that computation and
@@ -153,6 +251,8 @@ class Cache:
             elf = entry / planned.output.name
             if not elf.is_file() or file_digest(elf) != stored["elf_sha256"]:
                 raise CorruptEntry(f"its {planned.output.name} is missing or altered")
+            if not self._read_unchanged(stored["dependencies"]):
+                return None  # a file its compiler read has changed since: built again, and this entry replaced
             # The flags as this plan runs them: equal to the stored build's but for its own image folder.
             measured = _decode_measured(stored, Image(planned.spec, planned.output, " ".join(planned.flags), None,
                                                       planned.directory / "build.log"))  # fmt: skip
@@ -168,9 +268,10 @@ class Cache:
             self.hits += not fresh
         return measured
 
-    def store_build(self, key: str, measured: Measured) -> None:
+    def store_build(self, key: str, measured: Measured, dependencies: tuple[tuple[str, str], ...] | None) -> None:
+        """dependencies: the files the compiler read, with their digests (None: unknown, and nothing is kept)."""
         image = measured.image
-        if measured.sizes is None or image.path is None:
+        if measured.sizes is None or image.path is None or dependencies is None:
             return  # failures are not kept: the next run tries again
         builds = self.directory / "builds"
         builds.mkdir(parents=True, exist_ok=True)
@@ -182,6 +283,7 @@ class Cache:
             "elf_sha256": file_digest(image.path),
             "sections": [asdict(section) for section in measured.sizes.sections],
             "symbols": [asdict(symbol) for symbol in measured.symbols],
+            "dependencies": [list(dependency) for dependency in dependencies],
         }  # fmt: skip
         (staging / "measured.json").write_text(_sealed(payload))
         _rename_into_place(staging, builds / key)
@@ -243,6 +345,8 @@ def decode_prepared(document: dict) -> Prepared:
     host = document["host"]
     if host is not None and host["expected_predictions"] is not None:
         host = {**host, "expected_predictions": tuple(host["expected_predictions"])}
+    if host is not None and host.get("test_targets") is not None:
+        host = {**host, "test_targets": tuple(host["test_targets"])}
     return Prepared(sources, None if host is None else HostFigures(**host))
 
 

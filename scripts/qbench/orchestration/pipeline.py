@@ -31,14 +31,16 @@ import itertools
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
 
 from qbench.common import processes
-from qbench.common.paths import shown
+from qbench.common.paths import SUITE, shown
 from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun, Emulated
 from qbench.execution.runners.qemu import EMULATOR
+from qbench.execution.timing import TIMING, TimingError
 from qbench.hardware.targets import Target
 from qbench.hardware.toolchain import ToolNotFound, require, version
 from qbench.images.article import COMPILER as ARTICLE_COMPILER
@@ -46,7 +48,7 @@ from qbench.images.article import ArticleError, ArticleFigure, measure_article, 
 from qbench.images.build import BuildPlan, BuildSpec, Image, plan
 from qbench.images.libraries import Library
 from qbench.images.matrix import Cell, Matrix, Variant
-from qbench.images.workloads import HostFigures, WorkloadSettings
+from qbench.images.workloads import HostFigures, Workload, WorkloadSettings
 from qbench.orchestration.analyse import (
     CellOutcome,
     RunRecords,
@@ -76,12 +78,15 @@ from qbench.orchestration.tasks import (
     execute,
     prepare,
     price,
+    timing_models,
 )
 from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow
 from qbench.sizes.measure import Measured
 
 T = TypeVar("T")
 R = TypeVar("R")
+# The Python packages host training and the built-in data sets come from: part of the prepare stage's key.
+HOST_PACKAGES = ("numpy", "scikit-learn")
 
 
 @dataclass(frozen=True)
@@ -207,13 +212,28 @@ def built_image(spec: BuildSpec, stages: Stages) -> BuiltImage:
     return BuiltImage(measured, prepared.host, prepared.sources.weights if prepared.sources is not None else None)
 
 
+def workload_files(workload: Workload) -> str:
+    """The digest of a workload's own folder (its workload.toml, data and sources: suite/workloads/NAME, or the
+    folder --workload PATH names), "" when it has none."""
+    folder = Path(workload.folder) if workload.folder is not None else SUITE / "workloads" / workload.name
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def _prepared(spec: BuildSpec, stages: Stages) -> Prepared:
     """The image's sources and host figures (from the cache, else a prepare task: host training is the costly
-    part of a warm run). Inputs: everything of the spec that configures the sources, the library's files too."""
+    part of a warm run). Inputs: everything of the spec that configures the sources, the workload's own files
+    (its folder, and the data files it names), the library's files and the packages host training and the
+    built-in data sets come from."""
     cache = stages.options.cache
-    key = cache.key("prepare", workload=spec.workload.name, target=spec.target.name, fmt=repr(spec.fmt),
+    workload = spec.workload.name if not spec.workload.fingerprint else [spec.workload.name, spec.workload.fingerprint]
+    key = cache.key("prepare", workload=workload, target=spec.target.name, fmt=repr(spec.fmt),
                     variant=str(spec.variant), opt=spec.opt, shape=repr(spec.shape), settings=repr(spec.settings),
-                    library=[spec.library.name, spec.library.fingerprint])  # fmt: skip
+                    library=[spec.library.name, spec.library.fingerprint], files=workload_files(spec.workload),
+                    packages={name: package_version(name) for name in HOST_PACKAGES})  # fmt: skip
 
     def compute() -> Prepared:
         stored = cache.fetch_prepared(key)
@@ -232,6 +252,7 @@ def _not_built(spec: BuildSpec, flags: str, message: str) -> Measured:
 
 def _measured(spec: BuildSpec, planned: BuildPlan, prepared, stages: Stages) -> Measured:
     cache = stages.options.cache
+    # The files the compiler reads are not in the key: the entry lists them, and a fetch checks them.
     key = cache.key("build", compiler=version(spec.target.compiler), plan=planned.identity())
 
     def compute() -> Measured:
@@ -240,7 +261,7 @@ def _measured(spec: BuildSpec, planned: BuildPlan, prepared, stages: Stages) -> 
             return stored
         compiled = stages.task(spec.label, compile_image, spec, prepared.sources, stages.executor.workspace)
         result = _received(compiled, planned)
-        cache.store_build(key, result)
+        cache.store_build(key, result, compiled.dependencies)
         return result
 
     try:
@@ -308,12 +329,12 @@ def executed(image: Image, target: Target, cut: dict[str, int], emulator: str, s
 
 def priced(executed_run: Executed, core: str | None, label: str, stages: Stages) -> Pricing:
     """The run of the image `label` names, priced with core's timing table (None: the stack depth alone): from the
-    cache, else a price task. Inputs: the run's own key (its ELF, machine, emulator, cut) and the core; the timing
-    tables and the pricing code are in every key's shaping inputs."""
+    cache, else a price task. Inputs: the run's own key (its ELF, machine, emulator, cut), the core and its timing
+    table's file; the pricing code is in the key as every stage's code is."""
     run, cache = executed_run.run, stages.options.cache
     if run.traced is None:
         return Pricing(None, run.trace_message)
-    key = cache.key("price", run=executed_run.key, core=core)
+    key = cache.key("price", run=executed_run.key, core=core, table=timing_table(core))
 
     def compute() -> Pricing:
         stored = cache.fetch_priced(key)
@@ -328,6 +349,19 @@ def priced(executed_run: Executed, core: str | None, label: str, stages: Stages)
         return cache.once(key, compute)[0]
     except TaskFailed as error:
         return Pricing(None, f"the price task failed: {error}")
+
+
+def timing_table(core: str | None) -> str | None:
+    """The digest of the file holding core's timing table; when none can be named (no table, or the tables do
+    not load), of every table file, so a table added or mended reprices."""
+    if core is None:
+        return None
+    try:
+        model = timing_models().get(core)
+    except TimingError:
+        model = None
+    files = [model.path] if model is not None else sorted(TIMING.glob("*.toml"))
+    return hashlib.sha256(b"".join(path.name.encode() + b"\0" + path.read_bytes() for path in files)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -417,7 +451,7 @@ def _emulated(cell: Cell, row: ResultRow, image: BuiltImage, cells: Cells) -> Ce
     pricing = priced(cell_run, cell.target.name, image.measured.image.spec.label, cells.stages)
     expected = image.host.expected_predictions if image.host is not None else None
     records = RunRecords(run, pricing.priced, pricing.error, baseline_peak, cells.tools[EMULATOR], expected,
-                         image.deployed_weights)  # fmt: skip
+                         image.deployed_weights, image.host)  # fmt: skip
     instructions, training = run_tables(cell, run, pricing.priced)
     return CellOutcome(with_run(row, cell, records), (), instructions, training)
 

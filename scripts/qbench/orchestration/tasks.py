@@ -25,7 +25,7 @@ from qbench.execution.runners import RunnerUnavailable, runner_for
 from qbench.execution.timing import CodeImage, TimingError, TimingModel, load_timing_models
 from qbench.execution.trace import FunctionMap, RegionFigures, TraceError, region_figures
 from qbench.hardware.targets import Target
-from qbench.images.build import BuildSpec, build, configure, plan
+from qbench.images.build import BuildSpec, build, configure, dependencies, plan
 from qbench.images.matrix import Variant
 from qbench.images.workloads import HostFigures, WorkloadSources
 from qbench.records.results import Status
@@ -66,6 +66,8 @@ class Compiled:
     error: str | None  # why it did not build, or could not be measured
     sizes: ImageSizes | None
     symbols: tuple[SymbolSize, ...]
+    # The files the compiler read, with their SHA-256 (images.build.dependencies); None when it left no list.
+    dependencies: tuple[tuple[str, str], ...] | None = None
 
 
 def compile_image(spec: BuildSpec, sources: WorkloadSources, workspace: Path | None) -> Compiled:
@@ -77,7 +79,7 @@ def compile_image(spec: BuildSpec, sources: WorkloadSources, workspace: Path | N
         planned.output, planned.output.read_bytes() if image.ok else None,
         None if log is None else log.replace(place, IMAGE_PLACE),
         None if measured.error is None else measured.error.replace(place, IMAGE_PLACE),
-        measured.sizes, measured.symbols,
+        measured.sizes, measured.symbols, dependencies(planned) if image.ok else None,
     )  # fmt: skip
 
 

@@ -80,6 +80,9 @@ class ResultRow:
     lib_bss: int | None = None
     lib_flash: int | None = None
     lib_ram_static: int | None = None
+    # What deploying the network costs in flash: lib_flash less the test split's tables (test_data_bytes), i.e. the
+    # library, its tables, the weights, the harness and every run-time helper they call (soft-float, libm).
+    deployed_flash: int | None = None
     img_code: int | None = None
     img_rodata: int | None = None
     img_data: int | None = None
@@ -111,6 +114,16 @@ class ResultRow:
     accuracy_device: float | None = None  # the deployed image on the test split, in the emulator
     test_samples: int | None = None
     matches_reference: bool | None = None  # every prediction equals qnn's bit-exact model's (Q formats)
+    # Data-driven workloads: the test set every accuracy (or error) was measured on: a file, or qbench's split.
+    test_set: str = ""
+    input_scaling: str = ""  # (x - offset) / scale as applied on the host and to the device's test inputs
+    # Regression workloads, in the target's units on the test set: the device's errors, the float network's beside.
+    mae_device: float | None = None
+    rmse_device: float | None = None
+    max_error_device: float | None = None
+    mae_float_host: float | None = None
+    rmse_float_host: float | None = None
+    max_error_float_host: float | None = None
     # Instructions executed per region occurrence (qbench.trace): the mean over the first *_occurrences
     # occurrences of the region in a traced run of this row's own ELF, net of the markers' cost.
     instr_forward: float | None = None  # one feedForward
@@ -127,6 +140,10 @@ class ResultRow:
     est_cycles_train_step_max: float | None = None
     est_us_forward: float | None = None  # central estimate at the core file's clock
     est_us_train_step: float | None = None
+    # Non-sequential instruction fetches per occurrence (taken branches, calls, returns), net of the markers: what
+    # a part's flash wait states are paid on in the slowest case (targets/timing/README.md, "Flash wait states").
+    nonseq_fetches_forward: float | None = None
+    nonseq_fetches_train_step: float | None = None
     emulated_cpu: str = ""  # the CPU the emulator modelled (QEMU's micro:bit is a cortex-m0 for a cortex-m0plus row)
     stack_peak: int | None = None  # bytes: the deeper of stack_painted and stack_sp_depth
     stack_painted: int | None = None  # bytes: the deepest word written on the painted stack over the whole run
@@ -134,6 +151,14 @@ class ResultRow:
     ram_total: int | None = None  # data + bss + stack_peak
     exception_frame: int | None = None  # bytes one exception stacks below the deepest stack pointer (budgets)
     lib_ram_total: int | None = None  # lib_ram_static + stack_peak - the baseline's stack_peak
+
+
+def deployed_flash_bytes(lib_flash: int | None, test_data_bytes: int | None) -> int | None:
+    """Flash deploying the network costs: the image less the empty baseline (lib_flash) less the test split an
+    image carries to be scored (test_data_bytes, None for none); None when lib_flash was not measured."""
+    if lib_flash is None:
+        return None
+    return lib_flash - (test_data_bytes or 0)
 
 
 @dataclass(frozen=True)
@@ -449,7 +474,15 @@ RETIRED_COLUMNS = ("trace_elf",)
 
 
 def _without_retired_columns(row: Any) -> Any:
-    return {key: value for key, value in row.items() if key not in RETIRED_COLUMNS} if isinstance(row, dict) else row
+    """A row as this qbench reads it: retired columns dropped, and deployed_flash (a column since issue 23) derived
+    from lib_flash and test_data_bytes where an earlier qbench did not write it."""
+    if not isinstance(row, dict):
+        return row
+    row = {key: value for key, value in row.items() if key not in RETIRED_COLUMNS}
+    flash, test_data = row.get("lib_flash"), row.get("test_data_bytes")
+    if "deployed_flash" not in row and type(flash) is int and (test_data is None or type(test_data) is int):
+        row["deployed_flash"] = deployed_flash_bytes(flash, test_data)
+    return row
 
 
 class _ResultsDocument(BaseModel):
@@ -533,7 +566,7 @@ def _json_document(path: Path, directory: Path) -> Any:
 
 def read_results(directory: Path) -> SavedResults:
     """Results written by write_results, or by an earlier qbench this one still reads (rows without library or
-    with trace_elf, no article.csv); anything else is a ResultsFileError."""
+    deployed_flash, or with trace_elf, no article.csv); anything else is a ResultsFileError."""
     path = directory / "results.json"
     try:
         document = _ResultsDocument.model_validate(_json_document(path, directory))

@@ -147,16 +147,18 @@ def _percent(fraction) -> float | None:
 HEADLINE_KEYS = ["workload", "network", "library", "core", "qformat", "opt"]
 
 
-def headline_table(rows: pd.DataFrame, symbols: pd.DataFrame, clock_hz: float = COMPARISON_CLOCK_HZ) -> pd.DataFrame:
+def headline_table(rows: pd.DataFrame, clock_hz: float = COMPARISON_CLOCK_HZ) -> pd.DataFrame:
     """What the network costs on each core, one row per core (and workload, network, library, format, level):
-    the network's own flash, library RAM with the measured stack (static RAM where the image did not run),
+    deployed flash (the image less the empty baseline and the test split: the library, its tables, the weights,
+    the harness and the run-time helpers it calls, such as soft-float; not the network's own bytes alone, which
+    leave out those helpers), library RAM with the measured stack (static RAM where the image did not run),
     instructions and estimated time at one clock per inference (the inference-only image's, else the trainable
     one's) and per training step, whether it learned, the deployed outputs and accuracy. Cortex-M cores only
     when the run has any (the host's x86-64 objects are sizes only). Columns nothing filled are left out."""
     good = ok_rows(rows)
     if is_cortex_m(good).any():
         good = good[is_cortex_m(good)]
-    good = with_network_bytes(good, symbols)
+    good = good.assign(deployed_flash=deployed_flash(good))
     clock = f"{clock_hz / 1e6:g} MHz"
     records = []
     for key, variants in variants_by_cell(good, HEADLINE_KEYS).items():
@@ -164,8 +166,8 @@ def headline_table(rows: pd.DataFrame, symbols: pd.DataFrame, clock_hz: float = 
         deployed = inference if inference is not None else trainable
         records.append({
             **dict(zip(HEADLINE_KEYS, key, strict=True)),
-            "flash, trainable": _figure(trainable, "network_flash"),
-            "flash, inference": _figure(inference, "network_flash"),
+            "deployed flash, trainable": _figure(trainable, "deployed_flash"),
+            "deployed flash, inference": _figure(inference, "deployed_flash"),
             "RAM with stack, trainable": _with_stack(trainable),
             "RAM with stack, inference": _with_stack(inference),
             "static RAM, trainable": _static_only(trainable),
@@ -201,9 +203,11 @@ def first_networks(rows: pd.DataFrame) -> pd.DataFrame:
 def footprint_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
     """Flash and static RAM of every successful cell at three scopes: the network's own bytes (its symbol
     groups), the library cost (the image minus the empty baseline: the workload harness included) and the whole
-    image."""
+    image; and the deployed flash (the library cost less the test split's tables)."""
     good = with_network_bytes(ok_rows(rows), symbols)
-    columns = ["network_flash", "lib_flash", "img_flash", "network_ram", "lib_ram_static", "img_ram_static"]
+    good = good.assign(deployed_flash=deployed_flash(good).astype("Int64"))
+    columns = ["network_flash", "deployed_flash", "lib_flash", "img_flash", "network_ram", "lib_ram_static",
+               "img_ram_static"]  # fmt: skip
     return good[KEY_COLUMNS + columns].reset_index(drop=True)
 
 
@@ -252,7 +256,38 @@ def budget_ram(row) -> int:
 
 
 BUDGET_COLUMNS = ["part", "core", "library", "network", "qformat", "variant", "opt", "ram", "img_flash_pct",
-                  "img_ram_pct", "fits", "est_us_forward", "est_us_train_step"]
+                  "img_ram_pct", "fits", "flash_fetch", "est_us_forward_min", "est_us_forward_max",
+                  "est_us_train_step_min", "est_us_train_step_max"]  # fmt: skip
+
+
+def fetch_text(part: Part) -> str:
+    """The flash facts that set a part's speed: '1 WS, prefetch', '3 WS, prefetch, cache', '0 WS'."""
+    return ", ".join([f"{part.flash_wait_states} WS", *(["prefetch"] if part.prefetch else []),
+                      *(["cache"] if part.instruction_cache else [])])  # fmt: skip
+
+
+def part_cycles(row, part: Part, region: str) -> tuple[float | None, float | None]:
+    """A row's estimated cycles for one region (forward, train_step) on the part, flash wait states counted
+    (Part.cycle_range): (fastest, slowest); None where not estimated, and the slowest None where the part has wait
+    states but the row has no count of non-sequential fetches (results from before the count existed)."""
+    minimum, maximum = getattr(row, f"est_cycles_{region}_min", None), getattr(row, f"est_cycles_{region}_max", None)
+    if not is_measured(maximum):
+        return None, None
+    jumps = getattr(row, f"nonseq_fetches_{region}", None)
+    instructions = getattr(row, f"instr_{region}", None)
+    jumps, instructions = (value if is_measured(value) else None for value in (jumps, instructions))
+    best = float(minimum) if is_measured(minimum) else None
+    fastest, slowest = part.cycle_range(best or 0.0, float(maximum), jumps, instructions)
+    if best is None:
+        fastest = None
+    if part.flash_wait_states and jumps is None:
+        return (fastest if part.fetch_hidden else None), None
+    return fastest, slowest
+
+
+def part_latency_us(row, part: Part, region: str = "forward") -> tuple[float | None, float | None]:
+    """part_cycles as µs at the part's clock."""
+    return tuple(microseconds(cycles, part.clock_hz) for cycles in part_cycles(row, part, region))  # type: ignore
 
 
 def part_label(part: Part) -> str:
@@ -264,7 +299,7 @@ def part_label(part: Part) -> str:
 def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
     """Every successful cell against every part with its core: the share of the part's flash and RAM the whole
     image takes (budget_ram), whether it fits, and the estimated time per inference and per training step at
-    the part's own clock."""
+    the part's own clock, fastest to slowest with its flash wait states (part_cycles)."""
     good = tuples_of(ok_rows(rows))
     records = []
     for part in parts.values():
@@ -278,8 +313,10 @@ def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
                 "img_flash_pct": percent(row.img_flash, part.flash_bytes),
                 "img_ram_pct": percent(image_ram, part.ram_bytes),
                 "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
-                "est_us_forward": microseconds(row.est_cycles_forward, part.clock_hz),
-                "est_us_train_step": microseconds(row.est_cycles_train_step, part.clock_hz),
+                "flash_fetch": fetch_text(part),
+                **dict(zip(("est_us_forward_min", "est_us_forward_max"), part_latency_us(row, part), strict=True)),
+                **dict(zip(("est_us_train_step_min", "est_us_train_step_max"),
+                           part_latency_us(row, part, "train_step"), strict=True)),
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=BUDGET_COLUMNS)
 
@@ -538,8 +575,13 @@ def _decided_by(token: str, values: list[str], present: list[set[str]]) -> bool:
 
 
 def deployed_flash(rows: pd.DataFrame) -> pd.Series:
-    """Library flash without the test split's tables: what deploying the network costs."""
-    return rows["lib_flash"] - rows["test_data_bytes"].fillna(0)
+    """Library flash without the test split's tables: what deploying the network costs (the library, its tables,
+    the weights, the harness and every run-time helper they call). The rows' deployed_flash column where it is
+    filled, derived from lib_flash and test_data_bytes where it is not (rows made without it)."""
+    derived = rows["lib_flash"] - rows["test_data_bytes"].fillna(0)
+    if "deployed_flash" not in rows:
+        return derived
+    return rows["deployed_flash"].where(rows["deployed_flash"].notna(), derived)
 
 
 def library_ram(rows: pd.DataFrame) -> pd.Series:
@@ -657,3 +699,29 @@ def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
                        f"{metric}_r2": line.r_squared}  # fmt: skip
         records.append(record)
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def test_sets_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The test set every accuracy (or error) of a data-driven workload was measured on: a file used as given, or
+    qbench's own split (which: fraction, seed, sizes; `qbench split` writes it), with the samples the device ran."""
+    if "test_set" not in rows.columns:
+        return pd.DataFrame()
+    named = rows[rows["test_set"].fillna("").astype(str) != ""]
+    if named.empty:
+        return pd.DataFrame()
+    table = named.groupby(["workload", "test_set"], sort=True, dropna=False).agg(
+        test_samples=("test_samples", "max"), rows=("status", "size")).reset_index()  # fmt: skip
+    return table
+
+
+def regression_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Regression workloads: the device's MAE, RMSE and largest error on the test set, in the target's units,
+    beside the float network's on the host."""
+    if "mae_device" not in rows.columns and "mae_float_host" not in rows.columns:
+        return pd.DataFrame()
+    good = ok_rows(rows)
+    good = good[good["mae_float_host"].notna()] if "mae_float_host" in good.columns else good.iloc[0:0]
+    columns = ["workload", "network", "library", "core", "qformat", "opt", "test_samples", "mae_device",
+               "mae_float_host", "rmse_device", "rmse_float_host", "max_error_device", "max_error_float_host",
+               "matches_reference"]  # fmt: skip
+    return good[[column for column in columns if column in good.columns]].reset_index(drop=True)

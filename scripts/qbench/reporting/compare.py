@@ -26,7 +26,8 @@ class Better(StrEnum):
 METRICS: dict[str, Better] = {
     # sizes
     **dict.fromkeys(("lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "img_code",
-                     "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static", "test_data_bytes"),
+                     "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static", "test_data_bytes",
+                     "deployed_flash"),
                     Better.SMALLER),
     # RAM and stack
     **dict.fromkeys(("ram_total", "lib_ram_total", "exception_frame", "stack_peak", "stack_painted",
@@ -40,6 +41,9 @@ METRICS: dict[str, Better] = {
     **dict.fromkeys(("iterations", "final_error", "weights_saturated", "inputs_saturated"), Better.SMALLER),
     "accuracy_float_host": Better.LARGER,
     "accuracy_device": Better.LARGER,
+    # regression workloads: errors in the target's units
+    **dict.fromkeys(("mae_device", "rmse_device", "max_error_device", "mae_float_host", "rmse_float_host",
+                     "max_error_float_host"), Better.SMALLER),
     "learned": Better.TRUE,
     "learned_exact": Better.TRUE,  # False: the device's outputs are right only through overflow
     "matches_reference": Better.TRUE,

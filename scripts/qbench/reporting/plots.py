@@ -572,6 +572,21 @@ def legend_outside(figure: Figure, title: str | None = None, columns: int = 1) -
                       fontsize="small", title_fontsize="small")  # fmt: skip
 
 
+def label_points(axes: Axes, xs: Iterable, ys: Iterable, labels: Iterable[str]) -> None:
+    """A small label beside each point with a value on both axes (explore's plot: network and format). Points at
+    the same place share one label, their texts joined, so none is drawn over another."""
+    at: dict[tuple[float, float], list[str]] = {}
+    for x, y, label in zip(xs, ys, labels, strict=True):
+        if pd.notna(x) and pd.notna(y):
+            at.setdefault((float(x), float(y)), []).append(label)
+    middle = (min(x for x, _ in at) + max(x for x, _ in at)) / 2 if at else 0.0
+    for (x, y), texts in at.items():
+        right = x > middle  # labels of the right half go left of their point, so none runs off the panel
+        axes.annotate("\n".join(dict.fromkeys(texts)), (x, y), xytext=(-4 if right else 4, 4),
+                      textcoords="offset points", ha="right" if right else "left", fontsize="x-small",
+                      color="#444444")  # fmt: skip
+
+
 def log_scale(axes: Axes) -> None:
     """So that one large value does not flatten the others."""
     axes.set_yscale("log")

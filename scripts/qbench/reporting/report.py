@@ -42,6 +42,8 @@ MEAN_COLUMNS = ("instr_forward", "instr_train_step", "instructions", "instructio
                 "instructions per training step")  # fmt: skip
 FAILURE_KINDS_SHOWN = 5
 PLOT_SECTIONS = plots.SECTIONS  # the template places each
+REGRESSION_DECIMALS = {f"{figure}_{where}": 4 for figure in ("mae", "rmse", "max_error")
+                       for where in ("device", "float_host")}  # fmt: skip
 FORMAT_DECIMALS = {"accuracy_float_host": 4, "accuracy_device": 4, "flash_vs_float": 2, "instr_vs_float": 2}
 SCALING_DECIMALS = {f"{metric}_{part}": digits for metric in ("flash", "ram", "instructions")
                     for part, digits in (("per_connection", 2), ("fixed", 0), ("r2", 4))}  # fmt: skip
@@ -255,7 +257,7 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
             return Table("", "")
         return table(analysis.function_share_table(saved.instructions, image["key"], region), PERCENT_DECIMALS)
 
-    speed_decimals = {column: 1 for column in ("est_us_forward", "est_us_train_step")}
+    speed_decimals = {f"est_us_{region}_{end}": 1 for region in ("forward", "train_step") for end in ("min", "max")}
     return {
         "article": markdown(analysis.article_table(saved.article), {"text_ratio": 2, "bss_ratio": 2}),
         "emulated_elsewhere": analysis.emulated_elsewhere(rows),
@@ -275,6 +277,8 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         "learning": table(analysis.cores_together(analysis.learning_table(rows)), {"final_error": 4}),
         "formats": table(analysis.format_table(rows), FORMAT_DECIMALS) if compares_formats(rows) else "",
         "side_by_side": table(analysis.libraries_table(rows), FORMAT_DECIMALS),
+        "test_sets": markdown(analysis.test_sets_table(rows)),
+        "regression": table(analysis.regression_table(rows), REGRESSION_DECIMALS),
         "scaling": table(analysis.scaling_table(rows), SCALING_DECIMALS),
         "forward_functions": functions("forward"),
         "train_functions": functions("train_step"),
@@ -334,7 +338,7 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[
     context = {**first_screen(saved, parts), **details(saved, parts, figures)}
     text = ""
     for rows, narrowed in headline_candidates(saved.rows):
-        cost = table(analysis.headline_table(rows, saved.symbols), headline_decimals())
+        cost = table(analysis.headline_table(rows), headline_decimals())
         text = template.render(**context, cost=cost, narrowed=narrowed)
         if first_screen_lines(text) <= FIRST_SCREEN_LINES:
             break

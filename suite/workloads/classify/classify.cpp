@@ -38,9 +38,11 @@ constexpr workload::StoredType testStored[] = {
 static_assert(sizeof(testStored) / sizeof(testStored[0]) == QBENCH_SAMPLES * QBENCH_INPUTS,
               "the test inputs do not match the network");
 
+#ifndef QBENCH_REGRESSION
 constexpr std::uint8_t testLabels[QBENCH_SAMPLES] = {
 #include QBENCH_LABELS_INCLUDE
 };
+#endif
 
 workload::NetworkType network;
 
@@ -53,6 +55,18 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void loadSample(st
     }
 }
 
+#ifdef QBENCH_REGRESSION
+// A regression (QBENCH_REGRESSION): the first output as reported (raw, or a float x 2^16); the host reads it
+// back in the target's units.
+workload::ReportedType regress(const ValueType* inputs) {
+    ValueType outputs[QBENCH_OUTPUTS];
+    qbench_region_begin(qbenchRegionForward);
+    Adapter::feedForward(network, inputs);
+    qbench_region_end(qbenchRegionForward);
+    Adapter::getLearnedValues(network, outputs);
+    return workload::reported(outputs[0]);
+}
+#else
 // The first output with the largest value, as numpy.argmax picks it.
 std::int32_t classify(const ValueType* inputs) {
     ValueType outputs[QBENCH_OUTPUTS];
@@ -71,6 +85,7 @@ std::int32_t classify(const ValueType* inputs) {
     }
     return best;
 }
+#endif
 
 }  // namespace
 
@@ -82,6 +97,14 @@ int main() {
     qbench_region_begin(qbenchRegionEmpty);
     qbench_region_end(qbenchRegionEmpty);
     Adapter::loadWeights(network, deployedWeights.at);
+#ifdef QBENCH_REGRESSION
+    qbench::ReportLine("predictions").listOf("outputs", QBENCH_SAMPLES, [](std::size_t sample) {
+        ValueType inputs[QBENCH_INPUTS];
+        loadSample(sample, inputs);
+        return regress(inputs);
+    });
+    qbench::ReportLine("regressed").field("total", std::uint32_t{QBENCH_SAMPLES});
+#else
     // Each prediction is printed as it is made: no array of them in RAM.
     std::uint32_t correct = 0;
     qbench::ReportLine("predictions").listOf("classes", QBENCH_SAMPLES, [&correct](std::size_t sample) {
@@ -92,6 +115,7 @@ int main() {
         return predicted;
     });
     qbench::ReportLine("classified").field("correct", correct).field("total", std::uint32_t{QBENCH_SAMPLES});
+#endif
     qbench::ReportLine("end").field("status", 0);
     return 0;
 }
