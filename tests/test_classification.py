@@ -354,3 +354,11 @@ def test_frame_columns_for_classification():
     frame = rows_frame([_row("q8.8", 67, 1, 1.0, accuracy_device=0.5, matches_reference=True, weights_saturated=2)])
     assert frame["weights_saturated"].dtype == "Int64" and frame["matches_reference"].dtype == "boolean"
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_the_quantization_error_is_the_largest_output_difference():
+    from qbench.models.classification import quantization_error
+
+    raw = [[256, 128], [-64, 0]]  # Q8.8: 1.0, 0.5; -0.25, 0.0
+    floats = [[0.999, 0.5], [-0.25, 0.003]]
+    assert quantization_error(raw, floats, 8) == pytest.approx(0.003)

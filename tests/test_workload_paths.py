@@ -6,6 +6,7 @@ recorded; qbench split writes the exact parts; a malformed [data] table is one l
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +82,11 @@ def test_a_breast_cancer_folder_runs_on_the_device_like_a_built_in_workload(fold
     assert "qbench's split of scikit-learn's breast_cancer: test_fraction 0.3, split_seed 1" in row["test_set"]
     assert "171 test, 398 train of 569 samples" in row["test_set"]
     assert row["input_scaling"].startswith("standard (fitted on the train part): (x - [")
+    assert 0 < row["quantization_error"] < 2**-10  # q16.16's outputs against the float network's
     report = (out / "report.md").read_text()
     assert "## Test sets" in report and "qbench's split of scikit-learn's breast_cancer" in report
+    assert "Quantisation error (`quantization_error`)" in report
+    assert re.search(r"\|\s*quantization_error\s*\|", report)
 
 
 def test_a_csv_regression_reports_its_errors_on_the_device_in_the_targets_units(folders):
@@ -99,6 +103,7 @@ def test_a_csv_regression_reports_its_errors_on_the_device_in_the_targets_units(
     assert row["mae_device"] <= row["rmse_device"] <= row["max_error_device"]
     assert row["mae_float_host"] < 1.5  # the targets span about 10 units
     assert "## Regression" in (out / "report.md").read_text()
+    assert 0 < row["quantization_error"] < 2**-10  # q16.16's output against the float network's
 
 
 def test_a_regression_report_parses():

@@ -96,6 +96,7 @@ class HostFigures:
     expected_predictions: tuple[int, ...] | None = None  # a regression's: the bit-exact model's raw outputs
     test_set: str | None = None  # the test split's origin and size (a file, or qbench's split)
     input_scaling: str | None = None  # the inputs' scaling with its parameters, the same on host and device
+    quantization_error: float | None = None  # classification.Deployment.quantization_error
     # A regression: the test targets in their units, units = output * target_scale + target_offset, and the
     # float network's MAE, RMSE and largest error on the host.
     test_targets: tuple[float, ...] | None = None
@@ -315,7 +316,8 @@ def _classification(description: Description, folder: str | None = None, fingerp
         figures = HostFigures(shape.connections, deployment.weights_saturated, deployment.inputs_saturated,
                               deployment.accuracy_float_host, deployment.expected_predictions,
                               deployment.test_set or None)  # fmt: skip
-        figures = replace(figures, input_scaling=deployment.input_scaling or None)
+        figures = replace(figures, input_scaling=deployment.input_scaling or None,
+                          quantization_error=deployment.quantization_error)  # fmt: skip
         regression = deployment.regression
         if regression is None:
             return figures

@@ -196,6 +196,9 @@ class Deployment:
     test_set: str = ""  # where the test split comes from, and its size
     input_scaling: str = ""  # the scaling applied on the host and to the device's test inputs, with its parameters
     regression: Regression | None = None
+    # The largest difference, over the test set's outputs, between the format's (qnn's bit-exact model, which the
+    # device matches) and the float network's; None for float formats.
+    quantization_error: float | None = None
 
 
 @dataclass(frozen=True)
@@ -273,5 +276,14 @@ def deploy(description: Description, fmt: NumberFormat, network: FloatNetwork) -
         expected = tuple(int(row[0]) for row in outputs)
     else:
         expected = tuple(int(p) for p in predictions(outputs))
+    difference = quantization_error(outputs, network.forward(split.test_inputs), fmt.fractional_bits)
     return Deployment(weights.raw, inputs_q.raw, labels, weights.saturated, inputs_q.saturated,
-                      host_accuracy, expected, split.test_set, _scaling(description), regression)  # fmt: skip
+                      host_accuracy, expected, split.test_set, _scaling(description), regression,
+                      difference)  # fmt: skip
+
+
+def quantization_error(raw_outputs: np.ndarray, float_outputs: np.ndarray, fractional_bits: int) -> float:
+    """The largest |format output - float output| over every sample and output, the format's raw integers
+    read at 2^-fractional_bits."""
+    values = np.array(raw_outputs, dtype=np.float64) / float(1 << fractional_bits)
+    return float(np.max(np.abs(values - np.asarray(float_outputs, dtype=np.float64))))

@@ -97,6 +97,7 @@ def with_host_figures(row: ResultRow, figures: HostFigures) -> ResultRow:
         row, connections=figures.connections, weights_saturated=figures.weights_saturated,
         inputs_saturated=figures.inputs_saturated, accuracy_float_host=figures.accuracy_float_host,
         test_set=figures.test_set or "", input_scaling=figures.input_scaling or "",
+        quantization_error=figures.quantization_error,
         mae_float_host=figures.mae_float_host, rmse_float_host=figures.rmse_float_host,
         max_error_float_host=figures.max_error_float_host,
     )  # fmt: skip

@@ -117,6 +117,9 @@ class ResultRow:
     # Data-driven workloads: the test set every accuracy (or error) was measured on: a file, or qbench's split.
     test_set: str = ""
     input_scaling: str = ""  # (x - offset) / scale as applied on the host and to the device's test inputs
+    # The largest difference between the format's outputs (qnn's bit-exact model, which the device matches:
+    # matches_reference) and the float network's, over the test set: how far quantisation moves any output.
+    quantization_error: float | None = None
     # Regression workloads, in the target's units on the test set: the device's errors, the float network's beside.
     mae_device: float | None = None
     rmse_device: float | None = None

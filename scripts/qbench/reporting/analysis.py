@@ -714,6 +714,19 @@ def test_sets_table(rows: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def quantization_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per format on each test set: the device's figure beside the float network's, and the quantisation error
+    that bounds how far apart they can be (columns a run has no value in are left out)."""
+    if "quantization_error" not in rows.columns:
+        return pd.DataFrame()
+    good = ok_rows(rows)
+    good = good[good["quantization_error"].notna()]
+    columns = ["workload", "network", "library", "core", "qformat", "test_samples", "accuracy_device",
+               "accuracy_float_host", "mae_device", "mae_float_host", "quantization_error"]  # fmt: skip
+    table = good[[column for column in columns if column in good.columns]]
+    return table.dropna(axis="columns", how="all").reset_index(drop=True)
+
+
 def regression_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Regression workloads: the device's MAE, RMSE and largest error on the test set, in the target's units,
     beside the float network's on the host."""

@@ -41,6 +41,8 @@ CONTEXT_COLUMNS = ("workload", "network", "library", "core", "qformat", "variant
 MEAN_COLUMNS = ("instr_forward", "instr_train_step", "instructions", "instructions per inference",
                 "instructions per training step")  # fmt: skip
 FAILURE_KINDS_SHOWN = 5
+QUANTIZATION_DECIMALS = {"accuracy_device": 4, "accuracy_float_host": 4, "mae_device": 4, "mae_float_host": 4,
+                         "quantization_error": 6}  # fmt: skip
 PLOT_SECTIONS = plots.SECTIONS  # the template places each
 REGRESSION_DECIMALS = {f"{figure}_{where}": 4 for figure in ("mae", "rmse", "max_error")
                        for where in ("device", "float_host")}  # fmt: skip
@@ -278,6 +280,7 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         "formats": table(analysis.format_table(rows), FORMAT_DECIMALS) if compares_formats(rows) else "",
         "side_by_side": table(analysis.libraries_table(rows), FORMAT_DECIMALS),
         "test_sets": markdown(analysis.test_sets_table(rows)),
+        "quantization": table(analysis.quantization_table(rows), QUANTIZATION_DECIMALS),
         "regression": table(analysis.regression_table(rows), REGRESSION_DECIMALS),
         "scaling": table(analysis.scaling_table(rows), SCALING_DECIMALS),
         "forward_functions": functions("forward"),
