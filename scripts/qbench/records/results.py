@@ -8,6 +8,7 @@ it reads against a pydantic schema made from the row dataclasses here.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -638,6 +639,9 @@ def _csv_rows(path: Path, row_type: type) -> list[dict]:
 
 
 def _training_log(path: Path) -> pd.DataFrame:
+    plain = _plain_log(path)
+    if plain is not None:
+        return plain
     frame = _csv_text(path)
     header = tuple(frame.columns)
     weights = header[len(TRAINING_COLUMNS) :]
@@ -645,9 +649,6 @@ def _training_log(path: Path) -> pd.DataFrame:
         raise ResultsFileError(
             f"{path}: columns {list(header)} are not a training log's ({', '.join(TRAINING_COLUMNS)}, w0, w1, …)"
         )
-    plain = _plain_numbers(frame, integers=("iteration", "error_raw"))
-    if plain is not None:
-        return plain
     return pd.DataFrame.from_records(_validated(path, frame, TrainingLogRow, weights), columns=list(header))
 
 
@@ -655,13 +656,20 @@ _INTEGER_TEXT = r"-?\d+"
 _FLOAT_TEXT = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
 
 
-def _plain_numbers(frame: pd.DataFrame, integers: tuple[str, ...]) -> pd.DataFrame | None:
-    """A log whose every cell is a plain decimal number (as qbench writes them), typed column by column at once:
-    the same values the row schema gives, which runs only for anything else, to accept it or name what is wrong."""
-    typed = {}
-    for column in frame.columns:
-        integer = column in integers
-        if not frame[column].str.fullmatch(_INTEGER_TEXT if integer else _FLOAT_TEXT).all():
-            return None
-        typed[column] = frame[column].astype("int64" if integer else "float64")
-    return pd.DataFrame(typed, columns=frame.columns)
+def _plain_log(path: Path) -> pd.DataFrame | None:
+    """A log exactly as qbench writes it (its header, then plain decimal numbers only), typed in one read: the
+    values the row schema gives, which checks anything else, to accept it or name what is wrong (None here)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    header, _, body = text.partition("\n")
+    columns = header.split(",")
+    weights = len(columns) - len(TRAINING_COLUMNS)
+    if weights < 0 or tuple(columns) != (*TRAINING_COLUMNS, *(f"w{i}" for i in range(weights))):
+        return None
+    line = rf"{_INTEGER_TEXT},{_FLOAT_TEXT},{_INTEGER_TEXT}(?:,{_FLOAT_TEXT}){{{weights}}}\n"
+    if not body or re.fullmatch(rf"(?:{line})+", body) is None:
+        return None
+    types = {column: "int64" if column in ("iteration", "error_raw") else "float64" for column in columns}
+    return pd.read_csv(io.StringIO(text), dtype=types)  # pandas parses decimals exactly (as float() does)
