@@ -55,25 +55,27 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void loadSample(st
     }
 }
 
+// One inference, the forward region measured around it; its outputs.
+static inline void forwardMeasured(const ValueType* inputs, ValueType* outputs) {
+    qbench_region_begin(qbenchRegionForward);
+    Adapter::feedForward(network, inputs);
+    qbench_region_end(qbenchRegionForward);
+    Adapter::getLearnedValues(network, outputs);
+}
+
 #ifdef QBENCH_REGRESSION
 // A regression (QBENCH_REGRESSION): the first output as reported (raw, or a float x 2^16); the host reads it
 // back in the target's units.
 workload::ReportedType regress(const ValueType* inputs) {
     ValueType outputs[QBENCH_OUTPUTS];
-    qbench_region_begin(qbenchRegionForward);
-    Adapter::feedForward(network, inputs);
-    qbench_region_end(qbenchRegionForward);
-    Adapter::getLearnedValues(network, outputs);
+    forwardMeasured(inputs, outputs);
     return workload::reported(outputs[0]);
 }
 #else
 // The first output with the largest value, as numpy.argmax picks it.
 std::int32_t classify(const ValueType* inputs) {
     ValueType outputs[QBENCH_OUTPUTS];
-    qbench_region_begin(qbenchRegionForward);
-    Adapter::feedForward(network, inputs);
-    qbench_region_end(qbenchRegionForward);
-    Adapter::getLearnedValues(network, outputs);
+    forwardMeasured(inputs, outputs);
     std::int32_t best = 0;
     workload::Number largest = workload::number(outputs[0]);
     for (std::int32_t output = 1; output < QBENCH_OUTPUTS; ++output) {
