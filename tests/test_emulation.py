@@ -215,6 +215,10 @@ def test_misbehaving_firmware_gets_a_clear_status(tmp_path, monkeypatch, number,
 
 
 def test_stack_reserved_but_unwritten_counts_through_the_stack_pointer(tmp_path, monkeypatch):
+    """1 KB reserved and only its top word written. On cortex-m4 the frame is reserved by an immediate and its word
+    stored at an offset from SP, which shows the stack pointer; ARMv6-M reserves it through a register and stores
+    through another, which shows nothing of it (the plugin sees addresses, not registers): there the painted
+    stack is the figure."""
     workload = misbehaving(7)
     monkeypatch.setitem(WORKLOADS, workload.name, workload)
     out = tmp_path / "out"
@@ -222,12 +226,13 @@ def test_stack_reserved_but_unwritten_counts_through_the_stack_pointer(tmp_path,
                         "inference", "--workload", workload.name, "--out", str(out),
                         "--build-dir", str(tmp_path / "build")])  # fmt: skip
     assert code == 0
-    for row in read_results(out).rows.itertuples():
-        # 1 KB reserved and only its top word written: the painted stack misses most of what the stack pointer
-        # shows (the reporting code writes a few hundred bytes deep on its own).
-        assert row.stack_sp_depth >= row.stack_painted + 512, row
-        assert row.stack_peak == row.stack_sp_depth
-        assert row.ram_total == row.img_data + row.img_bss + row.stack_sp_depth
+    rows = read_results(out).rows.set_index("core")
+    m4, m0 = rows.loc["cortex-m4"], rows.loc["cortex-m0plus"]
+    # The painted stack misses most of what the stack pointer shows (the reporting code writes a few hundred bytes
+    # deep on its own).
+    assert m4.stack_sp_depth >= m4.stack_painted + 512
+    assert m4.stack_peak == m4.stack_sp_depth and m4.ram_total == m4.img_data + m4.img_bss + m4.stack_sp_depth
+    assert m0.stack_sp_depth <= m0.stack_painted == m0.stack_peak
 
 
 @pytest.mark.parametrize("core", ["cortex-m0plus", "cortex-m4"])

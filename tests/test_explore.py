@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
 from qbench.commands.cli import main as qbench_main
+from qbench.common.paths import TARGETS
 from qbench.hardware.targets import Part
 from qbench.orchestration.explore import Budget, NothingFits, candidates, explore, pareto_front
 from qbench.records.results import read_results
@@ -87,12 +90,28 @@ def test_a_latency_no_network_meets_is_one_line_and_exit_1(explored, capsys):
         (["--workload", "iris", "--part", "STM32L011K4", "--formats", "uq8.8"],
          "nothing to explore: no inference cell of iris on cortex-m0plus (STM32L011K4's core) can be built: uq8.8 is "
          "unsigned"),
-        (["--workload", "iris", "--part", "STM32H743ZI", "--max-latency-us", "100"],
-         "--max-latency-us cannot be checked on STM32H743ZI: its core cortex-m7 has no timing table"),
         (["--workload", "iris", "--part", "STM32L011K4", "--max-latency-us", "-3"], "'-3' is not a number of micro"),
     ],
 )
 def test_bad_input_is_one_line(arguments, message, capsys, tmp_path):
+    _refused_in_one_line(arguments, message, capsys, tmp_path)
+
+
+def test_a_latency_budget_on_a_core_without_a_cycle_model_is_refused(capsys, tmp_path):
+    """Every core qbench ships has a cycle model; a user's own core (a targets folder of their own) may not."""
+    targets = tmp_path / "targets"
+    shutil.copytree(TARGETS, targets)
+    core = (targets / "cores" / "cortex-m4.toml").read_text().replace('name = "cortex-m4"', 'name = "cortex-m85"')
+    (targets / "cores" / "cortex-m85.toml").write_text(core)
+    parts = tmp_path / "parts.toml"
+    parts.write_text('[M85PART]\ncore = "cortex-m85"\nflash_kib = 2048\nram_kib = 1024\nclock_mhz = 480\n')
+    _refused_in_one_line(["--workload", "iris", "--targets", str(targets), "--parts-file", str(parts), "--part",
+                          "M85PART", "--max-latency-us", "100"],
+                         "--max-latency-us cannot be checked on M85PART: its core cortex-m85 has no cycle model",
+                         capsys, tmp_path)  # fmt: skip
+
+
+def _refused_in_one_line(arguments, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_status:
         qbench_main(["explore", *arguments, "--out", str(tmp_path / "out")])
     assert exit_status.value.code == 2

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from qbench.execution.timing import TIMING, CodeImage, CycleRange, TimingError, load_timing_models
+from qbench.execution.timing import (
+    TIMING,
+    UNCLASSIFIED,
+    BlockVisit,
+    CodeImage,
+    CycleRange,
+    PricedVisit,
+    TimingError,
+    load_timing_models,
+)
 
 MODELS = load_timing_models()
 ALL_CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f")
@@ -286,6 +295,76 @@ def test_a_class_the_core_lacks_is_an_error_not_a_guess(tmp_path):
     umull = addresses(code, 2)[1]
     with pytest.raises(TimingError, match=r"cortex-m0plus.toml has no cycles for class 'mul_long' .*SMULL or UMULL"):
         MODELS["cortex-m0plus"].price(code, steps([umull]))
+
+
+SYSTEM = """
+    dmb
+    isb
+    nop
+"""
+
+
+@pytest.mark.parametrize(
+    ("core", "cycles"),
+    [
+        ("cortex-m0", CycleRange(4 + 4 + 1, 4 + 4 + 1, 4 + 4 + 1)),  # "DMB 4", "ISB 4", "NOP 1"
+        ("cortex-m0plus", CycleRange(3 + 3 + 1, 3 + 3 + 1, 3 + 3 + 1)),  # "DMB 3", "ISB 3", "NOP 1"
+        # DMB 1+B, B from 0 (the TRM's minimum) to 1 (a buffered store); ISB 1+B, B a refill P; NOP 1
+        ("cortex-m3", CycleRange(1 + 2 + 1, 1.5 + 3 + 1, 2 + 4 + 1)),
+        ("cortex-m4", CycleRange(1 + 2 + 1, 1.5 + 3 + 1, 2 + 4 + 1)),
+    ],
+)
+def test_barriers_are_priced(tmp_path, core, cycles):
+    assert price(tmp_path, core, SYSTEM, [0, 1, 2]) == cycles
+
+
+@pytest.mark.parametrize("core", ARMV7M_CORES)
+def test_a_preload_costs_between_a_nop_and_a_load(tmp_path, core):
+    # pld, pli: no Table 3-1 row; from a NOP's 1 to a single load's 2, each
+    assert price(tmp_path, core, "pld [r0]\n pli [r1, #8]\n", [0, 1]) == CycleRange(2, 3, 4)
+
+
+def test_a_dsp_result_used_as_an_address_stalls_like_an_alu_one(tmp_path):
+    # qadd 1 (Table 3-2) + ldr 2 + the section 3.3.2 stall 1 (its address r1 is the qadd's result)
+    assert price(tmp_path, "cortex-m4", "qadd r1, r1, r2\n ldr r0, [r1]\n", [0, 1]) == CycleRange(4, 4, 4)
+
+
+NO_CLASS = """
+    movs r0, #1
+    .inst.w 0xe840f000  @ tt r0, r0: ARMv8-M (Test Target), which no ARMv6-M or ARMv7-M core executes
+    adds r0, r0, r1
+"""
+UNDECODABLE = """
+    movs r0, #1
+    .short 0xffff, 0xffff  @ no Thumb instruction
+    adds r0, r0, r1
+"""
+
+
+def test_an_instruction_of_no_class_is_decoded_but_has_no_cycles(tmp_path):
+    code = CodeImage(assemble(tmp_path, "cortex-m4", NO_CLASS))
+    tt = addresses(code, 2)[1]
+    decoded = code.at(tt)
+    assert (decoded.klass, decoded.size, decoded.text) == (UNCLASSIFIED, 4, "tt r0, r0")
+    message = r"no cycles for class 'unclassified' \('tt r0, r0' at 0x2\): no timing class holds it"
+    with pytest.raises(TimingError, match=message):
+        MODELS["cortex-m4"].price(code, steps([tt]))
+
+
+def test_an_instruction_capstone_cannot_decode_is_an_error(tmp_path):
+    code = CodeImage(assemble(tmp_path, "cortex-m4", UNDECODABLE))
+    with pytest.raises(TimingError, match=r"cannot decode the instruction at 0x2"):
+        code.at(2)
+
+
+@pytest.mark.parametrize("source", [NO_CLASS, UNDECODABLE])
+@pytest.mark.parametrize("core", ALL_CORES)
+def test_a_visit_counts_an_instruction_it_cannot_price_and_prices_the_others(tmp_path, core, source):
+    code = CodeImage(assemble(tmp_path, "cortex-m4", source))
+    movs, unknown, adds = 0, 2, 6
+    visit = BlockVisit(previous=None, pcs=(movs, unknown, adds), following=None)
+    # movs 1 + adds 1 on every core (no context rule applies after an instruction of no class)
+    assert MODELS[core].price_visits(code, [visit]) == [PricedVisit(CycleRange(2, 2, 2), 0, unpriced=1)]
 
 
 @pytest.mark.parametrize(

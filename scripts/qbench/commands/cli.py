@@ -491,7 +491,7 @@ def _explore(arguments: argparse.Namespace) -> int:
 def _explored_part(arguments: argparse.Namespace):
     """The part explore chooses for, once it is known that the sweep has inference cells there and that a
     latency budget can be checked on its core."""
-    from qbench.execution.timing import load_timing_models
+    from qbench.execution.cycle_models import cycle_models
 
     targets = load_targets(arguments.targets)
     part = select([arguments.part], _all_parts(arguments), "part")[0]
@@ -504,9 +504,9 @@ def _explored_part(arguments: argparse.Namespace):
         why = "; ".join(dict.fromkeys(rejected.reason for rejected in matrix.rejected))
         raise UsageError(f"nothing to explore: no inference cell of {arguments.workload} on {part.core} "
                          f"({part.name}'s core) can be built: {why or 'the request names none'}")  # fmt: skip
-    if arguments.max_latency_us is not None and part.core not in load_timing_models():
-        raise UsageError(f"--max-latency-us cannot be checked on {part.name}: its core {part.core} has no timing "
-                         "table (targets/timing/), so its cycles are not estimated")  # fmt: skip
+    if arguments.max_latency_us is not None and part.core not in cycle_models():
+        raise UsageError(f"--max-latency-us cannot be checked on {part.name}: its core {part.core} has no cycle "
+                         "model (targets/timing/), so its cycles are not estimated")  # fmt: skip
     return part
 
 

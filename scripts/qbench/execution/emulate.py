@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qbench.execution.protocol import ProtocolError, WorkloadReport, fault_description, parse_report
 from qbench.execution.runners import Execution, Runner
-from qbench.execution.trace import BEGIN_MARKER, END_MARKER, FunctionMap, RegionRecorder, TracedRun, TraceError
+from qbench.execution.trace import CountedRun, FunctionMap, TraceError, count_regions
 from qbench.hardware.targets import Target
 from qbench.records.results import Status
 
@@ -60,15 +60,14 @@ class Emulated:
 
 @dataclass(frozen=True)
 class CellRun:
-    """What running one cell's image, and tracing the same image, found."""
+    """What running one cell's image found, and every region occurrence the same run counted."""
 
     emulated: Emulated
-    traced: TracedRun | None = None
-    trace_message: str = ""  # why there is no trace
+    counted: CountedRun | None = None
+    count_message: str = ""  # why there is no count
 
 
-def run_workload(runner: Runner, elf: Path, target: Target, timeout: float) -> Emulated:
-    execution = runner.run(elf, target, timeout, elf.with_name("run.log"))
+def _read_report(execution: Execution, timeout: float) -> Emulated:
     status, message = verdict(execution, timeout)
     if status != Status.OK:
         return Emulated(status, message)
@@ -88,18 +87,22 @@ def run_workload(runner: Runner, elf: Path, target: Target, timeout: float) -> E
     return Emulated(Status.OK, "", report)
 
 
-def trace_regions(
-    runner: Runner, elf: Path, target: Target, timeout: float, cut: dict[str, int]
-) -> tuple[TracedRun | None, str]:
-    """The regions of a traced run of elf from reset, stopped once cut is reached; or None and why."""
+def run_counted(runner: Runner, elf: Path, target: Target, timeout: float) -> CellRun:
+    """One run of elf from reset to its exit: the firmware's report, and every region occurrence counted."""
+    functions = FunctionMap(elf)
     try:
-        functions = FunctionMap(elf)
-        recorder = RegionRecorder(functions.address_of(BEGIN_MARKER), functions.address_of(END_MARKER), cut)
-        execution = runner.trace(elf, target, timeout, recorder)
-        if not execution.stopped_early:
-            status, message = verdict(execution, timeout)
-            if status != Status.OK:
-                return None, f"traced run: {message}"
-        return recorder.result(), ""
+        watch = functions.watch()
     except TraceError as error:
-        return None, f"instruction count: {error}"
+        watch, unwatched = None, f"instruction count: {error}"
+    execution = runner.run(elf, target, timeout, elf.with_name("run.log"), watch)
+    emulated = _read_report(execution, timeout)
+    if emulated.status != Status.OK:
+        return CellRun(emulated)
+    if watch is None:
+        return CellRun(emulated, None, unwatched)
+    if execution.blocks is None:
+        return CellRun(emulated, None, "instruction count: the emulator's plugin recorded nothing")
+    try:
+        return CellRun(emulated, count_regions(execution.blocks, functions))
+    except TraceError as error:
+        return CellRun(emulated, None, f"instruction count: {error}")

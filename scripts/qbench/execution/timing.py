@@ -12,10 +12,10 @@ at the previous instruction. What the model leaves out is in targets/timing/READ
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import capstone
 from capstone import arm
@@ -34,12 +34,16 @@ class TimingError(ValueError):
 _CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "alu": (
         "mov movs mvn mvns add adds adc adcs sub subs sbc sbcs rsb rsbs neg negs and ands orr orrs orn eor eors "
-        "bic bics cmp cmn tst teq lsl lsls lsr lsrs asr asrs ror rors rrx sxtb sxth uxtb uxth sxtab sxtah uxtab "
-        "uxtah sxtb16 uxtb16 rev rev16 revsh rbit clz bfi bfc ubfx sbfx adr addw subw nop movw movt usat ssat "
-        "usat16 ssat16 sel pkhbt pkhtb qadd qsub qdadd qdsub sadd16 ssub16 uadd16 usub16 sadd8 ssub8 uadd8 usub8 "
-        "qadd16 qsub16 qadd8 qsub8 uqadd16 uqsub16 uqadd8 uqsub8 shadd16 shsub16 uhadd16 uhsub16 shadd8 shsub8 "
-        "uhadd8 uhsub8 sasx ssax uasx usax qasx qsax uqasx uqsax shasx shsax uhasx uhsax usad8 usada8 "
-        "clrex sev yield"  # CLREX, SEV and YIELD (a NOP): one cycle, as the TRMs list them
+        "bic bics cmp cmn tst teq lsl lsls lsr lsrs asr asrs ror rors rrx sxtb sxth uxtb uxth rev rev16 revsh "
+        "rbit clz bfi bfc ubfx sbfx adr addw subw movw movt usat ssat clrex sev "
+        "nop yield dbg hint"  # hints that execute as a NOP: YIELD, DBG and capstone's "hint #n" (unallocated ones)
+    ).split(),
+    # The DSP extension's (ARMv7E-M) single-cycle data processing: SIMD, saturating, packing and extend-and-add.
+    "dsp_alu": (
+        "sxtab sxtah uxtab uxtah sxtab16 uxtab16 sxtb16 uxtb16 usat16 ssat16 sel pkhbt pkhtb qadd qsub qdadd "
+        "qdsub sadd16 ssub16 uadd16 usub16 sadd8 ssub8 uadd8 usub8 qadd16 qsub16 qadd8 qsub8 uqadd16 uqsub16 "
+        "uqadd8 uqsub8 shadd16 shsub16 uhadd16 uhsub16 shadd8 shsub8 uhadd8 uhsub8 sasx ssax uasx usax qasx qsax "
+        "uqasx uqsax shasx shsax uhasx uhsax usad8 usada8"
     ).split(),
     "it": ("it",),
     "mul": ("mul", "muls"),
@@ -63,11 +67,15 @@ _CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "branch_link": ("bl",),
     "branch_exchange": ("bx", "blx"),
     "table_branch": ("tbb", "tbh"),
+    "preload": ("pld", "pli", "pldw"),  # memory hints; PLDW, not ARMv7-M, is one of its unallocated hints (a NOP)
     "special_register": ("mrs", "msr"),
     "interrupt_mask": ("cps",),  # CPSID, CPSIE
-    "barrier": ("dmb", "dsb", "isb"),
+    "barrier": ("dmb", "dsb"),
+    "instruction_barrier": ("isb",),
     "wait": ("wfi", "wfe"),
-    "exception": ("svc", "bkpt", "udf"),
+    "exception": ("svc", "bkpt", "udf", "trap"),  # trap: capstone's name for UDF #254
+    # Coprocessor instructions other than the FPU's (which capstone names as VFP instructions).
+    "coprocessor": "cdp cdp2 ldc ldc2 ldcl ldc2l stc stc2 stcl stc2l mcr mcr2 mcrr mcrr2 mrc mrc2 mrrc mrrc2".split(),
     "fp_alu": (
         "vadd vsub vabs vneg vcmp vcmpe vcvt vcvtr vcvta vcvtn vcvtp vcvtm vcvtb vcvtt vsel vmaxnm "
         "vminnm vrinta vrintn vrintp vrintm vrintr vrintx vrintz "
@@ -78,19 +86,23 @@ _CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "fp_div": ("vdiv", "vsqrt"),
     "fp_load": ("vldr",),
     "fp_store": ("vstr",),
-    "fp_load_multiple": ("vldmia", "vldmdb", "vldm", "vpop"),
-    "fp_store_multiple": ("vstmia", "vstmdb", "vstm", "vpush"),
+    # fldmiax, fldmdbx, fstmiax, fstmdbx: capstone's names for VLDM and VSTM of D registers with an odd imm8
+    # (the deprecated FLDMX and FSTMX forms), which transfer the same registers.
+    "fp_load_multiple": ("vldmia", "vldmdb", "vldm", "vpop", "fldmiax", "fldmdbx"),
+    "fp_store_multiple": ("vstmia", "vstmdb", "vstm", "vpush", "fstmiax", "fstmdbx"),
     "fp_move": ("vmov",),
     "fp_move_half": ("fmdhr", "fmdlr"),  # capstone's names for VMOV.32 Dd[x], Rt
     "fp_status": ("vmrs", "vmsr", "fmstat"),  # fmstat: capstone's name for VMRS APSR_nzcv, FPSCR
 }
 CLASS_OF_NAME = {name: klass for klass, names in _CLASS_NAMES.items() for name in names}
+# The class of an instruction capstone decodes but no class holds (no core with a timing table executes it).
+UNCLASSIFIED = "unclassified"
 # Classes that classify() derives from a named class by the operands.
 _DERIVED_CLASSES = ("alu_pc", "load_literal", "load_pc", "pop_pc")
 CLASSES = frozenset(_CLASS_NAMES) | frozenset(_DERIVED_CLASSES)
 
 _MULTIPLE_WITH_BASE = {"ldm", "ldmia", "ldmdb", "stm", "stmia", "stmdb", "vldmia", "vldmdb", "vldm", "vstmia",
-                       "vstmdb", "vstm"}  # fmt: skip
+                       "vstmdb", "vstm", "fldmiax", "fldmdbx", "fstmiax", "fstmdbx"}  # fmt: skip
 _MULTIPLE_FROM_STACK = {"push", "pop", "vpush", "vpop"}
 _EXCLUSIVE = {"ldrex", "ldrexb", "ldrexh", "strex", "strexb", "strexh"}
 _COUNTED_REGISTERS = {"load_multiple", "store_multiple", "pop_pc", "fp_load_multiple", "fp_store_multiple",
@@ -111,7 +123,7 @@ class Decoded:
     address: int
     size: int
     text: str  # mnemonic and operands, for messages
-    klass: str
+    klass: str  # a class of CLASSES, or UNCLASSIFIED
     registers: int  # registers a multiple load/store or an FP load/store transfers (S registers for the FPU), else 0
     address_registers: frozenset[int] = frozenset()  # registers a load/store computes its address from
     written: frozenset[int] = frozenset()  # registers it writes (capstone ids)
@@ -156,13 +168,12 @@ def _derived_class(klass: str, instruction: capstone.CsInsn, listed: list[int], 
 
 
 def classify(instruction: capstone.CsInsn) -> Decoded:
+    """The instruction's class (UNCLASSIFIED where no class holds its name), size and registers."""
     name = instruction.insn_name()
-    if name == "hint":  # capstone's name for nop, wfi, wfe, sev and yield
+    if name == "hint":  # capstone's name for nop, wfi, wfe, sev, yield and the unallocated hints ("hint #n")
         name = instruction.mnemonic.split(".")[0]
-    klass = CLASS_OF_NAME.get(name)
+    klass = CLASS_OF_NAME.get(name, UNCLASSIFIED)
     text = f"{instruction.mnemonic} {instruction.op_str}".strip()
-    if klass is None:
-        raise TimingError(f"no timing class for '{text}' at {instruction.address:#x}")
     registers = [op.reg for op in instruction.operands if op.type == arm.ARM_OP_REG]
     listed = registers[1:] if name in _MULTIPLE_WITH_BASE else registers
     written = frozenset(instruction.regs_access()[1])
@@ -189,6 +200,23 @@ class CodeImage:
         self._disassembler = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
         self._disassembler.detail = True
         self._decoded: dict[int, Decoded] = {}
+
+    def size_at(self, address: int) -> int:
+        """The instruction's width in bytes, from its first halfword (Thumb: 32-bit when bits 15..11 are
+        0b11101, 0b11110 or 0b11111), whether or not it can be decoded or classified."""
+        for start, data in self._chunks:
+            if start <= address < start + len(data) - 1:
+                first = int.from_bytes(data[address - start : address - start + 2], "little")
+                return 4 if first >> 11 in (0b11101, 0b11110, 0b11111) else 2
+        raise TimingError(f"{address:#x} is outside the image's code")
+
+    def bytes_at(self, address: int) -> bytes:
+        """The raw encoding of the instruction at address (size_at bytes), for a disassembler other than capstone."""
+        size = self.size_at(address)
+        for start, data in self._chunks:
+            if start <= address and address + size <= start + len(data):
+                return data[address - start : address - start + size]
+        raise TimingError(f"{address:#x} is outside the image's code")
 
     def at(self, address: int) -> Decoded:
         known = self._decoded.get(address)
@@ -311,12 +339,25 @@ class TimingModel:
         if cost is None:
             raise TimingError(f"{self.path.name} has no cycles for class '{instruction.klass}' "
                               f"('{instruction.text}' at {instruction.address:#x}): "
-                              f"{self.unpriced[instruction.klass]}")  # fmt: skip
+                              f"{self.unpriced.get(instruction.klass, 'no timing class holds it')}")  # fmt: skip
         taken = following is not None and following != instruction.address + instruction.size
         applying = [rule for rule in self.rules if rule.applies(previous, instruction)]
         saving = max((rule.saves for rule in applying), default=0)
         stall = sum(rule.adds for rule in applying)
         return cost.of(instruction, taken) + CycleRange(stall - saving, stall - saving, stall)
+
+    def price_visits(self, code: CodeImage, visits: Sequence[BlockVisit]) -> list[PricedVisit]:
+        return [self._price_visit(code, visit) for visit in visits]
+
+    def _price_visit(self, code: CodeImage, visit: BlockVisit) -> PricedVisit:
+        total, unpriced = NO_CYCLES, 0
+        neighbours = (visit.previous, *visit.pcs, visit.following)
+        for before, address, after in zip(neighbours, neighbours[1:], neighbours[2:], strict=False):
+            try:
+                total += self.cycles(code.at(address), _decoded_or_none(code, before), after)
+            except TimingError:
+                unpriced += 1
+        return PricedVisit(total, _jumps(visit, code), unpriced)
 
     def price(self, code: CodeImage, steps: Mapping[tuple[int | None, int, int | None], int]) -> CycleRange:
         """Cycles of executed steps: (previous pc, pc, next pc) -> how many times the instruction at pc ran
@@ -328,6 +369,16 @@ class TimingModel:
         return total
 
 
+def _decoded_or_none(code: CodeImage, address: int | None) -> Decoded | None:
+    """The instruction at address, or None where there is none or it cannot be classified (no context then)."""
+    if address is None:
+        return None
+    try:
+        return code.at(address)
+    except TimingError:
+        return None
+
+
 def nonsequential_fetches(code: CodeImage, steps: Mapping[tuple[int | None, int, int | None], int]) -> int:
     """How many executed steps fetched their successor from anywhere but the next address: taken branches,
     calls, returns and every other write of the PC (what a flash wait state costs once per, when a prefetch
@@ -337,6 +388,47 @@ def nonsequential_fetches(code: CodeImage, steps: Mapping[tuple[int | None, int,
         if following is not None:
             instruction = code.at(address)
             jumps += count * (following != instruction.address + instruction.size)
+    return jumps
+
+
+@dataclass(frozen=True)
+class BlockVisit:
+    """Instructions executed one after another (one pass through a translated block), with the instruction
+    executed just before them (None at reset) and just after (None at the end): what a counted run records
+    and the unit every cycle model prices."""
+
+    previous: int | None
+    pcs: tuple[int, ...]
+    following: int | None
+
+
+@dataclass(frozen=True)
+class PricedVisit:
+    """One visit's cycles, its fetches from anywhere but the next address, and how many of its instructions
+    the model could not price (their cycles are missing from `cycles`: the row's range is then incomplete)."""
+
+    cycles: CycleRange
+    nonsequential: int
+    unpriced: int = 0
+
+
+class CycleModel(Protocol):
+    """What prices executed instructions for some cores: a TRM table (TimingModel) or a scheduling model."""
+
+    cores: tuple[str, ...]
+    source: str  # the document or model the estimates come from, with its version
+
+    def price_visits(self, code: CodeImage, visits: Sequence[BlockVisit]) -> list[PricedVisit]:
+        """Each visit priced on its own, in the order given."""
+
+
+def _jumps(visit: BlockVisit, code: CodeImage) -> int:
+    """The visit's fetches from anywhere but the next address (a taken branch, a call, a return)."""
+    successors = (*visit.pcs[1:], visit.following)
+    jumps = 0
+    for address, following in zip(visit.pcs, successors, strict=True):
+        if following is not None:
+            jumps += following != address + code.size_at(address)
     return jumps
 
 

@@ -1,68 +1,65 @@
-"""Regions of a traced run: what executing an image recorded, and the figures priced from it.
+"""Regions of a counted run: every occurrence of every region, from the blocks the run executed in order.
 
 A region occurrence is everything executed from the entry of qbench_region_begin (inclusive) to the entry
 of qbench_region_end (exclusive): the measured code with all it calls, plus the markers' own few
-instructions. r0 at the begin entry numbers the region. The traced run is the row's own image from reset;
-it stops at the first region entry after every region the workload names in its trace cut has completed
-its count (the first N training steps, the first N test samples), or at the program's end.
+instructions. qbench_region_begin stores to its region's byte of qbench_region_marks, which numbers it.
+The counted run is the row's own image from reset to its exit: every occurrence of every region is counted.
 
-Recording (RegionRecorder) keeps, per region, how many times each instruction ran right after its
-predecessor and right before its successor: enough to count instructions, split them by function and price
-them with any core's timing table (load pipelining and taken branches need the neighbours), and small
-enough to cache. Every image runs one empty region (begin, then end at once); its mean is subtracted from
-the others, so the figures are net of the markers. Counts are exact; cycles are estimates (qbench.timing).
+An occurrence is kept as the visits it made (a visit: one pass through a block, with the instruction executed
+just before and just after it, which load pipelining and taken branches need) and how many times it made each;
+occurrences that made the same visits the same number of times share one path. That is enough to count each
+occurrence's instructions, price it with any core's model, split the run by function, and small enough to cache.
+Every image runs one empty region (begin, then end at once); its mean is subtracted from the others, so the
+figures are net of the markers. Counts are exact; cycles are estimates (qbench.execution.timing).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
+
+from qbench.execution.runners import MARK_WORD, BlockTrace, Watch
+from qbench.execution.timing import BlockVisit
 from qbench.sizes.elfsize import open_elf
 from qbench.sizes.symbols import demangle, short_name
 
-if TYPE_CHECKING:
-    from qbench.execution.timing import CodeImage, CycleRange, TimingModel
-
 REGION_NAMES = {0: "empty", 1: "forward", 2: "train_step"}
 MEASURED_REGIONS = ("forward", "train_step")
-BEGIN_MARKER, END_MARKER = "qbench_region_begin", "qbench_region_end"
-STACK_TOP = "__stack_top"
-
-Step = tuple[int | None, int, int]  # previous pc (None at the very start), pc, next pc
+BEGIN_MARKER, END_MARKER, MARKS = "qbench_region_begin", "qbench_region_end", "qbench_region_marks"
+STACK_TOP, STACK_GUARD = "__stack_top", "__stack_guard"
 
 
 class TraceError(ValueError):
-    """A trace that does not bracket its regions as the markers promise."""
+    """A run that does not bracket its regions as the markers promise."""
 
 
 @dataclass(frozen=True)
-class RegionSteps:
-    """One region's executed instructions, summed over its occurrences."""
+class RegionPaths:
+    """Every occurrence of one region: the distinct paths taken, and the path of each occurrence in order."""
 
-    occurrences: int
-    steps: dict[Step, int]  # how many times each instruction ran between those neighbours
+    paths: tuple[tuple[tuple[int, int], ...], ...]  # per path: (visit index, times made), by visit index
+    taken: tuple[int, ...]  # per occurrence: the index of its path
 
     @property
-    def instructions(self) -> int:
-        return sum(self.steps.values())
+    def occurrences(self) -> int:
+        return len(self.taken)
 
 
 @dataclass(frozen=True)
-class TracedRun:
-    """What a traced run of one image recorded."""
+class CountedRun:
+    """What a counted run of one image recorded."""
 
-    regions: dict[str, RegionSteps]
-    lowest_stack_pointer: int
-    instructions: int  # everything executed until the trace stopped
+    visits: tuple[BlockVisit, ...]
+    regions: dict[str, RegionPaths]
+    lowest_stack_pointer: int | None
+    instructions: int  # everything executed, reset to exit
 
 
 class FunctionMap:
-    """Program counter -> function, from the ELF symbol table."""
+    """Program counter -> function, from the ELF symbol table; and the addresses a counted run watches."""
 
     def __init__(self, elf: Path) -> None:
         with elf.open("rb") as stream:
@@ -82,7 +79,8 @@ class FunctionMap:
         self.ends = [start + size for start, size, _ in functions]
         self.names = [short_name(name) for name in names]
         self.raw_names = [name for _, _, name in functions]
-        self.stack_top = next((symbol["st_value"] for symbol in symbols if symbol.name == STACK_TOP), None)
+        self.symbols = {symbol.name: (symbol["st_value"], symbol["st_size"]) for symbol in symbols}
+        self.stack_top = self.symbols.get(STACK_TOP, (None, 0))[0]
 
     def address_of(self, name: str) -> int:
         try:
@@ -96,128 +94,135 @@ class FunctionMap:
             return self.names[index]
         return f"{address:#x}"
 
-
-class RegionRecorder:
-    """An observer of a traced run (qbench.runners): numbers the regions, records their steps and the
-    lowest stack pointer, and says stop at the first region entry once the cut is reached."""
-
-    def __init__(self, begin: int, end: int, cut: Mapping[str, int]) -> None:
-        self.begin, self.end, self.cut = begin, end, dict(cut)
-        self.steps: dict[int, Counter[Step]] = {}
-        self.completed: Counter[int] = Counter()
-        self.open: int | None = None  # the region being executed
-        self.before_last: int | None = None
-        self.last: int | None = None  # the previous instruction, whose successor is the current one
-        self.last_in_region = False
-        self.lowest_stack_pointer: int | None = None
-        self.instructions = 0
-        self.error: str | None = None
-
-    def cut_reached(self) -> bool:
-        done = {REGION_NAMES.get(number): count for number, count in self.completed.items()}
-        return bool(self.cut) and all(done.get(name, 0) >= count for name, count in self.cut.items())
-
-    def __call__(self, pc: int, sp: int, r0: int) -> bool:
-        if self.last_in_region:
-            self.steps[self.open][(self.before_last, self.last, pc)] += 1
-        if pc == self.begin:
-            if self.open is not None:
-                return self._fail(f"region {REGION_NAMES.get(self.open, self.open)} began again before it ended")
-            if self.cut_reached():
-                return True
-            if r0 not in REGION_NAMES:
-                return self._fail(f"unknown region number {r0}")
-            self.open = r0
-            self.steps.setdefault(r0, Counter())
-        elif pc == self.end:
-            if self.open is None:
-                return self._fail("a region ended that had not begun")
-            self.completed[self.open] += 1
-            self.open = None
-        self.instructions += 1
-        self.lowest_stack_pointer = sp if self.lowest_stack_pointer is None else min(self.lowest_stack_pointer, sp)
-        self.before_last, self.last, self.last_in_region = self.last, pc, self.open is not None
-        return False
-
-    def _fail(self, message: str) -> bool:
-        self.error = message
-        return True
-
-    def result(self) -> TracedRun:
-        if self.error is not None:
-            raise TraceError(self.error)
-        if self.open is not None:
-            raise TraceError(f"region {REGION_NAMES[self.open]} never ended")
-        if not self.completed[0]:
-            raise TraceError("the image ran no empty region to measure the markers' cost")
-        regions = {
-            REGION_NAMES[number]: RegionSteps(self.completed[number], dict(steps))
-            for number, steps in sorted(self.steps.items())
-            if self.completed[number]
-        }
-        return TracedRun(regions, self.lowest_stack_pointer or 0, self.instructions)
+    def watch(self) -> Watch:
+        """What a counted run of this image watches; TraceError when the image has no region marks."""
+        if MARKS not in self.symbols:
+            raise TraceError(f"the image has no {MARKS} (built from an older regions.hpp?)")
+        marks, size = self.symbols[MARKS]
+        top = self.stack_top or 0
+        return Watch(self.address_of(BEGIN_MARKER), marks, size, self.symbols.get(STACK_GUARD, (top, 0))[0], top)
 
 
 @dataclass(frozen=True)
-class RegionFigures:
-    """One region of one row: means per occurrence, net of the markers."""
+class _Blocks:
+    """The run's distinct blocks (the same instructions translated twice are one block), indexed."""
 
-    name: str
-    occurrences: int
-    instructions: float
-    markers: float  # the empty region's mean, subtracted
-    cycles: CycleRange | None  # None without a timing model
-    functions: dict[str, float]  # instructions by function; adds up to `instructions` exactly
-    nonsequential: float | None = None  # non-sequential fetches (taken branches, calls, returns); None untimed
+    pcs: list[tuple[int, ...]]
+    index_of_translation: np.ndarray  # translation number -> block index
 
-
-def region_figures(traced: TracedRun, functions: FunctionMap, timing: tuple[TimingModel, CodeImage] | None) -> dict:
-    """Each measured region's figures, priced with timing (a core's model and the image's code) when given."""
-    empty = traced.regions["empty"]
-    markers = empty.instructions / empty.occurrences
-    marker_functions = {functions.name_at(functions.address_of(BEGIN_MARKER)),
-                        functions.name_at(functions.address_of(END_MARKER))}  # fmt: skip
-
-    def mean_cycles(region: RegionSteps) -> CycleRange | None:
-        return None if timing is None else timing[0].price(timing[1], region.steps).scaled(1 / region.occurrences)
-
-    def mean_jumps(region: RegionSteps) -> float:
-        from qbench.execution.timing import nonsequential_fetches
-
-        return nonsequential_fetches(timing[1], region.steps) / region.occurrences
-
-    figures = {}
-    for name in MEASURED_REGIONS:
-        region = traced.regions.get(name)
-        if region is None:
-            continue
-        instructions = region.instructions / region.occurrences - markers
-        cycles = mean_cycles(region)
-        figures[name] = RegionFigures(
-            name, region.occurrences, instructions, markers,
-            None if cycles is None else cycles - mean_cycles(empty),
-            split_by_function(region, functions, marker_functions, instructions),
-            None if timing is None else mean_jumps(region) - mean_jumps(empty),
-        )  # fmt: skip
-    return figures
+    @classmethod
+    def of(cls, table: dict[int, tuple[int, ...]]) -> _Blocks:
+        index: dict[tuple[int, ...], int] = {}
+        lookup = np.zeros(max(table, default=0) + 1, dtype=np.int64)
+        for number, pcs in table.items():
+            lookup[number] = index.setdefault(pcs, len(index))
+        return cls(list(index), lookup)
 
 
-def split_by_function(
-    region: RegionSteps, functions: FunctionMap, markers: set[str], net: float
-) -> dict[str, float]:
-    """Mean instructions per occurrence by function, the markers' bodies left out and the markers' calls
-    taken from the functions that make them, so the split adds up to net exactly."""
-    by_function: Counter[str] = Counter()
-    callers: Counter[str] = Counter()
-    begin = functions.address_of(BEGIN_MARKER)
-    for (previous, pc, _), count in region.steps.items():
-        by_function[functions.name_at(pc)] += count
-        if pc == begin and previous is not None:
-            callers[functions.name_at(previous)] += count
-    for marker in markers:
-        by_function.pop(marker, None)
-    split = {name: count / region.occurrences for name, count in by_function.items()}
-    overhead = sum(split.values()) - net  # the marker calls' own instructions in the calling functions
-    for caller, calls in callers.items():
-        split[caller] = split.get(caller, 0.0) - overhead * calls / region.occurrences
-    return dict(sorted(split.items(), key=lambda item: (-item[1], item[0])))
+def _executed_and_marks(trace: BlockTrace, blocks: _Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The executed blocks in order, and each mark's value with the position of the block that stored it."""
+    words = np.frombuffer(trace.events, dtype="<u4")
+    marked = words >= MARK_WORD
+    if words.size and marked[0]:
+        raise TraceError("a region mark came before any block ran")
+    translations = words[~marked].astype(np.int64)
+    if translations.size and translations.max() >= blocks.index_of_translation.size:
+        raise TraceError("the run executed a block its table does not list")
+    mark_positions = np.cumsum(~marked)[marked] - 1
+    return blocks.index_of_translation[translations], (words[marked] - MARK_WORD).astype(np.int64), mark_positions
+
+
+def _occurrence_bounds(starts: np.ndarray, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """The executed positions where each occurrence begins and ends; TraceError when they do not alternate."""
+    begins, ends = np.flatnonzero(starts == begin), np.flatnonzero(starts == end)
+    if begins.size != ends.size or np.any(begins >= ends) or np.any(begins[1:] < ends[:-1]):
+        raise TraceError(f"{BEGIN_MARKER} and {END_MARKER} do not alternate ({begins.size} begins, {ends.size} ends)")
+    return begins, ends
+
+
+def _region_numbers(begins: np.ndarray, marks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The region each occurrence stored its mark for; TraceError when a begin stored none or several."""
+    if positions.size != begins.size or np.any(positions != begins):
+        raise TraceError(f"{begins.size} region begins stored {positions.size} region marks")
+    unknown = sorted(set(marks.tolist()) - set(REGION_NAMES))
+    if unknown:
+        raise TraceError(f"unknown region number {unknown[0]}")
+    return marks
+
+
+def _visit_keys(executed: np.ndarray, count: int) -> np.ndarray:
+    """One number per executed position for (previous block, block, next block); `count` stands for none."""
+    previous = np.concatenate(([count], executed[:-1]))
+    following = np.concatenate((executed[1:], [count]))
+    return (previous * (count + 1) + executed) * (count + 1) + following
+
+
+def _visit(key: int, blocks: _Blocks) -> BlockVisit:
+    count = len(blocks.pcs)
+    previous, rest = divmod(key, (count + 1) ** 2)
+    block, following = divmod(rest, count + 1)
+    return BlockVisit(None if previous == count else blocks.pcs[previous][-1], blocks.pcs[block],
+                      None if following == count else blocks.pcs[following][0])  # fmt: skip
+
+
+def _mixed(values: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 of each value: well-spread 64-bit numbers whose sums tell sets of values apart."""
+    mixed = values.astype(np.uint64) + np.uint64(seed)
+    mixed = (mixed ^ (mixed >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    mixed = (mixed ^ (mixed >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return mixed ^ (mixed >> np.uint64(31))
+
+
+_SEEDS = (0x9E3779B97F4A7C15, 0x632BE59BD9B4E019)
+
+
+def _hashed(keys: np.ndarray) -> list[np.ndarray]:
+    """Each position's visit key mixed once per seed, with one element past the end (reduceat needs it)."""
+    return [np.concatenate((_mixed(keys, seed), [np.uint64(0)])) for seed in _SEEDS]
+
+
+def _fingerprints(hashed: list[np.ndarray], begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per occurrence, two 64-bit sums over the visits it made: equal for occurrences that made the same visits
+    the same number of times, and for others equal with odds of 2^-128. No sort: one pass over the run."""
+    bounds = np.stack([begins, ends], axis=1).ravel()
+    return np.stack([np.add.reduceat(mixed, bounds)[0::2] for mixed in hashed], axis=1)
+
+
+def _paths(keys: np.ndarray, hashed: list[np.ndarray], begins: np.ndarray, ends: np.ndarray,
+           occurrences: np.ndarray) -> tuple[list, tuple]:  # fmt: skip
+    """Some occurrences' distinct paths ((visit key, times) pairs), in order of first use, and the path of each."""
+    fingerprints = _fingerprints(hashed, begins[occurrences], ends[occurrences])
+    _, first, taken = np.unique(fingerprints, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # number the paths as the occurrences first took them
+    renumbered = np.empty_like(order)
+    renumbered[order] = np.arange(order.size)
+    paths = []
+    for index in order:
+        occurrence = occurrences[first[index]]
+        made, times = np.unique(keys[begins[occurrence] : ends[occurrence]], return_counts=True)
+        paths.append((made, times))
+    return paths, tuple(renumbered[taken.ravel()].tolist())
+
+
+def count_regions(trace: BlockTrace, functions: FunctionMap) -> CountedRun:
+    """Every occurrence of every region of a counted run."""
+    blocks = _Blocks.of(trace.blocks)
+    executed, marks, mark_positions = _executed_and_marks(trace, blocks)
+    starts = np.array([pcs[0] for pcs in blocks.pcs], dtype=np.int64)[executed]
+    begins, ends = _occurrence_bounds(starts, functions.address_of(BEGIN_MARKER), functions.address_of(END_MARKER))
+    numbers = _region_numbers(begins, marks, mark_positions)
+    if not np.any(numbers == 0):
+        raise TraceError("the image ran no empty region to measure the markers' cost")
+    keys = _visit_keys(executed, len(blocks.pcs))
+    hashed = _hashed(keys)
+    found = {name: _paths(keys, hashed, begins, ends, np.flatnonzero(numbers == number))
+             for number, name in REGION_NAMES.items() if np.any(numbers == number)}  # fmt: skip
+    visit_keys = np.unique(np.concatenate([made for paths, _ in found.values() for made, _ in paths]))
+    regions = {
+        name: RegionPaths(tuple(tuple(zip(np.searchsorted(visit_keys, made).tolist(), times.tolist(), strict=True))
+                                for made, times in paths), taken)
+        for name, (paths, taken) in found.items()
+    }  # fmt: skip
+    sizes = np.array([len(pcs) for pcs in blocks.pcs], dtype=np.int64)
+    return CountedRun(tuple(_visit(int(key), blocks) for key in visit_keys), regions, trace.lowest_stack_pointer,
+                      int(sizes[executed].sum()))  # fmt: skip

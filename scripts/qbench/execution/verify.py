@@ -5,17 +5,22 @@ Sizes: GNU binutils (`size -A` for section sizes, `readelf -S -W` for flags and 
 pyelftools, each allocated section classified by its flags and type as qbench.elfsize does.
 
 Instructions: Unicorn instead of QEMU runs the ELF from reset (SP and PC from the vector table at the flash
-origin) and answers the firmware's semihosting calls. A region occurrence runs from the first instruction
-executed at qbench_region_begin (inclusive) to the next one executed at qbench_region_end (exclusive),
-everything called included; r0 at the begin entry numbers it. A row's figure is the mean of the first
-*_occurrences occurrences of its region, minus the mean of the empty region's occurrences (the markers).
+origin) to its semihosting exit, answering the firmware's semihosting calls. A region occurrence runs from
+the first instruction executed at qbench_region_begin (inclusive) to the next one executed at
+qbench_region_end (exclusive), everything called included; r0 at the begin entry numbers it. Every
+occurrence of the whole run counts: a row's instr_<region> is their mean, instr_<region>_min and _max the
+shortest and longest, each minus instr_markers (the mean of the empty region's occurrences), and
+instr_<region>_occurrences how many there were. Rows from before whole-run figures record no _min and _max:
+those checks are skipped.
 
-The two engines agree instruction for instruction but for one thing: an instruction inside an IT block
-whose condition fails executes as a no-op. QEMU, tracing one instruction per translation block, logs it;
-Unicorn's code hook does not fire for it. The counter here adds those instructions back, so its totals
-equal QEMU's (an xor inference run on cortex-m4: 18049 both; 18044 before the correction). Both count the
-first instruction and each semihosting bkpt once. Unicorn's Cortex-M7 has no double-precision FPU: a row
-whose code needs one is skipped, as is a core Unicorn does not model at all (cortex-m55).
+Unicorn counts by translated block: a block hook, called as each block starts, adds the block's instructions
+(walked halfword by halfword once per block address and size). A block runs straight through: a branch ends
+it, and so does an instruction that raises an exception, so a semihosting bkpt, the exit's included, is the
+last of its block and counts once (a fault inside a block stops the run as a failure). An instruction inside
+an IT block whose condition fails executes as a no-op and counts, as QEMU counts it (Unicorn's per-instruction
+code hook never fires for it: counted that way, an xor training run on cortex-m4 in q8.8 at -Os misses
+146,239 of its 3,087,429 instructions). Unicorn's Cortex-M7 has no double-precision FPU: a row whose code
+needs one is skipped, as is a core Unicorn does not model at all (cortex-m55).
 """
 
 from __future__ import annotations
@@ -55,13 +60,10 @@ UNICORN_MODELS = {
 # start-up code's CPACR write, landing in the mapped SCS page as plain memory, is all m4f, m7 and m33 need.
 
 EMPTY_REGION = 0
-# Instruction column -> (region number, column holding how many occurrences its mean covers).
-REGION_FIGURES = {
-    "instr_forward": (1, "instr_forward_occurrences"),
-    "instr_train_step": (2, "instr_train_step_occurrences"),
-}
-MARKERS_COLUMN = "instr_markers"
-INSTRUCTION_COLUMNS = (MARKERS_COLUMN, *REGION_FIGURES)
+# Region name -> number. A region's columns: instr_<name> (the mean occurrence), instr_<name>_min and _max (the
+# shortest and longest), each net of the markers, and instr_<name>_occurrences (how many the whole run had).
+REGIONS = {"forward": 1, "train_step": 2}
+MARKERS_COLUMN = "instr_markers"  # the mean of the empty region's occurrences
 TOLERANCE = 1e-9  # the figures are means of integers: equal up to floating-point rounding
 
 BEGIN_MARKER, END_MARKER = "qbench_region_begin", "qbench_region_end"
@@ -69,7 +71,11 @@ STACK_TOP, STACK_LIMIT = "__stack_top", "__stack_limit"
 SYSTEM_CONTROL_SPACE = (0xE000E000, 0x1000)  # the start-up code writes CPACR (0xE000ED88) there
 RAM_MARGIN = 0x10000  # mapped beyond the RAM the linker symbols show: generous, as a board's RAM is
 PAGE = 0x1000
-EMULATION_TIMEOUT_SECONDS = 300
+# Where a run that never exits is cut off, counted in executed instructions so that where it stops does not hang
+# on the machine's speed: over twice what the slowest case qbench builds needs for a 20,000-iteration training
+# run (xor at -O0 in float32 on cortex-m0: about 117,000 instructions an iteration, 2.35 billion in all).
+INSTRUCTION_BUDGET = 5_000_000_000
+EMULATION_TIMEOUT_SECONDS = 7200  # a backstop only: Unicorn runs several million instructions a second
 
 SEMIHOSTING_BKPT = 0xBEAB  # bkpt 0xab
 SYS_WRITE0, SYS_EXIT_EXTENDED = 0x04, 0x20
@@ -183,22 +189,14 @@ def _instruction_length(halfword: int) -> int:
     return 4 if halfword >> 11 in (0b11101, 0b11110, 0b11111) else 2
 
 
-def it_blocks(address: int, code: bytes) -> dict[int, tuple[int, ...]]:
-    """IT instruction address -> addresses of the instructions it makes conditional, for every halfword of
-    code that reads as one; a halfword that is data never executes, so it never matters."""
-    halfwords = [int.from_bytes(code[offset : offset + 2], "little") for offset in range(0, len(code) - 1, 2)]
-    blocks = {}
-    for index, halfword in enumerate(halfwords):
-        mask = halfword & 0xF
-        if halfword >> 8 != 0xBF or mask == 0:  # 0xBFx0 are hints (nop, yield, ...), not IT
-            continue
-        length = 4 - ((mask & -mask).bit_length() - 1)  # the lowest set bit of the mask ends the block
-        members, position = [], index + 1
-        while len(members) < length and position < len(halfwords):
-            members.append(address + 2 * position)
-            position += _instruction_length(halfwords[position]) // 2
-        blocks[address + 2 * index] = tuple(members)
-    return blocks
+def instruction_count(code: bytes) -> int | None:
+    """Thumb instructions in code that starts on an instruction, walked halfword by halfword; None when its
+    last instruction runs past its end."""
+    count = offset = 0
+    while offset < len(code):
+        offset += _instruction_length(int.from_bytes(code[offset : offset + 2], "little"))
+        count += 1
+    return count if offset == len(code) else None
 
 
 @dataclass(frozen=True)
@@ -207,7 +205,6 @@ class Segment:
     run_address: int  # where it runs (p_vaddr): RAM for .data, which the start-up code copies there
     size: int  # bytes in memory
     data: bytes
-    executable: bool
 
 
 @dataclass(frozen=True)
@@ -222,8 +219,7 @@ class Firmware:
             with elf.open("rb") as stream:
                 image = ELFFile(stream)
                 segments = tuple(
-                    Segment(segment["p_paddr"], segment["p_vaddr"], segment["p_memsz"], segment.data(),
-                            bool(segment["p_flags"] & 1))  # PF_X
+                    Segment(segment["p_paddr"], segment["p_vaddr"], segment["p_memsz"], segment.data())
                     for segment in image.iter_segments()
                     if segment["p_type"] == "PT_LOAD"
                 )  # fmt: skip
@@ -263,25 +259,23 @@ class Firmware:
 @dataclass(frozen=True)
 class RegionRun:
     lengths: dict[int, list[int]]  # region number -> instructions of each completed occurrence, in order
-    instructions: int  # executed in all, until the emulation stopped
+    instructions: int  # executed in all, from reset to the exit
 
 
 class RegionCounter:
-    """Runs one image in Unicorn from reset, measuring region occurrences until each wanted region has
-    completed its count (and the empty region once), or the program exits."""
+    """Runs one image in Unicorn from reset to its semihosting exit, measuring every region occurrence.
 
-    def __init__(self, firmware: Firmware, model: int, wanted: dict[int, int]) -> None:
+    A block hook counts: Unicorn calls it before each translated block runs, with the block's address and
+    size in bytes; the block's instruction count is walked once per (address, size) and kept."""
+
+    def __init__(self, firmware: Firmware, model: int, budget: int = INSTRUCTION_BUDGET) -> None:
         self.firmware = firmware
-        self.wanted = {EMPTY_REGION: 1, **wanted}
+        self.budget = budget
         self.begin, self.end = firmware.symbols[BEGIN_MARKER] & ~1, firmware.symbols[END_MARKER] & ~1
-        self.it_blocks: dict[int, tuple[int, ...]] = {}
-        for segment in firmware.segments:
-            if segment.executable:
-                self.it_blocks.update(it_blocks(segment.load_address, segment.data))
         self.executed = 0
+        self.block_lengths: dict[tuple[int, int], int] = {}  # (address, size) -> instructions
         self.lengths: dict[int, list[int]] = {}
         self.open_region: tuple[int, int] | None = None  # (region, instructions executed before its begin)
-        self.pending_it: deque[int] = deque()  # the open IT block's instructions not yet seen
         self.output: list[str] = []  # what the firmware printed
         self.exit_code: int | None = None
         self.failure = ""
@@ -294,7 +288,7 @@ class RegionCounter:
             uc.mem_map(start, end - start)
         for segment in self.firmware.segments:
             uc.mem_write(segment.load_address, segment.data)
-        uc.hook_add(unicorn.UC_HOOK_CODE, self._on_instruction)
+        uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_exception)
         return uc
 
@@ -313,43 +307,42 @@ class RegionCounter:
             raise VerifyError(f"Unicorn stopped at pc {pc:#x} after {self.executed} instructions: {error}") from None
         if self.failure:
             raise VerifyError(self.failure)
-        if not self._complete():
-            ended = (f"the program exited with status {self.exit_code}" if self.exit_code is not None
-                     else f"the program ran {EMULATION_TIMEOUT_SECONDS} s without exiting")  # fmt: skip
-            short = ", ".join(f"region {region}: {len(self.lengths.get(region, ()))} of {count} occurrences"
-                              for region, count in self.wanted.items()
-                              if len(self.lengths.get(region, ())) < count)  # fmt: skip
-            printed = "".join(self.output).strip().splitlines()
-            last_words = f"; its last line: {printed[-1]}" if printed else ""  # a fault record says why
-            raise VerifyError(f"{ended} after {self.executed} instructions ({short}){last_words}")
+        if self.exit_code is None:
+            raise VerifyError(f"the program ran {EMULATION_TIMEOUT_SECONDS} s without exiting, {self.executed} "
+                              f"instructions{self._last_words()}")  # fmt: skip
         return RegionRun(self.lengths, self.executed)
+
+    def _last_words(self) -> str:
+        printed = "".join(self.output).strip().splitlines()
+        return f"; its last line: {printed[-1]}" if printed else ""  # a fault record says why
 
     def _stop(self, failure: str = "") -> None:
         self.failure = self.failure or failure
         self.uc.emu_stop()
 
-    def _complete(self) -> bool:
-        return all(len(self.lengths.get(region, ())) >= count for region, count in self.wanted.items())
-
-    def _on_instruction(self, uc: unicorn.Uc, address: int, size: int, user_data: object) -> None:
-        if self.pending_it:
-            self._count_skipped_it_instructions(address)
+    def _on_block(self, uc: unicorn.Uc, address: int, size: int, user_data: object) -> None:
+        instructions = self.block_lengths.get((address, size))
+        if instructions is None:
+            instructions = self._new_block(address, size)
         if address == self.begin:
             self._begin_region(uc.reg_read(arm.UC_ARM_REG_R0))
         elif address == self.end:
             self._end_region()
-        block = self.it_blocks.get(address)
-        if block:
-            self.pending_it = deque(block)
-        self.executed += 1
+        self.executed += instructions
+        if self.executed > self.budget:
+            self._stop(f"the program ran past its budget of {self.budget:,} instructions without exiting"
+                       f"{self._last_words()}")  # fmt: skip
 
-    def _count_skipped_it_instructions(self, address: int) -> None:
-        # The block's instructions before this one that never reached the hook failed their condition.
-        while self.pending_it and self.pending_it[0] != address:
-            self.pending_it.popleft()
-            self.executed += 1
-        if self.pending_it:
-            self.pending_it.popleft()
+    def _new_block(self, address: int, size: int) -> int:
+        instructions = instruction_count(bytes(self.uc.mem_read(address, size)))
+        if instructions is None:
+            self._stop(f"the block at {address:#x} ({size} bytes) ends inside an instruction")
+            return 0
+        for name, marker in ((BEGIN_MARKER, self.begin), (END_MARKER, self.end)):
+            if address < marker < address + size:  # entered by falling into it: its entry would go unseen
+                self._stop(f"the block at {address:#x} ({size} bytes) runs into {name} without branching to it")
+        self.block_lengths[address, size] = instructions
+        return instructions
 
     def _begin_region(self, region: int) -> None:
         if self.open_region is not None:
@@ -363,8 +356,6 @@ class RegionCounter:
         region, start = self.open_region
         self.lengths.setdefault(region, []).append(self.executed - start)
         self.open_region = None
-        if self._complete():
-            self._stop()
 
     def _on_exception(self, uc: unicorn.Uc, number: int, user_data: object) -> None:
         pc = uc.reg_read(arm.UC_ARM_REG_PC)
@@ -397,10 +388,10 @@ class RegionCounter:
             text += byte
 
 
-def count_regions(elf: Path, core: str, wanted: dict[int, int]) -> RegionRun:
+def count_regions(elf: Path, core: str) -> RegionRun:
     firmware = Firmware.read(elf)
     try:
-        counter = RegionCounter(firmware, UNICORN_MODELS[core], wanted)
+        counter = RegionCounter(firmware, UNICORN_MODELS[core])
     except unicorn.UcError as error:
         raise VerifyError(f"Unicorn cannot load {shown(elf)}: {error}") from None
     return counter.run()
@@ -458,11 +449,11 @@ def size_checks(row: pd.Series, label: str) -> list[Check]:
     ]
 
 
-def _skip_instructions(row: pd.Series, figures: list[str]) -> str:
+def _skip_instructions(row: pd.Series, regions: list[str]) -> str:
     """Why the row's instructions cannot be re-counted, or "" when they can."""
     if row["status"] != "ok":
         return f"status is {row['status']}"
-    if not figures:
+    if not regions and _value(row, MARKERS_COLUMN) is None:
         return "the row has no instruction figure"
     if row["core"] == HOST_CORE:
         return "the host image is an object file: nothing runs"
@@ -472,45 +463,55 @@ def _skip_instructions(row: pd.Series, figures: list[str]) -> str:
 
 
 def instruction_checks(row: pd.Series, label: str) -> list[Check]:
-    figures = [column for column in INSTRUCTION_COLUMNS if _value(row, column) is not None]
-    reason = _skip_instructions(row, figures)
+    regions = [name for name in REGIONS if _value(row, f"instr_{name}") is not None]
+    reason = _skip_instructions(row, regions)
     if reason:
         return [Check(label, "instructions", Outcome.SKIPPED, note=reason)]
     elf = elf_path(row)
     if elf is None or not elf.is_file():
         return [Check(label, "instructions", Outcome.FAILED, note=f"{shown(elf) if elf else 'no ELF'}: no such file")]
-    checks, wanted = [], {}
-    for column in figures:
-        if column in REGION_FIGURES:
-            region, occurrences_column = REGION_FIGURES[column]
-            occurrences = _value(row, occurrences_column)
-            if occurrences is None or occurrences < 1:
-                checks.append(Check(label, column, Outcome.SKIPPED, note=f"the row records no {occurrences_column}"))
-            else:
-                wanted[region] = int(occurrences)
     try:
-        run = count_regions(elf, row["core"], wanted)
+        run = count_regions(elf, row["core"])
     except EngineLimit as error:
-        return [*checks, Check(label, "instructions", Outcome.SKIPPED, note=str(error))]
+        return [Check(label, "instructions", Outcome.SKIPPED, note=str(error))]
     except VerifyError as error:
-        return [*checks, Check(label, "instructions", Outcome.FAILED, note=str(error))]
-    return [*checks, *_instruction_comparisons(row, label, figures, wanted, run)]
+        return [Check(label, "instructions", Outcome.FAILED, note=str(error))]
+    return instruction_comparisons(row, label, run)
 
 
-def _instruction_comparisons(
-    row: pd.Series, label: str, figures: list[str], wanted: dict[int, int], run: RegionRun
-) -> list[Check]:
-    empty = run.lengths[EMPTY_REGION]
+def instruction_comparisons(row: pd.Series, label: str, run: RegionRun) -> list[Check]:
+    """The row's instruction figures against a whole run's occurrences, every region figure net of the
+    markers (the mean of the empty region's occurrences)."""
+    empty = run.lengths.get(EMPTY_REGION)
+    if not empty:
+        return [Check(label, "instructions", Outcome.FAILED, note=f"region {EMPTY_REGION} (the markers) never ran")]
     markers = sum(empty) / len(empty)
     checks = []
-    for column in figures:
-        if column == MARKERS_COLUMN:
-            checks.append(_compare(label, column, row[column], markers))
-            continue
-        region = REGION_FIGURES[column][0]
-        if region in wanted:  # else skipped above: no occurrence count
-            lengths = run.lengths[region][: wanted[region]]
-            checks.append(_compare(label, column, row[column], sum(lengths) / len(lengths) - markers))
+    if _value(row, MARKERS_COLUMN) is not None:
+        checks.append(_compare(label, MARKERS_COLUMN, row[MARKERS_COLUMN], markers))
+    for name, region in REGIONS.items():
+        if _value(row, f"instr_{name}") is not None:
+            checks += _region_checks(row, label, f"instr_{name}", run.lengths.get(region, []), markers)
+    return checks
+
+
+def _region_checks(row: pd.Series, label: str, column: str, lengths: list[int], markers: float) -> list[Check]:
+    if not lengths:
+        return [Check(label, column, Outcome.FAILED, _number(row[column]), note="the region never ran")]
+    checks = []
+    occurrences = _value(row, f"{column}_occurrences")
+    if occurrences is None:
+        checks.append(Check(label, f"{column}_occurrences", Outcome.SKIPPED, note="the row records none"))
+    else:
+        outcome = Outcome.PASSED if float(occurrences) == len(lengths) else Outcome.FAILED
+        checks.append(Check(label, f"{column}_occurrences", outcome, _number(occurrences), str(len(lengths))))
+    found = {column: sum(lengths) / len(lengths), f"{column}_min": min(lengths), f"{column}_max": max(lengths)}
+    for figure, instructions in found.items():
+        recorded = _value(row, figure)
+        if recorded is None:  # results from before whole-run figures record the mean alone
+            checks.append(Check(label, figure, Outcome.SKIPPED, note=f"the row records no {figure}"))
+        else:
+            checks.append(_compare(label, figure, recorded, instructions - markers))
     return checks
 
 

@@ -54,8 +54,6 @@ class WorkloadSettings:
 
     max_iterations: int = 20000  # training budget of a trainable image
     log_every: int = 10  # iterations between training-log records
-    trace_steps: int = 8  # training steps the traced run counts before it stops
-    trace_samples: int = 2  # test samples the traced run counts before it stops
     hidden_activation: str | None = None  # None: the workload's own
     output_activation: str | None = None
     model: FloatNetwork | None = None  # an imported network (qbench run --model) instead of host training
@@ -164,8 +162,6 @@ class Workload:
     rejection: Callable[[NumberFormat, bool, WorkloadSettings, NetworkShape], str | None] = (
         lambda fmt, trainable, settings, shape: None
     )
-    # Where the traced run of an image (trainable?) stops: region name -> occurrences to count; {} runs to the end.
-    trace_cut: Callable[[bool, WorkloadSettings], dict[str, int]] = lambda trainable, settings: {}
     host_figures: Callable[[NumberFormat, bool, WorkloadSettings, NetworkShape], HostFigures] = (
         lambda fmt, trainable, settings, shape: HostFigures(connections=shape.connections)
     )
@@ -326,11 +322,8 @@ def _classification(description: Description, folder: str | None = None, fingerp
                        rmse_float_host=regression.rmse_float_host,
                        max_error_float_host=regression.max_error_float_host)  # fmt: skip
 
-    def trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
-        return {"forward": settings.trace_samples}
-
     # Trained on the host: the device images are inference-only.
-    return Workload(description.name, configure, shape, rejection, trace_cut, host_figures, ("inference",),
+    return Workload(description.name, configure, shape, rejection, host_figures, ("inference",),
                     folder, fingerprint)  # fmt: skip
 
 
@@ -350,12 +343,6 @@ def _scored(description: Description, settings: WorkloadSettings) -> Description
     else:
         data = replace(data, scaling="none", scaling_parameters=None)
     return replace(description, data=data)
-
-
-def _xor_trace_cut(trainable: bool, settings: WorkloadSettings) -> dict[str, int]:
-    """A trainable image trains until it learns: count its first training steps. The inference image runs
-    its four patterns whole."""
-    return {"train_step": settings.trace_steps} if trainable else {}
 
 
 def _empty(fmt, trainable: bool, settings: WorkloadSettings, shape) -> WorkloadSources:
@@ -409,8 +396,7 @@ def _description(path: Path) -> Description:
 
 WORKLOADS = Workloads(
     SUITE / "workloads",
-    {"xor": Workload("xor", _xor, _xor_shape, _xor_rejection, trace_cut=_xor_trace_cut,
-                     host_figures=_xor_host_figures)},  # fmt: skip
+    {"xor": Workload("xor", _xor, _xor_shape, _xor_rejection, host_figures=_xor_host_figures)},
 )
 EMPTY_BASELINE = Workload("empty", _empty)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from qbench.common.paths import shown
 from qbench.execution.emulate import CellRun
-from qbench.execution.trace import RegionFigures
+from qbench.execution.figures import RegionFigures
 from qbench.images.matrix import Cell, Variant
 from qbench.images.workloads import HostFigures
 from qbench.models.classification import errors
@@ -168,8 +168,8 @@ def _exact_verdict(cell: Cell, report, deployed: tuple[int | float, ...] | None)
 
 
 def stack_peak(run: CellRun, priced: Priced | None) -> int | None:
-    """The deeper of what the whole run wrote on the painted stack and where the traced run's stack
-    pointer went (reserved but unwritten words count too)."""
+    """The deeper of what the whole run wrote on the painted stack and where its stack pointer went (reserved
+    but unwritten words count too)."""
     report = run.emulated.report
     if report is None or report.stack is None:
         return None
@@ -177,19 +177,31 @@ def stack_peak(run: CellRun, priced: Priced | None) -> int | None:
     return max(report.stack.peak_bytes, traced)
 
 
-def _region_columns(cell: Cell, regions: dict[str, RegionFigures]) -> dict:
-    columns: dict = {}
-    for name, figures in regions.items():
-        columns |= {f"instr_{name}": figures.instructions, f"instr_{name}_occurrences": figures.occurrences,
+def _region_columns(cell: Cell, priced: Priced) -> dict:
+    columns: dict = {"cycle_model": priced.cycle_model}
+    for name, cycles in priced.comparison.items():
+        columns[f"est_cycles_{name}_llvm"] = cycles.central
+    for name, figures in priced.regions.items():
+        columns |= {f"instr_{name}": figures.instructions, f"instr_{name}_min": figures.minimum,
+                    f"instr_{name}_max": figures.maximum, f"instr_{name}_occurrences": figures.occurrences,
                     "instr_markers": figures.markers}  # fmt: skip
         if figures.cycles is not None:
-            columns |= {
-                f"est_cycles_{name}": figures.cycles.central, f"est_cycles_{name}_min": figures.cycles.minimum,
-                f"est_cycles_{name}_max": figures.cycles.maximum,
-                f"est_us_{name}": figures.cycles.central / cell.target.clock_hz * 1e6,
-                f"nonseq_fetches_{name}": figures.nonsequential,
-            }  # fmt: skip
+            columns |= _cycle_columns(cell, figures)
     return columns
+
+
+def _cycle_columns(cell: Cell, figures: RegionFigures) -> dict:
+    name, cycles, worst = figures.name, figures.cycles, figures.worst
+    return {
+        f"est_cycles_{name}": cycles.central, f"est_cycles_{name}_min": cycles.minimum,
+        f"est_cycles_{name}_max": cycles.maximum,
+        f"est_cycles_{name}_worst_min": worst.cycles.minimum, f"est_cycles_{name}_worst_central": worst.cycles.central,
+        f"est_cycles_{name}_worst_max": worst.cycles.maximum, f"est_cycles_{name}_worst_occurrence": worst.occurrence,
+        f"instr_{name}_worst": worst.instructions, f"nonseq_fetches_{name}_worst": worst.nonsequential,
+        f"est_us_{name}": cycles.central / cell.target.clock_hz * 1e6,
+        f"est_us_{name}_worst": worst.cycles.maximum / cell.target.clock_hz * 1e6,
+        f"est_cycles_{name}_unpriced": figures.unpriced, f"nonseq_fetches_{name}": figures.nonsequential,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -227,9 +239,10 @@ def with_run(row: ResultRow, cell: Cell, records: RunRecords) -> ResultRow:
             status, message = Status.STACK_OVERFLOW, (
                 f"the stack pointer went {peak} bytes deep, past the bottom of its {size}-byte region")
     if status == Status.OK and records.priced is None:
-        status, message = Status.TRACE_FAILED, records.run.trace_message or records.pricing_error
+        status, message = Status.TRACE_FAILED, records.run.count_message or records.pricing_error
     elif records.priced is not None:
-        columns |= _region_columns(cell, records.priced.regions)
+        columns |= _region_columns(cell, records.priced)
+        message = "; ".join(part for part in (message, records.priced.note) if part)
     if status != Status.OK:
         columns.pop("learned_exact", None)  # a failed run has no learning verdict
     return replace(row, status=str(status), message=message, **columns)

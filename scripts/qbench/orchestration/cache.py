@@ -41,9 +41,10 @@ from qbench.common.entries import SHARED_FOLDER, staging_name, write_entry
 from qbench.common.paths import REPO, in_checkout, shown
 from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun, Emulated
+from qbench.execution.figures import RegionFigures, Worst
 from qbench.execution.protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
-from qbench.execution.timing import CycleRange
-from qbench.execution.trace import RegionFigures, RegionSteps, TracedRun
+from qbench.execution.timing import BlockVisit, CycleRange
+from qbench.execution.trace import CountedRun, RegionPaths
 from qbench.images.build import BuildPlan, Image
 from qbench.images.workloads import HostFigures, WorkloadSources
 from qbench.orchestration.tasks import Prepared, Priced
@@ -67,7 +68,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "prepare": ("qbench.images.workloads", "qbench.models"),
     "build": ("qbench.images.build", "qbench.sizes"),
     "execute": ("qbench.execution",),
-    "price": ("qbench.execution.timing", "qbench.execution.trace"),
+    "price": ("qbench.execution.figures", "qbench.execution.cycle_models"),
     "article": ("qbench.images.article",),
 }
 
@@ -350,15 +351,22 @@ def decode_prepared(document: dict) -> Prepared:
 
 def encode_priced(priced: Priced) -> dict:
     return {"regions": {name: asdict(region) for name, region in priced.regions.items()},
-            "stack_sp_depth": priced.stack_sp_depth}  # fmt: skip
+            "stack_sp_depth": priced.stack_sp_depth, "cycle_model": priced.cycle_model,
+            "comparison": {name: asdict(cycles) for name, cycles in priced.comparison.items()},
+            "note": priced.note}  # fmt: skip
+
+
+def _worst(document: dict | None) -> Worst | None:
+    return None if document is None else Worst(**{**document, "cycles": CycleRange(**document["cycles"])})
 
 
 def decode_priced(document: dict) -> Priced:
     regions = {}
     for name, region in document["regions"].items():
         cycles = None if region["cycles"] is None else CycleRange(**region["cycles"])
-        regions[name] = RegionFigures(**{**region, "cycles": cycles})
-    return Priced(regions, document["stack_sp_depth"])
+        regions[name] = RegionFigures(**{**region, "cycles": cycles, "worst": _worst(region["worst"])})
+    comparison = {name: CycleRange(**cycles) for name, cycles in document["comparison"].items()}
+    return Priced(regions, document["stack_sp_depth"], document["cycle_model"], comparison, document["note"])
 
 
 def _read_text(path: Path) -> str:
@@ -400,27 +408,20 @@ def _decode_measured(stored: dict, image: Image) -> Measured:
 
 
 def encode_cell_run(run: CellRun) -> dict:
-    emulated, traced = run.emulated, run.traced
+    emulated, counted = run.emulated, run.counted
     return {
         "status": str(emulated.status),
         "message": emulated.message,
         "report": asdict(emulated.report) if emulated.report is not None else None,
-        "traced": None if traced is None else {
-            "lowest_stack_pointer": traced.lowest_stack_pointer, "instructions": traced.instructions,
-            "regions": {name: _encode_region(region) for name, region in traced.regions.items()},
+        "counted": None if counted is None else {
+            "lowest_stack_pointer": counted.lowest_stack_pointer, "instructions": counted.instructions,
+            "visits": [[visit.previous, list(visit.pcs), visit.following] for visit in counted.visits],
+            "regions": {name: {"paths": [[list(pair) for pair in path] for path in region.paths],
+                               "taken": list(region.taken)}
+                        for name, region in counted.regions.items()},
         },
-        "trace_message": run.trace_message,
+        "count_message": run.count_message,
     }  # fmt: skip
-
-
-def _step_order(step: list) -> tuple:
-    previous, pc, following, _ = step
-    return (-1 if previous is None else previous, pc, following)
-
-
-def _encode_region(region: RegionSteps) -> dict:
-    steps = sorted(([*step, count] for step, count in region.steps.items()), key=_step_order)
-    return {"occurrences": region.occurrences, "steps": steps}
 
 
 def _classification(document: dict | None) -> Classification | None:
@@ -429,14 +430,16 @@ def _classification(document: dict | None) -> Classification | None:
     return Classification(document["correct"], document["total"], tuple(document["predictions"]))
 
 
-def _traced(document: dict | None) -> TracedRun | None:
+def _counted(document: dict | None) -> CountedRun | None:
     if document is None:
         return None
+    visits = tuple(BlockVisit(previous, tuple(pcs), following) for previous, pcs, following in document["visits"])
     regions = {
-        name: RegionSteps(region["occurrences"], {(p, pc, n): count for p, pc, n, count in region["steps"]})
+        name: RegionPaths(tuple(tuple((visit, times) for visit, times in path) for path in region["paths"]),
+                          tuple(region["taken"]))
         for name, region in document["regions"].items()
-    }
-    return TracedRun(regions, document["lowest_stack_pointer"], document["instructions"])
+    }  # fmt: skip
+    return CountedRun(visits, regions, document["lowest_stack_pointer"], document["instructions"])
 
 
 def decode_cell_run(document: dict) -> CellRun:
@@ -450,4 +453,4 @@ def decode_cell_run(document: dict) -> CellRun:
             "classification": _classification(report.get("classification")),
         })  # fmt: skip
     emulated = Emulated(Status(document["status"]), document["message"], report)
-    return CellRun(emulated, _traced(document["traced"]), document["trace_message"])
+    return CellRun(emulated, _counted(document["counted"]), document["count_message"])

@@ -5,10 +5,11 @@ they fit the part, and the Pareto front of accuracy against latency and flash am
 - RAM: static RAM, the measured stack peak and one exception frame below it (qbench.analysis.budget_ram, as
   the part budgets and the claims count it).
 - Latency: one inference at the part's clock, with the part's flash wait states (qbench.analysis.part_cycles):
-  `latency_us` the slowest case (the core's worst-case cycles, the wait states paid on every non-sequential
-  fetch; on every fetch for a part with neither prefetch buffer nor cache), which the budget and the choice use,
-  and `latency_min_us` the fastest (best-case cycles, every fetch hidden); unknown on a core without a timing
-  table (targets/timing/), where the front is of accuracy against flash alone.
+  `latency_us` the slowest case (the worst occurrence over the whole test set, at its worst-case cycles, the
+  wait states paid on every non-sequential fetch; on every fetch for a part with neither prefetch buffer nor
+  cache), which the budget and the choice use, and `latency_min_us` the fastest (the mean inference's best-case
+  cycles, every fetch hidden); unknown on a core without a cycle model (targets/timing/), where the front is of
+  accuracy against flash alone.
 - Accuracy: on the device, over the test split; for xor, 1 when all four outputs are right, else 0.
 
 The recommended network is the most accurate that fits; ties go to the lower latency, then the smaller flash.
@@ -136,7 +137,7 @@ def _nothing_fits(swept: pd.DataFrame, budget: Budget) -> str:
 def recommendation(exploration: Exploration) -> str:
     best = exploration.recommended
     fastest = "" if pd.isna(best.latency_min_us) else f"{best.latency_min_us:,.1f} to "
-    latency = "latency unknown (no timing table for the core)" if pd.isna(best.latency_us) else \
+    latency = "latency unknown (no cycle model for the core)" if pd.isna(best.latency_us) else \
         f"{fastest}{best.latency_us:,.1f} µs per inference (the worst case counts)"  # fmt: skip
     return (f"Recommended for {exploration.budget.describe()}: {best.library} {best.network} in {best.qformat}, "
             f"accuracy {best.accuracy:.3f}, {latency}, {best.deployed_flash:,.0f} B flash "

@@ -7,9 +7,10 @@
 Each stage is a function of declared inputs with one typed record out. prepare (the spec's workload, target,
 format, variant, level, network, settings and library -> sources, host training, the host's figures; stored),
 build and measure (plan: flags, sources, generated files; compiler version -> ELF, sizes, symbols; stored
-together), execute (the ELF's bytes, the machine, the emulator and where the trace stops -> the firmware's
-report and the traced regions; stored) and price (the run's key and the core -> region figures; stored per
-core, so two cores sharing one image and one run are each priced from their own table) run as tasks
+together), execute (the ELF's bytes, the machine, the emulator and its plugin -> the firmware's report
+and every region occurrence, from one run to the exit; stored) and price (the run's key and the core's model
+-> region figures; stored per core, so two cores sharing one image and one run are each priced from their
+own model) run as tasks
 (qbench.tasks); analyse (qbench.analyse) on the client, from the deployed weights prepare made.
 
 The client walks each cell's graph on a thread of its own, a bounded number of cells at a time: it makes each
@@ -38,16 +39,17 @@ from typing import Any, TypeVar
 from qbench.common import processes
 from qbench.common.paths import SUITE, shown
 from qbench.common.single_flight import SingleFlight
+from qbench.execution.cycle_models import model_digest
 from qbench.execution.emulate import CellRun, Emulated
+from qbench.execution.runners.plugin import source_digest
 from qbench.execution.runners.qemu import EMULATOR
-from qbench.execution.timing import TIMING, TimingError
 from qbench.hardware.targets import Target
 from qbench.hardware.toolchain import ToolNotFound, require, version
 from qbench.images.article import COMPILER as ARTICLE_COMPILER
 from qbench.images.article import ArticleError, ArticleFigure, measure_article, not_measurable
 from qbench.images.build import BuildPlan, BuildSpec, Image, plan
 from qbench.images.libraries import Library
-from qbench.images.matrix import Cell, Matrix, Variant
+from qbench.images.matrix import Cell, Matrix
 from qbench.images.workloads import HostFigures, Workload, WorkloadSettings
 from qbench.orchestration.analyse import (
     CellOutcome,
@@ -78,7 +80,6 @@ from qbench.orchestration.tasks import (
     execute,
     prepare,
     price,
-    timing_models,
 )
 from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow
 from qbench.sizes.measure import Measured
@@ -304,20 +305,20 @@ class Executed:
     key: str
 
 
-def executed(image: Image, target: Target, cut: dict[str, int], emulator: str, stages: Stages) -> Executed:
-    """The image's run (from the cache, else an execute task): inputs are the ELF's bytes, the machine, the
-    emulator and the cut. Images equal byte for byte (cortex-m0 and m0plus) share one run."""
+def executed(image: Image, target: Target, emulator: str, stages: Stages) -> Executed:
+    """The image's counted run (from the cache, else an execute task): inputs are the ELF's bytes, the machine,
+    the emulator and its plugin. Images equal byte for byte (cortex-m0 and m0plus) share one run."""
     options = stages.options
     data = image.path.read_bytes()
     elf = ImageFile(str(image.path.relative_to(options.build_root.resolve())), data)
     key = options.cache.key("execute", elf=hashlib.sha256(data).hexdigest(), machine=target.qemu_machine,
-                            emulator=emulator, cut=cut)  # fmt: skip
+                            emulator=emulator, plugin=source_digest())  # fmt: skip
 
     def compute() -> CellRun:
         stored = options.cache.fetch_run(key)
         if stored is not None:
             return stored
-        result = stages.task(image.spec.label, execute, elf, target, cut, options.timeout, stages.executor.workspace)
+        result = stages.task(image.spec.label, execute, elf, target, options.timeout, stages.executor.workspace)
         options.cache.store_run(key, result)
         return result
 
@@ -332,9 +333,9 @@ def priced(executed_run: Executed, core: str | None, label: str, stages: Stages)
     cache, else a price task. Inputs: the run's own key (its ELF, machine, emulator, cut), the core and its timing
     table's file; the pricing code is in the key as every stage's code is."""
     run, cache = executed_run.run, stages.options.cache
-    if run.traced is None:
-        return Pricing(None, run.trace_message)
-    key = cache.key("price", run=executed_run.key, core=core, table=timing_table(core))
+    if run.counted is None:
+        return Pricing(None, run.count_message)
+    key = cache.key("price", run=executed_run.key, core=core, models=model_digest(core))
 
     def compute() -> Pricing:
         stored = cache.fetch_priced(key)
@@ -349,19 +350,6 @@ def priced(executed_run: Executed, core: str | None, label: str, stages: Stages)
         return cache.once(key, compute)[0]
     except TaskFailed as error:
         return Pricing(None, f"the price task failed: {error}")
-
-
-def timing_table(core: str | None) -> str | None:
-    """The digest of the file holding core's timing table; when none can be named (no table, or the tables do
-    not load), of every table file, so a table added or mended reprices."""
-    if core is None:
-        return None
-    try:
-        model = timing_models().get(core)
-    except TimingError:
-        model = None
-    files = [model.path] if model is not None else sorted(TIMING.glob("*.toml"))
-    return hashlib.sha256(b"".join(path.name.encode() + b"\0" + path.read_bytes() for path in files)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -392,7 +380,7 @@ class Cells:
 
         def run_baseline() -> int | None:
             image = self.baseline(cell).image
-            baseline_run = executed(image, cell.target, {}, self.tools[EMULATOR], self.stages)
+            baseline_run = executed(image, cell.target, self.tools[EMULATOR], self.stages)
             run = baseline_run.run
             failed = run.emulated.status != Status.OK
             self.stages.progress.done("run", f"{cell.target.name} baseline -{cell.opt}", run.emulated.message, failed)
@@ -444,8 +432,7 @@ def _host_only(cell: Cell, cells: Cells, row: ResultRow) -> ResultRow:
 
 def _emulated(cell: Cell, row: ResultRow, image: BuiltImage, cells: Cells) -> CellOutcome:
     baseline_peak = cells.baseline_peak(cell)
-    cut = cell.workload.trace_cut(cell.variant == Variant.TRAINABLE, cells.stages.options.settings)
-    cell_run = executed(image.measured.image, cell.target, cut, cells.tools[EMULATOR], cells.stages)
+    cell_run = executed(image.measured.image, cell.target, cells.tools[EMULATOR], cells.stages)
     run = cell_run.run
     cells.stages.progress.done("run", *describe_run(cell, run))
     pricing = priced(cell_run, cell.target.name, image.measured.image.spec.label, cells.stages)

@@ -9,21 +9,23 @@ comes back.
 
     prepare   the host's part of an image: the workload's sources (host training) and the host's figures
     build     compile and measure: the ELF's bytes, its log, sizes and symbols
-    execute   run the image and trace it: the firmware's report and the traced regions
-    price     the traced regions priced with a core's timing table, and the stack the trace saw
+    execute   run the image once, counted: the firmware's report and every region occurrence
+    price     the counted regions priced with a core's cycle model, and the stack the run showed
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbench.common.paths import shown
-from qbench.execution.emulate import CellRun, Emulated, run_workload, trace_regions
+from qbench.execution.cycle_models import comparison_models, cycle_models, model_identity
+from qbench.execution.emulate import CellRun, Emulated, run_counted
+from qbench.execution.figures import RegionFigures, region_figures
+from qbench.execution.mca import McaError
 from qbench.execution.runners import RunnerUnavailable, runner_for
-from qbench.execution.timing import CodeImage, TimingError, TimingModel, load_timing_models
-from qbench.execution.trace import FunctionMap, RegionFigures, TraceError, region_figures
+from qbench.execution.timing import CodeImage, CycleModel, CycleRange, TimingError
+from qbench.execution.trace import FunctionMap, TraceError
 from qbench.hardware.targets import Target
 from qbench.images.build import BuildSpec, build, configure, dependencies, plan
 from qbench.images.matrix import Variant
@@ -99,26 +101,24 @@ class ImageFile:
         return path
 
 
-def execute(image: ImageFile, target: Target, cut: dict[str, int], timeout: float, workspace: Path | None) -> CellRun:
-    """Runs the image from reset and traces it until cut."""
+def execute(image: ImageFile, target: Target, timeout: float, workspace: Path | None) -> CellRun:
+    """Runs the image from reset to its exit, every region occurrence counted."""
     elf = image.on_disk(workspace)
     try:
-        runner = runner_for(target)
-        emulated = run_workload(runner, elf, target, timeout)
-        if emulated.status != Status.OK:
-            return CellRun(emulated, None, "")
-        traced, message = trace_regions(runner, elf, target, timeout, cut)
-        return CellRun(emulated, traced, message)
+        return run_counted(runner_for(target), elf, target, timeout)
     except RunnerUnavailable as error:
         return CellRun(Emulated(Status.TOOL_MISSING, str(error)))
 
 
 @dataclass(frozen=True)
 class Priced:
-    """A run's regions priced for one core, and the stack its trace saw."""
+    """A run's regions priced for one core, the model that priced them, and the stack the run showed."""
 
     regions: dict[str, RegionFigures]
     stack_sp_depth: int | None
+    cycle_model: str = ""  # what made the estimates (cycle_models.model_identity); "" when not priced
+    comparison: dict[str, CycleRange] = field(default_factory=dict)  # region -> mean cycles by LLVM's model too
+    note: str = ""  # why there are no estimates although the core has a model
 
 
 @dataclass(frozen=True)
@@ -130,29 +130,32 @@ class Pricing:
 
 
 def price(run: CellRun, image: ImageFile, core: str | None, workspace: Path | None) -> Pricing:
-    """Figures per region from a traced run, cycles from core's timing table (none for core None or a core
-    without one)."""
-    if run.traced is None:
-        return Pricing(None, run.trace_message)
+    """Figures per region from a counted run, cycles from core's model (none for core None or a core without
+    one), and from LLVM's model beside a TRM table's."""
+    if run.counted is None:
+        return Pricing(None, run.count_message)
     try:
         elf = image.on_disk(workspace)
-        timing = None if core is None else timing_models().get(core)
-        return Pricing(_priced(run, elf, timing))
+        functions = FunctionMap(elf)
+        model = None if core is None else cycle_models().get(core)
+        comparison = None if core is None else comparison_models().get(core)
+        return Pricing(_priced(run, functions, CodeImage(elf), model, comparison))
     except (TimingError, TraceError) as error:
-        return Pricing(None, f"pricing the trace: {error}")
+        return Pricing(None, f"pricing the run: {error}")
 
 
-def _priced(run: CellRun, elf: Path, timing: TimingModel | None) -> Priced:
-    functions = FunctionMap(elf)
-    pricing = None if timing is None else (timing, CodeImage(elf))
-    depth = None if functions.stack_top is None else functions.stack_top - run.traced.lowest_stack_pointer
-    return Priced(region_figures(run.traced, functions, pricing), depth)
-
-
-@cache
-def timing_models() -> dict[str, TimingModel]:
-    """The cores' timing tables, read once per process."""
-    return load_timing_models()
+def _priced(run: CellRun, functions: FunctionMap, code: CodeImage, model: CycleModel | None,
+            comparison: CycleModel | None) -> Priced:  # fmt: skip
+    lowest = run.counted.lowest_stack_pointer
+    depth = None if functions.stack_top is None or lowest is None else functions.stack_top - lowest
+    if model is None:
+        return Priced(region_figures(run.counted, functions, None), depth)
+    try:
+        regions = region_figures(run.counted, functions, (model, code))
+        beside = {} if comparison is None else region_figures(run.counted, functions, (comparison, code))
+    except McaError as error:  # llvm-mca missing or failing: the counts stand, the estimates say why not
+        return Priced(region_figures(run.counted, functions, None), depth, note=f"no cycle estimate: {error}")
+    return Priced(regions, depth, model_identity(model), {name: figures.cycles for name, figures in beside.items()})
 
 
 def worker_workspace() -> Path:

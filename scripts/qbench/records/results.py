@@ -128,22 +128,51 @@ class ResultRow:
     mae_float_host: float | None = None
     rmse_float_host: float | None = None
     max_error_float_host: float | None = None
-    # Instructions executed per region occurrence (qbench.trace): the mean over the first *_occurrences
-    # occurrences of the region in a traced run of this row's own ELF, net of the markers' cost.
-    instr_forward: float | None = None  # one feedForward
-    instr_train_step: float | None = None  # one calculateError + trainNetwork
-    instr_forward_occurrences: int | None = None
+    # Instructions executed per region occurrence (qbench.execution.trace): over every occurrence of the region in
+    # one run of this row's own ELF from reset to exit, net of the markers' cost (the empty region's mean).
+    instr_forward: float | None = None  # one feedForward: the mean
+    instr_forward_min: float | None = None  # the occurrence with the fewest
+    instr_forward_max: float | None = None  # the occurrence with the most
+    instr_train_step: float | None = None  # one calculateError + trainNetwork: the mean
+    instr_train_step_min: float | None = None
+    instr_train_step_max: float | None = None
+    instr_forward_occurrences: int | None = None  # every occurrence the run made
     instr_train_step_occurrences: int | None = None
     instr_markers: float | None = None  # the empty region's instructions, subtracted from the others
-    # Cycle estimates priced from the row's core's timing table (targets/timing/): central, best and worst case.
+    # Cycle estimates priced by the row's core's model (cycle_model; targets/timing/), zero wait states: the mean
+    # per occurrence as central, best and worst case; and the worst occurrence (the most cycles in the worst case):
+    # its range, its instructions and non-sequential fetches, and which occurrence it was (from 0, in run order).
     est_cycles_forward: float | None = None
     est_cycles_forward_min: float | None = None
     est_cycles_forward_max: float | None = None
+    est_cycles_forward_worst_min: float | None = None
+    est_cycles_forward_worst_central: float | None = None
+    est_cycles_forward_worst_max: float | None = None
+    est_cycles_forward_worst_occurrence: int | None = None
+    instr_forward_worst: float | None = None
+    nonseq_fetches_forward_worst: float | None = None
     est_cycles_train_step: float | None = None
     est_cycles_train_step_min: float | None = None
     est_cycles_train_step_max: float | None = None
+    est_cycles_train_step_worst_min: float | None = None
+    est_cycles_train_step_worst_central: float | None = None
+    est_cycles_train_step_worst_max: float | None = None
+    est_cycles_train_step_worst_occurrence: int | None = None
+    instr_train_step_worst: float | None = None
+    nonseq_fetches_train_step_worst: float | None = None
     est_us_forward: float | None = None  # central estimate at the core file's clock
+    est_us_forward_worst: float | None = None  # the worst occurrence's worst case at the core file's clock
     est_us_train_step: float | None = None
+    est_us_train_step_worst: float | None = None
+    # Executed instructions the model has no price for, over all occurrences: their cycles are missing from the
+    # estimates, which are then incomplete (0: every instruction priced).
+    est_cycles_forward_unpriced: int | None = None
+    est_cycles_train_step_unpriced: int | None = None
+    cycle_model: str = ""  # what made the estimates: the TRM table or the scheduling model, with its source
+    # Where a TRM table prices the core (cortex-m4), LLVM's scheduling model's central mean beside it (cycle_model
+    # of targets/timing/llvm/): how far apart two independent models are.
+    est_cycles_forward_llvm: float | None = None
+    est_cycles_train_step_llvm: float | None = None
     # Non-sequential instruction fetches per occurrence (taken branches, calls, returns), net of the markers: what
     # a part's flash wait states are paid on in the slowest case (targets/timing/README.md, "Flash wait states").
     nonseq_fetches_forward: float | None = None
@@ -151,7 +180,7 @@ class ResultRow:
     emulated_cpu: str = ""  # the CPU the emulator modelled (QEMU's micro:bit is a cortex-m0 for a cortex-m0plus row)
     stack_peak: int | None = None  # bytes: the deeper of stack_painted and stack_sp_depth
     stack_painted: int | None = None  # bytes: the deepest word written on the painted stack over the whole run
-    stack_sp_depth: int | None = None  # bytes: the deepest the stack pointer went in the traced run
+    stack_sp_depth: int | None = None  # bytes: the deepest the stack pointer went (as the run's stack accesses show it)
     ram_total: int | None = None  # data + bss + stack_peak
     exception_frame: int | None = None  # bytes one exception stacks below the deepest stack pointer (budgets)
     lib_ram_total: int | None = None  # lib_ram_static + stack_peak - the baseline's stack_peak

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -266,23 +267,33 @@ def fetch_text(part: Part) -> str:
                       *(["cache"] if part.instruction_cache else [])])  # fmt: skip
 
 
+def _measured_or_none(value) -> float | None:
+    return float(value) if is_measured(value) else None
+
+
 def part_cycles(row, part: Part, region: str) -> tuple[float | None, float | None]:
     """A row's estimated cycles for one region (forward, train_step) on the part, flash wait states counted
-    (Part.cycle_range): (fastest, slowest); None where not estimated, and the slowest None where the part has wait
-    states but the row has no count of non-sequential fetches (results from before the count existed)."""
-    minimum, maximum = getattr(row, f"est_cycles_{region}_min", None), getattr(row, f"est_cycles_{region}_max", None)
-    if not is_measured(maximum):
+    (Part.cycle_range): (fastest, slowest). The fastest is the mean occurrence at best, the slowest the worst
+    occurrence at worst (the mean's worst case in results from before the worst occurrence was recorded).
+    None where not estimated, and the slowest None where the part has wait states but the row has no count of
+    non-sequential fetches."""
+    figure = partial(_region_figure, row, region)
+    suffix = "_worst" if figure("est_cycles", "_worst_max") is not None else ""
+    maximum = figure("est_cycles", "_worst_max" if suffix else "_max")
+    if maximum is None:
         return None, None
-    jumps = getattr(row, f"nonseq_fetches_{region}", None)
-    instructions = getattr(row, f"instr_{region}", None)
-    jumps, instructions = (value if is_measured(value) else None for value in (jumps, instructions))
-    best = float(minimum) if is_measured(minimum) else None
-    fastest, slowest = part.cycle_range(best or 0.0, float(maximum), jumps, instructions)
-    if best is None:
-        fastest = None
+    minimum, mean_jumps = figure("est_cycles", "_min"), figure("nonseq_fetches", "")
+    jumps, instructions = figure("nonseq_fetches", suffix), figure("instr", suffix)
+    fastest = None if minimum is None else part.cycle_range(minimum, maximum, mean_jumps, instructions)[0]
+    slowest = part.cycle_range(minimum or 0.0, maximum, jumps, instructions)[1]
     if part.flash_wait_states and jumps is None:
         return (fastest if part.fetch_hidden else None), None
     return fastest, slowest
+
+
+def _region_figure(row, region: str, column: str, suffix: str) -> float | None:
+    """A row's `{column}_{region}{suffix}` figure (instr_forward_worst, ...), or None where it has none."""
+    return _measured_or_none(getattr(row, f"{column}_{region}{suffix}", None))
 
 
 def part_latency_us(row, part: Part, region: str = "forward") -> tuple[float | None, float | None]:
@@ -332,6 +343,13 @@ def cycle_range_text(central, minimum, maximum) -> str:
     return f"{central:,.0f} ({minimum:,.0f}–{maximum:,.0f})"
 
 
+def span_text(fewest, most) -> str:
+    """The smallest and largest occurrence: '252–294', '618' when all are equal; '' when not counted."""
+    if not is_measured(fewest) or not is_measured(most):
+        return ""
+    return f"{fewest:,.0f}" if fewest == most else f"{fewest:,.0f}–{most:,.0f}"
+
+
 REGIONS = {"forward": "inference", "train_step": "trainable"}  # a region and the variant that always has it
 
 
@@ -345,21 +363,24 @@ def deployed_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 def speed_table(rows: pd.DataFrame, region: str, clock_hz: float = COMPARISON_CLOCK_HZ) -> pd.DataFrame:
     """One region (`forward`: one inference, of each network's deployed image; `train_step`: one training step) of
-    every emulated row that has it: instructions (exact per occurrence, the mean over the traced occurrences),
-    cycles (estimated: central value and the TRM's best-to-worst range) and the central estimate as time at one
-    clock for every core."""
+    every emulated row that has it: instructions (exact, the mean over every occurrence of the run, with the
+    fewest and the most), cycles (estimated: the mean's central value and best-to-worst range, and the worst
+    occurrence's worst case) and the central estimate as time at one clock for every core."""
     good = _emulated(rows)
     good = good[good[f"instr_{region}"].notna()]
     if region == "forward":
         good = deployed_rows(good)
     table = good[KEY_COLUMNS].copy()
     table[f"instr_{region}"] = good[f"instr_{region}"]
+    table["fewest–most"] = [span_text(*values) for values in zip(
+        good.get(f"instr_{region}_min", pd.NA), good.get(f"instr_{region}_max", pd.NA), strict=True)]  # fmt: skip
     table["occurrences"] = good[f"instr_{region}_occurrences"]
     table[f"est_cycles_{region}"] = [
         cycle_range_text(*values) for values in zip(
             good[f"est_cycles_{region}"], good[f"est_cycles_{region}_min"], good[f"est_cycles_{region}_max"],
             strict=True)
     ]  # fmt: skip
+    table["worst_max"] = good.get(f"est_cycles_{region}_worst_max", pd.NA)
     table[f"est_us_{region}_{clock_label(clock_hz)}"] = [
         microseconds(cycles, clock_hz) for cycles in good[f"est_cycles_{region}"]
     ]

@@ -21,7 +21,6 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from tabulate import tabulate
 
-from qbench.execution.timing import load_timing_models
 from qbench.hardware.targets import Part
 from qbench.records.results import SavedResults, Status, library_order
 from qbench.reporting import analysis, plots
@@ -37,7 +36,7 @@ FIRST_SCREEN_END = "<!-- end of the first screen -->"
 MISSING = "–"
 # Columns that say which cell a row is: when one value fills a whole table, the caption names it instead.
 CONTEXT_COLUMNS = ("workload", "network", "library", "core", "qformat", "variant", "opt", "part", "ram")
-# Instruction counts are exact per occurrence, the figure a mean over the traced occurrences.
+# Instruction counts are exact per occurrence, the figure a mean over every occurrence of the run.
 MEAN_COLUMNS = ("instr_forward", "instr_train_step", "instructions", "instructions per inference",
                 "instructions per training step")  # fmt: skip
 FAILURE_KINDS_SHOWN = 5
@@ -245,8 +244,8 @@ def headline_candidates(rows: pd.DataFrame) -> list[tuple[pd.DataFrame, str]]:
 
 
 def timing_sources(rows: pd.DataFrame) -> list[str]:
-    models = load_timing_models()
-    return sorted({models[core].source for core in rows["core"].unique() if core in models})
+    """The cycle models the rows' estimates come from, as the rows record them."""
+    return sorted(set(rows.get("cycle_model", pd.Series(dtype=str)).dropna()) - {""})
 
 
 def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[tuple[str, str]]]) -> dict:
