@@ -28,8 +28,9 @@ BEYOND = re.compile(r"^warm minus start-up: (?P<wall>-?[\d.]+) s wall, (?P<cpu>-
 
 
 def bench(tmp_path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), "--qbench", QBENCH, "--work", str(tmp_path / "work"),
-                           *arguments], capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    return subprocess.run([sys.executable, str(SCRIPT), "--qbench", QBENCH, "--python", sys.executable, "--work",
+                           str(tmp_path / "work"), *arguments], capture_output=True, text=True, timeout=600,
+                          check=False)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,24 @@ def test_the_start_up_is_measured_beside_the_runs_and_taken_from_the_warm_run(ti
     assert float(beyond["wall"]) == pytest.approx(float(rows["warm"]["wall"]) - float(started["wall"]), abs=0.065)
     assert float(beyond["cpu"]) == pytest.approx(float(rows["warm"]["cpu"]) - float(started["cpu"]), abs=0.065)
     assert "start-up and warm: the median of 2 runs by wall time" in done.stdout
+
+
+COUNTING = re.compile(r"^counting: (?P<images>\d+) images, plain runs (?P<plain>[\d.]+) s, counted runs "
+                      r"(?P<counted>[\d.]+) s \((?P<ratio>[\d.]+)x\); the most, [\d.]+x \([\d.]+ s against "
+                      r"[\d.]+ s, cortex-m0plus\); goal, every image at most 3x its plain run or 0.3 s more: "
+                      r"(?:met|not met)$", re.MULTILINE)  # fmt: skip
+
+
+def test_the_counted_runs_cost_is_printed_against_the_plain_runs(tiny):
+    """The tiny matrix emulates one image: its counted run against its plain run (whatever the machine's speed:
+    the verdict is printed, not asserted)."""
+    done, _ = tiny
+    counting = COUNTING.search(done.stdout)
+    assert counting is not None, done.stdout
+    assert counting["images"] == "1" and float(counting["plain"]) > 0 and float(counting["counted"]) > 0
+    plain, counted = float(counting["plain"]), float(counting["counted"])  # each printed to 3 decimals
+    assert (counted - 0.0005) / (plain + 0.0005) - 0.005 <= float(counting["ratio"])
+    assert float(counting["ratio"]) <= (counted + 0.0005) / (plain - 0.0005) + 0.005
 
 
 def test_it_names_the_machine_and_the_revision(tiny):

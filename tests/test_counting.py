@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from qbench.commands.cli import main as qbench_main
@@ -14,9 +16,11 @@ from qbench.execution.runners import MARK_WORD, BlockTrace, Watch
 from qbench.execution.runners.qemu import plugin_arguments, read_block_table
 from qbench.execution.timing import CycleRange, PricedVisit
 from qbench.execution.trace import TraceError, count_regions
+from qbench.hardware.targets import Part
 from qbench.images.workloads import WORKLOADS, Workload, WorkloadSources
 from qbench.models.network import NetworkShape
 from qbench.records.results import read_results
+from qbench.reporting.analysis import model_comparison_table, part_cycles
 
 FIRMWARE = Path(__file__).parent / "firmware"
 
@@ -137,3 +141,30 @@ def test_a_path_that_depends_on_the_data_gives_different_occurrences(tmp_path, m
         assert row.est_cycles_forward_min <= row.est_cycles_forward <= row.est_cycles_forward_max
         assert row.est_cycles_forward_max < row.est_cycles_forward_worst_max
         assert row.est_cycles_forward_unpriced == 0
+
+
+def test_a_parts_latency_runs_from_the_mean_at_best_to_the_worst_occurrence_at_worst():
+    """2 wait states behind a prefetch buffer: the fastest hides every fetch (the mean's best case, 100), the
+    slowest pays them on each of the worst occurrence's 10 non-sequential fetches (150 + 2 x 10)."""
+    row = SimpleNamespace(est_cycles_forward_min=100.0, est_cycles_forward_max=130.0, nonseq_fetches_forward=8.0,
+                          instr_forward=90.0, est_cycles_forward_worst_max=150.0, nonseq_fetches_forward_worst=10.0,
+                          instr_forward_worst=101.0)  # fmt: skip
+    part = Part("P", "v", "cortex-m4", 1 << 16, 1 << 14, 48_000_000, flash_wait_states=2, prefetch=True)
+    assert part_cycles(row, part, "forward") == (100.0, 170.0)
+    # Without prefetch or cache, every fetch waits at worst (the worst occurrence's 101 instructions) and every
+    # non-sequential one at best (the mean's 8).
+    bare = Part("Q", "v", "cortex-m4", 1 << 16, 1 << 14, 48_000_000, flash_wait_states=2)
+    assert part_cycles(row, bare, "forward") == (100.0 + 2 * 8, 150.0 + 2 * 101)
+    # Results from before the worst occurrence was recorded: the mean's worst case.
+    old = SimpleNamespace(**{**vars(row), "est_cycles_forward_worst_max": None})
+    assert part_cycles(old, part, "forward") == (100.0, 130.0 + 2 * 8)
+
+
+def test_two_models_of_one_core_are_set_side_by_side():
+    rows = pd.DataFrame([{"status": "ok", "qemu": "qemu 7.2", "library": "qnn", "network": "2-4-1", "core": "cortex-m4",
+                          "qformat": "q8.8", "variant": "inference", "opt": "Os", "est_cycles_forward": 200.0,
+                          "est_cycles_forward_llvm": 190.0, "est_cycles_train_step": None,
+                          "est_cycles_train_step_llvm": None}])  # fmt: skip
+    table = model_comparison_table(rows)
+    assert table[["region", "TRM table", "LLVM model", "LLVM / TRM"]].values.tolist() == [["forward", 200.0, 190.0,
+                                                                                           0.95]]

@@ -175,6 +175,8 @@ def headline_table(rows: pd.DataFrame, clock_hz: float = COMPARISON_CLOCK_HZ) ->
             "static RAM, inference": _static_only(inference),
             "instructions per inference": deployed.instr_forward,
             f"µs per inference at {clock}": microseconds(deployed.est_cycles_forward, clock_hz),
+            f"worst µs per inference at {clock}": microseconds(_figure(deployed, "est_cycles_forward_worst_max"),
+                                                                clock_hz),
             "instructions per training step": _figure(trainable, "instr_train_step"),
             f"µs per training step at {clock}": microseconds(_figure(trainable, "est_cycles_train_step"), clock_hz),
             "learned": learned_text(trainable),
@@ -381,10 +383,27 @@ def speed_table(rows: pd.DataFrame, region: str, clock_hz: float = COMPARISON_CL
             strict=True)
     ]  # fmt: skip
     table["worst_max"] = good.get(f"est_cycles_{region}_worst_max", pd.NA)
+    # Instructions the model had no price for: their cycles are missing, so the estimate is incomplete.
+    unpriced = good.get(f"est_cycles_{region}_unpriced", pd.Series(0, index=good.index))
+    table["unpriced"] = unpriced.where(unpriced.fillna(0) > 0)
     table[f"est_us_{region}_{clock_label(clock_hz)}"] = [
         microseconds(cycles, clock_hz) for cycles in good[f"est_cycles_{region}"]
     ]
     return table.reset_index(drop=True)
+
+
+def model_comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows priced by two models (cortex-m4: the TRM table, and LLVM's scheduling model beside it): each region's
+    central mean by both, and LLVM's over the table's."""
+    good = _emulated(rows)
+    records = []
+    for row in tuples_of(good):
+        for region in REGIONS:
+            table, llvm = getattr(row, f"est_cycles_{region}", None), getattr(row, f"est_cycles_{region}_llvm", None)
+            if is_measured(table) and is_measured(llvm):
+                records.append({**{column: getattr(row, column) for column in KEY_COLUMNS}, "region": region,
+                                "TRM table": table, "LLVM model": llvm, "LLVM / TRM": ratio(llvm, table)})  # fmt: skip
+    return pd.DataFrame.from_records(records)
 
 
 def emulated_elsewhere(rows: pd.DataFrame) -> list[tuple[str, str]]:

@@ -273,6 +273,7 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         "diff": markdown(image["diff"]),
         "speed_forward": table(analysis.speed_table(rows, "forward"), _us_decimals("forward")),
         "speed_train_step": table(analysis.speed_table(rows, "train_step"), _us_decimals("train_step")),
+        "model_comparison": table(analysis.model_comparison_table(rows), {"LLVM / TRM": 2}),
         "clock_mhz": f"{analysis.COMPARISON_CLOCK_HZ / 1e6:g}",
         "ram": table(analysis.ram_table(rows)),
         "learning": table(analysis.cores_together(analysis.learning_table(rows)), {"final_error": 4}),
@@ -323,7 +324,8 @@ def first_screen(saved: SavedResults, parts: dict[str, Part]) -> dict:
 
 def headline_decimals() -> dict[str, int]:
     clock = f"{analysis.COMPARISON_CLOCK_HZ / 1e6:g} MHz"
-    return {f"µs per inference at {clock}": 1, f"µs per training step at {clock}": 1, "accuracy on device %": 1,
+    return {f"µs per inference at {clock}": 1, f"worst µs per inference at {clock}": 1,
+            f"µs per training step at {clock}": 1, "accuracy on device %": 1,
             "float64 on host %": 1}  # fmt: skip
 
 
