@@ -10,16 +10,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from qbench.commands.cli import main as qbench_main
+from device_runs import run_inference
 from qbench.execution.figures import region_figures
 from qbench.execution.runners import MARK_WORD, BlockTrace, Watch
 from qbench.execution.runners.qemu import plugin_arguments, read_block_table
 from qbench.execution.timing import CycleRange, PricedVisit
 from qbench.execution.trace import TraceError, count_regions
 from qbench.hardware.targets import Part
-from qbench.images.workloads import WORKLOADS, Workload, WorkloadSources
+from qbench.images.workloads import Workload, WorkloadSources
 from qbench.models.network import NetworkShape
-from qbench.records.results import read_results
 from qbench.reporting.analysis import model_comparison_table, part_cycles
 
 FIRMWARE = Path(__file__).parent / "firmware"
@@ -125,14 +124,8 @@ def data_dependent() -> Workload:
 def test_a_path_that_depends_on_the_data_gives_different_occurrences(tmp_path, monkeypatch):
     """Occurrence k runs a loop k times (k = 1..4): a + b k instructions, so min < mean < max, the mean is the
     midpoint of the two, and the worst occurrence is the last."""
-    workload = data_dependent()
-    monkeypatch.setitem(WORKLOADS, workload.name, workload)
-    out = tmp_path / "out"
-    code = qbench_main(["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16", "--variants",
-                        "inference", "--workload", workload.name, "--out", str(out),
-                        "--build-dir", str(tmp_path / "build")])  # fmt: skip
-    assert code == 0
-    for row in read_results(out).rows.itertuples():
+    rows = run_inference(tmp_path, monkeypatch, data_dependent(), "cortex-m0plus,cortex-m4")
+    for row in rows.itertuples():
         assert row.instr_forward_occurrences == 4
         assert row.instr_forward_min < row.instr_forward < row.instr_forward_max
         assert row.instr_forward == (row.instr_forward_min + row.instr_forward_max) / 2

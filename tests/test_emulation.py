@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from device_runs import run_inference
 from qbench.commands.cli import main as qbench_main
 from qbench.execution.emulate import verdict
 from qbench.execution.protocol import ProtocolError, fault_description, parse_records, parse_report
@@ -219,14 +220,7 @@ def test_stack_reserved_but_unwritten_counts_through_the_stack_pointer(tmp_path,
     stored at an offset from SP, which shows the stack pointer; ARMv6-M reserves it through a register and stores
     through another, which shows nothing of it (the plugin sees addresses, not registers): there the painted
     stack is the figure."""
-    workload = misbehaving(7)
-    monkeypatch.setitem(WORKLOADS, workload.name, workload)
-    out = tmp_path / "out"
-    code = qbench_main(["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16", "--variants",
-                        "inference", "--workload", workload.name, "--out", str(out),
-                        "--build-dir", str(tmp_path / "build")])  # fmt: skip
-    assert code == 0
-    rows = read_results(out).rows.set_index("core")
+    rows = run_inference(tmp_path, monkeypatch, misbehaving(7), "cortex-m0plus,cortex-m4").set_index("core")
     m4, m0 = rows.loc["cortex-m4"], rows.loc["cortex-m0plus"]
     # The painted stack misses most of what the stack pointer shows (the reporting code writes a few hundred bytes
     # deep on its own).

@@ -38,6 +38,7 @@ from qbench.execution.timing import (
     CycleRange,
     PricedVisit,
     TimingError,
+    by_core,
 )
 
 LLVM_BIN = Path("/usr/lib/llvm-19/bin")
@@ -313,14 +314,7 @@ def _load(path: Path) -> McaModel:
 
 def load_mca_models(directory: Path = TIMING / "llvm") -> dict[str, McaModel]:
     """llvm-mca model by core name, one file per LLVM scheduling model's use."""
-    models: dict[str, McaModel] = {}
-    for path in sorted(directory.glob("*.toml")):
-        model = _load(path)
-        for core in model.cores:
-            if core in models:
-                raise McaError(f"{shown(path)}: cores: {core} already has a model, {shown(models[core].path)}")
-            models[core] = model
-    return models
+    return by_core((_load(path) for path in sorted(directory.glob("*.toml"))), McaError)
 
 
 def model_gap(trm: CycleRange, llvm: CycleRange) -> float:

@@ -12,18 +12,19 @@ at the previous instruction. What the model leaves out is in targets/timing/READ
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import capstone
 from capstone import arm
 
-from qbench.common.paths import TARGETS
+from qbench.common.paths import TARGETS, shown
 from qbench.sizes.elfsize import EXEC, open_elf
 
 TIMING = TARGETS / "timing"
+M = TypeVar("M", bound="CycleModel")
 
 
 class TimingError(ValueError):
@@ -417,6 +418,7 @@ class CycleModel(Protocol):
 
     cores: tuple[str, ...]
     source: str  # the document or model the estimates come from, with its version
+    path: Path  # the file it was read from
 
     def price_visits(self, code: CodeImage, visits: Sequence[BlockVisit]) -> list[PricedVisit]:
         """Each visit priced on its own, in the order given."""
@@ -547,13 +549,18 @@ def _load_model(path: Path) -> TimingModel:
     return TimingModel(tuple(cores), source, costs, dict(unpriced), parsed, path)
 
 
+def by_core(models: Iterable[M], error: type[TimingError]) -> dict[str, M]:
+    """Models (each with `cores` and the `path` it was read from) by the cores they name; a core two files name
+    is an error naming both."""
+    found: dict[str, M] = {}
+    for model in models:
+        for core in model.cores:
+            if core in found:
+                raise error(f"{shown(model.path)}: cores: {core} already has a model, {shown(found[core].path)}")
+            found[core] = model
+    return found
+
+
 def load_timing_models(directory: Path = TIMING) -> dict[str, TimingModel]:
     """Timing model by core name; cores without a file get no estimate."""
-    models: dict[str, TimingModel] = {}
-    for path in sorted(directory.glob("*.toml")):
-        model = _load_model(path)
-        for core in model.cores:
-            if core in models:
-                raise TimingError(f"{path.name}: cores: {core} already has a table, {models[core].path.name}")
-            models[core] = model
-    return models
+    return by_core((_load_model(path) for path in sorted(directory.glob("*.toml"))), TimingError)
