@@ -14,7 +14,16 @@ from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import REPO
 from qbench.orchestration.progress import LogProgress, TerminalProgress
 from qbench.reporting import plots
-from qbench.reporting.claims import FAILS, HOLDS, UNMEASURED, TrainingRun, compare_training, rises, roughness
+from qbench.reporting.claims import (
+    FAILS,
+    HOLDS,
+    UNMEASURED,
+    TrainingRun,
+    compare_training,
+    rises,
+    roughness,
+    training_finding,
+)
 from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, claims_for_report, markdown, table
 
 
@@ -163,3 +172,11 @@ def test_a_library_with_no_claim_measured_gets_one_row():
     assert shown["library"].tolist() == ["qnn", "qnn", "emlearn"]
     assert shown.iloc[2]["claim"] == "every claim" and shown.iloc[2]["verdict"] == UNMEASURED
     assert list(shown.columns) == ["claim", "library", "measured", "verdict"]
+
+
+def test_a_run_right_only_through_overflow_says_so_not_that_it_ran_out():
+    wrapped = TrainingRun(False, 3509, 2.0, 10, 100, through_overflow=True)
+    assert wrapped.describe("q8.8").startswith("Q8.8 learned only through overflow after 3,509 iterations; ")
+    assert run(learned=False, iterations=5000).describe("q8.8").startswith("Q8.8 did not learn in 5,000 iterations; ")
+    assert training_finding(run(), wrapped) == "Q8.8 learned only through overflow"
+    assert training_finding(run(), run(learned=False)) == "Q8.8 did not learn"
