@@ -126,6 +126,24 @@ def test_only_the_tables_used_are_linked():
     assert tables_only_when_used(symbols_frame(image)).verdict == UNMEASURED  # no baseline to compare with
 
 
+def test_another_librarys_tables_are_counted_one_per_activation_and_alike_in_both_variants():
+    def tables(variant: str, *names: str) -> list[SymbolRow]:
+        return [symbol(variant, "activation tables", "rodata", 132, "other", f"other::{name}") for name in names]
+
+    trainable = network_symbols("trainable", 900, "other")[:1] + tables("trainable", "tanh", "sigmoid")
+    inference = network_symbols("inference", 300, "other")[:1] + tables("inference", "tanh", "sigmoid")
+    claim = tables_only_when_used(symbols_frame(trainable + inference + BASELINE), "other")
+    assert claim.verdict == HOLDS, claim.measured
+    assert claim.measured.startswith("2 tables (264 B) in the tanh/sigmoid trainable image")
+    assert "1 to 2 (one per activation)" in claim.measured
+    third = tables("trainable", "relu")
+    assert tables_only_when_used(symbols_frame(trainable + third + inference + BASELINE), "other").verdict == FAILS
+    fewer = inference[:1] + tables("inference", "tanh")
+    assert tables_only_when_used(symbols_frame(trainable + fewer + BASELINE), "other").verdict == FAILS
+    none = network_symbols("trainable", 900, "other")[:1]
+    assert tables_only_when_used(symbols_frame(none + BASELINE), "other").verdict == FAILS
+
+
 def training(rows: pd.DataFrame, curves: dict[str, list[float]]) -> dict[str, pd.DataFrame]:
     logs = {}
     for row in rows.itertuples():

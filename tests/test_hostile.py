@@ -163,8 +163,9 @@ LINK_FAILURES = {
         "/usr/bin/arm-none-eabi-ld: build/x.o: in function `main':\n"
         "xor.cpp:(.text.startup.main+0x12): undefined reference to `missing()'\n"
         "collect2: error: ld returned 1 exit status\n",
-        "xor.cpp:(.text.startup.main+0x12): undefined reference to `missing()' (a library's own .c/.cpp files are "
-        "compiled only when its qbench-library.toml lists them in sources: docs/libraries.md#sources)",
+        "undefined symbol missing(): a library's own .c/.cpp files are compiled only when its qbench-library.toml "
+        "lists them in sources (docs/libraries.md#sources)\n"
+        "xor.cpp:(.text.startup.main+0x12): undefined reference to `missing()'",
     ),
     "region overflowed": (
         "/usr/bin/arm-none-eabi-ld: firmware.elf section `.bss' will not fit in region `RAM'\n"

@@ -192,9 +192,10 @@ def wrapping_qnn(root: Path) -> Path:
 
 def test_a_wrapping_librarys_xor_run_learned_only_through_overflow(tmp_path):
     library = wrapping_qnn(tmp_path / "wrapping")
+    # --initial-weights library: each library from its own generator, the copy's seeded 2 by its descriptor.
     status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q8.8", "--variants", "trainable",
-                          "--library", f"wrapping={library}", "--out", str(tmp_path / "out"),
-                          "--build-dir", str(tmp_path / "build")])  # fmt: skip
+                          "--initial-weights", "library", "--library", f"wrapping={library}",
+                          "--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "build")])  # fmt: skip
     assert status == 0
     rows = read_results(tmp_path / "out").rows.set_index("library")
     assert rows.loc["qnn", "learned_exact"] and rows.loc["qnn", "message"] == ""

@@ -48,13 +48,40 @@ def test_descriptor_sets_adapter_paths_symbols_and_format_macros(tmp_path):
         '[defines]\n"LUT_TANH_{I}_{F}" = "1"\nFRACTION = "{F}"\n'
     )
     library = parse_library(f"tiny={tmp_path}")
-    assert library.include_dirs == (tmp_path / "cpp",) and library.sources == (tmp_path / "src.cpp",)
+    # The descriptor's folder stays on the include path when include_dirs is given.
+    assert library.include_dirs == (tmp_path / "cpp", tmp_path) and library.sources == (tmp_path / "src.cpp",)
     assert (library.symbols, library.weight_order) == (("tiny::", "tn_"), "input-major")
     assert not library.supports.training
     assert library.compile_defines(parse_qformat("q8.8")) == {
         "QBENCH_ADAPTER": '"adapter.hpp"', "LUT_TANH_8_8": "1", "FRACTION": "8",
     }  # fmt: skip
     assert library.compile_defines(parse_format("float32")) == {"QBENCH_ADAPTER": '"adapter.hpp"'}
+
+
+def test_include_dirs_may_leave_the_folder_and_name_it_once(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "variant").mkdir()
+    (tmp_path / "shared" / "adapter.hpp").write_text("")
+    (tmp_path / "variant" / "qbench-library.toml").write_text(
+        'adapter = "adapter.hpp"\ninclude_dirs = [".", "../shared"]\nsymbols = ["tiny::"]\n'
+    )
+    library = parse_library(f"variant={tmp_path / 'variant'}")
+    assert library.include_dirs == (tmp_path / "variant" / ".", tmp_path / "variant" / ".." / "shared")
+
+
+def test_defines_may_serve_one_kind_of_format(tmp_path):
+    (tmp_path / "adapter.hpp").write_text("")
+    (tmp_path / "qbench-library.toml").write_text(
+        'adapter = "adapter.hpp"\nsymbols = ["tiny::"]\n[defines]\nEVERY = 1\n"BITS_{I}" = "{F}"\n'
+        '[defines.fixed_point]\nFIXED = "q{I}.{F}"\n[defines.float32]\nFLOAT = "1"\n'
+    )
+    library = parse_library(f"tiny={tmp_path}")
+    assert library.compile_defines(parse_qformat("q8.8")) == {
+        "QBENCH_ADAPTER": '"adapter.hpp"', "EVERY": "1", "BITS_8": "8", "FIXED": "q8.8",
+    }  # fmt: skip
+    assert library.compile_defines(parse_format("float32")) == {
+        "QBENCH_ADAPTER": '"adapter.hpp"', "EVERY": "1", "FLOAT": "1",
+    }  # fmt: skip
 
 
 def test_fingerprint_follows_the_library_files(tmp_path):
@@ -92,6 +119,9 @@ def test_bad_library_arguments_say_why(tmp_path, argument, message):
         ("adapter = 'absent.hpp'\nsymbols = ['a::']\n", "no adapter absent.hpp under"),
         ("adapter = 'a.hpp'\nsymbols = ['a::']\ninclude_dirs = ['nowhere']\n", "nowhere is not a directory"),
         ("adapter = 'a.hpp'\nsymbols = ['a::']\nsources = ['gone.cpp']\n", "gone.cpp named in"),
+        ("adapter = 'a.hpp'\nsymbols = ['a::']\n[defines.fixed]\nA = '1'\n",
+         "'defines.fixed' is {'A': '1'}; allowed: a string or a whole number ([defines.fixed_point] and "
+         "[defines.float32] are the only tables)"),
     ],
 )
 def test_bad_descriptor_says_why(tmp_path, descriptor, message):

@@ -38,7 +38,8 @@ void reportStack() {
                                                  reinterpret_cast<std::uintptr_t>(__stack_limit));
     // A word written below the limit: the stack overflowed into its guard band (or past it). Without
     // room for a guard band, reaching the bottom word is all that can be seen.
-    const bool overflow = word < __stack_limit || (word == __stack_limit && __stack_guard == __stack_limit);
+    const std::uint32_t* const limit = __stack_limit;
+    const bool overflow = word < limit || (word == limit && __stack_guard == limit);
     qbench::ReportLine("stack")
         .field("peak_bytes", peak)
         .field("size_bytes", size)

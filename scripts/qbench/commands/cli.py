@@ -50,7 +50,7 @@ from qbench.images.matrix import (
     shard,
 )
 from qbench.images.torch_import import TorchImportError, write_network
-from qbench.images.workloads import ACTIVATIONS, WORKLOADS, WorkloadError, WorkloadSettings
+from qbench.images.workloads import ACTIVATIONS, INITIAL_WEIGHTS, WORKLOADS, WorkloadError, WorkloadSettings
 from qbench.models import lut
 from qbench.models.datasets import DataFileError
 from qbench.models.network import FloatNetwork, NetworkError, network_from_document
@@ -119,6 +119,7 @@ def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
         max_iterations=arguments.max_iterations, log_every=arguments.log_every,
         hidden_activation=hidden, output_activation=output, model=arguments.model,
         test_data=None if test_file is None else read_test_data(test_file, target),
+        initial_weights=getattr(arguments, "initial_weights", WorkloadSettings.initial_weights),
     )  # fmt: skip
 
 
@@ -200,6 +201,7 @@ def _matrix(arguments: argparse.Namespace, progress: Progress,
     )  # fmt: skip
     settings = f"max-iterations {arguments.max_iterations} log-every {arguments.log_every} " \
                f"activations {arguments.activations}"  # fmt: skip
+    settings += f" initial-weights {getattr(arguments, 'initial_weights', WorkloadSettings.initial_weights)}"
     digest = matrix_digest([settings, *(cell.label for cell in matrix.cells),
                             *(rejected.cell.label for rejected in matrix.rejected)])  # fmt: skip
     if matrix.problems or other_problems:
@@ -816,6 +818,9 @@ def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> No
         help=f"training budget of a trainable image, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
     add("--log-every", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.log_every,
         help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
+    add("--initial-weights", choices=INITIAL_WEIGHTS, default=WorkloadSettings.initial_weights,
+        help="where a trainable network starts: qbench's seeded draw, the same for every library, or each "
+        "library's own generator (default: %(default)s)")
     add("--activations", type=_activations,
         help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. relu,linear "
         "(default: the workload's, tanh,sigmoid)")  # fmt: skip

@@ -107,20 +107,52 @@ def linker_script(target: Target) -> str:
     )
 
 
-# What an adapter's author is told beside the linker's first undefined symbol.
-_UNDEFINED_HINT = (" (a library's own .c/.cpp files are compiled only when its qbench-library.toml lists them "
-                   "in sources: docs/libraries.md#sources)")  # fmt: skip
+# Where docs/libraries.md describes each member of QbenchAdapter.
+_MEMBER_SECTIONS = {
+    **dict.fromkeys(("FixedPoint", "FloatingPoint", "fromRaw", "toRaw"), "value-types"),
+    "Network": "the-network", "NetworkWithWeights": "narrow-weights",
+    **dict.fromkeys(("feedForward", "getLearnedValues", "train"), "operations"),
+    **dict.fromkeys(("loadWeights", "weight", "setLayer", "getLayer"), "weights"),
+}  # fmt: skip
+# GCC quotes names with ‘’ (or '' in the C locale); the linker with `'.
+_QUOTED = r"[‘'`]([^’']+)[’']"
+_NO_MEMBER = re.compile(rf"{_QUOTED} has no member named {_QUOTED}")
+_NOT_A_MEMBER = re.compile(rf"{_QUOTED} is not a member of {_QUOTED}")
+_CONTRACT = re.compile(r"(qbench library contract: .*)")
+_UNDEFINED = re.compile(rf"undefined reference to {_QUOTED}")
+
+
+def _member_line(owner: str, member: str) -> str:
+    """What an adapter's author reads when a member is missing: whose, which, and where the contract says."""
+    owner = owner.removeprefix("struct ").removeprefix("class ")
+    section = _MEMBER_SECTIONS.get(member, "operations") if owner == "QbenchAdapter" else "operations"
+    return f"{owner} has no member '{member}' (docs/libraries.md#{section})"
+
+
+def _headline(cause: str) -> str | None:
+    """One line naming the missing member or symbol and the docs' section, for a cause that has one."""
+    if contract := _CONTRACT.search(cause):
+        return contract.group(1)
+    if missing := _NO_MEMBER.search(cause):
+        return _member_line(missing.group(1), missing.group(2))
+    if missing := _NOT_A_MEMBER.search(cause):
+        return _member_line(missing.group(2), missing.group(1))
+    if undefined := _UNDEFINED.search(cause):
+        return (f"undefined symbol {undefined.group(1)}: a library's own .c/.cpp files are compiled only when its "
+                f"qbench-library.toml lists them in sources (docs/libraries.md#sources)")
+    return None
 
 
 def first_error(output: str) -> str:
-    """The first line that names the cause of a failed compile or link (paths shortened), else the first line."""
+    """The first line that names the cause of a failed compile or link (paths shortened), else the first line;
+    after one line naming the missing member or symbol and the docs' section where it has one."""
     lines = [line.strip() for line in output.splitlines() if line.strip() and not _SUMMARY.search(line)]
-    for cause in _CAUSES:
-        chosen = next((line for line in lines if cause.search(line)), None)
-        if chosen is not None:
-            hint = _UNDEFINED_HINT if "undefined reference to" in chosen else ""
-            return chosen.replace(f"{REPO}/", "") + hint
-    return lines[0].replace(f"{REPO}/", "") if lines else "no output"
+    chosen = next((line for cause in _CAUSES for line in lines if cause.search(line)), lines[0] if lines else None)
+    if chosen is None:
+        return "no output"
+    cause = chosen.replace(f"{REPO}/", "")
+    headline = _headline(cause)
+    return cause if headline is None or headline == cause else f"{headline}\n{cause}"
 
 
 @dataclass(frozen=True)
@@ -237,7 +269,8 @@ def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
     startup_dirs = sorted({path.parent for path in target.startup})
     includes = [*spec.library.include_dirs, COMMON, *startup_dirs]
     def compile_flags(chosen: list[tuple[str, str]], include: list[Path]) -> list[str]:
-        return [*target.cflags, f"-{spec.opt}", *(f"-D{name}={value}" for name, value in chosen),
+        # -g: DWARF for attributing bytes to source files (qbench.sizes.dwarf); it changes no loaded byte.
+        return [*target.cflags, f"-{spec.opt}", "-g", *(f"-D{name}={value}" for name, value in chosen),
                 *(f"-I{shown(path)}" for path in include)]  # fmt: skip
 
     # The library's sources: the target's flags and the library's own defines, not the workload's, so every

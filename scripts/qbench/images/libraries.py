@@ -3,10 +3,11 @@ qbench's library contract (docs/libraries.md): qnn (the default), the built-in p
 (`--library emlearn`), and a user's own library (`--library NAME=PATH`).
 
 A library is described by the `qbench-library.toml` in its folder: `adapter` (the header defining
-QbenchAdapter), `include_dirs` (relative to the folder), `package` (a Python package whose installed folder
-joins the include path: a registry library's headers), `sources` (.c/.cpp files compiled per core and flags
-into an archive), `symbols` (name prefixes that are the library's code), `weight_order`, `[supports]` and
-`[defines]` ("{I}" and "{F}" become the Q format's integer and fractional bits).
+QbenchAdapter), `include_dirs` (relative to the folder, which is always on the include path too), `package` (a
+Python package whose installed folder joins the include path: a registry library's headers), `sources` (.c/.cpp
+files compiled per core and flags into an archive), `symbols` (name prefixes that are the library's code),
+`weight_order`, `[supports]` and `[defines]` ("{I}" and "{F}" become the Q format's integer and fractional bits;
+`[defines.fixed_point]` and `[defines.float32]` hold macros for one kind of format only).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from qbench.common.nearest import nearest_hint
@@ -51,7 +53,8 @@ def _macro_text(value: object) -> str:
     if type(value) is int:
         return str(value)
     if not isinstance(value, str):
-        raise PydanticCustomError("macro_value", "a string or a whole number")
+        raise PydanticCustomError("macro_value", "a string or a whole number ([defines.fixed_point] and "
+                                  "[defines.float32] are the only tables)")
     return value
 
 
@@ -69,6 +72,21 @@ class Supports(Schema):
     narrow_weights: bool = False
 
 
+MacroText = Annotated[str, BeforeValidator(_macro_text)]
+Macros = dict[str, MacroText]
+KINDS = ("fixed_point", "float32")  # the kinds of format a [defines.KIND] table serves alone
+
+
+class Defines(Schema):
+    """[defines]: its own keys are macros for every image; [defines.fixed_point] and [defines.float32] for Q-format
+    or float32 images only."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, MacroText]
+    fixed_point: Macros = {}
+    float32: Macros = {}
+
+
 class LibraryDescriptor(Schema):
     adapter: RelativePath
     include_dirs: list[RelativePath] = Field(["."], min_length=1)
@@ -77,7 +95,7 @@ class LibraryDescriptor(Schema):
     symbols: list[Annotated[str, AfterValidator(_symbol_prefix)]] = Field(min_length=1)
     weight_order: WeightOrder = "neuron"
     supports: Supports = Supports()
-    defines: dict[str, Annotated[str, BeforeValidator(_macro_text)]] = {}
+    defines: Defines = Defines()
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class Library:
     sources: tuple[Path, ...] = ()
     weight_order: WeightOrder = "neuron"
     supports: Supports = Supports()
-    defines: tuple[tuple[str, str], ...] = ()
+    defines: tuple[tuple[str, str, str], ...] = ()  # (kind: "every" or one of KINDS, name, value)
     package: str | None = None
     fingerprint: str = ""  # its files' digest: part of its images' prepare key (and build key, with sources)
 
@@ -105,12 +123,16 @@ class Library:
 
     def compile_defines(self, fmt: NumberFormat) -> dict[str, str]:
         """What selects this library in a build. A define naming {I} or {F} selects something by Q format and is
-        left out of float builds."""
+        left out of float builds; [defines.fixed_point] and [defines.float32] serve their kind of format only."""
         if isinstance(fmt, FloatFormat):
-            chosen = {name: value for name, value in self.defines if "{" not in name + value}
-        else:
-            bits = {"I": str(fmt.integer_bits), "F": str(fmt.fractional_bits)}
-            chosen = {name.format(**bits): value.format(**bits) for name, value in self.defines}
+            return self._chosen_defines("fixed_point", lambda text: None if "{" in text else text)
+        bits = {"I": str(fmt.integer_bits), "F": str(fmt.fractional_bits)}
+        return self._chosen_defines("float32", lambda text: text.format(**bits))
+
+    def _chosen_defines(self, other_kind: str, fill: Callable[[str], str | None]) -> dict[str, str]:
+        """The adapter and the defines not of other_kind, each name and value through fill (None: left out)."""
+        pairs = [(fill(name), fill(value)) for kind, name, value in self.defines if kind != other_kind]
+        chosen = {name: value for name, value in pairs if name is not None and value is not None}
         return {"QBENCH_ADAPTER": f'"{self.adapter}"', **chosen}
 
     def computes_in(self, fmt: NumberFormat) -> bool:
@@ -145,7 +167,7 @@ def load_library(name: str, root: Path) -> Library:
                            f"({CONTRACT_DOCS}#descriptor)")  # fmt: skip
     document = read_toml(descriptor, LibraryError)
     settings = validate(LibraryDescriptor, document, LibraryError, lambda _: shown(descriptor))
-    include_dirs = [root / directory for directory in settings.include_dirs]
+    include_dirs = _include_dirs(root, settings.include_dirs)
     if settings.package is not None:
         include_dirs.append(package_folder(name, settings.package))
     missing = [directory for directory in include_dirs if not directory.is_dir()]
@@ -159,8 +181,20 @@ def load_library(name: str, root: Path) -> Library:
     if absent:
         raise LibraryError(f"{name}: source {shown(absent[0])} named in {shown(descriptor)} does not exist")
     return Library(name, root, tuple(include_dirs), settings.adapter, tuple(settings.symbols), sources,
-                   settings.weight_order, settings.supports, tuple(sorted(settings.defines.items())),
+                   settings.weight_order, settings.supports, _defines(settings.defines),
                    settings.package, _digest([*include_dirs, *sources]))  # fmt: skip
+
+
+def _include_dirs(root: Path, listed: list[str]) -> list[Path]:
+    """The descriptor's include_dirs (`..` allowed), then its own folder unless they name it already."""
+    directories = [root / directory for directory in listed]
+    resolved = {directory.resolve() for directory in directories}
+    return directories if root.resolve() in resolved else [*directories, root]
+
+
+def _defines(defines: Defines) -> tuple[tuple[str, str, str], ...]:
+    tables = {"every": defines.model_extra or {}, **{kind: getattr(defines, kind) for kind in KINDS}}
+    return tuple((kind, name, value) for kind, table in tables.items() for name, value in sorted(table.items()))
 
 
 @cache

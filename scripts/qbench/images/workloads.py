@@ -30,7 +30,7 @@ from qbench.models.classification import (
 )
 from qbench.models.network import FloatNetwork, NetworkError, NetworkShape
 from qbench.models.qformat import FloatFormat, NumberFormat, QFormat, rescale, saturate
-from qbench.models.reference import train_xor
+from qbench.models.reference import DEFAULT_WEIGHT_SEED, initial_weights, train_xor
 from qbench.models.testdata import TestData
 from qbench.models.training import Recipe, train
 
@@ -59,6 +59,17 @@ class WorkloadSettings:
     model: FloatNetwork | None = None  # an imported network (qbench run --model) instead of host training
     # The test set the user designates (--test-data, with --model): accuracy is measured on exactly it.
     test_data: TestData | None = None
+    # Where a trainable network's initial weights come from: INITIAL_WEIGHTS.
+    initial_weights: str = "qbench"
+
+
+# --initial-weights: qbench's own draw (the same for every library), or each library's generator.
+INITIAL_WEIGHTS = ("qbench", "library")
+
+
+def initial_weights_label(settings: WorkloadSettings) -> str:
+    """The results' initial_weights of a trainable row: "qbench seed 0x2545f491" or "library"."""
+    return f"qbench seed {DEFAULT_WEIGHT_SEED:#010x}" if settings.initial_weights == "qbench" else "library"
 
 
 DEFAULT_SETTINGS = WorkloadSettings()
@@ -103,6 +114,7 @@ class HostFigures:
     mae_float_host: float | None = None
     rmse_float_host: float | None = None
     max_error_float_host: float | None = None
+    initial_weights: str | None = None  # a trainable image's: initial_weights_label
 
 
 def c_literal(value: int | float) -> str:
@@ -225,14 +237,20 @@ def _xor(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: 
     source = SUITE / "workloads" / "xor" / "xor.cpp"
     defines = {**format_defines(fmt), **network_defines(shape), "QBENCH_TRAINABLE": "1" if trainable else "0"}
     if trainable:
-        return WorkloadSources(
-            source,
-            {**defines, "QBENCH_MAX_ITERATIONS": str(settings.max_iterations),
-             "QBENCH_LOG_EVERY": str(settings.log_every)},
-        )  # fmt: skip
+        return _xor_trainable(fmt, settings, shape, source, defines)
     return WorkloadSources(
         source, {**defines, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'}, weights=trained_xor_weights(fmt, shape)
     )
+
+
+def _xor_trainable(fmt: NumberFormat, settings: WorkloadSettings, shape: NetworkShape, source: Path,
+                   defines: dict[str, str]) -> WorkloadSources:
+    """A trainable image: its budget, and qbench's initial weights unless the library draws its own."""
+    training = {"QBENCH_MAX_ITERATIONS": str(settings.max_iterations), "QBENCH_LOG_EVERY": str(settings.log_every)}
+    if settings.initial_weights == "library":
+        return WorkloadSources(source, {**defines, **training})
+    return WorkloadSources(source, {**defines, **training, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'},
+                           weights=initial_weights(fmt, shape.layer_sizes))
 
 
 def _xor_host_figures(
@@ -240,7 +258,8 @@ def _xor_host_figures(
 ) -> HostFigures:
     """The connections; for an inference image whose weights have their own format, how many saturate in it."""
     saturated = xor_weights_saturated(fmt, shape) if fmt.weights is not None and not trainable else None
-    return HostFigures(connections=shape.connections, weights_saturated=saturated)
+    starting = initial_weights_label(settings) if trainable else None
+    return HostFigures(connections=shape.connections, weights_saturated=saturated, initial_weights=starting)
 
 
 def _xor_rejection(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape) -> str | None:

@@ -16,6 +16,8 @@ from qbench.common.processes import stop_point
 from qbench.models import lut
 from qbench.models.qformat import (
     NARROW_WEIGHTS_TRAINING,
+    FloatFormat,
+    NumberFormat,
     QFormat,
     Rounding,
     fit,
@@ -53,6 +55,17 @@ def random_weight(fmt: QFormat, draw: int) -> int:
     bits = fmt.fractional_bits
     unit = draw >> (32 - bits) if bits <= 32 else draw << (bits - 32)
     return unit - (1 << (bits - 1))
+
+
+def initial_weights(fmt: NumberFormat, layer_sizes: Sequence[int], seed: int = DEFAULT_WEIGHT_SEED) -> tuple:
+    """The weights every trainable image starts from (unless run with --initial-weights library), in qbench's
+    neuron order: one xorshift32 draw each, uniform in [-0.5, 0.5) (qnn's XorshiftRandomNumberPolicy: raw for a
+    Q format, 24 bits of the draw for float32)."""
+    generator = Xorshift32(seed)
+    draws = [generator.next() for _ in range(weight_count(layer_sizes))]
+    if isinstance(fmt, FloatFormat):
+        return tuple((draw >> 8) / float(1 << 24) - 0.5 for draw in draws)
+    return tuple(random_weight(fmt, draw) for draw in draws)
 
 
 @dataclass(frozen=True)
@@ -160,8 +173,7 @@ class ReferencePerceptron:
         """A trainable network as its constructor leaves it (its weights stored as values)."""
         if fmt.weights is not None:
             raise ValueError(f"{fmt.name}: {NARROW_WEIGHTS_TRAINING}")
-        generator = Xorshift32(seed)
-        weights = [random_weight(fmt, generator.next()) for _ in range(weight_count(layer_sizes))]
+        weights = list(initial_weights(fmt, layer_sizes, seed))
         return cls(
             fmt,
             tuple(layer_sizes),

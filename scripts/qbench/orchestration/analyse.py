@@ -99,7 +99,7 @@ def with_host_figures(row: ResultRow, figures: HostFigures) -> ResultRow:
         test_set=figures.test_set or "", input_scaling=figures.input_scaling or "",
         quantization_error=figures.quantization_error,
         mae_float_host=figures.mae_float_host, rmse_float_host=figures.rmse_float_host,
-        max_error_float_host=figures.max_error_float_host,
+        max_error_float_host=figures.max_error_float_host, initial_weights=figures.initial_weights or "",
     )  # fmt: skip
 
 
@@ -287,15 +287,15 @@ def run_tables(
 def image_symbols(cell: Cell, built: Measured) -> tuple[SymbolRow, ...]:
     return tuple(
         SymbolRow(cell.target.name, cell.fmt.name, str(cell.variant), cell.opt, cell.workload.name, cell.library.name,
-                  cell.shape.name, s.name, s.group, str(s.category), s.size)
+                  cell.shape.name, s.name, s.group, str(s.category), s.size, s.prefix_group)
         for s in built.symbols
     )  # fmt: skip
 
 
 def baseline_symbols(core: str, opt: str, built: Measured) -> tuple[SymbolRow, ...]:
     workload = built.image.spec.workload.name
-    return tuple(SymbolRow(core, "", "baseline", opt, workload, "", "", s.name, s.group, str(s.category), s.size)
-                 for s in built.symbols)  # fmt: skip
+    image = (core, "", "baseline", opt, workload, "", "")
+    return tuple(SymbolRow(*image, s.name, s.group, str(s.category), s.size, s.prefix_group) for s in built.symbols)
 
 
 def describe_run(cell: Cell, run: CellRun) -> tuple[str, str, bool]:

@@ -403,7 +403,7 @@ def _decode_measured(stored: dict, image: Image) -> Measured:
         Section(**{**section, "category": Category(section["category"]) if section["category"] else None})
         for section in stored["sections"]
     ))  # fmt: skip
-    symbols = tuple(SymbolSize(s["name"], s["group"], Category(s["category"]), s["size"]) for s in stored["symbols"])
+    symbols = tuple(SymbolSize(**{**s, "category": Category(s["category"])}) for s in stored["symbols"])
     return Measured(image, sizes, symbols, None)
 
 

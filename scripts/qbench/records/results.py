@@ -118,6 +118,9 @@ class ResultRow:
     # Data-driven workloads: the test set every accuracy (or error) was measured on: a file, or qbench's split.
     test_set: str = ""
     input_scaling: str = ""  # (x - offset) / scale as applied on the host and to the device's test inputs
+    # A trainable row's starting weights: "qbench seed 0x…" (qbench's draw, the same for every library) or
+    # "library" (the library's own generator, --initial-weights library).
+    initial_weights: str = ""
     # The largest difference between the format's outputs (qnn's bit-exact model, which the device matches:
     # matches_reference) and the float network's, over the test set: how far quantisation moves any output.
     quantization_error: float | None = None
@@ -210,9 +213,10 @@ class ImageKey:
 @dataclass(frozen=True)
 class SymbolRow(ImageKey):
     symbol: str
-    group: str
+    group: str  # by the DWARF's source files (qbench.sizes.symbols)
     category: str
     size: int
+    prefix_group: str = ""  # by the symbol's name alone, the cross-check; "" in files written before it
 
 
 @dataclass(frozen=True)
@@ -623,8 +627,9 @@ def read_training_logs(directory: Path) -> dict[str, pd.DataFrame]:
 
 
 # Columns added to symbols.csv and instructions.csv after their first release, with the value
-# older files imply: every image then measured qnn, and the network was not recorded.
-_ADDED_COLUMNS = {"library": QNN_LIBRARY, "network": ""}
+# older files imply: every image then measured qnn, the network was not recorded, nor the symbols' group by name
+# (prefix_group: "" agrees with any group).
+_ADDED_COLUMNS = {"library": QNN_LIBRARY, "network": "", "prefix_group": ""}
 
 
 def _csv_text(path: Path) -> pd.DataFrame:

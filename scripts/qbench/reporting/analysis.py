@@ -98,6 +98,16 @@ def network_bytes(symbols: pd.DataFrame) -> pd.DataFrame:
     return sized.groupby(IMAGE_COLUMNS, as_index=False, sort=False)[NETWORK_BYTE_COLUMNS].sum()
 
 
+def attribution_differences(symbols: pd.DataFrame) -> pd.DataFrame:
+    """Per image, the bytes the symbol names give to another group than the source files (DWARF) do: the
+    cross-check of the attribution, empty where the two agree (and for files written before it was kept)."""
+    named = symbols["prefix_group"].ne("")
+    differ = symbols[named & symbols["prefix_group"].ne(symbols["group"])]
+    keys = [*IMAGE_COLUMNS, "prefix_group", "group"]
+    table = differ.groupby(keys, as_index=False, sort=False)["size"].sum()
+    return table.rename(columns={"prefix_group": "by symbol names", "group": "by source files", "size": "bytes"})
+
+
 def with_network_bytes(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
     """rows with the network's own bytes of each row's image (missing where its symbols are not known)."""
     merged = rows.merge(network_bytes(symbols), on=IMAGE_COLUMNS, how="left")

@@ -248,6 +248,21 @@ def timing_sources(rows: pd.DataFrame) -> list[str]:
     return sorted(set(rows.get("cycle_model", pd.Series(dtype=str)).dropna()) - {""})
 
 
+def starting_weights(rows: pd.DataFrame) -> str:
+    """Where the trainable rows' weights started (their initial_weights), as the learning section says it."""
+    trainable = rows[rows["variant"] == "trainable"] if "variant" in rows.columns else rows.iloc[:0]
+    sources = sorted(set(trainable.get("initial_weights", pd.Series(dtype=str)).dropna().astype(str)) - {""})
+    if sources == ["library"]:
+        return ("Each library's trainable images started from its own generator's initial weights "
+                "(`--initial-weights library`): iterations to learn reflect the generators too.")
+    if len(sources) == 1:
+        return (f"Every library's trainable images started from the same initial weights, drawn on the host by "
+                f"qbench's seeded generator (`initial_weights`: {sources[0]}): iterations to learn compare the "
+                "libraries' training, not their random generators.")
+    return (f"Trainable images started from different initial weights ({', '.join(sources)}): compare "
+            "iterations to learn only between rows with the same `initial_weights`.") if sources else ""
+
+
 def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[tuple[str, str]]]) -> dict:
     """Everything below the first screen, each '' (left out) when the run has no data for it."""
     rows, symbols = saved.rows, saved.symbols
@@ -264,6 +279,7 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         "emulated_elsewhere": analysis.emulated_elsewhere(rows),
         "plots": {section: figure_markdown(figures.get(section, [])) for section in PLOT_SECTIONS},
         "footprint": table(analysis.footprint_table(rows, symbols)),
+        "attribution": table(analysis.attribution_differences(symbols)),
         "host": bool((analysis.ok_rows(rows)["core"] == "host").any()),
         "ratios": table(analysis.variant_ratio_table(rows, symbols), RATIO_DECIMALS),
         "budgets": table(analysis.budget_table(rows, parts), {**PERCENT_DECIMALS, **speed_decimals}),
@@ -277,6 +293,7 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         "clock_mhz": f"{analysis.COMPARISON_CLOCK_HZ / 1e6:g}",
         "ram": table(analysis.ram_table(rows)),
         "learning": table(analysis.cores_together(analysis.learning_table(rows)), {"final_error": 4}),
+        "initial_weights": starting_weights(rows),
         "formats": table(analysis.format_table(rows), FORMAT_DECIMALS) if compares_formats(rows) else "",
         "side_by_side": table(analysis.libraries_table(rows), FORMAT_DECIMALS),
         "test_sets": markdown(analysis.test_sets_table(rows)),

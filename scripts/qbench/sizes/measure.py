@@ -23,7 +23,6 @@ def measure(image: Image) -> Measured:
         return Measured(image, None, (), image.error)
     try:
         sizes = read_sizes(image.path)
-        library = image.spec.library
-        return Measured(image, sizes, tuple(attribute(image.path, sizes, library.name, library.symbols)), None)
+        return Measured(image, sizes, tuple(attribute(image.path, sizes, image.spec.library)), None)
     except (ElfReadError, ToolNotFound) as error:
         return Measured(image, None, (), str(error))

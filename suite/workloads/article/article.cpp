@@ -24,6 +24,7 @@
 
 #include "contract.hpp"
 #include QBENCH_ADAPTER
+#include "layers.hpp"
 
 namespace {
 
@@ -102,7 +103,7 @@ constexpr unsigned PATTERN_COUNT = 4;
 
 // The four XOR patterns from firstPattern on; their outputs' raw bits, combined.
 unsigned evaluate(unsigned firstPattern) {
-    QbenchAdapter::loadWeights(testNeuralNet, trainedWeights.at);
+    workload::loadWeights<QbenchAdapter, Architecture>(testNeuralNet, trainedWeights.at);  // or per layer
     unsigned combined = 0;
     for (unsigned i = 0; i < PATTERN_COUNT; ++i) {
         const unsigned pattern = firstPattern + i;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "layers.hpp"
 #include "network.hpp"
 #include "regions.hpp"
 #include "report.hpp"
@@ -98,7 +99,7 @@ int main() {
         .field("variant", "inference");
     qbench_region_begin(qbenchRegionEmpty);
     qbench_region_end(qbenchRegionEmpty);
-    Adapter::loadWeights(network, deployedWeights.at);
+    workload::loadWeights<Adapter, workload::Shape>(network, deployedWeights.at);
 #ifdef QBENCH_REGRESSION
     qbench::ReportLine("predictions").listOf("outputs", QBENCH_SAMPLES, [](std::size_t sample) {
         ValueType inputs[QBENCH_INPUTS];

@@ -29,7 +29,8 @@ struct NetworkShape {
     static constexpr Activation hiddenActivation = Hidden;
     static constexpr Activation outputActivation = Output;
     static constexpr bool isTrainable = IsTrainable;
-    // Seeds the library's own initial weights, where it takes a seed.
+    // Seeds the library's own initial weights, where it takes a seed (qbench's are loaded over them unless a run
+    // says --initial-weights library).
     static constexpr std::uint32_t weightSeed = WeightSeed;
     // Weights and biases, in the order the descriptor's weight_order names.
     static constexpr std::size_t weightCount =
@@ -88,26 +89,29 @@ constexpr bool hasNetworkFor() {
     }
 }
 
-// One detector per operation: does A::op(Network&, ...) compile with these arguments?
-#define QBENCH_CONTRACT_OPERATION(name, ...)                                                               \
+// One detector per operation: does A::op(Network&, ...) (or A::op(const Network&, ...)) compile with these
+// arguments, as the workloads pass them?
+#define QBENCH_CONTRACT_OPERATION(name, network, ...)                                                      \
     template <typename A, typename N, typename V, typename = void>                                         \
     struct Has_##name : std::false_type {};                                                                \
     template <typename A, typename N, typename V>                                                          \
-    struct Has_##name<A, N, V, std::void_t<decltype(A::name(std::declval<N&>(), __VA_ARGS__))>> : std::true_type {};
+    struct Has_##name<A, N, V, std::void_t<decltype(A::name(std::declval<network>(), __VA_ARGS__))>> : std::true_type {};
 
-QBENCH_CONTRACT_OPERATION(loadWeights, std::declval<const V*>())
-QBENCH_CONTRACT_OPERATION(feedForward, std::declval<const V*>())
-QBENCH_CONTRACT_OPERATION(getLearnedValues, std::declval<V*>())
-QBENCH_CONTRACT_OPERATION(train, std::declval<const V*>())
-QBENCH_CONTRACT_OPERATION(weight, std::size_t{})
+QBENCH_CONTRACT_OPERATION(loadWeights, N&, std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(setLayer, N&, std::size_t{}, std::declval<const V*>(), std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(feedForward, N&, std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(getLearnedValues, N&, std::declval<V*>())
+QBENCH_CONTRACT_OPERATION(train, N&, std::declval<const V*>())
+QBENCH_CONTRACT_OPERATION(weight, const N&, std::size_t{})
+QBENCH_CONTRACT_OPERATION(getLayer, const N&, std::size_t{}, std::declval<V*>(), std::declval<V*>())
 #undef QBENCH_CONTRACT_OPERATION
 
 template <typename A, typename N, typename V>
 constexpr bool weightIsValue() {
     if constexpr (Has_weight<A, N, V>::value) {
-        return std::is_convertible_v<decltype(A::weight(std::declval<N&>(), std::size_t{})), V>;
+        return std::is_convertible_v<decltype(A::weight(std::declval<const N&>(), std::size_t{})), V>;
     }
-    return false;
+    return Has_getLayer<A, N, V>::value;
 }
 
 // The network type and its operations, checked in the contract's words (each message names the docs' section).
@@ -129,16 +133,17 @@ constexpr bool meetsNetworkContract() {
         static_assert(Has_getLearnedValues<A, N, V>::value,
                       "qbench library contract: QbenchAdapter has no getLearnedValues(Network&, Value* outputs) "
                       "(docs/libraries.md#operations)");
-        static_assert(Shape::isTrainable || Has_loadWeights<A, N, W>::value,
-                      "qbench library contract: QbenchAdapter has no loadWeights(Network&, const Weight* weights) "
-                      "(Weight: the Value type unless weights are narrow), which inference images need "
-                      "(docs/libraries.md#weights)");
+        static_assert(Has_loadWeights<A, N, W>::value || Has_setLayer<A, N, W>::value,
+                      "qbench library contract: QbenchAdapter has neither loadWeights(Network&, const Weight* "
+                      "weights) nor setLayer(Network&, std::size_t layer, const Weight* weights, const Weight* "
+                      "biases) (Weight: the Value type unless weights are narrow) (docs/libraries.md#weights)");
         static_assert(!Shape::isTrainable || Has_train<A, N, V>::value,
                       "qbench library contract: QbenchAdapter has no train(Network&, const Value* targets), "
                       "which trainable images need (docs/libraries.md#operations)");
         static_assert(!Shape::isTrainable || weightIsValue<A, N, V>(),
-                      "qbench library contract: QbenchAdapter has no weight(const Network&, std::size_t index) -> "
-                      "Value, which trainable images need to report their weights (docs/libraries.md#weights)");
+                      "qbench library contract: QbenchAdapter has neither weight(const Network&, std::size_t "
+                      "index) -> Value nor getLayer(const Network&, std::size_t layer, Value* weights, Value* "
+                      "biases), which trainable images need to report their weights (docs/libraries.md#weights)");
     }
     return true;
 }

@@ -1,10 +1,12 @@
 // XOR on a 2-4-1 network (tanh hidden, sigmoid output by default), the article's workload.
 //
-// Trainable build: trains from a fixed seed until every output is within 0.1
-// of its target or the iteration budget runs out, logging the error and the
-// weights every QBENCH_LOG_EVERY iterations. Inference-only build: loads
-// weights trained on the host (QBENCH_WEIGHTS_INCLUDE) and evaluates the four
-// patterns. Both report through report.hpp; values are raw Q-format integers.
+// Trainable build: loads qbench's initial weights (QBENCH_WEIGHTS_INCLUDE; none
+// with --initial-weights library: the library's own), then trains on samples
+// from a fixed seed until every output is within 0.1 of its target or the
+// iteration budget runs out, logging the error and the weights every
+// QBENCH_LOG_EVERY iterations. Inference-only build: loads weights trained on
+// the host (QBENCH_WEIGHTS_INCLUDE) and evaluates the four patterns. Both
+// report through report.hpp; values are raw Q-format integers.
 //
 // The network goes through the library's adapter (network.hpp): the harness
 // compares raw numbers, never the library's value type.
@@ -15,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "layers.hpp"
 #include "network.hpp"
 #include "regions.hpp"
 #include "report.hpp"
@@ -84,17 +87,56 @@ void reportOutputs(const Evaluation& evaluation, std::uint32_t iterations) {
         .list("outputs", evaluation.outputs, patternCount);
 }
 
+#if QBENCH_TRAINABLE && defined(QBENCH_WEIGHTS_INCLUDE)
+
+// The initial weights qbench draws for every library (qbench.models.reference.initial_weights), in the
+// library's weight order: the harness's table, not the network's own bytes (a run with --initial-weights
+// library has none; the library's constructor chooses).
+constexpr workload::WeightStoredType initialStored[] = {
+#include QBENCH_WEIGHTS_INCLUDE
+};
+static_assert(sizeof(initialStored) / sizeof(initialStored[0]) == workload::Shape::weightCount,
+              "the weights file does not match the network");
+const auto initialWeights = workload::tableOf<workload::WeightType>(initialStored);
+
+void loadWeights() { workload::loadWeights<Adapter, workload::Shape>(network, initialWeights.at); }
+
+#elif QBENCH_TRAINABLE
+
+void loadWeights() {}
+
+#else
+
+// Weights in the library's weight order, trained on the host (qbench.models.reference,
+// or qbench.models.training for float), converted by the adapter's fromRaw: constexpr
+// there, the table sits in flash as ValueType and qnn reads it in place.
+constexpr workload::WeightStoredType deployedStored[] = {
+#include QBENCH_WEIGHTS_INCLUDE
+};
+static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == workload::Shape::weightCount,
+              "the weights file does not match the network");
+const auto deployedWeights = workload::tableOf<workload::WeightType>(deployedStored);
+
+void loadWeights() { workload::loadWeights<Adapter, workload::Shape>(network, deployedWeights.at); }
+
+#endif
+
 #if QBENCH_TRAINABLE
+
+ValueType weight(std::size_t index) {
+    return workload::weight<Adapter, workload::Shape, workload::NetworkType, ValueType>(network, index);
+}
 
 void logProgress(std::uint32_t iteration, const Evaluation& evaluation) {
     qbench::ReportLine("log")
         .field("iteration", iteration)
         .field("error", evaluation.worstError)
         .listOf("weights", workload::Shape::weightCount,
-                [](std::size_t i) { return workload::reported(Adapter::weight(network, i)); });
+                [](std::size_t i) { return workload::reported(weight(i)); });
 }
 
 void run() {
+    loadWeights();
     qbench::Xorshift32 samples(QBENCH_SAMPLE_SEED);
     Evaluation evaluation;
     evaluate(evaluation);
@@ -119,18 +161,8 @@ void run() {
 
 #else
 
-// Weights in the library's weight order, trained on the host (qbench.models.reference,
-// or qbench.models.training for float), converted by the adapter's fromRaw: constexpr
-// there, the table sits in flash as ValueType and qnn reads it in place.
-constexpr workload::WeightStoredType deployedStored[] = {
-#include QBENCH_WEIGHTS_INCLUDE
-};
-static_assert(sizeof(deployedStored) / sizeof(deployedStored[0]) == workload::Shape::weightCount,
-              "the weights file does not match the network");
-const auto deployedWeights = workload::tableOf<workload::WeightType>(deployedStored);
-
 void run() {
-    Adapter::loadWeights(network, deployedWeights.at);
+    loadWeights();
     Evaluation evaluation;
     evaluate(evaluation);
     reportOutputs(evaluation, 0);

@@ -29,29 +29,13 @@ struct QbenchAdapter {
                                                               S::outputs, S::weightSeed>,
                                        S::isTrainable>;
 
-    // Where qbench's weight `index` (neuron by neuron, bias first) is in awk: its layer, and its place there
-    // (input-major, weight[input][neuron], then the biases).
-    struct Place { std::size_t layer, at; };
-    template <typename N> static Place place(std::size_t index) {
-        std::size_t layer = 0;
-        for (; index >= N::layerWeightCount(layer); ++layer) index -= N::layerWeightCount(layer);
-        const std::size_t in = N::layerSize(layer), out = N::layerSize(layer + 1);
-        const std::size_t neuron = index / (in + 1), column = index % (in + 1);
-        return {layer, column == 0 ? in * out + neuron : (column - 1) * out + neuron};
+    // A layer at a time, as awk keeps it: its weights input-major, then its biases. qbench passes the biases
+    // right after the weights, so awk takes the one buffer.
+    template <typename N, typename V> static void setLayer(N& network, std::size_t layer, const V* weights, const V*) {
+        network.setLayerWeights(layer, weights);
     }
-
-    // One layer in awk's order. Static: on the stack, digits' 65 x 32 layer would overflow qbench's 4 KB.
-    template <typename N> static inline typename N::ValueType layerBuffer[N::LargestLayerWeights];
-    template <typename N, typename V> static void loadWeights(N& network, const V* weights) {
-        for (std::size_t layer = 0, first = 0; layer < N::NumberOfLayers; first += N::layerWeightCount(layer++)) {
-            for (std::size_t i = first; i < first + N::layerWeightCount(layer); ++i)
-                layerBuffer<N>[place<N>(i).at] = weights[i];
-            network.setLayerWeights(layer, layerBuffer<N>);
-        }
-    }
-    template <typename N> static auto weight(const N& network, std::size_t index) {
-        network.getLayerWeights(place<N>(index).layer, layerBuffer<N>);
-        return layerBuffer<N>[place<N>(index).at];
+    template <typename N, typename V> static void getLayer(const N& network, std::size_t layer, V* weights, V*) {
+        network.getLayerWeights(layer, weights);
     }
 
     template <typename N, typename V> static void feedForward(N& network, const V* inputs) { network.feedForward(inputs); }
