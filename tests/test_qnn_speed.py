@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from qbench.models.qformat import Overflow, QFormat, Rounding
 from qbench.models.reference import ReferencePerceptron, weight_count
 from qbench.records.results import read_results
 
-KINDS = {0: "portable", 1: "muls", 2: "partialProducts", 3: "smlad", 4: "smlal", 5: "smladBytes"}
+KINDS = {0: "portable", 1: "muls", 2: "partialProducts", 3: "smlad", 4: "smlal", 5: "smladBytes", 6: "mve",
+         7: "mveBytes"}
 
 # ---- the activation from the sum -------------------------------------------------------------------------
 
@@ -376,12 +378,15 @@ void useBytes(Digits8Bytes& digits, const Q8* inputs) { digits.feedForward(input
 CHOICE_NETWORKS = ("digits-q8.8", "digits-q16.16", "iris-q8.8", "iris-q16.16", "xor-q8.8", "xor-q16.16", "iris-q20.4",
                    "digits7-q8.8", "digits-q8.8w2.6", "iris-q8.8w2.6")  # fmt: skip
 CROSS = "arm-none-eabi-g++"
+CORES = Path(__file__).resolve().parents[1] / "targets" / "cores"
 
 
 def _choices(folder: Path, core: str, defines: tuple[str, ...] = ()) -> tuple[dict[str, list[tuple]], str]:
     name = f"{core}{''.join(defines)}".replace("-D", "-").replace("=", "")
     source, obj = folder / "choices.cpp", folder / f"{name}.o"
-    command = [CROSS, "-mthumb", f"-mcpu={core}", "-std=c++17", "-Os", "-Wall", "-Wextra", "-Werror",
+    # The core's own flags (cortex-m55's -mfloat-abi=hard: GCC offers Helium only with the FP registers).
+    flags = tomllib.loads((CORES / f"{core}.toml").read_text())["cflags"]
+    command = [CROSS, "-mthumb", *flags, "-std=c++17", "-Os", "-Wall", "-Wextra", "-Werror",
                "-fdata-sections", f"-I{QNN_INCLUDE}", *defines, "-c", str(source), "-o", str(obj)]  # fmt: skip
     compiled = subprocess.run(command, capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr
@@ -413,7 +418,7 @@ def cross_choices(tmp_path_factory):
         return {name: future.result() for name, future in futures.items()}
 
 
-@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"])
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m7", "cortex-m33"])
 def test_dsp_cores_take_smlad_for_16_bit_values_and_smlal_for_64_bit_sums(cross_choices, core):
     layers, disassembly = cross_choices[core]
     assert layers["digits-q8.8"] == [("smlad", 4, 32), ("smlad", 5, 32)]
@@ -429,6 +434,27 @@ def test_dsp_cores_take_smlad_for_16_bit_values_and_smlal_for_64_bit_sums(cross_
     assert layers["digits-q8.8w2.6"] == [("smladBytes", 4, 32), ("smladBytes", 5, 32)]
     assert [kind for kind, _, _ in layers["iris-q8.8w2.6"]] == ["smladBytes", "smladBytes"]
     assert "sxtb16" in disassembly and "pkhtb" in disassembly
+
+
+def test_helium_takes_vmladava_for_16_bit_values_and_smlal_for_64_bit_sums(cross_choices):
+    layers, _ = cross_choices["cortex-m55"]
+    # Helium (MVE) before SMLAD: eight 16-bit connections per VMLADAVA, four neurons per pass where the layer
+    # has them; 8-bit weights widened by VLDRB.S16 (mveBytes).
+    assert layers["digits-q8.8"][0] == ("mve", 4, 32) and layers["digits-q8.8"][1][0] == "mve"
+    assert [kind for kind, _, _ in layers["iris-q8.8"]] == ["mve", "mve"]
+    assert [kind for kind, _, _ in layers["digits7-q8.8"]] == ["mve", "mve"]
+    assert [kind for kind, _, _ in layers["digits-q8.8w2.6"]] == ["mveBytes", "mveBytes"]
+    assert [kind for kind, _, _ in layers["iris-q8.8w2.6"]] == ["mveBytes", "mveBytes"]
+    # 64-bit sums stay with SMLAL, and XOR's tiny layers with the compact one-neuron loop at -Os.
+    assert [kind for kind, _, _ in layers["digits-q16.16"]] == ["smlal", "smlal"]
+    assert layers["xor-q8.8"] == [("portable", 1, 32)] * 2 and layers["xor-q16.16"] == [("portable", 1, 64)] * 2
+
+
+def test_the_helium_path_compiles_only_where_the_compiler_says_mve(cross_choices):
+    # Every other core's choices (and so its code) are those of the DSP, Thumb-2 and ARMv6-M paths.
+    for core, (layers, _) in cross_choices.items():
+        if core != "cortex-m55":
+            assert not {kind for net in layers.values() for kind, _, _ in net} & {"mve", "mveBytes"}, core
 
 
 def test_armv7m_without_dsp_blocks_in_cpp_and_takes_smlal(cross_choices):
@@ -464,6 +490,10 @@ def test_narrow_sums_only_where_the_bound_proves_them(cross_choices):
 
 
 # ---- on the device: the fast paths against the model and against QNN_PORTABLE ----------------------------
+# cortex-m55 runs the Helium kernels (VMLADAVA, VLDRB.S16, tail-predicated DLSTP/LETP loops for fan-ins that are
+# not multiples of eight, overlapping last passes) and the vectorised table activations: q8.8, q4.12 and
+# q4.12w1.7 (tanh/sigmoid from the sums, four at a time), q1.15 (the kernels with the scalar activation),
+# q8.8w3.5 (8-bit weights, fan-ins 64 and 7), against the model and against QNN_PORTABLE=1 on the same core.
 
 # Iris 4-8-3 for every format the fast paths serve; digits with 7 hidden neurons for a layer that passes of
 # four neurons do not divide (the last pass overlaps) and an odd fan-in into the output layer (and, with 8-bit
@@ -484,7 +514,8 @@ def device_run(tmp_path_factory):
     for workload, arguments in DEVICE_RUNS.items():
         out = root / workload
         statuses.append(qbench_main(["run", "--workload", workload, "--variants", "inference", "--cores",
-                                     "cortex-m0plus,cortex-m4", *arguments, "--library", f"portable={portable}",
+                                     "cortex-m0plus,cortex-m4,cortex-m55",
+                                     *arguments, "--library", f"portable={portable}",
                                      "--out", str(out), "--build-dir", str(root / "build"), "-j", "2"]))  # fmt: skip
         frames.append(read_results(out).rows)
     return statuses, pd.concat(frames, ignore_index=True)
@@ -493,7 +524,7 @@ def device_run(tmp_path_factory):
 def test_fast_and_portable_paths_match_the_model_on_the_device(device_run):
     statuses, rows = device_run
     assert statuses == [0, 0]
-    assert len(rows) == 2 * (6 + 3) * 2  # cores x formats x libraries
+    assert len(rows) == 3 * (6 + 3) * 2  # cores x formats x libraries
     assert (rows["status"] == "ok").all(), rows[rows["status"] != "ok"][["core", "qformat", "library", "message"]]
     assert rows["matches_reference"].astype(bool).all()
 
@@ -501,9 +532,15 @@ def test_fast_and_portable_paths_match_the_model_on_the_device(device_run):
 def test_fast_paths_take_fewer_instructions_on_the_device(device_run):
     _, rows = device_run
     instructions = rows.pivot_table(index=["core", "qformat", "network"], columns="library", values="instr_forward")
-    # SMLAD (16-bit formats) and SMLAL (Q16.16, Q20.4) on cortex-m4, the MULS pass and the partial products
+    # Helium (16-bit formats) on cortex-m55, SMLAD (16-bit formats) and SMLAL (Q16.16, Q20.4) on cortex-m4 and
+    # cortex-m55, the MULS pass and the partial products
     # (against __aeabi_lmul) on cortex-m0plus: every cell.
     faster = instructions["qnn"] < instructions["portable"]
     assert faster.all(), instructions[~faster]
     digits = instructions.xs("64-7-10 tanh/sigmoid", level="network")
-    assert (digits["qnn"] < 0.7 * digits["portable"]).all(), digits
+    classic = digits.drop("cortex-m55", level="core")
+    assert (classic["qnn"] < 0.7 * classic["portable"]).all(), digits
+    # Helium's 16-bit cells (VMLADAVA, the activations four at a time) in well under half the portable count;
+    # cortex-m55's Q16.16 keeps SMLAL, which its portable build comes closer to than cortex-m4's does.
+    helium = digits.xs("cortex-m55", level="core").loc[["q8.8", "q8.8w3.5"]]
+    assert (helium["qnn"] < 0.4 * helium["portable"]).all(), digits

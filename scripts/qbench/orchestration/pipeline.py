@@ -30,10 +30,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version as package_version
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, TypeVar
 
 from qbench.common import processes
@@ -136,6 +137,19 @@ def baseline_specs(cells: list[Cell]) -> dict[tuple[str, str], BuildSpec]:
     return {(cell.target.name, cell.opt): BuildSpec.baseline(cell.target, cell.opt) for cell in cells}
 
 
+def _recording(work: Callable[[T], R], item: T, token: object, outcomes: dict[object, Any], done: SimpleQueue) -> None:
+    """work(item) on a worker thread, its result (or exception) recorded under token, then token said done. The
+    main thread never touches a Future: an interrupt landing inside a lock's Python-level __enter__ there would
+    leave the lock held, and a worker setting that future's result would wait for it for ever. The outcome stays
+    recorded until its item is finished, so an interrupt between reading `done` and finishing loses nothing."""
+    try:
+        outcomes[token] = work(item)
+    except Exception as error:  # raised again on the main thread
+        outcomes[token] = error
+    finally:
+        done.put(token)
+
+
 def parallel(
     items: Iterable[T], work: Callable[[T], R], flows: int, finished: Callable[[T, R], None], stop: Callable[[], None]
 ) -> list[T]:
@@ -144,27 +158,51 @@ def parallel(
     work sees processes.stopping()), and return the items whose work never ran; else []."""
     queue = iter(items)
     pool = ThreadPoolExecutor(max_workers=max(1, flows))
-    pending: dict[Future, T] = {pool.submit(work, item): item for item in itertools.islice(queue, flows)}
+    outcomes: dict[object, Any] = {}
+    done: SimpleQueue = SimpleQueue()  # its get() is C code: an interrupt there holds no lock
+
+    def submit(item: T) -> object:
+        token = object()
+        pool.submit(_recording, work, item, token, outcomes, done)
+        return token
+
+    pending: dict[object, T] = {submit(item): item for item in itertools.islice(queue, flows)}
     try:
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                finished(pending[future], future.result())
-                del pending[future]  # only now: an interrupt inside finished() leaves the item to finish again
-                pending |= {pool.submit(work, item): item for item in itertools.islice(queue, 1)}
+            token = done.get()
+            outcome = outcomes[token]
+            if isinstance(outcome, Exception):
+                raise outcome
+            finished(pending[token], outcome)
+            del pending[token]  # only now: an interrupt inside finished() leaves the item to finish again
+            del outcomes[token]
+            pending |= {submit(item): item for item in itertools.islice(queue, 1)}
     except KeyboardInterrupt:
         stop()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, item in pending.items():
-            if not future.cancelled():
-                finished(item, future.result())
-        return [item for future, item in pending.items() if future.cancelled()] + list(queue)
+        pool.shutdown(wait=True, cancel_futures=True)  # every item that ran has its outcome recorded after it
+        return _after_interrupt(pending, outcomes, finished) + list(queue)
     except Exception:
         stop()  # the run itself failed (its rows cannot be written): no cell goes on working unseen
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
     return []
+
+
+def _after_interrupt(
+    pending: dict[object, T], outcomes: dict[object, Any], finished: Callable[[T, R], None]
+) -> list[T]:
+    """The items in flight at an interrupt, once the pool has shut down: the finished ones finished here, those
+    the shutdown cancelled returned (their work never ran)."""
+    never_ran = []
+    for token, item in pending.items():
+        if token not in outcomes:
+            never_ran.append(item)
+        elif isinstance(outcomes[token], Exception):
+            raise outcomes[token]
+        else:
+            finished(item, outcomes[token])
+    return never_ran
 
 
 @dataclass(frozen=True)
@@ -520,8 +558,9 @@ def run_matrix(
         progress.done("cells", item[1].label, "" if not failed else f"{outcome.row.status}", failed)
 
     numbered = list(enumerate(matrix.cells, start=len(matrix.rejected)))
-    unfinished = parallel(numbered, lambda item: cell_outcome(item[1], cells), executor.flows(), finished,
-                          executor.stop)  # fmt: skip
+    parallel(numbered, lambda item: cell_outcome(item[1], cells), executor.flows(), finished, executor.stop)
+    # Every cell without an outcome, whether its work never ran or an interrupt came between its work and its row.
+    unfinished = [(index, cell) for index, cell in numbered if not spool.holds(index)]
     for index, cell in unfinished:
         spool.add(index, CellOutcome(incomplete(cell_row(cell, Status.INCOMPLETE, "", cells.common), "build")))
     interrupted = bool(unfinished) or processes.stopping()

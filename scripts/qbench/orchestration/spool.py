@@ -71,6 +71,10 @@ class Spool:
             if outcome.training is not None:
                 (self.training / outcome.training.file_name).write_text(outcome.training.csv_text())
 
+    def holds(self, index: int) -> bool:
+        """Whether the cell at this position has its outcome here."""
+        return index in self._cells
+
     def add_baseline(self, core: str, opt: str, symbols: tuple[SymbolRow, ...]) -> None:
         self._baselines[(core, opt)] = symbols
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "arithmetic.hpp"
 #include "lookup_table.hpp"
 #include "qvalue.hpp"
 #include "value_traits.hpp"
@@ -209,6 +210,7 @@ __attribute__((always_inline)) inline V activateNarrowed(Sum sum) {
 template <typename Activation, typename V, std::size_t Shift = fractionalBitsOf<V>, typename Enable = void>
 struct SumActivation {
     static constexpr bool fused = false;
+    static constexpr bool vectorised = false;  // (see VectorActivation below)
 
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
@@ -256,11 +258,114 @@ __attribute__((always_inline)) inline SignedNet signedNetOf(Sum sum) {
 template <std::size_t k>
 constexpr std::uint32_t halfPosition = k > 0 ? std::uint32_t{1} << (k > 0 ? k - 1 : 0) : 0u;
 
+#if QNN_MVE
+// Helium: the fused table activations of four 32-bit sums at a time, lane for lane the integers of the scalar
+// code below (the same shifts, the same wrapping additions; VABS gives (net ^ sign) - sign, 2^31 included),
+// the table read by gathers (VLDRH.U32), and the results stored narrowed (VSTRH.32: the low 16 bits, the
+// scalar code's cast). A layer's sums in memory, Count of them; the last vector tail-predicated.
+namespace mve {
+
+template <typename V>
+__attribute__((always_inline)) inline typename V::StorageType* storageOf(V* values) {
+    static_assert(sizeof(V) == sizeof(typename V::StorageType), "qnn: a QValue holds its storage and nothing else");
+    return reinterpret_cast<typename V::StorageType*>(values);
+}
+
+template <std::size_t N>
+__attribute__((always_inline)) inline uint32x4_t shiftRight(uint32x4_t value) {
+    if constexpr (N == 0) {
+        return value;
+    } else {
+        return vshrq_n_u32(value, N);
+    }
+}
+
+template <std::size_t Shift>
+__attribute__((always_inline)) inline int32x4_t netOf(int32x4_t sum) {
+    if constexpr (Shift == 0) {
+        return sum;
+    } else {
+        return vshrq_n_s32(sum, Shift);
+    }
+}
+
+// Table::scaledLookup, four magnitudes at once.
+template <typename Table, std::size_t InputFractionalBits>
+__attribute__((always_inline)) inline uint32x4_t scaledLookup(uint32x4_t magnitude) {
+    constexpr std::size_t shift = InputFractionalBits - Table::stepShift;
+    constexpr std::size_t kept = Table::template positionBits<InputFractionalBits>;
+    constexpr std::uint32_t last = Table::entryCount - 1;
+    const uint32x4_t index = shiftRight<shift>(magnitude);
+    const mve_pred16_t beyond = vcmpcsq_n_u32(index, last);  // index >= last: the last entry
+    const std::uint16_t* const entries = Table::entries.at;
+    constexpr std::uint32_t saturated = std::uint32_t{Table::entries.at[last]} << kept;
+    if constexpr (kept == 0) {
+        const uint32x4_t lower = vldrhq_gather_shifted_offset_u32(entries, vminq_u32(index, vdupq_n_u32(last)));
+        return vpselq_u32(vdupq_n_u32(saturated), lower, beyond);
+    } else {
+        const uint32x4_t inside = vminq_u32(index, vdupq_n_u32(last - 1));
+        const uint32x4_t lower = vldrhq_gather_shifted_offset_u32(entries, inside);
+        const uint32x4_t upper = vldrhq_gather_shifted_offset_u32(entries + 1, inside);
+        const uint32x4_t position =
+            vandq_u32(shiftRight<shift - kept>(magnitude), vdupq_n_u32((std::uint32_t{1} << kept) - 1));
+        const uint32x4_t t = vaddq_u32(vshlq_n_u32(lower, kept), vmulq_u32(vsubq_u32(upper, lower), position));
+        return vpselq_u32(vdupq_n_u32(saturated), t, beyond);
+    }
+}
+
+// Applies Result(sign, magnitude) (each a uint32x4_t) to the Count sums and stores the results narrowed: four
+// at a time, the last (partial) four predicated.
+template <std::size_t Shift, std::size_t Count, typename Storage, typename Result>
+__attribute__((always_inline)) inline void apply(Storage* destination, const std::int32_t* sums, Result result) {
+    static_assert(sizeof(Storage) == 2, "qnn: the Helium activations store 16-bit values");
+    const auto activate = [&](int32x4_t sum) __attribute__((always_inline)) {
+        const int32x4_t net = netOf<Shift>(sum);
+        const uint32x4_t sign = vreinterpretq_u32_s32(vshrq_n_s32(net, 31));
+        const uint32x4_t magnitude = vreinterpretq_u32_s32(vabsq_s32(net));
+        return vreinterpretq_s32_u32(result(sign, magnitude));
+    };
+    auto* out = reinterpret_cast<std::int16_t*>(destination);
+    for (std::size_t i = 0; i < Count / 4; ++i) {
+        vstrhq_s32(out + 4 * i, activate(vldrwq_s32(sums + 4 * i)));
+    }
+    if constexpr (Count % 4 != 0) {
+        constexpr std::size_t done = Count / 4 * 4;
+        // VCTP.32's predicate for Count % 4 lanes, as a constant: four bits per 32-bit lane.
+        constexpr auto lanes = static_cast<mve_pred16_t>((1u << (4 * (Count % 4))) - 1);
+        vstrhq_p_s32(out + done, activate(vldrwq_z_s32(sums + done, lanes)), lanes);
+    }
+}
+
+}  // namespace mve
+#endif
+
 template <typename V, typename Table, std::size_t Shift>
 struct SumActivation<TanhActivationPolicy<V, Table>, V, Shift,
                      std::enable_if_t<fusesTableActivation<V, Table, V::fractionalBits>()>> {
     using ActivationPolicy = TanhActivationPolicy<V, Table>;
     static constexpr bool fused = true;  // for 32-bit sums
+    static constexpr bool vectorised = QNN_MVE && sizeof(typename V::StorageType) == 2;
+
+#if QNN_MVE
+    // apply() for Count 32-bit sums, the results stored at `destination`.
+    template <std::size_t Count>
+    __attribute__((always_inline)) static void applyAll(V* destination, const std::int32_t* sums) {
+        constexpr std::size_t f = V::fractionalBits;
+        constexpr std::size_t k = Table::template positionBits<f>;
+        constexpr std::uint32_t half = halfPosition<k>;
+        mve::apply<Shift, Count>(mve::storageOf(destination), sums, [](uint32x4_t sign, uint32x4_t magnitude) __attribute__((always_inline)) {
+            const uint32x4_t t = mve::scaledLookup<Table, f>(magnitude);
+            uint32x4_t result;
+            if constexpr (f < 15) {
+                constexpr std::size_t r = 15 - f;
+                result = mve::shiftRight<k + r>(vaddq_n_u32(t, half + (std::uint32_t{1} << (k + r - 1))));
+            } else {
+                result = vshlq_n_u32(mve::shiftRight<k>(vaddq_n_u32(t, half)), f - 15);
+            }
+            return vsubq_u32(veorq_u32(result, sign), sign);
+        });
+    }
+#endif
 
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {
@@ -291,6 +396,26 @@ struct SumActivation<SigmoidActivationPolicy<V, Table>, V, Shift,
                                       fusesTableActivation<V, Table, V::fractionalBits + 1>()>> {
     using ActivationPolicy = SigmoidActivationPolicy<V, Table>;
     static constexpr bool fused = true;  // for 32-bit sums
+    static constexpr bool vectorised = QNN_MVE && sizeof(typename V::StorageType) == 2;
+
+#if QNN_MVE
+    // apply() for Count 32-bit sums, the results stored at `destination`.
+    template <std::size_t Count>
+    __attribute__((always_inline)) static void applyAll(V* destination, const std::int32_t* sums) {
+        constexpr std::size_t f = V::fractionalBits;
+        constexpr std::size_t k = Table::template positionBits<f + 1>;
+        constexpr std::size_t r = 16 - f;
+        constexpr std::uint32_t half = halfPosition<k>;
+        constexpr std::uint32_t offset = (std::uint32_t{1} << (15 + k)) + (r > 0 ? std::uint32_t{1} << (k + r - 1) : 0u);
+        mve::apply<Shift, Count>(mve::storageOf(destination), sums, [](uint32x4_t sign, uint32x4_t magnitude) __attribute__((always_inline)) {
+            const uint32x4_t lookup = mve::scaledLookup<Table, f + 1>(magnitude);
+            const uint32x4_t t = vaddq_n_u32(lookup, half);
+            const uint32x4_t scaled =
+                vaddq_u32(vaddq_n_u32(veorq_u32(t, sign), offset), vandq_u32(sign, vdupq_n_u32(std::uint32_t{1} << k)));
+            return mve::shiftRight<k + r>(scaled);
+        });
+    }
+#endif
 
     template <typename Sum>
     __attribute__((always_inline)) static V apply(Sum sum) {

@@ -77,6 +77,18 @@
 #define QNN_LONG_ROWS 0
 #endif
 
+// Helium (M-profile Vector Extension, ARMv8.1-M: Cortex-M55/M85): mveRows sums several neurons per pass over
+// eight 16-bit inputs at a time, each input vector loaded once per pass, with VMLADAVA (eight exact 16x16
+// products added into a 32-bit sum, modulo 2^32 like the portable sum); 8-bit weights are widened as they
+// are loaded (VLDRB.S16). The last, partial vector's loads are tail-predicated (VCTP): their lanes read as
+// zero and touch no memory past a row. Compiled only where the compiler says the target has MVE.
+#if !QNN_PORTABLE && defined(__OPTIMIZE__) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define QNN_MVE 1
+#include <arm_mve.h>
+#else
+#define QNN_MVE 0
+#endif
+
 namespace qnn {
 
 namespace detail {
@@ -90,6 +102,9 @@ inline constexpr std::size_t dspMaximumRows = 6;
 // With 8-bit weights, five: two more registers hold the reordered inputs.
 inline constexpr std::size_t dspByteMaximumRows = 5;
 inline constexpr std::size_t longMaximumRows = 2;
+// Helium's VMLADAVA sums into an even general register: four sums, four row pointers, the input pointer and
+// the count leave the compiler room.
+inline constexpr std::size_t mveMaximumRows = 4;
 
 #if QNN_PARTIAL_PRODUCTS
 // sum + a[0]*b[0] + ... + a[n-1]*b[n-1].
@@ -554,6 +569,82 @@ __attribute__((always_inline)) inline void longRows(std::int64_t (&sums)[B], con
 #undef QNN_LONG_LOOP
 #undef QNN_LONG_UNIT
 #undef QNN_LONG_ROW1
+#endif
+
+#if QNN_MVE
+// B neurons per pass over N 16-bit inputs (N >= 1), Element the weights' storage (int16_t, or int8_t widened
+// by VLDRB.S16): sums[k] += w[k][0] * x[0] + ... + w[k][N-1] * x[N-1] modulo 2^32, row k's first weight at
+// row + k * Stride. Per eight inputs: one VLDRH of them, then per neuron one (post-incrementing) load of its
+// eight weights and one VMLADAVA; a low-overhead loop (DLS/LE), tail-predicated (DLSTP.16/LETP) where N is not
+// a multiple of eight: the last iteration's inactive lanes load nothing and add nothing (no loop for N = 8). The sums live in
+// even registers (VMLADAVA's accumulator: the "Te" constraint). QNN_MVE_LOAD, defined where the loop is
+// expanded, is the weights' load, and QNN_MVE_ROW_REGISTER the constraint on a row's pointer.
+#define QNN_MVE_ROW(k, q) QNN_MVE_LOAD " " q ", [%[r" #k "]], #%c[step]\n\tvmladava.s16 %[a" #k "], " q ", q0\n\t"
+#define QNN_MVE_RUN(ROWS, ...)                                                                                \
+    if constexpr (N == 8) {                                                                                  \
+        __asm__("vldrh.16 q0, [%[x]], #16\n\t" ROWS                                                          \
+                : [x] "+r"(x), __VA_ARGS__                                                                   \
+                : [step] "i"(8 * sizeof(Element))                                                            \
+                : "q0", "q1", "q2", "memory");                                                               \
+    } else if constexpr (N % 8 == 0) {                                                                       \
+        __asm__("dls lr, %[n]\n1:\n\tvldrh.16 q0, [%[x]], #16\n\t" ROWS "le lr, 1b\n"                     \
+                : [x] "+r"(x), __VA_ARGS__                                                                   \
+                : [n] "r"(N / 8), [step] "i"(8 * sizeof(Element))                             \
+                : "q0", "q1", "q2", "lr", "memory");                                                         \
+    } else {                                                                                                 \
+        __asm__("dlstp.16 lr, %[n]\n1:\n\tvldrh.16 q0, [%[x]], #16\n\t" ROWS "letp lr, 1b\n"              \
+                : [x] "+r"(x), __VA_ARGS__                                                                   \
+                : [n] "r"(N), [step] "i"(8 * sizeof(Element))                                 \
+                : "q0", "q1", "q2", "lr", "memory");                                                         \
+    }
+
+template <std::size_t B, std::size_t Stride, std::size_t N, typename Element>
+__attribute__((always_inline)) inline void mveRows(std::int32_t (&sums)[B], const Element* row,
+                                                   const std::int16_t* x) {
+    static_assert(B >= 1 && B <= mveMaximumRows, "qnn: mveRows sums one to four neurons per pass");
+    static_assert(N >= 1 && Stride > N, "qnn: mveRows needs an input, rows of bias and weights");
+    static_assert(std::is_same_v<Element, std::int16_t> || std::is_same_v<Element, std::int8_t>,
+                  "qnn: mveRows takes 16-bit or 8-bit weights");
+    const Element* r0 = row;
+    const Element* r1 = row + (B > 1 ? 1 : 0) * Stride;
+    const Element* r2 = row + (B > 2 ? 2 : 0) * Stride;
+    const Element* r3 = row + (B > 3 ? 3 : 0) * Stride;
+    std::int32_t a0 = sums[0], a1 = sums[B > 1 ? 1 : 0], a2 = sums[B > 2 ? 2 : 0], a3 = sums[B > 3 ? 3 : 0];
+#define QNN_MVE_BY_LOAD                                                                                       \
+    if constexpr (B == 1) {                                                                                  \
+        QNN_MVE_RUN(QNN_MVE_ROW(0, "q1"), [r0] QNN_MVE_ROW_REGISTER(r0), [a0] "+Te"(a0))                                      \
+    } else if constexpr (B == 2) {                                                                           \
+        QNN_MVE_RUN(QNN_MVE_ROW(0, "q1") QNN_MVE_ROW(1, "q2"), [r0] QNN_MVE_ROW_REGISTER(r0), [r1] QNN_MVE_ROW_REGISTER(r1), [a0] "+Te"(a0),    \
+                    [a1] "+Te"(a1))                                                                          \
+    } else if constexpr (B == 3) {                                                                           \
+        QNN_MVE_RUN(QNN_MVE_ROW(0, "q1") QNN_MVE_ROW(1, "q2") QNN_MVE_ROW(2, "q1"), [r0] QNN_MVE_ROW_REGISTER(r0),              \
+                    [r1] QNN_MVE_ROW_REGISTER(r1), [r2] QNN_MVE_ROW_REGISTER(r2), [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2))             \
+    } else {                                                                                                 \
+        QNN_MVE_RUN(QNN_MVE_ROW(0, "q1") QNN_MVE_ROW(1, "q2") QNN_MVE_ROW(2, "q1") QNN_MVE_ROW(3, "q2"),        \
+                    [r0] QNN_MVE_ROW_REGISTER(r0), [r1] QNN_MVE_ROW_REGISTER(r1), [r2] QNN_MVE_ROW_REGISTER(r2), [r3] QNN_MVE_ROW_REGISTER(r3), [a0] "+Te"(a0), [a1] "+Te"(a1), \
+                    [a2] "+Te"(a2), [a3] "+Te"(a3))                                                          \
+    }
+    if constexpr (std::is_same_v<Element, std::int16_t>) {
+#define QNN_MVE_LOAD "vldrh.16"
+#define QNN_MVE_ROW_REGISTER(r) "+r"(r)
+        QNN_MVE_BY_LOAD
+#undef QNN_MVE_ROW_REGISTER
+#undef QNN_MVE_LOAD
+    } else {
+#define QNN_MVE_LOAD "vldrb.s16"
+#define QNN_MVE_ROW_REGISTER(r) "+l"(r)  // the widening loads take low base registers
+        QNN_MVE_BY_LOAD
+#undef QNN_MVE_ROW_REGISTER
+#undef QNN_MVE_LOAD
+    }
+    sums[0] = a0;
+    if constexpr (B > 1) sums[B > 1 ? 1 : 0] = a1;
+    if constexpr (B > 2) sums[B > 2 ? 2 : 0] = a2;
+    if constexpr (B > 3) sums[B > 3 ? 3 : 0] = a3;
+}
+#undef QNN_MVE_BY_LOAD
+#undef QNN_MVE_RUN
+#undef QNN_MVE_ROW
 #endif
 
 }  // namespace detail

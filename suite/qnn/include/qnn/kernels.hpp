@@ -22,7 +22,8 @@
 //   SMLAL with LDRD for 64-bit sums on Thumb-2; the Thumb-1 pass with MULS on
 //   ARMv6-M for 32-bit sums; ARMv6-M's partial-product loop for 64-bit sums of
 //   32-bit values (one neuron per pass: it needs every low register); portable
-//   C++ elsewhere, and everywhere with QNN_PORTABLE=1.
+//   C++ elsewhere, and everywhere with QNN_PORTABLE=1. Helium cores (Cortex-M55) take VMLADAVA on eight
+//   16-bit lanes (8-bit weights widened by VLDRB.S16) for 16-bit values with narrow sums, before SMLAD.
 // - The kernel and B come from a small cost model of each layer: instructions
 //   per inference and, at -Os/-Oz, instructions of code, so that tiny layers
 //   keep the compact one-neuron loop (ValueTraits::dot, shared by the layers).
@@ -49,6 +50,8 @@ enum class KernelKind {
     smlad,            // DSP extension: two 16-bit connections per SMLAD
     smlal,            // Thumb-2 M profile: 64-bit sums with SMLAL, two weights per LDRD
     smladBytes,       // DSP extension, 8-bit weights: four weights per LDR, widened by two SXTB16, two SMLAD
+    mve,              // Helium (MVE): eight 16-bit connections per VLDRH and VMLADAVA, the last eight tail-predicated
+    mveBytes,         // Helium, 8-bit weights: eight widened by one VLDRB.S16, one VMLADAVA
 };
 
 struct LayerKernel {
@@ -154,7 +157,9 @@ struct Kernels<V, W, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
     static constexpr bool byteWeights = std::is_same_v<WeightStorage, std::int8_t> && sizeof(Storage) == 2;
     // The target's fast kernel for this layer, if any.
     static constexpr KernelKind fast =
-        (QNN_DSP && std::is_same_v<Storage, std::int16_t> && sameWidths && narrowSum && FanIn >= 2 &&
+        (QNN_MVE && std::is_same_v<Storage, std::int16_t> && sameWidths && narrowSum)  ? KernelKind::mve
+        : (QNN_MVE && std::is_same_v<Storage, std::int16_t> && byteWeights && narrowSum) ? KernelKind::mveBytes
+        : (QNN_DSP && std::is_same_v<Storage, std::int16_t> && sameWidths && narrowSum && FanIn >= 2 &&
          (FanIn + 1) * 2 * (dspMaximumRows - 1) <= 4095)
             ? KernelKind::smlad
         : (QNN_DSP && std::is_same_v<Storage, std::int16_t> && byteWeights && narrowSum && FanIn >= 4 &&
@@ -168,6 +173,9 @@ struct Kernels<V, W, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
             ? KernelKind::smlal
             : KernelKind::portable;
     static constexpr std::size_t quads = FanIn / 4;
+    // Helium: eight inputs per vector step, the last one (a partial vector) predicated.
+    static constexpr std::size_t vectors = (FanIn + 7) / 8;
+    static constexpr bool vectorTail = FanIn % 8 != 0;
 
     // The DSP and SMLAL loops take two pairs of inputs per iteration where there are enough of them to pay
     // for the code.
@@ -186,6 +194,9 @@ struct Kernels<V, W, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
             return dspMaximumRows;
         case KernelKind::smladBytes:
             return dspByteMaximumRows;
+        case KernelKind::mve:
+        case KernelKind::mveBytes:
+            return mveMaximumRows;
         case KernelKind::muls:
             return thumb1MaximumRows;
         case KernelKind::partialProducts:
@@ -212,6 +223,9 @@ struct Kernels<V, W, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
                    (FanIn % 2) * (2 * b + 1);
         case KernelKind::smladBytes:  // per four inputs: two loads, two PKH; per neuron a load, two SXTB16, two SMLAD
             return 4 * b + 3 + quads * (5 * b + 6) + (FanIn % 4) * (3 * b + 1);
+        case KernelKind::mve:  // per vector: the inputs' load and pointer step, per neuron a load, a step, VMLADAVA
+        case KernelKind::mveBytes:
+            return 3 * b + 3 + vectors * (3 * b + 2) + (FanIn / 8 > 0) * 2 * (FanIn / 8) + vectorTail;
         case KernelKind::muls:  // mixed widths load each input with LDRH, SXTH and a pointer step
             return 6 * b + 5 + FanIn * (3 * b + (sameWidths ? 3 : 5)) + 2 * b;
         case KernelKind::partialProducts:
@@ -233,6 +247,9 @@ struct Kernels<V, W, Sum, FanIn, std::enable_if_t<isQValue<V>>> {
             return 5 * b + 9 + dspUnroll * (2 * b + 1) + 2 + (dspUnroll == 2 && pairs % 2) + (FanIn % 2) * (2 * b + 1);
         case KernelKind::smladBytes:
             return 5 * b + 9 + 5 * b + 6 + (FanIn % 4) * (3 * b + 1);
+        case KernelKind::mve:  // and the layer's own four-at-a-time activation (activation.hpp), some 30
+        case KernelKind::mveBytes:
+            return 4 * b + 6 + (FanIn / 8 > 0) * (3 * b + 4) + vectorTail * (2 * b + 3) + 30;
         case KernelKind::muls:
             return 8 * b + 12 + 3 * b + (sameWidths ? 3 : 5) + (b > 2 ? 12 : 0);  // r8-r11 saved and restored
         case KernelKind::partialProducts:
@@ -374,6 +391,10 @@ struct RowSums {
                                                      static_cast<std::uint32_t>(weight[K * stride + i] * last))),
                  ...);
             }
+#endif
+        } else if constexpr (Kind == KernelKind::mve || Kind == KernelKind::mveBytes) {
+#if QNN_MVE
+            mveRows<Rows, stride, FanIn>(acc, rawOf(rows) + 1, rawOf(source));
 #endif
         } else if constexpr (Kind == KernelKind::smlal) {
 #if QNN_LONG_ROWS

@@ -275,6 +275,24 @@ private:
         constexpr std::size_t sourceCount = L::sourceCount;
         constexpr std::size_t count = L::count;
         V* destination = neuronOutputs + Shape::neuronOffset(Layer + 1);
+#if QNN_MVE
+        // Helium: the layer's sums first, then the activation four neurons at a time (activation.hpp).
+        if constexpr ((Plan::kind == KernelKind::mve || Plan::kind == KernelKind::mveBytes) && L::Output::vectorised) {
+            using Sum = typename L::Sums::Sum;
+            static_assert(sizeof(Sum) == 4, "qnn: the Helium kernels take 32-bit sums");
+            Sum sums[count];
+            for (std::size_t block = 0; block < Plan::blocks; ++block) {
+                std::size_t first = block * Plan::rows;
+                if constexpr (count % Plan::rows != 0) {
+                    first = block + 1 == Plan::blocks ? count - Plan::rows : first;
+                }
+                L::Sums::compute(*reinterpret_cast<Sum(*)[Plan::rows]>(sums + first), weight + first * (sourceCount + 1),
+                                 source);
+            }
+            L::Output::template applyAll<count>(destination, sums);
+            return weight + count * (sourceCount + 1);
+        }
+#endif
         for (std::size_t block = 0; block < Plan::blocks; ++block) {
             std::size_t first = block * Plan::rows;
             if constexpr (count % Plan::rows != 0) {
