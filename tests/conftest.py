@@ -57,8 +57,17 @@ settings.load_profile("ci" if os.environ.get("CI") else "qbench")
 def emulated_run(tmp_path_factory: pytest.TempPathFactory):
     """The issue's command: cortex-m0plus and cortex-m4, Q16.16 and Q8.8, both variants, emulated."""
     root = tmp_path_factory.mktemp("emulated")
-    arguments = ["run", "--cores", "cortex-m0plus,cortex-m4", "--formats", "q16.16,q8.8",
-                 "--out", str(root / "out"), "--build-dir", str(root / "build")]  # fmt: skip
+    arguments = [
+        "run",
+        "--cores",
+        "cortex-m0plus,cortex-m4",
+        "--formats",
+        "q16.16,q8.8",
+        "--out",
+        str(root / "out"),
+        "--build-dir",
+        str(root / "build"),
+    ]
     return qbench_main(arguments), root, arguments
 
 
@@ -68,6 +77,19 @@ def side_by_side(tmp_path_factory: pytest.TempPathFactory):
     (exit status, results folder, the copy's folder)."""
     root = tmp_path_factory.mktemp("side-by-side")
     other = renamed_qnn(root / "other", "othernn")
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--library", f"other={other}",
-                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16",
+            "--library",
+            f"other={other}",
+            "--out",
+            str(root / "out"),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     return status, root / "out", other

@@ -15,7 +15,22 @@ def run_inference(tmp_path: Path, monkeypatch, workload: Workload, cores: str) -
     """The rows of workload's Q16.16 inference images on cores, run into tmp_path; the run must succeed."""
     monkeypatch.setitem(WORKLOADS, workload.name, workload)
     out = tmp_path / "out"
-    code = qbench_main(["run", "--cores", cores, "--formats", "q16.16", "--variants", "inference", "--workload",
-                        workload.name, "--out", str(out), "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    code = qbench_main(
+        [
+            "run",
+            "--cores",
+            cores,
+            "--formats",
+            "q16.16",
+            "--variants",
+            "inference",
+            "--workload",
+            workload.name,
+            "--out",
+            str(out),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert code == 0
     return read_results(out).rows

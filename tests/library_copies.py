@@ -35,6 +35,7 @@ def renamed_qnn(root: Path, namespace: str) -> Path:
     """A qnn copy in namespace `namespace` demanding the Q-format macro its descriptor sets."""
     qnn_copy(root, namespace, '[defines]\n"OTHER_LUT_{I}_{F}" = "1"\n')
     umbrella = root / "include" / "qnn" / "qnn.hpp"
-    umbrella.write_text("#if !OTHER_LUT_16_16\n#error the descriptor sets no LUT macro\n#endif\n"
-                        + umbrella.read_text())  # fmt: skip
+    umbrella.write_text(
+        "#if !OTHER_LUT_16_16\n#error the descriptor sets no LUT macro\n#endif\n" + umbrella.read_text()
+    )
     return root

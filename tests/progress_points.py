@@ -44,9 +44,11 @@ class ProgressPoint:
 
 
 def wait_until(
-    condition: Callable[[], bool], what: str, running: subprocess.Popen | None = None,
+    condition: Callable[[], bool],
+    what: str,
+    running: subprocess.Popen | None = None,
     guard: float = HANG_GUARD_SECONDS,
-) -> None:  # fmt: skip
+) -> None:
     """Returns once condition() holds. Fails if `running` (when given) exits first, or at the hang guard."""
     give_up = time.monotonic() + guard
     while not condition():
@@ -89,8 +91,10 @@ class ToolLog:
             real = shutil.which(tool)
             assert real is not None, f"{tool} is not on PATH; scripts/setup installs it"
             stand_in = folder / tool
-            stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {shlex.quote(str(self._log(tool)))}\n'
-                                f'exec {shlex.quote(real)} "$@"\n')  # fmt: skip
+            stand_in.write_text(
+                f'#!/bin/sh\nprintf "%s\\n" "$*" >> {shlex.quote(str(self._log(tool)))}\n'
+                f'exec {shlex.quote(real)} "$@"\n'
+            )
             stand_in.chmod(0o755)
 
     def environment(self) -> dict[str, str]:
@@ -168,8 +172,10 @@ def start_run(
             process.wait()
         raise AssertionError(f"{error}\n--- the run's output ---\n{run.output()}") from None
     if process.poll() is not None:
-        raise AssertionError(f"the run ended (status {process.returncode}) as it reached {until.what}, before it "
-                             f"could be interrupted there\n--- the run's output ---\n{run.output()}")  # fmt: skip
+        raise AssertionError(
+            f"the run ended (status {process.returncode}) as it reached {until.what}, before it "
+            f"could be interrupted there\n--- the run's output ---\n{run.output()}"
+        )
     return run
 
 

@@ -45,15 +45,23 @@ def defined(declaration: str) -> str:
 
 def contract_adapter(names: tuple[str, ...]) -> str:
     members = documented_members()
-    return "\n".join([
-        "#include <cstddef>", "#include <cstdint>", '#include "contract.hpp"',
-        "struct Value { std::int64_t raw; };", "struct Net {};", "using N = Net;", "using V = Value;",
-        "struct QbenchAdapter {",
-        "    template <int IntegerBits, int FractionalBits, bool Signed> using FixedPoint = Value;",
-        "    template <class Val, class Shape> using Network = Net;",
-        *(f"    {defined(members[name])}" for name in names),
-        "};", "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "#include <cstddef>",
+            "#include <cstdint>",
+            '#include "contract.hpp"',
+            "struct Value { std::int64_t raw; };",
+            "struct Net {};",
+            "using N = Net;",
+            "using V = Value;",
+            "struct QbenchAdapter {",
+            "    template <int IntegerBits, int FractionalBits, bool Signed> using FixedPoint = Value;",
+            "    template <class Val, class Shape> using Network = Net;",
+            *(f"    {defined(members[name])}" for name in names),
+            "};",
+            "",
+        ]
+    )
 
 
 def test_the_docs_descriptor_example_is_a_valid_descriptor():
@@ -71,21 +79,36 @@ def test_the_docs_list_the_flags_adapters_are_compiled_with():
 
 
 def test_the_docs_declare_every_member_the_contract_checks():
-    assert set(documented_members()) == {"fromRaw", "toRaw", "feedForward", "getLearnedValues", "train",
-                                         *FLAT_FORM, *PER_LAYER_FORM}  # fmt: skip
+    assert set(documented_members()) == {
+        "fromRaw",
+        "toRaw",
+        "feedForward",
+        "getLearnedValues",
+        "train",
+        *FLAT_FORM,
+        *PER_LAYER_FORM,
+    }
 
 
 @pytest.mark.parametrize("form", [FLAT_FORM, PER_LAYER_FORM], ids=["whole-table", "per-layer"])
 @pytest.mark.parametrize("trainable", [True, False], ids=["trainable", "inference"])
 def test_an_adapter_of_exactly_the_documented_signatures_compiles(tmp_path, form, trainable):
-    (tmp_path / "qbench_adapter.hpp").write_text(contract_adapter(("fromRaw", "toRaw", "feedForward",
-                                                                   "getLearnedValues", "train", *form)))  # fmt: skip
+    (tmp_path / "qbench_adapter.hpp").write_text(
+        contract_adapter(("fromRaw", "toRaw", "feedForward", "getLearnedValues", "train", *form))
+    )
     xor = WORKLOADS["xor"]
     fmt = parse_format("q16.16")
     sources = xor.configure(fmt, trainable, WorkloadSettings(), xor.shape(WorkloadSettings(), None, None))
     (tmp_path / "weights.inc").write_text(weights_include(sources.weights, "neuron"))
-    command = [host_compiler(), *ADAPTER_FLAGS, "-fsyntax-only", f"-I{tmp_path}", f"-I{COMMON}",
-               *(f"-D{name}={value}" for name, value in sources.defines.items()), str(sources.source)]  # fmt: skip
+    command = [
+        host_compiler(),
+        *ADAPTER_FLAGS,
+        "-fsyntax-only",
+        f"-I{tmp_path}",
+        f"-I{COMMON}",
+        *(f"-D{name}={value}" for name, value in sources.defines.items()),
+        str(sources.source),
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
 
@@ -95,9 +118,23 @@ def first_iteration(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """qnn's XOR, one training iteration on cortex-m0plus in Q16.16 and float32: the build folder (its logs) and
     the results (its training logs)."""
     root = tmp_path_factory.mktemp("first")
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16,float32", "--variants", "trainable",
-                          "--max-iterations", "1", "--out", str(root / "out"),
-                          "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16,float32",
+            "--variants",
+            "trainable",
+            "--max-iterations",
+            "1",
+            "--out",
+            str(root / "out"),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     assert status == 0
     return root
 
@@ -113,11 +150,13 @@ def test_qbenchs_own_files_build_without_warnings(first_iteration):
 @pytest.mark.parametrize("fmt_name", ["q16.16", "float32"])
 def test_qnn_starts_from_qbenchs_initial_weights(first_iteration, fmt_name):
     # Logged as value x 2^16 in an int32 (float32's truncated toward zero), read back as value.
-    log = pd.read_csv(first_iteration / "out" / "training" /
-                      f"xor_2-4-1-tanh-sigmoid_cortex-m0plus_{fmt_name}_trainable_Os.csv")  # fmt: skip
+    log = pd.read_csv(
+        first_iteration / "out" / "training" / f"xor_2-4-1-tanh-sigmoid_cortex-m0plus_{fmt_name}_trainable_Os.csv"
+    )
     first = log[log["iteration"] == 0].iloc[0]
     fmt = parse_format(fmt_name)
     scale = 1 << 16
-    expected = [int(weight * scale) if isinstance(weight, float) else weight
-                for weight in initial_weights(fmt, (2, 4, 1))]  # fmt: skip
+    expected = [
+        int(weight * scale) if isinstance(weight, float) else weight for weight in initial_weights(fmt, (2, 4, 1))
+    ]
     assert [int(first[f"w{index}"] * scale) for index in range(17)] == expected

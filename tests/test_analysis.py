@@ -61,18 +61,37 @@ def test_fits_needs_both_flash_and_ram():
 
 
 def symbol(variant: str, group: str, category: str, size: int, core: str = "cortex-m0plus") -> SymbolRow:
-    return SymbolRow(core=core, qformat="q16.16", variant=variant, opt="Os", workload="xor", library="qnn",
-                     network="", symbol=f"{group} {category}", group=group, category=category, size=size)  # fmt: skip
+    return SymbolRow(
+        core=core,
+        qformat="q16.16",
+        variant=variant,
+        opt="Os",
+        workload="xor",
+        library="qnn",
+        network="",
+        symbol=f"{group} {category}",
+        group=group,
+        category=category,
+        size=size,
+    )
 
 
 # qnn's 2-4-1 Q16.16 on Cortex-M0+: the library's code, its table, the network object and (inference-only) the
 # deployed weights are the network's; the workload harness is not.
-TRAINABLE = [symbol("trainable", "qnn", "code", 856), symbol("trainable", "qnn", "data", 4),
-             symbol("trainable", "activation tables", "rodata", 162), symbol("trainable", "network object", "bss", 172),
-             symbol("trainable", "workload harness", "code", 1028)]  # fmt: skip
-INFERENCE = [symbol("inference", "qnn", "code", 232), symbol("inference", "activation tables", "rodata", 162),
-             symbol("inference", "deployed weights", "rodata", 68), symbol("inference", "network object", "bss", 24),
-             symbol("inference", "workload harness", "code", 612)]  # fmt: skip
+TRAINABLE = [
+    symbol("trainable", "qnn", "code", 856),
+    symbol("trainable", "qnn", "data", 4),
+    symbol("trainable", "activation tables", "rodata", 162),
+    symbol("trainable", "network object", "bss", 172),
+    symbol("trainable", "workload harness", "code", 1028),
+]
+INFERENCE = [
+    symbol("inference", "qnn", "code", 232),
+    symbol("inference", "activation tables", "rodata", 162),
+    symbol("inference", "deployed weights", "rodata", 68),
+    symbol("inference", "network object", "bss", 24),
+    symbol("inference", "workload harness", "code", 612),
+]
 
 
 def test_network_bytes_are_the_networks_own_groups():
@@ -106,10 +125,22 @@ def test_budget_table():
 
 def timed(core: str, cycles: float, core_clock_us: float) -> ResultRow:
     """An emulated inference-only row whose est_us_forward is at its core file's clock."""
-    return ResultRow(core=core, board="b", qformat="q16.16", variant="inference", opt="Os", workload="xor",
-                     status="ok", qemu="qemu", instr_forward=1200.0, instr_forward_occurrences=4,
-                     est_cycles_forward=cycles, est_cycles_forward_min=cycles - 10, est_cycles_forward_max=cycles + 10,
-                     est_us_forward=core_clock_us)  # fmt: skip
+    return ResultRow(
+        core=core,
+        board="b",
+        qformat="q16.16",
+        variant="inference",
+        opt="Os",
+        workload="xor",
+        status="ok",
+        qemu="qemu",
+        instr_forward=1200.0,
+        instr_forward_occurrences=4,
+        est_cycles_forward=cycles,
+        est_cycles_forward_min=cycles - 10,
+        est_cycles_forward_max=cycles + 10,
+        est_us_forward=core_clock_us,
+    )
 
 
 def test_speed_table_compares_cores_at_one_clock():
@@ -135,22 +166,54 @@ def test_part_budgets_time_each_part_at_its_own_clock():
 
 
 def headline_row(core: str, variant: str, **columns) -> ResultRow:
-    return ResultRow(core=core, board="b", qformat="q16.16", variant=variant, opt="Os", workload="xor", status="ok",
-                     qemu="qemu", **columns)  # fmt: skip
+    return ResultRow(
+        core=core,
+        board="b",
+        qformat="q16.16",
+        variant=variant,
+        opt="Os",
+        workload="xor",
+        status="ok",
+        qemu="qemu",
+        **columns,
+    )
 
 
 def test_headline_table_is_one_row_per_core_at_one_clock():
-    rows = rows_frame([
-        headline_row("cortex-m0plus", "trainable", lib_ram_total=312, instr_forward=631.0, est_cycles_forward=824.0,
-                     instr_train_step=2457.5, est_cycles_train_step=3200.0, learned=True, learned_exact=True,
-                     iterations=1352, lib_flash=1768, deployed_flash=1768),
-        headline_row("cortex-m0plus", "inference", lib_ram_total=84, instr_forward=627.0, est_cycles_forward=800.0,
-                     learned=True, lib_flash=748),  # no deployed_flash column filled: derived from lib_flash
-        headline_row("host", "inference", lib_ram_static=40),  # an x86-64 object: not beside the Cortex-M rows
-    ])  # fmt: skip
+    rows = rows_frame(
+        [
+            headline_row(
+                "cortex-m0plus",
+                "trainable",
+                lib_ram_total=312,
+                instr_forward=631.0,
+                est_cycles_forward=824.0,
+                instr_train_step=2457.5,
+                est_cycles_train_step=3200.0,
+                learned=True,
+                learned_exact=True,
+                iterations=1352,
+                lib_flash=1768,
+                deployed_flash=1768,
+            ),
+            headline_row(
+                "cortex-m0plus",
+                "inference",
+                lib_ram_total=84,
+                instr_forward=627.0,
+                est_cycles_forward=800.0,
+                learned=True,
+                lib_flash=748,
+            ),  # no deployed_flash column filled: derived from lib_flash
+            headline_row("host", "inference", lib_ram_static=40),  # an x86-64 object: not beside the Cortex-M rows
+        ]
+    )
     (record,) = headline_table(rows, clock_hz=32_000_000).to_dict("records")
     assert (record["core"], record["deployed flash, trainable"], record["deployed flash, inference"]) == (
-        "cortex-m0plus", 1768, 748)  # fmt: skip
+        "cortex-m0plus",
+        1768,
+        748,
+    )
     assert (record["RAM with stack, trainable"], record["RAM with stack, inference"]) == (312, 84)
     assert record["instructions per inference"] == 627.0  # the inference-only image's
     assert record["µs per inference at 32 MHz"] == 25.0 and record["µs per training step at 32 MHz"] == 100.0
@@ -164,32 +227,75 @@ def test_headline_says_learned_only_through_overflow():
 
 
 def test_deployed_flash_is_the_column_else_library_flash_without_the_test_split():
-    rows = rows_frame([headline_row("cortex-m0plus", "inference", lib_flash=5000, test_data_bytes=1700,
-                                    deployed_flash=3300),
-                       headline_row("cortex-m0plus", "inference", lib_flash=5000, test_data_bytes=1700),
-                       headline_row("cortex-m0plus", "inference", lib_flash=748)])  # fmt: skip
+    rows = rows_frame(
+        [
+            headline_row("cortex-m0plus", "inference", lib_flash=5000, test_data_bytes=1700, deployed_flash=3300),
+            headline_row("cortex-m0plus", "inference", lib_flash=5000, test_data_bytes=1700),
+            headline_row("cortex-m0plus", "inference", lib_flash=748),
+        ]
+    )
     assert deployed_flash(rows).tolist() == [3300, 3300, 748]  # 5000 - 1700, then lib_flash with no test split
 
 
 def test_the_first_screen_ranks_float_against_fixed_point_by_deployed_flash():
     """Issue 23: a float32 network's own bytes are fewer than Q16.16's on cortex-m0plus, but it calls soft-float
     and libm, which its own bytes leave out; deployed, float32 is the larger. The headline must say so."""
-    common = {"core": "cortex-m0plus", "board": "b", "variant": "inference", "opt": "Os", "workload": "iris",
-              "network": "4-8-3 tanh/sigmoid", "status": "ok", "qemu": "qemu", "instr_forward": 2107.0}  # fmt: skip
-    rows = rows_frame([ResultRow(qformat="float32", lib_flash=15659 + 405, test_data_bytes=405, deployed_flash=15659,
-                                 **common),
-                       ResultRow(qformat="q16.16", lib_flash=10293 + 405, test_data_bytes=405, deployed_flash=10293,
-                                 **common)])  # fmt: skip
+    common = {
+        "core": "cortex-m0plus",
+        "board": "b",
+        "variant": "inference",
+        "opt": "Os",
+        "workload": "iris",
+        "network": "4-8-3 tanh/sigmoid",
+        "status": "ok",
+        "qemu": "qemu",
+        "instr_forward": 2107.0,
+    }
+    rows = rows_frame(
+        [
+            ResultRow(qformat="float32", lib_flash=15659 + 405, test_data_bytes=405, deployed_flash=15659, **common),
+            ResultRow(qformat="q16.16", lib_flash=10293 + 405, test_data_bytes=405, deployed_flash=10293, **common),
+        ]
+    )
     image = {key: value for key, value in common.items() if key in ("core", "variant", "opt", "workload", "network")}
     own = [("qnn", "code", 2000), ("activation tables", "rodata", 0), ("deployed weights", "rodata", 140)]
     symbols = symbols_frame(
-        [SymbolRow(**image, qformat="float32", library="qnn", symbol=f"{group} f", group=group, category=category,
-                   size=size) for group, category, size in own]  # 2,140 B of the network's own
-        + [SymbolRow(**image, qformat="float32", library="qnn", symbol="__aeabi_fadd", group="compiler run-time",
-                     category="code", size=5600)]  # soft-float: not the network's own bytes
-        + [SymbolRow(**image, qformat="q16.16", library="qnn", symbol=f"{group} q", group=group, category=category,
-                     size=size + 500) for group, category, size in own]  # 3,640 B of the network's own
-    )  # fmt: skip
+        [
+            SymbolRow(
+                **image,
+                qformat="float32",
+                library="qnn",
+                symbol=f"{group} f",
+                group=group,
+                category=category,
+                size=size,
+            )
+            for group, category, size in own
+        ]  # 2,140 B of the network's own
+        + [
+            SymbolRow(
+                **image,
+                qformat="float32",
+                library="qnn",
+                symbol="__aeabi_fadd",
+                group="compiler run-time",
+                category="code",
+                size=5600,
+            )
+        ]  # soft-float: not the network's own bytes
+        + [
+            SymbolRow(
+                **image,
+                qformat="q16.16",
+                library="qnn",
+                symbol=f"{group} q",
+                group=group,
+                category=category,
+                size=size + 500,
+            )
+            for group, category, size in own
+        ]  # 3,640 B of the network's own
+    )
     own_flash = network_bytes(symbols).set_index("qformat")["network_flash"]
     assert own_flash["float32"] < own_flash["q16.16"]  # the network's own bytes: float32 looks the smaller
     table = headline_table(rows).set_index("qformat")
@@ -203,39 +309,61 @@ def test_preferred_formats_keep_each_librarys_own():
     frame = rows_frame([row("trainable", 1, 1, 1, 1), row("inference", 1, 1, 1, 1)])
     frame = pd.concat([frame, frame.assign(qformat="q8.8"), frame.assign(qformat="float32", library="emlearn")])
     kept = preferred_formats(frame, "q16.16")
-    assert sorted(set(zip(kept["library"], kept["qformat"], strict=True))) == [("emlearn", "float32"),
-                                                                              ("qnn", "q16.16")]  # fmt: skip
+    assert sorted(set(zip(kept["library"], kept["qformat"], strict=True))) == [
+        ("emlearn", "float32"),
+        ("qnn", "q16.16"),
+    ]
 
 
 def test_cores_together_joins_rows_equal_but_for_the_core():
-    frame = pd.DataFrame({"core": ["m0", "m3", "m4", "m0"], "qformat": ["a", "a", "a", "b"],
-                          "iterations": pd.array([10, 10, 12, None], dtype="Int64")})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "core": ["m0", "m3", "m4", "m0"],
+            "qformat": ["a", "a", "a", "b"],
+            "iterations": pd.array([10, 10, 12, None], dtype="Int64"),
+        }
+    )
     together = cores_together(frame)
     assert together[["core", "qformat"]].to_dict("list") == {"core": ["m0, m3", "m4", "m0"], "qformat": ["a", "a", "b"]}
     assert together["iterations"].tolist()[:2] == [10, 12] and pd.isna(together["iterations"].iloc[2])
 
 
 def test_failure_kinds_group_cells_by_status_and_message():
-    rows = rows_frame([row("trainable", 1, 1, 1, 1, status="invalid") for _ in range(2)]
-                      + [row("inference", 1, 1, 1, 1, status="timeout")])  # fmt: skip
+    rows = rows_frame(
+        [row("trainable", 1, 1, 1, 1, status="invalid") for _ in range(2)]
+        + [row("inference", 1, 1, 1, 1, status="timeout")]
+    )
     rows["message"] = ["trainable cells are invalid\nsecond line", "trainable cells are invalid", "hung"]
     kinds = failure_kinds(rows)
     assert [(kind.status, kind.message, len(kind.cells)) for kind in kinds] == [
-        ("invalid", "trainable cells are invalid", 2), ("timeout", "hung", 1)]  # fmt: skip
+        ("invalid", "trainable cells are invalid", 2),
+        ("timeout", "hung", 1),
+    ]
     assert kinds[1].cells == ("cortex-m0plus q16.16 inference",)
 
 
 def flagged(core: str, qformat: str, flags: str) -> ResultRow:
-    return ResultRow(core=core, board="b", qformat=qformat, variant="inference", opt="Os", workload="xor",
-                     status="ok", flags=flags, elf=f"build/{core}/{qformat}/firmware.elf")  # fmt: skip
+    return ResultRow(
+        core=core,
+        board="b",
+        qformat=qformat,
+        variant="inference",
+        opt="Os",
+        workload="xor",
+        status="ok",
+        flags=flags,
+        elf=f"build/{core}/{qformat}/firmware.elf",
+    )
 
 
 def test_flags_table_has_one_row_per_distinct_set():
-    rows = rows_frame([
-        flagged("cortex-m0", "q8.8", "-Os -mcpu=cortex-m0 -DQ=8 -Ibuild/cortex-m0/q8.8"),
-        flagged("cortex-m0", "q16.16", "-Os -mcpu=cortex-m0 -DQ=16 -Ibuild/cortex-m0/q16.16"),
-        flagged("cortex-m4", "q8.8", "-Os -mcpu=cortex-m4 -mthumb -DQ=8 -Ibuild/cortex-m4/q8.8"),
-    ])  # fmt: skip
+    rows = rows_frame(
+        [
+            flagged("cortex-m0", "q8.8", "-Os -mcpu=cortex-m0 -DQ=8 -Ibuild/cortex-m0/q8.8"),
+            flagged("cortex-m0", "q16.16", "-Os -mcpu=cortex-m0 -DQ=16 -Ibuild/cortex-m0/q16.16"),
+            flagged("cortex-m4", "q8.8", "-Os -mcpu=cortex-m4 -mthumb -DQ=8 -Ibuild/cortex-m4/q8.8"),
+        ]
+    )
     assert analysis_flags(rows) == [
         ("every cell", "-Os -I<cell>"),
         ("core cortex-m0", "-mcpu=cortex-m0"),

@@ -37,9 +37,23 @@ def awkward_run(tmp_path_factory: pytest.TempPathFactory):
     """The XOR matrix on cortex-m0plus, Q16.16 and Q8.8, trainable and inference, emulated, qnn beside awkward:
     (exit status, results folder)."""
     root = tmp_path_factory.mktemp("awkward")
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16,q8.8",
-                          "--variants", "trainable,inference", "--library", f"awkward={AWKWARD}",
-                          "--out", str(root / "out"), "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16,q8.8",
+            "--variants",
+            "trainable,inference",
+            "--library",
+            f"awkward={AWKWARD}",
+            "--out",
+            str(root / "out"),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     return status, root / "out"
 
 
@@ -48,8 +62,11 @@ def test_every_awkward_cell_builds_and_runs(awkward_run):
     rows = read_results(out).rows
     awkward = rows[rows["library"] == "awkward"]
     assert sorted(zip(awkward["qformat"], awkward["variant"], strict=True)) == [
-        ("q16.16", "inference"), ("q16.16", "trainable"), ("q8.8", "inference"), ("q8.8", "trainable"),
-    ]  # fmt: skip
+        ("q16.16", "inference"),
+        ("q16.16", "trainable"),
+        ("q8.8", "inference"),
+        ("q8.8", "trainable"),
+    ]
     assert (awkward["status"] == "ok").all(), awkward[["qformat", "variant", "status", "message"]].to_string()
 
 
@@ -77,8 +94,10 @@ def test_every_library_starts_training_from_qbenchs_initial_weights(awkward_run)
     trainable = rows[rows["variant"] == "trainable"]
     assert set(trainable["initial_weights"]) == {f"qbench seed {DEFAULT_WEIGHT_SEED:#010x}"}
     for qformat in ("q16.16", "q8.8"):
-        start = {library: first_logged_weights(out, prefix, qformat)
-                 for library, prefix in (("qnn", "xor"), ("awkward", "xor_awkward"))}  # fmt: skip
+        start = {
+            library: first_logged_weights(out, prefix, qformat)
+            for library, prefix in (("qnn", "xor"), ("awkward", "xor_awkward"))
+        }
         expected = list(initial_weights(parse_qformat(qformat), (2, 4, 1)))
         assert start["qnn"] == start["awkward"] == expected, qformat
 
@@ -94,9 +113,23 @@ def first_logged_weights(out: Path, prefix: str, qformat: str) -> list[int]:
 def test_the_wrapping_variant_is_reported_as_learned_only_through_overflow(tmp_path):
     # awk with momentum 1: its Q8.8 weights drift past 100 and its sums wrap; the device gets every output
     # right, exact arithmetic on its final weights does not (the descriptor gives the measured outputs).
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q8.8", "--variants", "trainable",
-                          "--library", f"awkwrap={AWKWARD_WRAPPING}", "--out", str(tmp_path / "out"),
-                          "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q8.8",
+            "--variants",
+            "trainable",
+            "--library",
+            f"awkwrap={AWKWARD_WRAPPING}",
+            "--out",
+            str(tmp_path / "out"),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert status == 0
     rows = read_results(tmp_path / "out").rows.set_index("library")
     wrapping = rows.loc["awkwrap"]
@@ -139,8 +172,12 @@ def test_awks_code_is_grouped_under_its_own_name(awkward_run):
     assert not harness["symbol"].str.contains("awk::|QbenchAdapter::").any(), harness["symbol"].tolist()
     # The tables come from the compiled source (src/tables.cpp), one pair per format.
     tables = set(awkward[awkward["symbol"].str.contains("awk::Tables<", regex=False)]["symbol"])
-    assert {"awk::Tables<16, 16>::tanh", "awk::Tables<16, 16>::sigmoid",
-            "awk::Tables<8, 8>::tanh", "awk::Tables<8, 8>::sigmoid"} <= tables  # fmt: skip
+    assert {
+        "awk::Tables<16, 16>::tanh",
+        "awk::Tables<16, 16>::sigmoid",
+        "awk::Tables<8, 8>::tanh",
+        "awk::Tables<8, 8>::sigmoid",
+    } <= tables
     # The network's destructor is registered at start-up, through what the start-up code supplies.
     registered = awkward[awkward["symbol"].isin(["__cxa_atexit", "__dso_handle"])]
     assert set(registered["symbol"]) == {"__cxa_atexit", "__dso_handle"}
@@ -174,9 +211,24 @@ def broken_copy(root: Path, operation: str) -> Path:
 
 def broken_message(root: Path, library: Path) -> str:
     """The message of the library's Q16.16 trainable cell, built without running; qnn's cell builds."""
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "trainable",
-                          "--no-emulate", "--library", f"broken={library}", "--out", str(root / "out"),
-                          "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16",
+            "--variants",
+            "trainable",
+            "--no-emulate",
+            "--library",
+            f"broken={library}",
+            "--out",
+            str(root / "out"),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     assert status == 1
     rows = read_results(root / "out").rows.set_index("library")
     assert rows.loc["qnn", "status"] == "ok"
@@ -184,11 +236,17 @@ def broken_message(root: Path, library: Path) -> str:
     return rows.loc["broken", "message"]
 
 
-@pytest.mark.parametrize(("operation", "first_line"), [
-    ("train", "qbench library contract: QbenchAdapter has no train(Network&, const Value* targets)"),
-    ("setLayer", "qbench library contract: QbenchAdapter has neither loadWeights(Network&, const Weight* weights) "
-                 "nor setLayer("),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("operation", "first_line"),
+    [
+        ("train", "qbench library contract: QbenchAdapter has no train(Network&, const Value* targets)"),
+        (
+            "setLayer",
+            "qbench library contract: QbenchAdapter has neither loadWeights(Network&, const Weight* weights) "
+            "nor setLayer(",
+        ),
+    ],
+)
 def test_an_adapter_missing_an_operation_fails_its_cell_with_the_contracts_words(tmp_path, operation, first_line):
     message = broken_message(tmp_path, broken_copy(tmp_path, operation))
     assert message.splitlines()[0].startswith(first_line), message
@@ -212,8 +270,9 @@ def heading_anchor(heading: str) -> str:
 
 
 def test_every_link_into_the_contract_names_a_section_of_it():
-    anchors = {heading_anchor(line.lstrip("#")) for line in CONTRACT_DOCS.read_text().splitlines()
-               if line.startswith("#")}  # fmt: skip
+    anchors = {
+        heading_anchor(line.lstrip("#")) for line in CONTRACT_DOCS.read_text().splitlines() if line.startswith("#")
+    }
     assert {"descriptor", "value-types", "the-network", "operations", "weights", "sources"} <= anchors
     linking = [*(REPO / "suite").rglob("*.hpp"), *(REPO / "suite").rglob("*.cpp"), *(REPO / "scripts").rglob("*.py")]
     linked = {anchor for path in linking for anchor in re.findall(r"docs/libraries\.md#([\w-]+)", path.read_text())}

@@ -18,19 +18,42 @@ SCRIPT = REPO / "scripts" / "bench-suite"
 QBENCH = shlex.join([sys.executable, "-m", "qbench"])
 TINY = "--cores cortex-m0plus --formats q8.8 --variants inference"
 SWEEP = "--cores cortex-m0plus --formats q8.8 --variants inference --hidden-neurons 2,4 --no-emulate"
-ROW = re.compile(r"^\| (?P<run>cold|warm|sweep) \| `(?P<command>[^`]*)` \| (?P<exit>\d+) \| (?P<cells>\d+) \| "
-                 r"(?P<ok>\d+) \| (?P<cached>\d+) \| (?P<wall>[\d.]+) \| (?P<cpu>[\d.]+) \| (?P<wall_cell>[\d.]+|-) \| "
-                 r"(?P<cpu_cell>[\d.]+|-) \|$", re.MULTILINE)  # fmt: skip
-START_UP = re.compile(r"^\| start-up \| `qbench --version` \| (?P<exit>\d+) \| - \| - \| - \| (?P<wall>[\d.]+) \| "
-                      r"(?P<cpu>[\d.]+) \| - \| - \|$", re.MULTILINE)  # fmt: skip
-BEYOND = re.compile(r"^warm minus start-up: (?P<wall>-?[\d.]+) s wall, (?P<cpu>-?[\d.]+) s CPU "
-                    r"\(goal: at most 1 s wall: (?:met|not met)\)$", re.MULTILINE)  # fmt: skip
+ROW = re.compile(
+    r"^\| (?P<run>cold|warm|sweep) \| `(?P<command>[^`]*)` \| (?P<exit>\d+) \| (?P<cells>\d+) \| "
+    r"(?P<ok>\d+) \| (?P<cached>\d+) \| (?P<wall>[\d.]+) \| (?P<cpu>[\d.]+) \| (?P<wall_cell>[\d.]+|-) \| "
+    r"(?P<cpu_cell>[\d.]+|-) \|$",
+    re.MULTILINE,
+)
+START_UP = re.compile(
+    r"^\| start-up \| `qbench --version` \| (?P<exit>\d+) \| - \| - \| - \| (?P<wall>[\d.]+) \| "
+    r"(?P<cpu>[\d.]+) \| - \| - \|$",
+    re.MULTILINE,
+)
+BEYOND = re.compile(
+    r"^warm minus start-up: (?P<wall>-?[\d.]+) s wall, (?P<cpu>-?[\d.]+) s CPU "
+    r"\(goal: at most 1 s wall: (?:met|not met)\)$",
+    re.MULTILINE,
+)
 
 
 def bench(tmp_path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), "--qbench", QBENCH, "--python", sys.executable, "--work",
-                           str(tmp_path / "work"), *arguments], capture_output=True, text=True, timeout=600,
-                          check=False)  # fmt: skip
+    return subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--qbench",
+            QBENCH,
+            "--python",
+            sys.executable,
+            "--work",
+            str(tmp_path / "work"),
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +69,10 @@ def test_it_measures_cold_warm_and_a_sweep_in_one_invocation(tiny):
     assert rows["cold"]["command"] == rows["warm"]["command"] == f"qbench run {TINY}"
     assert rows["sweep"]["command"] == f"qbench run {SWEEP}"
     assert [(rows[run]["exit"], rows[run]["cells"], rows[run]["ok"]) for run in rows] == [
-        ("0", "1", "1"), ("0", "1", "1"), ("0", "2", "2")
-    ]  # fmt: skip
+        ("0", "1", "1"),
+        ("0", "1", "1"),
+        ("0", "2", "2"),
+    ]
     # Cold starts from nothing; warm finds every build and emulator run in the cache the cold run filled.
     assert rows["cold"]["cached"] == "0" and int(rows["warm"]["cached"]) >= 3 and rows["sweep"]["cached"] == "0"
 
@@ -59,8 +84,11 @@ def test_per_cell_figures_and_the_ratio_follow_from_the_measured_times(tiny):
         assert float(row["wall"]) > 0 and float(row["cpu"]) > 0
         assert float(row["wall_cell"]) == pytest.approx(float(row["wall"]) / cells, abs=0.06)
         assert float(row["cpu_cell"]) == pytest.approx(float(row["cpu"]) / cells, abs=0.06)
-    ratio = re.search(r"^warm/cold: wall (?P<wall>[\d.]+) \([\d.]+x faster\), CPU (?P<cpu>[\d.]+) \([\d.]+x less\)$",
-                      done.stdout, re.MULTILINE)  # fmt: skip
+    ratio = re.search(
+        r"^warm/cold: wall (?P<wall>[\d.]+) \([\d.]+x faster\), CPU (?P<cpu>[\d.]+) \([\d.]+x less\)$",
+        done.stdout,
+        re.MULTILINE,
+    )
     assert ratio is not None, done.stdout
     cold, warm = rows["cold"], rows["warm"]
     assert ratio_of_rounded(float(ratio["wall"]), float(warm["wall"]), float(cold["wall"]))
@@ -86,10 +114,13 @@ def test_the_start_up_is_measured_beside_the_runs_and_taken_from_the_warm_run(ti
     assert "start-up and warm: the median of 2 runs by wall time" in done.stdout
 
 
-COUNTING = re.compile(r"^counting: (?P<images>\d+) images, plain runs (?P<plain>[\d.]+) s, counted runs "
-                      r"(?P<counted>[\d.]+) s \((?P<ratio>[\d.]+)x\); the most, [\d.]+x \([\d.]+ s against "
-                      r"[\d.]+ s, cortex-m0plus\); goal, every image at most 3x its plain run or 0.3 s more: "
-                      r"(?:met|not met)$", re.MULTILINE)  # fmt: skip
+COUNTING = re.compile(
+    r"^counting: (?P<images>\d+) images, plain runs (?P<plain>[\d.]+) s, counted runs "
+    r"(?P<counted>[\d.]+) s \((?P<ratio>[\d.]+)x\); the most, [\d.]+x \([\d.]+ s against "
+    r"[\d.]+ s, cortex-m0plus\); goal, every image at most 3x its plain run or 0.3 s more: "
+    r"(?:met|not met)$",
+    re.MULTILINE,
+)
 
 
 def test_the_counted_runs_cost_is_printed_against_the_plain_runs(tiny):
@@ -108,12 +139,16 @@ def test_it_names_the_machine_and_the_revision(tiny):
     done, _ = tiny
     lines = done.stdout.splitlines()
     assert lines[0] == "qbench bench-suite"
-    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
-                         check=False).stdout.strip()  # fmt: skip
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     assert lines[1].startswith(f"revision: {sha or 'unknown'}")
     assert re.fullmatch(rf"machine: .+, \d+ of {os.cpu_count()} CPUs available, \d+ GiB RAM, .+, Python .+", lines[2])
-    assert re.fullmatch(r"load: load average [\d.]+ [\d.]+ [\d.]+ before the runs, load average [\d.]+ [\d.]+ [\d.]+ "
-                        r"after", lines[3])  # fmt: skip
+    assert re.fullmatch(
+        r"load: load average [\d.]+ [\d.]+ [\d.]+ before the runs, load average [\d.]+ [\d.]+ [\d.]+ "
+        r"after",
+        lines[3],
+    )
     assert lines[4].startswith("tools: arm-none-eabi-gcc") and "QEMU" in lines[4]
     assert lines[5] == f"jobs: {os.cpu_count()} (qbench's default: the CPUs here)"
 

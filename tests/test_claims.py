@@ -23,10 +23,16 @@ from qbench.reporting.claims import (
     tables_only_when_used,
 )
 
-IMAGE = {"core": ARTICLE["core"], "qformat": ARTICLE["qformat"], "opt": ARTICLE["opt"],
-         "workload": ARTICLE["workload"], "network": ARTICLE["network"]}  # fmt: skip
-ARTICLE_PART = Part("STM32L011K4", "ST", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024,
-                    clock_hz=32_000_000)  # fmt: skip
+IMAGE = {
+    "core": ARTICLE["core"],
+    "qformat": ARTICLE["qformat"],
+    "opt": ARTICLE["opt"],
+    "workload": ARTICLE["workload"],
+    "network": ARTICLE["network"],
+}
+ARTICLE_PART = Part(
+    "STM32L011K4", "ST", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024, clock_hz=32_000_000
+)
 
 
 def result(variant: str, library: str = "qnn", **columns) -> ResultRow:
@@ -45,13 +51,20 @@ def network_symbols(variant: str, code: int, library: str = "qnn") -> list[Symbo
     the library's own code; the workload harness is large and is never the network's."""
     harness = symbol(variant, "workload harness", "code", 1028, library)
     if variant == "trainable":
-        return [symbol(variant, library, "code", code, library), symbol(variant, library, "data", 4, library),
-                symbol(variant, "activation tables", "rodata", 162, library),
-                symbol(variant, "network object", "bss", 172, library), harness]  # fmt: skip
-    return [symbol(variant, library, "code", code, library),
+        return [
+            symbol(variant, library, "code", code, library),
+            symbol(variant, library, "data", 4, library),
             symbol(variant, "activation tables", "rodata", 162, library),
-            symbol(variant, "deployed weights", "rodata", 68, library),
-            symbol(variant, "network object", "bss", 24, library), harness]  # fmt: skip
+            symbol(variant, "network object", "bss", 172, library),
+            harness,
+        ]
+    return [
+        symbol(variant, library, "code", code, library),
+        symbol(variant, "activation tables", "rodata", 162, library),
+        symbol(variant, "deployed weights", "rodata", 68, library),
+        symbol(variant, "network object", "bss", 24, library),
+        harness,
+    ]
 
 
 BASELINE = [symbol("baseline", "start-up", "code", 470), symbol("baseline", "reporting", "code", 200)]
@@ -86,8 +99,14 @@ def test_a_third_is_the_librarys_code_and_the_networks_ram():
 
 
 def fitting_row(**columns) -> ResultRow:
-    figures = {"img_flash": 3038, "img_ram_static": 180, "stack_peak": 396, "ram_total": 576, "exception_frame": 32,
-               "qemu": "qemu"}  # fmt: skip
+    figures = {
+        "img_flash": 3038,
+        "img_ram_static": 180,
+        "stack_peak": 396,
+        "ram_total": 576,
+        "exception_frame": 32,
+        "qemu": "qemu",
+    }
     return result("trainable", **{**figures, **columns})
 
 
@@ -97,8 +116,9 @@ def test_fits_a_part_per_part_checked_with_its_id():
     assert claim.claim_id == "fits-stm32l011k4" and claim.verdict == HOLDS
     # 576 + 32 = 608 of 2,048 B; the network's own flash 1,022 of 16,384 B
     assert "RAM 608 of 2,048 B (29.7 %" in claim.measured and "1,022 B, is 6.2 %" in claim.measured
-    (deep,) = fits_the_parts(rows_frame([fitting_row(stack_peak=1900, ram_total=2080)]), symbols,
-                             {"STM32L011K4": ARTICLE_PART})  # fmt: skip
+    (deep,) = fits_the_parts(
+        rows_frame([fitting_row(stack_peak=1900, ram_total=2080)]), symbols, {"STM32L011K4": ARTICLE_PART}
+    )
     assert deep.verdict == FAILS and "does not fit" in deep.measured
     small = Part("TINY-1", "v", "cortex-m0plus", flash_bytes=2048, ram_bytes=4096, clock_hz=1_000_000)
     (tiny,) = fits_the_parts(rows_frame([fitting_row()]), symbols, {"TINY-1": small})
@@ -155,8 +175,9 @@ def training(rows: pd.DataFrame, curves: dict[str, list[float]]) -> dict[str, pd
 
 def learned_in(q16: int, q8: int) -> pd.DataFrame:
     learned = {"learned": True, "learned_exact": True}
-    return rows_frame([result("trainable", **learned, iterations=q16),
-                       result("trainable", qformat="q8.8", **learned, iterations=q8)])  # fmt: skip
+    return rows_frame(
+        [result("trainable", **learned, iterations=q16), result("trainable", qformat="q8.8", **learned, iterations=q8)]
+    )
 
 
 def test_q8_less_smooth_says_what_was_found():
@@ -172,14 +193,24 @@ def test_q8_less_smooth_says_what_was_found():
 
 
 def test_article_claims_have_stable_ids_for_every_library():
-    rows = rows_frame([fitting_row(lib_flash=1768), result("inference", lib_flash=748),
-                       fitting_row(library="other", lib_flash=1768)])  # fmt: skip
-    symbols = symbols_frame(network_symbols("trainable", 856) + network_symbols("inference", 232) + BASELINE
-                            + network_symbols("trainable", 856, library="other"))  # fmt: skip
+    rows = rows_frame(
+        [fitting_row(lib_flash=1768), result("inference", lib_flash=748), fitting_row(library="other", lib_flash=1768)]
+    )
+    symbols = symbols_frame(
+        network_symbols("trainable", 856)
+        + network_symbols("inference", 232)
+        + BASELINE
+        + network_symbols("trainable", 856, library="other")
+    )
     claims = article_claims(rows, symbols, {}, {"STM32L011K4": ARTICLE_PART})
     assert list(claims.columns) == ["claim_id", "claim", "library", "measured", "verdict"]
-    ids = ["trainable-under-4kb", "inference-about-a-third", "fits-stm32l011k4", "q8.8-less-smooth",
-           "tables-only-when-used"]  # fmt: skip
+    ids = [
+        "trainable-under-4kb",
+        "inference-about-a-third",
+        "fits-stm32l011k4",
+        "q8.8-less-smooth",
+        "tables-only-when-used",
+    ]
     assert list(claims["claim_id"]) == [claim_id for claim_id in ids for _ in ("qnn", "other")]
     assert list(claims["library"]) == ["qnn", "other"] * len(ids)
     by_id = claims.set_index(["claim_id", "library"])["verdict"]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qbench.common.codec import decode, encode
 from qbench.common.paths import SUITE
 from qbench.execution.emulate import CellRun, Emulated
 from qbench.execution.protocol import ProtocolError, parse_report
@@ -33,7 +34,6 @@ from qbench.models.qformat import FLOAT32, QFormatError, parse_format, parse_qfo
 from qbench.models.reference import ReferencePerceptron, forward_batch, weight_count
 from qbench.models.training import Recipe, accuracy, one_hot, train
 from qbench.orchestration.analyse import _mismatch
-from qbench.orchestration.cache import decode_cell_run, encode_cell_run
 from qbench.records.results import ResultRow, Status, rows_frame
 from qbench.reporting.analysis import fit_line, format_table, scaling_table
 
@@ -96,8 +96,9 @@ def test_shape_counts_connections_by_hand():
 
 def test_flat_order_is_bias_first_per_neuron_layer_by_layer():
     shape = NetworkShape(2, 1, 2, 1, "linear", "linear")
-    network = from_layers(shape, [(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, 0.25])),
-                                  (np.array([[5.0, 6.0]]), np.array([-1.0]))])  # fmt: skip
+    network = from_layers(
+        shape, [(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, 0.25])), (np.array([[5.0, 6.0]]), np.array([-1.0]))]
+    )
     assert network.weights == (0.5, 1.0, 2.0, 0.25, 3.0, 4.0, -1.0, 5.0, 6.0)
     # hidden = (0.5 + 1 + 2, 0.25 + 3 + 4) = (3.5, 7.25); output = -1 + 5 * 3.5 + 6 * 7.25 = 60
     assert network.forward(np.array([[1.0, 1.0]])).tolist() == [[60.0]]
@@ -248,17 +249,36 @@ def test_host_figures_of_a_deployed_network():
 
 
 # Narrow weights too (q8.8w2.6 and the like: sums at 2^-(F+G)).
-@pytest.mark.parametrize("fmt_name", ["q16.16", "q8.8", "q4.12", "q1.15", "q24.8", "q32.32", "q4.4", "q8.8w2.6",
-                                      "q16.16w2.14", "q16.16w8.8", "q4.4w2.6", "q32.32w4.28"])  # fmt: skip
+@pytest.mark.parametrize(
+    "fmt_name",
+    [
+        "q16.16",
+        "q8.8",
+        "q4.12",
+        "q1.15",
+        "q24.8",
+        "q32.32",
+        "q4.4",
+        "q8.8w2.6",
+        "q16.16w2.14",
+        "q16.16w8.8",
+        "q4.4w2.6",
+        "q32.32w4.28",
+    ],
+)
 def test_batch_model_equals_the_network_model_bit_for_bit(fmt_name):
     fmt = parse_qformat(fmt_name)
     stored = fmt.weight_format
     generator = random.Random(fmt_name)
     for sizes, hidden, output in (((4, 8, 3), "tanh", "sigmoid"), ((3, 5, 5, 2), "relu", "linear")):
-        weights = [generator.randint(stored.min_raw, stored.max_raw) // generator.choice([1, 4, 64])
-                   for _ in range(weight_count(sizes))]  # fmt: skip
-        inputs = [[generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 16]) for _ in range(sizes[0])]
-                  for _ in range(12)]  # fmt: skip
+        weights = [
+            generator.randint(stored.min_raw, stored.max_raw) // generator.choice([1, 4, 64])
+            for _ in range(weight_count(sizes))
+        ]
+        inputs = [
+            [generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 16]) for _ in range(sizes[0])]
+            for _ in range(12)
+        ]
         batch = forward_batch(fmt, sizes, hidden, output, weights, np.array(inputs, dtype=object))
         for row, outputs in zip(inputs, batch, strict=True):
             single = ReferencePerceptron(fmt, sizes, hidden, output, list(weights)).feed_forward(row)
@@ -282,15 +302,31 @@ def test_fit_line_by_hand():
 
 def _row(qformat: str, connections: int, flash: int, instructions: float, **columns) -> ResultRow:
     return ResultRow(
-        core="cortex-m0plus", board="b", qformat=qformat, variant="inference", opt="Os", workload="iris",
-        network=f"4-{connections}-3 tanh/sigmoid", status="ok", connections=connections, lib_flash=flash,
-        lib_ram_static=10, instr_forward=instructions, qemu="qemu", **columns,
-    )  # fmt: skip
+        core="cortex-m0plus",
+        board="b",
+        qformat=qformat,
+        variant="inference",
+        opt="Os",
+        workload="iris",
+        network=f"4-{connections}-3 tanh/sigmoid",
+        status="ok",
+        connections=connections,
+        lib_flash=flash,
+        lib_ram_static=10,
+        instr_forward=instructions,
+        qemu="qemu",
+        **columns,
+    )
 
 
 def test_scaling_table_fits_cost_per_connection():
-    rows = rows_frame([_row("q8.8", 100, 1300, 1500.0, test_data_bytes=100), _row("q8.8", 300, 1700, 4500.0,
-                       test_data_bytes=100), _row("q16.16", 100, 2000, 900.0)])  # fmt: skip
+    rows = rows_frame(
+        [
+            _row("q8.8", 100, 1300, 1500.0, test_data_bytes=100),
+            _row("q8.8", 300, 1700, 4500.0, test_data_bytes=100),
+            _row("q16.16", 100, 2000, 900.0),
+        ]
+    )
     table = scaling_table(rows)
     assert len(table) == 1  # q16.16 ran at one size only
     line = table.iloc[0]
@@ -301,10 +337,12 @@ def test_scaling_table_fits_cost_per_connection():
 
 
 def test_format_table_sets_each_format_against_float32():
-    rows = rows_frame([
-        _row("q8.8", 67, 1200, 500.0, test_data_bytes=200, accuracy_device=0.9, accuracy_float_host=0.95),
-        _row("float32", 67, 4200, 5000.0, test_data_bytes=200, accuracy_device=0.95, accuracy_float_host=0.95),
-    ])  # fmt: skip
+    rows = rows_frame(
+        [
+            _row("q8.8", 67, 1200, 500.0, test_data_bytes=200, accuracy_device=0.9, accuracy_float_host=0.95),
+            _row("float32", 67, 4200, 5000.0, test_data_bytes=200, accuracy_device=0.95, accuracy_float_host=0.95),
+        ]
+    )
     table = format_table(rows).set_index("qformat")
     assert table.loc["q8.8", "deployed_flash"] == 1000 and table.loc["q8.8", "flash_vs_float"] == pytest.approx(0.25)
     assert table.loc["q8.8", "instr_vs_float"] == pytest.approx(0.1) and table.loc["float32", "flash_vs_float"] == 1
@@ -334,7 +372,7 @@ def test_a_classification_report_parses_and_survives_the_cache():
     assert report.classification.predictions == (0, 2, 1) and report.classification.correct == 2
     assert report.learned is None and report.stack.peak_bytes == 200
     run = CellRun(Emulated(Status.OK, "", report), None, "")
-    assert decode_cell_run(json.loads(json.dumps(encode_cell_run(run)))) == run
+    assert decode(CellRun, json.loads(json.dumps(encode(run)))) == run
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from distributed import LocalCluster
 from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import REPO
 from qbench.hardware.targets import load_targets
-from qbench.images.matrix import expand
+from qbench.images.matrix import MatrixRequest, expand
 from qbench.images.workloads import WORKLOADS
 from qbench.orchestration import executors, pipeline, workercheck
 from qbench.orchestration.analyse import CellOutcome
@@ -71,10 +71,17 @@ class FailingExecutor(LocalExecutor):
 
 def test_a_task_that_fails_where_it_ran_is_that_cells_failed_row(tmp_path):
     targets = load_targets()
-    matrix = expand(targets, WORKLOADS, cores="cortex-m0plus,host", formats="q8.8", variants="inference")
+    request = MatrixRequest(cores=("cortex-m0plus", "host"), formats=("q8.8",), variants=("inference",))
+    matrix = expand(targets, WORKLOADS, request)
     options = RunOptions(tmp_path / "build", 2, Cache(tmp_path / "cache"))
-    output = run_matrix(matrix, options, Revision("sha", False), LogProgress(), FailingExecutor(2, options.build_root),
-                        Spool(tmp_path / "spool"))  # fmt: skip
+    output = run_matrix(
+        matrix,
+        options,
+        Revision("sha", False),
+        LogProgress(),
+        FailingExecutor(2, options.build_root),
+        Spool(tmp_path / "spool"),
+    )
     rows = {row.core: row for row in output.rows}
     assert rows["cortex-m0plus"].status == Status.RUN_FAILED
     assert rows["cortex-m0plus"].message == (
@@ -129,8 +136,16 @@ def test_a_lost_workers_task_runs_again_and_a_raising_task_names_its_worker(tmp_
 
 
 def scheduler_event(**message) -> tuple[float, dict]:
-    return (0.0, {"action": "remove-worker", "processing-tasks": set(), "lost-computed-tasks": set(),
-                  "expected": False, **message})  # fmt: skip
+    return (
+        0.0,
+        {
+            "action": "remove-worker",
+            "processing-tasks": set(),
+            "lost-computed-tasks": set(),
+            "expected": False,
+            **message,
+        },
+    )
 
 
 def worker_event(key: str, worker: str, why: str, refused: bool = False) -> tuple[float, dict]:
@@ -144,8 +159,11 @@ def test_the_event_log_keeps_this_runs_tasks_and_sorts_what_happened():
     log.submitted("run-1", TaskName("execute", "m0 baseline -Os"))
     log.submitted("prep-1", TaskName("prepare", "m0 xor q8.8 inference -Os"))
     log.scheduler_event((0.0, {"action": "add-worker", "worker": "tcp://c:1"}))  # not a loss
-    log.scheduler_event(scheduler_event(worker="tcp://b:2", **{"processing-tasks": {"run-1", "elsewhere-7"},
-                                                               "lost-computed-tasks": {"build-1"}}))  # fmt: skip
+    log.scheduler_event(
+        scheduler_event(
+            worker="tcp://b:2", **{"processing-tasks": {"run-1", "elsewhere-7"}, "lost-computed-tasks": {"build-1"}}
+        )
+    )
     log.settled("run-1")
     log.worker_event(worker_event("run-1", "tcp://a:3", "OSError: gone"))  # settled: no longer this run's
     log.worker_event(worker_event("prep-1", "tcp://a:3", "its checkout differs", refused=True))
@@ -176,7 +194,7 @@ def kills_its_worker_at_the_first_cell_build(marker: str):
     """compile_image, but the first time a worker builds a cell's image (not a baseline) it writes its address and
     the cell to marker and kills itself (SIGKILL): a worker lost mid-run, at a point the run's progress defines."""
 
-    def compile_image(spec, sources, workspace):
+    def compile_image(planned, workspace):
         import os
         import signal
 
@@ -184,15 +202,15 @@ def kills_its_worker_at_the_first_cell_build(marker: str):
 
         from qbench.orchestration.tasks import compile_image as build
 
-        if not spec.is_baseline:
+        if not planned.spec.is_baseline:
             try:
                 claimed = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # one worker dies, once
             except FileExistsError:
-                return build(spec, sources, workspace)
-            os.write(claimed, f"{get_worker().address}\n{spec.label}".encode())
+                return build(planned, workspace)
+            os.write(claimed, f"{get_worker().address}\n{planned.spec.label}".encode())
             os.close(claimed)
             os.kill(os.getpid(), signal.SIGKILL)
-        return build(spec, sources, workspace)
+        return build(planned, workspace)
 
     return compile_image
 
@@ -206,8 +224,7 @@ def environment_and_files(out: Path) -> tuple[dict, dict[str, bytes]]:
     return environment, {**files, "results.json": json.dumps(document).encode()}
 
 
-def test_a_worker_killed_mid_run_is_told_and_recorded_and_the_results_are_a_clean_runs(tmp_path, capsys,
-                                                                                       monkeypatch):  # fmt: skip
+def test_a_worker_killed_mid_run_is_told_and_recorded_and_the_results_are_a_clean_runs(tmp_path, capsys, monkeypatch):
     import cloudpickle
 
     build = ["run", *ONE_CELL, "--build-dir", str(tmp_path / "build")]
@@ -217,14 +234,19 @@ def test_a_worker_killed_mid_run_is_told_and_recorded_and_the_results_are_a_clea
     cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers cannot import this test module
     try:
         capsys.readouterr()
-        assert qbench_main([*build, "--cache-dir", str(tmp_path / "cache"), "--workers", "2",
-                            "--out", str(tmp_path / "cluster")]) == 0  # fmt: skip
+        assert (
+            qbench_main(
+                [*build, "--cache-dir", str(tmp_path / "cache"), "--workers", "2", "--out", str(tmp_path / "cluster")]
+            )
+            == 0
+        )
     finally:
         cloudpickle.unregister_pickle_by_value(__import__(__name__))
     killed, cell = marker.read_text().splitlines()
     printed = capsys.readouterr().err
-    assert re.search(rf"^warning: worker {killed} was lost; dask runs its tasks again: .*compile_image {cell}",
-                     printed, re.MULTILINE), printed  # fmt: skip
+    assert re.search(
+        rf"^warning: worker {killed} was lost; dask runs its tasks again: .*compile_image {cell}", printed, re.MULTILINE
+    ), printed
     clean_environment, clean = environment_and_files(tmp_path / "clean")
     environment, cluster = environment_and_files(tmp_path / "cluster")
     assert cluster == clean
@@ -309,10 +331,20 @@ def test_the_spool_streams_rows_as_they_arrive_and_reads_them_back_in_matrix_ord
 def test_merged_shards_keep_every_clusters_events_once():
     from qbench.records.merge import _merged_cluster
 
-    retried = {"cell": "cortex-m0plus xor q16.16 inference -Os", "stage": "compile_image", "why": "its worker was lost",
-               "worker": "tcp://127.0.0.1:2"}  # fmt: skip
+    retried = {
+        "cell": "cortex-m0plus xor q16.16 inference -Os",
+        "stage": "compile_image",
+        "why": "its worker was lost",
+        "worker": "tcp://127.0.0.1:2",
+    }
     first = {"workers_lost": ["tcp://127.0.0.1:2"], "tasks_retried": [retried], "workers_refused": []}
-    second = {"workers_lost": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"], "tasks_retried": [retried],
-              "workers_refused": []}  # fmt: skip
-    assert _merged_cluster([first, second]) == {"workers_lost": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"],
-                                                "tasks_retried": [retried], "workers_refused": []}  # fmt: skip
+    second = {
+        "workers_lost": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"],
+        "tasks_retried": [retried],
+        "workers_refused": [],
+    }
+    assert _merged_cluster([first, second]) == {
+        "workers_lost": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"],
+        "tasks_retried": [retried],
+        "workers_refused": [],
+    }

@@ -57,13 +57,28 @@ def test_every_usual_format_name_is_a_valid_format():
 
 def test_a_typo_in_a_list_refuses_the_whole_command_before_anything_is_built(tmp_path, capsys):
     out, build = tmp_path / "out", tmp_path / "build"
-    error = refused(capsys, "run", "--cores", "cortex-m0plus", "--formats", "q16.16,q1616", "--variants", "inferenc",
-                    "--opt", "Os,-O9", "--out", out, "--build-dir", build)  # fmt: skip
+    error = refused(
+        capsys,
+        "run",
+        "--cores",
+        "cortex-m0plus",
+        "--formats",
+        "q16.16,q1616",
+        "--variants",
+        "inferenc",
+        "--opt",
+        "Os,-O9",
+        "--out",
+        out,
+        "--build-dir",
+        build,
+    )
     lines = error.strip().splitlines()
     assert lines[0] == "qbench: error: the command line has 3 bad values; nothing was run:"
     assert lines[1].startswith("  --formats: 'q1616' is not a Q format") and lines[1].endswith("did you mean q16.16?")
-    assert lines[2] == ("  --variants: unknown variant 'inferenc' (known: trainable, inference); "
-                        "did you mean inference?")
+    assert lines[2] == (
+        "  --variants: unknown variant 'inferenc' (known: trainable, inference); did you mean inference?"
+    )
     assert lines[3].startswith("  --opt: unknown optimisation level '-O9' (known: O0, O1, O2, O3, Os, Oz)")
     assert not out.exists() and not build.exists()
 

@@ -27,10 +27,26 @@ FIRMWARE = Path(__file__).parent / "firmware"
 # 3 and 4 the measured code. Instructions are 2 bytes apart.
 BLOCKS = {0: (0x100, 0x102), 1: (0x200, 0x202, 0x204), 2: (0x300,), 3: (0x400, 0x402), 4: (0x500,)}
 EMPTY, FORWARD = MARK_WORD + 0, MARK_WORD + 1
-EVENTS = [0, 1, EMPTY, 2,  # the empty region: the begin marker's 3 instructions
-          0, 1, FORWARD, 3, 4, 2,  # forward: 3 + 2 + 1 = 6
-          0, 1, FORWARD, 3, 3, 4, 2,  # forward: 3 + 2 + 2 + 1 = 8
-          0]  # fmt: skip
+EVENTS = [
+    0,
+    1,
+    EMPTY,
+    2,  # the empty region: the begin marker's 3 instructions
+    0,
+    1,
+    FORWARD,
+    3,
+    4,
+    2,  # forward: 3 + 2 + 1 = 6
+    0,
+    1,
+    FORWARD,
+    3,
+    3,
+    4,
+    2,  # forward: 3 + 2 + 2 + 1 = 8
+    0,
+]
 
 
 class Functions:
@@ -69,8 +85,9 @@ class PerInstruction:
     cores, source = ("test",), "by hand"
 
     def price_visits(self, code, visits):
-        return [PricedVisit(CycleRange(1, 2, 3).scaled(len(visit.pcs)), 1, int(visit.pcs == (0x500,)))
-                for visit in visits]  # fmt: skip
+        return [
+            PricedVisit(CycleRange(1, 2, 3).scaled(len(visit.pcs)), 1, int(visit.pcs == (0x500,))) for visit in visits
+        ]
 
 
 def test_the_worst_occurrence_is_priced_from_its_own_path():
@@ -109,8 +126,10 @@ def test_the_plugin_table_and_arguments():
     table, lowest = read_block_table("0 100 102\n1 200\nstack 20000f00\n")
     assert table == {0: (0x100, 0x102), 1: (0x200,)} and lowest == 0x2000_0F00
     arguments = plugin_arguments(Path("/p.so"), Path("/out"), Watch(0x200, 0x2000_0000, 3, 0x2000_1000, 0x2000_2000))
-    assert arguments == ["-plugin", "/p.so,out=/out,marker=0x200,marks=0x20000000,marks_size=3,"
-                         "stack_low=0x20001000,stack_high=0x20002000"]  # fmt: skip
+    assert arguments == [
+        "-plugin",
+        "/p.so,out=/out,marker=0x200,marks=0x20000000,marks_size=3,stack_low=0x20001000,stack_high=0x20002000",
+    ]
 
 
 def data_dependent() -> Workload:
@@ -139,9 +158,15 @@ def test_a_path_that_depends_on_the_data_gives_different_occurrences(tmp_path, m
 def test_a_parts_latency_runs_from_the_mean_at_best_to_the_worst_occurrence_at_worst():
     """2 wait states behind a prefetch buffer: the fastest hides every fetch (the mean's best case, 100), the
     slowest pays them on each of the worst occurrence's 10 non-sequential fetches (150 + 2 x 10)."""
-    row = SimpleNamespace(est_cycles_forward_min=100.0, est_cycles_forward_max=130.0, nonseq_fetches_forward=8.0,
-                          instr_forward=90.0, est_cycles_forward_worst_max=150.0, nonseq_fetches_forward_worst=10.0,
-                          instr_forward_worst=101.0)  # fmt: skip
+    row = SimpleNamespace(
+        est_cycles_forward_min=100.0,
+        est_cycles_forward_max=130.0,
+        nonseq_fetches_forward=8.0,
+        instr_forward=90.0,
+        est_cycles_forward_worst_max=150.0,
+        nonseq_fetches_forward_worst=10.0,
+        instr_forward_worst=101.0,
+    )
     part = Part("P", "v", "cortex-m4", 1 << 16, 1 << 14, 48_000_000, flash_wait_states=2, prefetch=True)
     assert part_cycles(row, part, "forward") == (100.0, 170.0)
     # Without prefetch or cache, every fetch waits at worst (the worst occurrence's 101 instructions) and every
@@ -154,10 +179,25 @@ def test_a_parts_latency_runs_from_the_mean_at_best_to_the_worst_occurrence_at_w
 
 
 def test_two_models_of_one_core_are_set_side_by_side():
-    rows = pd.DataFrame([{"status": "ok", "qemu": "qemu 7.2", "library": "qnn", "network": "2-4-1", "core": "cortex-m4",
-                          "qformat": "q8.8", "variant": "inference", "opt": "Os", "est_cycles_forward": 200.0,
-                          "est_cycles_forward_llvm": 190.0, "est_cycles_train_step": None,
-                          "est_cycles_train_step_llvm": None}])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {
+                "status": "ok",
+                "qemu": "qemu 7.2",
+                "library": "qnn",
+                "network": "2-4-1",
+                "core": "cortex-m4",
+                "qformat": "q8.8",
+                "variant": "inference",
+                "opt": "Os",
+                "est_cycles_forward": 200.0,
+                "est_cycles_forward_llvm": 190.0,
+                "est_cycles_train_step": None,
+                "est_cycles_train_step_llvm": None,
+            }
+        ]
+    )
     table = model_comparison_table(rows)
-    assert table[["region", "TRM table", "LLVM model", "LLVM / TRM"]].values.tolist() == [["forward", 200.0, 190.0,
-                                                                                           0.95]]
+    assert table[["region", "TRM table", "LLVM model", "LLVM / TRM"]].values.tolist() == [
+        ["forward", 200.0, 190.0, 0.95]
+    ]

@@ -32,8 +32,17 @@ def run(tmp_path, *arguments: str) -> tuple[int, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("iris")
-    status, rows = run(root, "--workload", "iris", "--variants", "inference", "--formats", ",".join(IRIS_FORMATS),
-                       "--cores", "cortex-m0plus,cortex-m4f")  # fmt: skip
+    status, rows = run(
+        root,
+        "--workload",
+        "iris",
+        "--variants",
+        "inference",
+        "--formats",
+        ",".join(IRIS_FORMATS),
+        "--cores",
+        "cortex-m0plus,cortex-m4f",
+    )
     return status, rows, root / "out"
 
 
@@ -82,8 +91,9 @@ def test_report_sets_each_format_against_float32(iris_run):
 
 
 def test_digits_on_the_device_equals_the_model_on_every_test_sample(tmp_path):
-    status, rows = run(tmp_path, "--workload", "digits", "--variants", "inference", "--formats", "q8.8",
-                       "--cores", "cortex-m0plus")  # fmt: skip
+    status, rows = run(
+        tmp_path, "--workload", "digits", "--variants", "inference", "--formats", "q8.8", "--cores", "cortex-m0plus"
+    )
     assert status == 0
     (row,) = rows.itertuples()
     assert row.matches_reference and row.test_samples == 539 and row.accuracy_device > 0.95
@@ -100,11 +110,25 @@ def test_float32_xor_trains_and_runs_on_the_device(tmp_path):
 
 
 def test_cost_per_connection_across_network_sizes(tmp_path):
-    status, rows = run(tmp_path, "--workload", "iris", "--variants", "inference", "--formats", "q8.8",
-                       "--cores", "cortex-m0plus", "--hidden-layers", "1,2", "--hidden-neurons", "4,8")  # fmt: skip
+    status, rows = run(
+        tmp_path,
+        "--workload",
+        "iris",
+        "--variants",
+        "inference",
+        "--formats",
+        "q8.8",
+        "--cores",
+        "cortex-m0plus",
+        "--hidden-layers",
+        "1,2",
+        "--hidden-neurons",
+        "4,8",
+    )
     assert status == 0
-    assert sorted(rows["network"]) == sorted(["4-4-3 tanh/sigmoid", "4-8-3 tanh/sigmoid", "4-4-4-3 tanh/sigmoid",
-                                              "4-8-8-3 tanh/sigmoid"])  # fmt: skip
+    assert sorted(rows["network"]) == sorted(
+        ["4-4-3 tanh/sigmoid", "4-8-3 tanh/sigmoid", "4-4-4-3 tanh/sigmoid", "4-8-8-3 tanh/sigmoid"]
+    )
     assert sorted(rows["connections"]) == [35, 55, 67, 139]
     assert rows["matches_reference"].all()
     report = (tmp_path / "out" / "report.md").read_text()
@@ -124,8 +148,9 @@ def test_a_prediction_that_differs_from_the_model_fails_the_row(tmp_path, monkey
         return replace(figures, expected_predictions=wrong)
 
     monkeypatch.setitem(WORKLOADS, "iris", replace(iris, host_figures=altered))
-    status, rows = run(tmp_path, "--workload", "iris", "--variants", "inference", "--formats", "q8.8",
-                       "--cores", "cortex-m0plus")  # fmt: skip
+    status, rows = run(
+        tmp_path, "--workload", "iris", "--variants", "inference", "--formats", "q8.8", "--cores", "cortex-m0plus"
+    )
     assert status == 1
     (row,) = rows.itertuples()
     assert row.status == "reference-mismatch" and not row.matches_reference
@@ -134,12 +159,24 @@ def test_a_prediction_that_differs_from_the_model_fails_the_row(tmp_path, monkey
 
 def test_an_imported_network_deploys_instead_of_host_training(tmp_path):
     split = read_description(SUITE / "workloads" / "iris" / "workload.toml").split()
-    network = train(NetworkShape(4, 1, 5, 3), split.train_inputs, one_hot(split.train_labels, 3),
-                    Recipe(epochs=200, seed=9))  # fmt: skip
+    network = train(
+        NetworkShape(4, 1, 5, 3), split.train_inputs, one_hot(split.train_labels, 3), Recipe(epochs=200, seed=9)
+    )
     model = tmp_path / "network.json"
     model.write_text(json.dumps(network_document(network)))
-    status, rows = run(tmp_path, "--workload", "iris", "--variants", "inference", "--formats", "q16.16",
-                       "--cores", "cortex-m0plus", "--model", str(model))  # fmt: skip
+    status, rows = run(
+        tmp_path,
+        "--workload",
+        "iris",
+        "--variants",
+        "inference",
+        "--formats",
+        "q16.16",
+        "--cores",
+        "cortex-m0plus",
+        "--model",
+        str(model),
+    )
     assert status == 0
     (row,) = rows.itertuples()
     assert row.network == "4-5-3 tanh/sigmoid" and row.matches_reference
@@ -151,8 +188,21 @@ def test_a_model_that_does_not_fit_the_data_is_refused(tmp_path, capsys):
     model = tmp_path / "network.json"
     model.write_text(json.dumps(network_document(train(shape, np.zeros((1, 5)), np.zeros((1, 3)), Recipe(epochs=1)))))
     with pytest.raises(SystemExit):
-        qbench_main(["run", "--workload", "iris", "--model", str(model), "--variants", "inference",
-                     "--cores", "cortex-m0plus", "--out", str(tmp_path / "out")])  # fmt: skip
+        qbench_main(
+            [
+                "run",
+                "--workload",
+                "iris",
+                "--model",
+                str(model),
+                "--variants",
+                "inference",
+                "--cores",
+                "cortex-m0plus",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
     assert "iris has 4 inputs and 3 classes; the network 5-2-3 tanh/sigmoid has 5 inputs" in capsys.readouterr().err
     model.write_text("{}")
     with pytest.raises(SystemExit) as exit_info:
@@ -161,8 +211,18 @@ def test_a_model_that_does_not_fit_the_data_is_refused(tmp_path, capsys):
 
 
 def test_training_on_the_device_is_refused_for_host_trained_workloads(tmp_path):
-    status, rows = run(tmp_path, "--workload", "iris", "--formats", "q8.8", "--cores", "cortex-m0plus",
-                       "--variants", "trainable,inference", "--no-emulate")  # fmt: skip
+    status, rows = run(
+        tmp_path,
+        "--workload",
+        "iris",
+        "--formats",
+        "q8.8",
+        "--cores",
+        "cortex-m0plus",
+        "--variants",
+        "trainable,inference",
+        "--no-emulate",
+    )
     assert status == 1
     by_variant = rows.set_index("variant")
     assert by_variant.loc["trainable", "status"] == "invalid"

@@ -30,17 +30,34 @@ ADAPTER = BUILTIN / "emlearn" / "qbench_adapter.hpp"
 def iris_run(tmp_path_factory: pytest.TempPathFactory):
     """The issue's command on two cores, soft-float and hard-float: (exit status, results)."""
     root = tmp_path_factory.mktemp("emlearn-iris")
-    status = qbench_main(["run", "--workload", "iris", "--variants", "inference", "--library", "emlearn",
-                          "--cores", "cortex-m0plus,cortex-m4f", "--out", str(root / "out"),
-                          "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--workload",
+            "iris",
+            "--variants",
+            "inference",
+            "--library",
+            "emlearn",
+            "--cores",
+            "cortex-m0plus,cortex-m4f",
+            "--out",
+            str(root / "out"),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     return status, read_results(root / "out")
 
 
 def test_emlearn_is_described_as_a_float_only_inference_library():
     library = parse_library("emlearn")
     assert (library.adapter, library.symbols, library.weight_order, library.package) == (
-        "qbench_adapter.hpp", ("eml_",), "input-major", "emlearn"
-    )  # fmt: skip
+        "qbench_adapter.hpp",
+        ("eml_",),
+        "input-major",
+        "emlearn",
+    )
     assert (library.supports.float32, library.supports.fixed_point, library.supports.training) == (True, False, False)
     assert any((folder / "eml_net.h").is_file() for folder in library.include_dirs)
 
@@ -57,8 +74,9 @@ def test_emlearn_classifies_iris_on_the_device_as_the_float_network_does_on_the_
     assert (rows["status"] == "ok").all(), rows[["library", "core", "qformat", "status", "message"]]
     emlearn = rows[rows["library"] == "emlearn"]
     assert sorted(zip(emlearn["core"], emlearn["qformat"], strict=True)) == [
-        ("cortex-m0plus", "float32"), ("cortex-m4f", "float32")
-    ]  # fmt: skip
+        ("cortex-m0plus", "float32"),
+        ("cortex-m4f", "float32"),
+    ]
     assert (emlearn["accuracy_device"] == emlearn["accuracy_float_host"]).all()
     assert (emlearn["accuracy_device"] > 0.9).all()
     assert (emlearn["test_samples"] == 45).all()
@@ -85,9 +103,25 @@ def test_emlearns_code_is_grouped_under_its_name(iris_run):
 
 
 def test_emlearn_runs_the_hosts_xor_weights(tmp_path):
-    status = qbench_main(["run", "--workload", "xor", "--variants", "inference", "--formats", "float32",
-                          "--library", "emlearn", "--cores", "cortex-m4f", "--out", str(tmp_path / "out"),
-                          "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--workload",
+            "xor",
+            "--variants",
+            "inference",
+            "--formats",
+            "float32",
+            "--library",
+            "emlearn",
+            "--cores",
+            "cortex-m4f",
+            "--out",
+            str(tmp_path / "out"),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert status == 0
     rows = read_results(tmp_path / "out").rows.set_index("library")
     assert list(rows["status"]) == ["ok", "ok"]

@@ -52,16 +52,25 @@ def execution(status=0, output="", diagnostics="", timed_out=False) -> Execution
     ("run", "status", "message"),
     [
         (execution(output="begin x=1\n"), Status.OK, ""),
-        (execution(timed_out=True, output="begin workload=xor\n"), Status.TIMEOUT,
-         "no exit within 60 s; the emulator was killed (last output: 'begin workload=xor')"),
-        (execution(70, "fault pc=1234 lr=5 xpsr=16777216\n"), Status.FAULT,
-         "HardFault: pc=0x000004d2 lr=0x00000005 xpsr=0x01000000"),
-        (execution(134, "", "qemu: fatal: Lockup: can't escalate 3 to HardFault"), Status.FAULT,
-         "the core locked up and the emulator aborted: qemu: fatal: Lockup: can't escalate 3 to HardFault"),
+        (
+            execution(timed_out=True, output="begin workload=xor\n"),
+            Status.TIMEOUT,
+            "no exit within 60 s; the emulator was killed (last output: 'begin workload=xor')",
+        ),
+        (
+            execution(70, "fault pc=1234 lr=5 xpsr=16777216\n"),
+            Status.FAULT,
+            "HardFault: pc=0x000004d2 lr=0x00000005 xpsr=0x01000000",
+        ),
+        (
+            execution(134, "", "qemu: fatal: Lockup: can't escalate 3 to HardFault"),
+            Status.FAULT,
+            "the core locked up and the emulator aborted: qemu: fatal: Lockup: can't escalate 3 to HardFault",
+        ),
         (execution(71), Status.RUN_FAILED, "exit status 71 (unexpected exception (NMI, SVCall, PendSV or SysTick))"),
         (execution(3, "begin a=1\nend status=3\n"), Status.RUN_FAILED, "exit status 3: end status=3"),
     ],
-)  # fmt: skip
+)
 def test_verdicts(run, status, message):
     assert verdict(run, 60.0) == (status, message)
 
@@ -83,18 +92,32 @@ HEAD = "begin workload=x qformat=q variant=v\n"
         (HEAD + "result learned=maybe iterations=0 final_error=0 outputs=1\nend status=0", "learned='maybe' is not"),
         (HEAD + "result learned=1 iterations=0 final_error=0 outputs=1,x\nend status=0", "is not a list of integers"),
         ("begin workload=xor oops\n", "'oops' is not key=value"),
-        (HEAD + "result learned=1 iterations=0 final_error=0 outputs=1\nend status=0\nsurprise a=1\n",
-         "unknown record(s): surprise"),
+        (
+            HEAD + "result learned=1 iterations=0 final_error=0 outputs=1\nend status=0\nsurprise a=1\n",
+            "unknown record(s): surprise",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_reports_are_protocol_errors(text, message):
     with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_report(text)
 
 
-EVERY_RUN_COLUMN = ["qemu", "emulated_cpu", "learned", "final_error", "outputs", "instr_forward",
-                    "instr_forward_occurrences", "instr_markers", "stack_peak", "stack_painted", "stack_sp_depth",
-                    "ram_total", "lib_ram_total"]  # fmt: skip
+EVERY_RUN_COLUMN = [
+    "qemu",
+    "emulated_cpu",
+    "learned",
+    "final_error",
+    "outputs",
+    "instr_forward",
+    "instr_forward_occurrences",
+    "instr_markers",
+    "stack_peak",
+    "stack_painted",
+    "stack_sp_depth",
+    "ram_total",
+    "lib_ram_total",
+]
 TRAINING_COLUMNS = ["iterations", "instr_train_step", "instr_train_step_occurrences"]
 
 
@@ -160,8 +183,16 @@ def test_instruction_counts_are_deterministic(emulated_run):
 def test_report_has_every_section_filled(emulated_run):
     _, root, _ = emulated_run
     report = (root / "out" / "report.md").read_text()
-    for heading in ("## Footprint", "## Speed", "## RAM", "## Learning", "## Part budgets", "## Where the bytes go",
-                    "## Where the instructions go", "## Provenance"):  # fmt: skip
+    for heading in (
+        "## Footprint",
+        "## Speed",
+        "## RAM",
+        "## Learning",
+        "## Part budgets",
+        "## Where the bytes go",
+        "## Where the instructions go",
+        "## Provenance",
+    ):
         assert heading in report
     assert "_No data._" not in report
     assert "static + stack" in report and "ARM DDI 0484C" in report and "qnn::detail::dotProduct32" in report
@@ -204,9 +235,24 @@ def test_misbehaving_firmware_gets_a_clear_status(tmp_path, monkeypatch, number,
     # Only the firmware that hangs gets a short timeout; the others end in milliseconds, and get the default 60 s
     # as a hang guard, so how fast the emulator starts never turns their verdict into a timeout.
     timeout = ["--timeout", "3"] if status == "timeout" else []
-    code = qbench_main(["run", "--cores", "cortex-m0plus,cortex-m3", "--formats", "q16.16", "--variants", "inference",
-                        "--workload", workload.name, *timeout, "--out", str(out),
-                        "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    code = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus,cortex-m3",
+            "--formats",
+            "q16.16",
+            "--variants",
+            "inference",
+            "--workload",
+            workload.name,
+            *timeout,
+            "--out",
+            str(out),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert code == 1
     rows = read_results(out).rows
     assert set(rows["status"]) == {status}, rows[["core", "status", "message"]]
@@ -263,8 +309,24 @@ def test_device_products_and_sums_equal_the_model(tmp_path, core, fmt_name):
 @pytest.mark.parametrize("fmt_name", ["q24.8", "q8.24", "q4.12"])
 def test_device_training_in_other_formats_equals_the_model(tmp_path, fmt_name):
     out = tmp_path / "out"
-    assert qbench_main(["run", "--cores", "cortex-m0plus,cortex-m3", "--formats", fmt_name, "--variants", "trainable",
-                        "--out", str(out), "--build-dir", str(tmp_path / "build")]) == 0  # fmt: skip
+    assert (
+        qbench_main(
+            [
+                "run",
+                "--cores",
+                "cortex-m0plus,cortex-m3",
+                "--formats",
+                fmt_name,
+                "--variants",
+                "trainable",
+                "--out",
+                str(out),
+                "--build-dir",
+                str(tmp_path / "build"),
+            ]
+        )
+        == 0
+    )
     expected = train_xor(parse_qformat(fmt_name), log_every=DEFAULT_SETTINGS.log_every)
     for row in read_results(out).rows.itertuples():
         assert (bool(row.learned), row.iterations) == (expected.learned, expected.iterations), row.core

@@ -18,13 +18,28 @@ PART = Part("P1", "vendor", "cortex-m0plus", flash_bytes=4096, ram_bytes=1024, c
 
 def sweep(*networks: tuple[str, float, float, int, int]) -> pd.DataFrame:
     """Rows as a results file holds them: (network, accuracy, worst-case cycles, lib_flash, ram_total)."""
-    return pd.DataFrame.from_records([
-        {"status": "ok", "variant": "inference", "core": "cortex-m0plus", "library": "qnn", "network": network,
-         "qformat": "q8.8", "connections": 10, "accuracy_device": accuracy, "learned": None,
-         "est_cycles_forward_max": cycles, "lib_flash": flash, "test_data_bytes": 100, "ram_total": ram,
-         "exception_frame": 32, "img_ram_static": 0}
-        for network, accuracy, cycles, flash, ram in networks
-    ])  # fmt: skip
+    return pd.DataFrame.from_records(
+        [
+            {
+                "status": "ok",
+                "variant": "inference",
+                "core": "cortex-m0plus",
+                "library": "qnn",
+                "network": network,
+                "qformat": "q8.8",
+                "connections": 10,
+                "accuracy_device": accuracy,
+                "learned": None,
+                "est_cycles_forward_max": cycles,
+                "lib_flash": flash,
+                "test_data_bytes": 100,
+                "ram_total": ram,
+                "exception_frame": 32,
+                "img_ram_static": 0,
+            }
+            for network, accuracy, cycles, flash, ram in networks
+        ]
+    )
 
 
 def test_the_front_keeps_what_nothing_beats_and_the_recommendation_breaks_ties_by_latency_then_flash():
@@ -59,8 +74,21 @@ def test_nothing_fitting_says_how_far_the_smallest_is():
 @pytest.fixture(scope="module")
 def explored(tmp_path_factory):
     root = tmp_path_factory.mktemp("explore")
-    arguments = ["explore", "--workload", "iris", "--part", "STM32L011K4", "--formats", "q8.8", "--hidden-neurons",
-                 "4,8", "--hidden-layers", "1", "--build-dir", str(root / "build")]  # fmt: skip
+    arguments = [
+        "explore",
+        "--workload",
+        "iris",
+        "--part",
+        "STM32L011K4",
+        "--formats",
+        "q8.8",
+        "--hidden-neurons",
+        "4,8",
+        "--hidden-layers",
+        "1",
+        "--build-dir",
+        str(root / "build"),
+    ]
     return root, arguments, qbench_main([*arguments, "--out", str(root / "out")])
 
 
@@ -78,8 +106,10 @@ def test_a_latency_no_network_meets_is_one_line_and_exit_1(explored, capsys):
     root, arguments, _ = explored
     assert qbench_main([*arguments, "--max-latency-us", "0.01", "--out", str(root / "tight")]) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("qbench: error: none of the 2 networks fits STM32L011K4 (16 KiB flash, 2 KiB RAM, 32 MHz), "
-                            "within 0.01 µs: the smallest")  # fmt: skip
+    assert error.startswith(
+        "qbench: error: none of the 2 networks fits STM32L011K4 (16 KiB flash, 2 KiB RAM, 32 MHz), "
+        "within 0.01 µs: the smallest"
+    )
     assert len(read_results(root / "tight").rows) == 2  # the sweep is kept
 
 
@@ -87,9 +117,11 @@ def test_a_latency_no_network_meets_is_one_line_and_exit_1(explored, capsys):
     ("arguments", "message"),
     [
         (["--workload", "iris", "--part", "STM32L999"], "unknown part 'STM32L999' (known: ATSAMD21G18,"),
-        (["--workload", "iris", "--part", "STM32L011K4", "--formats", "uq8.8"],
-         "nothing to explore: no inference cell of iris on cortex-m0plus (STM32L011K4's core) can be built: uq8.8 is "
-         "unsigned"),
+        (
+            ["--workload", "iris", "--part", "STM32L011K4", "--formats", "uq8.8"],
+            "nothing to explore: no inference cell of iris on cortex-m0plus (STM32L011K4's core) can be built: "
+            "uq8.8 is unsigned",
+        ),
         (["--workload", "iris", "--part", "STM32L011K4", "--max-latency-us", "-3"], "'-3' is not a number of micro"),
     ],
 )
@@ -105,10 +137,23 @@ def test_a_latency_budget_on_a_core_without_a_cycle_model_is_refused(capsys, tmp
     (targets / "cores" / "cortex-m85.toml").write_text(core)
     parts = tmp_path / "parts.toml"
     parts.write_text('[M85PART]\ncore = "cortex-m85"\nflash_kib = 2048\nram_kib = 1024\nclock_mhz = 480\n')
-    _refused_in_one_line(["--workload", "iris", "--targets", str(targets), "--parts-file", str(parts), "--part",
-                          "M85PART", "--max-latency-us", "100"],
-                         "--max-latency-us cannot be checked on M85PART: its core cortex-m85 has no cycle model",
-                         capsys, tmp_path)  # fmt: skip
+    _refused_in_one_line(
+        [
+            "--workload",
+            "iris",
+            "--targets",
+            str(targets),
+            "--parts-file",
+            str(parts),
+            "--part",
+            "M85PART",
+            "--max-latency-us",
+            "100",
+        ],
+        "--max-latency-us cannot be checked on M85PART: its core cortex-m85 has no cycle model",
+        capsys,
+        tmp_path,
+    )
 
 
 def _refused_in_one_line(arguments, message, capsys, tmp_path):

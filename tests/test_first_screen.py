@@ -13,60 +13,140 @@ from qbench.hardware.targets import Part
 from qbench.records.results import InstructionRow, ResultRow, SymbolRow, TrainingLog, saved_results
 from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, render
 
-PARTS = {"STM32L011K4": Part("STM32L011K4", "ST", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024,
-                             clock_hz=32_000_000)}  # fmt: skip
+PARTS = {
+    "STM32L011K4": Part(
+        "STM32L011K4", "ST", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024, clock_hz=32_000_000
+    )
+}
 XOR = "2-4-1 tanh/sigmoid"
-ENVIRONMENT = {"qbench": "0", "git_sha": "f" * 40, "git_dirty": False, "date": "2026-01-01T00:00:00Z", "python": "3",
-               "host": "Linux", "pyelftools": "0", "capstone": "5", "packages": {}, "toolchains": {"gcc": "12"},
-               "problems": [], "interrupted": False, "libraries": {}}  # fmt: skip
-CORTEX_M = ["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33",
-            "cortex-m55"]  # fmt: skip
+ENVIRONMENT = {
+    "qbench": "0",
+    "git_sha": "f" * 40,
+    "git_dirty": False,
+    "date": "2026-01-01T00:00:00Z",
+    "python": "3",
+    "host": "Linux",
+    "pyelftools": "0",
+    "capstone": "5",
+    "packages": {},
+    "toolchains": {"gcc": "12"},
+    "problems": [],
+    "interrupted": False,
+    "libraries": {},
+}
+CORTEX_M = [
+    "cortex-m0",
+    "cortex-m0plus",
+    "cortex-m3",
+    "cortex-m4",
+    "cortex-m4f",
+    "cortex-m7",
+    "cortex-m33",
+    "cortex-m55",
+]
 
 
 def xor_row(core: str, qformat: str, variant: str, **columns) -> ResultRow:
     trainable = variant == "trainable"
     figures = {
-        "lib_flash": 1768 if trainable else 748, "lib_ram_static": 180 if trainable else 24,
-        "img_flash": 3038 if trainable else 2018, "img_ram_static": 180 if trainable else 24,
-        "qemu": "qemu", "emulated_cpu": core, "learned": True, "learned_exact": True,
-        "iterations": 1352 if trainable else None, "final_error": 0.0986, "outputs": "0.08;0.9;0.92;0.07",
-        "instr_forward": 631.0 if trainable else 350.75, "instr_forward_occurrences": 40 if trainable else 4,
-        "est_cycles_forward": 824.0, "est_cycles_forward_min": 821.0, "est_cycles_forward_max": 827.0,
-        "instr_train_step": 2457.5 if trainable else None, "instr_train_step_occurrences": 8 if trainable else None,
+        "lib_flash": 1768 if trainable else 748,
+        "lib_ram_static": 180 if trainable else 24,
+        "img_flash": 3038 if trainable else 2018,
+        "img_ram_static": 180 if trainable else 24,
+        "qemu": "qemu",
+        "emulated_cpu": core,
+        "learned": True,
+        "learned_exact": True,
+        "iterations": 1352 if trainable else None,
+        "final_error": 0.0986,
+        "outputs": "0.08;0.9;0.92;0.07",
+        "instr_forward": 631.0 if trainable else 350.75,
+        "instr_forward_occurrences": 40 if trainable else 4,
+        "est_cycles_forward": 824.0,
+        "est_cycles_forward_min": 821.0,
+        "est_cycles_forward_max": 827.0,
+        "instr_train_step": 2457.5 if trainable else None,
+        "instr_train_step_occurrences": 8 if trainable else None,
         "est_cycles_train_step": 3436.0 if trainable else None,
         "est_cycles_train_step_min": 3403.0 if trainable else None,
-        "est_cycles_train_step_max": 3468.0 if trainable else None, "status": "ok",
-        "stack_peak": 396, "ram_total": 576 if trainable else 348, "exception_frame": 32,
+        "est_cycles_train_step_max": 3468.0 if trainable else None,
+        "status": "ok",
+        "stack_peak": 396,
+        "ram_total": 576 if trainable else 348,
+        "exception_frame": 32,
         "lib_ram_total": 312 if trainable else 84,
         "flags": f"-Os -mcpu={core} -Ibuild/{core}/{qformat}-{variant}",
         "elf": f"build/{core}/{qformat}-{variant}/firmware.elf",
-    }  # fmt: skip
-    return ResultRow(core=core, board="b", qformat=qformat, variant=variant, opt="Os", workload="xor", network=XOR,
-                     **{**figures, **columns})  # fmt: skip
+    }
+    return ResultRow(
+        core=core,
+        board="b",
+        qformat=qformat,
+        variant=variant,
+        opt="Os",
+        workload="xor",
+        network=XOR,
+        **{**figures, **columns},
+    )
 
 
 def image_symbols(core: str, qformat: str, variant: str, library: str = "qnn") -> list[SymbolRow]:
-    key = {"core": core, "qformat": qformat, "variant": variant, "opt": "Os", "workload": "xor", "library": library,
-           "network": XOR}  # fmt: skip
+    key = {
+        "core": core,
+        "qformat": qformat,
+        "variant": variant,
+        "opt": "Os",
+        "workload": "xor",
+        "library": library,
+        "network": XOR,
+    }
     trainable = variant == "trainable"
-    groups = [(library, "code", 856 if trainable else 232), (library, "data", 4 if trainable else 0),
-              ("activation tables", "rodata", 162),
-              ("network object", "bss", 172 if trainable else 24), ("workload harness", "code", 1028)]  # fmt: skip
+    groups = [
+        (library, "code", 856 if trainable else 232),
+        (library, "data", 4 if trainable else 0),
+        ("activation tables", "rodata", 162),
+        ("network object", "bss", 172 if trainable else 24),
+        ("workload harness", "code", 1028),
+    ]
     if not trainable:
         groups.append(("deployed weights", "rodata", 68))
-    return [SymbolRow(**key, symbol=f"{group} symbol", group=group, category=category, size=size)
-            for group, category, size in groups]  # fmt: skip
+    return [
+        SymbolRow(**key, symbol=f"{group} symbol", group=group, category=category, size=size)
+        for group, category, size in groups
+    ]
 
 
 def baseline_symbols(core: str) -> list[SymbolRow]:
-    return [SymbolRow(core=core, qformat="", variant="baseline", opt="Os", workload="xor", library="", network="",
-                      symbol="qbench_reset", group="start-up", category="code", size=288)]  # fmt: skip
+    return [
+        SymbolRow(
+            core=core,
+            qformat="",
+            variant="baseline",
+            opt="Os",
+            workload="xor",
+            library="",
+            network="",
+            symbol="qbench_reset",
+            group="start-up",
+            category="code",
+            size=288,
+        )
+    ]
 
 
 def training_log(core: str, qformat: str, errors: list[float]) -> TrainingLog:
     entries = tuple(TrainingLogEntry(10 * step, int(error * 65536), (0, 0)) for step, error in enumerate(errors))
-    return TrainingLog(core=core, qformat=qformat, variant="trainable", opt="Os", workload="xor", library="qnn",
-                       network=XOR, fractional_bits=16, entries=entries)  # fmt: skip
+    return TrainingLog(
+        core=core,
+        qformat=qformat,
+        variant="trainable",
+        opt="Os",
+        workload="xor",
+        library="qnn",
+        network=XOR,
+        fractional_bits=16,
+        entries=entries,
+    )
 
 
 def xor_results(cores: list[str], formats: tuple[str, ...] = ("q16.16", "q8.8"), extra: list[ResultRow] = ()):
@@ -76,9 +156,20 @@ def xor_results(cores: list[str], formats: tuple[str, ...] = ("q16.16", "q8.8"),
     symbols = [symbol for cell in cells for symbol in image_symbols(*cell)]
     symbols += [symbol for core in cores for symbol in baseline_symbols(core)]
     logs = [training_log(core, qformat, [0.5, 0.3, 0.2, 0.09]) for core in cores for qformat in formats]
-    instructions = [InstructionRow(core=cores[0], qformat="q16.16", variant="trainable", opt="Os", workload="xor",
-                                   library="qnn", network=XOR, region="forward", function="qnn::dot",
-                                   instructions=631.0)]  # fmt: skip
+    instructions = [
+        InstructionRow(
+            core=cores[0],
+            qformat="q16.16",
+            variant="trainable",
+            opt="Os",
+            workload="xor",
+            library="qnn",
+            network=XOR,
+            region="forward",
+            function="qnn::dot",
+            instructions=631.0,
+        )
+    ]
     return saved_results(rows, symbols, ENVIRONMENT, instructions, logs)
 
 
@@ -138,15 +229,30 @@ def test_instruction_means_are_named_and_not_falsely_precise():
 
 def test_a_section_without_data_is_left_out():
     report = render(xor_results(["cortex-m0plus"]), PARTS, {})
-    for absent in ("## Scaling", "## Number formats against float32", "## Libraries side by side", "## Failures",
-                   "## What failed", "## The article's host table"):  # fmt: skip
+    for absent in (
+        "## Scaling",
+        "## Number formats against float32",
+        "## Libraries side by side",
+        "## Failures",
+        "## What failed",
+        "## The article's host table",
+    ):
         assert absent not in report
     assert "_No data._" not in report and "No data" not in report
     not_run = xor_results(["cortex-m0plus"])
     for column in ("qemu", "emulated_cpu", "outputs", "flags", "elf"):
         not_run.rows[column] = ""
-    for column in ("learned", "learned_exact", "lib_ram_total", "ram_total", "instr_forward", "est_cycles_forward",
-                   "instr_train_step", "est_cycles_train_step", "stack_peak"):  # fmt: skip
+    for column in (
+        "learned",
+        "learned_exact",
+        "lib_ram_total",
+        "ram_total",
+        "instr_forward",
+        "est_cycles_forward",
+        "instr_train_step",
+        "est_cycles_train_step",
+        "stack_peak",
+    ):
         not_run.rows[column] = pd.NA
     report = render(not_run, PARTS, {})
     for absent in ("## Speed", "## RAM", "## Learning", "Compiler and linker flags"):
@@ -166,8 +272,10 @@ def test_a_wide_run_narrows_the_cost_table_to_fit_the_first_screen():
 
 
 def test_what_failed_is_on_the_first_screen():
-    failed = [xor_row("cortex-m4", "q4.12", "trainable", status="build-failed", message="error: no\nmore"),
-              xor_row("cortex-m4", "q4.12", "inference", status="timeout", message="hung after 60 s")]  # fmt: skip
+    failed = [
+        xor_row("cortex-m4", "q4.12", "trainable", status="build-failed", message="error: no\nmore"),
+        xor_row("cortex-m4", "q4.12", "inference", status="timeout", message="hung after 60 s"),
+    ]
     report = render(xor_results(["cortex-m0plus"], extra=failed), PARTS, {})
     screen = "\n".join(first_screen(report))
     assert "**2 failed**" in screen
@@ -186,11 +294,30 @@ def test_invalid_cells_are_counted_on_the_first_line_not_passed_over_as_nothing_
 
 
 def classification_results() -> object:
-    rows = [ResultRow(core=core, board="b", qformat=qformat, variant="inference", opt="Os", workload="iris",
-                      status="ok", network="4-8-3 tanh/sigmoid", lib_flash=1200, lib_ram_static=40, qemu="qemu",
-                      lib_ram_total=84, instr_forward=2107.0, est_cycles_forward=2636.0, accuracy_device=43 / 45,
-                      accuracy_float_host=43 / 45, test_data_bytes=405, test_samples=45)
-            for core in ("cortex-m0plus", "cortex-m4") for qformat in ("q16.16", "q8.8")]  # fmt: skip
+    rows = [
+        ResultRow(
+            core=core,
+            board="b",
+            qformat=qformat,
+            variant="inference",
+            opt="Os",
+            workload="iris",
+            status="ok",
+            network="4-8-3 tanh/sigmoid",
+            lib_flash=1200,
+            lib_ram_static=40,
+            qemu="qemu",
+            lib_ram_total=84,
+            instr_forward=2107.0,
+            est_cycles_forward=2636.0,
+            accuracy_device=43 / 45,
+            accuracy_float_host=43 / 45,
+            test_data_bytes=405,
+            test_samples=45,
+        )
+        for core in ("cortex-m0plus", "cortex-m4")
+        for qformat in ("q16.16", "q8.8")
+    ]
     return saved_results(rows, [], ENVIRONMENT)
 
 
@@ -216,24 +343,50 @@ def test_the_cost_per_core_gives_deployed_flash_and_says_what_it_holds():
 def test_float_against_fixed_point_on_the_first_screen_is_ranked_by_deployed_flash():
     """Issue 23: on cortex-m0plus float32's own bytes (9,644 B) are fewer than Q16.16's (10,022 B), but float32
     calls soft-float and libm; deployed it is 15,659 B against 10,293 B. The first screen must show that."""
-    common = {"core": "cortex-m0plus", "board": "b", "variant": "inference", "opt": "Os", "workload": "iris",
-              "status": "ok", "network": "4-8-3 tanh/sigmoid", "lib_ram_static": 40, "qemu": "qemu",
-              "lib_ram_total": 84, "instr_forward": 2107.0, "est_cycles_forward": 2636.0,
-              "accuracy_device": 43 / 45, "accuracy_float_host": 43 / 45, "test_data_bytes": 405,
-              "test_samples": 45}  # fmt: skip
-    rows = [ResultRow(qformat="float32", lib_flash=15659 + 405, deployed_flash=15659, **common),
-            ResultRow(qformat="q16.16", lib_flash=10293 + 405, deployed_flash=10293, **common)]  # fmt: skip
-    key = {"core": "cortex-m0plus", "variant": "inference", "opt": "Os", "workload": "iris", "library": "qnn",
-           "network": "4-8-3 tanh/sigmoid"}  # fmt: skip
-    symbols = [SymbolRow(**key, qformat="float32", symbol="qnn f", group="qnn", category="code", size=9644),
-               SymbolRow(**key, qformat="float32", symbol="__aeabi_fmul", group="compiler run-time", category="code",
-                         size=6015),  # soft-float and libm: not the network's own bytes
-               SymbolRow(**key, qformat="q16.16", symbol="qnn q", group="qnn", category="code",
-                         size=10022)]  # fmt: skip
+    common = {
+        "core": "cortex-m0plus",
+        "board": "b",
+        "variant": "inference",
+        "opt": "Os",
+        "workload": "iris",
+        "status": "ok",
+        "network": "4-8-3 tanh/sigmoid",
+        "lib_ram_static": 40,
+        "qemu": "qemu",
+        "lib_ram_total": 84,
+        "instr_forward": 2107.0,
+        "est_cycles_forward": 2636.0,
+        "accuracy_device": 43 / 45,
+        "accuracy_float_host": 43 / 45,
+        "test_data_bytes": 405,
+        "test_samples": 45,
+    }
+    rows = [
+        ResultRow(qformat="float32", lib_flash=15659 + 405, deployed_flash=15659, **common),
+        ResultRow(qformat="q16.16", lib_flash=10293 + 405, deployed_flash=10293, **common),
+    ]
+    key = {
+        "core": "cortex-m0plus",
+        "variant": "inference",
+        "opt": "Os",
+        "workload": "iris",
+        "library": "qnn",
+        "network": "4-8-3 tanh/sigmoid",
+    }
+    symbols = [
+        SymbolRow(**key, qformat="float32", symbol="qnn f", group="qnn", category="code", size=9644),
+        SymbolRow(
+            **key, qformat="float32", symbol="__aeabi_fmul", group="compiler run-time", category="code", size=6015
+        ),  # soft-float and libm: not the network's own bytes
+        SymbolRow(**key, qformat="q16.16", symbol="qnn q", group="qnn", category="code", size=10022),
+    ]
     report = render(saved_results(rows, symbols, ENVIRONMENT), PARTS, {})
     cost = section("\n".join(first_screen(report)), "Cost per core")
-    flash = {line.split("|")[1].strip(): line for line in cost.splitlines() if line.startswith("| float32 ")
-             or line.startswith("| q16.16 ")}  # fmt: skip
+    flash = {
+        line.split("|")[1].strip(): line
+        for line in cost.splitlines()
+        if line.startswith("| float32 ") or line.startswith("| q16.16 ")
+    }
     assert headers(cost)[:2] == ["qformat", "deployed flash, inference"]
     assert re.search(r"\|\s+15,659 \|", flash["float32"]) and re.search(r"\|\s+10,293 \|", flash["q16.16"])
     assert "9,644" not in cost and "10,022" not in cost  # the network's own bytes are not the first screen's flash
@@ -242,8 +395,11 @@ def test_float_against_fixed_point_on_the_first_screen_is_ranked_by_deployed_fla
 
 
 def test_figures_render_under_their_sections_and_missing_ones_leave_no_line():
-    figures = {"footprint": [("Flash by core", "plots/a.png"), ("RAM by core", "plots/b.png")],
-               "instructions": [], "training": [("Error", "plots/c.png")]}  # fmt: skip
+    figures = {
+        "footprint": [("Flash by core", "plots/a.png"), ("RAM by core", "plots/b.png")],
+        "instructions": [],
+        "training": [("Error", "plots/c.png")],
+    }
     report = render(xor_results(["cortex-m0plus"]), PARTS, figures)
     assert "![Flash by core](plots/a.png)" in section(report, "Footprint")
     assert "![RAM by core](plots/b.png)" in section(report, "Footprint")

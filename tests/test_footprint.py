@@ -27,8 +27,11 @@ REQUIRED_COLUMNS = (
 
 
 def images(run) -> list[Path]:
-    found = [path for path in sorted(run.build.rglob("firmware.elf")) + sorted(run.build.rglob("workload.o"))
-             if "cache" not in path.relative_to(run.build).parts]  # fmt: skip
+    found = [
+        path
+        for path in sorted(run.build.rglob("firmware.elf")) + sorted(run.build.rglob("workload.o"))
+        if "cache" not in path.relative_to(run.build).parts
+    ]
     assert len(found) == 36 + 9  # 9 cores x 2 formats x 2 variants, plus one baseline per core
     return found
 
@@ -142,8 +145,14 @@ def test_network_tables_and_state_are_attributed(default_matrix_run):
 
 def test_footprint_report_sections(default_matrix_run):
     report = (default_matrix_run.out / "report.md").read_text()
-    for heading in ("## Footprint", "### Inference-only against trainable", "## Part budgets", "## Where the bytes go",
-                    "## Trainable against inference-only", "## Provenance"):  # fmt: skip
+    for heading in (
+        "## Footprint",
+        "### Inference-only against trainable",
+        "## Part budgets",
+        "## Where the bytes go",
+        "## Trainable against inference-only",
+        "## Provenance",
+    ):
         assert heading in report
     assert "STM32L011K4" in report and "qnn::TanhTable<…>::entries" in report
     assert "_No data._" not in report

@@ -68,15 +68,24 @@ def run_command_lines(draw) -> list[str]:
 TRIED: list[list[str]] = []
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(arguments=run_command_lines())
 def test_fuzzed_run_command_lines_end_in_success_or_a_message(tmp_path_factory, arguments):
     root = tmp_path_factory.getbasetemp() / "fuzz"
     root.mkdir(exist_ok=True)
     cores = [] if "--cores" in arguments else ["--cores", "host"]
-    command = ["run", "--no-emulate", *cores, *arguments, "--out", str(root / "out"), "--build-dir",
-               str(root / "build")]  # fmt: skip
+    command = [
+        "run",
+        "--no-emulate",
+        *cores,
+        *arguments,
+        "--out",
+        str(root / "out"),
+        "--build-dir",
+        str(root / "build"),
+    ]
     TRIED.append(command)
     try:
         status = qbench_main(command)
@@ -114,8 +123,15 @@ KILL_POINTS: list[Callable[[ToolLog, Path], ProgressPoint]] = [
 
 def cold_run(folder: Path) -> list[str]:
     """`qbench run` arguments for MATRIX into folder/out, from a cache and build folder of its own."""
-    return [*MATRIX, "--out", str(folder / "out"), "--build-dir", str(folder / "build"),
-            "--cache-dir", str(folder / "cache")]  # fmt: skip
+    return [
+        *MATRIX,
+        "--out",
+        str(folder / "out"),
+        "--build-dir",
+        str(folder / "build"),
+        "--cache-dir",
+        str(folder / "cache"),
+    ]
 
 
 def finished_run(arguments: list[str]) -> subprocess.CompletedProcess[str]:
@@ -196,8 +212,23 @@ def test_a_real_link_failure_names_the_undefined_symbol_and_the_log(tmp_path, mo
 
     monkeypatch.setitem(WORKLOADS, "undefined", replace(xor, name="undefined", configure=configure))
     out = tmp_path / "out"
-    status = qbench_main(["run", "--workload", "undefined", "--cores", "cortex-m0plus", "--formats", "q16.16",
-                          "--variants", "inference", "--out", str(out), "--build-dir", str(tmp_path / "build")])
+    status = qbench_main(
+        [
+            "run",
+            "--workload",
+            "undefined",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16",
+            "--variants",
+            "inference",
+            "--out",
+            str(out),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert status == 1
     row = json.loads((out / "results.json").read_text())["rows"][0]
     assert row["status"] == "build-failed"
@@ -215,8 +246,12 @@ def test_a_non_editable_install_is_told_to_install_editable(tmp_path):
     copy = tmp_path / "site" / "qbench"
     copy.parent.mkdir()
     subprocess.run(["cp", "-r", str(REPO / "scripts" / "qbench"), str(copy)], check=True)
-    completed = subprocess.run([sys.executable, "-m", "qbench", "run", "--no-emulate", "--cores", "host"],
-                               cwd=tmp_path, capture_output=True, text=True,
-                               env={**os.environ, "PYTHONPATH": str(copy.parent)})  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-m", "qbench", "run", "--no-emulate", "--cores", "host"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(copy.parent)},
+    )
     assert completed.returncode == 2
     assert "install it editable" in completed.stderr and "Traceback" not in completed.stderr

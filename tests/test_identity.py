@@ -28,8 +28,19 @@ PAIR = ["--formats", "q16.16,q8.8", "--variants", "trainable,inference"]
 
 
 def run(out: Path, cache: Path, *arguments: str) -> int:
-    return qbench_main(["run", "--out", str(out), "--build-dir", str(out.parent / f"{out.name}-build"),
-                        "--cache-dir", str(cache), *PAIR, *arguments])  # fmt: skip
+    return qbench_main(
+        [
+            "run",
+            "--out",
+            str(out),
+            "--build-dir",
+            str(out.parent / f"{out.name}-build"),
+            "--cache-dir",
+            str(cache),
+            *PAIR,
+            *arguments,
+        ]
+    )
 
 
 def comparable(out: Path) -> dict:
@@ -57,8 +68,10 @@ def test_results_do_not_depend_on_the_cache_history_the_core_order_or_jobs(tmp_p
     assert comparable(tmp_path / "b") == reference
     # The two cores share one image and one run, and each is priced from its own table.
     rows = read_results(tmp_path / "c").rows
-    m0, m0plus = (rows[(rows["core"] == core) & (rows["variant"] == "trainable")].iloc[0]
-                  for core in ("cortex-m0", "cortex-m0plus"))  # fmt: skip
+    m0, m0plus = (
+        rows[(rows["core"] == core) & (rows["variant"] == "trainable")].iloc[0]
+        for core in ("cortex-m0", "cortex-m0plus")
+    )
     assert m0["instr_train_step"] == m0plus["instr_train_step"]
     assert m0["est_cycles_train_step"] > m0plus["est_cycles_train_step"]  # a taken branch: 3 cycles on M0, 2 on M0+
     assert m0["emulated_cpu"] == m0plus["emulated_cpu"] == "cortex-m0"
@@ -153,16 +166,41 @@ def test_only_what_a_stage_reads_invalidates_its_cache_entries(tmp_path):
         was built afresh, by entry: the build's command line."""
         before = {entry.name: entry.stat().st_ino for entry in builds.glob("[!.]*")} if builds.is_dir() else {}
         completed = subprocess.run(
-            [sys.executable, "-m", "qbench", "run", "--no-emulate", "--cores", "cortex-m0plus,host", "--formats",
-             "float32", "--variants", "inference", "--library", "emlearn", "--out", str(tmp_path / "out"),
-             "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache")],
-            cwd=tree, env={**os.environ, "PYTHONPATH": str(tree / "scripts")}, capture_output=True, text=True,
-            timeout=HANG_GUARD_SECONDS, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "qbench",
+                "run",
+                "--no-emulate",
+                "--cores",
+                "cortex-m0plus,host",
+                "--formats",
+                "float32",
+                "--variants",
+                "inference",
+                "--library",
+                "emlearn",
+                "--out",
+                str(tmp_path / "out"),
+                "--build-dir",
+                str(tmp_path / "build"),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree / "scripts")},
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD_SECONDS,
+            check=False,
+        )
         assert completed.returncode == 0, completed.stderr
         assert "cache entry" not in completed.stderr  # a changed input is a miss, not a damaged entry
-        built = {entry.name: (entry / "build.log").read_text().splitlines()[0] for entry in builds.glob("[!.]*")
-                 if before.get(entry.name) != entry.stat().st_ino}  # fmt: skip
+        built = {
+            entry.name: (entry / "build.log").read_text().splitlines()[0]
+            for entry in builds.glob("[!.]*")
+            if before.get(entry.name) != entry.stat().st_ino
+        }
         return completed.stdout.splitlines()[-1], built
 
     def edit(relative: str, text: str) -> None:
@@ -234,13 +272,27 @@ def test_identical_work_in_flight_is_done_once(tmp_path, monkeypatch):
 
 
 def test_two_qbench_processes_share_a_cold_cache(tmp_path):
-    command = [sys.executable, "-m", "qbench", "run", "--cores", "cortex-m0,cortex-m0plus", "--formats",
-               "q16.16", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "qbench",
+        "run",
+        "--cores",
+        "cortex-m0,cortex-m0plus",
+        "--formats",
+        "q16.16",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     processes = [
-        subprocess.Popen([*command, "--out", str(tmp_path / name), "--build-dir", str(tmp_path / f"{name}-build")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*command, "--out", str(tmp_path / name), "--build-dir", str(tmp_path / f"{name}-build")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("one", "two")
-    ]  # fmt: skip
+    ]
     outcomes = [process.communicate(timeout=HANG_GUARD_SECONDS) for process in processes]
     for process, (_, err) in zip(processes, outcomes, strict=True):
         assert process.returncode == 0, err

@@ -24,13 +24,17 @@ ORDERLY = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}  # fmt: skip
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def qbench_run(*arguments: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*QBENCH, "run", *map(str, arguments)], capture_output=True, text=True,
-                          timeout=HANG_GUARD_SECONDS)  # fmt: skip
+    return subprocess.run(
+        [*QBENCH, "run", *map(str, arguments)], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +66,10 @@ def test_an_interrupted_run_keeps_the_complete_results_and_writes_what_finished_
     output, beside = run.output(), interrupted_folder(earlier)
     assert snapshot(earlier) == before
     assert "Traceback" not in output
-    assert (f"{earlier} is as it was; the rows that finished are in {beside}, the rest marked incomplete; "
-            "the next run resumes from the cache") in output  # fmt: skip
+    assert (
+        f"{earlier} is as it was; the rows that finished are in {beside}, the rest marked incomplete; "
+        "the next run resumes from the cache"
+    ) in output
     partial = read_results(beside)
     assert partial.environment["interrupted"] is True
     assert {"ok", "incomplete"} <= set(partial.rows["status"])
@@ -115,23 +121,44 @@ print(json.dumps({"status": done.returncode, "stderr": done.stderr, "same": befo
 
 # The room left on the disk: enough to lock the folder but not to stream the rows (the training logs stop it),
 # or enough to stream them but not to write the results and report.
-NO_ROOM_TO_STREAM = (64, "could not stream the finished rows to {mount}/.out.qbench-partial: No space left on device; "
-                         "the results folder beside it is untouched, and the next run resumes from the cache")
+NO_ROOM_TO_STREAM = (
+    64,
+    "could not stream the finished rows to {mount}/.out.qbench-partial: No space left on device; "
+    "the results folder beside it is untouched, and the next run resumes from the cache",
+)
 NO_ROOM_TO_WRITE = (320, "could not write {mount}/out: No space left on device")
 
 
 @pytest.mark.fault_injection
 @pytest.mark.parametrize(("room_kib", "message"), [NO_ROOM_TO_STREAM, NO_ROOM_TO_WRITE], ids=["stream", "write"])
-def test_a_run_that_cannot_finish_writing_on_a_full_disk_keeps_the_complete_results(complete, tmp_path, room_kib,
-                                                                                     message):  # fmt: skip
+def test_a_run_that_cannot_finish_writing_on_a_full_disk_keeps_the_complete_results(
+    complete, tmp_path, room_kib, message
+):
     if shutil.which("unshare") is None:
         pytest.skip("needs util-linux's unshare for a private file system to fill")
     script, mount = tmp_path / "full_disk.py", tmp_path / "disk"
     script.write_text(FULL_DISK)
     mount.mkdir()
-    done = subprocess.run(["unshare", "--mount", "--map-root-user", "--propagation", "private", sys.executable,
-                           str(script), str(mount), str(complete[0]), str(complete[1]), str(room_kib), "--no-cache",
-                           *MATRIX], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS)  # fmt: skip
+    done = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--map-root-user",
+            "--propagation",
+            "private",
+            sys.executable,
+            str(script),
+            str(mount),
+            str(complete[0]),
+            str(complete[1]),
+            str(room_kib),
+            "--no-cache",
+            *MATRIX,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert seen["status"] == 1, seen["stderr"]

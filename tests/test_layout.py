@@ -12,8 +12,18 @@ import qbench
 
 PACKAGE = Path(qbench.__file__).parent
 # Lowest first: each layer may import itself and the layers before it.
-LAYERS = ("common", "records", "models", "hardware", "images", "sizes", "execution", "reporting", "orchestration",
-          "commands")  # fmt: skip
+LAYERS = (
+    "common",
+    "records",
+    "models",
+    "hardware",
+    "images",
+    "sizes",
+    "execution",
+    "reporting",
+    "orchestration",
+    "commands",
+)
 
 
 def _imported(tree: ast.AST) -> set[str]:

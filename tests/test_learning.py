@@ -27,14 +27,14 @@ from qbench.models.learning import (
 )
 from qbench.models.network import NetworkShape
 from qbench.models.qformat import FLOAT32, parse_qformat
-from qbench.orchestration.analyse import _report_columns
+from qbench.orchestration.analyse import _xor_figures
 from qbench.records.results import read_results
 
 XOR_SHAPE = NetworkShape(2, 1, 4, 1)  # 2-4-1 tanh/sigmoid, 17 weights
 # 2-2-1 relu/linear: h1 = relu(x1 - x2), h2 = relu(x2 - x1), output = h1 + h2 is XOR exactly.
 # setWeights order: per neuron bias first, then one weight per input.
 RELU_XOR_SHAPE = NetworkShape(2, 1, 2, 1, "relu", "linear")
-RELU_XOR_RAW_Q8_8 = (0, 256, -256,  0, -256, 256,  0, 256, 256)  # fmt: skip
+RELU_XOR_RAW_Q8_8 = (0, 256, -256, 0, -256, 256, 0, 256, 256)
 
 
 def test_scaled_weights_are_raw_times_two_to_the_minus_f():
@@ -124,31 +124,33 @@ def test_a_device_that_learned_on_weights_exact_arithmetic_rejects_learned_only_
     # Chosen weights, not a device run: all 17 weights 0 give exact outputs 0.5 each (see above), while the
     # report says the device learned. That is the verdict a wrapping library's run gets.
     report = _xor_report(True, 40, (TrainingLogEntry(30, 200, (5,) * 17), TrainingLogEntry(40, 20, (0,) * 17)))
-    columns, mismatch, note = _report_columns(_cell(parse_qformat("q8.8"), Variant.TRAINABLE), report, None)
-    assert columns["learned"] is True and columns["learned_exact"] is False and mismatch is None
-    assert note == ("learned only through overflow: exact arithmetic on the device's final weights gives "
-                    "outputs 0.500,0.500,0.500,0.500")  # fmt: skip
+    figures, note = _xor_figures(_cell(parse_qformat("q8.8"), Variant.TRAINABLE), report, None)
+    assert figures.learned is True and figures.learned_exact is False and figures.matches_reference is None
+    assert note == (
+        "learned only through overflow: exact arithmetic on the device's final weights gives "
+        "outputs 0.500,0.500,0.500,0.500"
+    )
 
 
 def test_a_device_that_learned_on_weights_that_solve_xor_has_no_note():
     report = _xor_report(True, 7, (TrainingLogEntry(7, 0, RELU_XOR_RAW_Q8_8),))
     cell = _cell(parse_qformat("q8.8"), Variant.TRAINABLE, RELU_XOR_SHAPE)
-    columns, _, note = _report_columns(cell, report, None)
-    assert columns["learned_exact"] is True and note == ""
+    figures, note = _xor_figures(cell, report, None)
+    assert figures.learned_exact is True and note == ""
 
 
 def test_a_run_that_did_not_learn_is_not_an_overflow():
     report = _xor_report(False, 40, (TrainingLogEntry(40, 128, (0,) * 17),))
-    columns, _, note = _report_columns(_cell(parse_qformat("q8.8"), Variant.TRAINABLE), report, None)
-    assert columns["learned_exact"] is False and note == ""
+    figures, note = _xor_figures(_cell(parse_qformat("q8.8"), Variant.TRAINABLE), report, None)
+    assert figures.learned_exact is False and note == ""
 
 
 def test_no_verdict_without_final_weights_or_for_float():
     unlogged = _xor_report(False, 45, (TrainingLogEntry(40, 128, (0,) * 17),))  # the last 5 iterations unlogged
-    columns, _, _ = _report_columns(_cell(parse_qformat("q8.8"), Variant.TRAINABLE), unlogged, None)
-    assert "learned_exact" not in columns
-    columns, _, _ = _report_columns(_cell(FLOAT32, Variant.INFERENCE), _xor_report(True, 0, (), "inference"), None)
-    assert "learned_exact" not in columns
+    figures, _ = _xor_figures(_cell(parse_qformat("q8.8"), Variant.TRAINABLE), unlogged, None)
+    assert figures.learned is False and figures.learned_exact is None
+    figures, _ = _xor_figures(_cell(FLOAT32, Variant.INFERENCE), _xor_report(True, 0, (), "inference"), None)
+    assert figures.learned is True and figures.learned_exact is None
 
 
 # --- qnn's own runs -------------------------------------------------------------------------------------------
@@ -157,8 +159,19 @@ def test_no_verdict_without_final_weights_or_for_float():
 @pytest.fixture(scope="module")
 def qnn_xor_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("learning")
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16,q8.8", "--out", str(root / "out"),
-                          "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16,q8.8",
+            "--out",
+            str(root / "out"),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     return status, read_results(root / "out").rows
 
 
@@ -166,8 +179,11 @@ def test_qnns_xor_runs_learn_in_exact_arithmetic(qnn_xor_run):
     status, rows = qnn_xor_run
     assert status == 0
     assert sorted(zip(rows["qformat"], rows["variant"], strict=True)) == [
-        ("q16.16", "inference"), ("q16.16", "trainable"), ("q8.8", "inference"), ("q8.8", "trainable")
-    ]  # fmt: skip
+        ("q16.16", "inference"),
+        ("q16.16", "trainable"),
+        ("q8.8", "inference"),
+        ("q8.8", "trainable"),
+    ]
     assert (rows["status"] == "ok").all() and rows["learned"].all()
     assert rows["learned_exact"].tolist() == [True] * 4
     assert not rows["message"].str.contains("overflow").any()
@@ -193,16 +209,33 @@ def wrapping_qnn(root: Path) -> Path:
 def test_a_wrapping_librarys_xor_run_learned_only_through_overflow(tmp_path):
     library = wrapping_qnn(tmp_path / "wrapping")
     # --initial-weights library: each library from its own generator, the copy's seeded 2 by its descriptor.
-    status = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q8.8", "--variants", "trainable",
-                          "--initial-weights", "library", "--library", f"wrapping={library}",
-                          "--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q8.8",
+            "--variants",
+            "trainable",
+            "--initial-weights",
+            "library",
+            "--library",
+            f"wrapping={library}",
+            "--out",
+            str(tmp_path / "out"),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert status == 0
     rows = read_results(tmp_path / "out").rows.set_index("library")
     assert rows.loc["qnn", "learned_exact"] and rows.loc["qnn", "message"] == ""
     wrapping = rows.loc["wrapping"]
     assert wrapping["status"] == "ok" and wrapping["learned"] and not wrapping["learned_exact"]
     # The device's own outputs are right (its (1, 1) output is 0.094 after wrap-around), exact ones are not.
-    assert wrapping["message"].startswith("learned only through overflow: exact arithmetic on the device's final "
-                                          "weights gives outputs ")  # fmt: skip
+    assert wrapping["message"].startswith(
+        "learned only through overflow: exact arithmetic on the device's final weights gives outputs "
+    )
     exact = [float(value) for value in wrapping["message"].rsplit(" ", 1)[1].split(",")]
     assert len(exact) == 4 and abs(exact[3] - 0.0) > 0.1

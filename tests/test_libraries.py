@@ -18,22 +18,39 @@ from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import TARGETS
 from qbench.hardware.targets import load_targets
 from qbench.images.libraries import QNN, LibraryError, parse_library
-from qbench.images.matrix import expand
+from qbench.images.matrix import MatrixRequest, expand
 from qbench.images.workloads import WORKLOADS
 from qbench.models.network import in_weight_order
 from qbench.models.qformat import parse_format, parse_qformat
 from qbench.records.results import read_results
 from qbench.reporting.compare import compare
 
-COMPARED = ["lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "stack_peak",
-            "instr_forward", "instr_train_step", "est_cycles_forward", "learned", "iterations", "final_error",
-            "outputs"]  # fmt: skip
+COMPARED = [
+    "lib_code",
+    "lib_rodata",
+    "lib_data",
+    "lib_bss",
+    "lib_flash",
+    "lib_ram_static",
+    "stack_peak",
+    "instr_forward",
+    "instr_train_step",
+    "est_cycles_forward",
+    "learned",
+    "iterations",
+    "final_error",
+    "outputs",
+]
 
 
 def test_qnn_is_described_as_any_library_is():
     assert (QNN.name, QNN.adapter, QNN.symbols, QNN.weight_order, QNN.builtin) == (
-        "qnn", "qbench_adapter.hpp", ("qnn::",), "neuron", True
-    )  # fmt: skip
+        "qnn",
+        "qbench_adapter.hpp",
+        ("qnn::",),
+        "neuron",
+        True,
+    )
     assert QNN.compile_defines(parse_qformat("q8.8")) == {"QBENCH_ADAPTER": '"qbench_adapter.hpp"'}
     assert QNN.computes_in(parse_format("float32")) and QNN.supports.training
 
@@ -53,8 +70,10 @@ def test_descriptor_sets_adapter_paths_symbols_and_format_macros(tmp_path):
     assert (library.symbols, library.weight_order) == (("tiny::", "tn_"), "input-major")
     assert not library.supports.training
     assert library.compile_defines(parse_qformat("q8.8")) == {
-        "QBENCH_ADAPTER": '"adapter.hpp"', "LUT_TANH_8_8": "1", "FRACTION": "8",
-    }  # fmt: skip
+        "QBENCH_ADAPTER": '"adapter.hpp"',
+        "LUT_TANH_8_8": "1",
+        "FRACTION": "8",
+    }
     assert library.compile_defines(parse_format("float32")) == {"QBENCH_ADAPTER": '"adapter.hpp"'}
 
 
@@ -77,11 +96,16 @@ def test_defines_may_serve_one_kind_of_format(tmp_path):
     )
     library = parse_library(f"tiny={tmp_path}")
     assert library.compile_defines(parse_qformat("q8.8")) == {
-        "QBENCH_ADAPTER": '"adapter.hpp"', "EVERY": "1", "BITS_8": "8", "FIXED": "q8.8",
-    }  # fmt: skip
+        "QBENCH_ADAPTER": '"adapter.hpp"',
+        "EVERY": "1",
+        "BITS_8": "8",
+        "FIXED": "q8.8",
+    }
     assert library.compile_defines(parse_format("float32")) == {
-        "QBENCH_ADAPTER": '"adapter.hpp"', "EVERY": "1", "FLOAT": "1",
-    }  # fmt: skip
+        "QBENCH_ADAPTER": '"adapter.hpp"',
+        "EVERY": "1",
+        "FLOAT": "1",
+    }
 
 
 def test_fingerprint_follows_the_library_files(tmp_path):
@@ -119,9 +143,11 @@ def test_bad_library_arguments_say_why(tmp_path, argument, message):
         ("adapter = 'absent.hpp'\nsymbols = ['a::']\n", "no adapter absent.hpp under"),
         ("adapter = 'a.hpp'\nsymbols = ['a::']\ninclude_dirs = ['nowhere']\n", "nowhere is not a directory"),
         ("adapter = 'a.hpp'\nsymbols = ['a::']\nsources = ['gone.cpp']\n", "gone.cpp named in"),
-        ("adapter = 'a.hpp'\nsymbols = ['a::']\n[defines.fixed]\nA = '1'\n",
-         "'defines.fixed' is {'A': '1'}; allowed: a string or a whole number ([defines.fixed_point] and "
-         "[defines.float32] are the only tables)"),
+        (
+            "adapter = 'a.hpp'\nsymbols = ['a::']\n[defines.fixed]\nA = '1'\n",
+            "'defines.fixed' is {'A': '1'}; allowed: a string or a whole number ([defines.fixed_point] and "
+            "[defines.float32] are the only tables)",
+        ),
     ],
 )
 def test_bad_descriptor_says_why(tmp_path, descriptor, message):
@@ -139,8 +165,17 @@ def test_cli_rejects_a_bad_or_repeated_library(tmp_path, capsys):
     qnn_copy(tmp_path / "copy", "copynn")
     qnn_copy(tmp_path / "other", "othernn")
     with pytest.raises(SystemExit) as exit_info:
-        qbench_main(["run", "--library", f"a={tmp_path / 'copy'}", "--library", f"a={tmp_path / 'other'}",
-                     "--out", str(tmp_path / "out")])  # fmt: skip
+        qbench_main(
+            [
+                "run",
+                "--library",
+                f"a={tmp_path / 'copy'}",
+                "--library",
+                f"a={tmp_path / 'other'}",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
     assert exit_info.value.code == 2
     assert "--library names a for different folders" in capsys.readouterr().err
 
@@ -150,8 +185,11 @@ def test_another_library_gets_rows_of_its_own_with_qnns_figures(side_by_side):
     assert status == 0
     rows = read_results(out).rows
     assert sorted(zip(rows["library"], rows["variant"], strict=True)) == [
-        ("other", "inference"), ("other", "trainable"), ("qnn", "inference"), ("qnn", "trainable")
-    ]  # fmt: skip
+        ("other", "inference"),
+        ("other", "trainable"),
+        ("qnn", "inference"),
+        ("qnn", "trainable"),
+    ]
     assert (rows["status"] == "ok").all()
     for variant in ("trainable", "inference"):
         qnn = rows[(rows["library"] == "qnn") & (rows["variant"] == variant)][COMPARED].reset_index(drop=True)
@@ -183,9 +221,23 @@ def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
 def test_a_library_that_fails_to_build_gets_a_row_that_says_so(tmp_path):
     broken = renamed_qnn(tmp_path / "broken", "brokennn")
     (broken / "include" / "qnn" / "qvalue.hpp").write_text("this is not C++;\n")
-    code = qbench_main(["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference",
-                        "--library", f"broken={broken}", "--out", str(tmp_path / "out"),
-                        "--build-dir", str(tmp_path / "build")])  # fmt: skip
+    code = qbench_main(
+        [
+            "run",
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16",
+            "--variants",
+            "inference",
+            "--library",
+            f"broken={broken}",
+            "--out",
+            str(tmp_path / "out"),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert code == 1
     rows = read_results(tmp_path / "out").rows.set_index("library")
     assert rows.loc["qnn", "status"] == "ok"
@@ -231,8 +283,17 @@ def test_weights_reach_an_input_major_library_in_its_order():
     neuron = ["b0", "w00", "w01", "b1", "w10", "w11", "c", "v0", "v1"]
     assert in_weight_order(neuron, (2, 2, 1), "neuron") == neuron
     # Per layer: weight[input][output] row by row (input 0 to h0, to h1; input 1 to h0, to h1), then the biases.
-    assert in_weight_order(neuron, (2, 2, 1), "input-major") == ["w00", "w10", "w01", "w11", "b0", "b1",
-                                                                  "v0", "v1", "c"]  # fmt: skip
+    assert in_weight_order(neuron, (2, 2, 1), "input-major") == [
+        "w00",
+        "w10",
+        "w01",
+        "w11",
+        "b0",
+        "b1",
+        "v0",
+        "v1",
+        "c",
+    ]
     with pytest.raises(ValueError, match="unknown weight order 'rows'"):
         in_weight_order(neuron, (2, 2, 1), "rows")
 
@@ -240,12 +301,14 @@ def test_weights_reach_an_input_major_library_in_its_order():
 def test_a_library_computes_only_what_it_supports_and_the_rest_is_a_note(tmp_path):
     floaty = qnn_copy(tmp_path / "floaty", "floatynn", "[supports]\nfixed_point = false\ntraining = false\n")
     library = parse_library(f"floaty={floaty}")
-    matrix = expand(load_targets(TARGETS), WORKLOADS, cores="cortex-m0plus", libraries=(QNN, library))
+    matrix = expand(load_targets(TARGETS), WORKLOADS, MatrixRequest(cores=("cortex-m0plus",), libraries=(QNN, library)))
     assert sorted((cell.library.name, cell.fmt.name, str(cell.variant)) for cell in matrix.cells) == [
         ("floaty", "float32", "inference"),
-        ("qnn", "q16.16", "inference"), ("qnn", "q16.16", "trainable"),
-        ("qnn", "q8.8", "inference"), ("qnn", "q8.8", "trainable"),
-    ]  # fmt: skip
+        ("qnn", "q16.16", "inference"),
+        ("qnn", "q16.16", "trainable"),
+        ("qnn", "q8.8", "inference"),
+        ("qnn", "q8.8", "trainable"),
+    ]
     assert matrix.notes == (
         "floaty computes in float32; not in q16.16, q8.8 (floaty's qbench-library.toml [supports])",
         "floaty is inference-only: no trainable cells (floaty's qbench-library.toml [supports] training = false)",

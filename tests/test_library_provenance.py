@@ -36,9 +36,17 @@ def test_every_claim_is_checked_for_every_library(side_by_side):
 
 
 def test_a_library_without_results_is_not_measured():
-    failed = ResultRow(core="cortex-m0plus", board="b", qformat="q16.16", variant="trainable", opt="Os",
-                       workload="xor", network="2-4-1 tanh/sigmoid", status="build-failed",
-                       library="other")  # fmt: skip
+    failed = ResultRow(
+        core="cortex-m0plus",
+        board="b",
+        qformat="q16.16",
+        variant="trainable",
+        opt="Os",
+        workload="xor",
+        network="2-4-1 tanh/sigmoid",
+        status="build-failed",
+        library="other",
+    )
     no_symbols = pd.DataFrame(columns=[*ARTICLE, "variant", "group", "size"])
     claims = article_claims(rows_frame([failed]), no_symbols, {}, {})
     assert list(claims.columns) == ["claim_id", "claim", "library", "measured", "verdict"]
@@ -79,16 +87,23 @@ def test_plots_name_every_library(side_by_side):
     sections = plot_figures(read_results(out))
     figures = [figure for entries in sections.values() for _, figure, _ in entries]
     try:
-        assert {"footprint", "instructions", "training", "weights"} <= {name for name, entries in sections.items()
-                                                                        if entries}  # fmt: skip
+        assert {"footprint", "instructions", "training", "weights"} <= {
+            name for name, entries in sections.items() if entries
+        }
         for name in ("footprint", "instructions", "training"):
-            labels = {label for _, figure, _ in sections[name] for axes in figure.axes
-                      for label in axes.get_legend_handles_labels()[1]}  # fmt: skip
+            labels = {
+                label
+                for _, figure, _ in sections[name]
+                for axes in figure.axes
+                for label in axes.get_legend_handles_labels()[1]
+            }
             named = [set(re.split(r"[\s,()]+", label)) & {"qnn", "other"} for label in labels]
             assert set().union(*named) == {"qnn", "other"}, labels
             assert all(len(libraries) <= 1 for libraries in named), labels
-        titles = " ".join(figure.axes[0].get_title() + (figure._suptitle.get_text() if figure._suptitle else "")
-                          for _, figure, _ in sections["weights"])  # fmt: skip
+        titles = " ".join(
+            figure.axes[0].get_title() + (figure._suptitle.get_text() if figure._suptitle else "")
+            for _, figure, _ in sections["weights"]
+        )
         assert "qnn" in titles and "other" in titles, titles
     finally:
         for figure in figures:

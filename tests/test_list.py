@@ -67,8 +67,12 @@ def test_parts_show_core_flash_ram_and_clock(capsys):
     assert parts
     for name, part in parts.items():
         cells = row(text, name)
-        assert cells[2:6] == [part["core"], f"{part['flash_kib']} KiB", f"{part['ram_kib']} KiB",
-                              f"{part['clock_mhz']} MHz"]  # fmt: skip
+        assert cells[2:6] == [
+            part["core"],
+            f"{part['flash_kib']} KiB",
+            f"{part['ram_kib']} KiB",
+            f"{part['clock_mhz']} MHz",
+        ]
 
 
 def test_workloads_show_their_network_test_samples_and_default_variants(capsys):
@@ -101,8 +105,10 @@ def test_formats_show_the_defaults_float32_and_how_to_write_others(capsys):
     prose = " ".join(text.split())
     assert "written qI.F (signed) or uqI.F (unsigned)" in prose
     assert "32 bits on cortex-m0, cortex-m0plus" in prose and "64 bits on host" in prose
-    assert "float32 is soft-float on cortex-m0, cortex-m0plus, cortex-m3, cortex-m4 and hard-float on " \
-           "cortex-m4f, cortex-m7, cortex-m33, cortex-m55." in prose  # fmt: skip
+    assert (
+        "float32 is soft-float on cortex-m0, cortex-m0plus, cortex-m3, cortex-m4 and hard-float on "
+        "cortex-m4f, cortex-m7, cortex-m33, cortex-m55." in prose
+    )
 
 
 def test_libraries_show_what_each_supports_and_its_package(capsys, monkeypatch):
@@ -123,8 +129,12 @@ def test_libraries_show_what_each_supports_and_its_package(capsys, monkeypatch):
 def test_list_without_a_kind_lists_everything_and_a_bad_kind_names_the_kinds(capsys):
     text = listed(capsys)
     assert [line.split(" (")[0] for line in text.splitlines() if line.endswith("):")] == [
-        "Cores", "Parts", "Workloads", "Formats", "Libraries"
-    ]  # fmt: skip
+        "Cores",
+        "Parts",
+        "Workloads",
+        "Formats",
+        "Libraries",
+    ]
     with pytest.raises(SystemExit) as stopped:
         qbench_main(["list", "boards"])
     error = capsys.readouterr().err
@@ -140,4 +150,3 @@ def test_a_malformed_targets_directory_is_one_error(tmp_path, capsys):
         qbench_main(["list", "cores", "--targets", str(targets)])
     error = capsys.readouterr().err
     assert stopped.value.code == 2 and "cortex-m3.toml" in error and "Traceback" not in error
-

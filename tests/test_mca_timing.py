@@ -9,10 +9,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from qbench.execution.mca import LLVM_BIN, McaError, load_mca_models, model_gap
-from qbench.execution.timing import TIMING, BlockVisit, CodeImage, CycleRange
+from qbench.execution.decode import CodeImage
+from qbench.execution.mca import LLVM_BIN, McaError, load_mca_models
+from qbench.execution.timing import BlockVisit, CycleRange
+from qbench.execution.timing_tables import TIMING
+from qbench.reporting.analysis import model_comparison_table
 
 pytestmark = pytest.mark.skipif(
     not (LLVM_BIN / "llvm-mca").exists() and not shutil.which("llvm-mca-19"), reason="llvm-19 is not installed"
@@ -189,6 +193,10 @@ def test_a_malformed_file_is_one_clear_line(tmp_path, old, new, message):
     assert "\n" not in str(raised.value)
 
 
-def test_model_gap_is_the_ratio_of_central_values():
-    # TRM 10 / 12 / 14 cycles, LLVM 8 / 9 / 10: 9 / 12
-    assert model_gap(CycleRange(10, 12, 14), CycleRange(8, 9, 10)) == 0.75
+def test_the_gap_between_the_models_is_the_ratio_of_central_values():
+    # TRM 10 / 12 / 14 cycles, LLVM 8 / 9 / 10: a row records the central values, 12 and 9; the gap is 9 / 12
+    row = {"status": "ok", "qemu": "qemu 7.2", "library": "qnn", "network": "2-4-1", "core": "cortex-m4"}
+    row |= {"qformat": "q8.8", "variant": "inference", "opt": "Os", "est_cycles_forward": 12.0}
+    row |= {"est_cycles_forward_llvm": 9.0, "est_cycles_train_step": None, "est_cycles_train_step_llvm": None}
+    table = model_comparison_table(pd.DataFrame([row]))
+    assert table[["region", "TRM table", "LLVM model", "LLVM / TRM"]].values.tolist() == [["forward", 12.0, 9.0, 0.75]]

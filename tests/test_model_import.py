@@ -41,13 +41,22 @@ def test_fold_batchnorm_by_hand() -> None:
 # --- ONNX --------------------------------------------------------------------------------------------------------
 
 
-def onnx_file(tmp_path: Path, nodes: list, initializers: dict[str, np.ndarray], inputs: int, outputs: int,
-              output: str = "y", name: str = "model.onnx") -> Path:  # fmt: skip
+def onnx_file(
+    tmp_path: Path,
+    nodes: list,
+    initializers: dict[str, np.ndarray],
+    inputs: int,
+    outputs: int,
+    output: str = "y",
+    name: str = "model.onnx",
+) -> Path:
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, inputs])],
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, inputs])],
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, [None, outputs])],
         [numpy_helper.from_array(value.astype(np.float32), key) for key, value in initializers.items()],
-    )  # fmt: skip
+    )
     path = tmp_path / name
     onnx.save(helper.make_model(graph), str(path))
     return path
@@ -159,8 +168,9 @@ def dumped(tmp_path: Path, model, name: str = "model.joblib") -> Path:
     return path
 
 
-@pytest.mark.parametrize(("activation", "hidden"),
-                         [("relu", "relu"), ("tanh", "tanh"), ("logistic", "sigmoid"), ("identity", "linear")])
+@pytest.mark.parametrize(
+    ("activation", "hidden"), [("relu", "relu"), ("tanh", "tanh"), ("logistic", "sigmoid"), ("identity", "linear")]
+)
 def test_mlp_classifier_with_standard_scaler(tmp_path: Path, activation: str, hidden: str) -> None:
     x, y = iris_like()
     classifier = MLPClassifier((5,), activation=activation, max_iter=300, random_state=0)
@@ -202,11 +212,13 @@ def test_sklearn_errors_are_one_line(tmp_path: Path) -> None:
 
     x, y = iris_like()
     cases = {
-        "pca": (make_pipeline(PCA(2), MLPClassifier((3,), max_iter=50)).fit(x, y),
-                "the Pipeline's step 'pca' (PCA) is not supported"),
+        "pca": (
+            make_pipeline(PCA(2), MLPClassifier((3,), max_iter=50)).fit(x, y),
+            "the Pipeline's step 'pca' (PCA) is not supported",
+        ),
         "logistic": (LogisticRegression(max_iter=50).fit(x, y), "holds a LogisticRegression, not an MLPClassifier"),
         "unfitted": (MLPClassifier(), "the MLPClassifier is not fitted"),
-    }  # fmt: skip
+    }
     for name, (model, message) in cases.items():
         with pytest.raises(ModelImportError) as raised:
             load_sklearn_network(dumped(tmp_path, model, f"{name}.joblib"))
@@ -263,8 +275,9 @@ def test_cli_import_scores_the_test_data(tmp_path: Path, capsys: pytest.CaptureF
         (["--test-data", "wide.npz"], "the test data has 5 features; the network 4-5-3 relu/linear takes 4 inputs"),
     ],
 )
-def test_cli_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch,
-                                        arguments: list[str], message: str) -> None:  # fmt: skip
+def test_cli_import_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch, arguments: list[str], message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     x, y = iris_like()
     model = make_pipeline(StandardScaler(), MLPClassifier((5,), max_iter=100, random_state=0)).fit(x, y)
@@ -302,9 +315,27 @@ def test_run_scores_an_imported_model_on_the_test_data_with_its_scaling(tmp_path
     np.savez(tmp_path / "test.npz", X=x[1::2], y=y[1::2])
     out = tmp_path / "imported"
     assert qbench_main(["import", str(dumped(tmp_path, model)), "--out", str(out), "--formats", "q16.16"]) == 0
-    status = qbench_main(["run", "--workload", "iris", "--model", str(out / "network.json"), "--test-data",
-                          str(tmp_path / "test.npz"), "--variants", "inference", "--formats", "q16.16", "--cores",
-                          "cortex-m0plus", "--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "build")])
+    status = qbench_main(
+        [
+            "run",
+            "--workload",
+            "iris",
+            "--model",
+            str(out / "network.json"),
+            "--test-data",
+            str(tmp_path / "test.npz"),
+            "--variants",
+            "inference",
+            "--formats",
+            "q16.16",
+            "--cores",
+            "cortex-m0plus",
+            "--out",
+            str(tmp_path / "out"),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ]
+    )
     assert status == 0
     (row,) = read_results(tmp_path / "out").rows.itertuples()
     assert row.test_samples == 45 and row.matches_reference
@@ -316,8 +347,9 @@ def test_run_scores_an_imported_model_on_the_test_data_with_its_scaling(tmp_path
 def test_run_test_data_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     np.savez(tmp_path / "test.npz", X=np.zeros((2, 4)), y=np.zeros(2))
     with pytest.raises(SystemExit) as exited:
-        qbench_main(["run", "--workload", "iris", "--test-data", str(tmp_path / "test.npz"), "--out",
-                     str(tmp_path / "out")])  # fmt: skip
+        qbench_main(
+            ["run", "--workload", "iris", "--test-data", str(tmp_path / "test.npz"), "--out", str(tmp_path / "out")]
+        )
     assert exited.value.code == 2
     assert "--test-data scores an imported network: give --model NETWORK_JSON too" in capsys.readouterr().err
 
@@ -328,8 +360,21 @@ def test_cli_import_of_a_regressor_reports_its_errors(tmp_path: Path, capsys: py
     model = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(6,), max_iter=500, random_state=0))
     model.fit(x, targets)
     np.savez(tmp_path / "test.npz", X=x, y=targets)
-    assert qbench_main(["import", str(dumped(tmp_path, model)), "--out", str(tmp_path / "out"), "--formats",
-                        "q16.16", "--test-data", str(tmp_path / "test.npz")]) == 0  # fmt: skip
+    assert (
+        qbench_main(
+            [
+                "import",
+                str(dumped(tmp_path, model)),
+                "--out",
+                str(tmp_path / "out"),
+                "--formats",
+                "q16.16",
+                "--test-data",
+                str(tmp_path / "test.npz"),
+            ]
+        )
+        == 0
+    )
     mae = np.mean(np.abs(model.predict(x) - targets))
     printed = capsys.readouterr().out
     assert f"the float64 network's MAE is {mae:.6g}" in printed and "mae_host" in printed
@@ -348,8 +393,28 @@ def test_run_without_test_data_scales_the_workloads_own_test_part_with_the_model
     model = make_pipeline(MinMaxScaler(), MLPClassifier((5,), max_iter=400, random_state=0)).fit(train_x, train_y)
     out = tmp_path / "imported"
     assert qbench_main(["import", str(dumped(tmp_path, model)), "--out", str(out), "--formats", "q16.16"]) == 0
-    assert qbench_main(["run", "--workload", "iris", "--model", str(out / "network.json"), "--variants", "inference",
-                        "--formats", "q16.16", "--cores", "cortex-m0plus", "--no-emulate", "--out",
-                        str(tmp_path / "out"), "--build-dir", str(tmp_path / "build")]) == 0  # fmt: skip
+    assert (
+        qbench_main(
+            [
+                "run",
+                "--workload",
+                "iris",
+                "--model",
+                str(out / "network.json"),
+                "--variants",
+                "inference",
+                "--formats",
+                "q16.16",
+                "--cores",
+                "cortex-m0plus",
+                "--no-emulate",
+                "--out",
+                str(tmp_path / "out"),
+                "--build-dir",
+                str(tmp_path / "build"),
+            ]
+        )
+        == 0
+    )
     (row,) = read_results(tmp_path / "out").rows.itertuples()
     assert row.accuracy_float_host == pytest.approx(model.score(test_x, test_y))

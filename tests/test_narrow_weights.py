@@ -15,7 +15,7 @@ import pytest
 from qbench.common.paths import SUITE
 from qbench.hardware.targets import load_targets
 from qbench.images.libraries import LibraryError, Supports, load_library
-from qbench.images.matrix import QNN, Variant, expand
+from qbench.images.matrix import QNN, MatrixRequest, Variant, expand
 from qbench.images.torch_import import weights_file, write_network
 from qbench.images.workloads import (
     WORKLOADS,
@@ -42,14 +42,22 @@ TRAINING_REASON = "narrow weights are for inference-only networks: training upda
 
 def test_narrow_weights_add_the_weight_format_macros():
     assert format_defines(NARROW) == {
-        "QBENCH_Q_INTEGER_BITS": "8", "QBENCH_Q_FRACTIONAL_BITS": "8", "QBENCH_Q_SIGNED": "1",
-        "QBENCH_W_INTEGER_BITS": "2", "QBENCH_W_FRACTIONAL_BITS": "6", "QBENCH_FORMAT_NAME": '"q8.8w2.6"',
-    }  # fmt: skip
+        "QBENCH_Q_INTEGER_BITS": "8",
+        "QBENCH_Q_FRACTIONAL_BITS": "8",
+        "QBENCH_Q_SIGNED": "1",
+        "QBENCH_W_INTEGER_BITS": "2",
+        "QBENCH_W_FRACTIONAL_BITS": "6",
+        "QBENCH_FORMAT_NAME": '"q8.8w2.6"',
+    }
 
 
 def test_formats_without_their_own_weights_get_the_macros_they_always_had():
-    assert format_defines(Q8) == {"QBENCH_Q_INTEGER_BITS": "8", "QBENCH_Q_FRACTIONAL_BITS": "8",
-                                  "QBENCH_Q_SIGNED": "1", "QBENCH_FORMAT_NAME": '"q8.8"'}  # fmt: skip
+    assert format_defines(Q8) == {
+        "QBENCH_Q_INTEGER_BITS": "8",
+        "QBENCH_Q_FRACTIONAL_BITS": "8",
+        "QBENCH_Q_SIGNED": "1",
+        "QBENCH_FORMAT_NAME": '"q8.8"',
+    }
     assert format_defines(parse_qformat("q8.8w8.8")) == format_defines(Q8)
 
 
@@ -79,8 +87,9 @@ def test_classification_deploys_weights_in_the_weight_format(iris):
 def test_classification_expects_the_models_predictions_with_narrow_weights(iris):
     workload, settings, shape, description, network = iris
     deployment = deploy(description, NARROW, network)
-    model = ReferencePerceptron(NARROW, shape.layer_sizes, shape.hidden_activation, shape.output_activation,
-                                list(deployment.weights))  # fmt: skip
+    model = ReferencePerceptron(
+        NARROW, shape.layer_sizes, shape.hidden_activation, shape.output_activation, list(deployment.weights)
+    )
     rows = np.array(deployment.test_inputs).reshape(len(deployment.test_labels), -1)
     expected = [int(np.argmax(model.feed_forward([int(x) for x in row]))) for row in rows]
     assert list(deployment.expected_predictions) == expected
@@ -124,11 +133,21 @@ def test_xor_inference_reports_its_saturated_weights_only_with_narrow_weights():
 
 
 def test_trainable_cells_with_narrow_weights_are_invalid_and_inference_cells_built():
-    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m4", formats="q8.8w2.6,q8.8",
-                    variants="trainable,inference", libraries=(NARROW_QNN,))  # fmt: skip
+    matrix = expand(
+        load_targets(),
+        WORKLOADS,
+        MatrixRequest(
+            cores=("cortex-m4",),
+            formats=("q8.8w2.6", "q8.8"),
+            variants=("trainable", "inference"),
+            libraries=(NARROW_QNN,),
+        ),
+    )
     assert {(cell.fmt.name, cell.variant) for cell in matrix.cells} == {
-        ("q8.8w2.6", Variant.INFERENCE), ("q8.8", Variant.TRAINABLE), ("q8.8", Variant.INFERENCE),
-    }  # fmt: skip
+        ("q8.8w2.6", Variant.INFERENCE),
+        ("q8.8", Variant.TRAINABLE),
+        ("q8.8", Variant.INFERENCE),
+    }
     (rejected,) = matrix.rejected
     assert (rejected.cell.fmt.name, rejected.cell.variant) == ("q8.8w2.6", Variant.TRAINABLE)
     assert rejected.reason == f"q8.8w2.6 has weights in their own format; {TRAINING_REASON}"
@@ -136,33 +155,52 @@ def test_trainable_cells_with_narrow_weights_are_invalid_and_inference_cells_bui
 
 
 def test_a_library_without_narrow_weights_leaves_those_cells_out_with_a_note():
-    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m4", formats="q8.8w2.6,q16.16w8.8,q8.8",
-                    variants="inference", libraries=(VALUES_QNN,))  # fmt: skip
+    request = MatrixRequest(
+        cores=("cortex-m4",),
+        formats=("q8.8w2.6", "q16.16w8.8", "q8.8"),
+        variants=("inference",),
+        libraries=(VALUES_QNN,),
+    )
+    matrix = expand(load_targets(), WORKLOADS, request)
     assert [cell.fmt.name for cell in matrix.cells] == ["q8.8"] and not matrix.rejected and not matrix.problems
-    assert matrix.notes == ("qnn stores weights as values: no q8.8w2.6, q16.16w8.8 cells (qnn's qbench-library.toml "
-                            "[supports] narrow_weights = false)",)  # fmt: skip
+    assert matrix.notes == (
+        "qnn stores weights as values: no q8.8w2.6, q16.16w8.8 cells (qnn's qbench-library.toml "
+        "[supports] narrow_weights = false)",
+    )
 
 
 def test_narrow_weights_alone_do_not_turn_into_float32_for_a_library_of_q_formats():
-    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m4", formats="q8.8w2.6", variants="inference",
-                    libraries=(VALUES_QNN,))  # fmt: skip
+    matrix = expand(
+        load_targets(),
+        WORKLOADS,
+        MatrixRequest(cores=("cortex-m4",), formats=("q8.8w2.6",), variants=("inference",), libraries=(VALUES_QNN,)),
+    )
     assert matrix.cells == () and len(matrix.notes) == 1
 
 
 def test_a_float_only_library_names_narrow_weights_among_the_q_formats_it_lacks():
     floaty = replace(QNN, name="floaty", supports=Supports(fixed_point=False, training=False))
-    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m4", formats="q8.8w2.6", variants="inference",
-                    libraries=(NARROW_QNN, floaty))  # fmt: skip
-    assert [(cell.library.name, cell.fmt.name) for cell in matrix.cells] == [("qnn", "q8.8w2.6"),
-                                                                              ("floaty", "float32")]  # fmt: skip
+    matrix = expand(
+        load_targets(),
+        WORKLOADS,
+        MatrixRequest(
+            cores=("cortex-m4",), formats=("q8.8w2.6",), variants=("inference",), libraries=(NARROW_QNN, floaty)
+        ),
+    )
+    assert [(cell.library.name, cell.fmt.name) for cell in matrix.cells] == [("qnn", "q8.8w2.6"), ("floaty", "float32")]
     assert matrix.notes == ("floaty computes in float32; not in q8.8w2.6 (floaty's qbench-library.toml [supports])",)
 
 
 def test_float32_with_a_weight_format_is_a_problem_and_the_rest_stays():
-    matrix = expand(load_targets(), WORKLOADS, cores="cortex-m4", formats="float32w2.6,q8.8", variants="inference")
+    matrix = expand(
+        load_targets(),
+        WORKLOADS,
+        MatrixRequest(cores=("cortex-m4",), formats=("float32w2.6", "q8.8"), variants=("inference",)),
+    )
     assert [cell.fmt.name for cell in matrix.cells] == ["q8.8"]
-    assert matrix.problems == ("--formats: 'float32w2.6': float32 takes no weight format; its weights are float32 "
-                               "too; did you mean float32?",)  # fmt: skip
+    assert matrix.problems == (
+        "--formats: 'float32w2.6': float32 takes no weight format; its weights are float32 too; did you mean float32?",
+    )
 
 
 # ---- the library descriptor -----------------------------------------------------------------------------------

@@ -258,8 +258,9 @@ with outputs.locked(Path({out!r}), "x"):
 
 def test_a_killed_holder_releases_the_lock(tmp_path):
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD.format(out=str(out))], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(out=str(out))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline() == "held\n"
     with pytest.raises(outputs.FolderError, match="being written by another qbench"), outputs.locked(out, "y"):
         pass

@@ -11,8 +11,9 @@ from qbench.orchestration.pipeline import parallel
 
 def test_every_item_is_finished_in_order_of_completion_on_this_thread():
     seen = []
-    left = parallel(range(10), lambda item: item * item, 3, lambda item, result: seen.append((item, result)),
-                    lambda: None)  # fmt: skip
+    left = parallel(
+        range(10), lambda item: item * item, 3, lambda item, result: seen.append((item, result)), lambda: None
+    )
     assert left == [] and sorted(seen) == [(item, item * item) for item in range(10)]
 
 

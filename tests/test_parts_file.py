@@ -13,7 +13,7 @@ import pytest
 
 from qbench.commands.cli import main as qbench_main
 from qbench.common.paths import SUITE, TARGETS
-from qbench.execution.timing import nonsequential_fetches
+from qbench.execution.timing import BlockVisit, nonsequential_fetches
 from qbench.hardware.targets import Part, TargetError, load_parts, load_targets
 from qbench.models.classification import read_description
 from qbench.models.network import NetworkShape, network_document
@@ -118,35 +118,44 @@ def test_list_parts_shows_the_added_part_with_its_flash_facts(parts_file, capsys
 
 
 class _Code:
-    """A stand-in for CodeImage: the instruction at each address, by its size."""
+    """A stand-in for CodeImage: the size of the instruction at each address."""
 
     def __init__(self, sizes: dict[int, int]) -> None:
-        self.sizes = sizes
-
-    def at(self, address: int):
-        return SimpleNamespace(address=address, size=self.sizes[address])
+        self.size_at = sizes.__getitem__
 
 
 def test_non_sequential_fetches_are_the_steps_that_do_not_fall_through():
     code = _Code({0x100: 2, 0x102: 2, 0x104: 4, 0x108: 2})
-    steps = {
-        (None, 0x100, 0x102): 3,  # 16-bit, fell through: sequential
-        (0x100, 0x102, 0x200): 2,  # went to 0x200: a taken branch, twice
-        (0x102, 0x104, 0x108): 1,  # 32-bit, fell through to +4: sequential
-        (0x104, 0x108, 0x100): 5,  # back to the loop's top: taken, five times
-        (0x100, 0x108, None): 1,  # the trace's end: unknown, counted as sequential
-    }
-    assert nonsequential_fetches(code, steps) == 7
+    # 0x100 (16-bit) falls through to 0x102, which goes to 0x200: a taken branch; twice.
+    twice = [BlockVisit(None, (0x100, 0x102), 0x200)] * 2
+    # 0x104 (32-bit) falls through to +4, 0x108, which goes back to the loop's top: taken; five times.
+    five_times = [BlockVisit(0x102, (0x104, 0x108), 0x100)] * 5
+    # The trace's end: the next instruction unknown, counted as sequential.
+    end = BlockVisit(0x108, (0x100, 0x102), None)
+    assert sum(nonsequential_fetches(visit, code) for visit in [*twice, *five_times, end]) == 7
 
 
 def row(minimum=100.0, maximum=120.0, jumps=10.0, instructions=90.0):
-    return SimpleNamespace(est_cycles_forward_min=minimum, est_cycles_forward_max=maximum,
-                           nonseq_fetches_forward=jumps, instr_forward=instructions)  # fmt: skip
+    return SimpleNamespace(
+        est_cycles_forward_min=minimum,
+        est_cycles_forward_max=maximum,
+        nonseq_fetches_forward=jumps,
+        instr_forward=instructions,
+    )
 
 
 def part(waits: int, prefetch: bool = False, cache: bool = False) -> Part:
-    return Part("P", "v", "cortex-m0plus", 16384, 2048, 10_000_000, flash_wait_states=waits, prefetch=prefetch,
-                instruction_cache=cache)  # fmt: skip
+    return Part(
+        "P",
+        "v",
+        "cortex-m0plus",
+        16384,
+        2048,
+        10_000_000,
+        flash_wait_states=waits,
+        prefetch=prefetch,
+        instruction_cache=cache,
+    )
 
 
 def test_the_latency_range_counts_wait_states_on_non_sequential_fetches():
@@ -166,10 +175,29 @@ def test_part_budgets_give_the_range_at_the_parts_clock():
 
     from qbench.records.results import ResultRow
 
-    frame = pd.DataFrame([vars(ResultRow(
-        core="cortex-m0plus", board="b", qformat="q16.16", variant="inference", opt="Os", workload="xor",
-        status="ok", qemu="qemu", img_flash=2000, img_ram_static=100, instr_forward=90.0, est_cycles_forward=110.0,
-        est_cycles_forward_min=100.0, est_cycles_forward_max=120.0, nonseq_fetches_forward=10.0))])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            vars(
+                ResultRow(
+                    core="cortex-m0plus",
+                    board="b",
+                    qformat="q16.16",
+                    variant="inference",
+                    opt="Os",
+                    workload="xor",
+                    status="ok",
+                    qemu="qemu",
+                    img_flash=2000,
+                    img_ram_static=100,
+                    instr_forward=90.0,
+                    est_cycles_forward=110.0,
+                    est_cycles_forward_min=100.0,
+                    est_cycles_forward_max=120.0,
+                    nonseq_fetches_forward=10.0,
+                )
+            )
+        ]
+    )
     table = budget_table(frame, {"P": part(1, prefetch=True)})
     (budget,) = table.itertuples()
     assert budget.flash_fetch == "1 WS, prefetch"
@@ -180,8 +208,17 @@ def test_part_budgets_give_the_range_at_the_parts_clock():
 
 
 def test_adding_a_part_keeps_every_cached_result_and_prices_it_with_its_wait_states(tmp_path, parts_file, capsys):
-    arguments = ["run", "--cores", "cortex-m0plus", "--formats", "q16.16", "--variants", "inference",
-                 "--build-dir", str(tmp_path / "build")]  # fmt: skip
+    arguments = [
+        "run",
+        "--cores",
+        "cortex-m0plus",
+        "--formats",
+        "q16.16",
+        "--variants",
+        "inference",
+        "--build-dir",
+        str(tmp_path / "build"),
+    ]
     assert qbench_main([*arguments, "--out", str(tmp_path / "cold")]) == 0
     assert "from the cache" not in capsys.readouterr().out
     assert qbench_main([*arguments, "--out", str(tmp_path / "warm")]) == 0
@@ -215,13 +252,25 @@ def test_the_parts_file_is_not_in_the_checkout_fingerprint(tmp_path):
 
 def test_explore_takes_an_imported_model_and_labels_its_points(tmp_path, capsys):
     split = read_description(SUITE / "workloads" / "iris" / "workload.toml").split()
-    network = train(NetworkShape(4, 1, 5, 3), split.train_inputs, one_hot(split.train_labels, 3),
-                    Recipe(epochs=200, seed=9))  # fmt: skip
+    network = train(
+        NetworkShape(4, 1, 5, 3), split.train_inputs, one_hot(split.train_labels, 3), Recipe(epochs=200, seed=9)
+    )
     model = tmp_path / "network.json"
     model.write_text(json.dumps(network_document(network)))
     out = tmp_path / "out"
-    arguments = ["explore", "--workload", "iris", "--part", "STM32L011K4", "--model", str(model), "--formats",
-                 "q16.16,q8.8", "--build-dir", str(tmp_path / "build")]  # fmt: skip
+    arguments = [
+        "explore",
+        "--workload",
+        "iris",
+        "--part",
+        "STM32L011K4",
+        "--model",
+        str(model),
+        "--formats",
+        "q16.16,q8.8",
+        "--build-dir",
+        str(tmp_path / "build"),
+    ]
     status = qbench_main([*arguments, "--out", str(out)])
     assert status == 0
     rows = read_results(out).rows
@@ -233,7 +282,20 @@ def test_explore_takes_an_imported_model_and_labels_its_points(tmp_path, capsys)
 
     assert point_labels(rows.assign(library="qnn")) == [f"4-5-3 tanh/sigmoid {fmt}" for fmt in rows["qformat"]]
     with pytest.raises(SystemExit) as stopped:  # the model brings its own network: no sizes to sweep
-        qbench_main(["explore", "--workload", "iris", "--part", "STM32L011K4", "--model", str(model),
-                     "--hidden-layers", "2", "--out", str(tmp_path / "refused")])  # fmt: skip
+        qbench_main(
+            [
+                "explore",
+                "--workload",
+                "iris",
+                "--part",
+                "STM32L011K4",
+                "--model",
+                str(model),
+                "--hidden-layers",
+                "2",
+                "--out",
+                str(tmp_path / "refused"),
+            ]
+        )
     assert stopped.value.code == 2
     assert "--model brings its own network" in capsys.readouterr().err

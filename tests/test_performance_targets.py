@@ -47,8 +47,12 @@ def test_baseline_meets_the_target(baseline, target):
 
 
 def test_q8_8_learns_xor_on_both_cores(baseline):
-    rows = baseline[(baseline["workload"] == "xor") & (baseline["qformat"] == "q8.8")
-                    & (baseline["variant"] == "trainable") & baseline["core"].isin(["cortex-m0plus", "cortex-m4"])]
+    rows = baseline[
+        (baseline["workload"] == "xor")
+        & (baseline["qformat"] == "q8.8")
+        & (baseline["variant"] == "trainable")
+        & baseline["core"].isin(["cortex-m0plus", "cortex-m4"])
+    ]
     assert len(rows) == 2 and rows["learned"].astype(bool).all()
     assert (rows["iterations"] <= Q8_8_ITERATIONS).all()
 
@@ -57,15 +61,38 @@ def test_q8_8_learns_xor_on_both_cores(baseline):
 
 
 def _row(**columns) -> dict:
-    return {"workload": "digits", "core": "cortex-m4", "qformat": "q8.8w3.5", "variant": "inference",
-            "library": "qnn", "opt": "Os", "network": "64-32-10 tanh/sigmoid", "status": "ok", "message": "",
-            "lib_flash": 5000, "test_data_bytes": 1700, "instr_forward": 4000.5, "accuracy_device": 0.975,
-            "accuracy_float_host": 0.978, **columns}  # fmt: skip
+    return {
+        "workload": "digits",
+        "core": "cortex-m4",
+        "qformat": "q8.8w3.5",
+        "variant": "inference",
+        "library": "qnn",
+        "opt": "Os",
+        "network": "64-32-10 tanh/sigmoid",
+        "status": "ok",
+        "message": "",
+        "lib_flash": 5000,
+        "test_data_bytes": 1700,
+        "instr_forward": 4000.5,
+        "accuracy_device": 0.975,
+        "accuracy_float_host": 0.978,
+        **columns,
+    }
 
 
 def _target(**fields) -> PerformanceTarget:
-    return PerformanceTarget(**{"issue": 16, "workload": "digits", "core": "cortex-m4", "qformat": "q8.8w3.5",
-                                "variant": "inference", "metric": "deployed_flash", "max": 4400, **fields})  # fmt: skip
+    return PerformanceTarget(
+        **{
+            "issue": 16,
+            "workload": "digits",
+            "core": "cortex-m4",
+            "qformat": "q8.8w3.5",
+            "variant": "inference",
+            "metric": "deployed_flash",
+            "max": 4400,
+            **fields,
+        }
+    )
 
 
 def test_deployed_flash_is_library_flash_without_the_test_split():
@@ -112,8 +139,10 @@ def test_a_missing_or_failed_row_misses_the_target():
 
 def test_a_bad_targets_file_is_one_message_naming_the_target(tmp_path):
     path = tmp_path / "targets.toml"
-    path.write_text('[[target]]\nissue = 16\nworkload = "digits"\ncore = "cortex-m4"\nqformat = "q8.8"\n'
-                    'variant = "inference"\nmetric = "accuracy_device"\nmax = 1\n')  # fmt: skip
+    path.write_text(
+        '[[target]]\nissue = 16\nworkload = "digits"\ncore = "cortex-m4"\nqformat = "q8.8"\n'
+        'variant = "inference"\nmetric = "accuracy_device"\nmax = 1\n'
+    )
     expected = r"targets.toml: 'target\[0\].metric' is 'accuracy_device'; allowed: 'lib_code'"
     with pytest.raises(PerformanceTargetError, match=expected):
         read_targets(path)
@@ -121,8 +150,10 @@ def test_a_bad_targets_file_is_one_message_naming_the_target(tmp_path):
 
 def test_check_targets_exits_1_on_a_missed_target(tmp_path, capsys):
     path = tmp_path / "targets.toml"
-    path.write_text('[[target]]\nissue = 8\nworkload = "xor"\ncore = "cortex-m4"\nqformat = "q16.16"\n'
-                    'variant = "inference"\nmetric = "instr_forward"\nmax = 1\n')  # fmt: skip
+    path.write_text(
+        '[[target]]\nissue = 8\nworkload = "xor"\ncore = "cortex-m4"\nqformat = "q16.16"\n'
+        'variant = "inference"\nmetric = "instr_forward"\nmax = 1\n'
+    )
     assert qbench_main(["check-targets", str(BASELINE), "--file", str(path)]) == 1
     assert "**1 of 1 targets missed.**" in capsys.readouterr().out
     assert qbench_main(["check-targets", str(BASELINE)]) == 0

@@ -42,8 +42,18 @@ from qbench.reporting.plots import (
 )
 
 XOR = "2-4-1 tanh/sigmoid"
-ENVIRONMENT = {"qbench": "0", "git_sha": "f" * 40, "git_dirty": False, "date": "2026-01-01T00:00:00Z", "python": "3",
-               "host": "Linux", "pyelftools": "0", "toolchains": {}, "problems": [], "interrupted": False}  # fmt: skip
+ENVIRONMENT = {
+    "qbench": "0",
+    "git_sha": "f" * 40,
+    "git_dirty": False,
+    "date": "2026-01-01T00:00:00Z",
+    "python": "3",
+    "host": "Linux",
+    "pyelftools": "0",
+    "toolchains": {},
+    "problems": [],
+    "interrupted": False,
+}
 SWEEP = {"4-4-3 tanh/sigmoid": 35, "4-8-3 tanh/sigmoid": 67, "4-16-3 tanh/sigmoid": 131}
 
 
@@ -53,13 +63,30 @@ def close_figures():
     plt.close("all")
 
 
-def result(core: str = "cortex-m0plus", qformat: str = "q16.16", variant: str = "inference", workload: str = "xor",
-           network: str = XOR, library: str = "qnn", **columns) -> ResultRow:  # fmt: skip
+def result(
+    core: str = "cortex-m0plus",
+    qformat: str = "q16.16",
+    variant: str = "inference",
+    workload: str = "xor",
+    network: str = XOR,
+    library: str = "qnn",
+    **columns,
+) -> ResultRow:
     """An ok row; a Cortex-M row ran (its RAM has a stack peak), the host's did not."""
     ran = core.startswith("cortex-m")
     sizes = {"lib_flash": 1000, "lib_ram_static": 100, "lib_ram_total": 300 if ran else None}
-    return ResultRow(core=core, board=core if ran else "host", qformat=qformat, variant=variant, opt="Os",
-                     workload=workload, status="ok", library=library, network=network, **(sizes | columns))  # fmt: skip
+    return ResultRow(
+        core=core,
+        board=core if ran else "host",
+        qformat=qformat,
+        variant=variant,
+        opt="Os",
+        workload=workload,
+        status="ok",
+        library=library,
+        network=network,
+        **(sizes | columns),
+    )
 
 
 def results(rows: list[ResultRow], training: dict[str, pd.DataFrame] | None = None) -> SavedResults:
@@ -121,8 +148,11 @@ def footprint_matrix() -> list[ResultRow]:
 def test_footprint_one_figure_per_format_with_the_host_apart():
     figures = report_figures(results(footprint_matrix()))
     drawn = by_name(figures, "footprint")
-    assert list(drawn) == ["footprint_xor_cortex-m_q16.16_Os.png", "footprint_xor_cortex-m_q8.8_Os.png",
-                           "footprint_xor_host_Os.png"]  # fmt: skip
+    assert list(drawn) == [
+        "footprint_xor_cortex-m_q16.16_Os.png",
+        "footprint_xor_cortex-m_q8.8_Os.png",
+        "footprint_xor_host_Os.png",
+    ]
     q8 = drawn["footprint_xor_cortex-m_q8.8_Os.png"]
     flash, ram = q8.axes
     assert [axes.get_title() for axes in q8.axes] == ["Library flash", "Library RAM (static + stack peak)"]
@@ -144,11 +174,14 @@ def test_footprint_one_figure_per_format_with_the_host_apart():
 
 
 def test_deployed_flash_leaves_the_test_set_out():
-    rows = [result(core, qformat, workload="iris", network="4-8-3 tanh/sigmoid", lib_flash=flash,
-                   test_data_bytes=test_data)  # fmt: skip
-            for core, qformat, flash, test_data in (("cortex-m0plus", "q16.16", 1900, 720),
-                                                    ("cortex-m4", "q16.16", 1800, 720),
-                                                    ("cortex-m0plus", "float32", 6900, 720))]  # fmt: skip
+    rows = [
+        result(core, qformat, workload="iris", network="4-8-3 tanh/sigmoid", lib_flash=flash, test_data_bytes=test_data)
+        for core, qformat, flash, test_data in (
+            ("cortex-m0plus", "q16.16", 1900, 720),
+            ("cortex-m4", "q16.16", 1800, 720),
+            ("cortex-m0plus", "float32", 6900, 720),
+        )
+    ]
     drawn = by_name(report_figures(results(rows)), "footprint")
     flash = drawn["footprint_iris_cortex-m_q16.16_Os.png"].axes[0]
     assert flash.get_title() == "Deployed flash (test set excluded)"
@@ -163,7 +196,7 @@ def test_instructions_use_a_log_scale_when_they_span_a_decade(float_instructions
         for core in ("cortex-m0", "cortex-m4")
         for qformat, instructions in (("q16.16", 620.0), ("q8.8", 650.0), ("float32", float_instructions))
     ]
-    caption, figure, name = only(report_figures(results(rows)), "instructions")  # fmt: skip
+    caption, figure, name = only(report_figures(results(rows)), "instructions")
     assert name == "instructions_xor_cortex-m_Os.png" and "per inference" in caption
     (axes,) = figure.axes
     assert axes.get_yscale() == scale and axes.get_ylabel() == "instructions (QEMU trace)"
@@ -194,7 +227,7 @@ def test_every_series_names_its_library_when_there_are_several():
         for qformat in ("q16.16", "q8.8")
         for variant in ("trainable", "inference")
     ]
-    figures = report_figures(results(rows))  # fmt: skip
+    figures = report_figures(results(rows))
     footprint = by_name(figures, "footprint")["footprint_xor_cortex-m_q8.8_Os.png"]
     assert legend_labels(footprint) == ["qnn trainable", "qnn inference", "other trainable", "other inference"]
     assert len({bar_look(footprint.axes[0], label) for label in legend_labels(footprint)}) == 4
@@ -204,10 +237,21 @@ def test_every_series_names_its_library_when_there_are_several():
 
 def sweep_rows() -> list[ResultRow]:
     """A --hidden-neurons 4,8,16 sweep: costs exactly linear in the connections."""
-    return [result(core, "q16.16", workload="iris", network=network, connections=connections,
-                   lib_flash=500 + 5 * connections + 720, test_data_bytes=720, lib_ram_total=20 + connections,
-                   instr_forward=100.0 + (30 if core == "cortex-m0plus" else 10) * connections)
-            for core in ("cortex-m0plus", "cortex-m4") for network, connections in SWEEP.items()]  # fmt: skip
+    return [
+        result(
+            core,
+            "q16.16",
+            workload="iris",
+            network=network,
+            connections=connections,
+            lib_flash=500 + 5 * connections + 720,
+            test_data_bytes=720,
+            lib_ram_total=20 + connections,
+            instr_forward=100.0 + (30 if core == "cortex-m0plus" else 10) * connections,
+        )
+        for core in ("cortex-m0plus", "cortex-m4")
+        for network, connections in SWEEP.items()
+    ]
 
 
 def test_a_sweep_draws_every_network():
@@ -244,16 +288,23 @@ def test_a_single_network_has_no_scaling_figure():
 
 
 def log(errors: list[float], weights: int = 17, fractional_bits: int = 16) -> pd.DataFrame:
-    frame = pd.DataFrame({"iteration": [10 * i for i in range(len(errors))], "error": errors,
-                          "error_raw": [round(error * (1 << fractional_bits)) for error in errors]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "iteration": [10 * i for i in range(len(errors))],
+            "error": errors,
+            "error_raw": [round(error * (1 << fractional_bits)) for error in errors],
+        }
+    )
     return frame.assign(**{f"w{i}": [0.1 * i + 0.01 * step for step in range(len(errors))] for i in range(weights)})
 
 
 def trainable_runs(logs: dict[tuple[str, str, str], pd.DataFrame]) -> SavedResults:
     """(library, core, format) -> its training log, and a trainable row for each."""
     rows = [result(core, qformat, "trainable", library=library) for library, core, qformat in logs]
-    training = {training_log_name("xor", library, XOR, core, qformat, "trainable", "Os"): frame
-                for (library, core, qformat), frame in logs.items()}  # fmt: skip
+    training = {
+        training_log_name("xor", library, XOR, core, qformat, "trainable", "Os"): frame
+        for (library, core, qformat), frame in logs.items()
+    }
     return results(rows, training)
 
 
@@ -267,12 +318,16 @@ def test_training_curves_per_format_share_identical_runs_across_cores():
             ("qnn", "cortex-m4", "q8.8"): log([0.5, 0.05]),
         }
     )
-    caption, figure, name = only(report_figures(saved), "training")  # fmt: skip
+    caption, figure, name = only(report_figures(saved), "training")
     assert name == "training_xor_2-4-1-tanh-sigmoid_Os.png" and "per format and library" in caption
     (axes,) = figure.axes
     assert axes.get_xlabel() == "training iteration" and "largest |output - target|" in axes.get_ylabel()
-    assert legend_labels(figure) == ["Q16.16 (cortex-m0plus, cortex-m4)", "Q8.8 (cortex-m0plus)", "Q8.8 (cortex-m4)",
-                                     f"learned (every output within {LEARNED_ERROR})"]  # fmt: skip
+    assert legend_labels(figure) == [
+        "Q16.16 (cortex-m0plus, cortex-m4)",
+        "Q8.8 (cortex-m0plus)",
+        "Q8.8 (cortex-m4)",
+        f"learned (every output within {LEARNED_ERROR})",
+    ]
     curves = [line for line in axes.lines if line.get_label().startswith("Q")]
     assert len({(line.get_color(), line.get_linestyle()) for line in curves}) == 3
     assert axes.get_yscale() == "log"  # 0.05 to 0.7
@@ -280,16 +335,18 @@ def test_training_curves_per_format_share_identical_runs_across_cores():
 
 
 def test_training_curves_name_their_library_when_there_are_several():
-    saved = trainable_runs({("qnn", "cortex-m0plus", "q16.16"): log([0.6, 0.5]),
-                            ("other", "cortex-m0plus", "q16.16"): log([0.6, 0.4])})  # fmt: skip
+    saved = trainable_runs(
+        {("qnn", "cortex-m0plus", "q16.16"): log([0.6, 0.5]), ("other", "cortex-m0plus", "q16.16"): log([0.6, 0.4])}
+    )
     _, figure, _ = only(report_figures(saved), "training")
     assert legend_labels(figure)[:2] == ["Q16.16 qnn (cortex-m0plus)", "Q16.16 other (cortex-m0plus)"]
     assert figure.axes[0].get_yscale() == "linear"
 
 
 def test_seventeen_weights_look_distinct_and_the_legend_stays_outside():
-    saved = trainable_runs({("qnn", "cortex-m4", "q8.8"): log([0.6, 0.5]),
-                            ("qnn", "cortex-m0plus", "q8.8"): log([0.6, 0.4])})  # fmt: skip
+    saved = trainable_runs(
+        {("qnn", "cortex-m4", "q8.8"): log([0.6, 0.5]), ("qnn", "cortex-m0plus", "q8.8"): log([0.6, 0.4])}
+    )
     caption, figure, name = only(report_figures(saved), "weights")
     assert name == "weights_xor_2-4-1-tanh-sigmoid_cortex-m0plus_q8.8_trainable_Os.png"  # the article's core
     (axes,) = figure.axes
@@ -320,8 +377,18 @@ def test_a_decade_is_ten_times_among_positive_values():
 
 
 def test_results_with_nothing_to_draw_give_empty_sections():
-    failed = [ResultRow(core="cortex-m0plus", board="b", qformat="q16.16", variant="trainable", opt="Os",
-                        workload="xor", status="build-failed", network=XOR)]  # fmt: skip
+    failed = [
+        ResultRow(
+            core="cortex-m0plus",
+            board="b",
+            qformat="q16.16",
+            variant="trainable",
+            opt="Os",
+            workload="xor",
+            status="build-failed",
+            network=XOR,
+        )
+    ]
     assert report_figures(results(failed)) == {
         "footprint": [],
         "instructions": [],
@@ -351,13 +418,27 @@ def test_file_names_are_unique_and_the_same_results_give_the_same_files(tmp_path
 def stored_run(trainable: bool = True) -> SavedResults:
     """Figures of every kind but scaling: footprint per format, instructions and (trainable) training and weights."""
     variants = ("trainable", "inference") if trainable else ("inference",)
-    rows = [result(core, qformat, variant, lib_flash=1000 + 10 * index, instr_forward=600.0 + index,
-                   **({"instr_train_step": 2400.0 + index} if variant == "trainable" else {}))
-            for index, (core, qformat, variant) in enumerate(
-                (core, qformat, variant) for core in ("cortex-m0plus", "cortex-m4") for qformat in ("q16.16", "q8.8")
-                for variant in variants)]  # fmt: skip
-    training = {training_log_name("xor", "qnn", XOR, core, qformat, "trainable", "Os"): log([0.6, 0.3, 0.09])
-                for core in ("cortex-m0plus", "cortex-m4") for qformat in ("q16.16", "q8.8")}  # fmt: skip
+    rows = [
+        result(
+            core,
+            qformat,
+            variant,
+            lib_flash=1000 + 10 * index,
+            instr_forward=600.0 + index,
+            **({"instr_train_step": 2400.0 + index} if variant == "trainable" else {}),
+        )
+        for index, (core, qformat, variant) in enumerate(
+            (core, qformat, variant)
+            for core in ("cortex-m0plus", "cortex-m4")
+            for qformat in ("q16.16", "q8.8")
+            for variant in variants
+        )
+    ]
+    training = {
+        training_log_name("xor", "qnn", XOR, core, qformat, "trainable", "Os"): log([0.6, 0.3, 0.09])
+        for core in ("cortex-m0plus", "cortex-m4")
+        for qformat in ("q16.16", "q8.8")
+    }
     return results(rows, training if trainable else {})
 
 
@@ -437,10 +518,14 @@ def test_no_worker_is_started_when_nothing_or_one_figure_must_be_drawn(tmp_path,
 def test_a_chart_holds_plain_values_so_results_read_back_give_the_same_keys(tmp_path):
     saved = stored_run()
     write_results(tmp_path, replace(saved, environment=ENVIRONMENT))
-    keys = {figure.file_name: chart_key(figure.chart) for figures in planned_figures(saved).values()
-            for figure in figures}  # fmt: skip
-    again = {figure.file_name: chart_key(figure.chart) for figures in planned_figures(read_results(tmp_path)).values()
-             for figure in figures}  # fmt: skip
+    keys = {
+        figure.file_name: chart_key(figure.chart) for figures in planned_figures(saved).values() for figure in figures
+    }
+    again = {
+        figure.file_name: chart_key(figure.chart)
+        for figures in planned_figures(read_results(tmp_path)).values()
+        for figure in figures
+    }
     assert again == keys
     text = repr([figure.chart for figures in planned_figures(saved).values() for figure in figures])
     assert "np." not in text and "numpy" not in text and "Series" not in text

@@ -31,8 +31,10 @@ def test_values_and_weights_are_read_apart():
     assert (Q2_6.min_raw, Q2_6.max_raw, Q2_6.resolution) == (-128, 127, 2**-6)
 
 
-@pytest.mark.parametrize(("text", "name"), [("Q8.8W2.6", "q8.8w2.6"), (" q8.8W3.5 ", "q8.8w3.5"),
-                                            ("q16.16w2.14", "q16.16w2.14"), ("q4.4w6.2", "q4.4w6.2")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Q8.8W2.6", "q8.8w2.6"), (" q8.8W3.5 ", "q8.8w3.5"), ("q16.16w2.14", "q16.16w2.14"), ("q4.4w6.2", "q4.4w6.2")],
+)
 def test_the_notation_is_case_blind_and_named_canonically(text, name):
     assert parse_format(text).name == name
     assert parse_qformat(name) == parse_format(text)
@@ -90,8 +92,11 @@ def test_weights_the_values_cannot_carry_are_refused_naming_why(text, message):
 
 @pytest.mark.parametrize("text", ["float32w2.6", "FLOAT32W8.8", " float32w2.6 "])
 def test_float32_takes_no_weight_format(text):
-    with pytest.raises(QFormatError, match=r"^'float32w\d\.\d': float32 takes no weight format; its weights are "
-                                           r"float32 too$"):  # fmt: skip
+    with pytest.raises(
+        QFormatError,
+        match=r"^'float32w\d\.\d': float32 takes no weight format; its weights are "
+        r"float32 too$",
+    ):
         parse_format(text.lower())
 
 
@@ -112,8 +117,12 @@ def test_weights_built_in_code_are_checked_too(weights, message):
 def test_float_weights_quantize_into_the_weight_format_like_from_double():
     # x 64, + 1/2, floor, clamped to [-128, 127].
     assert [from_float(Q2_6, value) for value in (0.5, -1.265625, 1.984375, 0.9921875, -0.9921875)] == [
-        32, -81, 127, 64, -63,
-    ]  # fmt: skip
+        32,
+        -81,
+        127,
+        64,
+        -63,
+    ]
     assert [from_float(Q2_6, value) for value in (2.0, 5.0, -2.0, -2.1)] == [127, 127, -128, -128]
 
 

@@ -32,8 +32,16 @@ from qbench.models.qformat import Overflow, QFormat, Rounding
 from qbench.models.reference import ReferencePerceptron, weight_count
 from qbench.records.results import read_results
 
-KINDS = {0: "portable", 1: "muls", 2: "partialProducts", 3: "smlad", 4: "smlal", 5: "smladBytes", 6: "mve",
-         7: "mveBytes"}
+KINDS = {
+    0: "portable",
+    1: "muls",
+    2: "partialProducts",
+    3: "smlad",
+    4: "smlal",
+    5: "smladBytes",
+    6: "mve",
+    7: "mveBytes",
+}
 
 # ---- the activation from the sum -------------------------------------------------------------------------
 
@@ -142,14 +150,22 @@ NETWORKS = {
     "q8_8w2_6": (QFormat(8, 8, weights=QFormat(2, 6)), (7, 9, 5), "tanh", "sigmoid"),
     "q8_8w1_7_deep": (QFormat(8, 8, weights=QFormat(1, 7)), (8, 13, 13, 3), "tanh", "sigmoid"),
     "q8_8w4_4_relu": (QFormat(8, 8, weights=QFormat(4, 4)), (3, 6, 2), "relu", "linear"),
-    "q8_8w3_5_truncate_wrap": (QFormat(8, 8, rounding=T, overflow=W, weights=QFormat(3, 5, rounding=T, overflow=W)),
-                               (5, 7, 2), "tanh", "linear"),  # fmt: skip
+    "q8_8w3_5_truncate_wrap": (
+        QFormat(8, 8, rounding=T, overflow=W, weights=QFormat(3, 5, rounding=T, overflow=W)),
+        (5, 7, 2),
+        "tanh",
+        "linear",
+    ),
     "q16_16w2_6": (QFormat(16, 16, weights=QFormat(2, 6)), (5, 6, 3), "tanh", "sigmoid"),
     "q16_16w4_12": (QFormat(16, 16, weights=QFormat(4, 12)), (6, 5, 2), "tanh", "sigmoid"),
 }
 
-ACTIVATION_TYPES = {"tanh": "qnn::TanhActivationPolicy", "sigmoid": "qnn::SigmoidActivationPolicy",
-                    "relu": "qnn::ReluActivationPolicy", "linear": "qnn::LinearActivationPolicy"}  # fmt: skip
+ACTIVATION_TYPES = {
+    "tanh": "qnn::TanhActivationPolicy",
+    "sigmoid": "qnn::SigmoidActivationPolicy",
+    "relu": "qnn::ReluActivationPolicy",
+    "linear": "qnn::LinearActivationPolicy",
+}
 
 
 def _value_type(fmt: QFormat) -> str:
@@ -163,10 +179,12 @@ def kernels_program() -> str:
     entries = []
     for name, (fmt, sizes, hidden, output) in NETWORKS.items():
         value, weight = _value_type(fmt), _value_type(fmt.weight_format)
-        network = (f"qnn::MultilayerPerceptron<{value}, {sizes[0]}, {len(sizes) - 2}, {sizes[1]}, {sizes[-1]}, "
-                   f"qnn::FixedPointTransferFunctions<{value}, qnn::XorshiftRandomNumberPolicy<{value}>, "
-                   f"{ACTIVATION_TYPES[hidden]}<{value}>, {ACTIVATION_TYPES[output]}<{value}>>, false, "
-                   f"{weight}>")  # fmt: skip
+        network = (
+            f"qnn::MultilayerPerceptron<{value}, {sizes[0]}, {len(sizes) - 2}, {sizes[1]}, {sizes[-1]}, "
+            f"qnn::FixedPointTransferFunctions<{value}, qnn::XorshiftRandomNumberPolicy<{value}>, "
+            f"{ACTIVATION_TYPES[hidden]}<{value}>, {ACTIVATION_TYPES[output]}<{value}>>, false, "
+            f"{weight}>"
+        )
         entries.append(f'    {{"{name}", &run<{network}>, &kernels<{network}, {len(sizes) - 1}>}},')
     return (
         r"""
@@ -287,8 +305,9 @@ def kernel_builds(tmp_path_factory) -> dict[str, Path]:
 
 
 def _answers(executable: Path, requests: list[str]) -> list[str]:
-    result = subprocess.run([str(executable)], input="\n".join(requests) + "\n", capture_output=True, text=True,
-                            check=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [str(executable)], input="\n".join(requests) + "\n", capture_output=True, text=True, check=True, timeout=60
+    )
     return result.stdout.splitlines()
 
 
@@ -304,8 +323,9 @@ def _kernels(executable: Path) -> dict[str, list[tuple[str, int, int, bool]]]:
 @pytest.mark.parametrize("build", sorted(BUILDS))
 def test_every_kernel_gives_the_reference_models_outputs(kernel_builds, build):
     drawn = list(cases(seed=16))
-    requests = [f"run {name} {' '.join(map(str, weights))} {' '.join(map(str, inputs))}"
-                for name, weights, inputs in drawn]  # fmt: skip
+    requests = [
+        f"run {name} {' '.join(map(str, weights))} {' '.join(map(str, inputs))}" for name, weights, inputs in drawn
+    ]
     answers = _answers(kernel_builds[build], requests)
     assert len(answers) == len(drawn)
     for (name, weights, inputs), answer in zip(drawn, answers, strict=True):
@@ -375,8 +395,18 @@ void use8(Digits8& digits, const Q8* inputs) { digits.feedForward(inputs); }
 void use16(Digits16& digits, const Q16* inputs) { digits.feedForward(inputs); }
 void useBytes(Digits8Bytes& digits, const Q8* inputs) { digits.feedForward(inputs); }
 """
-CHOICE_NETWORKS = ("digits-q8.8", "digits-q16.16", "iris-q8.8", "iris-q16.16", "xor-q8.8", "xor-q16.16", "iris-q20.4",
-                   "digits7-q8.8", "digits-q8.8w2.6", "iris-q8.8w2.6")  # fmt: skip
+CHOICE_NETWORKS = (
+    "digits-q8.8",
+    "digits-q16.16",
+    "iris-q8.8",
+    "iris-q16.16",
+    "xor-q8.8",
+    "xor-q16.16",
+    "iris-q20.4",
+    "digits7-q8.8",
+    "digits-q8.8w2.6",
+    "iris-q8.8w2.6",
+)
 CROSS = "arm-none-eabi-g++"
 CORES = Path(__file__).resolve().parents[1] / "targets" / "cores"
 
@@ -386,20 +416,44 @@ def _choices(folder: Path, core: str, defines: tuple[str, ...] = ()) -> tuple[di
     source, obj = folder / "choices.cpp", folder / f"{name}.o"
     # The core's own flags (cortex-m55's -mfloat-abi=hard: GCC offers Helium only with the FP registers).
     flags = tomllib.loads((CORES / f"{core}.toml").read_text())["cflags"]
-    command = [CROSS, "-mthumb", *flags, "-std=c++17", "-Os", "-Wall", "-Wextra", "-Werror",
-               "-fdata-sections", f"-I{QNN_INCLUDE}", *defines, "-c", str(source), "-o", str(obj)]  # fmt: skip
+    command = [
+        CROSS,
+        "-mthumb",
+        *flags,
+        "-std=c++17",
+        "-Os",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fdata-sections",
+        f"-I{QNN_INCLUDE}",
+        *defines,
+        "-c",
+        str(source),
+        "-o",
+        str(obj),
+    ]
     compiled = subprocess.run(command, capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr
     table = obj.with_suffix(".bin")
-    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".rodata.choices", str(obj), str(table)],
-                   capture_output=True, check=True)  # fmt: skip
+    subprocess.run(
+        ["arm-none-eabi-objcopy", "-O", "binary", "-j", ".rodata.choices", str(obj), str(table)],
+        capture_output=True,
+        check=True,
+    )
     raw = table.read_bytes()
     numbers = [int.from_bytes(raw[i : i + 4], "little", signed=True) for i in range(0, len(raw), 4)]
     assert len(numbers) >= 6 * len(CHOICE_NETWORKS)
-    layers = {net: [(KINDS[numbers[6 * n + 3 * layer]], numbers[6 * n + 3 * layer + 1], numbers[6 * n + 3 * layer + 2])
-                    for layer in range(2)] for n, net in enumerate(CHOICE_NETWORKS)}  # fmt: skip
-    disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True, text=True,
-                                 check=True).stdout  # fmt: skip
+    layers = {
+        net: [
+            (KINDS[numbers[6 * n + 3 * layer]], numbers[6 * n + 3 * layer + 1], numbers[6 * n + 3 * layer + 2])
+            for layer in range(2)
+        ]
+        for n, net in enumerate(CHOICE_NETWORKS)
+    }
+    disassembly = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
     return layers, disassembly
 
 
@@ -409,8 +463,10 @@ def cross_choices(tmp_path_factory):
         pytest.skip("the Arm cross compiler is not installed (scripts/setup installs it)")
     folder = tmp_path_factory.mktemp("choices")
     (folder / "choices.cpp").write_text(CHOICES_PROGRAM)
-    builds = {core: (core, ()) for core in ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33",
-                                            "cortex-m55")}  # fmt: skip
+    builds = {
+        core: (core, ())
+        for core in ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
+    }
     builds["cortex-m4 portable"] = ("cortex-m4", ("-DQNN_PORTABLE=1",))
     builds["cortex-m0plus portable"] = ("cortex-m0plus", ("-DQNN_PORTABLE=1",))
     with ThreadPoolExecutor(4) as pool:
@@ -485,8 +541,9 @@ def test_qnn_portable_turns_every_fast_path_off(cross_choices, core):
 def test_narrow_sums_only_where_the_bound_proves_them(cross_choices):
     for core, (layers, _) in cross_choices.items():
         assert [bits for _, _, bits in layers["iris-q20.4"]] == [64, 32], core  # tanh-fed, fan-in 8
-        assert all(bits == 64 for net in ("digits-q16.16", "iris-q16.16", "xor-q16.16")
-                   for _, _, bits in layers[net]), core  # fmt: skip
+        assert all(
+            bits == 64 for net in ("digits-q16.16", "iris-q16.16", "xor-q16.16") for _, _, bits in layers[net]
+        ), core
 
 
 # ---- on the device: the fast paths against the model and against QNN_PORTABLE ----------------------------
@@ -508,15 +565,34 @@ DEVICE_RUNS = {
 @pytest.fixture(scope="module")
 def device_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("speed-device")
-    portable = qnn_copy(root / "portable", "portablenn",
-                        '[supports]\nnarrow_weights = true\n\n[defines]\n"QNN_PORTABLE" = "1"\n')  # fmt: skip
+    portable = qnn_copy(
+        root / "portable", "portablenn", '[supports]\nnarrow_weights = true\n\n[defines]\n"QNN_PORTABLE" = "1"\n'
+    )
     statuses, frames = [], []
     for workload, arguments in DEVICE_RUNS.items():
         out = root / workload
-        statuses.append(qbench_main(["run", "--workload", workload, "--variants", "inference", "--cores",
-                                     "cortex-m0plus,cortex-m4,cortex-m55",
-                                     *arguments, "--library", f"portable={portable}",
-                                     "--out", str(out), "--build-dir", str(root / "build"), "-j", "2"]))  # fmt: skip
+        statuses.append(
+            qbench_main(
+                [
+                    "run",
+                    "--workload",
+                    workload,
+                    "--variants",
+                    "inference",
+                    "--cores",
+                    "cortex-m0plus,cortex-m4,cortex-m55",
+                    *arguments,
+                    "--library",
+                    f"portable={portable}",
+                    "--out",
+                    str(out),
+                    "--build-dir",
+                    str(root / "build"),
+                    "-j",
+                    "2",
+                ]
+            )
+        )
         frames.append(read_results(out).rows)
     return statuses, pd.concat(frames, ignore_index=True)
 

@@ -29,8 +29,9 @@ NARROW = parse_qformat("q8.8w2.6")  # Fv = 8, Fw = 6
 
 def one_neuron(fmt: QFormat, bias: int, weight: int, x: int, activation: str = "linear") -> int:
     """The output of a 1-1 network (one input, one linear output neuron), by the model and by the batch model."""
-    single = ReferencePerceptron(fmt, (1, 1, 1), "linear", activation, [0, 1 << fmt.weight_format.fractional_bits,
-                                                                         bias, weight])  # fmt: skip
+    single = ReferencePerceptron(
+        fmt, (1, 1, 1), "linear", activation, [0, 1 << fmt.weight_format.fractional_bits, bias, weight]
+    )
     # The hidden neuron passes x through: 0 + 1.0 * x.
     (output,) = single.feed_forward([x])
     (batch,) = forward_batch(fmt, (1, 1, 1), "linear", activation, single.weights, np.array([[x]], dtype=object))
@@ -122,13 +123,18 @@ def model_before(fmt: QFormat, sizes, hidden: str, output: str, weights, inputs)
 def test_with_weights_stored_as_values_every_result_is_as_before(fmt_name):
     fmt = parse_qformat(fmt_name)
     generator = random.Random(fmt_name)
-    for sizes, hidden, output in (((4, 8, 3), "tanh", "sigmoid"), ((3, 5, 5, 2), "relu", "linear"),
-                                  ((2, 4, 1), "sigmoid", "sigmoid")):  # fmt: skip
+    for sizes, hidden, output in (
+        ((4, 8, 3), "tanh", "sigmoid"),
+        ((3, 5, 5, 2), "relu", "linear"),
+        ((2, 4, 1), "sigmoid", "sigmoid"),
+    ):
         if not fmt.signed and hidden == "tanh":
             continue
         for _ in range(4):
-            weights = [generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 4, 64])
-                       for _ in range(weight_count(sizes))]  # fmt: skip
+            weights = [
+                generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 4, 64])
+                for _ in range(weight_count(sizes))
+            ]
             inputs = [generator.randint(fmt.min_raw, fmt.max_raw) // generator.choice([1, 16]) for _ in range(sizes[0])]
             expected = model_before(fmt, sizes, hidden, output, weights, inputs)
             assert ReferencePerceptron(fmt, sizes, hidden, output, list(weights)).feed_forward(inputs) == expected

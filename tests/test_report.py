@@ -24,7 +24,14 @@ from qbench.reporting.claims import (
     roughness,
     training_finding,
 )
-from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, claims_for_report, markdown, table
+from qbench.reporting.report import (
+    FIRST_SCREEN_END,
+    FIRST_SCREEN_LINES,
+    Counts,
+    claims_for_report,
+    markdown,
+    table,
+)
 
 
 def test_roughness_and_rises_by_hand():
@@ -128,9 +135,23 @@ def test_a_warm_run_takes_every_plot_from_the_cache_byte_for_byte(emulated_run, 
 
 def test_robot_suite_parses():
     completed = subprocess.run(
-        [sys.executable, "-m", "robot", "--dryrun", "--output", "NONE", "--report", "NONE", "--log", "NONE",
-         str(REPO / "tests" / "robot")], capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--dryrun",
+            "--output",
+            "NONE",
+            "--report",
+            "NONE",
+            "--log",
+            "NONE",
+            str(REPO / "tests" / "robot"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert re.search(r"(\d+) tests?, \1 passed, 0 failed", completed.stdout), completed.stdout
 
@@ -141,8 +162,14 @@ def test_report_tables_show_missing_values_as_dashes():
 
 
 def test_figures_have_separated_thousands_and_whole_numbers_bare():
-    frame = pd.DataFrame({"flash": pd.array([1768, 20000], dtype="Int64"), "instr": [631.0, 350.75],
-                          "ratio": [0.4231, 1.0], "ok": [True, False]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "flash": pd.array([1768, 20000], dtype="Int64"),
+            "instr": [631.0, 350.75],
+            "ratio": [0.4231, 1.0],
+            "ok": [True, False],
+        }
+    )
     lines = markdown(frame, {"ratio": 2}).splitlines()
     assert [cell.strip() for cell in lines[2].strip("|").split("|")] == ["1,768", "631", "0.42", "yes"]
     assert [cell.strip() for cell in lines[3].strip("|").split("|")] == ["20,000", "350.8", "1.00", "no"]
@@ -151,8 +178,15 @@ def test_figures_have_separated_thousands_and_whole_numbers_bare():
 
 
 def test_constant_context_columns_go_to_the_caption_and_means_are_named():
-    frame = pd.DataFrame({"library": ["qnn", "qnn"], "opt": ["Os", "Os"], "core": ["m0", "m4"],
-                          "instr_forward": [631.0, 219.75], "lib_flash": [1, 1]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "library": ["qnn", "qnn"],
+            "opt": ["Os", "Os"],
+            "core": ["m0", "m4"],
+            "instr_forward": [631.0, 219.75],
+            "lib_flash": [1, 1],
+        }
+    )
     shown = table(frame)
     assert shown.caption == "Every row: library qnn, opt -Os."
     header = shown.text.splitlines()[0]
@@ -165,9 +199,15 @@ def test_constant_context_columns_go_to_the_caption_and_means_are_named():
 
 
 def test_a_library_with_no_claim_measured_gets_one_row():
-    claims = pd.DataFrame({"claim_id": ["a", "a", "b", "b"], "claim": ["A", "A", "B", "B"],
-                           "library": ["qnn", "emlearn", "qnn", "emlearn"], "measured": ["1", "x", "2", "y"],
-                           "verdict": [HOLDS, UNMEASURED, FAILS, UNMEASURED]})  # fmt: skip
+    claims = pd.DataFrame(
+        {
+            "claim_id": ["a", "a", "b", "b"],
+            "claim": ["A", "A", "B", "B"],
+            "library": ["qnn", "emlearn", "qnn", "emlearn"],
+            "measured": ["1", "x", "2", "y"],
+            "verdict": [HOLDS, UNMEASURED, FAILS, UNMEASURED],
+        }
+    )
     shown = claims_for_report(claims)
     assert shown["library"].tolist() == ["qnn", "qnn", "emlearn"]
     assert shown.iloc[2]["claim"] == "every claim" and shown.iloc[2]["verdict"] == UNMEASURED
@@ -180,3 +220,8 @@ def test_a_run_right_only_through_overflow_says_so_not_that_it_ran_out():
     assert run(learned=False, iterations=5000).describe("q8.8").startswith("Q8.8 did not learn in 5,000 iterations; ")
     assert training_finding(run(), wrapped) == "Q8.8 learned only through overflow"
     assert training_finding(run(), run(learned=False)) == "Q8.8 did not learn"
+
+
+def test_the_cells_that_are_neither_ok_nor_invalid_failed():
+    assert Counts(ok=3, invalid=1, total=6).failed == 2
+    assert Counts(ok=4, invalid=0, total=4).failed == 0

@@ -28,8 +28,18 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny run's results folder (host, q16.16, both variants, footprint only), with a training log."""
     root = tmp_path_factory.mktemp("strict")
     out = root / "out"
-    arguments = ["run", "--cores", "host", "--formats", "q16.16", "--no-emulate", "--out", str(out),
-                 "--build-dir", str(root / "build")]  # fmt: skip
+    arguments = [
+        "run",
+        "--cores",
+        "host",
+        "--formats",
+        "q16.16",
+        "--no-emulate",
+        "--out",
+        str(out),
+        "--build-dir",
+        str(root / "build"),
+    ]
     assert qbench_main(arguments) == 0
     (out / "training").mkdir()
     (out / "training" / TRAINING_LOG).write_text("iteration,error,error_raw,w0,w1\n0,0.5,32768,0.25,-0.5\n")
@@ -58,7 +68,8 @@ def refusal(directory: Path) -> str:
         ("lib_flash", "12", 'row 1, column lib_flash: "12" is not a 64-bit integer or null'),
         ("lib_flash", 12.5, "row 1, column lib_flash: 12.5 is not a 64-bit integer or null"),
         ("lib_flash", 2**70, f"row 1, column lib_flash: {2**70} is not a 64-bit integer or null"),
-        ("status", 3, "row 1, column status: 3 is not a string"),
+        ("status", 3, "row 1, column status: 3 is not one of qbench's statuses (ok, build-failed, …)"),
+        ("status", "fine", 'row 1, column status: "fine" is not one of qbench\'s statuses (ok, build-failed, …)'),
         ("core", None, "row 1, column core: null is not a string"),
         ("learned", "maybe", 'row 1, column learned: "maybe" is not true, false or null'),
         ("git_dirty", None, "row 1, column git_dirty: null is not true or false"),
@@ -87,18 +98,26 @@ def test_the_schema_version_is_checked(results, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda environment: environment.__setitem__("toolchains", 5),
-         "environment key toolchains: 5 should be a valid dictionary"),
-        (lambda environment: environment["toolchains"].__setitem__("g++", 12),
-         "environment key toolchains.g++: 12 should be a valid string"),
-        (lambda environment: environment.__setitem__("interrupted", "no"),
-         'environment key interrupted: "no" should be a valid boolean'),
-        (lambda environment: environment.__setitem__("shard", "3/2"),
-         'environment key shard: "3/2" is not a shard I/N with 1 <= I <= N'),
+        (
+            lambda environment: environment.__setitem__("toolchains", 5),
+            "environment key toolchains: 5 should be a valid dictionary",
+        ),
+        (
+            lambda environment: environment["toolchains"].__setitem__("g++", 12),
+            "environment key toolchains.g++: 12 should be a valid string",
+        ),
+        (
+            lambda environment: environment.__setitem__("interrupted", "no"),
+            'environment key interrupted: "no" should be a valid boolean',
+        ),
+        (
+            lambda environment: environment.__setitem__("shard", "3/2"),
+            'environment key shard: "3/2" is not a shard I/N with 1 <= I <= N',
+        ),
         (lambda environment: environment.pop("python"), "environment lacks python"),
         (lambda environment: environment.__setitem__("colour", "red"), "environment has unknown keys colour"),
     ],
-)  # fmt: skip
+)
 def test_the_environment_block_is_checked(results, tmp_path, edit, message):
     copy = damaged(results, tmp_path, lambda document: edit(document["environment"]))
     assert refusal(copy) == f"{copy / 'results.json'}: {message}"
@@ -113,21 +132,36 @@ def test_an_environment_of_the_wrong_type_is_named(results, tmp_path):
     ("name", "content", "message"),
     [
         (f"training/{TRAINING_LOG}", b"\xff\xfe\x00\x81binary\n", "not a readable CSV file ('utf-8' codec can't"),
-        (f"training/{TRAINING_LOG}", b"iteration,error,w0\n0,0.5,1\n",
-         "columns ['iteration', 'error', 'w0'] are not a training log's (iteration, error, error_raw, w0, w1, …)"),
-        (f"training/{TRAINING_LOG}", b"iteration,error,error_raw,w0\n0,0.5,1,0.2\n10,x,1,0.2\n",
-         'line 3, column error: "x" is not a number'),
+        (
+            f"training/{TRAINING_LOG}",
+            b"iteration,error,w0\n0,0.5,1\n",
+            "columns ['iteration', 'error', 'w0'] are not a training log's (iteration, error, error_raw, w0, w1, …)",
+        ),
+        (
+            f"training/{TRAINING_LOG}",
+            b"iteration,error,error_raw,w0\n0,0.5,1,0.2\n10,x,1,0.2\n",
+            'line 3, column error: "x" is not a number',
+        ),
         ("symbols.csv", b"\x00\x9c\xff", "not a readable CSV file"),
-        ("symbols.csv", b"core,qformat,variant,opt,workload,library,network,symbol,group,category,size\n"
-                        b"host,,baseline,Os,empty,,,main,harness,code,big\n",
-         'line 2, column size: "big" is not a 64-bit integer'),
-        ("instructions.csv", b"core,qformat,variant,opt,workload,library,network,region,function,instructions\n"
-                             b"host,q16.16,trainable,Os,xor,qnn,n,forward,f,\n",
-         'line 2, column instructions: "" is not a number'),
-        ("article.csv", b"library,variant,text,data,bss,command,compiler\nqnn,trainable,4k,0,0,g++,g++\n",
-         'line 2, column text: "4k" is not a 64-bit integer'),
+        (
+            "symbols.csv",
+            b"core,qformat,variant,opt,workload,library,network,symbol,group,category,size\n"
+            b"host,,baseline,Os,empty,,,main,harness,code,big\n",
+            'line 2, column size: "big" is not a 64-bit integer',
+        ),
+        (
+            "instructions.csv",
+            b"core,qformat,variant,opt,workload,library,network,region,function,instructions\n"
+            b"host,q16.16,trainable,Os,xor,qnn,n,forward,f,\n",
+            'line 2, column instructions: "" is not a number',
+        ),
+        (
+            "article.csv",
+            b"library,variant,text,data,bss,command,compiler\nqnn,trainable,4k,0,0,g++,g++\n",
+            'line 2, column text: "4k" is not a 64-bit integer',
+        ),
     ],
-)  # fmt: skip
+)
 def test_csv_files_are_checked(results, tmp_path, name, content, message):
     copy = tmp_path / "copy"
     shutil.copytree(results, copy)
@@ -229,8 +263,10 @@ def test_rows_can_be_matched_on_chosen_columns(results):
     assert compare(os_rows, failing, ("lib_flash",), 2.0, match=match).regressions[0] == (
         "host q16.16 trainable: fault (HardFault)"
     )
-    with pytest.raises(CompareError, match="^BASE has 2 rows for host q16.16 when rows are matched on core, "
-                                           "qformat: they differ in variant$"):  # fmt: skip
+    with pytest.raises(
+        CompareError,
+        match="^BASE has 2 rows for host q16.16 when rows are matched on core, qformat: they differ in variant$",
+    ):
         compare(os_rows, o2_rows, ("lib_flash",), 2.0, match=("core", "qformat"))
     with pytest.raises(CompareError, match="cannot match rows on board: choose from library, core"):
         compare(os_rows, o2_rows, ("lib_flash",), 2.0, match=("board",))
@@ -264,8 +300,9 @@ def test_merge_records_every_run_and_any_interruption(results, tmp_path):
     assert merged["interrupted"] is True and merged["shard"] is None and merged["matrix_digest"] == "m1"
     runs = merged["merged_environments"]
     assert [(run["folder"], run["shard"], run["interrupted"]) for run in runs] == [
-        (str(first), "1/2", False), (str(second), "2/2", True),
-    ]  # fmt: skip
+        (str(first), "1/2", False),
+        (str(second), "2/2", True),
+    ]
     assert runs[1]["toolchains"] == {"g++": "g++ 13"}
     assert merged["toolchains"]["g++"] == f"{runs[0]['toolchains']['g++']}; g++ 13"
 
@@ -288,8 +325,9 @@ def test_merge_refuses_a_shard_twice_and_shards_of_different_matrices(results, t
     with pytest.raises(MergeError, match=f"refusing to merge shard 1/2 twice: {first} and {again} both hold it"):
         merge([first, again])
     other = shard(results, tmp_path, 1, "other", shard="2/2", matrix_digest="m2")
-    with pytest.raises(MergeError, match=f"shards of different matrices: {first} \\(1/2\\) ran m1, {other} "
-                                         "\\(2/2\\) ran m2"):  # fmt: skip
+    with pytest.raises(
+        MergeError, match=f"shards of different matrices: {first} \\(1/2\\) ran m1, {other} \\(2/2\\) ran m2"
+    ):
         merge([first, other])
     whole = shard(results, tmp_path, 1, "whole", shard="2/2")
     assert merge([first, whole]).environment["matrix_digest"] == "m1"
@@ -298,8 +336,13 @@ def test_merge_refuses_a_shard_twice_and_shards_of_different_matrices(results, t
 def test_compare_into_a_closed_pipe_exits_quietly(results):
     reader, writer = os.pipe()
     os.close(reader)  # like `qbench compare … | head` once head has exited
-    completed = subprocess.run([sys.executable, "-m", "qbench", "compare", str(results), str(results)],
-                               stdout=writer, stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-m", "qbench", "compare", str(results), str(results)],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     os.close(writer)
     assert (completed.returncode, completed.stderr) == (141, "")
 
@@ -317,9 +360,11 @@ def test_a_training_log_is_written_as_pandas_writes_it():
 
 @pytest.mark.parametrize(
     "content",
-    [b"iteration,error,error_raw,w0,w1\n0,0.5,128,1e-05,-2\n10,0.25,64,0.0,3.5\n",  # qbench's own numbers
-     b"iteration,error,error_raw,w0,w1\n0,0.5,128, 1e-05,-2\n10,.25,64,0,3.5\n"],  # others the schema accepts
-)  # fmt: skip
+    [
+        b"iteration,error,error_raw,w0,w1\n0,0.5,128,1e-05,-2\n10,0.25,64,0.0,3.5\n",  # qbench's own numbers
+        b"iteration,error,error_raw,w0,w1\n0,0.5,128, 1e-05,-2\n10,.25,64,0,3.5\n",
+    ],  # others the schema accepts
+)
 def test_a_training_log_reads_the_same_whichever_way_it_is_checked(tmp_path, content):
     from qbench.records import results as results_module
 
@@ -327,5 +372,10 @@ def test_a_training_log_reads_the_same_whichever_way_it_is_checked(tmp_path, con
     path.write_bytes(content)
     frame = results_module._training_log(path)
     assert list(frame.dtypes) == ["int64", "float64", "int64", "float64", "float64"]
-    assert frame.to_dict("list") == {"iteration": [0, 10], "error": [0.5, 0.25], "error_raw": [128, 64],
-                                     "w0": [1e-05, 0.0], "w1": [-2.0, 3.5]}  # fmt: skip
+    assert frame.to_dict("list") == {
+        "iteration": [0, 10],
+        "error": [0.5, 0.25],
+        "error_raw": [128, 64],
+        "w0": [1e-05, 0.0],
+        "w1": [-2.0, 3.5],
+    }

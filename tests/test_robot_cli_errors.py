@@ -23,10 +23,24 @@ from host_build import REPO
 def test_a_bad_format_or_core_alone_is_a_clear_error_and_writes_nothing(tmp_path, arguments, problem):
     out, build = tmp_path / "out", tmp_path / "build"
     completed = subprocess.run(
-        [sys.executable, "-m", "qbench", "run", "--no-emulate", "--out", str(out), "--build-dir", str(build),
-         *arguments],
-        capture_output=True, text=True, check=False, cwd=REPO, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "qbench",
+            "run",
+            "--no-emulate",
+            "--out",
+            str(out),
+            "--build-dir",
+            str(build),
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=120,
+    )
     assert completed.returncode == 2, completed.stderr
     assert problem in completed.stderr
     assert "(nothing was run)" in completed.stderr

@@ -75,8 +75,14 @@ def _installed(library: str) -> bool:
     return True
 
 
-def run_suite(output: Path, *, results: Path | None = None, test: str | None = None, skip_known_gaps: bool = True,
-              suite: Path = SUITE):  # fmt: skip
+def run_suite(
+    output: Path,
+    *,
+    results: Path | None = None,
+    test: str | None = None,
+    skip_known_gaps: bool = True,
+    suite: Path = SUITE,
+):
     """Runs the suite in-process into output; returns its result (robot.api.ExecutionResult)."""
     console = io.StringIO()
     options = {
@@ -149,8 +155,12 @@ def _one(frame: pd.DataFrame, mask: pd.Series) -> int:
     return index
 
 
-def _altered(saved: SavedResults, rows: pd.DataFrame | None = None, symbols: pd.DataFrame | None = None,
-             training: dict[str, pd.DataFrame] | None = None) -> SavedResults:  # fmt: skip
+def _altered(
+    saved: SavedResults,
+    rows: pd.DataFrame | None = None,
+    symbols: pd.DataFrame | None = None,
+    training: dict[str, pd.DataFrame] | None = None,
+) -> SavedResults:
     return replace(
         saved,
         rows=saved.rows if rows is None else rows,
@@ -210,8 +220,10 @@ def stack_overflows_the_part(saved: SavedResults, library: str) -> SavedResults:
 def _training_logs(rows: pd.DataFrame, library: str) -> tuple[int, int, str, str]:
     """The trainable Q16.16 and Q8.8 rows and their training logs' names."""
     indexes = [_one(rows, _image(rows, library, qformat, "trainable")) for qformat in ("q16.16", "q8.8")]
-    names = [training_log_name(row.workload, row.library, row.network, row.core, row.qformat, row.variant, row.opt)
-             for row in (rows.loc[index] for index in indexes)]  # fmt: skip
+    names = [
+        training_log_name(row.workload, row.library, row.network, row.core, row.qformat, row.variant, row.opt)
+        for row in (rows.loc[index] for index in indexes)
+    ]
     return indexes[0], indexes[1], names[0], names[1]
 
 
@@ -290,8 +302,11 @@ def test_every_claim_measured_for_a_library_of_the_suite_has_its_scenario(live):
     covered = {(scenario.claim_id, scenario.library) for scenario in SCENARIOS}
     qnn = {(row.claim_id, row.library) for row in claims.itertuples() if row.library == QNN_LIBRARY}
     assert qnn <= covered, "every claim qbench measures for qnn is a scenario"
-    measured_peers = {(row.claim_id, row.library) for row in claims.itertuples()
-                      if row.library != QNN_LIBRARY and row.verdict in (HOLDS, FAILS)}  # fmt: skip
+    measured_peers = {
+        (row.claim_id, row.library)
+        for row in claims.itertuples()
+        if row.library != QNN_LIBRARY and row.verdict in (HOLDS, FAILS)
+    }
     assert measured_peers <= covered, "every claim measured for a peer library is a scenario"
 
 
@@ -325,8 +340,11 @@ def test_a_scenario_fails_when_its_claim_does_not_hold(live, scenario, tmp_path)
     assert any(message.startswith("<details><summary>emulator output of ") for message in logged)
 
 
-@pytest.mark.parametrize("scenario", [scenario for scenario in SCENARIOS if scenario.known_gap],
-                         ids=lambda scenario: f"{scenario.claim_id}-{scenario.library}")  # fmt: skip
+@pytest.mark.parametrize(
+    "scenario",
+    [scenario for scenario in SCENARIOS if scenario.known_gap],
+    ids=lambda scenario: f"{scenario.claim_id}-{scenario.library}",
+)
 def test_a_known_gap_scenario_passes_when_its_claim_holds(live, scenario, tmp_path):
     assert scenario.claim_id in MENDS, f"write how {scenario.claim_id} can be made to hold"
     test, claim = _fed(live, scenario, MENDS[scenario.claim_id], HOLDS, tmp_path)
@@ -339,8 +357,10 @@ def _only(saved: SavedResults, keep) -> SavedResults:
     """The results set with the rows, symbols and training logs of the libraries keep accepts."""
     rows = saved.rows[saved.rows["library"].map(keep)].reset_index(drop=True)
     symbols = saved.symbols[(saved.symbols["variant"] == "baseline") | saved.symbols["library"].map(keep)]
-    names = {training_log_name(row.workload, row.library, row.network, row.core, row.qformat, row.variant, row.opt)
-             for row in rows.itertuples()}  # fmt: skip
+    names = {
+        training_log_name(row.workload, row.library, row.network, row.core, row.qformat, row.variant, row.opt)
+        for row in rows.itertuples()
+    }
     return _altered(saved, rows, symbols, {name: log for name, log in saved.training.items() if name in names})
 
 
@@ -377,8 +397,10 @@ def test_a_peer_scenario_is_skipped_without_the_peer_and_fails_on_a_claim_not_me
     without = run_suite(tmp_path / "without", results=tmp_path / "qnn-only", suite=suite)
     (test,) = without.suite.all_tests
     assert test.status == "SKIP"
-    assert test.message == (f"the results in {tmp_path / 'qnn-only'} hold no row of {peers[0]} "
-                            f"(`qbench run --library {peers[0]}` measures it)")  # fmt: skip
+    assert test.message == (
+        f"the results in {tmp_path / 'qnn-only'} hold no row of {peers[0]} "
+        f"(`qbench run --library {peers[0]}` measures it)"
+    )
     assert not any(message.startswith("<details>") for message in messages(test))
     with_peer = run_suite(tmp_path / "with", results=live.results, suite=suite)
     (test,) = with_peer.suite.all_tests

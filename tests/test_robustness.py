@@ -68,8 +68,9 @@ def test_unsigned_format_with_a_signed_activation(tmp_path):
 
 
 def test_bad_core_part_and_workload_refuse_the_command_each_named_with_the_nearest_valid_one(tmp_path, capsys):
-    refused_cli(tmp_path, "--no-emulate", "--cores", "host,cortex-m4x", "--formats", "q8.8",
-                "--parts", "STM32L011K4,STM32L011K")  # fmt: skip
+    refused_cli(
+        tmp_path, "--no-emulate", "--cores", "host,cortex-m4x", "--formats", "q8.8", "--parts", "STM32L011K4,STM32L011K"
+    )
     errors = capsys.readouterr().err
     assert "the command line has 2 bad values; nothing was run:" in errors and "Traceback" not in errors
     assert "--cores: unknown core 'cortex-m4x' (known: " in errors and "; did you mean cortex-m4?\n" in errors
@@ -81,12 +82,15 @@ def test_bad_core_part_and_workload_refuse_the_command_each_named_with_the_neare
 @pytest.mark.parametrize(
     ("file", "text", "message"),
     [
-        ("cores/cortex-m3.toml", 'name = "cortex-m3"\nqemu = { machine = 3 }\n',
-         "cortex-m3.toml: 'qemu.machine' is 3; allowed: a string"),
-        ("parts.toml", "[P]\ncore = \"cortex-m0\"\nflash_kib = 1\n", "parts.toml: 'P.ram_kib' is required"),
+        (
+            "cores/cortex-m3.toml",
+            'name = "cortex-m3"\nqemu = { machine = 3 }\n',
+            "cortex-m3.toml: 'qemu.machine' is 3; allowed: a string",
+        ),
+        ("parts.toml", '[P]\ncore = "cortex-m0"\nflash_kib = 1\n', "parts.toml: 'P.ram_kib' is required"),
         ("families/cortex-m.toml", "cflags = [\n", "cortex-m.toml: not valid TOML"),
     ],
-)  # fmt: skip
+)
 def test_malformed_target_and_parts_files(tmp_path, capsys, file, text, message):
     targets = tmp_path / "targets"
     shutil.copytree(TARGETS, targets)
@@ -128,9 +132,12 @@ def test_missing_tools_name_themselves_and_setup(tmp_path, tool, emulate, packag
         *([] if emulate else ["--no-emulate"]),
     ]
     completed = subprocess.run(
-        [sys.executable, "-m", "qbench", *arguments], capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "qbench", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "PATH": path_without(tmp_path, tool)},
-    )  # fmt: skip
+    )
     assert completed.returncode == 1, completed.stderr
     message = f"{tool} not found on PATH; scripts/setup installs it (Debian package {package})"
     assert message in completed.stderr
@@ -148,8 +155,9 @@ def test_one_cell_that_fails_to_compile(tmp_path, monkeypatch):
         return replace(xor.configure(fmt, trainable, settings, shape), source=FIRMWARE / "fails_for_q8_8.cpp")
 
     monkeypatch.setitem(WORKLOADS, "brittle", replace(xor, name="brittle", configure=configure))
-    status, rows = run_cli(tmp_path, "--no-emulate", "--cores", "cortex-m0plus,host", "--formats", "q16.16,q8.8",
-                           "--workload", "brittle")  # fmt: skip
+    status, rows = run_cli(
+        tmp_path, "--no-emulate", "--cores", "cortex-m0plus,host", "--formats", "q16.16,q8.8", "--workload", "brittle"
+    )
     assert status == 1
     broken = rows[rows["qformat"] == "q8.8"]
     assert set(broken["status"]) == {"build-failed"}
@@ -159,10 +167,15 @@ def test_one_cell_that_fails_to_compile(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "not valid JSON"), ('{"rows": []}', "not a qbench results file"),
-     ('{"schema": "qbench-results/1", "rows": [{"core": "x"}]}',
-      "row 0 lacks board, qformat, variant, opt, workload, status")],
-)  # fmt: skip
+    [
+        ("{not json", "not valid JSON"),
+        ('{"rows": []}', "not a qbench results file"),
+        (
+            '{"schema": "qbench-results/1", "rows": [{"core": "x"}]}',
+            "row 0 lacks board, qformat, variant, opt, workload, status",
+        ),
+    ],
+)
 @pytest.mark.parametrize("command", ["report", "merge", "compare"])
 def test_corrupt_or_foreign_results_files(tmp_path, capsys, default_matrix_run, content, message, command):
     broken = tmp_path / "broken"
@@ -214,11 +227,24 @@ def test_interrupted_run_writes_finished_rows_and_resumes_from_the_cache(tmp_pat
     script.write_text(INTERRUPTIBLE.format(hang=str(FIRMWARE / "misbehaving.cpp")))
     out, build = tmp_path / "out", tmp_path / "build"
     program = [sys.executable, str(script)]
-    arguments = ["--cores", "cortex-m0plus", "--formats", "q16.16", "--workload", "stuck", "--out", str(out),
-                 "--build-dir", str(build), "-j", "2"]  # fmt: skip
+    arguments = [
+        "--cores",
+        "cortex-m0plus",
+        "--formats",
+        "q16.16",
+        "--workload",
+        "stuck",
+        "--out",
+        str(out),
+        "--build-dir",
+        str(build),
+        "-j",
+        "2",
+    ]
     # Stopped once the trainable cell's row is in the spool; the inference cell hangs (600 s: never reached).
-    run = start_run([*arguments, "--timeout", "600"], rows_spooled(out, 1), program=program,
-                    env={**os.environ, "CI": "true"})  # fmt: skip
+    run = start_run(
+        [*arguments, "--timeout", "600"], rows_spooled(out, 1), program=program, env={**os.environ, "CI": "true"}
+    )
     assert run.interrupt(signal.SIGTERM) == 143, run.output()
     # An interrupted run's rows go beside --out, never into it.
     assert not out.exists()
@@ -230,8 +256,9 @@ def test_interrupted_run_writes_finished_rows_and_resumes_from_the_cache(tmp_pat
     assert "interrupted" in rows.loc["inference", "message"]
     assert "interrupted" in (out.with_name("out.interrupted") / "report.md").read_text()
     # The next run picks up the finished work from the cache, and its complete results supersede the partial ones.
-    completed = subprocess.run([*program, "run", *arguments, "--timeout", "3"], capture_output=True, text=True,
-                               check=False)  # fmt: skip
+    completed = subprocess.run(
+        [*program, "run", *arguments, "--timeout", "3"], capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 1  # the hang now times out
     assert "from the cache" in completed.stdout
     rows = read_results(out).rows.set_index("variant")

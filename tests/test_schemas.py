@@ -58,33 +58,81 @@ def target_problem(directory: Path) -> str:
 @pytest.mark.parametrize(
     ("file", "old", "new", "message"),
     [
-        ("cores/cortex-m3.toml", "clock_hz = 72_000_000", "clock_hz = 0",
-         "cores/cortex-m3.toml: 'clock_hz' is 0; allowed: > 0"),
-        ("families/cortex-m.toml", "max_format_bits = 32", "max_format_bits = -3",
-         "families/cortex-m.toml: 'max_format_bits' is -3; allowed: >= 2 and <= 64"),
-        ("cores/host.toml", "max_format_bits = 64", "max_format_bits = 128",
-         "cores/host.toml: 'max_format_bits' is 128; allowed: >= 2 and <= 64"),
-        ("cores/cortex-m3.toml", "flash_length = 0x400000", "flash_length = 0",
-         "cores/cortex-m3.toml: 'memory.flash_length' is 0; allowed: > 0"),
-        ("cores/cortex-m3.toml", "ram_length = 0x400000", "ram_length = -4",
-         "cores/cortex-m3.toml: 'memory.ram_length' is -4; allowed: > 0"),
-        ("cores/cortex-m3.toml", "ram_origin = 0x20000000", "ram_origin = -1",
-         "cores/cortex-m3.toml: 'memory.ram_origin' is -1; allowed: >= 0 and <= 4294967295"),
-        ("cores/cortex-m3.toml", "ram_length = 0x400000", "ram_length = 0x800",
-         "families/cortex-m.toml: 'memory.stack_size' is 4096; allowed: at most cortex-m3's memory.ram_length, 2048"),
-        ("cores/cortex-m3.toml", 'board = "qemu-mps2-an385"', "board = 385",
-         "cores/cortex-m3.toml: 'board' is 385; allowed: a string"),
-        ("families/cortex-m.toml", '"-Wall",', '"-Wall", 3,',
-         "families/cortex-m.toml: 'cflags[8]' is 3; allowed: a string"),
-        ("cores/cortex-m3.toml", "[qemu]\n", "[qemu]\nspeed = 2\n",
-         "cores/cortex-m3.toml: 'qemu.speed' is not a known key (known: machine, cpu)"),
-        ("cores/cortex-m3.toml", 'family = "cortex-m"', 'family = "riscv"',
-         "cores/cortex-m3.toml: 'family' is 'riscv'; allowed: a file in"),
-        ("cores/cortex-m3.toml", 'name = "cortex-m3"', 'name = "m3"',
-         "cores/cortex-m3.toml: 'name' is 'm3'; allowed: 'cortex-m3' (it must match the file name)"),
+        (
+            "cores/cortex-m3.toml",
+            "clock_hz = 72_000_000",
+            "clock_hz = 0",
+            "cores/cortex-m3.toml: 'clock_hz' is 0; allowed: > 0",
+        ),
+        (
+            "families/cortex-m.toml",
+            "max_format_bits = 32",
+            "max_format_bits = -3",
+            "families/cortex-m.toml: 'max_format_bits' is -3; allowed: >= 2 and <= 64",
+        ),
+        (
+            "cores/host.toml",
+            "max_format_bits = 64",
+            "max_format_bits = 128",
+            "cores/host.toml: 'max_format_bits' is 128; allowed: >= 2 and <= 64",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            "flash_length = 0x400000",
+            "flash_length = 0",
+            "cores/cortex-m3.toml: 'memory.flash_length' is 0; allowed: > 0",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            "ram_length = 0x400000",
+            "ram_length = -4",
+            "cores/cortex-m3.toml: 'memory.ram_length' is -4; allowed: > 0",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            "ram_origin = 0x20000000",
+            "ram_origin = -1",
+            "cores/cortex-m3.toml: 'memory.ram_origin' is -1; allowed: >= 0 and <= 4294967295",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            "ram_length = 0x400000",
+            "ram_length = 0x800",
+            "families/cortex-m.toml: 'memory.stack_size' is 4096; allowed: at most cortex-m3's memory.ram_length, 2048",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            'board = "qemu-mps2-an385"',
+            "board = 385",
+            "cores/cortex-m3.toml: 'board' is 385; allowed: a string",
+        ),
+        (
+            "families/cortex-m.toml",
+            '"-Wall",',
+            '"-Wall", 3,',
+            "families/cortex-m.toml: 'cflags[8]' is 3; allowed: a string",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            "[qemu]\n",
+            "[qemu]\nspeed = 2\n",
+            "cores/cortex-m3.toml: 'qemu.speed' is not a known key (known: machine, cpu)",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            'family = "cortex-m"',
+            'family = "riscv"',
+            "cores/cortex-m3.toml: 'family' is 'riscv'; allowed: a file in",
+        ),
+        (
+            "cores/cortex-m3.toml",
+            'name = "cortex-m3"',
+            'name = "m3"',
+            "cores/cortex-m3.toml: 'name' is 'm3'; allowed: 'cortex-m3' (it must match the file name)",
+        ),
         ("cores/cortex-m3.toml", "clock_hz = 72_000_000\n", "", "cores/cortex-m3.toml: 'clock_hz' is required"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_target_value_names_file_key_value_and_what_is_allowed(targets_copy, file, old, new, message):
     edit(targets_copy / file, old, new)
     assert message in target_problem(targets_copy)
@@ -107,8 +155,10 @@ def test_a_linker_placeholder_qbench_does_not_fill_in_is_named_when_the_target_l
     line = next(number for number, text in enumerate(template.read_text().splitlines(), 1) if "__stack_limit =" in text)
     edit(template, "__stack_top - ${stack_size}", f"__stack_top - {placeholder}")
     problem = target_problem(targets_copy)
-    assert "families/cortex-m.toml: 'linker_script' is 'linker.ld.in'; allowed: a template using only $flash_origin, " \
-           "$flash_length, $ram_origin, $ram_length, $stack_size ($$ for a literal $)" in problem  # fmt: skip
+    assert (
+        "families/cortex-m.toml: 'linker_script' is 'linker.ld.in'; allowed: a template using only $flash_origin, "
+        "$flash_length, $ram_origin, $ram_length, $stack_size ($$ for a literal $)" in problem
+    )
     assert f"linker.ld.in line {line} {named}" in problem
 
 
@@ -158,14 +208,23 @@ def test_a_bad_part_names_file_key_value_and_what_is_allowed(targets_copy, old, 
     [
         ("test_fraction = 0.3", "test_fraction = 0", "'data.test_fraction' is 0; allowed: > 0 and < 1"),
         ("test_fraction = 0.3", "test_fraction = 1.5", "'data.test_fraction' is 1.5; allowed: > 0 and < 1"),
-        ('dataset = "iris"', 'dataset = "mnist"',
-         "'data.dataset' is 'mnist'; allowed: 'iris', 'digits', 'wine', 'breast_cancer', 'diabetes' or 'linnerud'"),
-        ('scaling = "standardize"', 'scaling = "zscore"',
-         "'data.scaling' is 'zscore'; allowed: 'standard', 'standardize', 'minmax', 'unit-range' or 'none'"),
+        (
+            'dataset = "iris"',
+            'dataset = "mnist"',
+            "'data.dataset' is 'mnist'; allowed: 'iris', 'digits', 'wine', 'breast_cancer', 'diabetes' or 'linnerud'",
+        ),
+        (
+            'scaling = "standardize"',
+            'scaling = "zscore"',
+            "'data.scaling' is 'zscore'; allowed: 'standard', 'standardize', 'minmax', 'unit-range' or 'none'",
+        ),
         ("split_seed = 1", "split_seed = -1", "'data.split_seed' is -1; allowed: >= 0"),
         ("hidden_neurons = 8", "hidden_neurons = 0", "'network.hidden_neurons' is 0; allowed: >= 1"),
-        ('hidden_activation = "tanh"', 'hidden_activation = "gelu"',
-         "'network.hidden_activation' is 'gelu'; allowed: 'tanh', 'sigmoid', 'relu' or 'linear'"),
+        (
+            'hidden_activation = "tanh"',
+            'hidden_activation = "gelu"',
+            "'network.hidden_activation' is 'gelu'; allowed: 'tanh', 'sigmoid', 'relu' or 'linear'",
+        ),
         ("epochs = 300", "epochs = 0", "'training.epochs' is 0; allowed: >= 1"),
         ("batch_size = 16", "batch_size = 0", "'training.batch_size' is 0; allowed: >= 1"),
         ("learning_rate = 0.1", "learning_rate = nan", "'training.learning_rate' is nan; allowed: a finite number"),
@@ -177,7 +236,7 @@ def test_a_bad_part_names_file_key_value_and_what_is_allowed(targets_copy, old, 
         ("\nseed = 1", "\nseed = 1.5", "'training.seed' is 1.5; allowed: a whole number"),
         ("\nseed = 1", "\nseed = 1\nseed = 2", "not valid TOML: a key is given twice"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_workload_value_names_file_key_value_and_what_is_allowed(tmp_path, old, new, message):
     path = tmp_path / "flowers" / "workload.toml"
     path.parent.mkdir()
@@ -257,8 +316,16 @@ def test_qbench_starts_whatever_the_workload_files_hold(workloads_copy):
 
 # ---- network files and library descriptors ---------------------------------------------------------------------
 
-GOOD_NETWORK = {"schema": "qbench-network/1", "inputs": 2, "hidden_layers": 1, "hidden_neurons": 2, "outputs": 1,
-                "hidden_activation": "tanh", "output_activation": "sigmoid", "weights": [0.5] * 9}  # fmt: skip
+GOOD_NETWORK = {
+    "schema": "qbench-network/1",
+    "inputs": 2,
+    "hidden_layers": 1,
+    "hidden_neurons": 2,
+    "outputs": 1,
+    "hidden_activation": "tanh",
+    "output_activation": "sigmoid",
+    "weights": [0.5] * 9,
+}
 
 
 @pytest.mark.parametrize(
@@ -266,12 +333,14 @@ GOOD_NETWORK = {"schema": "qbench-network/1", "inputs": 2, "hidden_layers": 1, "
     [
         ({"inputs": 0}, "net.json: 'inputs' is 0; allowed: >= 1"),
         ({"hidden_layers": "1"}, "net.json: 'hidden_layers' is '1'; allowed: a whole number"),
-        ({"output_activation": "softmax"},
-         "net.json: 'output_activation' is 'softmax'; allowed: 'tanh', 'sigmoid', 'relu' or 'linear'"),
+        (
+            {"output_activation": "softmax"},
+            "net.json: 'output_activation' is 'softmax'; allowed: 'tanh', 'sigmoid', 'relu' or 'linear'",
+        ),
         ({"weights": [0.5] * 8 + [math.inf]}, "net.json: 'weights[8]' is inf; allowed: a finite number"),
         ({"dropout": 0.1}, "net.json: 'dropout' is not a known key"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_network_file_names_the_key_value_and_what_is_allowed(change, message):
     assert network_document(network_from_document(GOOD_NETWORK, "net.json")) == GOOD_NETWORK
     with pytest.raises(NetworkError) as raised:
@@ -290,12 +359,18 @@ def test_many_bad_values_are_the_first_few_lines():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('adapter = "a.hpp"\nsymbols = ["3d"]\n',
-         "'symbols[0]' is '3d'; allowed: a C++ namespace ending in '::' (qnn::) or a C name prefix (eml_)"),
-        ('adapter = "a.hpp"\nsymbols = ["a::"]\ninclude_dirs = []\n',
-         "'include_dirs' is []; allowed: a list of 1 or more"),
-        ('adapter = "a.hpp"\nsymbols = ["a::"]\n[defines]\nLUT = true\n',
-         "'defines.LUT' is true; allowed: a string or a whole number"),
+        (
+            'adapter = "a.hpp"\nsymbols = ["3d"]\n',
+            "'symbols[0]' is '3d'; allowed: a C++ namespace ending in '::' (qnn::) or a C name prefix (eml_)",
+        ),
+        (
+            'adapter = "a.hpp"\nsymbols = ["a::"]\ninclude_dirs = []\n',
+            "'include_dirs' is []; allowed: a list of 1 or more",
+        ),
+        (
+            'adapter = "a.hpp"\nsymbols = ["a::"]\n[defines]\nLUT = true\n',
+            "'defines.LUT' is true; allowed: a string or a whole number",
+        ),
         ('adapter = "a.hpp"\nadapter = "b.hpp"\n', "not valid TOML: a key is given twice"),
     ],
 )

@@ -84,8 +84,14 @@ def test_the_tests_run_with_the_tested_versions():
 
 
 def test_every_tox_environment_installs_with_the_constraints():
-    configured = subprocess.run([sys.executable, "-m", "tox", "config", "-k", "install_command"], cwd=REPO,
-                                capture_output=True, text=True, timeout=300, check=True).stdout  # fmt: skip
+    configured = subprocess.run(
+        [sys.executable, "-m", "tox", "config", "-k", "install_command"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     environments = [line for line in configured.splitlines() if line.startswith("[testenv:")]
     commands = [line for line in configured.splitlines() if line.startswith("install_command = ")]
     assert len(environments) == len(commands) >= 5
@@ -109,8 +115,14 @@ def test_setup_installs_with_the_constraints_and_again_when_they_change(tmp_path
 
     def setup() -> list[str]:
         calls.write_text("")
-        subprocess.run(["bash", str(root / "scripts" / "setup")], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PATH": os.environ["PATH"]}, timeout=300)  # fmt: skip
+        subprocess.run(
+            ["bash", str(root / "scripts" / "setup")],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PATH": os.environ["PATH"]},
+            timeout=300,
+        )
         return [line for line in calls.read_text().splitlines() if line.startswith("-m pip install")]
 
     assert setup()[-1] == "-m pip install --quiet -c constraints.txt -e .[test,emlearn]"
@@ -124,11 +136,25 @@ def test_every_results_file_records_the_packages_that_shape_its_figures(tmp_path
     recorded = environment(Revision("abc", False), {}, [], False)
     assert set(FIGURE_PACKAGES) == {"numpy", "scikit-learn", "pandas", "matplotlib"}
     assert recorded["packages"] == {name: installed_version(name) for name in FIGURE_PACKAGES}
-    assert (recorded["pyelftools"], recorded["capstone"]) == (installed_version("pyelftools"),
-                                                              installed_version("capstone"))  # fmt: skip
+    assert (recorded["pyelftools"], recorded["capstone"]) == (
+        installed_version("pyelftools"),
+        installed_version("capstone"),
+    )
     out = tmp_path / "out"
-    arguments = ["run", "--cores", "host", "--formats", "q8.8", "--variants", "inference", "--no-emulate",
-                 "--build-dir", str(tmp_path / "build"), "--out", str(out)]  # fmt: skip
+    arguments = [
+        "run",
+        "--cores",
+        "host",
+        "--formats",
+        "q8.8",
+        "--variants",
+        "inference",
+        "--no-emulate",
+        "--build-dir",
+        str(tmp_path / "build"),
+        "--out",
+        str(out),
+    ]
     assert qbench_main(arguments) == 0
     assert read_results(out).environment["packages"] == recorded["packages"]
     # A results file written before the packages were recorded still reads, with none recorded.

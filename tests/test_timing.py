@@ -7,36 +7,40 @@ M0 = ARM DDI 0432C Table 3-1, M0+ = ARM DDI 0484C Table 3-1, M3 = Arm 100165 Tab
 from __future__ import annotations
 
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from qbench.execution.timing import (
-    TIMING,
-    UNCLASSIFIED,
-    BlockVisit,
-    CodeImage,
-    CycleRange,
-    PricedVisit,
-    TimingError,
-    load_timing_models,
-)
+from qbench.execution.decode import UNCLASSIFIED, CodeImage, TimingError
+from qbench.execution.timing import BlockVisit, CycleRange, PricedVisit, TimingModel
+from qbench.execution.timing_tables import TIMING, load_timing_models
 
 MODELS = load_timing_models()
 ALL_CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f")
 ARMV7M_CORES = ("cortex-m3", "cortex-m4", "cortex-m4f")
 CPU_FLAGS = {
-    "cortex-m0": ["-mcpu=cortex-m0"], "cortex-m0plus": ["-mcpu=cortex-m0plus"], "cortex-m3": ["-mcpu=cortex-m3"],
-    "cortex-m4": ["-mcpu=cortex-m4"], "cortex-m4f": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
-}  # fmt: skip
+    "cortex-m0": ["-mcpu=cortex-m0"],
+    "cortex-m0plus": ["-mcpu=cortex-m0plus"],
+    "cortex-m3": ["-mcpu=cortex-m3"],
+    "cortex-m4": ["-mcpu=cortex-m4"],
+    "cortex-m4f": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+}
 
 
 def assemble(tmp_path: Path, core: str, code: str) -> Path:
     source, elf = tmp_path / f"{core}.s", tmp_path / f"{core}.elf"
     source.write_text(".syntax unified\n.thumb\n.text\n.global _start\n.thumb_func\n_start:\n" + code)
-    subprocess.run(["arm-none-eabi-gcc", *CPU_FLAGS[core], "-mthumb", "-nostdlib", "-Wl,-Ttext=0", str(source),
-                    "-o", str(elf)], check=True, capture_output=True)  # fmt: skip
+    command = [
+        "arm-none-eabi-gcc",
+        *CPU_FLAGS[core],
+        "-mthumb",
+        "-nostdlib",
+        "-Wl,-Ttext=0",
+        str(source),
+        "-o",
+        str(elf),
+    ]
+    subprocess.run(command, check=True, capture_output=True)
     return elf
 
 
@@ -49,16 +53,19 @@ def addresses(code: CodeImage, count: int) -> list[int]:
     return found
 
 
-def steps(run: list[int]) -> Counter:
-    """The steps of one executed run of instructions, whose neighbours before and after are unknown."""
-    return Counter(zip([None, *run[:-1]], run, [*run[1:], None], strict=True))
+def run_of(model: TimingModel, code: CodeImage, run: list[int]) -> CycleRange:
+    """The cycles of one executed run of instructions, whose neighbours before and after are unknown: one visit,
+    every instruction of it priced."""
+    [priced] = model.price_visits(code, [BlockVisit(None, tuple(run), None)])
+    assert priced.unpriced == 0
+    return priced.cycles
 
 
 def price(tmp_path: Path, core: str, source: str, executed: list[int]) -> CycleRange:
     """The cycles of source assembled for core, executing the instructions of the given program indices."""
     code = CodeImage(assemble(tmp_path, core, source))
     program = addresses(code, max(executed) + 1)
-    return MODELS[core].price(code, steps([program[index] for index in executed]))
+    return run_of(MODELS[core], code, [program[index] for index in executed])
 
 
 STRAIGHT = """
@@ -105,10 +112,10 @@ def test_a_branch_is_taken_when_the_next_instruction_is_not_the_following_one(tm
 def test_m0_and_m0plus_price_the_same_steps_differently(tmp_path):
     code = CodeImage(assemble(tmp_path, "cortex-m0", BRANCH))
     cmp, bne, _movs, nop = addresses(code, 4)
-    taken = steps([cmp, bne, nop])
+    taken = [cmp, bne, nop]
     # cmp 1 + taken branch (M0: 3, its 3-stage pipeline; M0+: 2, its 2-stage one) + nop 1
-    assert MODELS["cortex-m0"].price(code, taken) == CycleRange(5, 5, 5)
-    assert MODELS["cortex-m0plus"].price(code, taken) == CycleRange(4, 4, 4)
+    assert run_of(MODELS["cortex-m0"], code, taken) == CycleRange(5, 5, 5)
+    assert run_of(MODELS["cortex-m0plus"], code, taken) == CycleRange(4, 4, 4)
 
 
 CALL = """
@@ -262,17 +269,26 @@ def test_fpu_instructions_on_the_m4f(tmp_path):
     assert price(tmp_path, "cortex-m4f", source, list(range(10))) == CycleRange(fixed + 1, fixed + 7.5, fixed + 14)
 
 
-def test_counts_multiply_each_step(tmp_path):
+def test_each_pass_of_a_loop_is_priced_with_its_neighbours(tmp_path):
     code = CodeImage(assemble(tmp_path, "cortex-m3", "1:  subs r0, r0, #1\n bne 1b\n nop\n"))
     subs, bne, nop = addresses(code, 3)
-    loop_of_three = {(None, subs, bne): 1, (subs, bne, subs): 2, (bne, subs, bne): 2, (subs, bne, nop): 1,
-                     (bne, nop, None): 1}  # fmt: skip
+    # Three passes through the loop's block, as a trace records them, then the nop's block.
+    passes = [
+        BlockVisit(None, (subs, bne), subs),
+        BlockVisit(bne, (subs, bne), subs),
+        BlockVisit(bne, (subs, bne), nop),
+    ]
+    priced = MODELS["cortex-m3"].price_visits(code, [*passes, BlockVisit(bne, (nop,), None)])
+    # Each taken pass: subs 1 + bne taken 1+P; the last pass: subs 1 + bne not taken 1; then nop 1.
+    taken = PricedVisit(CycleRange(1 + 2, 1 + 3, 1 + 4), 1)
+    assert priced == [taken, taken, PricedVisit(CycleRange(2, 2, 2), 0), PricedVisit(CycleRange(1, 1, 1), 0)]
     # subs 3 x 1 + bne taken 2 x (1+P) + bne not taken 1 + nop 1
-    assert MODELS["cortex-m3"].price(code, loop_of_three) == CycleRange(3 + 4 + 2, 3 + 6 + 2, 3 + 8 + 2)
+    total = sum((visit.cycles for visit in priced), CycleRange.exact(0))
+    assert total == CycleRange(3 + 4 + 2, 3 + 6 + 2, 3 + 8 + 2)
 
 
-def test_cycle_ranges_subtract_and_scale_component_by_component():
-    assert (CycleRange(4, 6, 8) - CycleRange(1, 2, 3)).scaled(0.5) == CycleRange(1.5, 2, 2.5)
+def test_cycle_ranges_add_and_scale_component_by_component():
+    assert (CycleRange(4, 6, 8) + CycleRange(1, 2, 3)).scaled(0.5) == CycleRange(2.5, 4, 5.5)
 
 
 def test_the_central_value_is_the_midpoint_of_every_class_range():
@@ -294,7 +310,7 @@ def test_a_class_the_core_lacks_is_an_error_not_a_guess(tmp_path):
     code = CodeImage(assemble(tmp_path, "cortex-m4", MULTIPLY_AND_DIVIDE))
     umull = addresses(code, 2)[1]
     with pytest.raises(TimingError, match=r"cortex-m0plus.toml has no cycles for class 'mul_long' .*SMULL or UMULL"):
-        MODELS["cortex-m0plus"].price(code, steps([umull]))
+        MODELS["cortex-m0plus"].cycles(code.at(umull), None, None)
 
 
 SYSTEM = """
@@ -348,7 +364,7 @@ def test_an_instruction_of_no_class_is_decoded_but_has_no_cycles(tmp_path):
     assert (decoded.klass, decoded.size, decoded.text) == (UNCLASSIFIED, 4, "tt r0, r0")
     message = r"no cycles for class 'unclassified' \('tt r0, r0' at 0x2\): no timing class holds it"
     with pytest.raises(TimingError, match=message):
-        MODELS["cortex-m4"].price(code, steps([tt]))
+        MODELS["cortex-m4"].cycles(decoded, None, None)
 
 
 def test_an_instruction_capstone_cannot_decode_is_an_error(tmp_path):
@@ -367,27 +383,88 @@ def test_a_visit_counts_an_instruction_it_cannot_price_and_prices_the_others(tmp
     assert MODELS[core].price_visits(code, [visit]) == [PricedVisit(CycleRange(2, 2, 2), 0, unpriced=1)]
 
 
+RULE = "[[context]]\nclasses = {classes}\n{amount}\n\n[unpriced]\n"  # a context rule, before [unpriced]
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("{ min = 3, central = 3.5, max = 4 }", "{ min = 4, central = 3.5, max = 3 }",
-         r"cortex-m0.toml: cycles.pop_pc.base: needs 0 <= min <= central <= max, not min 4"),
-        ("[cycles]\n", "[cycles]\nfrobnicate = 1\n", r"cortex-m0.toml: cycles.frobnicate: unknown instruction class"),
-        ("\nwait = 2 ", "\n# wait = 2 ", r"cortex-m0.toml: classes in neither \[cycles\] nor \[unpriced\]: wait"),
-        ("\nalu = 1 ", "\nalu = { min = 1, central = 1, max = 1, typical = 1 } ",
-         r"cortex-m0.toml: cycles.alu: unknown key 'typical'"),
-        ("[unpriced]\n", "[unpriced]\nalu = 'twice'\n", r"cortex-m0.toml: unpriced.alu: the class also has cycles"),
-        ("[unpriced]\n", "[[context]]\nclasses = ['load']\nwhen = 'sometimes'\nsaves = 1\n\n[unpriced]\n",
-         r"cortex-m0.toml: context\[0\].when: unknown condition 'sometimes'"),
-        ("cores =", "typo = 1\ncores =", r"cortex-m0.toml: unknown key 'typo'"),
+        (
+            "{ min = 3, central = 3.5, max = 4 }",
+            "{ min = 4, central = 3.5, max = 3 }",
+            r"'cycles.pop_pc.base' is \{'min': 4, 'central': 3.5, 'max': 3\}; allowed: 0 <= min <= central <= max$",
+        ),
+        ("\nalu = 1 ", "\nalu = -1 ", r"'cycles.alu' is -1; allowed: 0 <= min <= central <= max$"),
+        (
+            "\nalu = 1 ",
+            "\nalu = 'one' ",
+            r"'cycles.alu' is 'one'; allowed: a number of cycles or \{min, central, max\}$",
+        ),
+        ("[cycles]\n", "[cycles]\nfrobnicate = 1\n", r"'cycles.frobnicate' is not a known key \(known: alu, alu_pc, "),
+        (
+            "\nalu = 1 ",
+            "\nalu = { min = 1, central = 1, max = 1, typical = 1 } ",
+            r"'cycles.alu.typical' is not a known key \(known: min, central, max, base, per_register, taken, ",
+        ),
+        (
+            "branch = {",
+            "branch = { base = 1, ",
+            r"'cycles.branch' is .*; allowed: cycles, \{min, central, max\}, \{base, per_register\} or \{taken, ",
+        ),
+        (
+            "per_register = 1",
+            "per_register = 1.5",
+            r"'cycles.load_multiple.per_register' is 1.5; allowed: a whole number$",
+        ),
+        (
+            "\nwait = 2 ",
+            "\n# wait = 2 ",
+            r"'unpriced' is .*; allowed: a reason for every class \[cycles\] does not price \(missing wait\)$",
+        ),
+        (
+            "[unpriced]\n",
+            "[unpriced]\nalu = 'twice'\n",
+            r"'unpriced' is .*; allowed: classes without cycles \(not alu\)$",
+        ),
+        (
+            "[unpriced]\n",
+            RULE.format(classes="['load']", amount="when = 'sometimes'\nsaves = 1"),
+            r"'context\[0\].when' is 'sometimes'; allowed: 'fell_through_from_16_bit', .* or 'immediate_offset'$",
+        ),
+        (
+            "[unpriced]\n",
+            RULE.format(classes="['load', 'fp_mac']", amount="saves = 1"),
+            r"'context\[0\]' is .*; allowed: classes \[cycles\] prices \(not fp_mac\)$",
+        ),
+        (
+            "[unpriced]\n",
+            RULE.format(classes="['load', 'alu']", amount="saves = 2"),  # alu: 1 cycle at best
+            r"'context\[0\]' is .*; allowed: no branch, and no saving beyond the best case \(not alu\)$",
+        ),
+        (
+            "[unpriced]\n",
+            RULE.format(classes="['load']", amount="saves = 1\nadds = 1"),
+            r"'context\[0\]' is .*; allowed: exactly one of saves and adds$",
+        ),
+        (
+            "[unpriced]\n",
+            RULE.format(classes="['load']", amount="adds = 0"),
+            r"'context\[0\].adds' is 0; allowed: >= 1$",
+        ),
+        (
+            "cores =",
+            "typo = 1\ncores =",
+            r"'typo' is not a known key \(known: cores, source, cycles, unpriced, context\)$",
+        ),
     ],
-)  # fmt: skip
-def test_loading_rejects_a_malformed_file_naming_the_file_and_key(tmp_path, old, new, message):
+)
+def test_loading_rejects_a_malformed_file_in_one_line_naming_the_file_and_key(tmp_path, old, new, message):
     text = (TIMING / "cortex-m0.toml").read_text()
     assert old in text
     (tmp_path / "cortex-m0.toml").write_text(text.replace(old, new, 1))
-    with pytest.raises(TimingError, match=message):
+    with pytest.raises(TimingError, match=r"^\S*/cortex-m0.toml: " + message) as raised:
         load_timing_models(tmp_path)
+    assert "\n" not in str(raised.value)
 
 
 def test_cores_without_a_published_table_have_no_model():

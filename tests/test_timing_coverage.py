@@ -15,7 +15,8 @@ import capstone
 import pytest
 
 from qbench.common.paths import TARGETS
-from qbench.execution.timing import UNCLASSIFIED, classify, load_timing_models
+from qbench.execution.decode import UNCLASSIFIED, classify
+from qbench.execution.timing_tables import load_timing_models
 from qbench.sizes.elfsize import EXEC
 
 MODELS = load_timing_models()

@@ -354,9 +354,11 @@ def with_statistics(model: nn.Module) -> nn.Module:
 
 def test_dropout_identity_and_batchnorm_in_a_sequential(tmp_path: Path) -> None:
     torch.manual_seed(7)
-    model = with_statistics(nn.Sequential(
-        nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Dropout(0.5), nn.Identity(), nn.Linear(8, 3), nn.Sigmoid()
-    ))  # fmt: skip
+    model = with_statistics(
+        nn.Sequential(
+            nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Dropout(0.5), nn.Identity(), nn.Linear(8, 3), nn.Sigmoid()
+        )
+    )
     network = load_torch_network(saved(tmp_path, model))
     assert network.shape.name == "4-8-3 tanh/sigmoid"
     agrees_with_torch(network, model)
@@ -397,6 +399,5 @@ def test_the_same_model_exported_to_onnx_imports_to_the_same_network(tmp_path: P
     torch.onnx.export(model, (torch.zeros(1, 13),), str(path), dynamo=False, input_names=["x"], output_names=["y"])
     from_onnx, kind = load_model(path)
     assert kind == "onnx"
-    np.testing.assert_allclose(from_onnx.weights, load_torch_network(saved(tmp_path, model)).weights, rtol=0,
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(from_onnx.weights, load_torch_network(saved(tmp_path, model)).weights, rtol=0, atol=1e-6)
     agrees_with_torch(from_onnx, model)

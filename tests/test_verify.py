@@ -20,8 +20,17 @@ CORES = ("cortex-m0plus", "cortex-m4", "cortex-m55")  # cortex-m55: built and ru
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real `qbench run` of a small matrix, both variants."""
     root = tmp_path_factory.mktemp("verify")
-    arguments = ["run", "--cores", ",".join(CORES), "--formats", "q16.16",
-                 "--out", str(root / "out"), "--build-dir", str(root / "build")]  # fmt: skip
+    arguments = [
+        "run",
+        "--cores",
+        ",".join(CORES),
+        "--formats",
+        "q16.16",
+        "--out",
+        str(root / "out"),
+        "--build-dir",
+        str(root / "build"),
+    ]
     assert qbench_main(arguments) == 0
     return root / "out"
 
@@ -38,9 +47,10 @@ def _verify(directory: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def _checks(table: list[list[str]], result: str, row_words: str, check: str) -> list[list[str]]:
     """The table rows with this result and check whose row label holds every word of row_words."""
     return [
-        cells for cells in table
+        cells
+        for cells in table
         if cells[0] == result and cells[2] == check and all(word in cells[1].split() for word in row_words.split())
-    ]  # fmt: skip
+    ]
 
 
 def _edited_copy(results: Path, destination: Path, edit) -> Path:
@@ -65,8 +75,14 @@ def test_untouched_results_pass(results, capsys):
     assert status == 0, table
     assert ", 0 failed, 2 skipped" in summary
     for core in ("cortex-m0plus", "cortex-m4"):
-        for check in ("img_code", "img_rodata", "img_data", "img_bss", "instr_markers",
-                      *(f"instr_forward{suffix}" for suffix in REGION_CHECKS)):  # fmt: skip
+        for check in (
+            "img_code",
+            "img_rodata",
+            "img_data",
+            "img_bss",
+            "instr_markers",
+            *(f"instr_forward{suffix}" for suffix in REGION_CHECKS),
+        ):
             assert len(_checks(table, "passed", core, check)) == 2, (core, check)
         for suffix in REGION_CHECKS:
             assert len(_checks(table, "passed", f"{core} trainable", f"instr_train_step{suffix}")) == 1, suffix
@@ -139,8 +155,12 @@ PROGRAM = bytes.fromhex(
 
 
 def _counter(code: bytes, budget: int = verify.INSTRUCTION_BUDGET) -> verify.RegionCounter:
-    symbols = {"qbench_region_begin": 0x3B, "qbench_region_end": 0x3D, "__stack_top": 0x20001000,
-               "__stack_limit": 0x20000000}  # fmt: skip
+    symbols = {
+        "qbench_region_begin": 0x3B,
+        "qbench_region_end": 0x3D,
+        "__stack_top": 0x20001000,
+        "__stack_limit": 0x20000000,
+    }
     firmware = verify.Firmware((verify.Segment(0, 0, len(code), code),), symbols)
     return verify.RegionCounter(firmware, verify.UNICORN_MODELS["cortex-m4"], budget)
 
@@ -153,8 +173,11 @@ def test_unicorn_counts_the_whole_run_like_qemu_including_it_instructions_that_f
 
 
 def test_a_run_past_its_instruction_budget_fails_clearly():
-    with pytest.raises(verify.VerifyError, match=r"ran past its budget of 20 instructions without exiting; "
-                                                 r"its last line: hi$"):  # fmt: skip
+    with pytest.raises(
+        verify.VerifyError,
+        match=r"ran past its budget of 20 instructions without exiting; "
+        r"its last line: hi$",
+    ):
         _counter(PROGRAM, budget=20).run()
 
 
@@ -174,14 +197,16 @@ def test_an_unknown_semihosting_operation_fails_clearly():
 
 @pytest.mark.parametrize(
     ("code", "instructions"),
-    [("0020", 1),  # movs r0,#0
-     ("00f016f8", 1),  # bl: first halfword 0b11110...
-     ("2de9f04f" "bde8f08f", 2),  # push.w / pop.w: 0b11101...
-     ("d0f80000", 1),  # ldr.w r0,[r0]: 0b11111...
-     ("fee7", 1),  # b . : 0b11100, still 16-bit
-     ("ccbf" "02f58072" "0122" "abbe", 4),  # ite gt / addgt.w / movle / bkpt 0xab
-     ("", 0)],
-)  # fmt: skip
+    [
+        ("0020", 1),  # movs r0,#0
+        ("00f016f8", 1),  # bl: first halfword 0b11110...
+        ("2de9f04fbde8f08f", 2),  # push.w / pop.w: 0b11101...
+        ("d0f80000", 1),  # ldr.w r0,[r0]: 0b11111...
+        ("fee7", 1),  # b . : 0b11100, still 16-bit
+        ("ccbf02f580720122abbe", 4),  # ite gt / addgt.w / movle / bkpt 0xab
+        ("", 0),
+    ],
+)
 def test_a_blocks_instructions_are_counted_by_their_first_halfwords(code, instructions):
     assert verify.instruction_count(bytes.fromhex(code)) == instructions
 
@@ -219,11 +244,17 @@ def test_a_whole_run_counts_every_occurrence_the_firmware_ran(images, core, vari
 
 RUN = verify.RegionRun({0: [6, 6], 1: [190, 200, 213], 2: [850, 861]}, instructions=10_000)
 # The figures RUN gives: net of the markers (6), forward's mean 201 - 6, its extremes 190 - 6 and 213 - 6.
-RIGHT = {"instr_markers": 6.0,
-         "instr_forward": 195.0, "instr_forward_min": 184.0, "instr_forward_max": 207.0,
-         "instr_forward_occurrences": 3.0,
-         "instr_train_step": 849.5, "instr_train_step_min": 844.0, "instr_train_step_max": 855.0,
-         "instr_train_step_occurrences": 2.0}  # fmt: skip
+RIGHT = {
+    "instr_markers": 6.0,
+    "instr_forward": 195.0,
+    "instr_forward_min": 184.0,
+    "instr_forward_max": 207.0,
+    "instr_forward_occurrences": 3.0,
+    "instr_train_step": 849.5,
+    "instr_train_step_min": 844.0,
+    "instr_train_step_max": 855.0,
+    "instr_train_step_occurrences": 2.0,
+}
 
 
 def _outcomes(figures: dict[str, float]) -> dict[str, tuple[verify.Outcome, str]]:
@@ -239,10 +270,16 @@ def test_a_rows_whole_run_figures_pass_when_right():
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("instr_forward_occurrences", 4.0), ("instr_forward_min", 183.0), ("instr_forward_max", 208.0),
-     ("instr_forward", 196.0), ("instr_train_step_occurrences", 1.0), ("instr_train_step_max", 856.0),
-     ("instr_markers", 5.0)],
-)  # fmt: skip
+    [
+        ("instr_forward_occurrences", 4.0),
+        ("instr_forward_min", 183.0),
+        ("instr_forward_max", 208.0),
+        ("instr_forward", 196.0),
+        ("instr_train_step_occurrences", 1.0),
+        ("instr_train_step_max", 856.0),
+        ("instr_markers", 5.0),
+    ],
+)
 def test_a_wrong_whole_run_figure_fails_alone(column, value):
     outcomes = _outcomes({**RIGHT, column: value})
     failed = [check for check, (outcome, _) in outcomes.items() if outcome == verify.Outcome.FAILED]
@@ -253,8 +290,11 @@ def test_a_row_without_extremes_skips_them_with_a_note():
     old = {column: value for column, value in RIGHT.items() if not column.endswith(("_min", "_max"))}
     outcomes = _outcomes(old)
     skipped = {check: note for check, (outcome, note) in outcomes.items() if outcome == verify.Outcome.SKIPPED}
-    assert skipped == {f"instr_{region}_{end}": f"the row records no instr_{region}_{end}"
-                       for region in ("forward", "train_step") for end in ("min", "max")}  # fmt: skip
+    assert skipped == {
+        f"instr_{region}_{end}": f"the row records no instr_{region}_{end}"
+        for region in ("forward", "train_step")
+        for end in ("min", "max")
+    }
     assert {outcomes[column][0] for column in old} == {verify.Outcome.PASSED}
 
 
@@ -262,14 +302,24 @@ def test_a_region_the_row_has_but_the_run_never_reached_fails():
     run = verify.RegionRun({0: [6], 1: [200]}, instructions=1_000)
     checks = verify.instruction_comparisons(pd.Series(RIGHT), "row", run)
     [missing] = [check for check in checks if check.check.startswith("instr_train_step")]
-    assert (missing.check, missing.outcome, missing.note) == ("instr_train_step", verify.Outcome.FAILED,
-                                                              "the region never ran")  # fmt: skip
+    assert (missing.check, missing.outcome, missing.note) == (
+        "instr_train_step",
+        verify.Outcome.FAILED,
+        "the region never ran",
+    )
 
 
 @pytest.mark.parametrize(
     ("section_type", "flags", "category"),
-    [("PROGBITS", "AX", "code"), ("PROGBITS", "A", "rodata"), ("ARM_EXIDX", "AL", "rodata"),
-     ("PROGBITS", "WA", "data"), ("INIT_ARRAY", "WA", "data"), ("NOBITS", "WA", "bss"), ("NOBITS", "A", None)],
-)  # fmt: skip
+    [
+        ("PROGBITS", "AX", "code"),
+        ("PROGBITS", "A", "rodata"),
+        ("ARM_EXIDX", "AL", "rodata"),
+        ("PROGBITS", "WA", "data"),
+        ("INIT_ARRAY", "WA", "data"),
+        ("NOBITS", "WA", "bss"),
+        ("NOBITS", "A", None),
+    ],
+)
 def test_sections_are_classified_by_flags_and_type(section_type, flags, category):
     assert verify.section_category(verify.SectionHeader(".any", section_type, flags)) == category

@@ -46,8 +46,9 @@ def regression_csv(path: Path, samples: int = 80) -> Path:
     generator = np.random.default_rng(3)
     inputs = generator.uniform(-1, 1, (samples, 3))
     targets = 3 * inputs[:, 0] - 2 * inputs[:, 1] + 0.5 * inputs[:, 2] ** 2 + 10
-    lines = ["a,b,c,power"] + [",".join(f"{value:.5f}" for value in (*row, target))
-                               for row, target in zip(inputs, targets, strict=True)]  # fmt: skip
+    lines = ["a,b,c,power"] + [
+        ",".join(f"{value:.5f}" for value in (*row, target)) for row, target in zip(inputs, targets, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -58,15 +59,32 @@ def folders(tmp_path_factory):
     cancer = workload(root / "cancer", 'dataset = "breast_cancer"\ntest_fraction = 0.3\nscaling = "standard"\n')
     (root / "power").mkdir()
     regression_csv(root / "power" / "data.csv")
-    power = workload(root / "power", 'task = "regression"\nfile = "data.csv"\ntarget = "power"\n'
-                     'test_fraction = 0.25\nscaling = "minmax"\n', output="linear", epochs=60)  # fmt: skip
+    power = workload(
+        root / "power",
+        'task = "regression"\nfile = "data.csv"\ntarget = "power"\ntest_fraction = 0.25\nscaling = "minmax"\n',
+        output="linear",
+        epochs=60,
+    )
     return root, cancer, power
 
 
 def run(root: Path, folder: Path, name: str):
     out = root / f"out-{name}"
-    status = qbench_main(["run", "--workload", str(folder), "--cores", "cortex-m0plus", "--formats", "q16.16",
-                          "--out", str(out), "--build-dir", str(root / "build")])  # fmt: skip
+    status = qbench_main(
+        [
+            "run",
+            "--workload",
+            str(folder),
+            "--cores",
+            "cortex-m0plus",
+            "--formats",
+            "q16.16",
+            "--out",
+            str(out),
+            "--build-dir",
+            str(root / "build"),
+        ]
+    )
     return status, read_results(out).rows, out
 
 
@@ -107,8 +125,10 @@ def test_a_csv_regression_reports_its_errors_on_the_device_in_the_targets_units(
 
 
 def test_a_regression_report_parses():
-    text = "begin workload=w qformat=q16.16 variant=inference\npredictions outputs=1,-2,65536\nregressed total=3\n" \
-           "end status=0\n"
+    text = (
+        "begin workload=w qformat=q16.16 variant=inference\npredictions outputs=1,-2,65536\nregressed total=3\n"
+        "end status=0\n"
+    )
     report = parse_report(text)
     assert report.classification.regression and report.classification.predictions == (1, -2, 65536)
 
@@ -136,8 +156,11 @@ def test_split_writes_the_exact_parts_and_train_and_test_files_are_used_as_given
     shape = split_figures.shape(settings, None, None)
     expected = split_figures.host_figures(fmt, False, settings, shape)
     for suffix, data in (("npz", ""), ("csv", 'target = "y"\n')):
-        given = workload(tmp_path / f"given-{suffix}", f'train_file = "../parts/train.{suffix}"\n'
-                         f'test_file = "../parts/test.{suffix}"\nscaling = "standard"\n{data}')  # fmt: skip
+        given = workload(
+            tmp_path / f"given-{suffix}",
+            f'train_file = "../parts/train.{suffix}"\n'
+            f'test_file = "../parts/test.{suffix}"\nscaling = "standard"\n{data}',
+        )
         description = read_description(given / "workload.toml")
         split = description.split()
         assert (len(split.train_labels), len(split.test_labels)) == (398, 171)
@@ -155,8 +178,9 @@ def test_split_of_a_csv_regression_keeps_its_column_names(folders, tmp_path):
 
 
 def test_explicit_scaling_parameters_are_applied_as_declared(tmp_path):
-    folder = workload(tmp_path / "w", 'dataset = "wine"\nscaling = "minmax"\nscaling_min = [0.0]\n'
-                      "scaling_max = [2.0]\n")  # fmt: skip
+    folder = workload(
+        tmp_path / "w", 'dataset = "wine"\nscaling = "minmax"\nscaling_min = [0.0]\nscaling_max = [2.0]\n'
+    )
     split = read_description(folder / "workload.toml").split()
     assert split.offset == (0.0,) * 13 and split.scale == (2.0,) * 13 and split.classes == 3
     standardize = workload(tmp_path / "s", 'dataset = "iris"\nscaling = "standardize"\n')
@@ -172,8 +196,10 @@ def test_explicit_scaling_parameters_are_applied_as_declared(tmp_path):
         ('file = "data.csv"\n', "'data.target' is required with a CSV file"),
         ('dataset = "diabetes"\n', "'data.dataset' is 'diabetes', a regression data set; 'data.task' is"),
         ('dataset = "iris"\ntask = "regresion"\n', "'data.task' is 'regresion'; allowed: 'classification' or"),
-        ('dataset = "iris"\nscaling_mean = [0.0]\nscaling_std = [1.0]\nscaling = "minmax"\n',
-         "'data.scaling_mean' is for scaling = 'standard'"),
+        (
+            'dataset = "iris"\nscaling_mean = [0.0]\nscaling_std = [1.0]\nscaling = "minmax"\n',
+            "'data.scaling_mean' is for scaling = 'standard'",
+        ),
         ('dataset = "iris"\nscaling = "minmax"\nscaling_min = [1.0]\n', "'data.scaling_min' needs 'data.scaling_max'"),
         ('dataset = "iris"\nscaling_mean = [0.0, 1.0]\nscaling_std = [1.0, 1.0]\n', "'data.scaling_mean' has 2 values"),
         ('file = "missing.csv"\ntarget = "t"\n', "'data.file' '"),
@@ -200,11 +226,32 @@ def test_an_unknown_folder_is_refused_before_anything_runs(tmp_path, capsys):
 def test_a_path_workload_runs_on_a_dask_worker_like_on_local_threads(folders, tmp_path):
     """The workload travels to the worker by its path; the worker's prepare task reads the same folder."""
     _, _, power = folders
-    common = ["run", "--workload", str(power), "--cores", "cortex-m0plus", "--formats", "q8.8",
-              "--build-dir", str(tmp_path / "build")]  # fmt: skip
+    common = [
+        "run",
+        "--workload",
+        str(power),
+        "--cores",
+        "cortex-m0plus",
+        "--formats",
+        "q8.8",
+        "--build-dir",
+        str(tmp_path / "build"),
+    ]
     assert qbench_main([*common, "--cache-dir", str(tmp_path / "cache-local"), "--out", str(tmp_path / "local")]) == 0
-    assert qbench_main([*common, "--cache-dir", str(tmp_path / "cache-cluster"), "--workers", "1",
-                        "--out", str(tmp_path / "cluster")]) == 0  # fmt: skip
+    assert (
+        qbench_main(
+            [
+                *common,
+                "--cache-dir",
+                str(tmp_path / "cache-cluster"),
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path / "cluster"),
+            ]
+        )
+        == 0
+    )
     local, cluster = read_results(tmp_path / "local").rows, read_results(tmp_path / "cluster").rows
     columns = ["workload", "status", "mae_device", "rmse_device", "max_error_device", "test_set", "lib_flash"]
     assert local[columns].equals(cluster[columns])

@@ -1,5 +1,6 @@
 # PYTHON_ARGCOMPLETE_OK (shell completion: eval "$(register-python-argcomplete qbench)")
-"""The qbench command line.
+"""The qbench command line: arguments in, a request to the stage that does the work, its result out as a closing
+line and an exit status.
 
 Exit status: 0 when every requested cell succeeded; 1 when any cell failed or
 was invalid (the rest still ran), when `compare` found a regression, or when
@@ -8,7 +9,8 @@ could start (a malformed value in any option, a malformed target file, an
 unreadable results file, an output, build or cache folder that cannot be
 written, an output folder another qbench is writing); 130 (Ctrl-C) or 143
 (SIGTERM) when a command was interrupted, after saying what it wrote: a run's
-finished rows go beside --out, never in its place.
+finished rows go beside --out, never in its place. Every error a command reports is a QbenchError
+(qbench.common.errors), which carries its status.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ import math
 import os
 import re
 import shlex
-import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -32,47 +34,53 @@ import argcomplete
 
 from qbench import __version__
 from qbench.commands.listing import KINDS, listing
+from qbench.common.errors import QbenchError, UsageError
 from qbench.common.nearest import nearest_hint
 from qbench.common.paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
-from qbench.hardware.targets import TargetError, load_parts, load_targets, select
-from qbench.hardware.toolchain import ToolNotFound
-from qbench.images.build import BuildSpec
+from qbench.hardware.targets import TargetError, load_parts, load_targets
 from qbench.images.libraries import CONTRACT_DOCS, QNN, Library, LibraryError, builtin_names, parse_library
 from qbench.images.matrix import (
     DEFAULT_FORMATS,
     DEFAULT_OPT,
     OPT_LEVELS,
-    Matrix,
+    MatrixRequest,
     Variant,
     core_order,
-    expand,
     parse_shard,
-    shard,
 )
-from qbench.images.torch_import import TorchImportError, write_network
-from qbench.images.workloads import ACTIVATIONS, INITIAL_WEIGHTS, WORKLOADS, WorkloadError, WorkloadSettings
+from qbench.images.torch_import import write_network
+from qbench.images.workloads import (
+    ACTIVATIONS,
+    DEFAULT_SETTINGS,
+    INITIAL_WEIGHTS,
+    WORKLOADS,
+    WorkloadError,
+    WorkloadSettings,
+)
 from qbench.models import lut
-from qbench.models.datasets import DataFileError
 from qbench.models.network import FloatNetwork, NetworkError, network_from_document
 from qbench.models.qformat import FLOAT32, MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
 from qbench.models.testdata import read_test_data
-from qbench.orchestration.cache import Cache
-from qbench.orchestration.executors import Executor, LocalExecutor
 from qbench.orchestration.progress import Progress, for_stream
-from qbench.orchestration.provenance import environment, git_revision, matrix_digest, now
-from qbench.records.merge import MergeError, merge
-from qbench.records.outputs import (
-    FolderError,
-    ResultsFolder,
-    WriteError,
-    checked_folder,
-    results_folder,
-    writable_folder,
+from qbench.orchestration.run import (
+    BuildResult,
+    ExecutorChoice,
+    RunRequest,
+    RunResult,
+    all_parts,
+    build,
+    chosen_parts,
+    plan,
+    plan_listing,
+    refusal,
+    run_into,
 )
-from qbench.records.results import ResultsFileError, Status, read_results, saved_results, write_results
+from qbench.records.merge import merge
+from qbench.records.outputs import ResultsFolder, checked_folder, results_folder
+from qbench.records.results import Status, read_results, write_results
 from qbench.reporting.compare import DEFAULT_METRICS, METRICS, CompareError, compare, parse_threshold
 from qbench.reporting.compare import KEY as COMPARE_KEY
-from qbench.reporting.performance_targets import TARGETS_FILE, PerformanceTargetError
+from qbench.reporting.performance_targets import TARGETS_FILE
 
 # The pipeline, the report with its plots (matplotlib) and verify (unicorn) are imported by the commands that use
 # them, so that the parser, and with it the shell's completion, starts without them.
@@ -85,11 +93,6 @@ MAX_ITERATIONS = 1_000_000
 MAX_TIMEOUT = 86_400.0  # one day
 RESUMES = "the next run resumes from the cache"
 TIMES = {2: "twice", 3: "three times", 4: "four times"}  # how often a list option named one value
-SHOWN_CELLS = 4  # invalid cells named per reason on the terminal; the rest are counted
-
-
-class UsageError(Exception):
-    """Nothing can start: the message says why."""
 
 
 class Interrupted(Exception):
@@ -108,56 +111,54 @@ def _lut(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(arguments: argparse.Namespace) -> WorkloadSettings:
-    hidden, output = arguments.activations or (None, None)
-    test_file, target = getattr(arguments, "test_data", None), getattr(arguments, "target", None)
-    if test_file is None and target is not None:
-        raise UsageError("--target names the test data's target column: give --test-data FILE too")
-    if test_file is not None and arguments.model is None:
-        raise UsageError("--test-data scores an imported network: give --model NETWORK_JSON too")
-    return WorkloadSettings(
-        max_iterations=arguments.max_iterations, log_every=arguments.log_every,
-        hidden_activation=hidden, output_activation=output, model=arguments.model,
-        test_data=None if test_file is None else read_test_data(test_file, target),
-        initial_weights=getattr(arguments, "initial_weights", WorkloadSettings.initial_weights),
-    )  # fmt: skip
+# --- From arguments to a request -------------------------------------------------------------------------------
 
 
-def _model(text: str) -> FloatNetwork:
-    """A network file (qbench import-torch writes one) for --model."""
-    path = Path(text)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise argparse.ArgumentTypeError(f"{text}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"{text}: not valid JSON ({error})") from None
-    try:
-        return network_from_document(document, text)
-    except NetworkError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+@dataclass(frozen=True)
+class Listed:
+    """A comma-separated option's items, each kept once (its first spelling), and a note per repeated one; the
+    matrix checks the items themselves, so that every bad value of a command line is named at once."""
+
+    items: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
-def _without_repeats(option: str, items: Iterable, note: Callable[[str], None], key: Callable = lambda item: item,
-                     name: Callable = str) -> list:  # fmt: skip
-    """The items, each kept once (its first spelling) by key, with one note per repeated one."""
-    kept: dict = {}
+def _repeat_notes(option: str, items: Sequence, key: Callable, name: Callable = str) -> list[str]:
+    """One note per item named more than once (by key), under its first spelling."""
+    first: dict = {}
     counts: dict = {}
     for item in items:
-        kept.setdefault(key(item), item)
+        first.setdefault(key(item), item)
         counts[key(item)] = counts.get(key(item), 0) + 1
-    for same, count in counts.items():
-        if count > 1 and name(kept[same]):  # an empty item names nothing; the matrix reports it
-            note(f"note: {option} names {name(kept[same])} {TIMES.get(count, f'{count} times')}; "
-                 "measured once")  # fmt: skip
+    # An empty item names nothing; the matrix reports it.
+    repeated = [(first[same], count) for same, count in counts.items() if count > 1 and name(first[same])]
+    return [
+        f"note: {option} names {name(item)} {TIMES.get(count, f'{count} times')}; measured once"
+        for item, count in repeated
+    ]
+
+
+def _kept(items: Iterable, key: Callable) -> list:
+    """The items, each kept once (its first spelling) by key."""
+    kept: dict = {}
+    for item in items:
+        kept.setdefault(key(item), item)
     return list(kept.values())
 
 
-def _distinct(option: str, text: str | None, note: Callable[[str], None], key: Callable = str) -> str | None:
-    """A comma-separated option without repeats (two spellings of one value are a repeat too)."""
-    if text is None:
-        return None
-    return ",".join(_without_repeats(option, (item.strip() for item in text.split(",")), note, key))
+def _listed(option: str, key: Callable[[str], object] = str) -> Callable[[str], Listed]:
+    """An argparse type: a comma-separated option without repeats (two spellings of one value are a repeat too)."""
+
+    def parse(text: str) -> Listed:
+        items = [item.strip() for item in text.split(",")]
+        return Listed(tuple(_kept(items, key)), tuple(_repeat_notes(option, items, key)))
+
+    return parse
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """An argparse type: the names of a comma-separated option, as given."""
+    return tuple(name.strip() for name in text.split(","))
 
 
 def _format_key(text: str) -> object:
@@ -176,8 +177,28 @@ def _size_key(text: str) -> object:
     return int(text) if text.isdigit() else text  # 4 and 04 are one size
 
 
-def _libraries(arguments: argparse.Namespace, note: Callable[[str], None]) -> tuple[Library, ...]:
-    libraries = _without_repeats("--library", arguments.library, note, name=lambda library: library.name)
+_cores = _listed("--cores")
+_formats = _listed("--formats", _format_key)
+_variants = _listed("--variants")
+_opt = _listed("--opt", _opt_key)
+_hidden_layers = _listed("--hidden-layers", _size_key)
+_hidden_neurons = _listed("--hidden-neurons", _size_key)
+
+
+def _items(listed: Listed | None, note: Callable[[str], None]) -> tuple[str, ...] | None:
+    """A listed option's items once its repeats are noted; None when it was not given."""
+    if listed is None:
+        return None
+    for line in listed.notes:
+        note(line)
+    return listed.items
+
+
+def _libraries(given: Sequence[Library], note: Callable[[str], None]) -> tuple[Library, ...]:
+    """qnn and every --library, each once; one name for two folders is refused."""
+    for line in _repeat_notes("--library", given, lambda library: library, lambda library: library.name):
+        note(line)
+    libraries = _kept(given, lambda library: library)
     names = [library.name for library in libraries]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -185,144 +206,121 @@ def _libraries(arguments: argparse.Namespace, note: Callable[[str], None]) -> tu
     return (QNN, *libraries)
 
 
-def _matrix(arguments: argparse.Namespace, progress: Progress,
-            other_problems: Sequence[str] = ()) -> tuple[Matrix, str]:  # fmt: skip
-    """The requested matrix (this shard of it) and a digest of the whole matrix with its settings; refused with
-    its bad values and those of other options."""
-    note = progress.note
-    matrix = expand(
-        load_targets(arguments.targets), WORKLOADS, cores=_distinct("--cores", arguments.cores, note),
-        formats=_distinct("--formats", arguments.formats, note, _format_key),
-        variants=_distinct("--variants", arguments.variants, note),
-        opt=_distinct("--opt", arguments.opt, note, _opt_key),
-        workload=arguments.workload, settings=_settings(arguments), libraries=_libraries(arguments, note),
-        hidden_layers=_distinct("--hidden-layers", arguments.hidden_layers, note, _size_key),
-        hidden_neurons=_distinct("--hidden-neurons", arguments.hidden_neurons, note, _size_key),
-    )  # fmt: skip
-    settings = f"max-iterations {arguments.max_iterations} log-every {arguments.log_every} " \
-               f"activations {arguments.activations}"  # fmt: skip
-    settings += f" initial-weights {getattr(arguments, 'initial_weights', WorkloadSettings.initial_weights)}"
-    digest = matrix_digest([settings, *(cell.label for cell in matrix.cells),
-                            *(rejected.cell.label for rejected in matrix.rejected)])  # fmt: skip
-    if matrix.problems or other_problems:
-        raise _refusal([*matrix.problems, *other_problems])
-    if arguments.shard is not None:
-        matrix = shard(matrix, *arguments.shard)
-    for skipped in matrix.notes:
-        progress.note(f"note: {skipped}")
-    for line in _invalid_lines(matrix):
-        progress.note(line)
-    if not matrix.cells and not matrix.rejected:
-        raise UsageError("nothing to do: the request names no buildable cell")
-    return matrix, digest
+def _training(arguments: argparse.Namespace) -> WorkloadSettings:
+    """The training options' settings (run and build)."""
+    hidden, output = arguments.activations or (None, None)
+    return WorkloadSettings(
+        max_iterations=arguments.max_iterations,
+        log_every=arguments.log_every,
+        hidden_activation=hidden,
+        output_activation=output,
+        initial_weights=arguments.initial_weights,
+    )
 
 
-def _refusal(problems: Sequence[str]) -> UsageError:
-    """A command line with malformed values runs nothing: every bad value is named, each with its nearest valid one."""
-    if len(problems) == 1:
-        return UsageError(f"{problems[0]} (nothing was run)")
-    return UsageError(f"the command line has {len(problems)} bad values; nothing was run:\n  " + "\n  ".join(problems))
+def _settings(arguments: argparse.Namespace, training: WorkloadSettings = DEFAULT_SETTINGS) -> WorkloadSettings:
+    """The training settings with the network options' model and test data."""
+    if arguments.test_data is None and arguments.target is not None:
+        raise UsageError("--target names the test data's target column: give --test-data FILE too")
+    if arguments.test_data is not None and arguments.model is None:
+        raise UsageError("--test-data scores an imported network: give --model NETWORK_JSON too")
+    test_data = None if arguments.test_data is None else read_test_data(arguments.test_data, arguments.target)
+    return replace(training, model=arguments.model, test_data=test_data)
 
 
-def _invalid_lines(matrix: Matrix) -> list[str]:
-    """Why each requested cell that cannot be built is invalid, one line per reason (its rows say it too)."""
-    by_reason: dict[str, list[str]] = {}
-    for rejected in matrix.rejected:
-        by_reason.setdefault(rejected.reason, []).append(rejected.cell.label)
-    lines = []
-    for reason, labels in by_reason.items():
-        more = f" and {len(labels) - SHOWN_CELLS} more" if len(labels) > SHOWN_CELLS else ""
-        cells = "1 cell" if len(labels) == 1 else f"{len(labels)} cells"
-        lines.append(f"invalid: {reason} ({cells}: {', '.join(labels[:SHOWN_CELLS])}{more})")
-    return lines
+def _matrix_request(arguments: argparse.Namespace, note: Callable[[str], None]) -> MatrixRequest:
+    """run's and build's matrix: every dimension the matrix options name."""
+    cores, formats, variants, opt = (
+        _items(listed, note) for listed in (arguments.cores, arguments.formats, arguments.variants, arguments.opt)
+    )
+    libraries = _libraries(arguments.library, note)
+    layers, neurons = _items(arguments.hidden_layers, note), _items(arguments.hidden_neurons, note)
+    return MatrixRequest(
+        cores=cores,
+        formats=formats,
+        variants=variants,
+        opt=opt,
+        workload=arguments.workload,
+        settings=_settings(arguments, _training(arguments)),
+        libraries=libraries,
+        hidden_layers=layers,
+        hidden_neurons=neurons,
+    )
 
 
-def _cache_folder(arguments: argparse.Namespace) -> Path:
-    return arguments.cache_dir or arguments.build_dir / "cache"
+def _explore_matrix(arguments: argparse.Namespace, note: Callable[[str], None]) -> MatrixRequest:
+    """explore's sweep: inference cells at the default level, every network size unless a model is given."""
+    from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
+
+    layers, neurons = arguments.hidden_layers, arguments.hidden_neurons
+    if arguments.model is None:  # the sizes swept; an imported network brings its own
+        layers = layers or _hidden_layers(DEFAULT_HIDDEN_LAYERS)
+        neurons = neurons or _hidden_neurons(DEFAULT_HIDDEN_NEURONS)
+    formats = _items(arguments.formats, note)
+    libraries = _libraries(arguments.library, note)
+    return MatrixRequest(
+        formats=formats,
+        variants=(Variant.INFERENCE.value,),
+        opt=DEFAULT_OPT,
+        workload=arguments.workload,
+        settings=_settings(arguments),
+        libraries=libraries,
+        hidden_layers=_items(layers, note),
+        hidden_neurons=_items(neurons, note),
+    )
 
 
-def _cache(arguments: argparse.Namespace, progress: Progress) -> Cache:
-    return Cache(_cache_folder(arguments), read=not arguments.no_cache, warn=progress.note)
+def _request(arguments: argparse.Namespace, matrix: MatrixRequest, **command_options) -> RunRequest:
+    """The request from the options every running command shares, and the command's own."""
+    return RunRequest(
+        matrix=matrix,
+        targets=arguments.targets,
+        build_dir=arguments.build_dir,
+        cache_dir=arguments.cache_dir or arguments.build_dir / "cache",
+        read_cache=not arguments.no_cache,
+        executor=ExecutorChoice(arguments.jobs, arguments.workers, arguments.scheduler),
+        **command_options,
+    )
 
 
-def _check_work_folders(arguments: argparse.Namespace) -> None:
-    """The build and cache folders can be written: found before anything runs, not by every cell failing."""
-    for what, path in (("--build-dir", arguments.build_dir), ("--cache-dir", _cache_folder(arguments))):
-        writable_folder(path, what)
+def _run_request(arguments: argparse.Namespace, note: Callable[[str], None]) -> RunRequest:
+    return _request(
+        arguments,
+        _matrix_request(arguments, note),
+        parts_files=tuple(arguments.parts_file),
+        parts=arguments.parts,
+        out=arguments.out,
+        emulate=not arguments.no_emulate,
+        timeout=arguments.timeout,
+        shard=arguments.shard,
+    )
 
 
-def _all_parts(arguments: argparse.Namespace) -> dict:
-    """The targets directory's parts.toml with every --parts-file over it, in order (a part named again is
-    replaced, a new one added)."""
-    return load_parts(load_targets(arguments.targets), arguments.targets / "parts.toml", arguments.parts_file)
-
-
-def _parts(arguments: argparse.Namespace) -> tuple[dict, list[str]]:
-    """The parts --parts names (all of them when not given), and its bad names."""
-    parts = _all_parts(arguments)
-    if arguments.parts is None:
-        return parts, []
-    chosen, problems = {}, []
-    for name in (name.strip() for name in arguments.parts.split(",")):
-        try:
-            chosen[name] = select([name], parts, "part")[0]
-        except TargetError as error:
-            problems.append(f"--parts: {error}")
-    return chosen, problems
+# --- Commands: a request in, a closing line and an exit status out ----------------------------------------------
 
 
 def _build(arguments: argparse.Namespace) -> int:
-    from qbench.orchestration.pipeline import RunOptions, baseline_specs, build_images, check_tools
-
     progress = for_stream()
-    matrix, _ = _matrix(arguments, progress)
-    _check_work_folders(arguments)
-    tools, missing = check_tools({cell.target.compiler for cell in matrix.cells}, progress)
-    buildable = [cell for cell in matrix.cells if cell.target.compiler not in missing]
-    settings = _settings(arguments)
-    specs = [*baseline_specs(buildable).values(), *(BuildSpec.for_cell(cell, settings) for cell in buildable)]
-    options = RunOptions(arguments.build_dir, arguments.jobs, _cache(arguments, progress), settings=settings)
-    try:
-        with _executor(arguments) as executor:
-            executor.require(tools)
-            measured, interrupted = build_images(specs, options, executor, progress)
-    finally:
-        progress.finish()
-    built = sum(result.image.ok for result in measured.values())
-    failed = len(specs) - built + len(matrix.cells) - len(buildable) + len(matrix.rejected)
-    cached = f" ({options.cache.hits} from the cache)" if options.cache.hits else ""
-    print(f"built {built} of {len(specs)} images into {shown(arguments.build_dir)}{cached}; {failed} failed or invalid")
-    if interrupted:
+    request = _request(arguments, _matrix_request(arguments, progress.note), shard=arguments.shard)
+    result = build(request, progress)
+    print(_built_line(result, request.build_dir))
+    if result.interrupted:
         raise Interrupted("the images that finished are kept; the next build resumes from the cache")
-    return 1 if failed else 0
+    return 1 if result.failed else 0
+
+
+def _built_line(result: BuildResult, build_dir: Path) -> str:
+    cached = f" ({result.from_cache} from the cache)" if result.from_cache else ""
+    return (
+        f"built {result.built} of {result.images} images into {shown(build_dir)}{cached}; {result.failed} "
+        "failed or invalid"
+    )
 
 
 @contextmanager
-def _executor(arguments: argparse.Namespace) -> Iterator[Executor]:
-    """Where the run's tasks go: this machine's threads (-j), a local dask cluster (--workers) or an existing
-    one (--scheduler); closed when the run is over."""
-    if arguments.workers is None and arguments.scheduler is None:
-        yield LocalExecutor(arguments.jobs, arguments.build_dir)
-        return
-    from qbench.orchestration.executors import ClusterExecutor
-
-    try:
-        if arguments.scheduler is not None:
-            executor = ClusterExecutor.connect(arguments.scheduler)
-        else:
-            executor = ClusterExecutor.start(arguments.workers)
-    except (OSError, TimeoutError, ValueError) as error:
-        where = f"the scheduler {arguments.scheduler}" if arguments.scheduler else "a local cluster"
-        raise UsageError(f"cannot reach {where}: {error}") from None
-    try:
-        yield executor
-    finally:
-        executor.close()
-
-
-@contextmanager
-def _output_folder(text: str, what: str, arguments: argparse.Namespace, *, then: str = "",
-                   existing: bool = False) -> Iterator[ResultsFolder]:  # fmt: skip
+def _output_folder(
+    text: str, what: str, arguments: argparse.Namespace, *, then: str = "", existing: bool = False
+) -> Iterator[ResultsFolder]:
     """The output folder, checked and locked before any work; an interrupt says truthfully what reached it."""
     path = checked_folder(text, what, existing=existing)
     with results_folder(path, arguments.command_line, wait=arguments.wait) as folder:
@@ -337,179 +335,69 @@ def _interrupted_outcome(folder: ResultsFolder) -> str:
         return f"nothing was written: {shown(folder.path)} is as it was"
     if folder.written == folder.path:
         return f"{shown(folder.path)} is written whole"
-    return (f"{shown(folder.path)} is as it was; the rows that finished are in {shown(folder.written)}, "
-            "the rest marked incomplete")  # fmt: skip
+    return (
+        f"{shown(folder.path)} is as it was; the rows that finished are in {shown(folder.written)}, "
+        "the rest marked incomplete"
+    )
 
 
-@dataclass(frozen=True)
-class _Planned:
-    """A run's request, checked whole before anything is built or any folder touched."""
-
-    matrix: Matrix
-    digest: str  # of the whole matrix with its settings
-    parts: dict
-
-
-def _planned(arguments: argparse.Namespace, progress: Progress) -> _Planned:
-    parts, bad_parts = _parts(arguments)
-    matrix, digest = _matrix(arguments, progress, bad_parts)
-    _check_work_folders(arguments)
-    return _Planned(matrix, digest, parts)
-
-
-def _run_folder(arguments: argparse.Namespace):
+def _run_folder(request: RunRequest, arguments: argparse.Namespace):
     """--out for a run (qbench run, qbench explore): an interrupt leaves it as it was and says where the finished
     rows went."""
-    return _output_folder(arguments.out, "--out", arguments, then=f"; {RESUMES}")
+    return _output_folder(request.out, "--out", arguments, then=f"; {RESUMES}")
 
 
 def _run(arguments: argparse.Namespace) -> int:
     progress = for_stream()
-    planned = _planned(arguments, progress)
-    with _run_folder(arguments) as folder:
-        return _run_into(folder, arguments, planned, progress)
+    planned = plan(_run_request(arguments, progress.note), progress)
+    if arguments.plan:  # the graph alone, before any folder is touched or anything built
+        print(plan_listing(planned), end="")
+        return 0
+    with _run_folder(planned.request, arguments) as folder:
+        return _finished(run_into(folder, planned, progress), progress)
 
 
-def _run_into(folder: ResultsFolder, arguments: argparse.Namespace, planned: _Planned, progress: Progress,
-              then: Callable | None = None) -> int:  # fmt: skip
-    """Runs the matrix into the folder; then(staging, saved results) adds to it (qbench explore) and returns
-    whether it failed. The rows stream beside the folder meanwhile."""
-    checked_folder(str(folder.interrupted), "--out's sibling for an interrupted run's rows")
-    revision = git_revision()
-    try:
-        return _written(folder, arguments, planned, revision, then, progress)
-    finally:
-        shutil.rmtree(folder.partial, ignore_errors=True)
-
-
-def _written(folder: ResultsFolder, arguments: argparse.Namespace, planned: _Planned, revision,
-             then: Callable | None, progress: Progress) -> int:  # fmt: skip
-    """The run's results, report and what `then` adds, written whole into the folder (into the folder beside it
-    when the run was interrupted: earlier results are never replaced by fewer); the closing line."""
-    import dataclasses
-
-    from qbench.records.results import read_training_logs
-    from qbench.reporting.plot_store import PlotStore
-    from qbench.reporting.report import write_report
-
-    matrix = planned.matrix
-    output, cache = _cells(matrix, revision, arguments, folder, progress)
-    stamp = now()
-    rows = [row.__class__(**{**vars(row), "qbench_version": __version__, "date": stamp}) for row in output.rows]
-    problems = list(output.problems)
-    saved = saved_results(
-        rows, output.symbols,
-        environment(revision, output.tools, problems, output.interrupted, shard=arguments.shard,
-                    matrix_digest=planned.digest, libraries={cell.library for cell in matrix.cells},
-                    cluster=output.cluster),
-        output.instructions, article=output.article,
-    )  # fmt: skip
-    into = folder.interrupted if output.interrupted else folder.path
-    with folder.replacing(into=into) as staging:
-        write_results(staging, saved, logs=output.training)
-        # The report from the rows in memory; only the training logs, moved in as files, are read back.
-        written = dataclasses.replace(saved, training=read_training_logs(staging))
-        plots = PlotStore.in_cache(cache.directory, read=cache.read)  # figures whose data did not change
-        report = into / write_report(staging, written, planned.parts, plots).name
-        failed_after = then(staging, written) if then is not None and not output.interrupted else False
-    if not output.interrupted and folder.drop_interrupted():
-        progress.note(f"note: removed {shown(folder.interrupted)}, an earlier interrupted run's rows, now superseded")
-    ok = sum(row.status == Status.OK for row in rows)
-    invalid = sum(row.status == Status.INVALID for row in rows)
-    cached = f", {cache.hits} from the cache" if cache.hits else ""
-    print(f"{ok} ok, {len(rows) - ok - invalid} failed{f', {invalid} invalid' if invalid else ''}{cached}; "
-          f"results in {shown(into)}/results.csv, report {shown(report)}")  # fmt: skip
-    if output.interrupted:
+def _finished(result: RunResult, progress: Progress) -> int:
+    """The closing line and the exit status; an interrupted run goes on as an interrupt once it is said."""
+    print(_closing_line(result))
+    if result.interrupted:
         raise KeyboardInterrupt
-    if not ok:
+    if not result.ok:
         progress.note("error: no cell succeeded; the report holds only failures")
-    return 1 if len(rows) > ok or problems or not ok or failed_after else 0
+    return 0 if result.succeeded else 1
 
 
-def _cells(matrix: Matrix, revision, arguments: argparse.Namespace, folder: ResultsFolder, progress: Progress):
-    """The matrix run on the chosen executor, its rows streamed beside the folder: (the run's output, its cache)."""
-    from qbench.orchestration.pipeline import RunOptions, run_matrix
-    from qbench.orchestration.spool import Spool
-
-    options = RunOptions(
-        build_root=arguments.build_dir, jobs=arguments.jobs, cache=_cache(arguments, progress),
-        emulate=not arguments.no_emulate, timeout=arguments.timeout, settings=_settings(arguments),
-    )  # fmt: skip
-    try:
-        with _executor(arguments) as executor:
-            spool = Spool(folder.partial)
-            progress.note(f"note: rows stream to {shown(spool.rows_file)} as cells finish")
-            try:
-                output = run_matrix(matrix, options, revision, progress, executor, spool)
-            finally:
-                spool.close()
-    finally:
-        progress.finish()
-    return output, options.cache
+def _closing_line(result: RunResult) -> str:
+    invalid = f", {result.invalid} invalid" if result.invalid else ""
+    cached = f", {result.from_cache} from the cache" if result.from_cache else ""
+    return (
+        f"{result.ok} ok, {result.failed} failed{invalid}{cached}; results in {shown(result.results)}/results.csv, "
+        f"report {shown(result.report)}"
+    )
 
 
 def _explore(arguments: argparse.Namespace) -> int:
     """The sweep on the part's core into --out, then the networks that fit, their front and the recommendation."""
-    from qbench.orchestration.explore import (
-        COLUMNS,
-        DEFAULT_HIDDEN_LAYERS,
-        DEFAULT_HIDDEN_NEURONS,
-        Budget,
-        NothingFits,
-        explore,
-        write_exploration,
-    )
-    from qbench.reporting.report import markdown
-
-    if arguments.model is None:  # the sizes swept; an imported network brings its own
-        arguments.hidden_layers = arguments.hidden_layers or DEFAULT_HIDDEN_LAYERS
-        arguments.hidden_neurons = arguments.hidden_neurons or DEFAULT_HIDDEN_NEURONS
-    budget = Budget(_explored_part(arguments), arguments.max_latency_us)
-    arguments.cores, arguments.parts = budget.part.core, budget.part.name
-    said: dict[str, str] = {}
-
-    def then(staging: Path, saved) -> bool:
-        try:
-            exploration = explore(saved.rows, budget)
-        except NothingFits as error:
-            said["error"] = str(error)
-            return True
-        table = markdown(exploration.front[COLUMNS], {"accuracy": 3, "latency_us": 1, "latency_min_us": 1,
-                                                           "flash_pct": 1, "ram_pct": 1})  # fmt: skip
-        said["text"] = write_exploration(staging, exploration, table)
-        return False
+    from qbench.orchestration.explore import Budget, add_exploration, chosen_part, on_part
 
     progress = for_stream()
-    planned = _planned(arguments, progress)
-    with _run_folder(arguments) as folder:
-        status = _run_into(folder, arguments, planned, progress, then)
-    if "error" in said:
-        print(f"qbench: error: {said['error']}", file=sys.stderr)
+    request = _request(
+        arguments,
+        _explore_matrix(arguments, progress.note),
+        parts_files=tuple(arguments.parts_file),
+        out=arguments.out,
+        timeout=arguments.timeout,
+    )
+    part = chosen_part(arguments.part, request, arguments.max_latency_us)
+    planned = plan(on_part(request, part), progress)
+    with _run_folder(planned.request, arguments) as folder:
+        result = run_into(folder, planned, progress, partial(add_exploration, Budget(part, arguments.max_latency_us)))
+        status = _finished(result, progress)
+    if result.added.nothing_fits:
+        print(f"qbench: error: {result.added.nothing_fits}", file=sys.stderr)
         return 1
-    print(f"\n{said['text']}\nexploration in {shown(folder.path)}/explore.md")
+    print(f"\n{result.added.text}\nexploration in {shown(folder.path)}/explore.md")
     return status
-
-
-def _explored_part(arguments: argparse.Namespace):
-    """The part explore chooses for, once it is known that the sweep has inference cells there and that a
-    latency budget can be checked on its core."""
-    from qbench.execution.cycle_models import cycle_models
-
-    targets = load_targets(arguments.targets)
-    part = select([arguments.part], _all_parts(arguments), "part")[0]
-    matrix = expand(targets, WORKLOADS, cores=part.core, formats=arguments.formats, variants="inference",
-                    workload=arguments.workload, libraries=(QNN, *arguments.library), settings=_settings(arguments),
-                    hidden_layers=arguments.hidden_layers, hidden_neurons=arguments.hidden_neurons)  # fmt: skip
-    if matrix.problems:
-        raise _refusal(matrix.problems)
-    if not matrix.cells:
-        why = "; ".join(dict.fromkeys(rejected.reason for rejected in matrix.rejected))
-        raise UsageError(f"nothing to explore: no inference cell of {arguments.workload} on {part.core} "
-                         f"({part.name}'s core) can be built: {why or 'the request names none'}")  # fmt: skip
-    if arguments.max_latency_us is not None and part.core not in cycle_models():
-        raise UsageError(f"--max-latency-us cannot be checked on {part.name}: its core {part.core} has no cycle "
-                         "model (targets/timing/), so its cycles are not estimated")  # fmt: skip
-    return part
 
 
 def _worker_check(arguments: argparse.Namespace) -> int:
@@ -540,9 +428,9 @@ def _report(arguments: argparse.Namespace) -> int:
     from qbench.reporting.plots import PLOTS
     from qbench.reporting.report import write_report
 
-    parts, bad_parts = _parts(arguments)
+    parts, bad_parts = chosen_parts(arguments.targets, arguments.parts_file, arguments.parts)
     if bad_parts:
-        raise _refusal(bad_parts)
+        raise refusal(bad_parts)
     with _output_folder(arguments.directory, "DIR", arguments, existing=True) as folder:
         saved = read_results(folder.path)
         # The results are copied as they are; the report and its plots are drawn afresh.
@@ -557,14 +445,13 @@ def _merge(arguments: argparse.Namespace) -> int:
 
     with _output_folder(arguments.out, "--out", arguments) as folder:
         merged = merge(arguments.directories, allow_mixed=arguments.allow_mixed)
-        parts = _all_parts(arguments)
+        parts = all_parts(arguments.targets, arguments.parts_file)
         with folder.replacing() as staging:
             write_results(staging, merged)
             report = folder.path / write_report(staging, read_results(staging), parts).name
     rows = merged.rows
-    ok = int((rows["status"] == "ok").sum())
-    print(f"merged {len(arguments.directories)} results sets: {ok} ok, {len(rows) - ok} failed; "
-          f"report {shown(report)}")  # fmt: skip
+    ok = int((rows["status"] == Status.OK).sum())
+    print(f"merged {len(arguments.directories)} results sets: {ok} ok, {len(rows) - ok} failed; report {shown(report)}")
     return 1 if len(rows) > ok or merged.environment["problems"] else 0
 
 
@@ -572,11 +459,16 @@ def _compare(arguments: argparse.Namespace) -> int:
     from qbench.reporting.report import markdown
 
     base, new = read_results(arguments.base), read_results(arguments.new)
-    metrics = tuple(metric.strip() for metric in arguments.metric.split(","))
-    threshold = parse_threshold(arguments.threshold)
-    match = tuple(column.strip() for column in arguments.match.split(","))
-    comparison = compare(base.rows, new.rows, metrics, threshold, match=match, base_name=shown(arguments.base),
-                         new_name=shown(arguments.new))  # fmt: skip
+    metrics, threshold = arguments.metric, parse_threshold(arguments.threshold)
+    comparison = compare(
+        base.rows,
+        new.rows,
+        metrics,
+        threshold,
+        match=arguments.match,
+        base_name=shown(arguments.base),
+        new_name=shown(arguments.new),
+    )
     if comparison.unpaired is not None:  # every row would read "disappeared", whatever the code measured
         raise CompareError(comparison.unpaired)
     verdict = (
@@ -601,15 +493,19 @@ def _check_targets(arguments: argparse.Namespace) -> int:
     verdicts = [judge(rows, target) for target in targets]
     missed = [verdict for verdict in verdicts if not verdict.met]
     print(f"### qbench check-targets: {shown(arguments.directory)} against {shown(arguments.file)}\n")
-    print(f"{len(verdicts) - len(missed)} of {len(verdicts)} targets met." if not missed
-          else f"**{len(missed)} of {len(verdicts)} targets missed.**")  # fmt: skip
+    print(
+        f"{len(verdicts) - len(missed)} of {len(verdicts)} targets met."
+        if not missed
+        else f"**{len(missed)} of {len(verdicts)} targets missed.**"
+    )
     print("\n" + markdown(verdict_table(verdicts), {"accuracy drop pp": 2}))
     return 1 if missed else 0
 
 
 def _list(arguments: argparse.Namespace) -> int:
-    sys.stdout.write(listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets,
-                             arguments.parts_file))  # fmt: skip
+    sys.stdout.write(
+        listing(KINDS if arguments.kind is None else (arguments.kind,), arguments.targets, arguments.parts_file)
+    )
     return 0
 
 
@@ -624,8 +520,7 @@ def _import_model(arguments: argparse.Namespace) -> int:
     from qbench.images.model_import import FORMATS, accuracy_on, errors_on, load_model
     from qbench.models.datasets import class_labels
 
-    names = _distinct("--formats", arguments.formats, _note, _format_key).split(",")
-    formats = [parse_qformat(name) for name in names]
+    formats = [parse_qformat(name) for name in _items(arguments.formats, _note)]
     if arguments.target is not None and arguments.test_data is None:
         raise UsageError("--target names the test data's target column: give --test-data FILE too")
     test = None if arguments.test_data is None else read_test_data(arguments.test_data, arguments.target)
@@ -636,21 +531,27 @@ def _import_model(arguments: argparse.Namespace) -> int:
         errors = {fmt.name: errors_on(network, inputs, targets, fmt) for fmt in formats}
         scored = {name: figures[0] for name, figures in errors.items()}
         mae, rmse, largest = errors_on(network, inputs, targets)
-        summary = (f"Test set {test.name}: the float64 network's MAE is {mae:.6g}, RMSE {rmse:.6g}, largest error "
-                   f"{largest:.6g}; mae_host is qnn's bit-exact model's MAE in each format on the same samples.")
+        summary = (
+            f"Test set {test.name}: the float64 network's MAE is {mae:.6g}, RMSE {rmse:.6g}, largest error "
+            f"{largest:.6g}; mae_host is qnn's bit-exact model's MAE in each format on the same samples."
+        )
         column = "mae_host"
     elif test is not None:  # checked before anything is written
         inputs, targets = test.arrays()
         labels = class_labels(targets, f"--test-data {test.name}")
         scored = {fmt.name: accuracy_on(network, inputs, labels, fmt) for fmt in formats}
-        summary = (f"Test set {test.name}: the float64 network classifies {accuracy_on(network, inputs, labels):.2%} "
-                   "right; accuracy_host is qnn's bit-exact model in each format on the same samples.")
+        summary = (
+            f"Test set {test.name}: the float64 network classifies {accuracy_on(network, inputs, labels):.2%} "
+            "right; accuracy_host is qnn's bit-exact model in each format on the same samples."
+        )
         column = "accuracy_host"
     table = write_network(network, formats, arguments.out)
     scaling = "none" if network.scaling is None else f"{network.scaling.kind} (recorded in network.json)"
-    print(f"{network.shape.name} network ({network.shape.connections} weights) from {FORMATS[kind]} "
-          f"{shown(arguments.model)}, input scaling {scaling}: wrote network.json and weights_<format>.inc for "
-          f"{', '.join(table['format'])} to {shown(arguments.out)}\n")  # fmt: skip
+    print(
+        f"{network.shape.name} network ({network.shape.connections} weights) from {FORMATS[kind]} "
+        f"{shown(arguments.model)}, input scaling {scaling}: wrote network.json and weights_<format>.inc for "
+        f"{', '.join(table['format'])} to {shown(arguments.out)}\n"
+    )
     if scored is not None:
         table[column] = [scored[name] for name in table["format"]]
         print(summary + "\n")
@@ -660,6 +561,24 @@ def _import_model(arguments: argparse.Namespace) -> int:
 
 def _note(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+# --- Argument types ----------------------------------------------------------------------------------------------
+
+
+def _model(text: str) -> FloatNetwork:
+    """A network file (qbench import-torch writes one) for --model."""
+    path = Path(text)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"{text}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{text}: not valid JSON ({error})") from None
+    try:
+        return network_from_document(document, text)
+    except NetworkError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _whole_number(highest: int) -> Callable[[str], int]:
@@ -700,8 +619,7 @@ def _activations(text: str) -> tuple[str, str]:
     names = [name.strip() for name in text.split(",")]
     if len(names) != 2 or any(name not in ACTIVATIONS for name in names):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: give the hidden and the output activation, e.g. tanh,sigmoid "
-            f"(known: {', '.join(ACTIVATIONS)})"
+            f"{text!r}: give the hidden and the output activation, e.g. tanh,sigmoid (known: {', '.join(ACTIVATIONS)})"
         )
     return names[0], names[1]
 
@@ -739,7 +657,7 @@ def _default_variants() -> str:
     return "; ".join(f"{variants} for {', '.join(names)}" for variants, names in by_variants.items())
 
 
-def _items(values: Callable[[], Iterable[str]]) -> Callable[..., list[str]]:
+def _completes(values: Callable[[], Iterable[str]]) -> Callable[..., list[str]]:
     """An argcomplete completer for a comma-separated option: completes its last item from values()."""
 
     def complete(prefix: str, **_: object) -> list[str]:
@@ -764,15 +682,38 @@ def _part_names() -> list[str]:
         return []
 
 
+# --- Option groups, each added by the commands that take it -----------------------------------------------------
+# A group's help can be worded for a command (explore's defaults differ from run's): `wording` maps an option to
+# its help there.
+
+
 def _add_targets_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--targets", type=Path, default=TARGETS,
-                        help="targets directory, holding cores/ and parts.toml (default: targets/)")  # fmt: skip
+    parser.add_argument(
+        "--targets",
+        type=Path,
+        default=TARGETS,
+        help="targets directory, holding cores/ and parts.toml (default: targets/)",
+    )
 
 
 def _add_parts_file_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts-file", type=Path, action="append", default=[], metavar="FILE",
-                        help="a parts file in targets/parts.toml's format whose parts are added to the built-in ones, "
-                        "or replace those of the same name (repeatable, later files win; default: none)")  # fmt: skip
+    parser.add_argument(
+        "--parts-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a parts file in targets/parts.toml's format whose parts are added to the built-in ones, "
+        "or replace those of the same name (repeatable, later files win; default: none)",
+    )
+
+
+def _add_parts_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--parts",
+        type=_names,
+        help="comma-separated parts for the budget table, from targets/parts.toml (default: all; qbench list parts)",
+    ).completer = _completes(_part_names)
 
 
 def _add_wait_option(parser: argparse.ArgumentParser) -> None:
@@ -783,148 +724,308 @@ def _add_wait_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _explore_wording() -> dict[str, str]:
+    """explore's help for the options it shares with run, where its defaults or its sweep differ."""
+    from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
+
+    return {
+        "--formats": "comma-separated number formats, as for run; a float-only library computes in float32 "
+        "(default: %(default)s)",
+        "--hidden-layers": "comma-separated hidden-layer counts, whole numbers >= 1 (default: "
+        f"{DEFAULT_HIDDEN_LAYERS}; none with --model)",
+        "--hidden-neurons": "comma-separated hidden-layer widths, whole numbers >= 1 (default: "
+        f"{DEFAULT_HIDDEN_NEURONS}; none with --model)",
+        "--model": "explore this imported network (from qbench import, as run --model) in each format instead of "
+        "sweeping network sizes (default: sweep)",
+        "--test-data": "with --model: measure accuracy on exactly this test set, as for run (default: the workload's "
+        "test part)",
+        "--library": "also sweep another library, as for run (repeatable; default: qnn alone)",
+        "--timeout": f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g} (default: %(default)g)",
+        "--no-cache": "rebuild and rerun everything (default: off)",
+    }
+
+
 def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
+    """The matrix's dimensions (run and build)."""
     add = parser.add_argument
-    add("--cores", help=f"comma-separated cores: {known_cores} (default: all of them; qbench list cores)"
-        ).completer = _items(_core_names)  # fmt: skip
-    add("--formats", default=",".join(DEFAULT_FORMATS),
-        help=f"comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 to {MAX_TOTAL_BITS} "
-        "bits, or float32 (default: %(default)s; qbench list formats)",
-        ).completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
-    add("--variants",
+    add(
+        "--cores", type=_cores, help=f"comma-separated cores: {known_cores} (default: all of them; qbench list cores)"
+    ).completer = _completes(_core_names)
+    _add_formats_option(parser, ",".join(DEFAULT_FORMATS))
+    add(
+        "--variants",
+        type=_variants,
         help=f"comma-separated variants: {', '.join(Variant)} (default: the workload's: {_default_variants()})",
-        ).completer = _items(lambda: list(Variant))  # fmt: skip
-    add("--opt", default=",".join(DEFAULT_OPT),
+    ).completer = _completes(lambda: list(Variant))
+    add(
+        "--opt",
+        type=_opt,
+        default=",".join(DEFAULT_OPT),
         help=f"comma-separated optimisation levels: {', '.join(OPT_LEVELS)}, with or without a leading '-' "
-        "(default: %(default)s)").completer = _items(lambda: OPT_LEVELS)  # fmt: skip
-    add("--workload", default="xor",
+        "(default: %(default)s)",
+    ).completer = _completes(lambda: OPT_LEVELS)
+    add(
+        "--workload",
+        default="xor",
         help=f"workload: {', '.join(sorted(WORKLOADS))}, or a folder holding a workload.toml (default: "
         "%(default)s; qbench list workloads)",
-        ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
-    add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
-        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
-    _add_executor_options(parser)
+    ).completer = _completes(lambda: sorted(WORKLOADS))
+
+
+def _add_formats_option(parser: argparse.ArgumentParser, default: str, wording: Mapping[str, str] = {}) -> None:
+    runs_help = (
+        f"comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 to {MAX_TOTAL_BITS} "
+        "bits, or float32 (default: %(default)s; qbench list formats)"
+    )
+    parser.add_argument(
+        "--formats", type=_formats, default=default, help=wording.get("--formats", runs_help)
+    ).completer = _completes(lambda: [*DEFAULT_FORMATS, FLOAT32.name])
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Where the tasks run (run, build and explore)."""
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_whole_number(MAX_JOBS),
+        default=min(os.cpu_count() or 1, MAX_JOBS),
+        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_whole_number(MAX_JOBS),
+        help=f"run the tasks on a local dask cluster of this many worker processes, 1 to {MAX_JOBS} "
+        "(default: on this process's threads, -j)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the tasks on an existing dask cluster; its workers need the same checkout and tools "
+        "(qbench worker-check --scheduler; docs/cluster.md) (default: on this process's threads, -j)",
+    )
+
+
+def _add_build_folder_options(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
+    """Where images are built and cached (run, build and explore)."""
+    add = parser.add_argument
     add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
     add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
     add(
         "--no-cache",
         action="store_true",
-        help="rebuild and rerun everything; the cache is still refreshed (default: off)",
+        help=wording.get("--no-cache", "rebuild and rerun everything; the cache is still refreshed (default: off)"),
     )
-    add("--shard", type=_shard,
-        help="run the I-th of N deterministic shares of the matrix: I/N with 1 <= I <= N, e.g. 1/4 "
-        "(default: the whole matrix)")  # fmt: skip
-    add("--max-iterations", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.max_iterations,
-        help=f"training budget of a trainable image, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
-    add("--log-every", type=_whole_number(MAX_ITERATIONS), default=WorkloadSettings.log_every,
-        help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)")  # fmt: skip
-    add("--initial-weights", choices=INITIAL_WEIGHTS, default=WorkloadSettings.initial_weights,
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    """What a trainable image is built with (run and build)."""
+    add = parser.add_argument
+    add(
+        "--max-iterations",
+        type=_whole_number(MAX_ITERATIONS),
+        default=WorkloadSettings.max_iterations,
+        help=f"training budget of a trainable image, 1 to {MAX_ITERATIONS:,} (default: %(default)s)",
+    )
+    add(
+        "--log-every",
+        type=_whole_number(MAX_ITERATIONS),
+        default=WorkloadSettings.log_every,
+        help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)",
+    )
+    add(
+        "--initial-weights",
+        choices=INITIAL_WEIGHTS,
+        default=WorkloadSettings.initial_weights,
         help="where a trainable network starts: qbench's seeded draw, the same for every library, or each "
-        "library's own generator (default: %(default)s)")
-    add("--activations", type=_activations,
+        "library's own generator (default: %(default)s)",
+    )
+    add(
+        "--activations",
+        type=_activations,
         help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. relu,linear "
-        "(default: the workload's, tanh,sigmoid)")  # fmt: skip
+        "(default: the workload's, tanh,sigmoid)",
+    )
+
+
+def _add_network_options(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
+    """The network's sizes, or an imported network and its test data (run, build and explore)."""
+    add = parser.add_argument
     add(
         "--hidden-layers",
-        help="comma-separated hidden-layer counts, whole numbers >= 1, e.g. 1,2,3 (default: the workload's network)",
+        type=_hidden_layers,
+        help=wording.get(
+            "--hidden-layers",
+            "comma-separated hidden-layer counts, whole numbers >= 1, e.g. 1,2,3 (default: the workload's network)",
+        ),
     )
     add(
         "--hidden-neurons",
-        help="comma-separated hidden-layer widths, whole numbers >= 1, e.g. 4,8,16,32,64 (default: the workload's)",
+        type=_hidden_neurons,
+        help=wording.get(
+            "--hidden-neurons",
+            "comma-separated hidden-layer widths, whole numbers >= 1, e.g. 4,8,16,32,64 (default: the workload's)",
+        ),
     )
-    add("--model", type=_model, metavar="NETWORK_JSON",
-        help="deploy this network (from qbench import) instead of training one on the host, its inputs through "
-        "the input scaling network.json records (default: train one)")  # fmt: skip
-    add("--test-data", type=Path, metavar="FILE",
-        help="with --model: measure accuracy on exactly this test set (an NPZ with X and y, or a CSV whose target "
-        "column is --target, default its last), not on the workload's split (default: the workload's test part)")
+    add(
+        "--model",
+        type=_model,
+        metavar="NETWORK_JSON",
+        help=wording.get(
+            "--model",
+            "deploy this network (from qbench import) instead of training one on the host, its inputs through the "
+            "input scaling network.json records (default: train one)",
+        ),
+    )
+    add(
+        "--test-data",
+        type=Path,
+        metavar="FILE",
+        help=wording.get(
+            "--test-data",
+            "with --model: measure accuracy on exactly this test set (an NPZ with X and y, or a CSV whose target "
+            "column is --target, default its last), not on the workload's split (default: the workload's test part)",
+        ),
+    )
     add("--target", metavar="COLUMN", help="the CSV test data's target column (default: its last column)")
-    add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
-        help=f"also build against another library, its rows beside qnn's: a built-in one "
-        f"({', '.join(name for name in builtin_names() if name != QNN.name)}) or NAME=PATH, PATH a folder with a "
-        f"qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; default: qnn alone; "
-        "qbench list libraries)").completer = _items(lambda: [n for n in builtin_names() if n != QNN.name])  # fmt: skip
+
+
+def _add_library_option(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
+    others = [name for name in builtin_names() if name != QNN.name]
+    runs_help = (
+        f"also build against another library, its rows beside qnn's: a built-in one ({', '.join(others)}) or "
+        f"NAME=PATH, PATH a folder with a qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; "
+        "default: qnn alone; qbench list libraries)"
+    )
+    parser.add_argument(
+        "--library",
+        type=_library,
+        action="append",
+        default=[],
+        metavar="NAME[=PATH]",
+        help=wording.get("--library", runs_help),
+    ).completer = _completes(lambda: others)
+
+
+def _add_timeout_option(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
+    runs_help = f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g}, a day (default: %(default)g)"
+    parser.add_argument("--timeout", type=_seconds, default=60.0, help=wording.get("--timeout", runs_help))
+
+
+def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=summary)
+
+
+def _add_build_command(commands, known_cores: str) -> None:
+    build_command = _command(commands, "build", "cross-compile the matrix and its empty baselines")
+    _add_work_options(build_command, known_cores)
+    build_command.set_defaults(handler=_build)
+
+
+def _add_work_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
+    """What run and build share: the matrix, where it is built and run, and what its images hold."""
+    _add_matrix_options(parser, known_cores)
+    _add_executor_options(parser)
+    _add_build_folder_options(parser)
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        help="run the I-th of N deterministic shares of the matrix: I/N with 1 <= I <= N, e.g. 1/4 "
+        "(default: the whole matrix)",
+    )
+    _add_training_options(parser)
+    _add_network_options(parser)
+    _add_library_option(parser)
     _add_targets_option(parser)
 
 
-def _add_executor_options(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_whole_number(MAX_JOBS),
-                       help=f"run the tasks on a local dask cluster of this many worker processes, 1 to {MAX_JOBS} "
-                       "(default: on this process's threads, -j)")  # fmt: skip
-    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                       help="run the tasks on an existing dask cluster; its workers need the same checkout and tools "
-                       "(qbench worker-check --scheduler; docs/cluster.md) (default: on this process's threads, -j)")
+def _add_run_command(commands, known_cores: str) -> None:
+    run_command = _command(commands, "run", "build the matrix, measure and run it, write results and a report")
+    _add_work_options(run_command, known_cores)
+    run_command.add_argument(
+        "--no-emulate", action="store_true", help="footprint only: build and measure sizes (default: off)"
+    )
+    _add_timeout_option(run_command)
+    _add_parts_option(run_command)
+    _add_parts_file_option(run_command)
+    run_command.add_argument(
+        "--out",
+        default=str(REPORTS / "latest"),
+        help="output folder: a new or empty folder, or earlier results, replaced whole (default: reports/latest)",
+    )
+    _add_wait_option(run_command)
+    run_command.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the run's cell graph (each task with its named inputs and output, the baselines' tasks once) "
+        "and stop: nothing is built, run or written (default: off)",
+    )
+    run_command.set_defaults(handler=_run)
 
 
 def _add_explore_commands(commands) -> None:
     """explore, and worker-check for the clusters that run it."""
     explore_command = _command(
-        commands, "explore", "sweep network sizes and formats on a part's core, keep the networks that fit the part, "
+        commands,
+        "explore",
+        "sweep network sizes and formats on a part's core, keep the networks that fit the part, "
         "and report the Pareto front of accuracy against latency and flash with a recommendation",
-    )  # fmt: skip
+    )
     _add_explore_options(explore_command)
     explore_command.set_defaults(handler=_explore)
 
-    check_command = _command(commands, "worker-check", "say what a worker has for qbench's tasks (tools, versions, "
-                             "checkout); exit 1 when something a task needs is missing or differs from this machine")
-    check_command.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                               help="check every worker of this dask cluster against this machine "
-                               "(default: check this machine)")  # fmt: skip
+    check_command = _command(
+        commands,
+        "worker-check",
+        "say what a worker has for qbench's tasks (tools, versions, "
+        "checkout); exit 1 when something a task needs is missing or differs from this machine",
+    )
+    check_command.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="check every worker of this dask cluster against this machine (default: check this machine)",
+    )
     check_command.set_defaults(handler=_worker_check)
 
 
 def _add_explore_options(parser: argparse.ArgumentParser) -> None:
     from qbench.orchestration.explore import DEFAULT_FORMATS as EXPLORE_FORMATS
-    from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
 
+    wording = _explore_wording()
     add = parser.add_argument
-    add("--workload", required=True, help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))}, or a folder "
-        "holding a workload.toml (required)"
-        ).completer = _items(lambda: sorted(WORKLOADS))  # fmt: skip
-    add("--part", required=True, help="the part to choose for, from targets/parts.toml or a --parts-file (required; "
-        "qbench list parts)").completer = _items(_part_names)  # fmt: skip
-    add("--formats", default=EXPLORE_FORMATS,
-        help="comma-separated number formats, as for run; a float-only library computes in float32 (default: "
-        "%(default)s)").completer = _items(lambda: [*DEFAULT_FORMATS, FLOAT32.name])  # fmt: skip
-    add("--hidden-layers",
-        help=f"comma-separated hidden-layer counts, whole numbers >= 1 (default: {DEFAULT_HIDDEN_LAYERS}; none with "
-        "--model)")  # fmt: skip
-    add("--hidden-neurons",
-        help=f"comma-separated hidden-layer widths, whole numbers >= 1 (default: {DEFAULT_HIDDEN_NEURONS}; none with "
-        "--model)")  # fmt: skip
-    add("--model", type=_model, metavar="NETWORK_JSON",
-        help="explore this imported network (from qbench import, as run --model) in each format instead of "
-        "sweeping network sizes (default: sweep)")  # fmt: skip
-    add("--test-data", type=Path, metavar="FILE",
-        help="with --model: measure accuracy on exactly this test set, as for run (default: the workload's test part)")
-    add("--target", metavar="COLUMN", help="the CSV test data's target column (default: its last column)")
-    add("--library", type=_library, action="append", default=[], metavar="NAME[=PATH]",
-        help="also sweep another library, as for run (repeatable; default: qnn alone)")
-    add("--max-latency-us", type=_microseconds, metavar="N",
+    add(
+        "--workload",
+        required=True,
+        help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))}, or a folder "
+        "holding a workload.toml (required)",
+    ).completer = _completes(lambda: sorted(WORKLOADS))
+    add(
+        "--part",
+        required=True,
+        help="the part to choose for, from targets/parts.toml or a --parts-file (required; qbench list parts)",
+    ).completer = _completes(_part_names)
+    _add_formats_option(parser, EXPLORE_FORMATS, wording)
+    _add_network_options(parser, wording)
+    _add_library_option(parser, wording)
+    add(
+        "--max-latency-us",
+        type=_microseconds,
+        metavar="N",
         help="keep only networks whose worst-case estimated inference takes at most N µs at the part's clock "
-        "(default: no limit)")  # fmt: skip
-    add("-j", "--jobs", type=_whole_number(MAX_JOBS), default=min(os.cpu_count() or 1, MAX_JOBS),
-        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)")  # fmt: skip
+        "(default: no limit)",
+    )
     _add_executor_options(parser)
-    add("--timeout", type=_seconds, default=60.0,
-        help=f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g} (default: %(default)g)")
-    add("--out", default=str(REPORTS / "explore"),
+    _add_timeout_option(parser, wording)
+    add(
+        "--out",
+        default=str(REPORTS / "explore"),
         help="output folder for results.csv (the whole sweep), report.md and explore.md, replaced whole "
-        "(default: reports/explore)")  # fmt: skip
-    add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
-    add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
-    add("--no-cache", action="store_true", help="rebuild and rerun everything (default: off)")
+        "(default: reports/explore)",
+    )
+    _add_build_folder_options(parser, wording)
     _add_targets_option(parser)
     _add_parts_file_option(parser)
     _add_wait_option(parser)
-    parser.set_defaults(variants="inference", opt=",".join(DEFAULT_OPT), shard=None, activations=None,
-                        max_iterations=WorkloadSettings.max_iterations, log_every=WorkloadSettings.log_every,
-                        no_emulate=False, cores=None, parts=None)  # fmt: skip
-
-
-def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
-    return commands.add_parser(name, help=summary, description=summary)
 
 
 # argparse's words for a value outside an argument's choices (a command name, list's KIND, lut's --function).
@@ -962,38 +1063,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_build_command(commands, known_cores: str) -> None:
-    build_command = _command(commands, "build", "cross-compile the matrix and its empty baselines")
-    _add_matrix_options(build_command, known_cores)
-    build_command.set_defaults(handler=_build)
-
-
-def _add_run_command(commands, known_cores: str) -> None:
-    run_command = _command(commands, "run", "build the matrix, measure and run it, write results and a report")
-    _add_matrix_options(run_command, known_cores)
-    run_command.add_argument(
-        "--no-emulate", action="store_true", help="footprint only: build and measure sizes (default: off)"
-    )
-    run_command.add_argument("--timeout", type=_seconds, default=60.0,
-                             help=f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g}, a day "
-                             "(default: %(default)g)")  # fmt: skip
-    run_command.add_argument("--parts",
-                             help="comma-separated parts for the budget table, from targets/parts.toml "
-                             "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
-    _add_parts_file_option(run_command)
-    run_command.add_argument("--out", default=str(REPORTS / "latest"),
-                             help="output folder: a new or empty folder, or earlier results, replaced whole "
-                             "(default: reports/latest)")  # fmt: skip
-    _add_wait_option(run_command)
-    run_command.set_defaults(handler=_run)
-
-
 def _add_report_command(commands) -> None:
     report_command = _command(commands, "report", "regenerate DIR/report.md and DIR/plots from DIR's saved results")
     report_command.add_argument("directory", metavar="DIR", help="results folder (qbench run --out)")
-    report_command.add_argument("--parts",
-                                help="comma-separated parts for the budget table, from targets/parts.toml "
-                                "(default: all; qbench list parts)").completer = _items(_part_names)  # fmt: skip
+    _add_parts_option(report_command)
     _add_targets_option(report_command)
     _add_parts_file_option(report_command)
     _add_wait_option(report_command)
@@ -1003,9 +1076,12 @@ def _add_report_command(commands) -> None:
 def _add_merge_command(commands) -> None:
     merge_command = _command(commands, "merge", "combine results folders (e.g. CI shards) into one")
     merge_command.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="results folders to combine")
-    merge_command.add_argument("--out", required=True,
-                               help="folder for the merged results and report: a new or empty folder, or earlier "
-                               "results, replaced whole (required)")  # fmt: skip
+    merge_command.add_argument(
+        "--out",
+        required=True,
+        help="folder for the merged results and report: a new or empty folder, or earlier "
+        "results, replaced whole (required)",
+    )
     merge_command.add_argument(
         "--allow-mixed", action="store_true", help="merge across toolchain or emulator versions (default: off)"
     )
@@ -1019,33 +1095,54 @@ def _add_compare_command(commands) -> None:
     compare_command = _command(commands, "compare", "markdown delta table of NEW against BASE; exit 1 on a regression")
     compare_command.add_argument("base", type=Path, help="baseline results folder")
     compare_command.add_argument("new", type=Path, help="results folder to check")
-    compare_command.add_argument("--threshold", default="2%",
-                                 help="growth allowed per metric, a percentage >= 0 such as 2%% or 0.5 "
-                                 "(default: %(default)s)")  # fmt: skip
-    compare_command.add_argument("--metric", default=",".join(DEFAULT_METRICS),
-                                 help=f"comma-separated results columns, from: {', '.join(METRICS)} "
-                                 "(default: %(default)s)").completer = _items(lambda: METRICS)  # fmt: skip
-    compare_command.add_argument("--match", default=",".join(COMPARE_KEY),
-                                 help=f"columns that pair rows, from: {', '.join(COMPARE_KEY)}; e.g. "
-                                 "core,qformat,variant to compare an -Os run with an -O2 one "
-                                 "(default: %(default)s)").completer = _items(lambda: COMPARE_KEY)  # fmt: skip
+    compare_command.add_argument(
+        "--threshold",
+        default="2%",
+        help="growth allowed per metric, a percentage >= 0 such as 2%% or 0.5 (default: %(default)s)",
+    )
+    compare_command.add_argument(
+        "--metric",
+        type=_names,
+        default=",".join(DEFAULT_METRICS),
+        help=f"comma-separated results columns, from: {', '.join(METRICS)} (default: %(default)s)",
+    ).completer = _completes(lambda: METRICS)
+    compare_command.add_argument(
+        "--match",
+        type=_names,
+        default=",".join(COMPARE_KEY),
+        help=f"columns that pair rows, from: {', '.join(COMPARE_KEY)}; e.g. "
+        "core,qformat,variant to compare an -Os run with an -O2 one "
+        "(default: %(default)s)",
+    ).completer = _completes(lambda: COMPARE_KEY)
     compare_command.set_defaults(handler=_compare)
 
 
 def _add_targets_command(commands) -> None:
-    targets_command = _command(commands, "check-targets", "check a results folder against performance targets (a "
-                               "TOML file of limits per row); exit 1 when one is missed")  # fmt: skip
+    targets_command = _command(
+        commands,
+        "check-targets",
+        "check a results folder against performance targets (a TOML file of limits per row); exit 1 when one is missed",
+    )
     targets_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
-    targets_command.add_argument("--file", type=Path, default=TARGETS_FILE,
-                                 help=f"targets file (default: {shown(TARGETS_FILE)})")  # fmt: skip
+    targets_command.add_argument(
+        "--file", type=Path, default=TARGETS_FILE, help=f"targets file (default: {shown(TARGETS_FILE)})"
+    )
     targets_command.set_defaults(handler=_check_targets)
 
 
 def _add_list_command(commands) -> None:
-    list_command = _command(commands, "list", "list the cores, parts, workloads, formats and libraries qbench knows, "
-                            "with the facts that decide a choice")  # fmt: skip
-    list_command.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
-                              help=f"what to list: {', '.join(KINDS)} (default: all of them)")  # fmt: skip
+    list_command = _command(
+        commands,
+        "list",
+        "list the cores, parts, workloads, formats and libraries qbench knows, with the facts that decide a choice",
+    )
+    list_command.add_argument(
+        "kind",
+        nargs="?",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"what to list: {', '.join(KINDS)} (default: all of them)",
+    )
     _add_targets_option(list_command)
     _add_parts_file_option(list_command)
     list_command.set_defaults(handler=_list)
@@ -1053,9 +1150,11 @@ def _add_list_command(commands) -> None:
 
 def _add_verify_command(commands) -> None:
     verify_command = _command(
-        commands, "verify", "re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on "
+        commands,
+        "verify",
+        "re-check every row's sizes with GNU binutils and its instruction counts with Unicorn on "
         "the row's own ELF; exit 1 on any difference",
-    )  # fmt: skip
+    )
     verify_command.add_argument("directory", metavar="DIR", type=Path, help="results folder (qbench run --out)")
     verify_command.set_defaults(handler=_verify)
 
@@ -1064,54 +1163,77 @@ def _add_lut_command(commands) -> None:
     lut_command = _command(
         commands, "lut", "print the activation lookup table qnn computes for a Q format, with its error bound"
     )
-    lut_command.add_argument("--format", required=True,
-                             help=f"Q format qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, e.g. q8.8, q1.15, "
-                             "uq8.8 (required)")  # fmt: skip
-    lut_command.add_argument("--function", required=True, choices=("tanh", "sigmoid"),
-                             help="tanh or sigmoid (required)")  # fmt: skip
+    lut_command.add_argument(
+        "--format",
+        required=True,
+        help=f"Q format qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, e.g. q8.8, q1.15, uq8.8 (required)",
+    )
+    lut_command.add_argument(
+        "--function", required=True, choices=("tanh", "sigmoid"), help="tanh or sigmoid (required)"
+    )
     lut_command.set_defaults(handler=_lut)
 
 
 def _add_import_command(commands) -> None:
-    summary = ("turn a trained PyTorch, ONNX or scikit-learn MLP into a qnn network (network.json, with its input "
-               "scaling) and quantized weights; import-torch is its older name")  # fmt: skip
+    summary = (
+        "turn a trained PyTorch, ONNX or scikit-learn MLP into a qnn network (network.json, with its input "
+        "scaling) and quantized weights; import-torch is its older name"
+    )
     import_command = commands.add_parser("import", aliases=["import-torch"], help=summary, description=summary)
     import_command.add_argument(
-        "model", type=Path, help="the model file, its format told by its name or content: PyTorch (.pt/.pth: "
+        "model",
+        type=Path,
+        help="the model file, its format told by its name or content: PyTorch (.pt/.pth: "
         "torch.save(model) of an nn.Sequential or a module whose forward is a chain of Linear layers and "
         "activations, or torch.save(model.state_dict()) with --activations), ONNX (.onnx), or scikit-learn "
         "(.pkl/.joblib: an MLPClassifier/MLPRegressor, alone or after a StandardScaler/MinMaxScaler in a Pipeline). "
-        "Pickle and joblib files and whole PyTorch models run code when loaded: import only files you trust"
-    )  # fmt: skip
+        "Pickle and joblib files and whole PyTorch models run code when loaded: import only files you trust",
+    )
     import_command.add_argument(
-        "--test-data", type=Path, metavar="FILE",
+        "--test-data",
+        type=Path,
+        metavar="FILE",
         help="score the network on this test set: an NPZ with arrays X and y, or a CSV with a header whose target "
         "column is --target (default: its last column); the float network's accuracy and qnn's in each format "
         "are printed (default: none)",
-    )  # fmt: skip
-    import_command.add_argument("--target", metavar="COLUMN",
-                                help="the CSV test data's target column (default: its last column)")  # fmt: skip
-    import_command.add_argument("--out", type=Path, required=True,
-                                help="directory for network.json and the weights (required)")  # fmt: skip
-    import_command.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
-                                help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, "
-                                "each optionally with its weights' own format wI.F, e.g. q8.8w2.6 "
-                                "(default: %(default)s)")  # fmt: skip
+    )
     import_command.add_argument(
-        "--activations", type=_activations, default=None,
+        "--target", metavar="COLUMN", help="the CSV test data's target column (default: its last column)"
+    )
+    import_command.add_argument(
+        "--out", type=Path, required=True, help="directory for network.json and the weights (required)"
+    )
+    import_command.add_argument(
+        "--formats",
+        type=_formats,
+        default=",".join(DEFAULT_FORMATS),
+        help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, "
+        "each optionally with its weights' own format wI.F, e.g. q8.8w2.6 "
+        "(default: %(default)s)",
+    )
+    import_command.add_argument(
+        "--activations",
+        type=_activations,
+        default=None,
         help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. tanh,sigmoid: "
         "needed for a state_dict, checked against a model (default: the model's)",
-    )  # fmt: skip
+    )
     import_command.set_defaults(handler=_import_model)
 
 
 def _add_split_command(commands) -> None:
     split_command = _command(commands, "split", "write the exact train and test parts qbench uses for a workload")
-    split_command.add_argument("--workload", required=True,
-                               help="a data-driven workload: a name, or a folder holding a workload.toml (required)")
-    split_command.add_argument("--out", type=Path, required=True,
-                               help="directory for train.npz, test.npz (arrays X and y) and train.csv, test.csv "
-                               "(required)")  # fmt: skip
+    split_command.add_argument(
+        "--workload",
+        required=True,
+        help="a data-driven workload: a name, or a folder holding a workload.toml (required)",
+    )
+    split_command.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="directory for train.npz, test.npz (arrays X and y) and train.csv, test.csv (required)",
+    )
     split_command.set_defaults(handler=_split)
 
 
@@ -1126,9 +1248,11 @@ def _split(arguments: argparse.Namespace) -> int:
         raise UsageError(f"--out: {arguments.out} is not a folder")
     for path in write_parts(description.data, arguments.out):
         print(path)
-    print(f"{description.name}: {split.test_set}; scaling {description.scaling} "
-          f"(offset {', '.join(f'{value:.6g}' for value in split.offset)}; "
-          f"scale {', '.join(f'{value:.6g}' for value in split.scale)}), fitted on or declared for the train part")
+    print(
+        f"{description.name}: {split.test_set}; scaling {description.scaling} "
+        f"(offset {', '.join(f'{value:.6g}' for value in split.offset)}; "
+        f"scale {', '.join(f'{value:.6g}' for value in split.scale)}), fitted on or declared for the train part"
+    )
     return 0
 
 
@@ -1164,14 +1288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`qbench compare … | head`): stop quietly; later writes go to /dev/null.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # as a shell reports a process ended by SIGPIPE
-    except (
-        QFormatError, TargetError, ResultsFileError, ToolNotFound, UsageError, MergeError, CompareError,
-        TorchImportError, NetworkError, FolderError, WorkloadError, PerformanceTargetError, DataFileError,
-    ) as error:  # fmt: skip
-        parser.exit(2, f"qbench: error: {error}\n")
-    except WriteError as error:
-        print(f"qbench: error: {error}", file=sys.stderr)
-        return 1
+    except QbenchError as error:
+        parser.exit(error.status, f"qbench: error: {error}\n")
     except Interrupted as error:
         return _interrupted(str(error))
     except KeyboardInterrupt:

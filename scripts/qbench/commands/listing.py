@@ -67,16 +67,25 @@ def _core_flags(target: Target) -> str:
 def cores(targets_dir: Path) -> str:
     targets = sorted(load_targets(targets_dir).values(), key=core_order)
     rows = [
-        (target.name, _core_flags(target), _float_abi(target),
-         target.emulated_cpu or "- (not run)", target.qemu_machine or "-", _mhz(target.clock_hz),
-         f"{target.max_format_bits} bits")
+        (
+            target.name,
+            _core_flags(target),
+            _float_abi(target),
+            target.emulated_cpu or "- (not run)",
+            target.qemu_machine or "-",
+            _mhz(target.clock_hz),
+            f"{target.max_format_bits} bits",
+        )
         for target in targets
-    ]  # fmt: skip
+    ]
     table = tabulate(rows, ("core", "flags", "float", "emulated CPU", "QEMU machine", "clock", "widest Q format"))
-    return _section(f"Cores ({shown(targets_dir / 'cores')}/*.toml; --cores, default: all):", table,
-                    "flags: the core's own compiler flags (every Cortex-M core adds the family's -mthumb -std=c++17 "
-                    "...). emulated CPU: what QEMU models ([qemu] cpu); each core's cycles are priced from its own "
-                    "timing table. clock: the core file's clock_hz, for the time estimates.")  # fmt: skip
+    return _section(
+        f"Cores ({shown(targets_dir / 'cores')}/*.toml; --cores, default: all):",
+        table,
+        "flags: the core's own compiler flags (every Cortex-M core adds the family's -mthumb -std=c++17 "
+        "...). emulated CPU: what QEMU models ([qemu] cpu); each core's cycles are priced from its own "
+        "timing table. clock: the core file's clock_hz, for the time estimates.",
+    )
 
 
 def _fetch(part) -> str:
@@ -87,9 +96,20 @@ def _fetch(part) -> str:
 def parts(targets_dir: Path, parts_files: Sequence[Path] = ()) -> str:
     found = load_parts(load_targets(targets_dir), targets_dir / "parts.toml", parts_files)
     builtin = shown(targets_dir / "parts.toml")
-    rows = [(part.name, part.vendor, part.core, f"{part.flash_bytes // 1024} KiB", f"{part.ram_bytes // 1024} KiB",
-             _mhz(part.clock_hz), _fetch(part), "" if part.defined_in == builtin else part.defined_in, part.note)
-            for part in found.values()]  # fmt: skip
+    rows = [
+        (
+            part.name,
+            part.vendor,
+            part.core,
+            f"{part.flash_bytes // 1024} KiB",
+            f"{part.ram_bytes // 1024} KiB",
+            _mhz(part.clock_hz),
+            _fetch(part),
+            "" if part.defined_in == builtin else part.defined_in,
+            part.note,
+        )
+        for part in found.values()
+    ]
     table = tabulate(rows, ("part", "vendor", "core", "flash", "RAM", "clock", "flash fetch", "from", "note"))
     files = "".join(f" + {shown(path)}" for path in parts_files)
     return _section(
@@ -110,8 +130,10 @@ def _workload_row(name: str) -> tuple:
         if path.is_file():
             description = read_description(path)
             samples = str(len(description.split().test_labels))
-            data = (f"{description.dataset} (scikit-learn's copy), {description.test_fraction:.0%} held out "
-                    f"(seed {description.split_seed}), {description.scaling}; trained on the host")  # fmt: skip
+            data = (
+                f"{description.dataset} (scikit-learn's copy), {description.test_fraction:.0%} held out "
+                f"(seed {description.split_seed}), {description.scaling}; trained on the host"
+            )
         elif name == "xor":
             samples = f"{len(XOR_INPUTS)} (the truth table)"
             data = "trains on the device; inference deploys weights trained on qnn's bit-exact model"
@@ -127,17 +149,25 @@ def _workload_row(name: str) -> tuple:
 def workloads(targets_dir: Path) -> str:
     rows = [_workload_row(name) for name in sorted(WORKLOADS)]
     table = tabulate(rows, ("workload", "inputs", "outputs", "network", "test samples", "default variants", "data"))
-    return _section("Workloads (--workload, default: xor; suite/workloads/*/workload.toml):", table,
-                    "network: inputs-hidden...-outputs and the hidden/output activations (--hidden-layers, "
-                    "--hidden-neurons, --activations change them). default variants: what --variants is when not "
-                    "given.")  # fmt: skip
+    return _section(
+        "Workloads (--workload, default: xor; suite/workloads/*/workload.toml):",
+        table,
+        "network: inputs-hidden...-outputs and the hidden/output activations (--hidden-layers, "
+        "--hidden-neurons, --activations change them). default variants: what --variants is when not "
+        "given.",
+    )
 
 
 def _q_row(fmt: QFormat) -> tuple:
     low, high = fmt.min_raw * fmt.resolution, fmt.max_raw * fmt.resolution
-    return (fmt.name, "yes" if fmt.name in DEFAULT_FORMATS else "", fmt.total_bits,
-            f"{'signed' if fmt.signed else 'unsigned'} Q format", f"{low:g} to {high!r}",
-            f"2^-{fmt.fractional_bits} = {fmt.resolution:.3g}")  # fmt: skip
+    return (
+        fmt.name,
+        "yes" if fmt.name in DEFAULT_FORMATS else "",
+        fmt.total_bits,
+        f"{'signed' if fmt.signed else 'unsigned'} Q format",
+        f"{low:g} to {high!r}",
+        f"2^-{fmt.fractional_bits} = {fmt.resolution:.3g}",
+    )
 
 
 def formats(targets_dir: Path) -> str:
@@ -151,26 +181,30 @@ def formats(targets_dir: Path) -> str:
     for target in targets:
         widest.setdefault(target.max_format_bits, []).append(target.name)
     limits = "; ".join(f"{bits} bits on {', '.join(names)}" for bits, names in sorted(widest.items()))
-    return _section(f"Formats (--formats, default: {','.join(DEFAULT_FORMATS)}):", table,
-            f"Any other Q format is written qI.F (signed) or uqI.F (unsigned): I integer bits, F fractional bits, "
-            f"I+F from 1 to the core's widest ({limits}; qnn's limit is {MAX_TOTAL_BITS}), e.g. q1.15, q4.12, "
-            f"q24.8, uq8.8. A workload may refuse a format (xor needs a signed one with fractional bits): that cell "
-            f"is 'invalid' with the reason.",
-            _narrow_weights_note(),
-            f"float32 is soft-float on {', '.join(soft) or 'no core'} and hard-float on "
-            f"{', '.join(hard) or 'no core'}.")  # fmt: skip
+    return _section(
+        f"Formats (--formats, default: {','.join(DEFAULT_FORMATS)}):",
+        table,
+        f"Any other Q format is written qI.F (signed) or uqI.F (unsigned): I integer bits, F fractional bits, "
+        f"I+F from 1 to the core's widest ({limits}; qnn's limit is {MAX_TOTAL_BITS}), e.g. q1.15, q4.12, "
+        f"q24.8, uq8.8. A workload may refuse a format (xor needs a signed one with fractional bits): that cell "
+        f"is 'invalid' with the reason.",
+        _narrow_weights_note(),
+        f"float32 is soft-float on {', '.join(soft) or 'no core'} and hard-float on {', '.join(hard) or 'no core'}.",
+    )
 
 
 def _narrow_weights_note() -> str:
     example = parse_qformat(NARROW_WEIGHTS_EXAMPLE)
     weights = example.weight_format
-    return (f"Weights and biases may have their own narrower signed format, a suffix wI.F: {example.name} has "
-            f"values {example.value_format.name} and weights {weights.name} ({weights.total_bits} bits, "
-            f"{weights.min_raw * weights.resolution:g} to {weights.max_raw * weights.resolution!r} in steps of "
-            f"2^-{weights.fractional_bits}); I+F at most the values' storage width (8, 16, 32 or 64 bits), F at "
-            f"least 1; values and sums keep their width. Training updates weights at the values' resolution, so "
-            f"such weights are for inference images only, of a library whose {DESCRIPTOR} [supports] "
-            f"narrow_weights.")  # fmt: skip
+    return (
+        f"Weights and biases may have their own narrower signed format, a suffix wI.F: {example.name} has "
+        f"values {example.value_format.name} and weights {weights.name} ({weights.total_bits} bits, "
+        f"{weights.min_raw * weights.resolution:g} to {weights.max_raw * weights.resolution!r} in steps of "
+        f"2^-{weights.fractional_bits}); I+F at most the values' storage width (8, 16, 32 or 64 bits), F at "
+        f"least 1; values and sums keep their width. Training updates weights at the values' resolution, so "
+        f"such weights are for inference images only, of a library whose {DESCRIPTOR} [supports] "
+        f"narrow_weights."
+    )
 
 
 def _yes(flag: bool) -> str:
@@ -189,8 +223,12 @@ def _release(package: str) -> str:
 def _library_row(name: str) -> tuple:
     root = BUILTIN / name
     try:
-        settings = validate(LibraryDescriptor, read_toml(root / DESCRIPTOR, LibraryError), LibraryError,
-                            lambda _: shown(root / DESCRIPTOR))  # fmt: skip
+        settings = validate(
+            LibraryDescriptor,
+            read_toml(root / DESCRIPTOR, LibraryError),
+            LibraryError,
+            lambda _: shown(root / DESCRIPTOR),
+        )
     except LibraryError as error:
         return (name, "-", "-", "-", "-", "-", f"cannot be used: {error}")
     if settings.package is None:
@@ -205,26 +243,43 @@ def _library_row(name: str) -> tuple:
         except LibraryError as error:
             source += f"; cannot be used: {error}"
     supports = settings.supports
-    return (name, _yes(supports.fixed_point), _yes(supports.float32), _yes(supports.training),
-            _yes(supports.narrow_weights), settings.weight_order, source)  # fmt: skip
+    return (
+        name,
+        _yes(supports.fixed_point),
+        _yes(supports.float32),
+        _yes(supports.training),
+        _yes(supports.narrow_weights),
+        settings.weight_order,
+        source,
+    )
 
 
 def libraries(targets_dir: Path) -> str:
     rows = [_library_row(name) for name in sorted(builtin_names(), key=lambda name: (name != QNN_LIBRARY, name))]
-    table = tabulate(rows, ("library", "Q formats", "float32", "training", "narrow weights", "weight order",
-                            "code from"))  # fmt: skip
-    return _section(f"Libraries (--library NAME, default: qnn alone; {shown(BUILTIN)}/*/{DESCRIPTOR}):", table,
-            f"What a library does not support is left out of the matrix with a note. Your own library: "
-            f"--library NAME=PATH, PATH a folder with a {DESCRIPTOR} ({CONTRACT_DOCS}).")  # fmt: skip
+    table = tabulate(
+        rows, ("library", "Q formats", "float32", "training", "narrow weights", "weight order", "code from")
+    )
+    return _section(
+        f"Libraries (--library NAME, default: qnn alone; {shown(BUILTIN)}/*/{DESCRIPTOR}):",
+        table,
+        f"What a library does not support is left out of the matrix with a note. Your own library: "
+        f"--library NAME=PATH, PATH a folder with a {DESCRIPTOR} ({CONTRACT_DOCS}).",
+    )
 
 
 LISTS: dict[str, Callable[[Path], str]] = {
-    "cores": cores, "parts": parts, "workloads": workloads, "formats": formats, "libraries": libraries,
-}  # fmt: skip
+    "cores": cores,
+    "parts": parts,
+    "workloads": workloads,
+    "formats": formats,
+    "libraries": libraries,
+}
 
 
 def listing(kinds: tuple[str, ...], targets_dir: Path, parts_files: Sequence[Path] = ()) -> str:
     """The chosen lists, one after another (parts with any --parts-file); TargetError when the targets or a parts
     file cannot be read."""
-    return "\n\n".join(parts(targets_dir, parts_files) if kind == "parts" else LISTS[kind](targets_dir)
-                       for kind in kinds) + "\n"  # fmt: skip
+    return (
+        "\n\n".join(parts(targets_dir, parts_files) if kind == "parts" else LISTS[kind](targets_dir) for kind in kinds)
+        + "\n"
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +26,8 @@ from robot.libraries.BuiltIn import BuiltIn
 
 from qbench.hardware.targets import load_parts, load_targets
 from qbench.hardware.toolchain import require
-from qbench.images.libraries import QNN, Library, LibraryError, builtin_names, parse_library
-from qbench.images.matrix import Matrix, expand
+from qbench.images.libraries import Library, LibraryError, builtin_names, parse_library
+from qbench.images.matrix import Matrix, MatrixRequest, expand
 from qbench.images.workloads import WORKLOADS
 from qbench.orchestration.cache import Cache
 from qbench.orchestration.executors import LocalExecutor
@@ -37,13 +38,15 @@ from qbench.records.results import (
     QNN_LIBRARY,
     ResultsFileError,
     SavedResults,
+    Status,
     read_results,
     saved_results,
     write_results,
 )
 from qbench.reporting.claims import ARTICLE, article_claims
 
-ARTICLE_FORMATS = "q16.16,q8.8"  # the article's format and the one it left behind
+ARTICLE_FORMATS = ("q16.16", "q8.8")  # the article's format and the one it left behind
+BOTH_VARIANTS = ("trainable", "inference")
 EVIDENCE_TAGS = ("library", "core", "workload")  # tags naming the rows a scenario's claim rests on
 
 
@@ -81,13 +84,19 @@ def suite_matrix(peers: Iterable[Library]) -> Matrix:
     """The article's core and level: qnn in Q16.16 and Q8.8, trainable and inference-only; each peer in those
     formats when it computes in fixed point, else in float32, in the variants it supports."""
     targets = load_targets()
-    where = {"cores": ARTICLE["core"], "opt": ARTICLE["opt"], "workload": ARTICLE["workload"]}
-    matrices = [expand(targets, WORKLOADS, formats=ARTICLE_FORMATS, variants="trainable,inference",
-                       libraries=(QNN,), **where)]  # fmt: skip
+    article = MatrixRequest(
+        cores=(ARTICLE["core"],),
+        formats=ARTICLE_FORMATS,
+        variants=BOTH_VARIANTS,
+        opt=(ARTICLE["opt"],),
+        workload=ARTICLE["workload"],
+    )
+    matrices = [expand(targets, WORKLOADS, article)]
     for peer in peers:
-        formats = ARTICLE_FORMATS if peer.supports.fixed_point else "float32"
-        variants = "trainable,inference" if peer.supports.training else "inference"
-        matrices.append(expand(targets, WORKLOADS, formats=formats, variants=variants, libraries=(peer,), **where))
+        formats = ARTICLE_FORMATS if peer.supports.fixed_point else ("float32",)
+        variants = BOTH_VARIANTS if peer.supports.training else ("inference",)
+        peer_request = replace(article, formats=formats, variants=variants, libraries=(peer,))
+        matrices.append(expand(targets, WORKLOADS, peer_request))
     return Matrix(
         cells=tuple(cell for matrix in matrices for cell in matrix.cells),
         rejected=tuple(rejected for matrix in matrices for rejected in matrix.rejected),
@@ -102,8 +111,11 @@ def _details(summary: str, text: str) -> str:
 
 def _row_text(row: pd.Series) -> str:
     measured = {key: value for key, value in row.items() if not pd.isna(value)}
-    return json.dumps({key: value.item() if hasattr(value, "item") else value for key, value in measured.items()},
-                      indent=1, default=str)  # fmt: skip
+    return json.dumps(
+        {key: value.item() if hasattr(value, "item") else value for key, value in measured.items()},
+        indent=1,
+        default=str,
+    )
 
 
 def _label(row: pd.Series) -> str:
@@ -137,7 +149,7 @@ class QbenchLibrary:
             raise AssertionError(f"cannot read the results: {error}") from None
         self.folder, self.saved = folder, saved
         self.claims = article_claims(saved.rows, saved.symbols, saved.training, load_parts(load_targets()))
-        for _, row in saved.rows[saved.rows["status"] != "ok"].iterrows():
+        for _, row in saved.rows[saved.rows["status"] != Status.OK].iterrows():
             logger.warn(f"{_label(row)}: {row.status}: {row.message}")
         logger.info(self.claims.to_string(index=False, max_colwidth=120))
         return str(folder)
@@ -162,9 +174,13 @@ class QbenchLibrary:
         run = run_matrix(matrix, options, revision, progress, LocalExecutor(jobs, build), spool)
         libraries = {cell.library for cell in matrix.cells}
         problems = [*matrix.problems, *run.problems]
-        saved = saved_results(run.rows, run.symbols, environment(revision, run.tools, problems, run.interrupted,
-                                                                 libraries=libraries),
-                              run.instructions, article=run.article)  # fmt: skip
+        saved = saved_results(
+            run.rows,
+            run.symbols,
+            environment(revision, run.tools, problems, run.interrupted, libraries=libraries),
+            run.instructions,
+            article=run.article,
+        )
         folder = output / "results"
         write_results(folder, saved, logs=run.training)
         spool.remove()
@@ -186,8 +202,9 @@ class QbenchLibrary:
         if library in self.not_installed:
             reason = f"{library} is not installed here: {self.not_installed[library]}"
         elif not (saved.rows["library"] == library).any():
-            reason = (f"the results in {self.folder} hold no row of {library} "
-                      f"(`qbench run --library {library}` measures it)")  # fmt: skip
+            reason = (
+                f"the results in {self.folder} hold no row of {library} (`qbench run --library {library}` measures it)"
+            )
         else:
             return
         self.unmeasured.add(BuiltIn().get_variable_value("${TEST NAME}"))
@@ -234,8 +251,9 @@ class QbenchLibrary:
             elf = Path(row.elf) if isinstance(row.elf, str) and row.elf else None
             run_log = elf.with_name("run.log") if elf is not None else None
             if run_log is not None and run_log.is_file():
-                logger.info(_details(f"emulator output of {label} ({run_log})", run_log.read_text(errors="replace")),
-                            html=True)  # fmt: skip
+                logger.info(
+                    _details(f"emulator output of {label} ({run_log})", run_log.read_text(errors="replace")), html=True
+                )
             else:
                 where = run_log if run_log is not None else "no image"
                 logger.info(f"no emulator output for {label} ({where}): {row.status} {row.message}".rstrip())

@@ -13,8 +13,10 @@ def checkout_problem() -> str | None:
     """Why qbench cannot find its checkout, or None: a non-editable install copies the package alone."""
     if (TARGETS / "cores").is_dir() and (SUITE / "workloads").is_dir():
         return None
-    return (f"qbench is installed without its checkout ({REPO} has no targets/ and suite/): install it editable "
-            "from the checkout, e.g. .venv/bin/pip install -e '.[test]' (or -e '.[torch]')")  # fmt: skip
+    return (
+        f"qbench is installed without its checkout ({REPO} has no targets/ and suite/): install it editable "
+        "from the checkout, e.g. .venv/bin/pip install -e '.[test]' (or -e '.[torch]')"
+    )
 
 
 def shown(path: Path) -> str:

@@ -57,8 +57,9 @@ def run(
     command: list[str], *, timeout: float | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Completed:
     """command's outcome; env: variables set for the child besides this process's own."""
-    process = _start(command, cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                     env=None if env is None else {**os.environ, **env})  # fmt: skip
+    process = _start(
+        command, cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=None if env is None else {**os.environ, **env}
+    )
     if process is None:
         return Completed(None, "", "interrupted before it started", False)
     try:
@@ -84,9 +85,7 @@ class Streamed(Completed):
     ended_early: bool  # the reader had seen enough and the child was killed
 
 
-def stream(
-    command: list[str], log: Path, read: Callable[[bytes], bool], *, timeout: float
-) -> Streamed:
+def stream(command: list[str], log: Path, read: Callable[[bytes], bool], *, timeout: float) -> Streamed:
     """Runs command, which writes a log to the FIFO at log, feeding read() what arrives as it arrives; when
     read() returns True the child is killed (it has said all that is wanted). The FIFO's back-pressure keeps
     a fast child from running ahead of its reader."""
@@ -111,8 +110,11 @@ def stream(
         stderr.seek(0)
         return Streamed(
             None if timed_out or ended_early else process.returncode,
-            stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace"), timed_out, ended_early,
-        )  # fmt: skip
+            stdout.read().decode(errors="replace"),
+            stderr.read().decode(errors="replace"),
+            timed_out,
+            ended_early,
+        )
 
 
 def _follow(process: subprocess.Popen, descriptor: int, read: Callable[[bytes], bool], deadline: float) -> tuple:

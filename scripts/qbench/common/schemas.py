@@ -107,8 +107,9 @@ def _describe(schema: Any, detail: ErrorDetails) -> str:
 
 def _range(constraints: list[Any]) -> str:
     """'>= 2 and <= 64' from Ge(2), Le(64)."""
-    bounds = [(sign, getattr(bound, name)) for bound in constraints for name, sign in _BOUNDS.items()
-              if hasattr(bound, name)]  # fmt: skip
+    bounds = [
+        (sign, getattr(bound, name)) for bound in constraints for name, sign in _BOUNDS.items() if hasattr(bound, name)
+    ]
     return " and ".join(f"{sign} {value}" for sign, value in bounds)
 
 

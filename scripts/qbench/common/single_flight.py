@@ -39,3 +39,9 @@ class SingleFlight(Generic[T]):
                     del self._futures[key]
         future.set_result(result)
         return result, True
+
+    def finished(self) -> dict[Hashable, T]:
+        """Every kept key whose computation ended without an error, with its result."""
+        with self._lock:
+            futures = dict(self._futures)
+        return {key: future.result() for key, future in futures.items() if future.done() and not future.exception()}

@@ -8,8 +8,10 @@ import hashlib
 import subprocess
 from functools import cache
 
+from qbench.execution.decode import TimingError
 from qbench.execution.mca import McaModel, llvm_tool, load_mca_models
-from qbench.execution.timing import TIMING, CycleModel, TimingError, load_timing_models
+from qbench.execution.timing import CycleModel
+from qbench.execution.timing_tables import TIMING, load_timing_models
 
 
 @cache

@@ -9,11 +9,12 @@ estimates (qbench.execution.timing), with `unpriced` saying how many executed in
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qbench.execution.timing import CodeImage, CycleModel, CycleRange, PricedVisit
+from qbench.execution.decode import CodeImage
+from qbench.execution.timing import CycleModel, CycleRange, PricedVisit
 from qbench.execution.trace import BEGIN_MARKER, END_MARKER, MEASURED_REGIONS, CountedRun, FunctionMap, RegionPaths
 
 # Per visit, the quantities an occurrence sums: instructions, then (when priced) cycles at best, central and
@@ -52,8 +53,13 @@ def _per_visit(run: CountedRun, priced: list[PricedVisit] | None) -> np.ndarray:
     sizes = [len(visit.pcs) for visit in run.visits]
     if priced is None:
         return np.array([sizes], dtype=float).T
-    return np.array([[size, p.cycles.minimum, p.cycles.central, p.cycles.maximum, p.nonsequential, p.unpriced]
-                     for size, p in zip(sizes, priced, strict=True)], dtype=float)  # fmt: skip
+    return np.array(
+        [
+            [size, p.cycles.minimum, p.cycles.central, p.cycles.maximum, p.nonsequential, p.unpriced]
+            for size, p in zip(sizes, priced, strict=True)
+        ],
+        dtype=float,
+    )
 
 
 def _per_occurrence(region: RegionPaths, per_visit: np.ndarray) -> np.ndarray:
@@ -83,22 +89,35 @@ def region_figures(run: CountedRun, functions: FunctionMap, pricing: tuple[Cycle
     return figures
 
 
-def _figures(name: str, region: RegionPaths, occurrences: np.ndarray, markers: np.ndarray, run: CountedRun,
-             functions: FunctionMap) -> RegionFigures:  # fmt: skip
+def _figures(
+    name: str,
+    region: RegionPaths,
+    occurrences: np.ndarray,
+    markers: np.ndarray,
+    run: CountedRun,
+    functions: FunctionMap,
+) -> RegionFigures:
     net = occurrences - markers
     instructions = net[:, _INSTRUCTIONS]
     figures = RegionFigures(
-        name, region.occurrences, float(instructions.mean()), float(instructions.min()), float(instructions.max()),
-        float(markers[_INSTRUCTIONS]), split_by_function(region, run, functions, float(instructions.mean())),
-    )  # fmt: skip
+        name,
+        region.occurrences,
+        float(instructions.mean()),
+        float(instructions.min()),
+        float(instructions.max()),
+        float(markers[_INSTRUCTIONS]),
+        split_by_function(region, run, functions, float(instructions.mean())),
+    )
     if net.shape[1] == 1:
         return figures
     worst = int(np.argmax(occurrences[:, _HIGH]))
-    return RegionFigures(
-        **{**figures.__dict__, "cycles": _range(net.mean(axis=0)),
-           "worst": Worst(worst, _range(net[worst]), _whole(net[worst, _INSTRUCTIONS]), _whole(net[worst, _JUMPS])),
-           "nonsequential": float(net[:, _JUMPS].mean()), "unpriced": int(occurrences[:, _UNPRICED].sum())},
-    )  # fmt: skip
+    return replace(
+        figures,
+        cycles=_range(net.mean(axis=0)),
+        worst=Worst(worst, _range(net[worst]), _whole(net[worst, _INSTRUCTIONS]), _whole(net[worst, _JUMPS])),
+        nonsequential=float(net[:, _JUMPS].mean()),
+        unpriced=int(occurrences[:, _UNPRICED].sum()),
+    )
 
 
 def visit_counts(region: RegionPaths) -> Counter[int]:
@@ -130,4 +149,3 @@ def split_by_function(region: RegionPaths, run: CountedRun, functions: FunctionM
     for caller, calls in callers.items():
         split[caller] = split.get(caller, 0.0) - overhead * calls / region.occurrences
     return dict(sorted(split.items(), key=lambda item: (-item[1], item[0])))
-

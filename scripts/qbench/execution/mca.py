@@ -30,16 +30,9 @@ from pydantic_core import PydanticCustomError
 
 from qbench.common.paths import shown
 from qbench.common.schemas import Schema, read_toml, validate
-from qbench.execution.timing import (
-    NO_CYCLES,
-    TIMING,
-    BlockVisit,
-    CodeImage,
-    CycleRange,
-    PricedVisit,
-    TimingError,
-    by_core,
-)
+from qbench.execution.decode import CodeImage, TimingError
+from qbench.execution.timing import NO_CYCLES, BlockVisit, CycleRange, PricedVisit
+from qbench.execution.timing_tables import TIMING, Cycles, by_core
 
 LLVM_BIN = Path("/usr/lib/llvm-19/bin")
 _CONDITION = "(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?"
@@ -51,24 +44,6 @@ _REPEATS = 3  # copies of a block in its second region; the cost is the differen
 
 class McaError(TimingError):
     """A malformed llvm-mca model file, or llvm-mc / llvm-mca missing or failing as a whole."""
-
-
-class Cycles(Schema):
-    """A number of cycles as best case, central value and worst case (an adjustment may be negative)."""
-
-    min: float
-    central: float
-    max: float
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if not self.min <= self.central <= self.max:
-            raise PydanticCustomError("cycle_order", "min <= central <= max")
-        return self
-
-    @property
-    def range(self) -> CycleRange:
-        return CycleRange(self.min, self.central, self.max)
 
 
 Pattern = Annotated[str, Field(min_length=1)]
@@ -315,8 +290,3 @@ def _load(path: Path) -> McaModel:
 def load_mca_models(directory: Path = TIMING / "llvm") -> dict[str, McaModel]:
     """llvm-mca model by core name, one file per LLVM scheduling model's use."""
     return by_core((_load(path) for path in sorted(directory.glob("*.toml"))), McaError)
-
-
-def model_gap(trm: CycleRange, llvm: CycleRange) -> float:
-    """How far apart two estimates of the same run are: the LLVM-based central value over the TRM table's."""
-    return llvm.central / trm.central

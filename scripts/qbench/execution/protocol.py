@@ -132,17 +132,24 @@ def parse_report(text: str) -> WorkloadReport:
         raise ProtocolError("a report has one of a 'result', a 'classified' or a 'regressed' record")
     if len(by_name.get("stack", [])) > 1:
         raise ProtocolError(f"expected at most one 'stack' record, found {len(by_name['stack'])}")
-    unknown = sorted(set(by_name) - {"begin", "log", "result", "predictions", "classified", "regressed", "end",
-                                    "stack"})
+    unknown = sorted(
+        set(by_name) - {"begin", "log", "result", "predictions", "classified", "regressed", "end", "stack"}
+    )
     if unknown:
         raise ProtocolError(f"unknown record(s): {', '.join(unknown)}")
     begin, end = by_name["begin"][0], by_name["end"][0]
-    common = dict(workload=begin.text("workload"), qformat=begin.text("qformat"), variant=begin.text("variant"),
-                  status=end.integer("status"), stack=_stack(by_name.get("stack", [])))  # fmt: skip
+    common = dict(
+        workload=begin.text("workload"),
+        qformat=begin.text("qformat"),
+        variant=begin.text("variant"),
+        status=end.integer("status"),
+        stack=_stack(by_name.get("stack", [])),
+    )
     if outcome != "result":
         classification = _classification(by_name[outcome][0], by_name["predictions"][0])
-        return WorkloadReport(**common, learned=None, iterations=None, final_error=None, outputs=(), log=(),
-                              classification=classification)  # fmt: skip
+        return WorkloadReport(
+            **common, learned=None, iterations=None, final_error=None, outputs=(), log=(), classification=classification
+        )
     result = by_name["result"][0]
     log = tuple(
         TrainingLogEntry(entry.integer("iteration"), entry.integer("error"), entry.integers("weights"))

@@ -21,7 +21,7 @@ from qbench.common.paths import in_checkout
 from qbench.execution.emulate import run_counted
 from qbench.execution.runners import runner_for
 from qbench.hardware.targets import Target, load_targets
-from qbench.records.results import read_results
+from qbench.records.results import Status, read_results
 
 TIMEOUT = 600.0  # seconds: a guard against a hang, not a measure
 
@@ -46,8 +46,13 @@ def image_costs(elf: Path, target: Target, repeat: int) -> dict:
         log = Path(work) / "run.log"
         plain = fastest(lambda: runner.run(elf, target, TIMEOUT, log), repeat)
         counted = fastest(lambda: run_counted(runner, elf, target, TIMEOUT), repeat)
-    return {"elf": str(elf), "core": target.name, "plain_s": plain, "counted_s": counted,
-            "goal_met": counted <= counting_goal(plain)}  # fmt: skip
+    return {
+        "elf": str(elf),
+        "core": target.name,
+        "plain_s": plain,
+        "counted_s": counted,
+        "goal_met": counted <= counting_goal(plain),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,11 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     targets = load_targets()
     rows = read_results(arguments.results).rows
-    images = {(row.elf, row.core) for row in rows.itertuples() if row.status == "ok" and row.qemu and row.elf}
+    images = {(row.elf, row.core) for row in rows.itertuples() if row.status == Status.OK and row.qemu and row.elf}
     costs = [image_costs(in_checkout(elf), targets[core], arguments.repeat) for elf, core in sorted(images)]
     plain, counted = sum(cost["plain_s"] for cost in costs), sum(cost["counted_s"] for cost in costs)
-    json.dump({"images": costs, "plain_s": plain, "counted_s": counted,
-               "goal_met": all(cost["goal_met"] for cost in costs)}, sys.stdout)  # fmt: skip
+    json.dump(
+        {"images": costs, "plain_s": plain, "counted_s": counted, "goal_met": all(cost["goal_met"] for cost in costs)},
+        sys.stdout,
+    )
     return 0
 
 

@@ -161,8 +161,11 @@ def _visit(key: int, blocks: _Blocks) -> BlockVisit:
     count = len(blocks.pcs)
     previous, rest = divmod(key, (count + 1) ** 2)
     block, following = divmod(rest, count + 1)
-    return BlockVisit(None if previous == count else blocks.pcs[previous][-1], blocks.pcs[block],
-                      None if following == count else blocks.pcs[following][0])  # fmt: skip
+    return BlockVisit(
+        None if previous == count else blocks.pcs[previous][-1],
+        blocks.pcs[block],
+        None if following == count else blocks.pcs[following][0],
+    )
 
 
 def _mixed(values: np.ndarray, seed: int) -> np.ndarray:
@@ -188,8 +191,9 @@ def _fingerprints(hashed: list[np.ndarray], begins: np.ndarray, ends: np.ndarray
     return np.stack([np.add.reduceat(mixed, bounds)[0::2] for mixed in hashed], axis=1)
 
 
-def _paths(keys: np.ndarray, hashed: list[np.ndarray], begins: np.ndarray, ends: np.ndarray,
-           occurrences: np.ndarray) -> tuple[list, tuple]:  # fmt: skip
+def _paths(
+    keys: np.ndarray, hashed: list[np.ndarray], begins: np.ndarray, ends: np.ndarray, occurrences: np.ndarray
+) -> tuple[list, tuple]:
     """Some occurrences' distinct paths ((visit key, times) pairs), in order of first use, and the path of each."""
     fingerprints = _fingerprints(hashed, begins[occurrences], ends[occurrences])
     _, first, taken = np.unique(fingerprints, axis=0, return_index=True, return_inverse=True)
@@ -215,14 +219,26 @@ def count_regions(trace: BlockTrace, functions: FunctionMap) -> CountedRun:
         raise TraceError("the image ran no empty region to measure the markers' cost")
     keys = _visit_keys(executed, len(blocks.pcs))
     hashed = _hashed(keys)
-    found = {name: _paths(keys, hashed, begins, ends, np.flatnonzero(numbers == number))
-             for number, name in REGION_NAMES.items() if np.any(numbers == number)}  # fmt: skip
+    found = {
+        name: _paths(keys, hashed, begins, ends, np.flatnonzero(numbers == number))
+        for number, name in REGION_NAMES.items()
+        if np.any(numbers == number)
+    }
     visit_keys = np.unique(np.concatenate([made for paths, _ in found.values() for made, _ in paths]))
     regions = {
-        name: RegionPaths(tuple(tuple(zip(np.searchsorted(visit_keys, made).tolist(), times.tolist(), strict=True))
-                                for made, times in paths), taken)
+        name: RegionPaths(
+            tuple(
+                tuple(zip(np.searchsorted(visit_keys, made).tolist(), times.tolist(), strict=True))
+                for made, times in paths
+            ),
+            taken,
+        )
         for name, (paths, taken) in found.items()
-    }  # fmt: skip
+    }
     sizes = np.array([len(pcs) for pcs in blocks.pcs], dtype=np.int64)
-    return CountedRun(tuple(_visit(int(key), blocks) for key in visit_keys), regions, trace.lowest_stack_pointer,
-                      int(sizes[executed].sum()))  # fmt: skip
+    return CountedRun(
+        tuple(_visit(int(key), blocks) for key in visit_keys),
+        regions,
+        trace.lowest_stack_pointer,
+        int(sizes[executed].sum()),
+    )

@@ -39,7 +39,7 @@ from elftools.elf.elffile import ELFFile
 from unicorn import arm_const as arm
 
 from qbench.common.paths import REPO, shown
-from qbench.records.results import QNN_LIBRARY, read_results
+from qbench.records.results import QNN_LIBRARY, REGION_COLUMNS, RegionColumns, Status, read_results
 
 HOST_CORE = "host"  # its image is an x86-64 object: the build machine's binutils read it, nothing runs
 CROSS_BINUTILS = "arm-none-eabi-"
@@ -60,8 +60,8 @@ UNICORN_MODELS = {
 # start-up code's CPACR write, landing in the mapped SCS page as plain memory, is all m4f, m7 and m33 need.
 
 EMPTY_REGION = 0
-# Region name -> number. A region's columns: instr_<name> (the mean occurrence), instr_<name>_min and _max (the
-# shortest and longest), each net of the markers, and instr_<name>_occurrences (how many the whole run had).
+# Region name -> number. A region's columns (REGION_COLUMNS): the mean occurrence, the shortest and longest, each
+# net of the markers, and how many occurrences the whole run had.
 REGIONS = {"forward": 1, "train_step": 2}
 MARKERS_COLUMN = "instr_markers"  # the mean of the empty region's occurrences
 TOLERANCE = 1e-9  # the figures are means of integers: equal up to floating-point rounding
@@ -222,10 +222,13 @@ class Firmware:
                     Segment(segment["p_paddr"], segment["p_vaddr"], segment["p_memsz"], segment.data())
                     for segment in image.iter_segments()
                     if segment["p_type"] == "PT_LOAD"
-                )  # fmt: skip
+                )
                 table = image.get_section_by_name(".symtab")
-                symbols = {symbol.name: symbol["st_value"] for symbol in (table.iter_symbols() if table else ())
-                           if symbol.name in wanted}  # fmt: skip
+                symbols = {
+                    symbol.name: symbol["st_value"]
+                    for symbol in (table.iter_symbols() if table else ())
+                    if symbol.name in wanted
+                }
         except (ELFError, OSError, ValueError) as error:
             raise VerifyError(f"{shown(elf)}: not a readable ELF file ({error})") from None
         missing = [name for name in wanted if name not in symbols]
@@ -302,14 +305,17 @@ class RegionCounter:
             pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
             if error.errno == unicorn.UC_ERR_INSN_INVALID:
                 code = self.uc.mem_read(pc, 4).hex()
-                raise EngineLimit(f"Unicorn's model of this core cannot execute the instruction at pc {pc:#x} "
-                                  f"({code})") from None  # fmt: skip
+                raise EngineLimit(
+                    f"Unicorn's model of this core cannot execute the instruction at pc {pc:#x} ({code})"
+                ) from None
             raise VerifyError(f"Unicorn stopped at pc {pc:#x} after {self.executed} instructions: {error}") from None
         if self.failure:
             raise VerifyError(self.failure)
         if self.exit_code is None:
-            raise VerifyError(f"the program ran {EMULATION_TIMEOUT_SECONDS} s without exiting, {self.executed} "
-                              f"instructions{self._last_words()}")  # fmt: skip
+            raise VerifyError(
+                f"the program ran {EMULATION_TIMEOUT_SECONDS} s without exiting, {self.executed} "
+                f"instructions{self._last_words()}"
+            )
         return RegionRun(self.lengths, self.executed)
 
     def _last_words(self) -> str:
@@ -330,8 +336,9 @@ class RegionCounter:
             self._end_region()
         self.executed += instructions
         if self.executed > self.budget:
-            self._stop(f"the program ran past its budget of {self.budget:,} instructions without exiting"
-                       f"{self._last_words()}")  # fmt: skip
+            self._stop(
+                f"the program ran past its budget of {self.budget:,} instructions without exiting{self._last_words()}"
+            )
 
     def _new_block(self, address: int, size: int) -> int:
         instructions = instruction_count(bytes(self.uc.mem_read(address, size)))
@@ -411,8 +418,15 @@ def _number(value: float) -> str:
 
 def row_label(row: pd.Series) -> str:
     library = _value(row, "library")
-    parts = (row["workload"], _value(row, "network"), library if library != QNN_LIBRARY else None, row["core"],
-             row["opt"], row["qformat"], row["variant"])  # fmt: skip
+    parts = (
+        row["workload"],
+        _value(row, "network"),
+        library if library != QNN_LIBRARY else None,
+        row["core"],
+        row["opt"],
+        row["qformat"],
+        row["variant"],
+    )
     return " ".join(str(part) for part in parts if part)
 
 
@@ -451,7 +465,7 @@ def size_checks(row: pd.Series, label: str) -> list[Check]:
 
 def _skip_instructions(row: pd.Series, regions: list[str]) -> str:
     """Why the row's instructions cannot be re-counted, or "" when they can."""
-    if row["status"] != "ok":
+    if row["status"] != Status.OK:
         return f"status is {row['status']}"
     if not regions and _value(row, MARKERS_COLUMN) is None:
         return "the row has no instruction figure"
@@ -463,7 +477,7 @@ def _skip_instructions(row: pd.Series, regions: list[str]) -> str:
 
 
 def instruction_checks(row: pd.Series, label: str) -> list[Check]:
-    regions = [name for name in REGIONS if _value(row, f"instr_{name}") is not None]
+    regions = [name for name in REGIONS if _value(row, REGION_COLUMNS[name].instructions) is not None]
     reason = _skip_instructions(row, regions)
     if reason:
         return [Check(label, "instructions", Outcome.SKIPPED, note=reason)]
@@ -490,22 +504,31 @@ def instruction_comparisons(row: pd.Series, label: str, run: RegionRun) -> list[
     if _value(row, MARKERS_COLUMN) is not None:
         checks.append(_compare(label, MARKERS_COLUMN, row[MARKERS_COLUMN], markers))
     for name, region in REGIONS.items():
-        if _value(row, f"instr_{name}") is not None:
-            checks += _region_checks(row, label, f"instr_{name}", run.lengths.get(region, []), markers)
+        names = REGION_COLUMNS[name]
+        if _value(row, names.instructions) is not None:
+            checks += _region_checks(row, label, names, run.lengths.get(region, []), markers)
     return checks
 
 
-def _region_checks(row: pd.Series, label: str, column: str, lengths: list[int], markers: float) -> list[Check]:
+def _region_checks(row: pd.Series, label: str, names: RegionColumns, lengths: list[int], markers: float) -> list[Check]:
     if not lengths:
-        return [Check(label, column, Outcome.FAILED, _number(row[column]), note="the region never ran")]
+        return [
+            Check(
+                label, names.instructions, Outcome.FAILED, _number(row[names.instructions]), note="the region never ran"
+            )
+        ]
     checks = []
-    occurrences = _value(row, f"{column}_occurrences")
+    occurrences = _value(row, names.occurrences)
     if occurrences is None:
-        checks.append(Check(label, f"{column}_occurrences", Outcome.SKIPPED, note="the row records none"))
+        checks.append(Check(label, names.occurrences, Outcome.SKIPPED, note="the row records none"))
     else:
         outcome = Outcome.PASSED if float(occurrences) == len(lengths) else Outcome.FAILED
-        checks.append(Check(label, f"{column}_occurrences", outcome, _number(occurrences), str(len(lengths))))
-    found = {column: sum(lengths) / len(lengths), f"{column}_min": min(lengths), f"{column}_max": max(lengths)}
+        checks.append(Check(label, names.occurrences, outcome, _number(occurrences), str(len(lengths))))
+    found = {
+        names.instructions: sum(lengths) / len(lengths),
+        names.minimum: min(lengths),
+        names.maximum: max(lengths),
+    }
     for figure, instructions in found.items():
         recorded = _value(row, figure)
         if recorded is None:  # results from before whole-run figures record the mean alone
@@ -528,14 +551,17 @@ def verify_rows(rows: pd.DataFrame) -> list[Check]:
 
 def report(directory: Path, checks: list[Check]) -> str:
     counts = {outcome: sum(check.outcome == outcome for check in checks) for outcome in Outcome}
-    summary = (f"{counts[Outcome.PASSED]} checks passed, {counts[Outcome.FAILED]} failed, "
-               f"{counts[Outcome.SKIPPED]} skipped")  # fmt: skip
+    summary = (
+        f"{counts[Outcome.PASSED]} checks passed, {counts[Outcome.FAILED]} failed, {counts[Outcome.SKIPPED]} skipped"
+    )
     ordered = sorted(checks, key=lambda check: list(Outcome).index(check.outcome))  # failures first, stable
     table = pd.DataFrame(
-        [[check.outcome, check.row, check.check, check.expected, check.found, check.note.replace("|", "\\|")]
-         for check in ordered],
+        [
+            [check.outcome, check.row, check.check, check.expected, check.found, check.note.replace("|", "\\|")]
+            for check in ordered
+        ],
         columns=["result", "row", "check", "expected", "found", "note"],
-    )  # fmt: skip
+    )
     body = table.to_markdown(index=False, disable_numparse=True) if checks else "No row to check."  # as written
     return f"### qbench verify: {shown(directory)}\n\n{summary}\n\n{body}\n"
 

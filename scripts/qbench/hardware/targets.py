@@ -24,12 +24,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from qbench.common.errors import QbenchError
 from qbench.common.nearest import nearest_hint
 from qbench.common.paths import TARGETS, in_checkout, shown
 from qbench.common.schemas import Loc, Schema, read_toml, validate
 
 
-class TargetError(ValueError):
+class TargetError(QbenchError, ValueError):
     """A target or parts file that is missing, malformed or names something unknown."""
 
 
@@ -103,8 +104,9 @@ class Part:
         """Whether a prefetch buffer or a cache can hide the wait states of a fetch (at best, all of them)."""
         return self.prefetch or self.instruction_cache
 
-    def cycle_range(self, minimum: float, maximum: float, nonsequential: float | None,
-                    instructions: float | None) -> tuple[float, float]:  # fmt: skip
+    def cycle_range(
+        self, minimum: float, maximum: float, nonsequential: float | None, instructions: float | None
+    ) -> tuple[float, float]:
         """A core's estimated cycle range (zero wait states) on this part, flash wait states counted
         (targets/timing/README.md, "Flash wait states"). With a prefetch buffer or cache, the fastest case has
         every fetch hidden (the minimum unchanged) and the slowest pays the wait states on every non-sequential
@@ -125,8 +127,11 @@ def _existing_file(name: str, info: ValidationInfo) -> str:
     """A file a target names, relative to the targets directory."""
     directory = info.context["directory"]
     if not (directory / name).is_file():
-        raise PydanticCustomError("no_such_file", "a file under {directory} ({path} does not exist)",
-                                  {"directory": shown(directory), "path": shown(directory / name)})  # fmt: skip
+        raise PydanticCustomError(
+            "no_such_file",
+            "a file under {directory} ({path} does not exist)",
+            {"directory": shown(directory), "path": shown(directory / name)},
+        )
     return name
 
 
@@ -146,8 +151,11 @@ class MemorySchema(Schema):
     def _within_ram(cls, stack_size: int, info: ValidationInfo) -> int:
         ram_length = info.data.get("ram_length")
         if ram_length is not None and stack_size > ram_length:
-            raise PydanticCustomError("stack_beyond_ram", "at most {core}'s memory.ram_length, {ram_length}",
-                                      {"core": info.context["stem"], "ram_length": ram_length})  # fmt: skip
+            raise PydanticCustomError(
+                "stack_beyond_ram",
+                "at most {core}'s memory.ram_length, {ram_length}",
+                {"core": info.context["stem"], "ram_length": ram_length},
+            )
         return stack_size
 
 
@@ -180,17 +188,23 @@ class TargetSchema(Schema):
     @classmethod
     def _names_its_file(cls, name: str, info: ValidationInfo) -> str:
         if name != info.context["stem"]:
-            raise PydanticCustomError("name_not_file", "{stem} (it must match the file name)",
-                                      {"stem": repr(info.context["stem"])})  # fmt: skip
+            raise PydanticCustomError(
+                "name_not_file", "{stem} (it must match the file name)", {"stem": repr(info.context["stem"])}
+            )
         return name
 
     @field_validator("family")
     @classmethod
     def _known_family(cls, family: str, info: ValidationInfo) -> str:
         if family not in info.context["families"]:
-            raise PydanticCustomError("unknown_family", "a file in {directory}: {known}",
-                                      {"directory": shown(info.context["directory"] / "families"),
-                                       "known": ", ".join(info.context["families"]) or "none"})  # fmt: skip
+            raise PydanticCustomError(
+                "unknown_family",
+                "a file in {directory}: {known}",
+                {
+                    "directory": shown(info.context["directory"] / "families"),
+                    "known": ", ".join(info.context["families"]) or "none",
+                },
+            )
         return family
 
     @field_validator("linker_script")
@@ -199,9 +213,11 @@ class TargetSchema(Schema):
         path = info.context["directory"] / name
         problem = _template_problem(path.read_text())
         if problem is not None:
-            raise PydanticCustomError("linker_placeholder", "a template using only {allowed} ($$ for a literal $); "
-                                      "{path} {problem}", {"allowed": ", ".join(f"${n}" for n in LINKER_PLACEHOLDERS),
-                                                           "path": shown(path), "problem": problem})  # fmt: skip
+            raise PydanticCustomError(
+                "linker_placeholder",
+                "a template using only {allowed} ($$ for a literal $); {path} {problem}",
+                {"allowed": ", ".join(f"${n}" for n in LINKER_PLACEHOLDERS), "path": shown(path), "problem": problem},
+            )
         return name
 
 
@@ -231,8 +247,9 @@ class PartSchema(Schema):
     @classmethod
     def _known_core(cls, core: str, info: ValidationInfo) -> str:
         if core not in info.context["cores"]:
-            raise PydanticCustomError("unknown_core", "a known core ({known})",
-                                      {"known": ", ".join(sorted(info.context["cores"]))})  # fmt: skip
+            raise PydanticCustomError(
+                "unknown_core", "a known core ({known})", {"known": ", ".join(sorted(info.context["cores"]))}
+            )
         return core
 
 
@@ -346,8 +363,9 @@ def _parts_in(path: Path, targets: dict[str, Target]) -> dict[str, Part]:
     }
 
 
-def load_parts(targets: dict[str, Target], path: Path = TARGETS / "parts.toml",
-               files: Sequence[Path] = ()) -> dict[str, Part]:  # fmt: skip
+def load_parts(
+    targets: dict[str, Target], path: Path = TARGETS / "parts.toml", files: Sequence[Path] = ()
+) -> dict[str, Part]:
     """The parts of `path` (the built-in list), then those of each parts file in `files` (--parts-file) in order:
     a part a file names again replaces the earlier entry whole; the others are added. Every file is checked with
     the same schema; a problem names the file and the key."""
@@ -362,6 +380,7 @@ def select(names: list[str], available: dict[str, Any], kind: str) -> list[Any]:
     unknown = [name for name in names if name not in available]
     if unknown:
         hint = nearest_hint(unknown[0], available) if len(unknown) == 1 else ""
-        raise TargetError(f"unknown {kind} {', '.join(map(repr, unknown))} (known: {', '.join(sorted(available))})"
-                          f"{hint}")  # fmt: skip
+        raise TargetError(
+            f"unknown {kind} {', '.join(map(repr, unknown))} (known: {', '.join(sorted(available))}){hint}"
+        )
     return [available[name] for name in names]

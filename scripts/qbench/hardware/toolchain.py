@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from functools import cache
 
+from qbench.common.errors import QbenchError
+
 # Where each tool comes from, for the message when it is missing.
 DEBIAN_PACKAGES = {
     "arm-none-eabi-g++": "gcc-arm-none-eabi",
@@ -18,7 +20,7 @@ DEBIAN_PACKAGES = {
 }
 
 
-class ToolNotFound(RuntimeError):
+class ToolNotFound(QbenchError, RuntimeError):
     """A tool qbench needs is not on PATH."""
 
     def __init__(self, tool: str) -> None:

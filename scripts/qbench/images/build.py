@@ -11,7 +11,7 @@ import json
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Template
 
@@ -24,16 +24,20 @@ from qbench.images.matrix import Cell, Variant
 from qbench.images.workloads import COMMON, EMPTY_BASELINE, Workload, WorkloadSettings, WorkloadSources, weights_include
 from qbench.models.network import NetworkShape, in_weight_order
 from qbench.models.qformat import NumberFormat
+from qbench.records.keys import slug
 
 # What names a failed build's cause, most telling first: a compiler's diagnostic ("file:line:col: error:"),
 # the linker's cause (an undefined or doubly defined symbol, a region overflowed, a section that does not
 # fit, a library not found, the linker script's own assertion), then any line saying error. collect2's
 # "ld returned 1 exit status" says only that the linker failed, never why.
-_CAUSES = tuple(re.compile(pattern) for pattern in (
-    r":\d+(:\d+)?:\s*(fatal )?error:",
-    r"undefined reference to|multiple definition of|overflowed by|will not fit in region|cannot find|ld: qbench:",
-    r"(?i)\berror\b",
-))  # fmt: skip
+_CAUSES = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r":\d+(:\d+)?:\s*(fatal )?error:",
+        r"undefined reference to|multiple definition of|overflowed by|will not fit in region|cannot find|ld: qbench:",
+        r"(?i)\berror\b",
+    )
+)
 _SUMMARY = re.compile(r"collect2: error: ld returned")
 
 
@@ -67,7 +71,7 @@ class BuildSpec:
         if self.fmt is None:
             return place / "baseline"
         if self.shape is not None:
-            place /= self.shape.name.replace(" ", "-").replace("/", "-")
+            place /= slug(self.shape.name)
         library = "" if self.library == QNN else f"{self.library.name}-"
         return place / f"{library}{self.fmt.name}-{self.variant}"
 
@@ -110,10 +114,11 @@ def linker_script(target: Target) -> str:
 # Where docs/libraries.md describes each member of QbenchAdapter.
 _MEMBER_SECTIONS = {
     **dict.fromkeys(("FixedPoint", "FloatingPoint", "fromRaw", "toRaw"), "value-types"),
-    "Network": "the-network", "NetworkWithWeights": "narrow-weights",
+    "Network": "the-network",
+    "NetworkWithWeights": "narrow-weights",
     **dict.fromkeys(("feedForward", "getLearnedValues", "train"), "operations"),
     **dict.fromkeys(("loadWeights", "weight", "setLayer", "getLayer"), "weights"),
-}  # fmt: skip
+}
 # GCC quotes names with ‘’ (or '' in the C locale); the linker with `'.
 _QUOTED = r"[‘'`]([^’']+)[’']"
 _NO_MEMBER = re.compile(rf"{_QUOTED} has no member named {_QUOTED}")
@@ -138,8 +143,10 @@ def _headline(cause: str) -> str | None:
     if missing := _NOT_A_MEMBER.search(cause):
         return _member_line(missing.group(2), missing.group(1))
     if undefined := _UNDEFINED.search(cause):
-        return (f"undefined symbol {undefined.group(1)}: a library's own .c/.cpp files are compiled only when its "
-                f"qbench-library.toml lists them in sources (docs/libraries.md#sources)")
+        return (
+            f"undefined symbol {undefined.group(1)}: a library's own .c/.cpp files are compiled only when its "
+            f"qbench-library.toml lists them in sources (docs/libraries.md#sources)"
+        )
     return None
 
 
@@ -160,12 +167,31 @@ class BuildPlan:
     """Everything one compilation depends on, written out before it runs."""
 
     spec: BuildSpec
+    root: Path  # the build folder it was planned under, resolved
     directory: Path
     output: Path
     flags: tuple[str, ...]  # as run, without file names
     files: tuple[str, ...]  # sources, as run
     generated: tuple[tuple[str, str], ...]  # (file name, text) written into directory, the linker script included
     archive: LibraryArchive | None = None  # the library's own sources, compiled with the image's flags
+
+    def under(self, root: Path) -> BuildPlan:
+        """The same compilation under another build folder (a dask worker's own): the plan is made once, by the
+        client, and only its places move."""
+        root = root.resolve()
+        old, new = shown(self.root), shown(root)
+
+        def moved(path: Path) -> Path:
+            return root / path.relative_to(self.root)
+
+        def moved_text(text: str) -> str:
+            switch, path = (text[:2], text[2:]) if text[:2] in ("-I", "-T") else ("", text)
+            return switch + new + path[len(old) :] if path.startswith(old + "/") else text
+
+        archive = None if self.archive is None else replace(self.archive, directory=moved(self.archive.directory))
+        flags, files = tuple(map(moved_text, self.flags)), tuple(map(moved_text, self.files))
+        directory, output = moved(self.directory), moved(self.output)
+        return BuildPlan(self.spec, root, directory, output, flags, files, self.generated, archive)
 
     @property
     def dependency_file(self) -> Path:
@@ -181,12 +207,16 @@ class BuildPlan:
         archive = shown(self.archive.directory) if self.archive is not None else None
         files = [file.replace(archive, "<archive>") if archive else file for file in self.files]
         return json.dumps(
-            {"flags": [flag.replace(place, "<image>") for flag in self.flags], "files": files,
-             "generated": self.generated, "output": self.output.name,
-             # The library's name too: its code's symbol group is named after it.
-             "library": [self.spec.library.name, self.spec.library.fingerprint if self.archive else None]},
+            {
+                "flags": [flag.replace(place, "<image>") for flag in self.flags],
+                "files": files,
+                "generated": self.generated,
+                "output": self.output.name,
+                # The library's name too: its code's symbol group is named after it.
+                "library": [self.spec.library.name, self.spec.library.fingerprint if self.archive else None],
+            },
             sort_keys=True,
-        )  # fmt: skip
+        )
 
 
 def make_prerequisites(text: str) -> list[str]:
@@ -255,7 +285,7 @@ def configure(spec: BuildSpec) -> WorkloadSources:
 
 
 def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
-    """The compilation of spec's sources under root: cheap, so the client and a worker each make their own."""
+    """The compilation of spec's sources under root, made once by the client (BuildPlan.under moves it)."""
     target = spec.target
     directory = spec.directory(root.resolve())
     generated = dict(sources.generated)
@@ -268,10 +298,11 @@ def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
     # The start-up code's own headers, then the generated files of this image.
     startup_dirs = sorted({path.parent for path in target.startup})
     includes = [*spec.library.include_dirs, COMMON, *startup_dirs]
+
     def compile_flags(chosen: list[tuple[str, str]], include: list[Path]) -> list[str]:
         # -g: DWARF for attributing bytes to source files (qbench.sizes.dwarf); it changes no loaded byte.
-        return [*target.cflags, f"-{spec.opt}", "-g", *(f"-D{name}={value}" for name, value in chosen),
-                *(f"-I{shown(path)}" for path in include)]  # fmt: skip
+        defined = (f"-D{name}={value}" for name, value in chosen)
+        return [*target.cflags, f"-{spec.opt}", "-g", *defined, *(f"-I{shown(path)}" for path in include)]
 
     # The library's sources: the target's flags and the library's own defines, not the workload's, so every
     # image of one core, level and format shares their archive.
@@ -285,8 +316,8 @@ def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
         flags += [*target.ldflags, f"-T{shown(directory / 'link.ld')}"]
         files += [shown(path) for path in target.startup]
         files += [shown(archive.path)] if archive is not None else []
-    return BuildPlan(spec, directory, directory / spec.output_name, tuple(flags), tuple(files),
-                     tuple(sorted(generated.items())), archive)  # fmt: skip
+    output, written = directory / spec.output_name, tuple(sorted(generated.items()))
+    return BuildPlan(spec, root.resolve(), directory, output, tuple(flags), tuple(files), written, archive)
 
 
 _ARCHIVING = threading.Lock()  # images sharing an archive are built on threads: one builds it, the others wait

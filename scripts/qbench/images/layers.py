@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qbench.common.errors import QbenchError
 from qbench.models.network import FloatNetwork, InputScaling, NetworkShape, from_layers
 
 SUPPORTED = "qnn builds Linear layers with Tanh, Sigmoid or ReLU between them"
 
 
-class ModelImportError(ValueError):
+class ModelImportError(QbenchError, ValueError):
     """A model qbench cannot import; the message says what and why."""
 
 
@@ -69,9 +70,14 @@ Step = Linear | Activation | BatchNorm | NoOp
 
 
 def fold_batchnorm(
-    weight: np.ndarray, bias: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
     eps: float,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """A Linear layer (weight [out x in], bias [out]) followed by evaluation-mode BatchNorm as one Linear:
     w' = w * gamma / sqrt(var + eps) row by row, b' = (b - mean) * gamma / sqrt(var + eps) + beta."""
     factor = np.asarray(gamma, dtype=np.float64) / np.sqrt(np.asarray(var, dtype=np.float64) + eps)
@@ -162,13 +168,18 @@ def hidden_and_output(after: Sequence[str]) -> tuple[str, str]:
     return hidden[0], after[-1]
 
 
-def network_of(layers: Sequence[Linear], activations: tuple[str, str], scaling: InputScaling | None = None
-               ) -> FloatNetwork:  # fmt: skip
+def network_of(
+    layers: Sequence[Linear], activations: tuple[str, str], scaling: InputScaling | None = None
+) -> FloatNetwork:
     """The qnn network of checked Linear layers."""
     shape = NetworkShape(
-        inputs=layers[0].in_features, hidden_layers=len(layers) - 1, hidden_neurons=layers[0].out_features,
-        outputs=layers[-1].out_features, hidden_activation=activations[0], output_activation=activations[1],
-    )  # fmt: skip
+        inputs=layers[0].in_features,
+        hidden_layers=len(layers) - 1,
+        hidden_neurons=layers[0].out_features,
+        outputs=layers[-1].out_features,
+        hidden_activation=activations[0],
+        output_activation=activations[1],
+    )
     if scaling is not None and len(scaling.offset) != shape.inputs:
         raise ModelImportError(
             f"the input scaling has {len(scaling.offset)} features; the network has {shape.inputs} inputs"
@@ -176,8 +187,9 @@ def network_of(layers: Sequence[Linear], activations: tuple[str, str], scaling: 
     return from_layers(shape, [(layer.weight, layer.bias) for layer in layers], scaling)
 
 
-def chain_network(source: str, steps: Sequence[Step], activations: tuple[str, str] | None = None,
-                  scaling: InputScaling | None = None) -> FloatNetwork:  # fmt: skip
+def chain_network(
+    source: str, steps: Sequence[Step], activations: tuple[str, str] | None = None, scaling: InputScaling | None = None
+) -> FloatNetwork:
     """The network of a chain; activations given (--activations) must be the chain's."""
     layers, after = chain_layers(source, steps)
     found = hidden_and_output(after)

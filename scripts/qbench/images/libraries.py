@@ -53,8 +53,10 @@ def _macro_text(value: object) -> str:
     if type(value) is int:
         return str(value)
     if not isinstance(value, str):
-        raise PydanticCustomError("macro_value", "a string or a whole number ([defines.fixed_point] and "
-                                  "[defines.float32] are the only tables)")
+        raise PydanticCustomError(
+            "macro_value",
+            "a string or a whole number ([defines.fixed_point] and [defines.float32] are the only tables)",
+        )
     return value
 
 
@@ -154,8 +156,10 @@ def package_folder(name: str, package: str) -> Path:
     """Where an installed Python package's files are (its headers among them), found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise LibraryError(f"{name}: the Python package {package!r} is not installed; scripts/setup installs it "
-                           f"(or: .venv/bin/pip install -e '.[{package}]')")  # fmt: skip
+        raise LibraryError(
+            f"{name}: the Python package {package!r} is not installed; scripts/setup installs it "
+            f"(or: .venv/bin/pip install -e '.[{package}]')"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -163,8 +167,10 @@ def load_library(name: str, root: Path) -> Library:
     """The library described by root/qbench-library.toml; LibraryError names what is wrong."""
     descriptor = root / DESCRIPTOR
     if not descriptor.is_file():
-        raise LibraryError(f"{name}: no {DESCRIPTOR} in {root}: write one naming the library's adapter header "
-                           f"({CONTRACT_DOCS}#descriptor)")  # fmt: skip
+        raise LibraryError(
+            f"{name}: no {DESCRIPTOR} in {root}: write one naming the library's adapter header "
+            f"({CONTRACT_DOCS}#descriptor)"
+        )
     document = read_toml(descriptor, LibraryError)
     settings = validate(LibraryDescriptor, document, LibraryError, lambda _: shown(descriptor))
     include_dirs = _include_dirs(root, settings.include_dirs)
@@ -174,15 +180,27 @@ def load_library(name: str, root: Path) -> Library:
     if missing:
         raise LibraryError(f"{name}: include_dirs {shown(missing[0])} is not a directory ({shown(descriptor)})")
     if not any((directory / settings.adapter).is_file() for directory in include_dirs):
-        raise LibraryError(f"{name}: no adapter {settings.adapter} under {', '.join(map(shown, include_dirs))} "
-                           f"({CONTRACT_DOCS}#descriptor)")  # fmt: skip
+        raise LibraryError(
+            f"{name}: no adapter {settings.adapter} under {', '.join(map(shown, include_dirs))} "
+            f"({CONTRACT_DOCS}#descriptor)"
+        )
     sources = tuple(root / source for source in settings.sources)
     absent = [source for source in sources if not source.is_file()]
     if absent:
         raise LibraryError(f"{name}: source {shown(absent[0])} named in {shown(descriptor)} does not exist")
-    return Library(name, root, tuple(include_dirs), settings.adapter, tuple(settings.symbols), sources,
-                   settings.weight_order, settings.supports, _defines(settings.defines),
-                   settings.package, _digest([*include_dirs, *sources]))  # fmt: skip
+    return Library(
+        name,
+        root,
+        tuple(include_dirs),
+        settings.adapter,
+        tuple(settings.symbols),
+        sources,
+        settings.weight_order,
+        settings.supports,
+        _defines(settings.defines),
+        settings.package,
+        _digest([*include_dirs, *sources]),
+    )
 
 
 def _include_dirs(root: Path, listed: list[str]) -> list[Path]:
@@ -224,8 +242,10 @@ def parse_library(text: str) -> Library:
     if not separator:
         if name not in builtin_names():
             others = [known for known in builtin_names() if known != QNN.name]
-            raise LibraryError(f"{name!r} is not a built-in library (built in: {', '.join(others)}); give --library "
-                               f"NAME=PATH for your own{nearest_hint(name, others)}")  # fmt: skip
+            raise LibraryError(
+                f"{name!r} is not a built-in library (built in: {', '.join(others)}); give --library "
+                f"NAME=PATH for your own{nearest_hint(name, others)}"
+            )
         return load_library(name, BUILTIN / name)
     root = Path(location).expanduser().resolve()
     if not root.is_dir():

@@ -78,48 +78,50 @@ def core_order(target: Target) -> tuple:
     return (target.object_only, int(number.group()) if number else 0, target.name)
 
 
-def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:
-    items = values.split(",") if isinstance(values, str) else list(values)
-    return [item.strip() for item in items]
+@dataclass(frozen=True)
+class MatrixRequest:
+    """The matrix as the user names it, one tuple of names per dimension, each name checked when the matrix is
+    expanded. None: every core, the workload's own variants, the workload's own network size."""
+
+    cores: tuple[str, ...] | None = None
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    variants: tuple[str, ...] | None = None
+    opt: tuple[str, ...] = DEFAULT_OPT
+    workload: str = "xor"
+    settings: WorkloadSettings = DEFAULT_SETTINGS
+    libraries: tuple[Library, ...] = (QNN,)
+    hidden_layers: tuple[str, ...] | None = None
+    hidden_neurons: tuple[str, ...] | None = None
 
 
 def expand(
-    targets: dict[str, Target],
-    workloads: Mapping[str, Workload],
-    *,
-    cores: str | None = None,
-    formats: str | tuple[str, ...] = DEFAULT_FORMATS,
-    variants: str | tuple[str, ...] | None = None,
-    opt: str | tuple[str, ...] = DEFAULT_OPT,
-    workload: str = "xor",
-    settings: WorkloadSettings = DEFAULT_SETTINGS,
-    libraries: tuple[Library, ...] = (QNN,),
-    hidden_layers: str | None = None,
-    hidden_neurons: str | None = None,
+    targets: dict[str, Target], workloads: Mapping[str, Workload], request: MatrixRequest = MatrixRequest()
 ) -> Matrix:
     problems: list[str] = []
-    chosen_targets = _chosen_targets(targets, cores, problems)
-    chosen_formats = _chosen_formats(formats, problems)
-    given_variants = _variants(variants, problems) if variants is not None else []
-    chosen_opt = _chosen_opt(opt, problems)
+    chosen_targets = _chosen_targets(targets, request.cores, problems)
+    chosen_formats = _chosen_formats(request.formats, problems)
+    given_variants = _variants(request.variants, problems) if request.variants is not None else []
+    chosen_opt = _chosen_opt(request.opt, problems)
     try:
-        chosen_workload = workloads.get(workload)
+        workload = workloads.get(request.workload)
     except WorkloadError as error:  # its workload.toml is malformed; other workloads are unaffected
         return Matrix((), (), (*problems, str(error)))
-    if chosen_workload is None:
-        problems.append(f"--workload: unknown workload {workload!r} (known: {', '.join(sorted(workloads))})"
-                        f"{nearest_hint(workload, workloads)}")  # fmt: skip
+    if workload is None:
+        problems.append(
+            f"--workload: unknown workload {request.workload!r} (known: {', '.join(sorted(workloads))})"
+            f"{nearest_hint(request.workload, workloads)}"
+        )
         return Matrix((), (), tuple(problems))
     # Not given: the workload's own (inference alone for a workload trained on the host).
-    chosen_variants = _variants(chosen_workload.default_variants, problems) if variants is None else given_variants
-    shapes = _shapes(chosen_workload, settings, hidden_layers, hidden_neurons, problems)
+    variants = _variants(workload.default_variants, problems) if request.variants is None else given_variants
+    shapes = _shapes(workload, request, problems)
     cells, rejected, notes = [], [], []
-    for library in libraries:
-        formats_computed, variants_computed = library_choices(library, chosen_formats, chosen_variants, notes)
-        for target, shape, fmt, variant, level in product(chosen_targets, shapes, formats_computed, variants_computed,
-                                                          chosen_opt):  # fmt: skip
-            cell = Cell(target, chosen_workload, fmt, variant, level, shape, library, len(shapes) > 1)
-            reason = rejection(cell, settings)
+    for library in request.libraries:
+        formats_computed, variants_computed = library_choices(library, chosen_formats, variants, notes)
+        dimensions = (chosen_targets, shapes, formats_computed, variants_computed, chosen_opt)
+        for target, shape, fmt, variant, level in product(*dimensions):
+            cell = Cell(target, workload, fmt, variant, level, shape, library, len(shapes) > 1)
+            reason = rejection(cell, request.settings)
             if reason is None:
                 cells.append(cell)
             else:
@@ -127,9 +129,9 @@ def expand(
     return Matrix(tuple(cells), tuple(rejected), tuple(problems), tuple(notes))
 
 
-def _chosen_targets(targets: dict[str, Target], cores: str | None, problems: list[str]) -> list[Target]:
+def _chosen_targets(targets: dict[str, Target], cores: tuple[str, ...] | None, problems: list[str]) -> list[Target]:
     chosen: list[Target] = list(targets.values()) if cores is None else []
-    for name in _split(cores) if cores is not None else ():
+    for name in cores or ():
         try:
             chosen += select([name], targets, "core")
         except TargetError as error:
@@ -138,9 +140,9 @@ def _chosen_targets(targets: dict[str, Target], cores: str | None, problems: lis
     return sorted({target.name: target for target in chosen}.values(), key=core_order)
 
 
-def _chosen_formats(formats: str | tuple[str, ...], problems: list[str]) -> list[NumberFormat]:
+def _chosen_formats(formats: tuple[str, ...], problems: list[str]) -> list[NumberFormat]:
     chosen: list[NumberFormat] = []
-    for text in _split(formats):
+    for text in formats:
         try:
             chosen.append(parse_format(text))
         except QFormatError as error:
@@ -148,42 +150,44 @@ def _chosen_formats(formats: str | tuple[str, ...], problems: list[str]) -> list
     return chosen
 
 
-def _chosen_opt(opt: str | tuple[str, ...], problems: list[str]) -> list[str]:
+def _chosen_opt(opt: tuple[str, ...], problems: list[str]) -> list[str]:
     chosen: list[str] = []
-    for text in _split(opt):
+    for text in opt:
         level = text.removeprefix("-")
         if level in OPT_LEVELS:
             chosen.append(level)
         else:
-            problems.append(f"--opt: unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})"
-                            f"{nearest_hint(level, OPT_LEVELS)}")  # fmt: skip
+            problems.append(
+                f"--opt: unknown optimisation level {text!r} (known: {', '.join(OPT_LEVELS)})"
+                f"{nearest_hint(level, OPT_LEVELS)}"
+            )
     return chosen
 
 
-def _shapes(workload: Workload, settings: WorkloadSettings, hidden_layers: str | None, hidden_neurons: str | None,
-            problems: list[str]) -> list[NetworkShape]:  # fmt: skip
+def _shapes(workload: Workload, request: MatrixRequest, problems: list[str]) -> list[NetworkShape]:
     shapes: list[NetworkShape] = []
-    layer_counts = _sizes("--hidden-layers", hidden_layers, problems)
-    widths = _sizes("--hidden-neurons", hidden_neurons, problems)
+    layer_counts = _sizes("--hidden-layers", request.hidden_layers, problems)
+    widths = _sizes("--hidden-neurons", request.hidden_neurons, problems)
     for layers in layer_counts:
         for width in widths:
             try:
-                shapes.append(workload.shape(settings, layers, width))
+                shapes.append(workload.shape(request.settings, layers, width))
             except NetworkError as error:
                 problems.append(f"{workload.name}: {error}")
                 break
     return shapes
 
 
-def _variants(text: str | tuple[str, ...], problems: list[str]) -> list[Variant]:
+def _variants(names: tuple[str, ...], problems: list[str]) -> list[Variant]:
     chosen: list[Variant] = []
-    for name in _split(text):
+    for name in names:
         if name in Variant.__members__.values():
             chosen.append(Variant(name))
         else:
             known = list(Variant)
-            problems.append(f"--variants: unknown variant {name!r} (known: {', '.join(known)})"
-                            f"{nearest_hint(name, known)}")  # fmt: skip
+            problems.append(
+                f"--variants: unknown variant {name!r} (known: {', '.join(known)}){nearest_hint(name, known)}"
+            )
     return chosen
 
 
@@ -197,28 +201,35 @@ def library_choices(
     if not computed and formats and supports.float32 and not supports.fixed_point:
         computed = [FLOAT32]
     # A library of Q formats whose weights are always stored as values.
-    narrow = [fmt.name for fmt in formats if fmt.weights is not None and supports.fixed_point
-              and not supports.narrow_weights]  # fmt: skip
+    narrow = [
+        fmt.name for fmt in formats if fmt.weights is not None and supports.fixed_point and not supports.narrow_weights
+    ]
     if narrow:
-        notes.append(f"{library.name} stores weights as values: no {', '.join(narrow)} cells ({library.name}'s "
-                     f"qbench-library.toml [supports] narrow_weights = false)")  # fmt: skip
+        notes.append(
+            f"{library.name} stores weights as values: no {', '.join(narrow)} cells ({library.name}'s "
+            f"qbench-library.toml [supports] narrow_weights = false)"
+        )
     left = [fmt.name for fmt in formats if fmt not in computed and fmt.name not in narrow]
     if left:
-        notes.append(f"{library.name} computes in {', '.join(f.name for f in computed) or 'none of them'}; "
-                     f"not in {', '.join(left)} ({library.name}'s qbench-library.toml [supports])")  # fmt: skip
+        notes.append(
+            f"{library.name} computes in {', '.join(f.name for f in computed) or 'none of them'}; "
+            f"not in {', '.join(left)} ({library.name}'s qbench-library.toml [supports])"
+        )
     kept = [variant for variant in variants if variant != Variant.TRAINABLE or supports.training]
     if kept != variants:
-        notes.append(f"{library.name} is inference-only: no trainable cells ({library.name}'s qbench-library.toml "
-                     f"[supports] training = false)")  # fmt: skip
+        notes.append(
+            f"{library.name} is inference-only: no trainable cells ({library.name}'s qbench-library.toml "
+            f"[supports] training = false)"
+        )
     return computed, kept
 
 
-def _sizes(option: str, text: str | None, problems: list[str]) -> list[int | None]:
-    """The whole numbers >= 1 of a comma-separated option; [None] (the workload's own) when not given."""
-    if text is None:
+def _sizes(option: str, items: tuple[str, ...] | None, problems: list[str]) -> list[int | None]:
+    """The whole numbers >= 1 an option names; [None] (the workload's own) when not given."""
+    if items is None:
         return [None]
     sizes = []
-    for item in _split(text):
+    for item in items:
         if item.isdigit() and int(item) >= 1:
             sizes.append(int(item))
         else:
@@ -241,8 +252,15 @@ def shard(matrix: Matrix, index: int, count: int) -> Matrix:
     does not depend on how the matrix was typed. The shares cover the matrix exactly once."""
 
     def key(cell: Cell) -> tuple:
-        return (cell.target.name, cell.workload.name, cell.shape.layer_sizes, cell.fmt.name, str(cell.variant),
-                cell.opt, cell.library.name)  # fmt: skip
+        return (
+            cell.target.name,
+            cell.workload.name,
+            cell.shape.layer_sizes,
+            cell.fmt.name,
+            str(cell.variant),
+            cell.opt,
+            cell.library.name,
+        )
 
     everything = sorted([*matrix.cells, *(rejected.cell for rejected in matrix.rejected)], key=key)
     mine = {key(cell) for position, cell in enumerate(everything) if position % count == index - 1}

@@ -98,8 +98,9 @@ def load_onnx_network(path: Path, activations: tuple[str, str] | None = None) ->
                 constants[node.output[0]] = numpy_helper.to_array(value.t).astype(np.float64)
     inputs = [value.name for value in graph.input if value.name not in constants]
     if len(inputs) != 1:
-        raise ModelImportError(f"{path}: the graph has {len(inputs)} inputs ({', '.join(inputs)}); qnn's network "
-                               "takes one")  # fmt: skip
+        raise ModelImportError(
+            f"{path}: the graph has {len(inputs)} inputs ({', '.join(inputs)}); qnn's network takes one"
+        )
     steps: list[Step] = []
     current = inputs[0]
     for index, node in enumerate(graph.node):
@@ -109,8 +110,10 @@ def load_onnx_network(path: Path, activations: tuple[str, str] | None = None) ->
         attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         data = [name for name in node.input if name and name not in constants]
         if data != [current] or len(node.output) < 1:
-            raise ModelImportError(f"{path}: {label} does not take the output of the node before it: qbench reads "
-                                   f"a chain of {ONNX_OPERATORS}")  # fmt: skip
+            raise ModelImportError(
+                f"{path}: {label} does not take the output of the node before it: qbench reads "
+                f"a chain of {ONNX_OPERATORS}"
+            )
         steps.append(_onnx_step(path, label, node, attributes, constants, steps))
         current = node.output[0]
     if graph.output and graph.output[0].name != current:
@@ -141,11 +144,16 @@ def _onnx_step(path: Path, label: str, node, attributes: dict, constants: dict, 
         matrix = _constant(path, label, constants, node.input[1])
         return Linear(label, *checked_arrays(label, matrix.T, None))
     if op == "Add":
-        other = next(name for name in node.input if name in constants) if any(
-            name in constants for name in node.input) else None  # fmt: skip
+        other = (
+            next(name for name in node.input if name in constants)
+            if any(name in constants for name in node.input)
+            else None
+        )
         if other is None or not steps or not isinstance(steps[-1], Linear):
-            raise ModelImportError(f"{path}: {label} does not add a constant bias to a MatMul or Gemm: qbench reads "
-                                   f"a chain of {ONNX_OPERATORS}")  # fmt: skip
+            raise ModelImportError(
+                f"{path}: {label} does not add a constant bias to a MatMul or Gemm: qbench reads "
+                f"a chain of {ONNX_OPERATORS}"
+            )
         last = steps.pop()
         addend = constants[other].reshape(-1)
         if addend.size not in (1, last.out_features):
@@ -165,8 +173,7 @@ def _onnx_step(path: Path, label: str, node, attributes: dict, constants: dict, 
 # --- scikit-learn ----------------------------------------------------------------------------------------------------
 
 SKLEARN_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": "linear"}
-SKLEARN_SUPPORTED = ("an MLPClassifier or MLPRegressor, alone or after a StandardScaler or MinMaxScaler in a "
-                     "Pipeline")  # fmt: skip
+SKLEARN_SUPPORTED = "an MLPClassifier or MLPRegressor, alone or after a StandardScaler or MinMaxScaler in a Pipeline"
 
 
 def load_sklearn_network(path: Path, activations: tuple[str, str] | None = None) -> FloatNetwork:
@@ -189,16 +196,19 @@ def load_sklearn_network(path: Path, activations: tuple[str, str] | None = None)
             except ModelImportError:
                 pass
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ModelImportError(f"cannot unpickle {path} (a pickle or joblib file of a scikit-learn model?): "
-                               f"{reason}") from None  # fmt: skip
+        raise ModelImportError(
+            f"cannot unpickle {path} (a pickle or joblib file of a scikit-learn model?): {reason}"
+        ) from None
     scaler, estimator = None, saved
     if isinstance(saved, Pipeline):
         stages = [(name, step) for name, step in saved.steps if step not in (None, "passthrough")]
         *before, (last_name, estimator) = stages or [("", None)]
         for name, step in before:
             if scaler is not None or not isinstance(step, StandardScaler | MinMaxScaler):
-                raise ModelImportError(f"{path}: the Pipeline's step {name!r} ({type(step).__name__}) is not "
-                                       f"supported: qbench reads {SKLEARN_SUPPORTED}")  # fmt: skip
+                raise ModelImportError(
+                    f"{path}: the Pipeline's step {name!r} ({type(step).__name__}) is not "
+                    f"supported: qbench reads {SKLEARN_SUPPORTED}"
+                )
             scaler = step
     if not isinstance(estimator, MLPClassifier | MLPRegressor):
         raise ModelImportError(f"{path} holds a {type(estimator).__name__}, not {SKLEARN_SUPPORTED}")
@@ -206,23 +216,30 @@ def load_sklearn_network(path: Path, activations: tuple[str, str] | None = None)
         raise ModelImportError(f"{path}: the {type(estimator).__name__} is not fitted")
     hidden = SKLEARN_ACTIVATIONS.get(estimator.activation)
     if hidden is None:
-        raise ModelImportError(f"{path}: activation {estimator.activation!r} is not supported "
-                               f"(qbench reads {', '.join(SKLEARN_ACTIVATIONS)})")  # fmt: skip
-    layers = [(np.asarray(c, dtype=np.float64).T, np.asarray(b, dtype=np.float64))
-              for c, b in zip(estimator.coefs_, estimator.intercepts_, strict=True)]  # fmt: skip
+        raise ModelImportError(
+            f"{path}: activation {estimator.activation!r} is not supported "
+            f"(qbench reads {', '.join(SKLEARN_ACTIVATIONS)})"
+        )
+    layers = [
+        (np.asarray(c, dtype=np.float64).T, np.asarray(b, dtype=np.float64))
+        for c, b in zip(estimator.coefs_, estimator.intercepts_, strict=True)
+    ]
     output = {"identity": "linear", "softmax": "linear", "logistic": "sigmoid"}[estimator.out_activation_]
     if isinstance(estimator, MLPClassifier) and estimator.out_activation_ == "logistic":
         if len(estimator.classes_) != 2 or layers[-1][0].shape[0] != 1:
-            raise ModelImportError(f"{path}: a multi-label MLPClassifier is not supported: qbench scores one "
-                                   "class per sample")  # fmt: skip
+            raise ModelImportError(
+                f"{path}: a multi-label MLPClassifier is not supported: qbench scores one class per sample"
+            )
         weight, bias = layers[-1]
         # sigmoid(0) = 0.5 beside P(class 1): the larger output is the class scikit-learn predicts.
         layers[-1] = (np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias]))
     steps: list[Step] = []
     for index, (weight, bias) in enumerate(layers):
         label = f"layer {index} (coefs_[{index}])"
-        steps += [Linear(label, *checked_arrays(label, weight, bias)),
-                  Activation(f"{label} activation", hidden if index < len(layers) - 1 else output)]  # fmt: skip
+        steps += [
+            Linear(label, *checked_arrays(label, weight, bias)),
+            Activation(f"{label} activation", hidden if index < len(layers) - 1 else output),
+        ]
     return chain_network(str(path), steps, activations, _scaling(path, scaler))
 
 
@@ -251,8 +268,10 @@ def _scaling(path: Path, scaler) -> InputScaling | None:
 def scaled_inputs(network: FloatNetwork, inputs: np.ndarray) -> np.ndarray:
     """The inputs as the network takes them: through its input scaling, if it has one."""
     if inputs.shape[1] != network.shape.inputs:
-        raise ModelImportError(f"the test data has {inputs.shape[1]} features; the network {network.shape.name} "
-                               f"takes {network.shape.inputs} inputs")  # fmt: skip
+        raise ModelImportError(
+            f"the test data has {inputs.shape[1]} features; the network {network.shape.name} "
+            f"takes {network.shape.inputs} inputs"
+        )
     return inputs if network.scaling is None else network.scaling.apply(inputs)
 
 
@@ -263,20 +282,28 @@ def _outputs(network: FloatNetwork, scaled: np.ndarray, fmt: NumberFormat | None
     shape = network.shape
     weights = quantize(network.weights, fmt.weight_format).raw
     raw = quantize(scaled.reshape(-1).tolist(), fmt).raw
-    outputs = forward_batch(fmt, shape.layer_sizes, shape.hidden_activation, shape.output_activation, weights,
-                            np.array(raw, dtype=object).reshape(len(scaled), -1))  # fmt: skip
+    outputs = forward_batch(
+        fmt,
+        shape.layer_sizes,
+        shape.hidden_activation,
+        shape.output_activation,
+        weights,
+        np.array(raw, dtype=object).reshape(len(scaled), -1),
+    )
     return np.vectorize(lambda value: to_float(fmt, int(value)), otypes=[np.float64])(np.asarray(outputs))
 
 
-def errors_on(network: FloatNetwork, inputs: np.ndarray, targets: np.ndarray,
-                fmt: NumberFormat | None = None) -> tuple[float, float, float]:  # fmt: skip
+def errors_on(
+    network: FloatNetwork, inputs: np.ndarray, targets: np.ndarray, fmt: NumberFormat | None = None
+) -> tuple[float, float, float]:
     """A regression network (one output) on a test set: MAE, RMSE and the largest error, in the targets' units."""
     errors = _outputs(network, scaled_inputs(network, inputs), fmt)[:, 0] - np.asarray(targets, dtype=np.float64)
     return float(np.mean(np.abs(errors))), float(np.sqrt(np.mean(errors**2))), float(np.max(np.abs(errors)))
 
 
-def accuracy_on(network: FloatNetwork, inputs: np.ndarray, labels: np.ndarray,
-                  fmt: NumberFormat | None = None) -> float:  # fmt: skip
+def accuracy_on(
+    network: FloatNetwork, inputs: np.ndarray, labels: np.ndarray, fmt: NumberFormat | None = None
+) -> float:
     """The share of the test set classified right: by the float64 network (fmt None or a float format), or by
     qnn's bit-exact model in a Q format (weights and scaled inputs quantized as the device gets them)."""
     scaled = scaled_inputs(network, inputs)

@@ -90,8 +90,10 @@ def _load(torch, path: Path) -> object:
     except Exception as error:  # whatever torch raises, the user needs one message
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         if "Can't get attribute" in reason or "No module named" in reason:
-            reason += (" (a whole model of your own nn.Module class unpickles only where that class can be imported: "
-                       "put its module on PYTHONPATH, or save model.state_dict() and pass --activations)")
+            reason += (
+                " (a whole model of your own nn.Module class unpickles only where that class can be imported: "
+                "put its module on PYTHONPATH, or save model.state_dict() and pass --activations)"
+            )
         raise TorchImportError(f"torch cannot read {path} (is it a file torch.save wrote?): {reason}") from None
 
 
@@ -124,13 +126,21 @@ def _module_step(torch, label: str, module) -> Step:
         return NoOp(label)
     if isinstance(module, nn.BatchNorm1d):
         if module.running_mean is None or module.running_var is None:
-            raise TorchImportError(f"{label} keeps no running statistics (track_running_stats=False): qbench folds "
-                                   "a BatchNorm1d with its evaluation-mode statistics")  # fmt: skip
+            raise TorchImportError(
+                f"{label} keeps no running statistics (track_running_stats=False): qbench folds "
+                "a BatchNorm1d with its evaluation-mode statistics"
+            )
         features = module.num_features
         gamma = _numpy(torch, label, module.weight) if module.weight is not None else np.ones(features)
         beta = _numpy(torch, label, module.bias) if module.bias is not None else np.zeros(features)
-        return BatchNorm(label, gamma, beta, _numpy(torch, label, module.running_mean),
-                         _numpy(torch, label, module.running_var), float(module.eps))  # fmt: skip
+        return BatchNorm(
+            label,
+            gamma,
+            beta,
+            _numpy(torch, label, module.running_mean),
+            _numpy(torch, label, module.running_var),
+            float(module.eps),
+        )
     raise TorchImportError(f"{label} is not supported: {SUPPORTED}")
 
 
@@ -165,12 +175,18 @@ def _traced_steps(torch, path: Path, model) -> list[Step]:
         graph = torch.fx.symbolic_trace(model).graph
     except Exception as error:  # torch.fx raises many kinds; the user needs one line
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise TorchImportError(f"{path}: torch.fx cannot trace {kind}'s forward ({reason}): {SUPPORTED}, "
-                               "a forward that is one chain of them") from None  # fmt: skip
+        raise TorchImportError(
+            f"{path}: torch.fx cannot trace {kind}'s forward ({reason}): {SUPPORTED}, "
+            "a forward that is one chain of them"
+        ) from None
     functions = {
-        torch.tanh: "tanh", torch.sigmoid: "sigmoid", torch.relu: "relu", functional.relu: "relu",
-        functional.tanh: "tanh", functional.sigmoid: "sigmoid",
-    }  # fmt: skip
+        torch.tanh: "tanh",
+        torch.sigmoid: "sigmoid",
+        torch.relu: "relu",
+        functional.relu: "relu",
+        functional.tanh: "tanh",
+        functional.sigmoid: "sigmoid",
+    }
     methods = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu"}
     modules = dict(model.named_modules())
     steps: list[Step] = []
@@ -183,8 +199,10 @@ def _traced_steps(torch, path: Path, model) -> list[Step]:
             continue
         if node.op == "output":
             break
-        if not node.args or node.args[0] is not previous or any(
-            isinstance(arg, torch.fx.Node) for arg in [*node.args[1:], *node.kwargs.values()]
+        if (
+            not node.args
+            or node.args[0] is not previous
+            or any(isinstance(arg, torch.fx.Node) for arg in [*node.args[1:], *node.kwargs.values()])
         ):
             raise TorchImportError(
                 f"{path}: {kind}'s forward is not one chain at {node.name!r} ({node.op} {node.target}): "
@@ -233,9 +251,17 @@ def _state_dict_steps(torch, path: Path, state: Mapping, activations: tuple[str,
             mean = _numpy(torch, label, tensors["running_mean"])
             gamma = _numpy(torch, label, tensors.get("weight"))
             beta = _numpy(torch, label, tensors.get("bias"))
-            steps.insert(len(steps) - 1 if steps and isinstance(steps[-1], Activation) else len(steps), BatchNorm(
-                label, np.ones(len(mean)) if gamma is None else gamma, np.zeros(len(mean)) if beta is None else beta,
-                mean, _numpy(torch, label, tensors["running_var"]), STATE_DICT_EPS))  # fmt: skip
+            steps.insert(
+                len(steps) - 1 if steps and isinstance(steps[-1], Activation) else len(steps),
+                BatchNorm(
+                    label,
+                    np.ones(len(mean)) if gamma is None else gamma,
+                    np.zeros(len(mean)) if beta is None else beta,
+                    mean,
+                    _numpy(torch, label, tensors["running_var"]),
+                    STATE_DICT_EPS,
+                ),
+            )
             continue
         label = f"layer {prefix} (Linear)" if numbered else f"{prefix} (Linear)"
         if "weight" not in tensors:
@@ -243,8 +269,11 @@ def _state_dict_steps(torch, path: Path, state: Mapping, activations: tuple[str,
         linear = _linear(torch, label, tensors["weight"], tensors.get("bias"))
         if linears and numbered:
             before_prefix, before = linears[-1]
-            if linear.in_features == before.out_features and int(prefix) == int(before_prefix) + 1 \
-                    and hidden != "linear":
+            if (
+                linear.in_features == before.out_features
+                and int(prefix) == int(before_prefix) + 1
+                and hidden != "linear"
+            ):
                 raise TorchImportError(
                     f"{path}: layers {before_prefix} and {prefix} are Linear layers with nothing between them, "
                     f"so the hidden activation is linear, not {hidden}"
@@ -264,10 +293,14 @@ def write_network(network: FloatNetwork, formats: Sequence[QFormat], out: Path) 
     for fmt in unique_formats(formats):
         quantized = quantize(network.weights, fmt.weight_format)
         files[weights_file(fmt)] = weights_include(quantized.raw, "neuron")
-        rows.append({
-            "format": fmt.name, "weights": len(quantized.raw), "saturated": quantized.saturated,
-            "max_abs_error": quantized.max_error,
-        })  # fmt: skip
+        rows.append(
+            {
+                "format": fmt.name,
+                "weights": len(quantized.raw),
+                "saturated": quantized.saturated,
+                "max_abs_error": quantized.max_error,
+            }
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qbench.common.errors import QbenchError
 from qbench.common.paths import SUITE, in_checkout, shown
 from qbench.models.classification import (
     Description,
@@ -38,7 +39,7 @@ COMMON = SUITE / "workloads" / "common"
 CLASSIFY_SOURCE = SUITE / "workloads" / "classify" / "classify.cpp"
 
 
-class WorkloadError(ValueError):
+class WorkloadError(QbenchError, ValueError):
     """A workload qbench cannot use: its workload.toml is missing a key, malformed or out of range; the
     message names the file, the key, the value and what is allowed."""
 
@@ -137,10 +138,14 @@ def format_defines(fmt: NumberFormat) -> dict[str, str]:
     """The values' format, and the weights' own signed format where it has one (q8.8w2.6)."""
     if isinstance(fmt, FloatFormat):
         return {"QBENCH_FLOAT": "1", "QBENCH_FORMAT_NAME": f'"{fmt.name}"'}
-    weights = {} if fmt.weights is None else {
-        "QBENCH_W_INTEGER_BITS": str(fmt.weights.integer_bits),
-        "QBENCH_W_FRACTIONAL_BITS": str(fmt.weights.fractional_bits),
-    }  # fmt: skip
+    weights = (
+        {}
+        if fmt.weights is None
+        else {
+            "QBENCH_W_INTEGER_BITS": str(fmt.weights.integer_bits),
+            "QBENCH_W_FRACTIONAL_BITS": str(fmt.weights.fractional_bits),
+        }
+    )
     return {
         "QBENCH_Q_INTEGER_BITS": str(fmt.integer_bits),
         "QBENCH_Q_FRACTIONAL_BITS": str(fmt.fractional_bits),
@@ -203,8 +208,9 @@ XOR_TARGETS = np.array([[0], [1], [1], [0]], dtype=np.float64)
 def _xor_shape(settings: WorkloadSettings, layers: int | None, width: int | None) -> NetworkShape:
     if settings.model is not None:
         raise NetworkError("xor builds its own network; --model is for the classification workloads")
-    return NetworkShape(2, layers or 1, width or 4, 1, settings.hidden_activation or "tanh",
-                        settings.output_activation or "sigmoid")  # fmt: skip
+    return NetworkShape(
+        2, layers or 1, width or 4, 1, settings.hidden_activation or "tanh", settings.output_activation or "sigmoid"
+    )
 
 
 @cache
@@ -221,8 +227,9 @@ def trained_xor_weights(fmt: NumberFormat, shape: NetworkShape) -> tuple[int | f
 @cache
 def _xor_weights_at_weight_resolution(fmt: QFormat, shape: NetworkShape) -> tuple[int, ...]:
     """The weights XOR training reaches in the values' format, rounded to the weights' resolution (unsaturated)."""
-    trained = train_xor(fmt.value_format, layer_sizes=shape.layer_sizes, hidden=shape.hidden_activation,
-                        output=shape.output_activation).weights  # fmt: skip
+    trained = train_xor(
+        fmt.value_format, layer_sizes=shape.layer_sizes, hidden=shape.hidden_activation, output=shape.output_activation
+    ).weights
     return tuple(rescale(fmt.value_format, fmt.weight_format, weight) for weight in trained)
 
 
@@ -243,14 +250,18 @@ def _xor(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: 
     )
 
 
-def _xor_trainable(fmt: NumberFormat, settings: WorkloadSettings, shape: NetworkShape, source: Path,
-                   defines: dict[str, str]) -> WorkloadSources:
+def _xor_trainable(
+    fmt: NumberFormat, settings: WorkloadSettings, shape: NetworkShape, source: Path, defines: dict[str, str]
+) -> WorkloadSources:
     """A trainable image: its budget, and qbench's initial weights unless the library draws its own."""
     training = {"QBENCH_MAX_ITERATIONS": str(settings.max_iterations), "QBENCH_LOG_EVERY": str(settings.log_every)}
     if settings.initial_weights == "library":
         return WorkloadSources(source, {**defines, **training})
-    return WorkloadSources(source, {**defines, **training, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'},
-                           weights=initial_weights(fmt, shape.layer_sizes))
+    return WorkloadSources(
+        source,
+        {**defines, **training, "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"'},
+        weights=initial_weights(fmt, shape.layer_sizes),
+    )
 
 
 def _xor_host_figures(
@@ -285,10 +296,13 @@ def _classification(description: Description, folder: str | None = None, fingerp
             check_shape(_scored(description, settings), settings.model.shape)
             return settings.model.shape
         return NetworkShape(
-            split.features, layers or description.hidden_layers, width or description.hidden_neurons, split.classes,
+            split.features,
+            layers or description.hidden_layers,
+            width or description.hidden_neurons,
+            split.classes,
             settings.hidden_activation or description.hidden_activation,
             settings.output_activation or description.output_activation,
-        )  # fmt: skip
+        )
 
     def network(settings: WorkloadSettings, shape: NetworkShape) -> FloatNetwork:
         return settings.model if settings.model is not None else host_network(description, shape)
@@ -299,10 +313,14 @@ def _classification(description: Description, folder: str | None = None, fingerp
         deployment = deploy(_scored(description, settings), fmt, network(settings, shape))
         samples = len(deployment.test_labels)
         defines = {
-            **format_defines(fmt), **network_defines(shape), "QBENCH_WORKLOAD_NAME": f'"{description.name}"',
-            "QBENCH_SAMPLES": str(samples), "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"',
-            "QBENCH_INPUTS_INCLUDE": '"test_inputs.inc"', "QBENCH_LABELS_INCLUDE": '"test_labels.inc"',
-        }  # fmt: skip
+            **format_defines(fmt),
+            **network_defines(shape),
+            "QBENCH_WORKLOAD_NAME": f'"{description.name}"',
+            "QBENCH_SAMPLES": str(samples),
+            "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"',
+            "QBENCH_INPUTS_INCLUDE": '"test_inputs.inc"',
+            "QBENCH_LABELS_INCLUDE": '"test_labels.inc"',
+        }
         generated = {
             "test_inputs.inc": table_include(deployment.test_inputs[: samples * shape.inputs], "test inputs"),
             "test_labels.inc": table_include(deployment.test_labels[:samples], "test labels"),
@@ -316,8 +334,10 @@ def _classification(description: Description, folder: str | None = None, fingerp
         if trainable:
             return f"{description.name} trains on the host; its device images are inference-only (--variants inference)"
         if description.regression and shape.output_activation != "linear":
-            return (f"{description.name} is a regression: its output activation must be linear, not "
-                    f"{shape.output_activation} (its targets are values, not classes)")  # fmt: skip
+            return (
+                f"{description.name} is a regression: its output activation must be linear, not "
+                f"{shape.output_activation} (its targets are values, not classes)"
+            )
         if not isinstance(fmt, FloatFormat) and not fmt.signed and shape.hidden_activation == "tanh":
             return f"{fmt.name} is unsigned; tanh and {description.name}'s scaled inputs need a signed Q format"
         if not isinstance(fmt, FloatFormat) and fmt.fractional_bits == 0:
@@ -328,22 +348,32 @@ def _classification(description: Description, folder: str | None = None, fingerp
         fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
     ) -> HostFigures:
         deployment = deploy(_scored(description, settings), fmt, network(settings, shape))
-        figures = HostFigures(shape.connections, deployment.weights_saturated, deployment.inputs_saturated,
-                              deployment.accuracy_float_host, deployment.expected_predictions,
-                              deployment.test_set or None)  # fmt: skip
-        figures = replace(figures, input_scaling=deployment.input_scaling or None,
-                          quantization_error=deployment.quantization_error)  # fmt: skip
+        figures = HostFigures(
+            shape.connections,
+            deployment.weights_saturated,
+            deployment.inputs_saturated,
+            deployment.accuracy_float_host,
+            deployment.expected_predictions,
+            deployment.test_set or None,
+        )
+        figures = replace(
+            figures, input_scaling=deployment.input_scaling or None, quantization_error=deployment.quantization_error
+        )
         regression = deployment.regression
         if regression is None:
             return figures
-        return replace(figures, test_targets=regression.targets, target_offset=regression.target_offset,
-                       target_scale=regression.target_scale, mae_float_host=regression.mae_float_host,
-                       rmse_float_host=regression.rmse_float_host,
-                       max_error_float_host=regression.max_error_float_host)  # fmt: skip
+        return replace(
+            figures,
+            test_targets=regression.targets,
+            target_offset=regression.target_offset,
+            target_scale=regression.target_scale,
+            mae_float_host=regression.mae_float_host,
+            rmse_float_host=regression.rmse_float_host,
+            max_error_float_host=regression.max_error_float_host,
+        )
 
     # Trained on the host: the device images are inference-only.
-    return Workload(description.name, configure, shape, rejection, host_figures, ("inference",),
-                    folder, fingerprint)  # fmt: skip
+    return Workload(description.name, configure, shape, rejection, host_figures, ("inference",), folder, fingerprint)
 
 
 def _scored(description: Description, settings: WorkloadSettings) -> Description:
@@ -355,8 +385,15 @@ def _scored(description: Description, settings: WorkloadSettings) -> Description
         return description
     data = description.data
     if test is not None:
-        data = replace(data, dataset=None, file=None, train_file=test.path, test_file=test.path, target=test.target,
-                       where="--test-data")  # fmt: skip
+        data = replace(
+            data,
+            dataset=None,
+            file=None,
+            train_file=test.path,
+            test_file=test.path,
+            target=test.target,
+            where="--test-data",
+        )
     if model.scaling is not None:
         data = replace(data, scaling="standard", scaling_parameters=(model.scaling.offset, model.scaling.scale))
     else:
@@ -460,8 +497,10 @@ def workload_description(name: str) -> Description:
     folder = Path(name).expanduser().resolve() if is_workload_path(name) else SUITE / "workloads" / name
     if not (folder / "workload.toml").is_file():
         known = sorted(entry for entry in WORKLOADS if entry != "xor")
-        raise WorkloadError(f"--workload: {name!r} is not a data-driven workload: neither one of {', '.join(known)} "
-                            "nor a folder holding a workload.toml")  # fmt: skip
+        raise WorkloadError(
+            f"--workload: {name!r} is not a data-driven workload: neither one of {', '.join(known)} "
+            "nor a folder holding a workload.toml"
+        )
     return _description(folder / "workload.toml")
 
 

@@ -125,9 +125,11 @@ def read_description(path: Path) -> Description:
     document = read_toml(path, WorkloadFileError)
     checked: WorkloadFile = validate(WorkloadFile, document, WorkloadFileError, lambda loc: shown(path))
     return Description(
-        path.parent.name, data_spec(checked.data, path), **checked.network.model_dump(),
+        path.parent.name,
+        data_spec(checked.data, path),
+        **checked.network.model_dump(),
         recipe=Recipe(**checked.training.model_dump()),
-    )  # fmt: skip
+    )
 
 
 def data_spec(data: DataTable, path: Path) -> DataSpec:
@@ -143,14 +145,18 @@ def data_spec(data: DataTable, path: Path) -> DataSpec:
         given, missing = ("train_file", "test_file") if data.test_file is None else ("test_file", "train_file")
         raise problem(f"'data.{given}' is given without 'data.{missing}'; give both (used exactly as given)")
     if len(sources) != 1:
-        raise problem("[data] needs exactly one source: 'data.dataset' (one of " + ", ".join(DATASETS) + "), "
-                      "'data.file' (a CSV or NPZ) or 'data.train_file' with 'data.test_file'"
-                      + (f"; found {', '.join(sources)}" if sources else ""))  # fmt: skip
+        raise problem(
+            "[data] needs exactly one source: 'data.dataset' (one of " + ", ".join(DATASETS) + "), "
+            "'data.file' (a CSV or NPZ) or 'data.train_file' with 'data.test_file'"
+            + (f"; found {', '.join(sources)}" if sources else "")
+        )
     regression = data.task == "regression"
     if data.dataset is not None and (data.dataset in REGRESSION_DATASETS) != regression:
         wanted = "regression" if data.dataset in REGRESSION_DATASETS else "classification"
-        raise problem(f"'data.dataset' is {data.dataset!r}, a {wanted} data set; 'data.task' is {data.task!r} "
-                      f"(set task = {wanted!r})")  # fmt: skip
+        raise problem(
+            f"'data.dataset' is {data.dataset!r}, a {wanted} data set; 'data.task' is {data.task!r} "
+            f"(set task = {wanted!r})"
+        )
     files = [name for name in (data.file, data.train_file, data.test_file) if name is not None]
     if data.target is not None and data.dataset is not None:
         raise problem("'data.target' names a CSV column; a bundled 'data.dataset' has its own target")
@@ -158,8 +164,10 @@ def data_spec(data: DataTable, path: Path) -> DataSpec:
         raise problem("'data.target' is required with a CSV file: the column to predict (the others are the inputs)")
     standard, minmax = (data.scaling_mean, data.scaling_std), (data.scaling_min, data.scaling_max)
     parameters = None
-    for keys, pair, names in ((("standard", "standardize"), standard, ("scaling_mean", "scaling_std")),
-                              (("minmax",), minmax, ("scaling_min", "scaling_max"))):  # fmt: skip
+    for keys, pair, names in (
+        (("standard", "standardize"), standard, ("scaling_mean", "scaling_std")),
+        (("minmax",), minmax, ("scaling_min", "scaling_max")),
+    ):
         given = [name for name, value in zip(names, pair, strict=True) if value is not None]
         if given and data.scaling not in keys:
             raise problem(f"'data.{given[0]}' is for scaling = {keys[0]!r}; 'data.scaling' is {data.scaling!r}")
@@ -176,9 +184,19 @@ def data_spec(data: DataTable, path: Path) -> DataSpec:
     def resolved(name: str | None) -> str | None:
         return None if name is None else str((folder / name).resolve())
 
-    spec = DataSpec(data.task, data.dataset, resolved(data.file), data.target, resolved(data.train_file),
-                    resolved(data.test_file), data.test_fraction, data.split_seed, data.scaling, parameters,
-                    where)  # fmt: skip
+    spec = DataSpec(
+        data.task,
+        data.dataset,
+        resolved(data.file),
+        data.target,
+        resolved(data.train_file),
+        resolved(data.test_file),
+        data.test_fraction,
+        data.split_seed,
+        data.scaling,
+        parameters,
+        where,
+    )
     return spec
 
 
@@ -256,8 +274,12 @@ def deploy(description: Description, fmt: NumberFormat, network: FloatNetwork) -
         host_accuracy = None
         labels = tuple(0 for _ in split.test_labels)
         units = network.forward(split.test_inputs)[:, 0] * split.target_scale + split.target_offset
-        regression = Regression(tuple(map(float, split.test_labels)), split.target_offset, split.target_scale,
-                                *errors(units, split.test_labels))  # fmt: skip
+        regression = Regression(
+            tuple(map(float, split.test_labels)),
+            split.target_offset,
+            split.target_scale,
+            *errors(units, split.test_labels),
+        )
     else:
         host_accuracy = accuracy(network, split.test_inputs, split.test_labels)
         labels = tuple(int(label) for label in split.test_labels)
@@ -265,21 +287,38 @@ def deploy(description: Description, fmt: NumberFormat, network: FloatNetwork) -
     if isinstance(fmt, FloatFormat):
         as_float = tuple(float(np.float32(value)) for value in network.weights)
         inputs = tuple(float(np.float32(value)) for value in flat_inputs)
-        return Deployment(as_float, inputs, labels, 0, 0, host_accuracy, None, split.test_set, _scaling(description),
-                          regression)  # fmt: skip
+        return Deployment(
+            as_float, inputs, labels, 0, 0, host_accuracy, None, split.test_set, _scaling(description), regression
+        )
     weights: Quantized = quantize(network.weights, fmt.weight_format)
     inputs_q: Quantized = quantize(flat_inputs.tolist(), fmt)
     shape = network.shape
-    outputs = forward_batch(fmt, shape.layer_sizes, shape.hidden_activation, shape.output_activation,
-                            weights.raw, np.array(inputs_q.raw, dtype=object).reshape(len(labels), -1))  # fmt: skip
+    outputs = forward_batch(
+        fmt,
+        shape.layer_sizes,
+        shape.hidden_activation,
+        shape.output_activation,
+        weights.raw,
+        np.array(inputs_q.raw, dtype=object).reshape(len(labels), -1),
+    )
     if regression is not None:
         expected = tuple(int(row[0]) for row in outputs)
     else:
         expected = tuple(int(p) for p in predictions(outputs))
     difference = quantization_error(outputs, network.forward(split.test_inputs), fmt.fractional_bits)
-    return Deployment(weights.raw, inputs_q.raw, labels, weights.saturated, inputs_q.saturated,
-                      host_accuracy, expected, split.test_set, _scaling(description), regression,
-                      difference)  # fmt: skip
+    return Deployment(
+        weights.raw,
+        inputs_q.raw,
+        labels,
+        weights.saturated,
+        inputs_q.saturated,
+        host_accuracy,
+        expected,
+        split.test_set,
+        _scaling(description),
+        regression,
+        difference,
+    )
 
 
 def quantization_error(raw_outputs: np.ndarray, float_outputs: np.ndarray, fractional_bits: int) -> float:

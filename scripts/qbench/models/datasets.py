@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qbench.common.errors import QbenchError
+
 
 class DatasetError(ValueError):
     """A data set or scaling qbench does not know; the message says which ones it does."""
@@ -44,9 +46,13 @@ def _bundled(loader: str, first_target: bool = False) -> Callable[[], tuple[np.n
 # name -> (inputs [samples x features], labels 0..classes-1 or regression targets), from files inside the
 # scikit-learn package. linnerud has three targets: its first (Weight) is the one taken.
 DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
-    "iris": _iris, "digits": _digits, "wine": _bundled("load_wine"), "breast_cancer": _bundled("load_breast_cancer"),
-    "diabetes": _bundled("load_diabetes"), "linnerud": _bundled("load_linnerud", first_target=True),
-}  # fmt: skip
+    "iris": _iris,
+    "digits": _digits,
+    "wine": _bundled("load_wine"),
+    "breast_cancer": _bundled("load_breast_cancer"),
+    "diabetes": _bundled("load_diabetes"),
+    "linnerud": _bundled("load_linnerud", first_target=True),
+}
 REGRESSION_DATASETS = ("diabetes", "linnerud")
 
 
@@ -130,7 +136,7 @@ def load_split(dataset: str, test_fraction: float, seed: int, scaling: str) -> S
     return Split(train_inputs, labels[train], test_inputs, labels[test], int(labels.max()) + 1)
 
 
-class DataFileError(ValueError):
+class DataFileError(QbenchError, ValueError):
     """A data file qbench cannot read; the message names the file and the key that names it."""
 
 
@@ -171,8 +177,9 @@ def read_table(path: str, target: str | None, named: str, target_key: str) -> tu
                 header = [name.strip().strip('"') for name in stream.readline().strip().split(",")]
             column_name = header[-1] if target is None else target
             if column_name not in header:
-                raise DataFileError(f"{named} has no column {column_name!r} ({target_key}; columns: "
-                                    f"{', '.join(header)})")  # fmt: skip
+                raise DataFileError(
+                    f"{named} has no column {column_name!r} ({target_key}; columns: {', '.join(header)})"
+                )
             table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
             if table.shape[1] != len(header):
                 raise DataFileError(f"{named}: {table.shape[1]} values a row, {len(header)} column names")
@@ -185,8 +192,9 @@ def read_table(path: str, target: str | None, named: str, target_key: str) -> tu
     except (OSError, ValueError) as problem:
         raise DataFileError(f"{named} cannot be read: {str(problem).splitlines()[0]}") from None
     if inputs.ndim != 2 or targets.ndim != 1 or len(inputs) != len(targets) or len(inputs) == 0:
-        raise DataFileError(f"{named}: X must be samples x features and y one value per sample "
-                            f"(X {inputs.shape}, y {targets.shape})")  # fmt: skip
+        raise DataFileError(
+            f"{named}: X must be samples x features and y one value per sample (X {inputs.shape}, y {targets.shape})"
+        )
     if not np.all(np.isfinite(inputs)):
         raise DataFileError(f"{named}: the features hold a value that is not a finite number")
     return inputs, targets
@@ -206,8 +214,9 @@ def class_labels(targets: np.ndarray, where: str) -> np.ndarray:
     except (TypeError, ValueError):
         values = np.array([-1.0])
     if not np.all(values == np.round(values)) or values.min() < 0:
-        raise DataFileError(f"{where}: a classification target must be a class number 0, 1, 2, ... "
-                            "(task = \"regression\" for values)")  # fmt: skip
+        raise DataFileError(
+            f'{where}: a classification target must be a class number 0, 1, 2, ... (task = "regression" for values)'
+        )
     return values.astype(np.int64)
 
 
@@ -223,10 +232,14 @@ def _scaling(spec: DataSpec, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         given = len(spec.scaling_parameters[0])
         if given not in (1, features):
             key = "scaling_min" if spec.scaling == "minmax" else "scaling_mean"
-            raise DataFileError(f"{spec.where}: 'data.{key}' has {given} values; the data has {features} features "
-                                f"(give 1 or {features})")  # fmt: skip
-        first, second = (np.broadcast_to(np.asarray(values, dtype=np.float64), (features,)).copy()
-                         for values in spec.scaling_parameters)  # fmt: skip
+            raise DataFileError(
+                f"{spec.where}: 'data.{key}' has {given} values; the data has {features} features "
+                f"(give 1 or {features})"
+            )
+        first, second = (
+            np.broadcast_to(np.asarray(values, dtype=np.float64), (features,)).copy()
+            for values in spec.scaling_parameters
+        )
         if spec.scaling in ("standard", "standardize"):
             return first, np.where(second > 0, second, 1.0)
         span = second - first
@@ -247,10 +260,14 @@ def raw_parts(spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         train_inputs, train_targets = _workload_table(spec, spec.train_file, "'data.train_file'")
         test_inputs, test_targets = _workload_table(spec, spec.test_file, "'data.test_file'")
         if train_inputs.shape[1] != test_inputs.shape[1]:
-            raise DataFileError(f"{spec.where}: the train file has {train_inputs.shape[1]} features, the test file "
-                                f"{test_inputs.shape[1]}")  # fmt: skip
-        test_set = f"{spec.test_file} ({len(test_targets)} samples, as given; trained on {spec.train_file}, " \
-                   f"{len(train_targets)} samples)"
+            raise DataFileError(
+                f"{spec.where}: the train file has {train_inputs.shape[1]} features, the test file "
+                f"{test_inputs.shape[1]}"
+            )
+        test_set = (
+            f"{spec.test_file} ({len(test_targets)} samples, as given; trained on {spec.train_file}, "
+            f"{len(train_targets)} samples)"
+        )
         if spec.where == "--test-data":  # an imported network scored on the user's test set (workloads._scored)
             test_set = f"{spec.test_file} ({len(test_targets)} samples, --test-data as given)"
     else:
@@ -273,8 +290,10 @@ def raw_parts(spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         train_inputs, test_inputs = inputs[train].astype(np.float64), inputs[test].astype(np.float64)
         train_targets, test_targets = targets[train], targets[test]
         kind = "stratified by class" if spec.task == "classification" else "shuffled"
-        test_set = (f"qbench's split of {origin}: test_fraction {spec.test_fraction}, split_seed {spec.split_seed} "
-                    f"({kind}): {len(test)} test, {len(train)} train of {len(targets)} samples")  # fmt: skip
+        test_set = (
+            f"qbench's split of {origin}: test_fraction {spec.test_fraction}, split_seed {spec.split_seed} "
+            f"({kind}): {len(test)} test, {len(train)} train of {len(targets)} samples"
+        )
     if spec.task == "classification":
         train_targets = class_labels(train_targets, f"{spec.where}: the training data")
         test_targets = class_labels(test_targets, f"{spec.where}: the test data")
@@ -302,9 +321,19 @@ def load_data(spec: DataSpec) -> Split:
         train_scaled, test_scaled = SCALINGS[spec.scaling](train_inputs, test_inputs)
     else:
         train_scaled, test_scaled = (train_inputs - offset) / scale, (test_inputs - offset) / scale
-    return Split(train_scaled, train_labels, test_scaled, test_labels, classes, spec.task, tuple(map(float, offset)),
-                 tuple(map(float, scale)), target_offset, target_scale, test_set)  # fmt: skip
-
+    return Split(
+        train_scaled,
+        train_labels,
+        test_scaled,
+        test_labels,
+        classes,
+        spec.task,
+        tuple(map(float, offset)),
+        tuple(map(float, scale)),
+        target_offset,
+        target_scale,
+        test_set,
+    )
 
 
 def _column_names(spec: DataSpec, features: int) -> tuple[list[str], str]:
@@ -329,8 +358,10 @@ def write_parts(spec: DataSpec, directory: Path) -> list[Path]:
         np.savez(npz, X=inputs, y=targets)
         csv = directory / f"{name}.csv"
         lines = [",".join([*features, target])]
-        lines += [",".join([*(repr(float(value)) for value in row), repr(target_value.item())])
-                  for row, target_value in zip(inputs, targets, strict=True)]  # fmt: skip
+        lines += [
+            ",".join([*(repr(float(value)) for value in row), repr(target_value.item())])
+            for row, target_value in zip(inputs, targets, strict=True)
+        ]
         csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
         written += [npz, csv]
     return written

@@ -89,8 +89,9 @@ def overflow_message(exact: Sequence[float]) -> str:
     return f"learned only through overflow: exact arithmetic on the device's final weights gives outputs {listed}"
 
 
-def final_raw_weights(log_iterations_and_weights: Sequence[tuple[int, Sequence[int]]],
-                      iterations: int) -> tuple[int, ...] | None:  # fmt: skip
+def final_raw_weights(
+    log_iterations_and_weights: Sequence[tuple[int, Sequence[int]]], iterations: int
+) -> tuple[int, ...] | None:
     """A trainable run's final weights: its last log entry's, if that entry is the run's last iteration
     (always so for a run that learned: the firmware logs the iteration it learned); else None."""
     if not log_iterations_and_weights:

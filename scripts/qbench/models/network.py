@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
+from qbench.common.errors import QbenchError
 from qbench.common.schemas import Count, Schema, validate
 from qbench.models.qformat import QFormat, from_float, to_float
 
@@ -29,7 +30,7 @@ FLOAT_ACTIVATIONS = {
 Activation = Literal[tuple(FLOAT_ACTIVATIONS)]
 
 
-class NetworkError(ValueError):
+class NetworkError(QbenchError, ValueError):
     """A network qnn cannot build; the message says why."""
 
 
@@ -209,11 +210,15 @@ def network_document(network: FloatNetwork) -> dict:
     shape = network.shape
     return {
         "schema": NETWORK_SCHEMA,
-        "inputs": shape.inputs, "hidden_layers": shape.hidden_layers, "hidden_neurons": shape.hidden_neurons,
-        "outputs": shape.outputs, "hidden_activation": shape.hidden_activation,
-        "output_activation": shape.output_activation, "weights": list(network.weights),
+        "inputs": shape.inputs,
+        "hidden_layers": shape.hidden_layers,
+        "hidden_neurons": shape.hidden_neurons,
+        "outputs": shape.outputs,
+        "hidden_activation": shape.hidden_activation,
+        "output_activation": shape.output_activation,
+        "weights": list(network.weights),
         **({} if network.scaling is None else {"scaling": network.scaling.document()}),
-    }  # fmt: skip
+    }
 
 
 class ScalingDocument(Schema):
@@ -244,12 +249,20 @@ def network_from_document(document: object, where: str) -> FloatNetwork:
         raise NetworkError(f"{where}: not a qbench network file (expected schema {NETWORK_SCHEMA!r})")
     contents = {key: value for key, value in document.items() if key != "schema"}
     checked: NetworkDocument = validate(NetworkDocument, contents, NetworkError, lambda loc: where)
-    shape = NetworkShape(checked.inputs, checked.hidden_layers, checked.hidden_neurons, checked.outputs,
-                         checked.hidden_activation, checked.output_activation)  # fmt: skip
+    shape = NetworkShape(
+        checked.inputs,
+        checked.hidden_layers,
+        checked.hidden_neurons,
+        checked.outputs,
+        checked.hidden_activation,
+        checked.output_activation,
+    )
     try:
-        scaling = None if checked.scaling is None else InputScaling(
-            checked.scaling.kind, tuple(checked.scaling.offset), tuple(checked.scaling.scale)
-        )  # fmt: skip
+        scaling = (
+            None
+            if checked.scaling is None
+            else InputScaling(checked.scaling.kind, tuple(checked.scaling.offset), tuple(checked.scaling.scale))
+        )
         return FloatNetwork(shape, tuple(checked.weights), scaling)
     except NetworkError as error:
         raise NetworkError(f"{where}: {error}") from None

@@ -12,10 +12,12 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from qbench.common.errors import QbenchError
+
 MAX_TOTAL_BITS = 64
 
 
-class QFormatError(ValueError):
+class QFormatError(QbenchError, ValueError):
     """A Q format string or definition that qnn cannot represent."""
 
 
@@ -71,20 +73,25 @@ class QFormat:
         if self.weights == self.value_format:  # weights stored as values: the plain format (q8.8w8.8)
             object.__setattr__(self, "weights", None)
         elif not self.signed:  # qnn's unsigned sums would wrap where signed weights make them negative
-            raise QFormatError(f"{self.name}: weights in their own format need signed values (qI.F): a sum of "
-                               "signed weights times values can be negative")  # fmt: skip
+            raise QFormatError(
+                f"{self.name}: weights in their own format need signed values (qI.F): a sum of "
+                "signed weights times values can be negative"
+            )
         else:
             self._check_weights(self.weights)
 
     def _check_weights(self, weights: QFormat) -> None:
         """What qnn needs of the weights' format beside these values (QFormatError naming what and why)."""
         if not weights.signed or weights.weights is not None:
-            raise QFormatError(f"{self.value_format.name} with weights {weights.name}: weights are one "
-                               "signed Q format, wI.F")  # fmt: skip
+            raise QFormatError(
+                f"{self.value_format.name} with weights {weights.name}: weights are one signed Q format, wI.F"
+            )
         weights_name = f"w{weights.integer_bits}.{weights.fractional_bits}"
         if weights.total_bits > self.storage_bits:
-            raise QFormatError(f"{self.name}: its weights {weights_name} are {weights.total_bits} bits wide; weights "
-                               f"must fit the values' {self.storage_bits}-bit storage")  # fmt: skip
+            raise QFormatError(
+                f"{self.name}: its weights {weights_name} are {weights.total_bits} bits wide; weights "
+                f"must fit the values' {self.storage_bits}-bit storage"
+            )
         if weights.fractional_bits < 1:
             raise QFormatError(
                 f"{self.name}: its weights {weights_name} have no fractional bits; weights need at least one"
@@ -177,8 +184,9 @@ def parse_qformat(text: str, rounding: Rounding = Rounding.HALF_UP, overflow: Ov
     weights = None
     if match["weight_integer"] is not None:
         try:
-            weights = QFormat(int(match["weight_integer"]), int(match["weight_fraction"]), rounding=rounding,
-                              overflow=overflow)  # fmt: skip
+            weights = QFormat(
+                int(match["weight_integer"]), int(match["weight_fraction"]), rounding=rounding, overflow=overflow
+            )
         except QFormatError as error:
             raise QFormatError(f"{text.strip()!r}: its weights: {error}") from None
     return QFormat(
@@ -206,8 +214,9 @@ def parse_format(text: str) -> NumberFormat:
 def usual_format_names() -> list[str]:
     """The formats one usually means, for a mistyped format's nearest valid spelling: every signed and unsigned
     format of 8, 16 and 32 bits, 16-bit values with 8-bit weights, and float32."""
-    values = [f"{sign}q{integer}.{bits - integer}" for bits in (8, 16, 32) for sign in ("", "u")
-              for integer in range(1, bits)]  # fmt: skip
+    values = [
+        f"{sign}q{integer}.{bits - integer}" for bits in (8, 16, 32) for sign in ("", "u") for integer in range(1, bits)
+    ]
     narrow = [f"q{integer}.{16 - integer}w{weight}.{8 - weight}" for integer in range(1, 16) for weight in range(1, 8)]
     return [*values, *narrow, *FLOAT_FORMATS]
 

@@ -12,7 +12,8 @@ among them); its entry lists the files the compiler read (GCC's -MMD: the source
 header) with their digests, checked on every fetch, ccache's direct mode: a listed file changed is a miss.
 prepare's inputs include the workload's own files and the library's; price's the core's timing table; an
 execution's are the ELF's bytes, the emulator and its machine, and where the trace stops. Timeouts are never
-stored: they depend on the machine.
+stored: they depend on the machine. Records are stored as the generic codec writes them (common/codec), and a
+stage's keys hold the shape of the record it stores (STAGE_RECORDS): a record that changes makes a miss.
 
 Entries are written under unique temporary names and renamed into place, so a reader never sees half an
 entry and two qbench processes can share a cache. Every entry carries a digest of its payload (and a
@@ -32,24 +33,21 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
 
+from qbench.common.codec import ShapeError, decode, encode, shape
 from qbench.common.entries import SHARED_FOLDER, staging_name, write_entry
 from qbench.common.paths import REPO, in_checkout, shown
 from qbench.common.single_flight import SingleFlight
-from qbench.execution.emulate import CellRun, Emulated
-from qbench.execution.figures import RegionFigures, Worst
-from qbench.execution.protocol import Classification, StackUse, TrainingLogEntry, WorkloadReport
-from qbench.execution.timing import BlockVisit, CycleRange
-from qbench.execution.trace import CountedRun, RegionPaths
+from qbench.execution.emulate import CellRun
+from qbench.images.article import ArticleFigure
 from qbench.images.build import BuildPlan, Image
-from qbench.images.workloads import HostFigures, WorkloadSources
 from qbench.orchestration.tasks import Prepared, Priced
 from qbench.records.results import Status
-from qbench.sizes.elfsize import Category, ImageSizes, Section
+from qbench.sizes.elfsize import ImageSizes
 from qbench.sizes.measure import Measured
 from qbench.sizes.symbols import SymbolSize
 
@@ -60,7 +58,7 @@ FINGERPRINTED = ("suite", "targets", "scripts/qbench")
 UNFINGERPRINTED = ("targets/parts.toml",)
 # Python packages whose version can change a figure: ELF reading and instruction decoding.
 SHAPING_PACKAGES = ("pyelftools", "capstone")
-ENTRY_FORMAT = "qbench-cache/3"
+ENTRY_FORMAT = "qbench-cache/4"
 PACKAGE = Path(__file__).resolve().parents[1]  # scripts/qbench
 # The qbench modules (a package: all of its modules) each stored stage runs; the modules they import from
 # qbench are added (stage_code). The cache's own encoding is versioned by ENTRY_FORMAT.
@@ -77,6 +75,28 @@ T = TypeVar("T")
 
 class CorruptEntry(ValueError):
     """A cache entry that cannot be read back as it was stored."""
+
+
+@dataclass(frozen=True)
+class StoredBuild:
+    """A build entry's document: its ELF's digest, what measuring the ELF found and the files the compiler read,
+    with their digests. Not the image: it is the plan's own (fetch_build)."""
+
+    elf_sha256: str
+    sizes: ImageSizes
+    symbols: tuple[SymbolSize, ...]
+    dependencies: tuple[tuple[str, str], ...]
+
+
+# What each stage stores. Its shape is part of the stage's keys: a record that changes (Prepared and Priced live
+# outside their stages' code) makes the entries stored of it misses, not damaged entries.
+STAGE_RECORDS: dict[str, Any] = {
+    "prepare": Prepared,
+    "build": StoredBuild,
+    "execute": CellRun,
+    "price": Priced,
+    "article": list[ArticleFigure],
+}
 
 
 def fingerprint(root: Path = REPO) -> str:
@@ -191,13 +211,19 @@ class Cache:
         self._warned: set[str] = set()
 
     def key(self, stage: str, **inputs: Any) -> str:
-        """The one place a key is made: the stage, its declared inputs, the code it runs and what shapes every
-        result."""
-        document = {"format": ENTRY_FORMAT, "stage": stage, "inputs": inputs, "code": stage_code(stage),
-                    "shaping": self._shaping}  # fmt: skip
+        """The one place a key is made: the stage, its declared inputs, the code it runs, the record it stores and
+        what shapes every result."""
+        document = {
+            "format": ENTRY_FORMAT,
+            "stage": stage,
+            "inputs": inputs,
+            "code": stage_code(stage),
+            "record": shape(STAGE_RECORDS[stage]),
+            "shaping": self._shaping,
+        }
         return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
-    def _read_unchanged(self, dependencies: list) -> bool:
+    def _read_unchanged(self, dependencies: tuple[tuple[str, str], ...]) -> bool:
         """Whether every file a stored build's compiler read is as it was then (each read once per run)."""
         for path, digest in dependencies:
             with self._lock:
@@ -246,18 +272,15 @@ class Cache:
         if not (self.read or fresh) or not entry.is_dir():
             return None
         try:
-            stored = _unsealed(_read_text(entry / "measured.json"))
+            stored = decode(StoredBuild, _unsealed(_read_text(entry / "measured.json")))
             elf = entry / planned.output.name
-            if not elf.is_file() or file_digest(elf) != stored["elf_sha256"]:
+            if not elf.is_file() or file_digest(elf) != stored.elf_sha256:
                 raise CorruptEntry(f"its {planned.output.name} is missing or altered")
-            if not self._read_unchanged(stored["dependencies"]):
-                return None  # a file its compiler read has changed since: built again, and this entry replaced
-            # The flags as this plan runs them: equal to the stored build's but for its own image folder.
-            measured = _decode_measured(stored, Image(planned.spec, planned.output, " ".join(planned.flags), None,
-                                                      planned.directory / "build.log"))  # fmt: skip
-        except (CorruptEntry, KeyError, TypeError, ValueError) as error:
+        except (CorruptEntry, ShapeError) as error:
             self._discard(entry, str(error))
             return None
+        if not self._read_unchanged(stored.dependencies):
+            return None  # a file its compiler read has changed since: built again, and this entry replaced
         planned.directory.mkdir(parents=True, exist_ok=True)
         for name, text in planned.generated:
             (planned.directory / name).write_text(text)
@@ -265,7 +288,9 @@ class Cache:
         shutil.copyfile(entry / "build.log", planned.directory / "build.log")
         with self._lock:
             self.hits += not fresh
-        return measured
+        # The flags as this plan runs them: equal to the stored build's but for its own image folder.
+        image = Image(planned.spec, planned.output, " ".join(planned.flags), None, planned.directory / "build.log")
+        return Measured(image, stored.sizes, stored.symbols, None)
 
     def store_build(self, key: str, measured: Measured, dependencies: tuple[tuple[str, str], ...] | None) -> None:
         """dependencies: the files the compiler read, with their digests (None: unknown, and nothing is kept)."""
@@ -278,26 +303,21 @@ class Cache:
         staging.mkdir(mode=SHARED_FOLDER)
         shutil.copyfile(image.path, staging / image.path.name)
         shutil.copyfile(image.log, staging / "build.log")
-        payload = {
-            "elf_sha256": file_digest(image.path),
-            "sections": [asdict(section) for section in measured.sizes.sections],
-            "symbols": [asdict(symbol) for symbol in measured.symbols],
-            "dependencies": [list(dependency) for dependency in dependencies],
-        }  # fmt: skip
-        (staging / "measured.json").write_text(_sealed(payload))
+        stored = StoredBuild(file_digest(image.path), measured.sizes, measured.symbols, dependencies)
+        (staging / "measured.json").write_text(_sealed(encode(stored)))
         _rename_into_place(staging, builds / key)
         self._remember(key)
 
     # Executions and other documents ------------------------------------------------------------------------------
 
-    def fetch_document(self, key: str, decode: Callable[[dict], T]) -> T | None:
-        """A stored JSON payload, decoded; None when absent, unreadable or damaged."""
+    def fetch_document(self, key: str, read: Callable[[Any], T]) -> T | None:
+        """A stored JSON payload, read; None when absent, unreadable or damaged."""
         path = self.directory / "runs" / f"{key}.json"
         fresh = self.fresh(key)
         if not (self.read or fresh) or not path.is_file():
             return None
         try:
-            result = decode(_unsealed(_read_text(path)))
+            result = read(_unsealed(_read_text(path)))
         except (CorruptEntry, KeyError, TypeError, ValueError) as error:
             self._discard(path, str(error))
             return None
@@ -309,64 +329,32 @@ class Cache:
         write_entry(self.directory / "runs" / f"{key}.json", _sealed(payload).encode())
         self._remember(key)
 
+    def fetch_record(self, key: str, kind: type[T]) -> T | None:
+        """A stored record (common/codec), read back from its type hints."""
+        return self.fetch_document(key, functools.partial(decode, kind))
+
+    def store_record(self, key: str, record: Any) -> None:
+        self.store_document(key, encode(record))
+
     def fetch_run(self, key: str) -> CellRun | None:
-        return self.fetch_document(key, decode_cell_run)
+        return self.fetch_record(key, CellRun)
 
     def store_run(self, key: str, run: CellRun) -> None:
         if run.emulated.status != Status.TIMEOUT:
-            self.store_document(key, encode_cell_run(run))
+            self.store_record(key, run)
 
     def fetch_prepared(self, key: str) -> Prepared | None:
-        return self.fetch_document(key, decode_prepared)
+        return self.fetch_record(key, Prepared)
 
     def store_prepared(self, key: str, prepared: Prepared) -> None:
         if prepared.sources is not None:  # failures are not kept: the next run tries again
-            self.store_document(key, encode_prepared(prepared))
+            self.store_record(key, prepared)
 
     def fetch_priced(self, key: str) -> Priced | None:
-        return self.fetch_document(key, decode_priced)
+        return self.fetch_record(key, Priced)
 
     def store_priced(self, key: str, priced: Priced) -> None:
-        self.store_document(key, encode_priced(priced))
-
-
-def encode_prepared(prepared: Prepared) -> dict:
-    sources = prepared.sources
-    weights = None if sources.weights is None else list(sources.weights)  # ints stay ints, floats floats in JSON
-    return {"source": shown(sources.source), "defines": sources.defines, "generated": sources.generated,
-            "weights": weights, "host": None if prepared.host is None else asdict(prepared.host)}  # fmt: skip
-
-
-def decode_prepared(document: dict) -> Prepared:
-    weights = document["weights"]
-    sources = WorkloadSources(in_checkout(document["source"]), document["defines"], document["generated"],
-                              None if weights is None else tuple(weights))  # fmt: skip
-    host = document["host"]
-    if host is not None and host["expected_predictions"] is not None:
-        host = {**host, "expected_predictions": tuple(host["expected_predictions"])}
-    if host is not None and host.get("test_targets") is not None:
-        host = {**host, "test_targets": tuple(host["test_targets"])}
-    return Prepared(sources, None if host is None else HostFigures(**host))
-
-
-def encode_priced(priced: Priced) -> dict:
-    return {"regions": {name: asdict(region) for name, region in priced.regions.items()},
-            "stack_sp_depth": priced.stack_sp_depth, "cycle_model": priced.cycle_model,
-            "comparison": {name: asdict(cycles) for name, cycles in priced.comparison.items()},
-            "note": priced.note}  # fmt: skip
-
-
-def _worst(document: dict | None) -> Worst | None:
-    return None if document is None else Worst(**{**document, "cycles": CycleRange(**document["cycles"])})
-
-
-def decode_priced(document: dict) -> Priced:
-    regions = {}
-    for name, region in document["regions"].items():
-        cycles = None if region["cycles"] is None else CycleRange(**region["cycles"])
-        regions[name] = RegionFigures(**{**region, "cycles": cycles, "worst": _worst(region["worst"])})
-    comparison = {name: CycleRange(**cycles) for name, cycles in document["comparison"].items()}
-    return Priced(regions, document["stack_sp_depth"], document["cycle_model"], comparison, document["note"])
+        self.store_record(key, priced)
 
 
 def _read_text(path: Path) -> str:
@@ -396,61 +384,3 @@ def _rename_into_place(staging: Path, entry: Path) -> None:
         staging.rename(entry)
     except OSError:  # another process put its equal entry there first
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _decode_measured(stored: dict, image: Image) -> Measured:
-    sizes = ImageSizes(tuple(
-        Section(**{**section, "category": Category(section["category"]) if section["category"] else None})
-        for section in stored["sections"]
-    ))  # fmt: skip
-    symbols = tuple(SymbolSize(**{**s, "category": Category(s["category"])}) for s in stored["symbols"])
-    return Measured(image, sizes, symbols, None)
-
-
-def encode_cell_run(run: CellRun) -> dict:
-    emulated, counted = run.emulated, run.counted
-    return {
-        "status": str(emulated.status),
-        "message": emulated.message,
-        "report": asdict(emulated.report) if emulated.report is not None else None,
-        "counted": None if counted is None else {
-            "lowest_stack_pointer": counted.lowest_stack_pointer, "instructions": counted.instructions,
-            "visits": [[visit.previous, list(visit.pcs), visit.following] for visit in counted.visits],
-            "regions": {name: {"paths": [[list(pair) for pair in path] for path in region.paths],
-                               "taken": list(region.taken)}
-                        for name, region in counted.regions.items()},
-        },
-        "count_message": run.count_message,
-    }  # fmt: skip
-
-
-def _classification(document: dict | None) -> Classification | None:
-    if document is None:
-        return None
-    return Classification(document["correct"], document["total"], tuple(document["predictions"]))
-
-
-def _counted(document: dict | None) -> CountedRun | None:
-    if document is None:
-        return None
-    visits = tuple(BlockVisit(previous, tuple(pcs), following) for previous, pcs, following in document["visits"])
-    regions = {
-        name: RegionPaths(tuple(tuple((visit, times) for visit, times in path) for path in region["paths"]),
-                          tuple(region["taken"]))
-        for name, region in document["regions"].items()
-    }  # fmt: skip
-    return CountedRun(visits, regions, document["lowest_stack_pointer"], document["instructions"])
-
-
-def decode_cell_run(document: dict) -> CellRun:
-    report = document["report"]
-    if report is not None:
-        report = WorkloadReport(**{
-            **report,
-            "outputs": tuple(report["outputs"]),
-            "log": tuple(TrainingLogEntry(e["iteration"], e["error"], tuple(e["weights"])) for e in report["log"]),
-            "stack": StackUse(**report["stack"]) if report["stack"] else None,
-            "classification": _classification(report.get("classification")),
-        })  # fmt: skip
-    emulated = Emulated(Status(document["status"]), document["message"], report)
-    return CellRun(emulated, _counted(document["counted"]), document["count_message"])

@@ -248,8 +248,9 @@ class EventLog:
 
     def events(self) -> ClusterEvents:
         with self._lock:
-            return ClusterEvents(tuple(sorted(self._lost)), tuple(sorted(self._retried)),
-                                 tuple(sorted(self._refused.values())))  # fmt: skip
+            return ClusterEvents(
+                tuple(sorted(self._lost)), tuple(sorted(self._retried)), tuple(sorted(self._refused.values()))
+            )
 
 
 class ClusterExecutor:
@@ -271,8 +272,13 @@ class ClusterExecutor:
         """A local cluster of `workers` processes with one thread each, for this run."""
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.CRITICAL)  # a task's failure is its cell's row and a note
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )  # a task's failure is its cell's row and a note
         return cls(Client(cluster), cluster)
 
     @classmethod

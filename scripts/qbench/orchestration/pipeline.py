@@ -1,23 +1,22 @@
-"""The benchmark pipeline: every cell a small graph of stage tasks, run by an executor (qbench.executors).
+"""The benchmark pipeline: the run's cell graph (qbench.orchestration.graph) walked on the client, its tasks run
+by an executor (qbench.orchestration.executors).
 
-    prepare ─> build+measure ─┐
-    baseline: build+measure ──┴─> footprint ─> execute ─> price ─> analyse ─> the cell's row
-                         baseline: execute ─> price ──┘ (its stack peak)
+Each task of the graph is a stage, a function of its named inputs with one typed record out, named by its verb:
+prepare_sources (the spec's workload, target, format, variant, level, network, settings and library -> sources,
+host training, the host's figures; stored), build_image (the build plan, made here once: flags, sources,
+generated files; compiler version -> ELF, sizes, symbols; stored), measure_footprint (the image less its
+baseline's), execute_image (the ELF's bytes, the machine, the emulator and its plugin -> the firmware's report and
+every region occurrence, from one run to the exit; stored), price_run (the run's key and the core's model ->
+region figures; stored per core, so two cores sharing one image and one run are each priced from their own model)
+and analyse_cell (the row, on the client, from the deployed weights prepare made). The stored stages run as tasks
+(qbench.orchestration.tasks).
 
-Each stage is a function of declared inputs with one typed record out. prepare (the spec's workload, target,
-format, variant, level, network, settings and library -> sources, host training, the host's figures; stored),
-build and measure (plan: flags, sources, generated files; compiler version -> ELF, sizes, symbols; stored
-together), execute (the ELF's bytes, the machine, the emulator and its plugin -> the firmware's report
-and every region occurrence, from one run to the exit; stored) and price (the run's key and the core's model
--> region figures; stored per core, so two cores sharing one image and one run are each priced from their
-own model) run as tasks
-(qbench.tasks); analyse (qbench.analyse) on the client, from the deployed weights prepare made.
-
-The client walks each cell's graph on a thread of its own, a bounded number of cells at a time: it makes each
-stored stage's cache key from the stage's inputs, looks it up, asks the executor for the task only when the
-cache has nothing, and stores what comes back. Identical work asked for at once is done once; the baselines
-(one per core and -O level) are built and run once per run. Each finished cell goes to the spool at once
-(qbench.spool), so memory stays flat; the results come out in matrix order whatever order cells finish in.
+The client walks each cell's part of the graph on a thread of its own, a bounded number of cells at a time: a
+task takes its inputs as it needs them; a stored stage makes its cache key from its inputs, looks it up, asks the
+executor for the task only when the cache has nothing, and stores what comes back. Identical work asked for at
+once is done once; the baselines' tasks (one per core and -O level) are shared by their cells and done once per
+run. Each finished cell goes to the spool at once (qbench.orchestration.spool), so memory stays flat; the results
+come out in matrix order whatever order cells finish in.
 
 Every cell ends as exactly one row with a status; a cell that fails (missing tool, compile error, unreadable
 ELF, fault, timeout, a task that failed on a worker...) says why, keeps what was measured before the failure,
@@ -29,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version as package_version
@@ -68,6 +67,7 @@ from qbench.orchestration.analyse import (
 )
 from qbench.orchestration.cache import Cache
 from qbench.orchestration.executors import NO_EVENTS, ClusterEvents, Executor, TaskFailed
+from qbench.orchestration.graph import CellGraph, Task, Verb, cell_graph, image_graph
 from qbench.orchestration.progress import Progress
 from qbench.orchestration.provenance import Revision
 from qbench.orchestration.spool import Spool
@@ -82,7 +82,7 @@ from qbench.orchestration.tasks import (
     prepare,
     price,
 )
-from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow
+from qbench.records.results import InstructionRow, Provenance, ResultRow, Status, SymbolRow
 from qbench.sizes.measure import Measured
 
 T = TypeVar("T")
@@ -206,14 +206,14 @@ def _after_interrupt(
 
 
 @dataclass(frozen=True)
-class Stages:
-    """What every graph of a run shares: its options, the executor that runs the tasks, the progress display."""
+class TaskRunner:
+    """Runs a run's stage tasks: its options, the executor the tasks run on, the progress display."""
 
     options: RunOptions
     executor: Executor
     progress: Progress
 
-    def task(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
+    def run(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
         """A stage task for the image `label` names, on the executor; Stopping once the run is interrupted."""
         try:
             result = self.executor.run(label, task, *arguments)
@@ -237,18 +237,59 @@ class BuiltImage:
     deployed_weights: tuple[int | float, ...] | None = None  # an inference image's, in qbench's order
 
 
-def built_image(spec: BuildSpec, stages: Stages) -> BuiltImage:
-    """prepare on the executor; then build and measure unless the cache holds the plan's build."""
-    try:
-        prepared = _prepared(spec, stages)
-    except TaskFailed as error:
-        return BuiltImage(_not_built(spec, "", f"the prepare task failed: {error}"), None)
-    if prepared.sources is None:
-        measured = _not_built(spec, "", prepared.error)
-    else:
-        measured = _measured(spec, plan(spec, stages.options.build_root, prepared.sources), prepared, stages)
-    stages.progress.done("build", spec.label, measured.error or "", measured.error is not None)
-    return BuiltImage(measured, prepared.host, prepared.sources.weights if prepared.sources is not None else None)
+@dataclass(frozen=True)
+class Footprint:
+    """A cell's image less its baseline's: its row so far (sizes, the host's figures) and its image's symbols."""
+
+    row: ResultRow
+    symbols: tuple[SymbolRow, ...]
+
+
+@dataclass(frozen=True)
+class Executed:
+    """An image's run, the image by value, and the run's cache key (what its pricing is keyed by)."""
+
+    run: CellRun
+    elf: ImageFile
+    key: str
+
+
+# A stage: a task of the graph, a way to take its named inputs (each made when first taken), the walk it is part of.
+Stage = Callable[[Task, Callable[[str], Any], "GraphWalk"], Any]
+
+
+@dataclass(frozen=True)
+class GraphWalk:
+    """A run's walk of its cell graph on the client: who runs the tasks, the tools found and missing, the columns
+    every row carries, and the shared tasks' outputs (the baselines'), made once and kept for the run."""
+
+    runner: TaskRunner
+    graph: CellGraph
+    tools: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
+    shared: SingleFlight = field(default_factory=lambda: SingleFlight(keep=True))
+    # What the stages' cache keys read that stays as it is through a run (the host packages' versions, a
+    # workload's files, a core's models): read once per run, not once per cell.
+    constants: SingleFlight = field(default_factory=lambda: SingleFlight(keep=True))
+
+    def constant(self, name: Hashable, read: Callable[[], T]) -> T:
+        return self.constants.run(name, read)[0]
+
+    def output(self, key: str, own: dict[str, Any] | None = None) -> Any:
+        """The output of the task `key`, each input made as the task takes it: a shared task's once per run, any
+        other once per walk of one cell (own holds them, and goes with the cell: memory stays flat)."""
+        own = {} if own is None else own
+        task = self.graph.tasks[key]
+
+        def compute() -> Any:
+            return STAGES[task.verb](task, lambda name: self.output(task.source(name), own), self)
+
+        if task.shared:
+            return self.shared.run(key, compute)[0]
+        if key not in own:
+            own[key] = compute()
+        return own[key]
 
 
 def workload_files(workload: Workload) -> str:
@@ -262,35 +303,58 @@ def workload_files(workload: Workload) -> str:
     return digest.hexdigest()
 
 
-def _prepared(spec: BuildSpec, stages: Stages) -> Prepared:
+def prepare_sources(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Prepared:
     """The image's sources and host figures (from the cache, else a prepare task: host training is the costly
     part of a warm run). Inputs: everything of the spec that configures the sources, the workload's own files
     (its folder, and the data files it names), the library's files and the packages host training and the
     built-in data sets come from."""
-    cache = stages.options.cache
+    spec, cache = task.spec, walk.runner.options.cache
     workload = spec.workload.name if not spec.workload.fingerprint else [spec.workload.name, spec.workload.fingerprint]
-    key = cache.key("prepare", workload=workload, target=spec.target.name, fmt=repr(spec.fmt),
-                    variant=str(spec.variant), opt=spec.opt, shape=repr(spec.shape), settings=repr(spec.settings),
-                    library=[spec.library.name, spec.library.fingerprint], files=workload_files(spec.workload),
-                    packages={name: package_version(name) for name in HOST_PACKAGES})  # fmt: skip
+    key = cache.key(
+        "prepare",
+        workload=workload,
+        target=spec.target.name,
+        fmt=repr(spec.fmt),
+        variant=str(spec.variant),
+        opt=spec.opt,
+        shape=repr(spec.shape),
+        settings=repr(spec.settings),
+        library=[spec.library.name, spec.library.fingerprint],
+        files=walk.constant(("files", spec.workload.name, spec.workload.folder), lambda: workload_files(spec.workload)),
+        packages=walk.constant("packages", lambda: {name: package_version(name) for name in HOST_PACKAGES}),
+    )
 
     def compute() -> Prepared:
         stored = cache.fetch_prepared(key)
         if stored is not None:
             return stored
-        result = stages.task(spec.label, prepare, spec)
+        result = walk.runner.run(spec.label, prepare, spec)
         cache.store_prepared(key, result)
         return result
 
-    return cache.once(key, compute)[0]
+    try:
+        return cache.once(key, compute)[0]
+    except TaskFailed as error:
+        return Prepared(None, None, f"the prepare task failed: {error}")
+
+
+def build_image(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> BuiltImage:
+    """The prepared image built and measured, from the plan made here, once: from the cache, else a build task."""
+    spec, prepared = task.spec, take("sources")
+    if prepared.sources is None:
+        measured = _not_built(spec, "", prepared.error)
+    else:
+        measured = _measured(plan(spec, walk.runner.options.build_root, prepared.sources), walk.runner)
+    walk.runner.progress.done("build", spec.label, measured.error or "", measured.error is not None)
+    return BuiltImage(measured, prepared.host, prepared.sources.weights if prepared.sources is not None else None)
 
 
 def _not_built(spec: BuildSpec, flags: str, message: str) -> Measured:
     return Measured(Image(spec, None, flags, message), None, (), message)
 
 
-def _measured(spec: BuildSpec, planned: BuildPlan, prepared, stages: Stages) -> Measured:
-    cache = stages.options.cache
+def _measured(planned: BuildPlan, runner: TaskRunner) -> Measured:
+    spec, cache = planned.spec, runner.options.cache
     # The files the compiler reads are not in the key: the entry lists them, and a fetch checks them.
     key = cache.key("build", compiler=version(spec.target.compiler), plan=planned.identity())
 
@@ -298,7 +362,7 @@ def _measured(spec: BuildSpec, planned: BuildPlan, prepared, stages: Stages) -> 
         stored = cache.fetch_build(key, planned)
         if stored is not None:
             return stored
-        compiled = stages.task(spec.label, compile_image, spec, prepared.sources, stages.executor.workspace)
+        compiled = runner.run(spec.label, compile_image, planned, runner.executor.workspace)
         result = _received(compiled, planned)
         cache.store_build(key, result, compiled.dependencies)
         return result
@@ -329,34 +393,51 @@ def _received(compiled: Compiled, planned: BuildPlan) -> Measured:
             planned.output.write_bytes(compiled.elf)
     error = None if compiled.error is None else compiled.error.replace(IMAGE_PLACE, place)
     built = compiled.elf is not None
-    image = Image(planned.spec, planned.output if built else None, " ".join(planned.flags), None if built else error,
-                  log if compiled.log is not None else None)  # fmt: skip
+    kept_log = log if compiled.log is not None else None
+    image = Image(
+        planned.spec, planned.output if built else None, " ".join(planned.flags), None if built else error, kept_log
+    )
     return Measured(image, compiled.sizes, compiled.symbols, error)
 
 
-@dataclass(frozen=True)
-class Executed:
-    """An image's run, the image by value, and the run's cache key (what its pricing is keyed by)."""
+def measure_footprint(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Footprint:
+    """The cell's image less its baseline's, with the toolchain that built it and the host's figures."""
+    cell, image = task.cell, take("image")
+    row = footprint_row(cell, image.measured, take("baseline image").measured, walk.provenance)
+    row = replace(row, toolchain=walk.tools[cell.target.compiler])
+    if image.host is not None:
+        row = with_host_figures(row, image.host)
+    return Footprint(row, image_symbols(cell, image.measured) if row.lib_flash is not None else ())
 
-    run: CellRun
-    elf: ImageFile
-    key: str
+
+def execute_image(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Executed:
+    """The image's counted run, told on the progress display."""
+    executed = _executed(take("image").measured.image, task.spec.target, walk.tools[EMULATOR], walk.runner)
+    run = executed.run
+    if task.cell is not None:
+        walk.runner.progress.done("run", *describe_run(task.cell, run))
+    else:
+        baseline = f"{task.spec.target.name} baseline -{task.spec.opt}"
+        walk.runner.progress.done("run", baseline, run.emulated.message, run.emulated.status != Status.OK)
+    return executed
 
 
-def executed(image: Image, target: Target, emulator: str, stages: Stages) -> Executed:
+def _executed(image: Image, target: Target, emulator: str, runner: TaskRunner) -> Executed:
     """The image's counted run (from the cache, else an execute task): inputs are the ELF's bytes, the machine,
     the emulator and its plugin. Images equal byte for byte (cortex-m0 and m0plus) share one run."""
-    options = stages.options
+    options = runner.options
     data = image.path.read_bytes()
     elf = ImageFile(str(image.path.relative_to(options.build_root.resolve())), data)
-    key = options.cache.key("execute", elf=hashlib.sha256(data).hexdigest(), machine=target.qemu_machine,
-                            emulator=emulator, plugin=source_digest())  # fmt: skip
+    digest = hashlib.sha256(data).hexdigest()
+    key = options.cache.key(
+        "execute", elf=digest, machine=target.qemu_machine, emulator=emulator, plugin=source_digest()
+    )
 
     def compute() -> CellRun:
         stored = options.cache.fetch_run(key)
         if stored is not None:
             return stored
-        result = stages.task(image.spec.label, execute, elf, target, options.timeout, stages.executor.workspace)
+        result = runner.run(image.spec.label, execute, elf, target, options.timeout, runner.executor.workspace)
         options.cache.store_run(key, result)
         return result
 
@@ -366,20 +447,22 @@ def executed(image: Image, target: Target, emulator: str, stages: Stages) -> Exe
         return Executed(CellRun(Emulated(Status.RUN_FAILED, f"the execute task failed: {error}")), elf, key)
 
 
-def priced(executed_run: Executed, core: str | None, label: str, stages: Stages) -> Pricing:
-    """The run of the image `label` names, priced with core's timing table (None: the stack depth alone): from the
-    cache, else a price task. Inputs: the run's own key (its ELF, machine, emulator, cut), the core and its timing
-    table's file; the pricing code is in the key as every stage's code is."""
-    run, cache = executed_run.run, stages.options.cache
+def price_run(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Pricing:
+    """The run priced with the task's core's timing table (None: the stack depth alone): from the cache, else a
+    price task. Inputs: the run's own key (its ELF, machine, emulator, cut), the core and its timing table's
+    file; the pricing code is in the key as every stage's code is."""
+    executed, runner = take("run"), walk.runner
+    run, cache = executed.run, runner.options.cache
     if run.counted is None:
         return Pricing(None, run.count_message)
-    key = cache.key("price", run=executed_run.key, core=core, models=model_digest(core))
+    models = walk.constant(("models", task.core), lambda: model_digest(task.core))
+    key = cache.key("price", run=executed.key, core=task.core, models=models)
 
     def compute() -> Pricing:
         stored = cache.fetch_priced(key)
         if stored is not None:
             return Pricing(stored)
-        result = stages.task(label, price, run, executed_run.elf, core, stages.executor.workspace)
+        result = runner.run(task.spec.label, price, run, executed.elf, task.core, runner.executor.workspace)
         if result.priced is not None:
             cache.store_priced(key, result.priced)
         return result
@@ -390,102 +473,68 @@ def priced(executed_run: Executed, core: str | None, label: str, stages: Stages)
         return Pricing(None, f"the price task failed: {error}")
 
 
-@dataclass(frozen=True)
-class Cells:
-    """What the cells' graphs share beyond the stages: the tools found and missing, the columns every row
-    carries, the baselines, and the spool their outcomes go to."""
-
-    stages: Stages
-    tools: dict[str, str]
-    missing: dict[str, str]
-    common: dict
-    spool: Spool
-    # Work every cell of a core and -O level needs (its baseline's build and run): done once, kept for the run.
-    shared: SingleFlight = field(default_factory=lambda: SingleFlight(keep=True))
-
-    def baseline(self, cell: Cell) -> Measured:
-        key = (cell.target.name, cell.opt)
-
-        def build_baseline() -> Measured:
-            measured = built_image(BuildSpec.baseline(cell.target, cell.opt), self.stages).measured
-            self.spool.add_baseline(*key, baseline_symbols(*key, measured))
-            return measured
-
-        return self.shared.run(("build", *key), build_baseline)[0]
-
-    def baseline_peak(self, cell: Cell) -> int | None:
-        """The stack the baseline's own run takes, once per core and -O level."""
-
-        def run_baseline() -> int | None:
-            image = self.baseline(cell).image
-            baseline_run = executed(image, cell.target, self.tools[EMULATOR], self.stages)
-            run = baseline_run.run
-            failed = run.emulated.status != Status.OK
-            self.stages.progress.done("run", f"{cell.target.name} baseline -{cell.opt}", run.emulated.message, failed)
-            return stack_peak(run, priced(baseline_run, None, image.spec.label, self.stages).priced)
-
-        return self.shared.run(("run", cell.target.name, cell.opt), run_baseline)[0]
-
-
-def cell_outcome(cell: Cell, cells: Cells) -> CellOutcome:
-    """One cell's graph, walked on the client: its row and what it adds beside it."""
-    settings = cells.stages.options.settings
-    bare = cell_row(cell, Status.INCOMPLETE, "", cells.common)
-    if cell.target.compiler in cells.missing:
-        return CellOutcome(_host_only(cell, cells, cell_row(cell, Status.TOOL_MISSING,
-                                                             cells.missing[cell.target.compiler], cells.common)))
+def analyse_cell(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> CellOutcome:
+    """The cell's row, taking each input only once what came before allows it: a cell whose compiler is missing
+    is prepared alone, one that did not build or is not run ends at its footprint."""
+    cell = task.cell
+    compiler = cell.target.compiler
+    if compiler in walk.missing:
+        return CellOutcome(
+            _host_only(take, cell_row(cell, Status.TOOL_MISSING, walk.missing[compiler], walk.provenance))
+        )
     try:
-        image = built_image(BuildSpec.for_cell(cell, settings), cells.stages)
-        baseline = cells.baseline(cell)
+        footprint = take("footprint")
     except Stopping:
-        return CellOutcome(incomplete(bare, "build"))
-    row = footprint_row(cell, image.measured, baseline, cells.common)
-    row = replace(row, toolchain=cells.tools[cell.target.compiler])
-    if image.host is not None:
-        row = with_host_figures(row, image.host)
-    symbols = image_symbols(cell, image.measured) if row.lib_flash is not None else ()
-    if row.status != Status.OK or not (cells.stages.options.emulate and cell.target.emulated):
+        return CellOutcome(incomplete(cell_row(cell, Status.INCOMPLETE, "", walk.provenance), "build"))
+    row, symbols = footprint.row, footprint.symbols
+    if row.status != Status.OK or not task.takes("run"):
         return CellOutcome(row, symbols)
-    if EMULATOR in cells.missing:
-        return CellOutcome(replace(row, status=str(Status.TOOL_MISSING), message=cells.missing[EMULATOR]), symbols)
+    if EMULATOR in walk.missing:
+        return CellOutcome(replace(row, status=Status.TOOL_MISSING, message=walk.missing[EMULATOR]), symbols)
     try:
-        return replace(_emulated(cell, row, image, cells), symbols=symbols)
+        return replace(_emulated(cell, row, take, walk), symbols=symbols)
     except Stopping:
         return CellOutcome(incomplete(row, "emulated run"), symbols)
 
 
-def _host_only(cell: Cell, cells: Cells, row: ResultRow) -> ResultRow:
+def _host_only(take: Callable[[str], Any], row: ResultRow) -> ResultRow:
     """A cell that cannot be built still gets the host's figures (or says why the host could not make them)."""
     try:
-        spec = BuildSpec.for_cell(cell, cells.stages.options.settings)
-        prepared = cells.stages.task(spec.label, prepare, spec)
+        prepared = take("sources")
     except Stopping:
         return incomplete(row, "build")
-    except TaskFailed as error:
-        return replace(row, status=str(Status.BUILD_FAILED), message=f"the prepare task failed: {error}")
     if prepared.host is None:
-        return replace(row, status=str(Status.BUILD_FAILED), message=prepared.error)
+        return replace(row, status=Status.BUILD_FAILED, message=prepared.error)
     return with_host_figures(row, prepared.host)
 
 
-def _emulated(cell: Cell, row: ResultRow, image: BuiltImage, cells: Cells) -> CellOutcome:
-    baseline_peak = cells.baseline_peak(cell)
-    cell_run = executed(image.measured.image, cell.target, cells.tools[EMULATOR], cells.stages)
-    run = cell_run.run
-    cells.stages.progress.done("run", *describe_run(cell, run))
-    pricing = priced(cell_run, cell.target.name, image.measured.image.spec.label, cells.stages)
+def _emulated(cell: Cell, row: ResultRow, take: Callable[[str], Any], walk: GraphWalk) -> CellOutcome:
+    baseline_peak = stack_peak(take("baseline run").run, take("baseline priced").priced)
+    image, run, pricing = take("image"), take("run").run, take("priced")
     expected = image.host.expected_predictions if image.host is not None else None
-    records = RunRecords(run, pricing.priced, pricing.error, baseline_peak, cells.tools[EMULATOR], expected,
-                         image.deployed_weights, image.host)  # fmt: skip
+    emulator = walk.tools[EMULATOR]
+    records = RunRecords(
+        run, pricing.priced, pricing.error, baseline_peak, emulator, expected, image.deployed_weights, image.host
+    )
     instructions, training = run_tables(cell, run, pricing.priced)
     return CellOutcome(with_run(row, cell, records), (), instructions, training)
+
+
+# Each verb's stage (qbench.orchestration.graph.Verb): what the walk does for a task of it.
+STAGES: dict[Verb, Stage] = {
+    Verb.PREPARE: prepare_sources,
+    Verb.BUILD: build_image,
+    Verb.MEASURE: measure_footprint,
+    Verb.EXECUTE: execute_image,
+    Verb.PRICE: price_run,
+    Verb.ANALYSE: analyse_cell,
+}
 
 
 def article_stage(library: Library, root: Path, cache: Cache) -> list[ArticleFigure]:
     """The article's own host configuration for one library (g++ -O3, GNU size): inputs are the library's
     files and the host compiler; ArticleError when it does not build."""
-    key = cache.key("article", compiler=version(ARTICLE_COMPILER), library=library.name,
-                    files=library.fingerprint)  # fmt: skip
+    key = cache.key("article", compiler=version(ARTICLE_COMPILER), library=library.name, files=library.fingerprint)
 
     def compute() -> list[ArticleFigure]:
         stored = cache.fetch_document(key, lambda figures: [ArticleFigure(**figure) for figure in figures])
@@ -529,15 +578,23 @@ def _tools(matrix: Matrix, options: RunOptions, progress: Progress) -> tuple[dic
     return tools, missing
 
 
-def _begin(matrix: Matrix, cells: Cells) -> None:
+def _begin(matrix: Matrix, walk: GraphWalk) -> None:
     """The progress display's totals: images to build, runs (at most), cells."""
-    buildable = [cell for cell in matrix.cells if cell.target.compiler not in cells.missing]
-    emulated = [cell for cell in buildable if cells.stages.options.emulate and cell.target.emulated]
-    progress = cells.stages.progress
+    buildable = [cell for cell in matrix.cells if cell.target.compiler not in walk.missing]
+    emulated = [cell for cell in buildable if walk.runner.options.emulate and cell.target.emulated]
+    progress = walk.runner.progress
     progress.begin("build", len(baseline_specs(buildable)) + len(buildable))
-    if emulated and EMULATOR not in cells.missing:
+    if emulated and EMULATOR not in walk.missing:
         progress.begin("run", len(baseline_specs(emulated)) + len(emulated))
     progress.begin("cells", len(matrix.rejected) + len(matrix.cells))
+
+
+def _baselines_built(walk: GraphWalk, spool: Spool) -> None:
+    """Each baseline built during the run gives the spool its symbols."""
+    for key, built in walk.shared.finished().items():
+        spec = walk.graph.tasks[key].spec
+        if walk.graph.tasks[key].verb == Verb.BUILD:
+            spool.add_baseline(spec.target.name, spec.opt, baseline_symbols(spec.target.name, spec.opt, built.measured))
 
 
 def run_matrix(
@@ -546,41 +603,46 @@ def run_matrix(
     tools, missing = _tools(matrix, options, progress)
     executor.require(tools)
     executor.watch(progress.note)
-    cells = Cells(Stages(options, executor, progress), tools, missing,
-                  {"git_sha": revision.sha, "git_dirty": revision.dirty}, spool)  # fmt: skip
-    _begin(matrix, cells)
+    graph = cell_graph(matrix.cells, options.settings, options.emulate)
+    provenance = Provenance(revision.sha, revision.dirty)
+    walk = GraphWalk(TaskRunner(options, executor, progress), graph, tools, missing, provenance)
+    _begin(matrix, walk)
     for index, rejected in enumerate(matrix.rejected):
-        spool.add(index, CellOutcome(cell_row(rejected.cell, Status.INVALID, rejected.reason, cells.common)))
+        spool.add(index, CellOutcome(cell_row(rejected.cell, Status.INVALID, rejected.reason, provenance)))
 
-    def finished(item: tuple[int, Cell], outcome: CellOutcome) -> None:
+    def finished(item: tuple[int, Cell, str], outcome: CellOutcome) -> None:
         spool.add(item[0], outcome)
         failed = outcome.row.status not in (Status.OK, Status.INVALID)
         progress.done("cells", item[1].label, "" if not failed else f"{outcome.row.status}", failed)
 
-    numbered = list(enumerate(matrix.cells, start=len(matrix.rejected)))
-    parallel(numbered, lambda item: cell_outcome(item[1], cells), executor.flows(), finished, executor.stop)
+    numbered = list(zip(itertools.count(len(matrix.rejected)), matrix.cells, graph.ends))
+    parallel(numbered, lambda item: walk.output(item[2]), executor.flows(), finished, executor.stop)
     # Every cell without an outcome, whether its work never ran or an interrupt came between its work and its row.
-    unfinished = [(index, cell) for index, cell in numbered if not spool.holds(index)]
+    unfinished = [(index, cell) for index, cell, _ in numbered if not spool.holds(index)]
     for index, cell in unfinished:
-        spool.add(index, CellOutcome(incomplete(cell_row(cell, Status.INCOMPLETE, "", cells.common), "build")))
+        spool.add(index, CellOutcome(incomplete(cell_row(cell, Status.INCOMPLETE, "", provenance), "build")))
+    _baselines_built(walk, spool)
     interrupted = bool(unfinished) or processes.stopping()
     article, problems, interrupted = ([], [], True) if interrupted else _article(matrix, options, progress)
     baselines = list(baseline_specs([cell for cell in matrix.cells if cell.target.compiler not in missing]))
-    return RunOutput(spool.rows(), spool.symbols(baselines), spool.instructions(), spool.training, tools,
-                     interrupted, article, problems, executor.events())  # fmt: skip
+    rows = spool.rows()
+    symbols, instructions = spool.symbols(baselines), spool.instructions()
+    events = executor.events()
+    return RunOutput(rows, symbols, instructions, spool.training, tools, interrupted, article, problems, events)
 
 
 def build_images(
     specs: list[BuildSpec], options: RunOptions, executor: Executor, progress: Progress
 ) -> tuple[dict[BuildSpec, Measured], bool]:
     """Only the build stage (prepare, build and measure) of every spec: `qbench build`."""
-    stages = Stages(options, executor, progress)
+    runner = TaskRunner(options, executor, progress)
     executor.watch(progress.note)
     built: dict[BuildSpec, Measured] = {}
 
     def work(spec: BuildSpec) -> Measured | None:
+        graph = image_graph(spec)
         try:
-            return built_image(spec, stages).measured
+            return GraphWalk(runner, graph).output(graph.ends[0]).measured
         except Stopping:
             return None
 

@@ -46,8 +46,12 @@ class LogProgress:
             count[2] += failed
             outcome = "FAILED " if failed else ""
             rate = f", {count[2]} failed, {count[0] / max(time.monotonic() - self.start, 1e-9):.2f}/s"
-            print(f"[{stage} {count[0]}/{count[1]}{rate if stage == CELLS else ''}] {outcome}{label}"
-                  f"{': ' + detail if detail else ''}", file=self.stream, flush=True)  # fmt: skip
+            print(
+                f"[{stage} {count[0]}/{count[1]}{rate if stage == CELLS else ''}] {outcome}{label}"
+                f"{': ' + detail if detail else ''}",
+                file=self.stream,
+                flush=True,
+            )
 
     def note(self, text: str) -> None:
         with self.lock:
@@ -68,9 +72,14 @@ class TerminalProgress:
 
         self.console = Console(file=stream or sys.stderr, force_terminal=True, highlight=False)
         self.display = Display(
-            TextColumn("{task.description:>6}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]}"),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=self.console,
-        )  # fmt: skip
+            TextColumn("{task.description:>6}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
         self.lock = threading.Lock()
         self.start = time.monotonic()
         self.stages: dict[str, list] = {}  # stage -> [display task, done, failed]
@@ -88,8 +97,9 @@ class TerminalProgress:
             entry[1] += 1
             entry[2] += failed
             rate = f"{entry[1] / max(time.monotonic() - self.start, 1e-9):.2f}/s" if stage == CELLS else ""
-            self.display.update(entry[0], completed=entry[1], failed=f"{entry[2]} failed" if entry[2] else "",
-                                rate=rate)  # fmt: skip
+            self.display.update(
+                entry[0], completed=entry[1], failed=f"{entry[2]} failed" if entry[2] else "", rate=rate
+            )
             if failed:
                 self.console.print(f"FAILED {label}: {detail}", markup=False)
 

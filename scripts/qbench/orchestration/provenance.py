@@ -49,8 +49,9 @@ def git_revision() -> Revision:
 def git_describe(path: Path) -> str | None:
     """`git describe --always --dirty` of the checkout holding path; None outside one (or without git)."""
     try:
-        described = subprocess.run(["git", "-C", str(path), "describe", "--always", "--dirty"],
-                                   capture_output=True, text=True, check=False)  # fmt: skip
+        described = subprocess.run(
+            ["git", "-C", str(path), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+        )
     except FileNotFoundError:  # no git on PATH
         return None
     return described.stdout.strip() if described.returncode == 0 else None
@@ -110,10 +111,15 @@ def cluster_record(events: ClusterEvents) -> dict[str, list]:
 
 
 def environment(
-    revision: Revision, toolchains: dict[str, str], problems: list[str], interrupted: bool,
-    shard: tuple[int, int] | None = None, matrix_digest: str = "", libraries: Iterable[Library] = (),
+    revision: Revision,
+    toolchains: dict[str, str],
+    problems: list[str],
+    interrupted: bool,
+    shard: tuple[int, int] | None = None,
+    matrix_digest: str = "",
+    libraries: Iterable[Library] = (),
     cluster: ClusterEvents = NO_EVENTS,
-) -> dict:  # fmt: skip
+) -> dict:
     """The environment block of a results file (schema: qbench.results.Environment); problems are the request's bad
     names, shard (I, N) the share of the matrix run, matrix_digest the whole matrix's, libraries the run's, cluster
     what the dask cluster did (empty for a run on threads)."""

@@ -13,7 +13,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO
 
@@ -40,8 +40,10 @@ def _written_or_said(directory: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise WriteError(f"could not stream the finished rows to {shown(directory)}: {error.strerror or error}; "
-                         "the results folder beside it is untouched, and the next run resumes from the cache") from None
+        raise WriteError(
+            f"could not stream the finished rows to {shown(directory)}: {error.strerror or error}; "
+            "the results folder beside it is untouched, and the next run resumes from the cache"
+        ) from None
 
 
 class Spool:
@@ -64,10 +66,10 @@ class Spool:
         """The outcome of the cell at this position of the matrix (rejected cells first, then the cells)."""
         with _written_or_said(self.directory):
             self._cells[index] = Stored(
-                _append(self._rows, asdict(outcome.row)),
-                _append(self._symbols, [astuple(symbol) for symbol in outcome.symbols]),
-                _append(self._instructions, [astuple(row) for row in outcome.instructions]),
-            )  # fmt: skip
+                _append(self._rows, _flat_dict(outcome.row)),
+                _append(self._symbols, [_flat_tuple(symbol) for symbol in outcome.symbols]),
+                _append(self._instructions, [_flat_tuple(row) for row in outcome.instructions]),
+            )
             if outcome.training is not None:
                 (self.training / outcome.training.file_name).write_text(outcome.training.csv_text())
 
@@ -87,8 +89,11 @@ class Spool:
         return [symbol for key in baselines for symbol in self._baselines.get(key, ())] + cells
 
     def instructions(self) -> list[InstructionRow]:
-        return [InstructionRow(*values) for stored in self._in_order()
-                for values in _read(self._instructions, stored.instructions)]  # fmt: skip
+        return [
+            InstructionRow(*values)
+            for stored in self._in_order()
+            for values in _read(self._instructions, stored.instructions)
+        ]
 
     def _in_order(self) -> list[Stored]:
         return [self._cells[index] for index in sorted(self._cells)]
@@ -100,6 +105,16 @@ class Spool:
     def remove(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# The spooled records are flat (their fields plain values), so a shallow read of the fields is the whole record:
+# dataclasses.astuple/asdict deep-copy every value, the client's largest cost per cell on a cluster.
+def _flat_tuple(record) -> tuple:
+    return tuple(getattr(record, field.name) for field in fields(record))
+
+
+def _flat_dict(record) -> dict:
+    return {field.name: getattr(record, field.name) for field in fields(record)}
 
 
 def _append(stream: IO[bytes], document) -> tuple[int, int]:

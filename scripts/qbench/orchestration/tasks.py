@@ -20,14 +20,15 @@ from pathlib import Path
 
 from qbench.common.paths import shown
 from qbench.execution.cycle_models import comparison_models, cycle_models, model_identity
+from qbench.execution.decode import CodeImage, TimingError
 from qbench.execution.emulate import CellRun, Emulated, run_counted
 from qbench.execution.figures import RegionFigures, region_figures
 from qbench.execution.mca import McaError
 from qbench.execution.runners import RunnerUnavailable, runner_for
-from qbench.execution.timing import CodeImage, CycleModel, CycleRange, TimingError
+from qbench.execution.timing import CycleModel, CycleRange
 from qbench.execution.trace import FunctionMap, TraceError
 from qbench.hardware.targets import Target
-from qbench.images.build import BuildSpec, build, configure, dependencies, plan
+from qbench.images.build import BuildPlan, BuildSpec, build, configure, dependencies
 from qbench.images.matrix import Variant
 from qbench.images.workloads import HostFigures, WorkloadSources
 from qbench.records.results import Status
@@ -72,17 +73,21 @@ class Compiled:
     dependencies: tuple[tuple[str, str], ...] | None = None
 
 
-def compile_image(spec: BuildSpec, sources: WorkloadSources, workspace: Path | None) -> Compiled:
-    planned = plan(spec, workspace or worker_workspace(), sources)
+def compile_image(planned: BuildPlan, workspace: Path | None) -> Compiled:
+    """Builds and measures the client's plan, moved into a worker's own scratch folder when it runs there."""
+    planned = planned.under(workspace or worker_workspace())
     measured = measure(build(planned))
     image, place = measured.image, shown(planned.directory)
     log = image.log.read_text(errors="replace") if image.log is not None and image.log.is_file() else None
     return Compiled(
-        planned.output, planned.output.read_bytes() if image.ok else None,
+        planned.output,
+        planned.output.read_bytes() if image.ok else None,
         None if log is None else log.replace(place, IMAGE_PLACE),
         None if measured.error is None else measured.error.replace(place, IMAGE_PLACE),
-        measured.sizes, measured.symbols, dependencies(planned) if image.ok else None,
-    )  # fmt: skip
+        measured.sizes,
+        measured.symbols,
+        dependencies(planned) if image.ok else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,9 @@ def price(run: CellRun, image: ImageFile, core: str | None, workspace: Path | No
         return Pricing(None, f"pricing the run: {error}")
 
 
-def _priced(run: CellRun, functions: FunctionMap, code: CodeImage, model: CycleModel | None,
-            comparison: CycleModel | None) -> Priced:  # fmt: skip
+def _priced(
+    run: CellRun, functions: FunctionMap, code: CodeImage, model: CycleModel | None, comparison: CycleModel | None
+) -> Priced:
     lowest = run.counted.lowest_stack_pointer
     depth = None if functions.stack_top is None or lowest is None else functions.stack_top - lowest
     if model is None:

@@ -51,22 +51,36 @@ def facts() -> WorkerFacts:
             tools[tool] = version(tool)
         except ToolNotFound:
             tools[tool] = None
-    return WorkerFacts(platform.node(), platform.python_version(), __version__, str(REPO), fingerprint(), tools,
-                       {package: package_version(package) for package in PACKAGES})  # fmt: skip
+    return WorkerFacts(
+        platform.node(),
+        platform.python_version(),
+        __version__,
+        str(REPO),
+        fingerprint(),
+        tools,
+        {package: package_version(package) for package in PACKAGES},
+    )
 
 
 def problems(worker: WorkerFacts, client: WorkerFacts | None) -> list[str]:
     """What keeps a worker from running the client's tasks (None: checking this machine alone)."""
-    found = [f"{tool} not found on PATH (scripts/setup installs it)"
-             for tool, got in worker.tools.items() if got is None]  # fmt: skip
+    found = [
+        f"{tool} not found on PATH (scripts/setup installs it)" for tool, got in worker.tools.items() if got is None
+    ]
     if client is None:
         return found
     if worker.fingerprint != client.fingerprint:
         found.append("its checkout differs from the client's (suite/, targets/ or scripts/qbench/)")
-    found += [f"{tool} is {got!r}, the client's {client.tools[tool]!r}" for tool, got in worker.tools.items()
-              if got is not None and client.tools.get(tool) not in (None, got)]  # fmt: skip
-    found += [f"{package} {got}, the client's {client.packages[package]}" for package, got in worker.packages.items()
-              if got != client.packages.get(package)]  # fmt: skip
+    found += [
+        f"{tool} is {got!r}, the client's {client.tools[tool]!r}"
+        for tool, got in worker.tools.items()
+        if got is not None and client.tools.get(tool) not in (None, got)
+    ]
+    found += [
+        f"{package} {got}, the client's {client.packages[package]}"
+        for package, got in worker.packages.items()
+        if got != client.packages.get(package)
+    ]
     return found
 
 
@@ -74,9 +88,15 @@ def report(workers: dict[str, WorkerFacts], client: WorkerFacts | None) -> tuple
     """A markdown report of every worker, problems named; and whether every worker can run tasks."""
     lines, ready = [], True
     for name, worker in sorted(workers.items()):
-        lines += [f"## {name} ({worker.host})", "", "| what | has |", "|---|---|",
-                  f"| Python | {worker.python} |", f"| qbench | {worker.qbench}, checkout {worker.checkout} |",
-                  f"| checkout fingerprint | {worker.fingerprint[:16]} |"]  # fmt: skip
+        lines += [
+            f"## {name} ({worker.host})",
+            "",
+            "| what | has |",
+            "|---|---|",
+            f"| Python | {worker.python} |",
+            f"| qbench | {worker.qbench}, checkout {worker.checkout} |",
+            f"| checkout fingerprint | {worker.fingerprint[:16]} |",
+        ]
         lines += [f"| {tool} | {got or '**missing**'} |" for tool, got in worker.tools.items()]
         lines += [f"| {package} | {got} |" for package, got in worker.packages.items()]
         found = problems(worker, client)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from qbench.common.errors import QbenchError
+from qbench.records.keys import CellKey
 from qbench.records.results import SavedResults, read_results, shard_numbers
 
-KEY = ["library", "core", "qformat", "variant", "opt", "workload", "network"]
+KEY = list(CellKey.columns(first=("library",)))  # the order a duplicate cell is named in
 ALLOW_MIXED = "(pass --allow-mixed to merge anyway)"
 
 
-class MergeError(ValueError):
+class MergeError(QbenchError, ValueError):
     """Results that cannot be combined; the message names them and why."""
 
 
@@ -33,8 +35,11 @@ def merge(directories: list[Path], allow_mixed: bool = False) -> SavedResults:
     symbols = pd.concat([saved.symbols for _, saved in parts], ignore_index=True).drop_duplicates()
     instructions = pd.concat([saved.instructions for _, saved in parts], ignore_index=True)
     # Shards of one matrix measure the same libraries' host configuration: keep each once.
-    article = pd.concat([saved.article for _, saved in parts], ignore_index=True).drop_duplicates(
-        ["library", "variant"]).reset_index(drop=True)  # fmt: skip
+    article = (
+        pd.concat([saved.article for _, saved in parts], ignore_index=True)
+        .drop_duplicates(["library", "variant"])
+        .reset_index(drop=True)
+    )
     return SavedResults(rows, symbols, instructions, training, _merged_environment(parts, runs), article)
 
 
@@ -59,8 +64,10 @@ def _refuse_mixed_toolchains(runs: list[dict]) -> None:
     """The measurements depend on the tools' versions: one version of each across the merged runs."""
     for tool, versions in _versions(runs).items():
         if len(versions) > 1:
-            found = ", ".join(f"{', '.join(folders)} {'has' if len(folders) == 1 else 'have'} {version!r}"
-                              for version, folders in versions.items())  # fmt: skip
+            found = ", ".join(
+                f"{', '.join(folders)} {'has' if len(folders) == 1 else 'have'} {version!r}"
+                for version, folders in versions.items()
+            )
             raise MergeError(f"refusing to mix {tool} versions: {found} {ALLOW_MIXED}")
 
 
@@ -74,8 +81,9 @@ def _refuse_incomplete_shards(runs: list[dict]) -> None:
     if len(counts) > 1:
         raise MergeError(f"refusing to merge shards of different splits: {listing} {ALLOW_MIXED}")
     if len({run["matrix_digest"] for run in shards}) > 1:
-        matrices = ", ".join(f"{run['folder']} ({run['shard']}) ran {run['matrix_digest'][:12] or 'an unrecorded one'}"
-                             for run in shards)  # fmt: skip
+        matrices = ", ".join(
+            f"{run['folder']} ({run['shard']}) ran {run['matrix_digest'][:12] or 'an unrecorded one'}" for run in shards
+        )
         raise MergeError(f"refusing to merge shards of different matrices: {matrices} {ALLOW_MIXED}")
     (count,) = counts
     holders: dict[int, list[str]] = {}
@@ -88,8 +96,10 @@ def _refuse_incomplete_shards(runs: list[dict]) -> None:
     missing = [f"{index}/{count}" for index in range(1, count + 1) if index not in holders]
     if missing:
         verb = "is" if len(missing) == 1 else "are"
-        raise MergeError(f"refusing to merge an incomplete set of shards: {', '.join(missing)} {verb} missing "
-                         f"(merging {listing}) {ALLOW_MIXED}")  # fmt: skip
+        raise MergeError(
+            f"refusing to merge an incomplete set of shards: {', '.join(missing)} {verb} missing "
+            f"(merging {listing}) {ALLOW_MIXED}"
+        )
 
 
 def _refuse_duplicate_cells(parts: list[tuple[Path, SavedResults]], rows: pd.DataFrame) -> None:
@@ -99,7 +109,7 @@ def _refuse_duplicate_cells(parts: list[tuple[Path, SavedResults]], rows: pd.Dat
         return
     cell = duplicated.iloc[0][KEY]
     holders = [str(directory) for directory, saved in parts if (saved.rows[KEY] == cell).all(axis=1).any()]
-    shown = " ".join(str(value) for value in cell.iloc[:6])
+    shown = " ".join(str(cell[column]) for column in KEY if column != "network")  # long, and one per workload
     raise MergeError(f"the cell {shown} appears in more than one of the results sets ({', '.join(holders)})")
 
 
@@ -125,6 +135,10 @@ def _merged_environment(parts: list[tuple[Path, SavedResults]], runs: list[dict]
 
 def _merged_cluster(records: list[dict]) -> dict:
     """What the clusters of all the sets did, each event once (shards may share a cluster), in a sorted order."""
-    return {kind: [json.loads(text) for text in sorted({json.dumps(event, sort_keys=True) for record in records
-                                                        for event in record[kind]})]
-            for kind in records[0]}  # fmt: skip
+    return {
+        kind: [
+            json.loads(text)
+            for text in sorted({json.dumps(event, sort_keys=True) for record in records for event in record[kind]})
+        ]
+        for kind in records[0]
+    }

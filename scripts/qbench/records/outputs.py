@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from qbench.common.errors import OutputError, QbenchError
 from qbench.common.paths import shown
 
 # What makes an existing, non-empty folder one qbench may replace.
@@ -37,11 +38,11 @@ RESULTS_MARKER = "results.json"
 INTERRUPTED = "interrupted"
 
 
-class FolderError(Exception):
+class FolderError(QbenchError):
     """An output folder that cannot be used; found before any work starts."""
 
 
-class WriteError(Exception):
+class WriteError(OutputError):
     """Writing an output folder failed; the previous folder is kept."""
 
 
@@ -189,8 +190,9 @@ def _remove_aside(aside: Path) -> None:
     except FileNotFoundError:
         pass
     except OSError as error:
-        print(f"warning: could not remove the previous results moved aside to {aside}: {error.strerror}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: could not remove the previous results moved aside to {aside}: {error.strerror}", file=sys.stderr
+        )
 
 
 def interrupted_folder(path: Path) -> Path:
@@ -279,8 +281,10 @@ def _signals_deferred() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = {number: signal.signal(number, lambda number, frame: caught.append(number))
-                for number in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    previous = {
+        number: signal.signal(number, lambda number, frame: caught.append(number))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:

@@ -12,7 +12,8 @@ import io
 import json
 import re
 import shutil
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,9 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+
+from qbench.common.errors import QbenchError
+from qbench.records.keys import BASELINE_VARIANT, CellKey, slug
 
 RESULTS_SCHEMA = "qbench-results/1"
 
@@ -50,7 +54,7 @@ class Status(StrEnum):
     INCOMPLETE = "incomplete"  # the run was interrupted before this cell finished
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(QbenchError, ValueError):
     """A results file that is missing, corrupt or not qbench's."""
 
 
@@ -62,7 +66,6 @@ def library_order(library: str) -> tuple[bool, str]:
     return library != QNN_LIBRARY, library
 
 
-
 @dataclass(frozen=True)
 class ResultRow:
     core: str
@@ -71,7 +74,7 @@ class ResultRow:
     variant: str
     opt: str
     workload: str
-    status: str
+    status: Status
     message: str = ""
     library: str = QNN_LIBRARY  # the neural-network library built against (qbench run --library)
     network: str = ""  # e.g. "2-4-1 tanh/sigmoid"
@@ -188,6 +191,126 @@ class ResultRow:
     exception_frame: int | None = None  # bytes one exception stacks below the deepest stack pointer (budgets)
     lib_ram_total: int | None = None  # lib_ram_static + stack_peak - the baseline's stack_peak
 
+    def __post_init__(self) -> None:
+        # Rows read back from text (the spool, a results file) carry the status's text: the row holds the enum.
+        object.__setattr__(self, "status", Status(self.status))
+
+    def with_regions(self, regions: Iterable[RegionRow]) -> ResultRow:
+        """The row with each region's figures in the columns REGION_COLUMNS names for it."""
+        columns: dict[str, Any] = {}
+        for region in regions:
+            names = REGION_COLUMNS[region.name]
+            columns |= {getattr(names, figure): getattr(region, figure) for figure in REGION_FIGURES}
+        return replace(self, **columns)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every row of a run records of the checkout that measured it ("", False: not recorded)."""
+
+    git_sha: str = ""
+    git_dirty: bool = False
+
+
+@dataclass(frozen=True)
+class RegionRow:
+    """One measured region's figures as a row holds them (qbench.orchestration.analyse.region_row); the cycle
+    figures are None for a run no model priced."""
+
+    name: str  # the region: a key of REGION_COLUMNS
+    instructions: float  # mean per occurrence, net of the markers
+    minimum: float
+    maximum: float
+    occurrences: int
+    markers: float  # the empty region's mean instructions, subtracted from the others
+    cycles: float | None = None  # the central estimate's mean per occurrence
+    cycles_min: float | None = None
+    cycles_max: float | None = None
+    worst_min: float | None = None  # the worst occurrence's cycle range
+    worst_central: float | None = None
+    worst_max: float | None = None
+    worst_occurrence: int | None = None
+    worst_instructions: float | None = None
+    worst_nonsequential: float | None = None
+    us: float | None = None  # the central mean at the core's clock
+    us_worst: float | None = None  # the worst occurrence's worst case at the core's clock
+    unpriced: int | None = None
+    nonsequential: float | None = None
+    llvm: float | None = None  # LLVM's scheduling model's central mean, where a TRM table priced the region
+
+
+@dataclass(frozen=True)
+class RegionColumns:
+    """The ResultRow column each figure of a RegionRow fills (the same field names, but name)."""
+
+    instructions: str
+    minimum: str
+    maximum: str
+    occurrences: str
+    markers: str
+    cycles: str
+    cycles_min: str
+    cycles_max: str
+    worst_min: str
+    worst_central: str
+    worst_max: str
+    worst_occurrence: str
+    worst_instructions: str
+    worst_nonsequential: str
+    us: str
+    us_worst: str
+    unpriced: str
+    nonsequential: str
+    llvm: str
+
+
+# Written out in full so that a search for a column finds where it is filled; readers take names from here too.
+REGION_COLUMNS = {
+    "forward": RegionColumns(
+        instructions="instr_forward",
+        minimum="instr_forward_min",
+        maximum="instr_forward_max",
+        occurrences="instr_forward_occurrences",
+        markers="instr_markers",
+        cycles="est_cycles_forward",
+        cycles_min="est_cycles_forward_min",
+        cycles_max="est_cycles_forward_max",
+        worst_min="est_cycles_forward_worst_min",
+        worst_central="est_cycles_forward_worst_central",
+        worst_max="est_cycles_forward_worst_max",
+        worst_occurrence="est_cycles_forward_worst_occurrence",
+        worst_instructions="instr_forward_worst",
+        worst_nonsequential="nonseq_fetches_forward_worst",
+        us="est_us_forward",
+        us_worst="est_us_forward_worst",
+        unpriced="est_cycles_forward_unpriced",
+        nonsequential="nonseq_fetches_forward",
+        llvm="est_cycles_forward_llvm",
+    ),
+    "train_step": RegionColumns(
+        instructions="instr_train_step",
+        minimum="instr_train_step_min",
+        maximum="instr_train_step_max",
+        occurrences="instr_train_step_occurrences",
+        markers="instr_markers",
+        cycles="est_cycles_train_step",
+        cycles_min="est_cycles_train_step_min",
+        cycles_max="est_cycles_train_step_max",
+        worst_min="est_cycles_train_step_worst_min",
+        worst_central="est_cycles_train_step_worst_central",
+        worst_max="est_cycles_train_step_worst_max",
+        worst_occurrence="est_cycles_train_step_worst_occurrence",
+        worst_instructions="instr_train_step_worst",
+        worst_nonsequential="nonseq_fetches_train_step_worst",
+        us="est_us_train_step",
+        us_worst="est_us_train_step_worst",
+        unpriced="est_cycles_train_step_unpriced",
+        nonsequential="nonseq_fetches_train_step",
+        llvm="est_cycles_train_step_llvm",
+    ),
+}
+REGION_FIGURES = tuple(f.name for f in fields(RegionColumns))
+
 
 def deployed_flash_bytes(lib_flash: int | None, test_data_bytes: int | None) -> int | None:
     """Flash deploying the network costs: the image less the empty baseline (lib_flash) less the test split an
@@ -198,20 +321,7 @@ def deployed_flash_bytes(lib_flash: int | None, test_data_bytes: int | None) -> 
 
 
 @dataclass(frozen=True)
-class ImageKey:
-    """The image a symbol, an instruction count or a training log belongs to (its fields lead each row)."""
-
-    core: str
-    qformat: str  # "" for a baseline image
-    variant: str  # "baseline" for a baseline image
-    opt: str
-    workload: str
-    library: str  # "" for a baseline image
-    network: str  # "" for a baseline image
-
-
-@dataclass(frozen=True)
-class SymbolRow(ImageKey):
+class SymbolRow(CellKey):
     symbol: str
     group: str  # by the DWARF's source files (qbench.sizes.symbols)
     category: str
@@ -220,7 +330,7 @@ class SymbolRow(ImageKey):
 
 
 @dataclass(frozen=True)
-class InstructionRow(ImageKey):
+class InstructionRow(CellKey):
     """Mean instructions per region occurrence spent in one function."""
 
     region: str
@@ -229,7 +339,7 @@ class InstructionRow(ImageKey):
 
 
 @dataclass(frozen=True)
-class TrainingLog(ImageKey):
+class TrainingLog(CellKey):
     """The training log a trainable image printed (raw values)."""
 
     fractional_bits: int
@@ -237,16 +347,21 @@ class TrainingLog(ImageKey):
 
     @property
     def file_name(self) -> str:
-        return training_log_name(self.workload, self.library, self.network, self.core, self.qformat, self.variant,
-                                 self.opt)  # fmt: skip
+        return training_log_name(
+            self.workload, self.library, self.network, self.core, self.qformat, self.variant, self.opt
+        )
 
     def frame(self) -> pd.DataFrame:
         scale = float(1 << self.fractional_bits)
         records = [
-            {"iteration": entry.iteration, "error": entry.error / scale, "error_raw": entry.error,
-             **{f"w{i}": weight / scale for i, weight in enumerate(entry.weights)}}
+            {
+                "iteration": entry.iteration,
+                "error": entry.error / scale,
+                "error_raw": entry.error,
+                **{f"w{i}": weight / scale for i, weight in enumerate(entry.weights)},
+            }
             for entry in self.entries
-        ]  # fmt: skip
+        ]
         return pd.DataFrame.from_records(records)
 
     def csv_text(self) -> str:
@@ -256,9 +371,9 @@ class TrainingLog(ImageKey):
             return self.frame().to_csv(index=False)
         scale = float(1 << self.fractional_bits)
         lines = [",".join([*TRAINING_COLUMNS, *(f"w{i}" for i in range(len(self.entries[0].weights)))])]
-        lines += [",".join([str(entry.iteration), repr(entry.error / scale), str(entry.error),
-                            *(repr(weight / scale) for weight in entry.weights)])
-                  for entry in self.entries]  # fmt: skip
+        for entry in self.entries:
+            weights = (repr(weight / scale) for weight in entry.weights)
+            lines.append(",".join([str(entry.iteration), repr(entry.error / scale), str(entry.error), *weights]))
         return "\n".join(lines) + "\n"
 
 
@@ -268,7 +383,7 @@ def training_log_name(
     """The training log's file in DIR/training/, e.g. xor_2-4-1-tanh-sigmoid_cortex-m0plus_q16.16_trainable_Os.csv
     (qnn's logs carry no library in the name)."""
     prefix = workload if library == QNN_LIBRARY else f"{workload}_{library}"
-    return f"{prefix}_{network.replace(' ', '-').replace('/', '-')}_{core}_{qformat}_{variant}_{opt}.csv"
+    return f"{prefix}_{slug(network)}_{core}_{qformat}_{variant}_{opt}.csv"
 
 
 INTEGER_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "int | None")
@@ -283,6 +398,7 @@ def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
     """The one place rows become a DataFrame: every column, sizes as nullable integers."""
     records = [asdict(row) if isinstance(row, ResultRow) else row for row in rows]
     frame = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
+    frame["status"] = [Status(status) for status in frame["status"]]
     for column in INTEGER_COLUMNS:
         frame[column] = pd.array(frame[column], dtype="Int64")
     for column in FLOAT_COLUMNS:
@@ -344,13 +460,21 @@ class SavedResults:
 
 
 def saved_results(
-    rows: list[ResultRow], symbols: list[SymbolRow], environment: dict,
-    instructions: list[InstructionRow] = (), training: list[TrainingLog] = (), article: list = (),
-) -> SavedResults:  # fmt: skip
+    rows: list[ResultRow],
+    symbols: list[SymbolRow],
+    environment: dict,
+    instructions: list[InstructionRow] = (),
+    training: list[TrainingLog] = (),
+    article: list = (),
+) -> SavedResults:
     return SavedResults(
-        rows_frame(rows), symbols_frame(symbols), instructions_frame(list(instructions)),
-        {log.file_name: log.frame() for log in training}, environment, article_frame(list(article)),
-    )  # fmt: skip
+        rows_frame(rows),
+        symbols_frame(symbols),
+        instructions_frame(list(instructions)),
+        {log.file_name: log.frame() for log in training},
+        environment,
+        article_frame(list(article)),
+    )
 
 
 def _json_rows(frame: pd.DataFrame) -> list[dict]:
@@ -389,6 +513,7 @@ _INT64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # pandas holds intege
 # how a message names it.
 _COLUMN_TYPES: dict[str, tuple[Any, str]] = {
     "str": (str, "a string"),
+    "Status": (Annotated[Status, Field(strict=False)], "one of qbench's statuses (ok, build-failed, …)"),
     "int": (_INT64, "a 64-bit integer"),
     "float": (float, "a number"),
     "bool": (bool, "true or false"),
@@ -665,7 +790,7 @@ def _csv_rows(path: Path, row_type: type) -> list[dict]:
         and list(frame.columns) == [column for column in columns if column not in missing]
     ):
         for column in missing:
-            values = ["" if variant == "baseline" else _ADDED_COLUMNS[column] for variant in frame["variant"]]
+            values = ["" if variant == BASELINE_VARIANT else _ADDED_COLUMNS[column] for variant in frame["variant"]]
             frame.insert(columns.index(column), column, values)
     if list(frame.columns) != list(columns):
         raise ResultsFileError(f"{path}: columns {list(frame.columns)} are not qbench's ({', '.join(columns)})")

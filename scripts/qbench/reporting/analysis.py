@@ -15,11 +15,13 @@ import pandas as pd
 
 from qbench.hardware.targets import Part
 from qbench.images.article import ARTICLE_FIGURES
-from qbench.records.results import QNN_LIBRARY, library_order
+from qbench.records.keys import CellKey
+from qbench.records.results import QNN_LIBRARY, REGION_COLUMNS, Status, library_order
 from qbench.sizes.symbols import short_name
 
-KEY_COLUMNS = ["library", "network", "core", "qformat", "variant", "opt"]
-IMAGE_COLUMNS = ["workload", "library", "network", "core", "qformat", "variant", "opt"]  # one image each
+# A cell in the tables: library and network lead; the workload is left out (its network names it).
+KEY_COLUMNS = list(CellKey.columns(first=("library", "network"), without=("workload",)))
+IMAGE_COLUMNS = list(CellKey.columns(first=("workload", "library", "network")))  # one image each
 
 
 def is_measured(value) -> bool:
@@ -68,7 +70,7 @@ def variants_by_cell(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[s
 
 
 def ok_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[rows["status"] == "ok"]
+    return rows[rows["status"] == Status.OK]
 
 
 # The network's own bytes: the library's code (its symbol group, named after the library), its activation tables,
@@ -76,15 +78,24 @@ def ok_rows(rows: pd.DataFrame) -> pd.DataFrame:
 NETWORK_GROUPS = ("activation tables", "network object", "deployed weights")
 FLASH_CATEGORIES = ("code", "rodata", "data")
 RAM_CATEGORIES = ("data", "bss")
-NETWORK_BYTE_COLUMNS = ["library_code", "activation_tables", "network_object", "deployed_weights", "network_flash",
-                        "network_ram", "network_bytes"]  # fmt: skip
+NETWORK_BYTE_COLUMNS = [
+    "library_code",
+    "activation_tables",
+    "network_object",
+    "deployed_weights",
+    "network_flash",
+    "network_ram",
+    "network_bytes",
+]
 
 
 def network_bytes(symbols: pd.DataFrame) -> pd.DataFrame:
     """Per image (IMAGE_COLUMNS): the bytes of each of the network's own groups (every category), its flash (code,
     rodata, data), its static RAM (data, bss) and all its bytes (each byte once)."""
-    own = symbols[symbols["variant"].ne("baseline")
-                  & (symbols["group"].eq(symbols["library"]) | symbols["group"].isin(NETWORK_GROUPS))]  # fmt: skip
+    own = symbols[
+        symbols["variant"].ne("baseline")
+        & (symbols["group"].eq(symbols["library"]) | symbols["group"].isin(NETWORK_GROUPS))
+    ]
     size = own["size"]
     sized = own[IMAGE_COLUMNS].assign(
         library_code=size.where(own["group"].eq(own["library"]), 0),
@@ -155,7 +166,7 @@ def _percent(fraction) -> float | None:
     return 100.0 * float(fraction) if is_measured(fraction) else None
 
 
-HEADLINE_KEYS = ["workload", "network", "library", "core", "qformat", "opt"]
+HEADLINE_KEYS = list(CellKey.columns(first=("workload", "network", "library"), without=("variant",)))  # a cell's images
 
 
 def headline_table(rows: pd.DataFrame, clock_hz: float = COMPARISON_CLOCK_HZ) -> pd.DataFrame:
@@ -175,25 +186,28 @@ def headline_table(rows: pd.DataFrame, clock_hz: float = COMPARISON_CLOCK_HZ) ->
     for key, variants in variants_by_cell(good, HEADLINE_KEYS).items():
         trainable, inference = variants.get("trainable"), variants.get("inference")
         deployed = inference if inference is not None else trainable
-        records.append({
-            **dict(zip(HEADLINE_KEYS, key, strict=True)),
-            "deployed flash, trainable": _figure(trainable, "deployed_flash"),
-            "deployed flash, inference": _figure(inference, "deployed_flash"),
-            "RAM with stack, trainable": _with_stack(trainable),
-            "RAM with stack, inference": _with_stack(inference),
-            "static RAM, trainable": _static_only(trainable),
-            "static RAM, inference": _static_only(inference),
-            "instructions per inference": deployed.instr_forward,
-            f"µs per inference at {clock}": microseconds(deployed.est_cycles_forward, clock_hz),
-            f"worst µs per inference at {clock}": microseconds(_figure(deployed, "est_cycles_forward_worst_max"),
-                                                                clock_hz),
-            "instructions per training step": _figure(trainable, "instr_train_step"),
-            f"µs per training step at {clock}": microseconds(_figure(trainable, "est_cycles_train_step"), clock_hz),
-            "learned": learned_text(trainable),
-            "deployed outputs": deployed_outputs_text(inference) if deployed.workload == "xor" else None,
-            "accuracy on device %": _percent(_figure(inference, "accuracy_device")),
-            "float64 on host %": _percent(_figure(inference, "accuracy_float_host")),
-        })  # fmt: skip
+        records.append(
+            {
+                **dict(zip(HEADLINE_KEYS, key, strict=True)),
+                "deployed flash, trainable": _figure(trainable, "deployed_flash"),
+                "deployed flash, inference": _figure(inference, "deployed_flash"),
+                "RAM with stack, trainable": _with_stack(trainable),
+                "RAM with stack, inference": _with_stack(inference),
+                "static RAM, trainable": _static_only(trainable),
+                "static RAM, inference": _static_only(inference),
+                "instructions per inference": deployed.instr_forward,
+                f"µs per inference at {clock}": microseconds(deployed.est_cycles_forward, clock_hz),
+                f"worst µs per inference at {clock}": microseconds(
+                    _figure(deployed, "est_cycles_forward_worst_max"), clock_hz
+                ),
+                "instructions per training step": _figure(trainable, "instr_train_step"),
+                f"µs per training step at {clock}": microseconds(_figure(trainable, "est_cycles_train_step"), clock_hz),
+                "learned": learned_text(trainable),
+                "deployed outputs": deployed_outputs_text(inference) if deployed.workload == "xor" else None,
+                "accuracy on device %": _percent(_figure(inference, "accuracy_device")),
+                "float64 on host %": _percent(_figure(inference, "accuracy_float_host")),
+            }
+        )
     frame = pd.DataFrame.from_records(records)
     return frame.dropna(axis="columns", how="all") if not frame.empty else frame
 
@@ -219,14 +233,31 @@ def footprint_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
     image; and the deployed flash (the library cost less the test split's tables)."""
     good = with_network_bytes(ok_rows(rows), symbols)
     good = good.assign(deployed_flash=deployed_flash(good).astype("Int64"))
-    columns = ["network_flash", "deployed_flash", "lib_flash", "img_flash", "network_ram", "lib_ram_static",
-               "img_ram_static"]  # fmt: skip
+    columns = [
+        "network_flash",
+        "deployed_flash",
+        "lib_flash",
+        "img_flash",
+        "network_ram",
+        "lib_ram_static",
+        "img_ram_static",
+    ]
     return good[KEY_COLUMNS + columns].reset_index(drop=True)
 
 
-RATIO_COLUMNS = ["library", "network", "core", "qformat", "opt", "trainable_code", "inference_code", "code_ratio",
-                 "trainable_network_ram", "inference_network_ram", "network_ram_ratio", "network_flash_ratio",
-                 "lib_flash_ratio", "lib_ram_ratio"]  # fmt: skip
+RATIO_KEY = [column for column in KEY_COLUMNS if column != "variant"]  # the cell a variant ratio is of
+RATIO_COLUMNS = [
+    *RATIO_KEY,
+    "trainable_code",
+    "inference_code",
+    "code_ratio",
+    "trainable_network_ram",
+    "inference_network_ram",
+    "network_ram_ratio",
+    "network_flash_ratio",
+    "lib_flash_ratio",
+    "lib_ram_ratio",
+]
 
 
 def variant_ratio_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
@@ -235,21 +266,24 @@ def variant_ratio_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFra
     library cost over the empty image (with the workload harness) in flash and static RAM."""
     good = with_network_bytes(ok_rows(rows), symbols)
     records = []
-    cells = variants_by_cell(good, ["library", "network", "core", "qformat", "opt"])
-    for (library, network, core, qformat, opt), by_variant in cells.items():
+    for cell, by_variant in variants_by_cell(good, RATIO_KEY).items():
         trainable, inference = by_variant.get("trainable"), by_variant.get("inference")
         if trainable is None or inference is None:
             continue
-        records.append({
-            "library": library, "network": network, "core": core, "qformat": qformat, "opt": opt,
-            "trainable_code": trainable.library_code, "inference_code": inference.library_code,
-            "code_ratio": ratio(inference.library_code, trainable.library_code),
-            "trainable_network_ram": trainable.network_ram, "inference_network_ram": inference.network_ram,
-            "network_ram_ratio": ratio(inference.network_ram, trainable.network_ram),
-            "network_flash_ratio": ratio(inference.network_flash, trainable.network_flash),
-            "lib_flash_ratio": ratio(inference.lib_flash, trainable.lib_flash),
-            "lib_ram_ratio": ratio(inference.lib_ram_static, trainable.lib_ram_static),
-        })  # fmt: skip
+        records.append(
+            {
+                **dict(zip(RATIO_KEY, cell, strict=True)),
+                "trainable_code": trainable.library_code,
+                "inference_code": inference.library_code,
+                "code_ratio": ratio(inference.library_code, trainable.library_code),
+                "trainable_network_ram": trainable.network_ram,
+                "inference_network_ram": inference.network_ram,
+                "network_ram_ratio": ratio(inference.network_ram, trainable.network_ram),
+                "network_flash_ratio": ratio(inference.network_flash, trainable.network_flash),
+                "lib_flash_ratio": ratio(inference.lib_flash, trainable.lib_flash),
+                "lib_ram_ratio": ratio(inference.lib_ram_static, trainable.lib_ram_static),
+            }
+        )
     return pd.DataFrame.from_records(records, columns=RATIO_COLUMNS)
 
 
@@ -268,15 +302,37 @@ def budget_ram(row) -> int:
     return row.ram_total + (row.exception_frame if is_measured(row.exception_frame) else 0)
 
 
-BUDGET_COLUMNS = ["part", "core", "library", "network", "qformat", "variant", "opt", "ram", "img_flash_pct",
-                  "img_ram_pct", "fits", "flash_fetch", "est_us_forward_min", "est_us_forward_max",
-                  "est_us_train_step_min", "est_us_train_step_max"]  # fmt: skip
+# Each region's time on a part, fastest and slowest (part_latency_us).
+BUDGET_SPEED_COLUMNS = {
+    "forward": ("est_us_forward_min", "est_us_forward_max"),
+    "train_step": ("est_us_train_step_min", "est_us_train_step_max"),
+}
+BUDGET_COLUMNS = [
+    "part",
+    "core",
+    "library",
+    "network",
+    "qformat",
+    "variant",
+    "opt",
+    "ram",
+    "img_flash_pct",
+    "img_ram_pct",
+    "fits",
+    "flash_fetch",
+    *(column for columns in BUDGET_SPEED_COLUMNS.values() for column in columns),
+]
 
 
 def fetch_text(part: Part) -> str:
     """The flash facts that set a part's speed: '1 WS, prefetch', '3 WS, prefetch, cache', '0 WS'."""
-    return ", ".join([f"{part.flash_wait_states} WS", *(["prefetch"] if part.prefetch else []),
-                      *(["cache"] if part.instruction_cache else [])])  # fmt: skip
+    return ", ".join(
+        [
+            f"{part.flash_wait_states} WS",
+            *(["prefetch"] if part.prefetch else []),
+            *(["cache"] if part.instruction_cache else []),
+        ]
+    )
 
 
 def _measured_or_none(value) -> float | None:
@@ -289,13 +345,14 @@ def part_cycles(row, part: Part, region: str) -> tuple[float | None, float | Non
     occurrence at worst (the mean's worst case in results from before the worst occurrence was recorded).
     None where not estimated, and the slowest None where the part has wait states but the row has no count of
     non-sequential fetches."""
-    figure = partial(_region_figure, row, region)
-    suffix = "_worst" if figure("est_cycles", "_worst_max") is not None else ""
-    maximum = figure("est_cycles", "_worst_max" if suffix else "_max")
+    names, figure = REGION_COLUMNS[region], partial(_row_figure, row)
+    worst = figure(names.worst_max) is not None
+    maximum = figure(names.worst_max if worst else names.cycles_max)
     if maximum is None:
         return None, None
-    minimum, mean_jumps = figure("est_cycles", "_min"), figure("nonseq_fetches", "")
-    jumps, instructions = figure("nonseq_fetches", suffix), figure("instr", suffix)
+    minimum, mean_jumps = figure(names.cycles_min), figure(names.nonsequential)
+    jumps = figure(names.worst_nonsequential if worst else names.nonsequential)
+    instructions = figure(names.worst_instructions if worst else names.instructions)
     fastest = None if minimum is None else part.cycle_range(minimum, maximum, mean_jumps, instructions)[0]
     slowest = part.cycle_range(minimum or 0.0, maximum, jumps, instructions)[1]
     if part.flash_wait_states and jumps is None:
@@ -303,9 +360,9 @@ def part_cycles(row, part: Part, region: str) -> tuple[float | None, float | Non
     return fastest, slowest
 
 
-def _region_figure(row, region: str, column: str, suffix: str) -> float | None:
-    """A row's `{column}_{region}{suffix}` figure (instr_forward_worst, ...), or None where it has none."""
-    return _measured_or_none(getattr(row, f"{column}_{region}{suffix}", None))
+def _row_figure(row, column: str) -> float | None:
+    """A row's figure in column, or None where it has none (or the results predate the column)."""
+    return _measured_or_none(getattr(row, column, None))
 
 
 def part_latency_us(row, part: Part, region: str = "forward") -> tuple[float | None, float | None]:
@@ -315,8 +372,10 @@ def part_latency_us(row, part: Part, region: str = "forward") -> tuple[float | N
 
 def part_label(part: Part) -> str:
     """A part with what a budget is measured against: 'STM32L011K4 (16 KiB flash, 2 KiB RAM, 32 MHz)'."""
-    return (f"{part.name} ({part.flash_bytes // 1024} KiB flash, {part.ram_bytes // 1024} KiB RAM, "
-            f"{part.clock_hz / 1e6:g} MHz)")  # fmt: skip
+    return (
+        f"{part.name} ({part.flash_bytes // 1024} KiB flash, {part.ram_bytes // 1024} KiB RAM, "
+        f"{part.clock_hz / 1e6:g} MHz)"
+    )
 
 
 def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
@@ -329,23 +388,34 @@ def budget_table(rows: pd.DataFrame, parts: dict[str, Part]) -> pd.DataFrame:
         for row in (row for row in good if row.core == part.core):
             ran = is_measured(row.ram_total)
             image_ram = budget_ram(row)
-            records.append({
-                "part": part_label(part), "core": part.core, "library": row.library,
-                "network": row.network, "qformat": row.qformat, "variant": row.variant, "opt": row.opt,
-                "ram": f"static + stack + {row.exception_frame} B exception frame" if ran else "static only",
-                "img_flash_pct": percent(row.img_flash, part.flash_bytes),
-                "img_ram_pct": percent(image_ram, part.ram_bytes),
-                "fits": {True: "fits", False: "does not fit", None: "unknown"}[fits(row.img_flash, image_ram, part)],
-                "flash_fetch": fetch_text(part),
-                **dict(zip(("est_us_forward_min", "est_us_forward_max"), part_latency_us(row, part), strict=True)),
-                **dict(zip(("est_us_train_step_min", "est_us_train_step_max"),
-                           part_latency_us(row, part, "train_step"), strict=True)),
-            })  # fmt: skip
+            records.append(
+                {
+                    "part": part_label(part),
+                    "core": part.core,
+                    "library": row.library,
+                    "network": row.network,
+                    "qformat": row.qformat,
+                    "variant": row.variant,
+                    "opt": row.opt,
+                    "ram": f"static + stack + {row.exception_frame} B exception frame" if ran else "static only",
+                    "img_flash_pct": percent(row.img_flash, part.flash_bytes),
+                    "img_ram_pct": percent(image_ram, part.ram_bytes),
+                    "fits": {True: "fits", False: "does not fit", None: "unknown"}[
+                        fits(row.img_flash, image_ram, part)
+                    ],
+                    "flash_fetch": fetch_text(part),
+                    **{
+                        column: time
+                        for region, columns in BUDGET_SPEED_COLUMNS.items()
+                        for column, time in zip(columns, part_latency_us(row, part, region), strict=True)
+                    },
+                }
+            )
     return pd.DataFrame.from_records(records, columns=BUDGET_COLUMNS)
 
 
 def _emulated(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[(rows["status"] == "ok") & rows["qemu"].ne("")]
+    return rows[(rows["status"] == Status.OK) & rows["qemu"].ne("")]
 
 
 def cycle_range_text(central, minimum, maximum) -> str:
@@ -367,9 +437,8 @@ REGIONS = {"forward": "inference", "train_step": "trainable"}  # a region and th
 
 def deployed_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Each network's deployed image: the inference-only row of a cell where it has one, else its trainable row."""
-    cell = ["workload", "network", "library", "core", "qformat", "opt"]
     inference = rows["variant"] == "inference"
-    has_inference = inference.groupby([rows[column] for column in cell], sort=False).transform("any")
+    has_inference = inference.groupby([rows[column] for column in HEADLINE_KEYS], sort=False).transform("any")
     return rows[inference | ~has_inference.astype(bool)]
 
 
@@ -378,28 +447,29 @@ def speed_table(rows: pd.DataFrame, region: str, clock_hz: float = COMPARISON_CL
     every emulated row that has it: instructions (exact, the mean over every occurrence of the run, with the
     fewest and the most), cycles (estimated: the mean's central value and best-to-worst range, and the worst
     occurrence's worst case) and the central estimate as time at one clock for every core."""
+    names = REGION_COLUMNS[region]
     good = _emulated(rows)
-    good = good[good[f"instr_{region}"].notna()]
+    good = good[good[names.instructions].notna()]
     if region == "forward":
         good = deployed_rows(good)
     table = good[KEY_COLUMNS].copy()
-    table[f"instr_{region}"] = good[f"instr_{region}"]
-    table["fewest–most"] = [span_text(*values) for values in zip(
-        good.get(f"instr_{region}_min", pd.NA), good.get(f"instr_{region}_max", pd.NA), strict=True)]  # fmt: skip
-    table["occurrences"] = good[f"instr_{region}_occurrences"]
-    table[f"est_cycles_{region}"] = [
-        cycle_range_text(*values) for values in zip(
-            good[f"est_cycles_{region}"], good[f"est_cycles_{region}_min"], good[f"est_cycles_{region}_max"],
-            strict=True)
-    ]  # fmt: skip
-    table["worst_max"] = good.get(f"est_cycles_{region}_worst_max", pd.NA)
+    table[names.instructions] = good[names.instructions]
+    fewest, most = good.get(names.minimum, pd.NA), good.get(names.maximum, pd.NA)
+    table["fewest–most"] = [span_text(*values) for values in zip(fewest, most, strict=True)]
+    table["occurrences"] = good[names.occurrences]
+    ranges = zip(good[names.cycles], good[names.cycles_min], good[names.cycles_max], strict=True)
+    table[names.cycles] = [cycle_range_text(*values) for values in ranges]
+    table["worst_max"] = good.get(names.worst_max, pd.NA)
     # Instructions the model had no price for: their cycles are missing, so the estimate is incomplete.
-    unpriced = good.get(f"est_cycles_{region}_unpriced", pd.Series(0, index=good.index))
+    unpriced = good.get(names.unpriced, pd.Series(0, index=good.index))
     table["unpriced"] = unpriced.where(unpriced.fillna(0) > 0)
-    table[f"est_us_{region}_{clock_label(clock_hz)}"] = [
-        microseconds(cycles, clock_hz) for cycles in good[f"est_cycles_{region}"]
-    ]
+    table[speed_column(region, clock_hz)] = [microseconds(cycles, clock_hz) for cycles in good[names.cycles]]
     return table.reset_index(drop=True)
+
+
+def speed_column(region: str, clock_hz: float) -> str:
+    """The speed table's time column: the region's µs column with the clock it is at (est_us_forward_72MHz)."""
+    return f"{REGION_COLUMNS[region].us}_{clock_label(clock_hz)}"
 
 
 def model_comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -409,10 +479,18 @@ def model_comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
     records = []
     for row in tuples_of(good):
         for region in REGIONS:
-            table, llvm = getattr(row, f"est_cycles_{region}", None), getattr(row, f"est_cycles_{region}_llvm", None)
+            names = REGION_COLUMNS[region]
+            table, llvm = getattr(row, names.cycles, None), getattr(row, names.llvm, None)
             if is_measured(table) and is_measured(llvm):
-                records.append({**{column: getattr(row, column) for column in KEY_COLUMNS}, "region": region,
-                                "TRM table": table, "LLVM model": llvm, "LLVM / TRM": ratio(llvm, table)})  # fmt: skip
+                records.append(
+                    {
+                        **{column: getattr(row, column) for column in KEY_COLUMNS},
+                        "region": region,
+                        "TRM table": table,
+                        "LLVM model": llvm,
+                        "LLVM / TRM": ratio(llvm, table),
+                    }
+                )
     return pd.DataFrame.from_records(records)
 
 
@@ -428,13 +506,23 @@ def article_table(article: pd.DataFrame) -> pd.DataFrame:
     records = []
     for row in tuples_of(article):
         reference = ARTICLE_FIGURES[row.variant]
-        records.append({
-            "library": row.library, "variant": row.variant, "text": row.text, "article_text": reference.text,
-            "text_ratio": row.text / reference.text, "bss": row.bss, "article_bss": reference.bss,
-            "bss_ratio": row.bss / reference.bss, "data": row.data,
-        })  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=["library", "variant", "text", "article_text", "text_ratio",
-                                                       "bss", "article_bss", "bss_ratio", "data"])  # fmt: skip
+        records.append(
+            {
+                "library": row.library,
+                "variant": row.variant,
+                "text": row.text,
+                "article_text": reference.text,
+                "text_ratio": row.text / reference.text,
+                "bss": row.bss,
+                "article_bss": reference.bss,
+                "bss_ratio": row.bss / reference.bss,
+                "data": row.data,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=["library", "variant", "text", "article_text", "text_ratio", "bss", "article_bss", "bss_ratio", "data"],
+    )
 
 
 def ram_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -460,8 +548,10 @@ def learning_table(rows: pd.DataFrame) -> pd.DataFrame:
     emulated = _emulated(rows)
     emulated = emulated[emulated["learned"].notna()]
     table = emulated[KEY_COLUMNS].copy()
-    table["outcome"] = [learning_outcome(variant, learned)
-                        for variant, learned in zip(emulated["variant"], emulated["learned"], strict=True)]  # fmt: skip
+    table["outcome"] = [
+        learning_outcome(variant, learned)
+        for variant, learned in zip(emulated["variant"], emulated["learned"], strict=True)
+    ]
     table["right_in_exact_arithmetic"] = emulated["learned_exact"]
     for column in ("iterations", "final_error", "outputs"):
         table[column] = emulated[column]
@@ -488,10 +578,13 @@ def function_share_table(instructions: pd.DataFrame, key: dict, region: str, cou
     chosen = instructions[matching(instructions, key) & (instructions["region"] == region)]
     total = chosen["instructions"].sum()
     top = chosen.sort_values(["instructions", "function"], ascending=[False, True]).head(count)
-    return pd.DataFrame({
-        "function": top["function"], "instructions": top["instructions"],
-        "share_pct": [percent(value, total) for value in top["instructions"]],
-    }).reset_index(drop=True)  # fmt: skip
+    return pd.DataFrame(
+        {
+            "function": top["function"],
+            "instructions": top["instructions"],
+            "share_pct": [percent(value, total) for value in top["instructions"]],
+        }
+    ).reset_index(drop=True)
 
 
 def matching(frame: pd.DataFrame, key: dict) -> pd.Series:
@@ -502,9 +595,9 @@ def matching(frame: pd.DataFrame, key: dict) -> pd.Series:
     return chosen
 
 
-def image_symbols(symbols: pd.DataFrame, key: dict) -> pd.DataFrame:
-    """The symbols of one image; key names its cell (core, qformat, variant, opt, library)."""
-    return symbols[matching(symbols, key)][["symbol", "group", "category", "size"]].reset_index(drop=True)
+def image_symbols(symbols: pd.DataFrame, image: CellKey) -> pd.DataFrame:
+    """The symbols of one image."""
+    return symbols[matching(symbols, image.as_dict())][["symbol", "group", "category", "size"]].reset_index(drop=True)
 
 
 def largest_symbols(symbols: pd.DataFrame, count: int = 15) -> pd.DataFrame:
@@ -541,7 +634,7 @@ def symbol_diff_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
 
 
 def failures_table(rows: pd.DataFrame) -> pd.DataFrame:
-    failed = rows[rows["status"] != "ok"]
+    failed = rows[rows["status"] != Status.OK]
     return failed[[*KEY_COLUMNS, "status", "message"]].reset_index(drop=True)
 
 
@@ -553,20 +646,21 @@ def cell_label(row) -> str:
 
 @dataclass(frozen=True)
 class FailureKind:
-    status: str
+    status: Status
     message: str
     cells: tuple[str, ...]
 
 
 def failure_kinds(rows: pd.DataFrame) -> list[FailureKind]:
     """The failed cells grouped by status and message (first line), most cells first."""
-    failed = rows[rows["status"] != "ok"]
+    failed = rows[rows["status"] != Status.OK]
     first_lines = failed["message"].fillna("").map(lambda message: message.splitlines()[0] if message else "")
     kinds = [
         FailureKind(status, message, tuple(cell_label(row) for row in tuples_of(group)))
-        for (status, message), group in failed.assign(first_line=first_lines).groupby(["status", "first_line"],
-                                                                                       sort=False)
-    ]  # fmt: skip
+        for (status, message), group in failed.assign(first_line=first_lines).groupby(
+            ["status", "first_line"], sort=False
+        )
+    ]
     return sorted(kinds, key=lambda kind: -len(kind.cells))
 
 
@@ -577,7 +671,7 @@ def flag_tokens(row) -> list[str]:
     return flags.split()
 
 
-FLAG_KEYS = ["core", "library", "qformat", "variant", "opt", "workload", "network"]
+FLAG_KEYS = CellKey.columns(first=("core", "library"))  # the order the flags table gives each key's flags in
 
 
 def _ordered(tokens: list[list[str]], wanted: set[str]) -> list[str]:
@@ -656,20 +750,47 @@ def format_table(rows: pd.DataFrame) -> pd.DataFrame:
     for group in groups.values():
         reference = next((row for row in group if row.qformat == FLOAT_FORMAT), None)
         for row in group:
-            records.append({
-                "workload": row.workload, "network": row.network, "library": row.library, "core": row.core,
-                "qformat": row.qformat, "opt": row.opt, "accuracy_float_host": row.accuracy_float_host,
-                "accuracy_device": row.accuracy_device, "weights_saturated": row.weights_saturated,
-                "deployed_flash": row.deployed_flash, "lib_ram": row.lib_ram, "instr_forward": row.instr_forward,
-                "est_cycles_forward": row.est_cycles_forward,
-                "flash_vs_float": None if reference is None else ratio(row.deployed_flash, reference.deployed_flash),
-                "instr_vs_float": None if reference is None else ratio(row.instr_forward, reference.instr_forward),
-            })  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=[
-        "workload", "network", "library", "core", "qformat", "opt", "accuracy_float_host", "accuracy_device",
-        "weights_saturated", "deployed_flash", "lib_ram", "instr_forward", "est_cycles_forward", "flash_vs_float",
-        "instr_vs_float",
-    ])  # fmt: skip
+            records.append(
+                {
+                    "workload": row.workload,
+                    "network": row.network,
+                    "library": row.library,
+                    "core": row.core,
+                    "qformat": row.qformat,
+                    "opt": row.opt,
+                    "accuracy_float_host": row.accuracy_float_host,
+                    "accuracy_device": row.accuracy_device,
+                    "weights_saturated": row.weights_saturated,
+                    "deployed_flash": row.deployed_flash,
+                    "lib_ram": row.lib_ram,
+                    "instr_forward": row.instr_forward,
+                    "est_cycles_forward": row.est_cycles_forward,
+                    "flash_vs_float": None
+                    if reference is None
+                    else ratio(row.deployed_flash, reference.deployed_flash),
+                    "instr_vs_float": None if reference is None else ratio(row.instr_forward, reference.instr_forward),
+                }
+            )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "workload",
+            "network",
+            "library",
+            "core",
+            "qformat",
+            "opt",
+            "accuracy_float_host",
+            "accuracy_device",
+            "weights_saturated",
+            "deployed_flash",
+            "lib_ram",
+            "instr_forward",
+            "est_cycles_forward",
+            "flash_vs_float",
+            "instr_vs_float",
+        ],
+    )
 
 
 def libraries_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -682,15 +803,19 @@ def libraries_table(rows: pd.DataFrame) -> pd.DataFrame:
     if good["library"].nunique() < 2:
         return pd.DataFrame()
     order = {name: position for position, name in enumerate(sorted(good["library"].unique(), key=library_order))}
-    good = good.assign(deployed_flash=deployed_flash(good), lib_ram=library_ram(good),
-                       library_rank=good["library"].map(order))  # fmt: skip
+    good = good.assign(
+        deployed_flash=deployed_flash(good), lib_ram=library_ram(good), library_rank=good["library"].map(order)
+    )
     good = good.sort_values(["workload", "network", "core", "opt", "library_rank"], kind="stable")
-    table = good[["workload", "network", "core", "opt", "library", "qformat", "deployed_flash", "lib_ram",
-                  "instr_forward"]].copy()  # fmt: skip
+    table = good[
+        ["workload", "network", "core", "opt", "library", "qformat", "deployed_flash", "lib_ram", "instr_forward"]
+    ].copy()
     table["est_cycles_forward"] = [
-        cycle_range_text(*values) for values in zip(
-            good["est_cycles_forward"], good["est_cycles_forward_min"], good["est_cycles_forward_max"], strict=True)
-    ]  # fmt: skip
+        cycle_range_text(*values)
+        for values in zip(
+            good["est_cycles_forward"], good["est_cycles_forward_min"], good["est_cycles_forward_max"], strict=True
+        )
+    ]
     table["accuracy_device"] = good["accuracy_device"]
     table["accuracy_float_host"] = good["accuracy_float_host"]
     return table.reset_index(drop=True)
@@ -735,9 +860,16 @@ def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
     ):
         if group["connections"].nunique() < 2:
             continue
-        record = {"workload": workload, "library": library, "core": core, "qformat": qformat, "variant": variant,
-                  "opt": opt, "networks": len(group), "connections": f"{group['connections'].min()}-"
-                  f"{group['connections'].max()}"}  # fmt: skip
+        record = {
+            "workload": workload,
+            "library": library,
+            "core": core,
+            "qformat": qformat,
+            "variant": variant,
+            "opt": opt,
+            "networks": len(group),
+            "connections": f"{group['connections'].min()}-{group['connections'].max()}",
+        }
         for metric, values in SCALED_METRICS.items():
             series = values(group)
             known = series.notna() & group["connections"].notna()
@@ -745,8 +877,11 @@ def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
                 record |= {f"{metric}_per_connection": None, f"{metric}_fixed": None, f"{metric}_r2": None}
                 continue
             line = fit_line([float(x) for x in group["connections"][known]], [float(y) for y in series[known]])
-            record |= {f"{metric}_per_connection": line.slope, f"{metric}_fixed": line.intercept,
-                       f"{metric}_r2": line.r_squared}  # fmt: skip
+            record |= {
+                f"{metric}_per_connection": line.slope,
+                f"{metric}_fixed": line.intercept,
+                f"{metric}_r2": line.r_squared,
+            }
         records.append(record)
     return pd.DataFrame.from_records(records, columns=columns)
 
@@ -759,8 +894,11 @@ def test_sets_table(rows: pd.DataFrame) -> pd.DataFrame:
     named = rows[rows["test_set"].fillna("").astype(str) != ""]
     if named.empty:
         return pd.DataFrame()
-    table = named.groupby(["workload", "test_set"], sort=True, dropna=False).agg(
-        test_samples=("test_samples", "max"), rows=("status", "size")).reset_index()  # fmt: skip
+    table = (
+        named.groupby(["workload", "test_set"], sort=True, dropna=False)
+        .agg(test_samples=("test_samples", "max"), rows=("status", "size"))
+        .reset_index()
+    )
     return table
 
 
@@ -771,8 +909,19 @@ def quantization_table(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     good = ok_rows(rows)
     good = good[good["quantization_error"].notna()]
-    columns = ["workload", "network", "library", "core", "qformat", "test_samples", "accuracy_device",
-               "accuracy_float_host", "mae_device", "mae_float_host", "quantization_error"]  # fmt: skip
+    columns = [
+        "workload",
+        "network",
+        "library",
+        "core",
+        "qformat",
+        "test_samples",
+        "accuracy_device",
+        "accuracy_float_host",
+        "mae_device",
+        "mae_float_host",
+        "quantization_error",
+    ]
     table = good[[column for column in columns if column in good.columns]]
     return table.dropna(axis="columns", how="all").reset_index(drop=True)
 
@@ -784,7 +933,20 @@ def regression_table(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     good = ok_rows(rows)
     good = good[good["mae_float_host"].notna()] if "mae_float_host" in good.columns else good.iloc[0:0]
-    columns = ["workload", "network", "library", "core", "qformat", "opt", "test_samples", "mae_device",
-               "mae_float_host", "rmse_device", "rmse_float_host", "max_error_device", "max_error_float_host",
-               "matches_reference"]  # fmt: skip
+    columns = [
+        "workload",
+        "network",
+        "library",
+        "core",
+        "qformat",
+        "opt",
+        "test_samples",
+        "mae_device",
+        "mae_float_host",
+        "rmse_device",
+        "rmse_float_host",
+        "max_error_device",
+        "max_error_float_host",
+        "matches_reference",
+    ]
     return good[[column for column in columns if column in good.columns]].reset_index(drop=True)

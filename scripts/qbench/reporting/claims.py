@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from qbench.hardware.targets import Part
+from qbench.records.keys import BASELINE_VARIANT
 from qbench.records.results import QNN_LIBRARY, library_order, training_log_name
 from qbench.reporting.analysis import (
     IMAGE_COLUMNS,
@@ -36,8 +37,14 @@ CODE_BUDGET = 4096  # "a neural network in under 4 KB"
 ABOUT_A_THIRD = 0.40  # the largest ratio still "about a third"
 ARTICLE_FLASH_SHARE = 25.0  # "a 4KB trainable neural network consumes 25% of flash" of the STM32L0's 16 KB
 ARTICLE_PART = "STM32L011K4"
-ARTICLE = {"core": "cortex-m0plus", "qformat": "q16.16", "opt": "Os", "library": QNN_LIBRARY,
-           "workload": "xor", "network": "2-4-1 tanh/sigmoid"}  # fmt: skip
+ARTICLE = {
+    "core": "cortex-m0plus",
+    "qformat": "q16.16",
+    "opt": "Os",
+    "library": QNN_LIBRARY,
+    "workload": "xor",
+    "network": "2-4-1 tanh/sigmoid",
+}
 CONFIGURATION = "2-4-1 Q16.16 on Cortex-M0+ at -Os"
 
 
@@ -66,8 +73,12 @@ def own_bytes(symbols: pd.DataFrame, row: pd.Series | None) -> pd.Series | None:
 
 def byte_parts(own: pd.Series, library: str) -> str:
     """The network's bytes by group, those it has: 'qnn code 860 + activation tables 162 + network object 172'."""
-    parts = [(f"{library} code", own.library_code), ("activation tables", own.activation_tables),
-             ("network object", own.network_object), ("deployed weights", own.deployed_weights)]  # fmt: skip
+    parts = [
+        (f"{library} code", own.library_code),
+        ("activation tables", own.activation_tables),
+        ("network object", own.network_object),
+        ("deployed weights", own.deployed_weights),
+    ]
     return " + ".join(f"{name} {size:,}" for name, size in parts if size)
 
 
@@ -135,8 +146,10 @@ def parts_to_check(parts: dict[str, Part]) -> list[str]:
 
 def fits_a_part(rows: pd.DataFrame, symbols: pd.DataFrame, part: Part, library: str = QNN_LIBRARY) -> Claim:
     claim_id = f"fits-{part.name.lower()}"
-    claim = (f"A trainable network fits an {part.name} ({part.flash_bytes // 1024} KB flash, "
-             f"{part.ram_bytes // 1024} KB RAM), stack included")  # fmt: skip
+    claim = (
+        f"A trainable network fits an {part.name} ({part.flash_bytes // 1024} KB flash, "
+        f"{part.ram_bytes // 1024} KB RAM), stack included"
+    )
     row = _cell(rows, "trainable", library=library)
     if row is None or not is_measured(row.ram_total):
         return Claim(claim_id, claim, "needs an emulated trainable image", UNMEASURED)
@@ -145,7 +158,9 @@ def fits_a_part(rows: pd.DataFrame, symbols: pd.DataFrame, part: Part, library: 
     own = own_bytes(symbols, row)
     network = (
         f"; the network's own flash, {own.network_flash:,} B, is {percent(own.network_flash, part.flash_bytes):.1f} "
-        f"% of the part's (the article: about {ARTICLE_FLASH_SHARE:.0f} %)" if own is not None else ""
+        f"% of the part's (the article: about {ARTICLE_FLASH_SHARE:.0f} %)"
+        if own is not None
+        else ""
     )
     measured = (
         f"the whole trainable image {'fits' if fits else 'does not fit'}: flash {row.img_flash:,} of "
@@ -156,8 +171,9 @@ def fits_a_part(rows: pd.DataFrame, symbols: pd.DataFrame, part: Part, library: 
     return Claim(claim_id, claim, measured, HOLDS if fits else FAILS)
 
 
-def fits_the_parts(rows: pd.DataFrame, symbols: pd.DataFrame, parts: dict[str, Part],
-                   library: str = QNN_LIBRARY) -> list[Claim]:  # fmt: skip
+def fits_the_parts(
+    rows: pd.DataFrame, symbols: pd.DataFrame, parts: dict[str, Part], library: str = QNN_LIBRARY
+) -> list[Claim]:
     names = parts_to_check(parts)
     if not names:
         claim = f"A trainable network fits an {ARTICLE_PART} (16 KB flash, 2 KB RAM), stack included"
@@ -180,10 +196,12 @@ class TrainingRun:
 
     def describe(self, qformat: str) -> str:
         outcome = (
-            f"learned after {self.iterations:,} iterations" if self.learned
-            else f"learned only through overflow after {self.iterations:,} iterations" if self.through_overflow
+            f"learned after {self.iterations:,} iterations"
+            if self.learned
+            else f"learned only through overflow after {self.iterations:,} iterations"
+            if self.through_overflow
             else f"did not learn in {self.iterations:,} iterations"
-        )  # fmt: skip
+        )
         smooth = f"roughness {self.roughness:.2f}" if self.roughness is not None else "its error did not fall"
         return (
             f"{qformat.upper()} {outcome}; its error rose in {self.rises} of {self.intervals} log intervals ({smooth})"
@@ -209,8 +227,9 @@ def training_run(row: pd.Series, log: pd.DataFrame) -> TrainingRun:
     # A run whose outputs are right only through overflow (learned_exact False) did not learn XOR.
     through_overflow = is_measured(row.learned_exact) and not bool(row.learned_exact)
     learned = bool(row.learned) and not through_overflow
-    return TrainingRun(learned, int(row.iterations), roughness(errors), rises(errors), len(errors) - 1,
-                       through_overflow)
+    return TrainingRun(
+        learned, int(row.iterations), roughness(errors), rises(errors), len(errors) - 1, through_overflow
+    )
 
 
 def training_finding(q16: TrainingRun, q8: TrainingRun) -> str:
@@ -221,8 +240,10 @@ def training_finding(q16: TrainingRun, q8: TrainingRun) -> str:
         if not run.learned:
             return f"{name} did not learn"
     slower = q8.iterations > q16.iterations
-    return (f"Q8.8 learned {'more slowly' if slower else 'no more slowly'} and "
-            f"{'more' if rougher(q16, q8) else 'no more'} roughly")  # fmt: skip
+    return (
+        f"Q8.8 learned {'more slowly' if slower else 'no more slowly'} and "
+        f"{'more' if rougher(q16, q8) else 'no more'} roughly"
+    )
 
 
 def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame], library: str = QNN_LIBRARY) -> Claim:
@@ -237,8 +258,12 @@ def q8_less_smooth(rows: pd.DataFrame, training: dict[str, pd.DataFrame], librar
         )
         log = training.get(name)
         if row is None or log is None or not is_measured(row.learned):
-            return Claim("q8.8-less-smooth", claim, f"needs emulated trainable {qformat} runs with their training logs",
-                         UNMEASURED)  # fmt: skip
+            return Claim(
+                "q8.8-less-smooth",
+                claim,
+                f"needs emulated trainable {qformat} runs with their training logs",
+                UNMEASURED,
+            )
         runs[qformat] = training_run(row, log)
     q16, q8 = runs["q16.16"], runs["q8.8"]
     measured = (
@@ -273,7 +298,7 @@ def tables_only_when_used(symbols: pd.DataFrame, library: str = QNN_LIBRARY) -> 
     claim = "Only the activation tables a network uses are linked (tanh and sigmoid share one)"
     key = {**ARTICLE, "library": library}
     trainable = symbols[matching(symbols, {**key, "variant": "trainable"})]
-    baseline = symbols[(symbols["core"] == ARTICLE["core"]) & (symbols["variant"] == "baseline")]
+    baseline = symbols[(symbols["core"] == ARTICLE["core"]) & (symbols["variant"] == BASELINE_VARIANT)]
     if trainable.empty or baseline.empty:
         return Claim("tables-only-when-used", claim, "needs the trainable image and its baseline", UNMEASURED)
     inference_image = symbols[matching(symbols, {**key, "variant": "inference"})]

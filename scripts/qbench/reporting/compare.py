@@ -8,9 +8,12 @@ from enum import StrEnum
 
 import pandas as pd
 
+from qbench.common.errors import QbenchError
+from qbench.records.keys import CellKey
+from qbench.records.results import Status
 from qbench.reporting.analysis import is_measured, ratio
 
-KEY = ("library", "core", "qformat", "variant", "opt", "workload", "network")
+KEY = CellKey.columns(first=("library",))  # --match's default: the whole key, in the order messages name a cell
 DEFAULT_METRICS = ("lib_flash", "lib_ram_static", "lib_ram_total", "ram_total", "instr_forward", "instr_train_step")
 
 
@@ -25,32 +28,63 @@ class Better(StrEnum):
 # The metrics compare accepts, each with the way it improves.
 METRICS: dict[str, Better] = {
     # sizes
-    **dict.fromkeys(("lib_code", "lib_rodata", "lib_data", "lib_bss", "lib_flash", "lib_ram_static", "img_code",
-                     "img_rodata", "img_data", "img_bss", "img_flash", "img_ram_static", "test_data_bytes",
-                     "deployed_flash"),
-                    Better.SMALLER),
+    **dict.fromkeys(
+        (
+            "lib_code",
+            "lib_rodata",
+            "lib_data",
+            "lib_bss",
+            "lib_flash",
+            "lib_ram_static",
+            "img_code",
+            "img_rodata",
+            "img_data",
+            "img_bss",
+            "img_flash",
+            "img_ram_static",
+            "test_data_bytes",
+            "deployed_flash",
+        ),
+        Better.SMALLER,
+    ),
     # RAM and stack
-    **dict.fromkeys(("ram_total", "lib_ram_total", "exception_frame", "stack_peak", "stack_painted",
-                     "stack_sp_depth"), Better.SMALLER),
+    **dict.fromkeys(
+        ("ram_total", "lib_ram_total", "exception_frame", "stack_peak", "stack_painted", "stack_sp_depth"),
+        Better.SMALLER,
+    ),
     # instructions, cycles and time
-    **dict.fromkeys(("instr_forward", "instr_train_step", "instr_markers", "est_cycles_forward",
-                     "est_cycles_forward_min", "est_cycles_forward_max", "est_cycles_train_step",
-                     "est_cycles_train_step_min", "est_cycles_train_step_max", "est_us_forward", "est_us_train_step"),
-                    Better.SMALLER),
+    **dict.fromkeys(
+        (
+            "instr_forward",
+            "instr_train_step",
+            "instr_markers",
+            "est_cycles_forward",
+            "est_cycles_forward_min",
+            "est_cycles_forward_max",
+            "est_cycles_train_step",
+            "est_cycles_train_step_min",
+            "est_cycles_train_step_max",
+            "est_us_forward",
+            "est_us_train_step",
+        ),
+        Better.SMALLER,
+    ),
     # training and deployment: iterations to learn, error left, values clamped
     **dict.fromkeys(("iterations", "final_error", "weights_saturated", "inputs_saturated"), Better.SMALLER),
     "accuracy_float_host": Better.LARGER,
     "accuracy_device": Better.LARGER,
     # regression workloads: errors in the target's units
-    **dict.fromkeys(("mae_device", "rmse_device", "max_error_device", "mae_float_host", "rmse_float_host",
-                     "max_error_float_host"), Better.SMALLER),
+    **dict.fromkeys(
+        ("mae_device", "rmse_device", "max_error_device", "mae_float_host", "rmse_float_host", "max_error_float_host"),
+        Better.SMALLER,
+    ),
     "learned": Better.TRUE,
     "learned_exact": Better.TRUE,  # False: the device's outputs are right only through overflow
     "matches_reference": Better.TRUE,
-}  # fmt: skip
+}
 
 
-class CompareError(ValueError):
+class CompareError(QbenchError, ValueError):
     """A comparison that cannot be made (an unknown metric, a bad threshold, nothing to compare against)."""
 
 
@@ -103,8 +137,9 @@ def _check_request(metrics: tuple[str, ...], match: tuple[str, ...]) -> None:
         raise CompareError(f"unknown metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}")
     unmatchable = [column for column in match if column not in KEY]
     if unmatchable or not match:
-        raise CompareError(f"cannot match rows on {', '.join(unmatchable) or 'no column'}: "
-                           f"choose from {', '.join(KEY)}")  # fmt: skip
+        raise CompareError(
+            f"cannot match rows on {', '.join(unmatchable) or 'no column'}: choose from {', '.join(KEY)}"
+        )
 
 
 def _label(key: tuple, match: tuple[str, ...]) -> str:
@@ -122,8 +157,9 @@ def _rows_by_key(frame: pd.DataFrame, match: tuple[str, ...], name: str) -> dict
         twins = shared[(shared[columns] == shared.iloc[0][columns]).all(axis=1)]
         differ = [column for column in KEY if column not in match and twins[column].nunique() > 1]
         why = f"they differ in {', '.join(differ)}" if differ else "they are the same cell"
-        raise CompareError(f"{name} has {len(twins)} rows for {_label(key, match)} when rows are matched on "
-                           f"{', '.join(match)}: {why}")  # fmt: skip
+        raise CompareError(
+            f"{name} has {len(twins)} rows for {_label(key, match)} when rows are matched on {', '.join(match)}: {why}"
+        )
     return {tuple(row[columns]): row for _, row in frame.iterrows()}
 
 
@@ -139,8 +175,9 @@ def _pairs_uniquely(base: pd.DataFrame, new: pd.DataFrame, match: list[str]) -> 
     return not base[match].astype(str).merge(new[match].astype(str)).empty
 
 
-def unpaired(base: pd.DataFrame, new: pd.DataFrame, match: tuple[str, ...], base_name: str = "BASE",
-             new_name: str = "NEW") -> str | None:  # fmt: skip
+def unpaired(
+    base: pd.DataFrame, new: pd.DataFrame, match: tuple[str, ...], base_name: str = "BASE", new_name: str = "NEW"
+) -> str | None:
     """None when a row of NEW pairs with a row of BASE on the match columns; else why none does (the columns whose
     values differ between the two) and a --match that pairs them one to one, when one does."""
     columns = list(match)
@@ -150,8 +187,13 @@ def unpaired(base: pd.DataFrame, new: pd.DataFrame, match: tuple[str, ...], base
         return None
     differ = [column for column in columns if set(base[column].astype(str)) != set(new[column].astype(str))]
     disjoint = [column for column in differ if not set(base[column].astype(str)) & set(new[column].astype(str))]
-    why = "; ".join(f"{column}: {base_name} has {_values(base, column)}, {new_name} has {_values(new, column)}"
-                    for column in (disjoint or differ)) or "each column's values are in both, in other combinations"
+    why = (
+        "; ".join(
+            f"{column}: {base_name} has {_values(base, column)}, {new_name} has {_values(new, column)}"
+            for column in (disjoint or differ)
+        )
+        or "each column's values are in both, in other combinations"
+    )
     message = f"{base_name} and {new_name} share no rows when rows are matched on {', '.join(columns)} ({why})"
     # Leave out the columns that set the runs apart, else any one column, until the rows pair one to one.
     for dropped in (disjoint, differ, *([column] for column in columns)):
@@ -188,9 +230,14 @@ def _metric_change(
 
 
 def compare(
-    base: pd.DataFrame, new: pd.DataFrame, metrics: tuple[str, ...], threshold: float,
-    match: tuple[str, ...] = KEY, base_name: str = "BASE", new_name: str = "NEW",
-) -> Comparison:  # fmt: skip
+    base: pd.DataFrame,
+    new: pd.DataFrame,
+    metrics: tuple[str, ...],
+    threshold: float,
+    match: tuple[str, ...] = KEY,
+    base_name: str = "BASE",
+    new_name: str = "NEW",
+) -> Comparison:
     """NEW's rows against BASE's, paired by the match columns (e.g. core, qformat, variant to compare an -Os run with
     an -O2 one); base_name and new_name are how messages name the two."""
     _checked_threshold(threshold, threshold)
@@ -207,7 +254,7 @@ def compare(
             regressions.append(f"{cell}: the row disappeared")
             lines.append({"cell": cell, "metric": "(row)", "verdict": "disappeared"})
             continue
-        if current["status"] != "ok":
+        if current["status"] != Status.OK:
             regressions.append(f"{cell}: {current['status']} ({current['message']})")
             lines.append({"cell": cell, "metric": "(status)", "verdict": f"{current['status']}"})
             continue

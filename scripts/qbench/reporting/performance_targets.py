@@ -17,15 +17,17 @@ from typing import Annotated, Literal
 import pandas as pd
 from pydantic import Field
 
+from qbench.common.errors import QbenchError
 from qbench.common.paths import REPORTS, shown
 from qbench.common.schemas import Schema, read_toml, validate
+from qbench.records.results import Status
 from qbench.reporting.compare import METRICS
 
 TARGETS_FILE = REPORTS / "performance-targets.toml"
 Metric = Literal[tuple(name for name, better in METRICS.items() if better == "smaller")]
 
 
-class PerformanceTargetError(ValueError):
+class PerformanceTargetError(QbenchError, ValueError):
     """A targets file that cannot be read or checked."""
 
 
@@ -89,8 +91,14 @@ def accuracy_gap(row: pd.Series) -> float | None:
 
 
 def _rows_of(rows: pd.DataFrame, target: PerformanceTarget) -> pd.DataFrame:
-    key = {"workload": target.workload, "core": target.core, "qformat": target.qformat, "variant": target.variant,
-           "library": target.library, "opt": target.opt}  # fmt: skip
+    key = {
+        "workload": target.workload,
+        "core": target.core,
+        "qformat": target.qformat,
+        "variant": target.variant,
+        "library": target.library,
+        "opt": target.opt,
+    }
     if target.network is not None:
         key["network"] = target.network
     chosen = rows
@@ -105,7 +113,7 @@ def judge(rows: pd.DataFrame, target: PerformanceTarget) -> Verdict:
         found = "no row" if matching.empty else f"{len(matching)} rows (name the network)"
         return Verdict(target, None, None, False, f"the results have {found} for {target.label}")
     row = matching.iloc[0]
-    if row["status"] != "ok":
+    if row["status"] != Status.OK:
         return Verdict(target, None, None, False, f"the row's status is {row['status']}: {row.get('message', '')}")
     value = metric_value(row, target.metric)
     if value is None:
@@ -122,7 +130,17 @@ def judge(rows: pd.DataFrame, target: PerformanceTarget) -> Verdict:
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"issue": v.target.issue, "target": v.target.label, "metric": v.target.metric, "max": v.target.max,
-          "measured": v.value, "accuracy drop pp": v.accuracy_gap_pp, "met": "yes" if v.met else "NO",
-          "why": v.why} for v in verdicts]  # fmt: skip
+        [
+            {
+                "issue": v.target.issue,
+                "target": v.target.label,
+                "metric": v.target.metric,
+                "max": v.target.max,
+                "measured": v.value,
+                "accuracy drop pp": v.accuracy_gap_pp,
+                "met": "yes" if v.met else "NO",
+                "why": v.why,
+            }
+            for v in verdicts
+        ]
     )

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from qbench.records.keys import slug
 from qbench.records.results import QNN_LIBRARY, SavedResults, training_log_name
 from qbench.reporting.analysis import deployed_flash, fit_line, library_ram, ok_rows
 from qbench.reporting.plot_store import PlotStore
@@ -77,8 +78,9 @@ class SeriesStyle:
 
 def variation(index: int) -> SeriesStyle:
     """Line style, marker and hatch number index (colour left to the caller)."""
-    return SeriesStyle("", LINE_STYLES[index % len(LINE_STYLES)], MARKERS[index % len(MARKERS)],
-                       HATCHES[index % len(HATCHES)])  # fmt: skip
+    return SeriesStyle(
+        "", LINE_STYLES[index % len(LINE_STYLES)], MARKERS[index % len(MARKERS)], HATCHES[index % len(HATCHES)]
+    )
 
 
 def series_style(index: int) -> SeriesStyle:
@@ -97,8 +99,7 @@ def paired_styles(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Seri
     looks = {}
     for first, second in keys:
         varied = variation(seconds.index(second))
-        looks[first, second] = SeriesStyle(PALETTE[firsts.index(first)], varied.line_style, varied.marker,
-                                           varied.hatch)  # fmt: skip
+        looks[first, second] = SeriesStyle(PALETTE[firsts.index(first)], varied.line_style, varied.marker, varied.hatch)
     return looks
 
 
@@ -205,11 +206,6 @@ def is_cortex_m(rows: pd.DataFrame) -> pd.Series:
     return rows["core"].map(target_group) == CORTEX_M
 
 
-def network_slug(network: str) -> str:
-    """A network as a file name part: '2-4-1 tanh/sigmoid' -> '2-4-1-tanh-sigmoid'."""
-    return network.replace(" ", "-").replace("/", "-")
-
-
 def shown(column: str, value) -> str:
     return format_name(str(value)) if column == "qformat" else str(value)
 
@@ -247,9 +243,13 @@ def row_series(rows: pd.DataFrame, columns: Sequence[str]) -> Series:
 
 def bar_table(rows: pd.DataFrame, x_column: str, labels: pd.Series, values: pd.Series) -> pd.DataFrame:
     """index = x categories in order of appearance, one column per series in order of appearance."""
-    frame = pd.DataFrame({"x": rows[x_column].map(lambda value: shown(x_column, value)).to_numpy(),
-                          "series": labels.to_numpy(),
-                          "value": pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "x": rows[x_column].map(lambda value: shown(x_column, value)).to_numpy(),
+            "series": labels.to_numpy(),
+            "value": pd.to_numeric(values, errors="coerce").to_numpy(dtype=float),
+        }
+    )
     table = frame.pivot(index="x", columns="series", values="value")
     return table.reindex(index=list(dict.fromkeys(frame["x"])), columns=list(dict.fromkeys(frame["series"])))
 
@@ -260,10 +260,10 @@ def bars_width(rows: pd.DataFrame, x_column: str, labels: pd.Series) -> float:
 
 
 def bar_panel(table: pd.DataFrame, styles: dict[str, SeriesStyle], ylabel: str, title: str) -> BarPanel:
-    series = tuple(Bars(str(label), floats(table[label]), styles[label].colour, styles[label].hatch)
-                   for label in table.columns)  # fmt: skip
-    return BarPanel(tuple(str(x) for x in table.index), series, ylabel, title,
-                    spans_a_decade(table.to_numpy().ravel()))  # fmt: skip
+    series = tuple(
+        Bars(str(label), floats(table[label]), styles[label].colour, styles[label].hatch) for label in table.columns
+    )
+    return BarPanel(tuple(str(x) for x in table.index), series, ylabel, title, spans_a_decade(table.to_numpy().ravel()))
 
 
 # Footprint: what the network costs, per core and format.
@@ -287,10 +287,10 @@ def footprint_figure(rows: pd.DataFrame, x_column: str, where: str, file_name: s
     """Flash and RAM bars by x_column (core or format), one bar per library, network and variant; where says
     which target(s) and what the rows share."""
     series = row_series(rows, FOOTPRINT_SERIES)
-    flash = bar_panel(bar_table(rows, x_column, series.labels, deployed_flash(rows)), series.styles, BYTES,
-                      flash_title(rows))  # fmt: skip
-    ram = bar_panel(bar_table(rows, x_column, series.labels, library_ram(rows)), series.styles, BYTES,
-                    ram_title(rows))  # fmt: skip
+    flash = bar_panel(
+        bar_table(rows, x_column, series.labels, deployed_flash(rows)), series.styles, BYTES, flash_title(rows)
+    )
+    ram = bar_panel(bar_table(rows, x_column, series.labels, library_ram(rows)), series.styles, BYTES, ram_title(rows))
     chart = Chart(f"What the network costs {where}", (flash, ram), bars_width(rows, x_column, series.labels))
     return PlannedFigure(f"{flash.title} and {ram.title[0].lower()}{ram.title[1:]} {where}", chart, file_name)
 
@@ -325,29 +325,40 @@ INSTRUCTION_SERIES = ("library", "network", "qformat")
 def instruction_figure(rows: pd.DataFrame, workload: str, opt: str) -> PlannedFigure | None:
     forward = rows[(rows["variant"] == "inference") & rows["instr_forward"].notna()]
     step = rows[(rows["variant"] == "trainable") & rows["instr_train_step"].notna()]
-    chosen_panels = [(chosen, column, title) for chosen, column, title in (
-        (forward, "instr_forward", "Per inference (inference-only image)"),
-        (step, "instr_train_step", "Per training step (trainable image)"),
-    ) if not chosen.empty]  # fmt: skip
+    chosen_panels = [
+        (chosen, column, title)
+        for chosen, column, title in (
+            (forward, "instr_forward", "Per inference (inference-only image)"),
+            (step, "instr_train_step", "Per training step (trainable image)"),
+        )
+        if not chosen.empty
+    ]
     if not chosen_panels:
         return None
     drawn = pd.concat([chosen for chosen, _, _ in chosen_panels])
     series = row_series(drawn, INSTRUCTION_SERIES)
-    panels = tuple(bar_panel(bar_table(chosen, "core", series.labels[chosen.index], chosen[column]), series.styles,
-                             INSTRUCTIONS, title) for chosen, column, title in chosen_panels)  # fmt: skip
+    panels = tuple(
+        bar_panel(
+            bar_table(chosen, "core", series.labels[chosen.index], chosen[column]), series.styles, INSTRUCTIONS, title
+        )
+        for chosen, column, title in chosen_panels
+    )
     width = max(bars_width(chosen, "core", series.labels[chosen.index]) for chosen, _, _ in chosen_panels)
     heading = f"Instructions executed per Cortex-M core, {subject(drawn, f'-{opt}')}"
     what = " and ".join(title.split(" (")[0].lower() for _, _, title in chosen_panels)
-    return PlannedFigure(f"{heading}: {what}", Chart(heading, panels, width),
-                         f"instructions_{workload}_{CORTEX_M}_{opt}.png")  # fmt: skip
+    return PlannedFigure(
+        f"{heading}: {what}", Chart(heading, panels, width), f"instructions_{workload}_{CORTEX_M}_{opt}.png"
+    )
 
 
 def instruction_figures(rows: pd.DataFrame) -> list[PlannedFigure]:
     """Per workload and level, the Cortex-M cores only (other targets are not run)."""
     good = ok_rows(rows)
     good = good[is_cortex_m(good)]
-    figures = [instruction_figure(chosen, workload, opt)
-               for (workload, opt), chosen in good.groupby(["workload", "opt"], sort=False)]  # fmt: skip
+    figures = [
+        instruction_figure(chosen, workload, opt)
+        for (workload, opt), chosen in good.groupby(["workload", "opt"], sort=False)
+    ]
     return [figure for figure in figures if figure is not None]
 
 
@@ -366,14 +377,14 @@ def training_curves(runs: pd.DataFrame, training: dict[str, pd.DataFrame]) -> li
     """One curve per library, format and distinct log; cores that logged the same run share a curve."""
     curves: dict[tuple, TrainingCurve] = {}
     for row in runs.itertuples():
-        log = training.get(training_log_name(row.workload, row.library, row.network, row.core, row.qformat,
-                                             row.variant, row.opt))  # fmt: skip
+        log = training.get(
+            training_log_name(row.workload, row.library, row.network, row.core, row.qformat, row.variant, row.opt)
+        )
         if log is None or log.empty:
             continue
         key = (row.library, row.qformat, tuple(log["iteration"]), tuple(log["error_raw"]))
         known = curves.get(key)
-        curves[key] = TrainingCurve(row.library, row.qformat, (*known.cores, row.core) if known else (row.core,),
-                                    log)  # fmt: skip
+        curves[key] = TrainingCurve(row.library, row.qformat, (*known.cores, row.core) if known else (row.core,), log)
     return list(curves.values())
 
 
@@ -382,8 +393,9 @@ def curve_label(curve: TrainingCurve, with_library: bool) -> str:
     return f"{format_name(curve.qformat)}{library} ({', '.join(curve.cores)})"
 
 
-def training_figure(runs: pd.DataFrame, training: dict[str, pd.DataFrame], workload: str, network: str,
-                    opt: str) -> PlannedFigure | None:  # fmt: skip
+def training_figure(
+    runs: pd.DataFrame, training: dict[str, pd.DataFrame], workload: str, network: str, opt: str
+) -> PlannedFigure | None:
     curves = training_curves(runs, training)
     if not curves:
         return None
@@ -393,17 +405,32 @@ def training_figure(runs: pd.DataFrame, training: dict[str, pd.DataFrame], workl
     lines = []
     for index, curve in enumerate(curves):
         style = series_style(index) if repeated else looks[curve.qformat, curve.library if with_library else ""]
-        lines.append(Line(floats(curve.log["iteration"]), floats(curve.log["error"]),
-                          curve_label(curve, with_library), style.colour, style.line_style, linewidth=1.3))  # fmt: skip
+        lines.append(
+            Line(
+                floats(curve.log["iteration"]),
+                floats(curve.log["error"]),
+                curve_label(curve, with_library),
+                style.colour,
+                style.line_style,
+                linewidth=1.3,
+            )
+        )
     learned = (Rule(LEARNED_ERROR, f"learned (every output within {LEARNED_ERROR})", "grey", (0, (1, 3)), 1.0),)
     errors = pd.concat([curve.log["error"] for curve in curves])
-    panel = LinePanel(tuple(lines), learned if workload == "xor" else (), "training iteration",
-                      "largest |output - target| over the training patterns", "",
-                      bool(errors.gt(0).all()) and spans_a_decade(errors))  # fmt: skip
+    panel = LinePanel(
+        tuple(lines),
+        learned if workload == "xor" else (),
+        "training iteration",
+        "largest |output - target| over the training patterns",
+        "",
+        bool(errors.gt(0).all()) and spans_a_decade(errors),
+    )
     heading = f"Training error on the device, {workload} {network} -{opt}"
-    return PlannedFigure(f"{heading}, per format and library",
-                         Chart(heading, (panel,), 7.0, legend_title="format (cores)"),
-                         f"training_{workload}_{network_slug(network)}_{opt}.png")  # fmt: skip
+    return PlannedFigure(
+        f"{heading}, per format and library",
+        Chart(heading, (panel,), 7.0, legend_title="format (cores)"),
+        f"training_{workload}_{slug(network)}_{opt}.png",
+    )
 
 
 def training_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> list[PlannedFigure]:
@@ -412,7 +439,7 @@ def training_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> l
         training_figure(runs, training, workload, network, opt)
         for (workload, network, opt), runs in trainable.groupby(["workload", "network", "opt"], sort=False)
     ]
-    return [figure for figure in figures if figure is not None]  # fmt: skip
+    return [figure for figure in figures if figure is not None]
 
 
 # Weights: every weight of one training run over the iterations (the article's `make plot`).
@@ -423,12 +450,25 @@ WEIGHTS_PER_LEGEND_COLUMN = 12
 def weights_figure(log: pd.DataFrame, description: str, file_name: str) -> PlannedFigure:
     weights = [column for column in log.columns if column.startswith("w")]
     iterations = floats(log["iteration"])
-    lines = tuple(Line(iterations, floats(log[column]), column, series_style(index).colour,
-                       series_style(index).line_style, linewidth=1.1)
-                  for index, column in enumerate(weights))  # fmt: skip
+    lines = tuple(
+        Line(
+            iterations,
+            floats(log[column]),
+            column,
+            series_style(index).colour,
+            series_style(index).line_style,
+            linewidth=1.1,
+        )
+        for index, column in enumerate(weights)
+    )
     panel = LinePanel(lines, (), "training iteration", "weight value", "", False)
-    chart = Chart(f"Weights while training, {description}", (panel,), 7.0, legend_title="weight",
-                  legend_columns=1 + (len(weights) - 1) // WEIGHTS_PER_LEGEND_COLUMN)  # fmt: skip
+    chart = Chart(
+        f"Weights while training, {description}",
+        (panel,),
+        7.0,
+        legend_title="weight",
+        legend_columns=1 + (len(weights) - 1) // WEIGHTS_PER_LEGEND_COLUMN,
+    )
     return PlannedFigure(f"Every weight over the iterations, {description}", chart, file_name)
 
 
@@ -439,8 +479,10 @@ def weight_figures(training: dict[str, pd.DataFrame], rows: pd.DataFrame) -> lis
     for (workload, network, library, qformat, opt), runs in trainable.groupby(
         ["workload", "network", "library", "qformat", "opt"], sort=False
     ):
-        names = {core: training_log_name(workload, library, network, core, qformat, "trainable", opt)
-                 for core in runs["core"]}  # fmt: skip
+        names = {
+            core: training_log_name(workload, library, network, core, qformat, "trainable", opt)
+            for core in runs["core"]
+        }
         logged = [core for core, name in names.items() if name in training and not training[name].empty]
         if not logged:
             continue
@@ -458,8 +500,10 @@ SCALING_SERIES = ["core", "qformat", "library"]
 
 def scaling_metrics(rows: pd.DataFrame, group: str) -> list[tuple[str, pd.Series, str]]:
     """(title, values, y label) per panel; instructions only where the cores run."""
-    panels = [("Deployed flash (test set excluded)", deployed_flash(rows), BYTES),
-              (ram_title(rows), library_ram(rows), BYTES)]  # fmt: skip
+    panels = [
+        ("Deployed flash (test set excluded)", deployed_flash(rows), BYTES),
+        (ram_title(rows), library_ram(rows), BYTES),
+    ]
     if group == CORTEX_M:
         panels.append(("Instructions per inference", rows["instr_forward"], INSTRUCTIONS))
     return [(title, values, label) for title, values, label in panels if values.notna().any()]
@@ -477,10 +521,16 @@ def scaling_lines(connections: pd.Series, values: pd.Series, style: SeriesStyle,
     ends = (min(xs), max(xs))
     return (
         Line(tuple(xs), tuple(ys), f"_{label} measured", style.colour, "none", marker=style.marker),
-        Line(ends, tuple(line.slope * x + line.intercept for x in ends), f"_{label} fit", style.colour,
-             style.line_style, linewidth=1.1),
+        Line(
+            ends,
+            tuple(line.slope * x + line.intercept for x in ends),
+            f"_{label} fit",
+            style.colour,
+            style.line_style,
+            linewidth=1.1,
+        ),
         Line((), (), label, style.colour, style.line_style, marker=style.marker),
-    )  # fmt: skip
+    )
 
 
 def scaling_figure(rows: pd.DataFrame, workload: str, variant: str, opt: str, group: str) -> PlannedFigure | None:
@@ -490,31 +540,47 @@ def scaling_figure(rows: pd.DataFrame, workload: str, variant: str, opt: str, gr
     if sized.empty:
         return None
     several = sized["library"].nunique() > 1
-    keys = {key: (key[0], f"{format_name(key[1])}{' ' + key[2] if several else ''}")
-            for key in sized.groupby(SCALING_SERIES, sort=False).groups}  # fmt: skip
+    keys = {
+        key: (key[0], f"{format_name(key[1])}{' ' + key[2] if several else ''}")
+        for key in sized.groupby(SCALING_SERIES, sort=False).groups
+    }
     styles = paired_styles(list(keys.values()))
     panels = tuple(
-        LinePanel(tuple(line for key, chosen in sized.groupby(SCALING_SERIES, sort=False)
-                        for line in scaling_lines(chosen["connections"], values[chosen.index], styles[keys[key]],
-                                                  " ".join(keys[key]))),
-                  (), "connections (weights and biases)", ylabel, title, False)
+        LinePanel(
+            tuple(
+                line
+                for key, chosen in sized.groupby(SCALING_SERIES, sort=False)
+                for line in scaling_lines(
+                    chosen["connections"], values[chosen.index], styles[keys[key]], " ".join(keys[key])
+                )
+            ),
+            (),
+            "connections (weights and biases)",
+            ylabel,
+            title,
+            False,
+        )
         for title, values, ylabel in scaling_metrics(sized, group)
-    )  # fmt: skip
+    )
     networks = ", ".join(dict.fromkeys(sized.sort_values("connections", kind="stable")["network"]))
     where = "Cortex-M cores" if group == CORTEX_M else f"{group} objects (sizes only, not run)"
     heading = f"Cost against network size, {where}, {workload} {variant} -{opt}"
     caption = f"{heading}: every network ({networks}) measured, with its least-squares line"
-    return PlannedFigure(caption, Chart(heading, panels, 4.4, legend_title="core format"),
-                         f"scaling_{workload}_{group}_{variant}_{opt}.png")  # fmt: skip
+    return PlannedFigure(
+        caption,
+        Chart(heading, panels, 4.4, legend_title="core format"),
+        f"scaling_{workload}_{group}_{variant}_{opt}.png",
+    )
 
 
 def scaling_figures(rows: pd.DataFrame) -> list[PlannedFigure]:
     """Per workload, variant, level and target group run at several network sizes."""
     good = ok_rows(rows)
     good = good[good["connections"].notna()].assign(group=lambda frame: frame["core"].map(target_group))
-    figures = [scaling_figure(chosen, workload, variant, opt, group)
-               for (workload, variant, opt, group), chosen in good.groupby(["workload", "variant", "opt", "group"],
-                                                                             sort=False)]  # fmt: skip
+    figures = [
+        scaling_figure(chosen, workload, variant, opt, group)
+        for (workload, variant, opt, group), chosen in good.groupby(["workload", "variant", "opt", "group"], sort=False)
+    ]
     return [figure for figure in figures if figure is not None]
 
 
@@ -545,8 +611,9 @@ def pyplot():
 
 
 def new_figure(panels: int, width_per_panel: float = 5.2, height: float = 4.2) -> tuple[Figure, list[Axes]]:
-    figure, axes = pyplot().subplots(1, panels, figsize=(2.2 + width_per_panel * panels, height),
-                                     layout="constrained", squeeze=False)  # fmt: skip
+    figure, axes = pyplot().subplots(
+        1, panels, figsize=(2.2 + width_per_panel * panels, height), layout="constrained", squeeze=False
+    )
     return figure, list(axes[0])
 
 
@@ -568,8 +635,15 @@ def legend_outside(figure: Figure, title: str | None = None, columns: int = 1) -
             entries.setdefault(label, handle)
     if entries:
         where = "outside right center" if figure.get_suptitle() else "outside right upper"
-        figure.legend(list(entries.values()), list(entries), loc=where, title=title, ncols=columns,
-                      fontsize="small", title_fontsize="small")  # fmt: skip
+        figure.legend(
+            list(entries.values()),
+            list(entries),
+            loc=where,
+            title=title,
+            ncols=columns,
+            fontsize="small",
+            title_fontsize="small",
+        )
 
 
 def label_points(axes: Axes, xs: Iterable, ys: Iterable, labels: Iterable[str]) -> None:
@@ -582,9 +656,15 @@ def label_points(axes: Axes, xs: Iterable, ys: Iterable, labels: Iterable[str]) 
     middle = (min(x for x, _ in at) + max(x for x, _ in at)) / 2 if at else 0.0
     for (x, y), texts in at.items():
         right = x > middle  # labels of the right half go left of their point, so none runs off the panel
-        axes.annotate("\n".join(dict.fromkeys(texts)), (x, y), xytext=(-4 if right else 4, 4),
-                      textcoords="offset points", ha="right" if right else "left", fontsize="x-small",
-                      color="#444444")  # fmt: skip
+        axes.annotate(
+            "\n".join(dict.fromkeys(texts)),
+            (x, y),
+            xytext=(-4 if right else 4, 4),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize="x-small",
+            color="#444444",
+        )
 
 
 def log_scale(axes: Axes) -> None:
@@ -597,8 +677,16 @@ def draw_bars(axes: Axes, panel: BarPanel) -> None:
     width = 0.8 / max(1, len(panel.series))
     for offset, bars in enumerate(panel.series):
         positions = [index + (offset - (len(panel.series) - 1) / 2) * width for index in range(len(panel.categories))]
-        axes.bar(positions, bars.values, width, label=bars.label, color=bars.colour, hatch=bars.hatch,
-                 edgecolor="#333333", linewidth=0.4)  # fmt: skip
+        axes.bar(
+            positions,
+            bars.values,
+            width,
+            label=bars.label,
+            color=bars.colour,
+            hatch=bars.hatch,
+            edgecolor="#333333",
+            linewidth=0.4,
+        )
     axes.set_xticks(range(len(panel.categories)), list(panel.categories), rotation=30, ha="right")
     axes.set(ylabel=panel.ylabel, title=panel.title)
     axes.grid(axis="y", alpha=0.3)
@@ -608,11 +696,17 @@ def draw_bars(axes: Axes, panel: BarPanel) -> None:
 
 def draw_lines(axes: Axes, panel: LinePanel) -> None:
     for line in panel.lines:
-        axes.plot(line.xs, line.ys, label=line.label, color=line.colour, linestyle=line.line_style,
-                  marker=line.marker, linewidth=line.linewidth)  # fmt: skip
+        axes.plot(
+            line.xs,
+            line.ys,
+            label=line.label,
+            color=line.colour,
+            linestyle=line.line_style,
+            marker=line.marker,
+            linewidth=line.linewidth,
+        )
     for rule in panel.rules:
-        axes.axhline(rule.y, color=rule.colour, linestyle=rule.line_style, linewidth=rule.linewidth,
-                     label=rule.label)  # fmt: skip
+        axes.axhline(rule.y, color=rule.colour, linestyle=rule.line_style, linewidth=rule.linewidth, label=rule.label)
     if panel.log_scale:
         log_scale(axes)
     axes.set(xlabel=panel.xlabel, ylabel=panel.ylabel, title=panel.title)
@@ -642,8 +736,10 @@ def png(chart: Chart) -> bytes:
 
 def report_figures(saved: SavedResults) -> dict[str, list[tuple[str, Figure, str]]]:
     """Every figure of planned_figures drawn as a matplotlib Figure, to look at: (caption, figure, file name)."""
-    return {section: [(planned.caption, drawn(planned.chart), planned.file_name) for planned in figures]
-            for section, figures in planned_figures(saved).items()}  # fmt: skip
+    return {
+        section: [(planned.caption, drawn(planned.chart), planned.file_name) for planned in figures]
+        for section, figures in planned_figures(saved).items()
+    }
 
 
 def save(figure: Figure | None, directory: Path, name: str) -> str | None:
@@ -715,5 +811,7 @@ def plot_files(saved: SavedResults, store: PlotStore | None = None) -> list[Plot
         for key, png_bytes in drawn_now.items():
             store.store(key, png_bytes)
     by_key = found | drawn_now
-    return [PlotFile(section, figure.caption, figure.file_name, by_key[key], key in drawn_now)
-            for key, (section, figure) in zip(keys, planned, strict=True)]  # fmt: skip
+    return [
+        PlotFile(section, figure.caption, figure.file_name, by_key[key], key in drawn_now)
+        for key, (section, figure) in zip(keys, planned, strict=True)
+    ]

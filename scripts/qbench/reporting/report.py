@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from tabulate import tabulate
 
 from qbench.hardware.targets import Part
+from qbench.records.keys import CellKey
 from qbench.records.results import SavedResults, Status, library_order
 from qbench.reporting import analysis, plots
 from qbench.reporting.claims import ARTICLE, CONFIGURATION, UNMEASURED, article_claims
@@ -35,19 +36,33 @@ FIRST_SCREEN_LINES = 40
 FIRST_SCREEN_END = "<!-- end of the first screen -->"
 MISSING = "–"
 # Columns that say which cell a row is: when one value fills a whole table, the caption names it instead.
-CONTEXT_COLUMNS = ("workload", "network", "library", "core", "qformat", "variant", "opt", "part", "ram")
+CONTEXT_COLUMNS = (*CellKey.columns(), "part", "ram")
 # Instruction counts are exact per occurrence, the figure a mean over every occurrence of the run.
-MEAN_COLUMNS = ("instr_forward", "instr_train_step", "instructions", "instructions per inference",
-                "instructions per training step")  # fmt: skip
+MEAN_COLUMNS = (
+    "instr_forward",
+    "instr_train_step",
+    "instructions",
+    "instructions per inference",
+    "instructions per training step",
+)
 FAILURE_KINDS_SHOWN = 5
-QUANTIZATION_DECIMALS = {"accuracy_device": 4, "accuracy_float_host": 4, "mae_device": 4, "mae_float_host": 4,
-                         "quantization_error": 6}  # fmt: skip
+QUANTIZATION_DECIMALS = {
+    "accuracy_device": 4,
+    "accuracy_float_host": 4,
+    "mae_device": 4,
+    "mae_float_host": 4,
+    "quantization_error": 6,
+}
 PLOT_SECTIONS = plots.SECTIONS  # the template places each
-REGRESSION_DECIMALS = {f"{figure}_{where}": 4 for figure in ("mae", "rmse", "max_error")
-                       for where in ("device", "float_host")}  # fmt: skip
+REGRESSION_DECIMALS = {
+    f"{figure}_{where}": 4 for figure in ("mae", "rmse", "max_error") for where in ("device", "float_host")
+}
 FORMAT_DECIMALS = {"accuracy_float_host": 4, "accuracy_device": 4, "flash_vs_float": 2, "instr_vs_float": 2}
-SCALING_DECIMALS = {f"{metric}_{part}": digits for metric in ("flash", "ram", "instructions")
-                    for part, digits in (("per_connection", 2), ("fixed", 0), ("r2", 4))}  # fmt: skip
+SCALING_DECIMALS = {
+    f"{metric}_{part}": digits
+    for metric in ("flash", "ram", "instructions")
+    for part, digits in (("per_connection", 2), ("fixed", 0), ("r2", 4))
+}
 RATIO_DECIMALS = {column: 2 for column in analysis.RATIO_COLUMNS if column.endswith("_ratio")}
 PERCENT_DECIMALS = {c: 1 for c in ("lib_flash_pct", "lib_ram_pct", "img_flash_pct", "img_ram_pct", "share_pct")}
 
@@ -89,14 +104,18 @@ def markdown(frame: pd.DataFrame, decimals: dict[str, int] | None = None) -> str
     columns = [[cell_text(value, decimals.get(column)) for value in frame[column].tolist()] for column in frame.columns]
     cells = [list(row) for row in zip(*columns, strict=True)]
     align = ["right" if is_number_column(frame[column]) else "left" for column in frame.columns]
-    return tabulate(cells, headers=[str(column) for column in frame.columns], tablefmt="pipe",
-                    disable_numparse=True, colalign=align)  # fmt: skip
+    return tabulate(
+        cells, headers=[str(column) for column in frame.columns], tablefmt="pipe", disable_numparse=True, colalign=align
+    )
 
 
 def constant_columns(frame: pd.DataFrame) -> dict[str, object]:
     """The context columns with one value on every row."""
-    return {column: frame[column].iloc[0] for column in frame.columns
-            if column in CONTEXT_COLUMNS and frame[column].nunique(dropna=False) == 1}  # fmt: skip
+    return {
+        column: frame[column].iloc[0]
+        for column in frame.columns
+        if column in CONTEXT_COLUMNS and frame[column].nunique(dropna=False) == 1
+    }
 
 
 def shown_value(column: str, value) -> str:
@@ -150,42 +169,57 @@ def table(frame: pd.DataFrame, decimals: dict[str, int] | None = None) -> Table:
 
 def claims_for_report(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims as the report shows them: a library with no claim measured gets one row saying so."""
-    unmeasured = [library for library, group in claims.groupby("library", sort=False)
-                  if (group["verdict"] == UNMEASURED).all()]  # fmt: skip
+    unmeasured = [
+        library for library, group in claims.groupby("library", sort=False) if (group["verdict"] == UNMEASURED).all()
+    ]
     kept = claims[~claims["library"].isin(unmeasured)]
-    nothing = pd.DataFrame({
-        "claim": ["every claim"] * len(unmeasured), "library": unmeasured,
-        "measured": [f"the run has no image of it in the article's configuration ({CONFIGURATION})"] * len(unmeasured),
-        "verdict": [UNMEASURED] * len(unmeasured),
-    })  # fmt: skip
+    nothing = pd.DataFrame(
+        {
+            "claim": ["every claim"] * len(unmeasured),
+            "library": unmeasured,
+            "measured": [f"the run has no image of it in the article's configuration ({CONFIGURATION})"]
+            * len(unmeasured),
+            "verdict": [UNMEASURED] * len(unmeasured),
+        }
+    )
     shown = pd.concat([kept, nothing]) if unmeasured else kept
     return shown[["claim", "library", "measured", "verdict"]].reset_index(drop=True)
 
 
-def symbols_image(saved: SavedResults) -> dict:
+@dataclass(frozen=True)
+class SymbolsImage:
+    """The image whose symbols the report lists (key None: no image), and its trainable against inference diff."""
+
+    key: dict | None
+    label: str = ""
+    diff_label: str = ""
+    symbols: pd.DataFrame | None = None
+    diff: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def symbols_image(saved: SavedResults) -> SymbolsImage:
     """The image whose symbols the report lists: the article's cell when it ran, else the first success."""
     rows = analysis.ok_rows(saved.rows)
     chosen = rows[analysis.matching(rows, ARTICLE)]
     if chosen.empty:
         chosen = rows
     if chosen.empty:
-        return {"key": None, "label": "", "diff_label": "", "symbols": None, "diff": pd.DataFrame()}
+        return SymbolsImage(None)
     first = chosen.iloc[0]
-    image = {"library": first.library, "core": first.core, "qformat": first.qformat, "opt": first.opt,
-             "workload": first.workload, "network": first.network}  # fmt: skip
-    trainable = analysis.image_symbols(saved.symbols, {**image, "variant": "trainable"})
-    inference = analysis.image_symbols(saved.symbols, {**image, "variant": "inference"})
+    image = CellKey.of_row(first)
+    trainable = analysis.image_symbols(saved.symbols, replace(image, variant="trainable"))
+    inference = analysis.image_symbols(saved.symbols, replace(image, variant="inference"))
     shown = trainable if not trainable.empty else inference
     variant = "trainable" if not trainable.empty else "inference"
     both = not trainable.empty and not inference.empty
     library = "" if first.library == ARTICLE["library"] else f" [{first.library}]"
-    return {
-        "key": {**image, "variant": variant},
-        "label": f"{first.workload} {first.network}, {first.core} {first.qformat} {variant} -{first.opt}{library}",
-        "diff_label": f"{first.workload} {first.network}, {first.core} {first.qformat} -{first.opt}{library}",
-        "symbols": shown if not shown.empty else None,
-        "diff": analysis.symbol_diff_table(inference, trainable) if both else pd.DataFrame(),
-    }
+    return SymbolsImage(
+        key=replace(image, variant=variant).as_dict(),
+        label=f"{first.workload} {first.network}, {first.core} {first.qformat} {variant} -{first.opt}{library}",
+        diff_label=f"{first.workload} {first.network}, {first.core} {first.qformat} -{first.opt}{library}",
+        symbols=shown if not shown.empty else None,
+        diff=analysis.symbol_diff_table(inference, trainable) if both else pd.DataFrame(),
+    )
 
 
 def plot_figures(saved: SavedResults) -> dict[str, list[tuple[str, Figure, str]]]:
@@ -236,11 +270,17 @@ def headline_candidates(rows: pd.DataFrame) -> list[tuple[pd.DataFrame, str]]:
     formats = analysis.preferred_formats(rows, ARTICLE["qformat"])
     networks = analysis.first_networks(formats)
     one_format = f"each library in one format ({ARTICLE['qformat'].upper()} where it has it)"
-    candidates = [(rows, ""), (formats, f"{one_format}; the others are in the details below"),
-                  (networks, f"{one_format} and each workload's first network; the others are in the details below")]
+    candidates = [
+        (rows, ""),
+        (formats, f"{one_format}; the others are in the details below"),
+        (networks, f"{one_format} and each workload's first network; the others are in the details below"),
+    ]
     # A narrowing that leaves out nothing is no candidate (its note would be wrong).
-    return [candidates[0]] + [candidate for candidate, wider in zip(candidates[1:], candidates, strict=False)
-                              if len(candidate[0]) < len(wider[0])]  # fmt: skip
+    return [candidates[0]] + [
+        candidate
+        for candidate, wider in zip(candidates[1:], candidates, strict=False)
+        if len(candidate[0]) < len(wider[0])
+    ]
 
 
 def timing_sources(rows: pd.DataFrame) -> list[str]:
@@ -253,61 +293,114 @@ def starting_weights(rows: pd.DataFrame) -> str:
     trainable = rows[rows["variant"] == "trainable"] if "variant" in rows.columns else rows.iloc[:0]
     sources = sorted(set(trainable.get("initial_weights", pd.Series(dtype=str)).dropna().astype(str)) - {""})
     if sources == ["library"]:
-        return ("Each library's trainable images started from its own generator's initial weights "
-                "(`--initial-weights library`): iterations to learn reflect the generators too.")
+        return (
+            "Each library's trainable images started from its own generator's initial weights "
+            "(`--initial-weights library`): iterations to learn reflect the generators too."
+        )
     if len(sources) == 1:
-        return (f"Every library's trainable images started from the same initial weights, drawn on the host by "
-                f"qbench's seeded generator (`initial_weights`: {sources[0]}): iterations to learn compare the "
-                "libraries' training, not their random generators.")
-    return (f"Trainable images started from different initial weights ({', '.join(sources)}): compare "
-            "iterations to learn only between rows with the same `initial_weights`.") if sources else ""
+        return (
+            f"Every library's trainable images started from the same initial weights, drawn on the host by "
+            f"qbench's seeded generator (`initial_weights`: {sources[0]}): iterations to learn compare the "
+            "libraries' training, not their random generators."
+        )
+    return (
+        (
+            f"Trainable images started from different initial weights ({', '.join(sources)}): compare "
+            "iterations to learn only between rows with the same `initial_weights`."
+        )
+        if sources
+        else ""
+    )
 
 
-def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[tuple[str, str]]]) -> dict:
-    """Everything below the first screen, each '' (left out) when the run has no data for it."""
+@dataclass(frozen=True)
+class Details:
+    """Everything the report shows below the first screen, each "" or an empty Table (left out) when the run has
+    no data for it."""
+
+    article: str
+    emulated_elsewhere: list[tuple[str, str]]  # (core, the CPU QEMU modelled for it)
+    plots: dict[str, str]  # section -> its figures' markdown
+    footprint: Table
+    attribution: Table
+    host: bool  # the run has host (x86-64) rows
+    ratios: Table
+    budgets: Table
+    image: SymbolsImage
+    groups: str
+    largest: str
+    diff: str
+    speed_forward: Table
+    speed_train_step: Table
+    model_comparison: Table
+    clock_mhz: str
+    ram: Table
+    learning: Table
+    initial_weights: str
+    formats: Table
+    side_by_side: Table
+    test_sets: str
+    quantization: Table
+    regression: Table
+    scaling: Table
+    forward_functions: Table
+    train_functions: Table
+    failures: Table
+    environment: dict  # as results.json holds it
+    timing_sources: list[str]
+    libraries: str
+    flags: str
+
+
+def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[tuple[str, str]]]) -> Details:
+    """Everything below the first screen."""
     rows, symbols = saved.rows, saved.symbols
     image = symbols_image(saved)
+    listed = image.symbols is not None
+    speed_decimals = dict.fromkeys(
+        (column for columns in analysis.BUDGET_SPEED_COLUMNS.values() for column in columns), 1
+    )
+    return Details(
+        article=markdown(analysis.article_table(saved.article), {"text_ratio": 2, "bss_ratio": 2}),
+        emulated_elsewhere=analysis.emulated_elsewhere(rows),
+        plots={section: figure_markdown(figures.get(section, [])) for section in PLOT_SECTIONS},
+        footprint=table(analysis.footprint_table(rows, symbols)),
+        attribution=table(analysis.attribution_differences(symbols)),
+        host=bool((analysis.ok_rows(rows)["core"] == "host").any()),
+        ratios=table(analysis.variant_ratio_table(rows, symbols), RATIO_DECIMALS),
+        budgets=table(analysis.budget_table(rows, parts), {**PERCENT_DECIMALS, **speed_decimals}),
+        image=image,
+        groups=markdown(analysis.group_totals(image.symbols)) if listed else "",
+        largest=markdown(analysis.largest_symbols(image.symbols)) if listed else "",
+        diff=markdown(image.diff),
+        speed_forward=table(analysis.speed_table(rows, "forward"), _us_decimals("forward")),
+        speed_train_step=table(analysis.speed_table(rows, "train_step"), _us_decimals("train_step")),
+        model_comparison=table(analysis.model_comparison_table(rows), {"LLVM / TRM": 2}),
+        clock_mhz=f"{analysis.COMPARISON_CLOCK_HZ / 1e6:g}",
+        ram=table(analysis.ram_table(rows)),
+        learning=table(analysis.cores_together(analysis.learning_table(rows)), {"final_error": 4}),
+        initial_weights=starting_weights(rows),
+        formats=table(analysis.format_table(rows), FORMAT_DECIMALS) if compares_formats(rows) else Table("", ""),
+        side_by_side=table(analysis.libraries_table(rows), FORMAT_DECIMALS),
+        test_sets=markdown(analysis.test_sets_table(rows)),
+        quantization=table(analysis.quantization_table(rows), QUANTIZATION_DECIMALS),
+        regression=table(analysis.regression_table(rows), REGRESSION_DECIMALS),
+        scaling=table(analysis.scaling_table(rows), SCALING_DECIMALS),
+        forward_functions=function_table(saved, image, "forward"),
+        train_functions=function_table(saved, image, "train_step"),
+        failures=table(analysis.failures_table(rows)),
+        environment=as_written(saved.environment),
+        timing_sources=timing_sources(rows),
+        libraries=markdown(library_table(saved.environment["libraries"])) if saved.environment["libraries"] else "",
+        flags=flags_markdown(rows),
+    )
 
-    def functions(region: str) -> Table:
-        if image["key"] is None:
-            return Table("", "")
-        return table(analysis.function_share_table(saved.instructions, image["key"], region), PERCENT_DECIMALS)
 
-    speed_decimals = {f"est_us_{region}_{end}": 1 for region in ("forward", "train_step") for end in ("min", "max")}
-    return {
-        "article": markdown(analysis.article_table(saved.article), {"text_ratio": 2, "bss_ratio": 2}),
-        "emulated_elsewhere": analysis.emulated_elsewhere(rows),
-        "plots": {section: figure_markdown(figures.get(section, [])) for section in PLOT_SECTIONS},
-        "footprint": table(analysis.footprint_table(rows, symbols)),
-        "attribution": table(analysis.attribution_differences(symbols)),
-        "host": bool((analysis.ok_rows(rows)["core"] == "host").any()),
-        "ratios": table(analysis.variant_ratio_table(rows, symbols), RATIO_DECIMALS),
-        "budgets": table(analysis.budget_table(rows, parts), {**PERCENT_DECIMALS, **speed_decimals}),
-        "image": image,
-        "groups": markdown(analysis.group_totals(image["symbols"])) if image["symbols"] is not None else "",
-        "largest": markdown(analysis.largest_symbols(image["symbols"])) if image["symbols"] is not None else "",
-        "diff": markdown(image["diff"]),
-        "speed_forward": table(analysis.speed_table(rows, "forward"), _us_decimals("forward")),
-        "speed_train_step": table(analysis.speed_table(rows, "train_step"), _us_decimals("train_step")),
-        "model_comparison": table(analysis.model_comparison_table(rows), {"LLVM / TRM": 2}),
-        "clock_mhz": f"{analysis.COMPARISON_CLOCK_HZ / 1e6:g}",
-        "ram": table(analysis.ram_table(rows)),
-        "learning": table(analysis.cores_together(analysis.learning_table(rows)), {"final_error": 4}),
-        "initial_weights": starting_weights(rows),
-        "formats": table(analysis.format_table(rows), FORMAT_DECIMALS) if compares_formats(rows) else "",
-        "side_by_side": table(analysis.libraries_table(rows), FORMAT_DECIMALS),
-        "test_sets": markdown(analysis.test_sets_table(rows)),
-        "quantization": table(analysis.quantization_table(rows), QUANTIZATION_DECIMALS),
-        "regression": table(analysis.regression_table(rows), REGRESSION_DECIMALS),
-        "scaling": table(analysis.scaling_table(rows), SCALING_DECIMALS),
-        "forward_functions": functions("forward"),
-        "train_functions": functions("train_step"),
-        "failures": table(analysis.failures_table(rows)),
-        "environment": as_written(saved.environment),
-        "timing_sources": timing_sources(rows),
-        "libraries": markdown(library_table(saved.environment["libraries"])) if saved.environment["libraries"] else "",
-        "flags": flags_markdown(rows),
-    }
+def function_table(saved: SavedResults, image: SymbolsImage, region: str) -> Table:
+    """The functions one region of the listed image spends its instructions in (an empty Table for no image)."""
+    if image.key is None:
+        return Table("", "")
+    return table(analysis.function_share_table(saved.instructions, image.key, region), PERCENT_DECIMALS)
 
 
 def as_written(environment: dict) -> dict:
@@ -317,33 +410,65 @@ def as_written(environment: dict) -> dict:
 
 
 def _us_decimals(region: str) -> dict[str, int]:
-    return {f"est_us_{region}_{analysis.clock_label(analysis.COMPARISON_CLOCK_HZ)}": 1}
+    return {analysis.speed_column(region, analysis.COMPARISON_CLOCK_HZ): 1}
 
 
-def first_screen(saved: SavedResults, parts: dict[str, Part]) -> dict:
+@dataclass(frozen=True)
+class Counts:
+    """The matrix's cells: ok, invalid (cannot be built as asked), and the others, which failed."""
+
+    ok: int
+    invalid: int
+    total: int
+
+    @property
+    def failed(self) -> int:
+        return self.total - self.ok - self.invalid
+
+
+@dataclass(frozen=True)
+class FirstScreen:
     """The first screen but its cost-per-core table: the counts, the claims (XOR runs only) and what failed."""
+
+    counts: Counts
+    workloads: str
+    claims: Table
+    configuration: str
+    failure_kinds: list[analysis.FailureKind]  # the first FAILURE_KINDS_SHOWN
+    more_failure_kinds: int  # the kinds left out
+    problems: list[str]  # the request's, from the environment
+
+
+def first_screen(saved: SavedResults, parts: dict[str, Part]) -> FirstScreen:
     rows = saved.rows
-    ok = int((rows["status"] == "ok").sum())
-    invalid = int((rows["status"] == Status.INVALID).sum())
+    counts = Counts(
+        ok=int((rows["status"] == Status.OK).sum()),
+        invalid=int((rows["status"] == Status.INVALID).sum()),
+        total=len(rows),
+    )
     xor = bool((rows["workload"] == ARTICLE["workload"]).any())
     claims = claims_for_report(article_claims(rows, saved.symbols, saved.training, parts)) if xor else pd.DataFrame()
     kinds = analysis.failure_kinds(rows)
-    return {
-        "counts": {"ok": ok, "total": len(rows), "invalid": invalid, "failed": len(rows) - ok - invalid},
-        "workloads": ", ".join(sorted(rows["workload"].unique())) or "none",
-        "claims": table(claims),
-        "configuration": CONFIGURATION,
-        "failure_kinds": kinds[:FAILURE_KINDS_SHOWN],
-        "more_failure_kinds": len(kinds) - FAILURE_KINDS_SHOWN if len(kinds) > FAILURE_KINDS_SHOWN else 0,
-        "problems": saved.environment["problems"],
-    }
+    return FirstScreen(
+        counts=counts,
+        workloads=", ".join(sorted(rows["workload"].unique())) or "none",
+        claims=table(claims),
+        configuration=CONFIGURATION,
+        failure_kinds=kinds[:FAILURE_KINDS_SHOWN],
+        more_failure_kinds=max(len(kinds) - FAILURE_KINDS_SHOWN, 0),
+        problems=saved.environment["problems"],
+    )
 
 
 def headline_decimals() -> dict[str, int]:
     clock = f"{analysis.COMPARISON_CLOCK_HZ / 1e6:g} MHz"
-    return {f"µs per inference at {clock}": 1, f"worst µs per inference at {clock}": 1,
-            f"µs per training step at {clock}": 1, "accuracy on device %": 1,
-            "float64 on host %": 1}  # fmt: skip
+    return {
+        f"µs per inference at {clock}": 1,
+        f"worst µs per inference at {clock}": 1,
+        f"µs per training step at {clock}": 1,
+        "accuracy on device %": 1,
+        "float64 on host %": 1,
+    }
 
 
 def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[tuple[str, str]]]) -> str:
@@ -356,11 +481,11 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[
         lstrip_blocks=True,
         keep_trailing_newline=True,
     ).get_template("report.md.j2")
-    context = {**first_screen(saved, parts), **details(saved, parts, figures)}
+    screen, below = first_screen(saved, parts), details(saved, parts, figures)
     text = ""
     for rows, narrowed in headline_candidates(saved.rows):
         cost = table(analysis.headline_table(rows), headline_decimals())
-        text = template.render(**context, cost=cost, narrowed=narrowed)
+        text = template.render(screen=screen, details=below, cost=cost, narrowed=narrowed)
         if first_screen_lines(text) <= FIRST_SCREEN_LINES:
             break
     return text
@@ -371,8 +496,9 @@ def first_screen_lines(text: str) -> int:
     return len(text.split(FIRST_SCREEN_END, 1)[0].rstrip("\n").splitlines())
 
 
-def write_report(directory: Path, saved: SavedResults, parts: dict[str, Part],
-                 plot_store: PlotStore | None = None) -> Path:  # fmt: skip
+def write_report(
+    directory: Path, saved: SavedResults, parts: dict[str, Part], plot_store: PlotStore | None = None
+) -> Path:
     """report.md and its plots into directory; plot_store: figures drawn before (by key), None to draw them all."""
     path = directory / "report.md"
     path.write_text(render(saved, parts, draw_plots(saved, directory, plot_store)))

@@ -38,15 +38,24 @@ SYMBOL_GROUPS: tuple[tuple[str, str], ...] = (
     ("network object", r"(^|::)network$"),
     (LIBRARY_GROUP, r"{prefixes}"),
     ("reporting", r"(^|[\s&*])qbench::|^qbench_write$"),
-    ("start-up", r"^qbench_(vectors|reset|hardfault|report_fault|exit)$|::unexpectedException$"
-                 r"|^__dso_handle$|^__cxa_atexit$"),
+    (
+        "start-up",
+        r"^qbench_(vectors|reset|hardfault|report_fault|exit)$|::unexpectedException$"
+        r"|^__dso_handle$|^__cxa_atexit$",
+    ),
     ("static constructors", r"^_GLOBAL__sub_I_"),
     # libgcc: integer helpers, and soft-float (__addsf3, __gesf2, __fixsfsi, __floatsidf, ...).
-    ("compiler run-time", r"^__(aeabi_|gnu_|[a-z]*(div|mod|mul|neg|ash|lsh|clz|ctz|cmp)[a-z]*\d$)"
-                          r"|^__[a-z]+[sd]f[a-z0-9]*$"),
+    (
+        "compiler run-time",
+        r"^__(aeabi_|gnu_|[a-z]*(div|mod|mul|neg|ash|lsh|clz|ctz|cmp)[a-z]*\d$)"
+        r"|^__[a-z]+[sd]f[a-z0-9]*$",
+    ),
     # newlib: string functions, libm's float maths (expf, tanhf, __ieee754_logf, __math_oflowf, ...), errno.
-    ("C library", r"^(mem|str)[a-z]+$|^_?impure|^__libc_|^(exp|expm1|log|tanh|fabs|finite|sqrt|scalbn)f?$"
-                  r"|^__ieee754_|^__math_|^__errno$|^__kernel_"),
+    (
+        "C library",
+        r"^(mem|str)[a-z]+$|^_?impure|^__libc_|^(exp|expm1|log|tanh|fabs|finite|sqrt|scalbn)f?$"
+        r"|^__ieee754_|^__math_|^__errno$|^__kernel_",
+    ),
     (HARNESS_GROUP, r""),
 )
 
@@ -59,8 +68,10 @@ OWNER_GROUPS = {Owner.HARNESS: HARNESS_GROUP, Owner.STARTUP: "start-up", Owner.R
 def prefix_pattern(prefixes: tuple[str, ...]) -> str:
     """A library's symbols: a namespace ("qnn::") anywhere a declared name may start, a C prefix ("eml_") at
     the start; QbenchAdapter's members are the library's too (its adapter)."""
-    alternatives = [rf"(^|[\s&*]){re.escape(prefix)}" if prefix.endswith("::") else f"^{re.escape(prefix)}"
-                    for prefix in (*prefixes, "QbenchAdapter::")]  # fmt: skip
+    alternatives = [
+        rf"(^|[\s&*]){re.escape(prefix)}" if prefix.endswith("::") else f"^{re.escape(prefix)}"
+        for prefix in (*prefixes, "QbenchAdapter::")
+    ]
     return "|".join(alternatives)
 
 
@@ -69,7 +80,8 @@ def _group_patterns(library: str, prefixes: tuple[str, ...]) -> tuple[tuple[str,
     """The groups with the library's own filled in: its name, and its symbol prefixes as the pattern."""
     return tuple(
         (group.format(library=library), re.compile(pattern.format(prefixes=prefix_pattern(prefixes))))
-        if group == LIBRARY_GROUP else (group, re.compile(pattern))
+        if group == LIBRARY_GROUP
+        else (group, re.compile(pattern))
         for group, pattern in SYMBOL_GROUPS
     )
 

@@ -29,8 +29,14 @@ def read_block_table(text: str) -> tuple[dict[int, tuple[int, ...]], int | None]
 
 
 def plugin_arguments(library: Path, out: Path, watch: Watch) -> list[str]:
-    values = {"out": out, "marker": hex(watch.marker), "marks": hex(watch.marks), "marks_size": watch.marks_size,
-              "stack_low": hex(watch.stack_low), "stack_high": hex(watch.stack_high)}  # fmt: skip
+    values = {
+        "out": out,
+        "marker": hex(watch.marker),
+        "marks": hex(watch.marks),
+        "marks_size": watch.marks_size,
+        "stack_low": hex(watch.stack_low),
+        "stack_high": hex(watch.stack_high),
+    }
     return ["-plugin", ",".join([str(library), *(f"{name}={value}" for name, value in values.items())])]
 
 
@@ -40,11 +46,22 @@ class QemuRunner:
 
     def _command(self, elf: Path, target: Target) -> list[str]:
         return [
-            require(EMULATOR), "-M", target.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
+            require(EMULATOR),
+            "-M",
+            target.qemu_machine,
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
             # Semihosting output on stdout, QEMU's own messages on stderr.
-            "-chardev", "stdio,id=semihosting", "-semihosting-config", "enable=on,target=native,chardev=semihosting",
-            "-kernel", str(elf),
-        ]  # fmt: skip
+            "-chardev",
+            "stdio,id=semihosting",
+            "-semihosting-config",
+            "enable=on,target=native,chardev=semihosting",
+            "-kernel",
+            str(elf),
+        ]
 
     def run(self, elf: Path, target: Target, timeout: float, log: Path, watch: Watch | None = None) -> Execution:
         with tempfile.TemporaryDirectory(prefix="qbench-run-") as work:
