@@ -35,3 +35,37 @@ def test_the_memory_line_shows_the_resident_set_at_shares_of_the_cells(bench):
         "client memory over the sweep (MiB at a share of its cells): 10% 110, 25% 120, 50% 130, 75% 140, 100% 150; "
         "+409.6 KiB per cell after half"
     )
+
+
+def test_the_swept_formats_are_every_signed_q_format_up_to_32_bits_narrowest_first(bench):
+    formats = bench.swept_formats()
+    assert formats[:6] == ["q1.1", "q1.2", "q2.1", "q1.3", "q2.2", "q3.1"]
+    assert formats[-1] == "q31.1"
+    assert len(formats) == sum(width - 1 for width in range(2, 33)) == 496
+
+
+def test_a_sweep_takes_as_few_hidden_widths_as_reach_its_cells(bench):
+    # 1,000 cells: 3 widths (496 formats make at most 992 cells with 2), then ceil(1000 / 3) = 334 formats.
+    options = bench.sweep_options(1000)
+    assert options[0] == "--formats" and len(options[1].split(",")) == 334
+    assert options[2:] == ["--hidden-neurons", "2,3,4"]
+    # 400 cells: one width and the first 400 formats.
+    assert bench.sweep_options(400)[1:] == [",".join(bench.swept_formats()[:400]), "--hidden-neurons", "2"]
+    with pytest.raises(SystemExit):
+        bench.sweep_options(496 * 11 + 1)  # more than every format times every hidden width
+
+
+def test_the_report_line_gives_the_phase_and_its_memory_growth(bench):
+    sweep = bench.Sweep(samples=[(10, 120.0)], after=[121.0, 150.4, 130.0], ended=(1.0, 2.0))
+    assert bench.report_line(4.3, sweep) == (
+        "results and report: 4.3 s, client memory 120 MiB when the rows were read back, peak 150 MiB (+30 MiB)"
+    )
+    assert bench.report_line(1.0, bench.Sweep()) == "results and report: not reached"
+
+
+def test_the_client_cpu_is_split_by_kind_of_thread_per_cell(bench):
+    threads = {(1, "ThreadPoolExecutor-0_0"): 1.0, (2, "ThreadPoolExecutor-0_1"): 2.0, (3, "IO loop"): 0.5}
+    # The pool's two threads are one kind: 3 s over 100 cells is 30 ms a cell; the loop's 0.5 s is 5 ms.
+    assert bench.threads_line(threads, 100) == (
+        "client CPU by thread: ThreadPoolExecutor 30.0 ms/cell, IO loop 5.0 ms/cell"
+    )

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from typing import IO
 
@@ -110,11 +111,17 @@ class Spool:
 # The spooled records are flat (their fields plain values), so a shallow read of the fields is the whole record:
 # dataclasses.astuple/asdict deep-copy every value, the client's largest cost per cell on a cluster.
 def _flat_tuple(record) -> tuple:
-    return tuple(getattr(record, field.name) for field in fields(record))
+    return tuple(getattr(record, name) for name in _field_names(type(record)))
 
 
 def _flat_dict(record) -> dict:
-    return {field.name: getattr(record, field.name) for field in fields(record)}
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A record class's field names, read once: dataclasses.fields() builds them anew at every call."""
+    return tuple(field.name for field in fields(kind))
 
 
 def _append(stream: IO[bytes], document) -> tuple[int, int]:
