@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qbench.commands.cli import _closing_line, _explore_matrix, _run_request, build_parser
+from qbench.commands.cli import _closing_line, build_parser
+from qbench.commands.requests import explore_matrix, run_request
 from qbench.common.errors import QbenchError
 from qbench.hardware.targets import TargetError
 from qbench.hardware.toolchain import ToolNotFound
@@ -54,7 +55,7 @@ def test_a_run_request_is_built_once_from_the_arguments():
         "--activations",
         "relu,linear",
     )
-    request = _run_request(arguments, notes.append)
+    request = run_request(arguments, notes.append)
     assert notes == ["note: --cores names host twice; measured once"]
     assert request.matrix.cores == ("host", "cortex-m0plus") and request.matrix.variants is None
     assert request.matrix.settings.hidden_activation == "relu" and request.matrix.settings.output_activation == "linear"
@@ -66,7 +67,7 @@ def test_a_run_request_is_built_once_from_the_arguments():
 def test_explore_takes_the_groups_it_needs_without_faking_runs_options():
     arguments = parsed("explore", "--workload", "iris", "--part", "nRF52832")
     assert not hasattr(arguments, "max_iterations") and not hasattr(arguments, "cores")
-    matrix = _explore_matrix(arguments, print)
+    matrix = explore_matrix(arguments, print)
     assert matrix.variants == ("inference",) and matrix.opt == ("Os",)
     assert matrix.hidden_layers == ("1", "2") and matrix.hidden_neurons == ("4", "8", "16", "32")
     assert matrix.settings == WorkloadSettings()

@@ -370,3 +370,20 @@ def test_a_shape_spells_out_every_record_inside():
         shape(tuple[Inner, ...])
         == "tuple[Inner(label: str, weights: tuple[UnionType[int, float], Ellipsis]), Ellipsis]"
     )
+
+
+@dataclass(frozen=True)
+class Mixed:
+    name: str
+    count: int | None
+    where: Path
+    colour: Colour
+
+
+def test_a_field_of_jsons_own_values_is_taken_as_it_is_and_the_others_encoded():
+    assert encode(Mixed("x", None, REPO / "targets" / "cores", Colour.RED)) == {
+        "name": "x",
+        "count": None,
+        "where": "targets/cores",
+        "colour": "red",
+    }

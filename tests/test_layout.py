@@ -73,3 +73,17 @@ def test_every_module_imports():
         relative = path.relative_to(PACKAGE).with_suffix("")
         if relative.name != "__main__":
             importlib.import_module(".".join(("qbench", *relative.parts)).removesuffix(".__init__"))
+
+
+LONGEST_FUNCTION = 60  # lines, decorators aside: a function is read at once
+
+
+def test_no_function_runs_longer_than_a_screen():
+    long = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > LONGEST_FUNCTION
+    ]
+    assert not long, long

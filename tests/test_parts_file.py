@@ -173,11 +173,12 @@ def test_the_latency_range_counts_wait_states_on_non_sequential_fetches():
 def test_part_budgets_give_the_range_at_the_parts_clock():
     import pandas as pd
 
+    from qbench.common.fields import flat_dict
     from qbench.records.results import ResultRow
 
     frame = pd.DataFrame(
         [
-            vars(
+            flat_dict(
                 ResultRow(
                     core="cortex-m0plus",
                     board="b",

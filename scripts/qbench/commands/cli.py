@@ -16,16 +16,13 @@ finished rows go beside --out, never in its place. Every error a command reports
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import re
 import shlex
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import NoReturn
@@ -33,38 +30,20 @@ from typing import NoReturn
 import argcomplete
 
 from qbench import __version__
+from qbench.commands import options, requests
 from qbench.commands.listing import KINDS, listing
 from qbench.common.errors import QbenchError, UsageError
 from qbench.common.nearest import nearest_hint
-from qbench.common.paths import BUILD, REPORTS, TARGETS, checkout_problem, shown
-from qbench.hardware.targets import TargetError, load_parts, load_targets
-from qbench.images.libraries import CONTRACT_DOCS, QNN, Library, LibraryError, builtin_names, parse_library
-from qbench.images.matrix import (
-    DEFAULT_FORMATS,
-    DEFAULT_OPT,
-    OPT_LEVELS,
-    MatrixRequest,
-    Variant,
-    core_order,
-    parse_shard,
-)
+from qbench.common.paths import REPORTS, checkout_problem, shown
+from qbench.images.matrix import DEFAULT_FORMATS
 from qbench.images.torch_import import write_network
-from qbench.images.workloads import (
-    ACTIVATIONS,
-    DEFAULT_SETTINGS,
-    INITIAL_WEIGHTS,
-    WORKLOADS,
-    WorkloadError,
-    WorkloadSettings,
-)
+from qbench.images.workloads import ACTIVATIONS
 from qbench.models import lut
-from qbench.models.network import FloatNetwork, NetworkError, network_from_document
-from qbench.models.qformat import FLOAT32, MAX_TOTAL_BITS, QFormatError, parse_format, parse_qformat
+from qbench.models.qformat import MAX_TOTAL_BITS, QFormatError, parse_qformat
 from qbench.models.testdata import read_test_data
 from qbench.orchestration.progress import Progress, for_stream
 from qbench.orchestration.run import (
     BuildResult,
-    ExecutorChoice,
     RunRequest,
     RunResult,
     all_parts,
@@ -87,12 +66,7 @@ from qbench.reporting.performance_targets import TARGETS_FILE
 
 # Exit status of an interrupted run, by signal.
 INTERRUPT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
-# Upper bounds of the numeric options: far beyond any useful value, low enough to catch a slip.
-MAX_JOBS = 1024
-MAX_ITERATIONS = 1_000_000
-MAX_TIMEOUT = 86_400.0  # one day
 RESUMES = "the next run resumes from the cache"
-TIMES = {2: "twice", 3: "three times", 4: "four times"}  # how often a list option named one value
 
 
 class Interrupted(Exception):
@@ -111,197 +85,12 @@ def _lut(arguments: argparse.Namespace) -> int:
     return 0
 
 
-# --- From arguments to a request -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Listed:
-    """A comma-separated option's items, each kept once (its first spelling), and a note per repeated one; the
-    matrix checks the items themselves, so that every bad value of a command line is named at once."""
-
-    items: tuple[str, ...]
-    notes: tuple[str, ...] = ()
-
-
-def _repeat_notes(option: str, items: Sequence, key: Callable, name: Callable = str) -> list[str]:
-    """One note per item named more than once (by key), under its first spelling."""
-    first: dict = {}
-    counts: dict = {}
-    for item in items:
-        first.setdefault(key(item), item)
-        counts[key(item)] = counts.get(key(item), 0) + 1
-    # An empty item names nothing; the matrix reports it.
-    repeated = [(first[same], count) for same, count in counts.items() if count > 1 and name(first[same])]
-    return [
-        f"note: {option} names {name(item)} {TIMES.get(count, f'{count} times')}; measured once"
-        for item, count in repeated
-    ]
-
-
-def _kept(items: Iterable, key: Callable) -> list:
-    """The items, each kept once (its first spelling) by key."""
-    kept: dict = {}
-    for item in items:
-        kept.setdefault(key(item), item)
-    return list(kept.values())
-
-
-def _listed(option: str, key: Callable[[str], object] = str) -> Callable[[str], Listed]:
-    """An argparse type: a comma-separated option without repeats (two spellings of one value are a repeat too)."""
-
-    def parse(text: str) -> Listed:
-        items = [item.strip() for item in text.split(",")]
-        return Listed(tuple(_kept(items, key)), tuple(_repeat_notes(option, items, key)))
-
-    return parse
-
-
-def _names(text: str) -> tuple[str, ...]:
-    """An argparse type: the names of a comma-separated option, as given."""
-    return tuple(name.strip() for name in text.split(","))
-
-
-def _format_key(text: str) -> object:
-    """A format's canonical name (Q16.16 is q16.16); a bad name is itself, and the matrix reports it."""
-    try:
-        return parse_format(text).name
-    except QFormatError:
-        return text
-
-
-def _opt_key(text: str) -> str:
-    return text.removeprefix("-")  # -Os and Os are one level
-
-
-def _size_key(text: str) -> object:
-    return int(text) if text.isdigit() else text  # 4 and 04 are one size
-
-
-_cores = _listed("--cores")
-_formats = _listed("--formats", _format_key)
-_variants = _listed("--variants")
-_opt = _listed("--opt", _opt_key)
-_hidden_layers = _listed("--hidden-layers", _size_key)
-_hidden_neurons = _listed("--hidden-neurons", _size_key)
-
-
-def _items(listed: Listed | None, note: Callable[[str], None]) -> tuple[str, ...] | None:
-    """A listed option's items once its repeats are noted; None when it was not given."""
-    if listed is None:
-        return None
-    for line in listed.notes:
-        note(line)
-    return listed.items
-
-
-def _libraries(given: Sequence[Library], note: Callable[[str], None]) -> tuple[Library, ...]:
-    """qnn and every --library, each once; one name for two folders is refused."""
-    for line in _repeat_notes("--library", given, lambda library: library, lambda library: library.name):
-        note(line)
-    libraries = _kept(given, lambda library: library)
-    names = [library.name for library in libraries]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise UsageError(f"--library names {', '.join(repeated)} for different folders; give each library its own name")
-    return (QNN, *libraries)
-
-
-def _training(arguments: argparse.Namespace) -> WorkloadSettings:
-    """The training options' settings (run and build)."""
-    hidden, output = arguments.activations or (None, None)
-    return WorkloadSettings(
-        max_iterations=arguments.max_iterations,
-        log_every=arguments.log_every,
-        hidden_activation=hidden,
-        output_activation=output,
-        initial_weights=arguments.initial_weights,
-    )
-
-
-def _settings(arguments: argparse.Namespace, training: WorkloadSettings = DEFAULT_SETTINGS) -> WorkloadSettings:
-    """The training settings with the network options' model and test data."""
-    if arguments.test_data is None and arguments.target is not None:
-        raise UsageError("--target names the test data's target column: give --test-data FILE too")
-    if arguments.test_data is not None and arguments.model is None:
-        raise UsageError("--test-data scores an imported network: give --model NETWORK_JSON too")
-    test_data = None if arguments.test_data is None else read_test_data(arguments.test_data, arguments.target)
-    return replace(training, model=arguments.model, test_data=test_data)
-
-
-def _matrix_request(arguments: argparse.Namespace, note: Callable[[str], None]) -> MatrixRequest:
-    """run's and build's matrix: every dimension the matrix options name."""
-    cores, formats, variants, opt = (
-        _items(listed, note) for listed in (arguments.cores, arguments.formats, arguments.variants, arguments.opt)
-    )
-    libraries = _libraries(arguments.library, note)
-    layers, neurons = _items(arguments.hidden_layers, note), _items(arguments.hidden_neurons, note)
-    return MatrixRequest(
-        cores=cores,
-        formats=formats,
-        variants=variants,
-        opt=opt,
-        workload=arguments.workload,
-        settings=_settings(arguments, _training(arguments)),
-        libraries=libraries,
-        hidden_layers=layers,
-        hidden_neurons=neurons,
-    )
-
-
-def _explore_matrix(arguments: argparse.Namespace, note: Callable[[str], None]) -> MatrixRequest:
-    """explore's sweep: inference cells at the default level, every network size unless a model is given."""
-    from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
-
-    layers, neurons = arguments.hidden_layers, arguments.hidden_neurons
-    if arguments.model is None:  # the sizes swept; an imported network brings its own
-        layers = layers or _hidden_layers(DEFAULT_HIDDEN_LAYERS)
-        neurons = neurons or _hidden_neurons(DEFAULT_HIDDEN_NEURONS)
-    formats = _items(arguments.formats, note)
-    libraries = _libraries(arguments.library, note)
-    return MatrixRequest(
-        formats=formats,
-        variants=(Variant.INFERENCE.value,),
-        opt=DEFAULT_OPT,
-        workload=arguments.workload,
-        settings=_settings(arguments),
-        libraries=libraries,
-        hidden_layers=_items(layers, note),
-        hidden_neurons=_items(neurons, note),
-    )
-
-
-def _request(arguments: argparse.Namespace, matrix: MatrixRequest, **command_options) -> RunRequest:
-    """The request from the options every running command shares, and the command's own."""
-    return RunRequest(
-        matrix=matrix,
-        targets=arguments.targets,
-        build_dir=arguments.build_dir,
-        cache_dir=arguments.cache_dir or arguments.build_dir / "cache",
-        read_cache=not arguments.no_cache,
-        executor=ExecutorChoice(arguments.jobs, arguments.workers, arguments.scheduler),
-        **command_options,
-    )
-
-
-def _run_request(arguments: argparse.Namespace, note: Callable[[str], None]) -> RunRequest:
-    return _request(
-        arguments,
-        _matrix_request(arguments, note),
-        parts_files=tuple(arguments.parts_file),
-        parts=arguments.parts,
-        out=arguments.out,
-        emulate=not arguments.no_emulate,
-        timeout=arguments.timeout,
-        shard=arguments.shard,
-    )
-
-
 # --- Commands: a request in, a closing line and an exit status out ----------------------------------------------
 
 
 def _build(arguments: argparse.Namespace) -> int:
     progress = for_stream()
-    request = _request(arguments, _matrix_request(arguments, progress.note), shard=arguments.shard)
+    request = requests.request(arguments, requests.matrix_request(arguments, progress.note), shard=arguments.shard)
     result = build(request, progress)
     print(_built_line(result, request.build_dir))
     if result.interrupted:
@@ -349,7 +138,7 @@ def _run_folder(request: RunRequest, arguments: argparse.Namespace):
 
 def _run(arguments: argparse.Namespace) -> int:
     progress = for_stream()
-    planned = plan(_run_request(arguments, progress.note), progress)
+    planned = plan(requests.run_request(arguments, progress.note), progress)
     if arguments.plan:  # the graph alone, before any folder is touched or anything built
         print(plan_listing(planned), end="")
         return 0
@@ -381,9 +170,9 @@ def _explore(arguments: argparse.Namespace) -> int:
     from qbench.orchestration.explore import Budget, add_exploration, chosen_part, on_part
 
     progress = for_stream()
-    request = _request(
+    request = requests.request(
         arguments,
-        _explore_matrix(arguments, progress.note),
+        requests.explore_matrix(arguments, progress.note),
         parts_files=tuple(arguments.parts_file),
         out=arguments.out,
         timeout=arguments.timeout,
@@ -520,7 +309,7 @@ def _import_model(arguments: argparse.Namespace) -> int:
     from qbench.images.model_import import FORMATS, accuracy_on, errors_on, load_model
     from qbench.models.datasets import class_labels
 
-    formats = [parse_qformat(name) for name in _items(arguments.formats, _note)]
+    formats = [parse_qformat(name) for name in requests.items(arguments.formats, _note)]
     if arguments.target is not None and arguments.test_data is None:
         raise UsageError("--target names the test data's target column: give --test-data FILE too")
     test = None if arguments.test_data is None else read_test_data(arguments.test_data, arguments.target)
@@ -563,397 +352,31 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-# --- Argument types ----------------------------------------------------------------------------------------------
-
-
-def _model(text: str) -> FloatNetwork:
-    """A network file (qbench import-torch writes one) for --model."""
-    path = Path(text)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise argparse.ArgumentTypeError(f"{text}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"{text}: not valid JSON ({error})") from None
-    try:
-        return network_from_document(document, text)
-    except NetworkError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _whole_number(highest: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from 1 to highest."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if not 1 <= value <= highest:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {highest:,}")
-        return value
-
-    return parse
-
-
-def _positive_number(what: str, highest: float = math.inf) -> Callable[[str], float]:
-    """An argparse type: a finite number above 0 and at most `highest`; `what` says what it is in the error."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (0 < value <= highest and value < math.inf):  # false for nan
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        return value
-
-    return parse
-
-
-_seconds = _positive_number(f"a number of seconds above 0 and at most {MAX_TIMEOUT:g} (one day)", MAX_TIMEOUT)
-_microseconds = _positive_number("a number of microseconds above 0")
-
-
-def _activations(text: str) -> tuple[str, str]:
-    names = [name.strip() for name in text.split(",")]
-    if len(names) != 2 or any(name not in ACTIVATIONS for name in names):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give the hidden and the output activation, e.g. tanh,sigmoid (known: {', '.join(ACTIVATIONS)})"
-        )
-    return names[0], names[1]
-
-
-def _library(text: str) -> Library:
-    try:
-        return parse_library(text)
-    except LibraryError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _shard(text: str) -> tuple[int, int]:
-    try:
-        return parse_shard(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _known_cores() -> str:
-    """The cores of the default targets directory, for --help."""
-    try:
-        return ", ".join(target.name for target in sorted(load_targets(TARGETS).values(), key=core_order))
-    except TargetError:
-        return "those in targets/cores/*.toml"
-
-
-def _default_variants() -> str:
-    """Each workload's default variants, for --help: 'trainable,inference for xor; inference for digits, iris'."""
-    by_variants: dict[str, list[str]] = {}
-    for name in sorted(WORKLOADS):
-        try:
-            by_variants.setdefault(",".join(WORKLOADS[name].default_variants), []).append(name)
-        except WorkloadError:  # a malformed workload.toml is reported when that workload is run
-            continue
-    return "; ".join(f"{variants} for {', '.join(names)}" for variants, names in by_variants.items())
-
-
-def _completes(values: Callable[[], Iterable[str]]) -> Callable[..., list[str]]:
-    """An argcomplete completer for a comma-separated option: completes its last item from values()."""
-
-    def complete(prefix: str, **_: object) -> list[str]:
-        done, comma, last = prefix.rpartition(",")
-        chosen = set(done.split(",")) if comma else set()
-        return [f"{done}{comma}{value}" for value in values() if value.startswith(last) and value not in chosen]
-
-    return complete
-
-
-def _core_names() -> list[str]:
-    try:
-        return [target.name for target in sorted(load_targets(TARGETS).values(), key=core_order)]
-    except TargetError:
-        return []
-
-
-def _part_names() -> list[str]:
-    try:
-        return list(load_parts(load_targets(TARGETS), TARGETS / "parts.toml"))
-    except TargetError:
-        return []
-
-
-# --- Option groups, each added by the commands that take it -----------------------------------------------------
-# A group's help can be worded for a command (explore's defaults differ from run's): `wording` maps an option to
-# its help there.
-
-
-def _add_targets_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--targets",
-        type=Path,
-        default=TARGETS,
-        help="targets directory, holding cores/ and parts.toml (default: targets/)",
-    )
-
-
-def _add_parts_file_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--parts-file",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a parts file in targets/parts.toml's format whose parts are added to the built-in ones, "
-        "or replace those of the same name (repeatable, later files win; default: none)",
-    )
-
-
-def _add_parts_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--parts",
-        type=_names,
-        help="comma-separated parts for the budget table, from targets/parts.toml (default: all; qbench list parts)",
-    ).completer = _completes(_part_names)
-
-
-def _add_wait_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--wait",
-        action="store_true",
-        help="when another qbench is writing the output folder, wait for it rather than refuse (default: refuse)",
-    )
-
-
-def _explore_wording() -> dict[str, str]:
-    """explore's help for the options it shares with run, where its defaults or its sweep differ."""
-    from qbench.orchestration.explore import DEFAULT_HIDDEN_LAYERS, DEFAULT_HIDDEN_NEURONS
-
-    return {
-        "--formats": "comma-separated number formats, as for run; a float-only library computes in float32 "
-        "(default: %(default)s)",
-        "--hidden-layers": "comma-separated hidden-layer counts, whole numbers >= 1 (default: "
-        f"{DEFAULT_HIDDEN_LAYERS}; none with --model)",
-        "--hidden-neurons": "comma-separated hidden-layer widths, whole numbers >= 1 (default: "
-        f"{DEFAULT_HIDDEN_NEURONS}; none with --model)",
-        "--model": "explore this imported network (from qbench import, as run --model) in each format instead of "
-        "sweeping network sizes (default: sweep)",
-        "--test-data": "with --model: measure accuracy on exactly this test set, as for run (default: the workload's "
-        "test part)",
-        "--library": "also sweep another library, as for run (repeatable; default: qnn alone)",
-        "--timeout": f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g} (default: %(default)g)",
-        "--no-cache": "rebuild and rerun everything (default: off)",
-    }
-
-
-def _add_matrix_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
-    """The matrix's dimensions (run and build)."""
-    add = parser.add_argument
-    add(
-        "--cores", type=_cores, help=f"comma-separated cores: {known_cores} (default: all of them; qbench list cores)"
-    ).completer = _completes(_core_names)
-    _add_formats_option(parser, ",".join(DEFAULT_FORMATS))
-    add(
-        "--variants",
-        type=_variants,
-        help=f"comma-separated variants: {', '.join(Variant)} (default: the workload's: {_default_variants()})",
-    ).completer = _completes(lambda: list(Variant))
-    add(
-        "--opt",
-        type=_opt,
-        default=",".join(DEFAULT_OPT),
-        help=f"comma-separated optimisation levels: {', '.join(OPT_LEVELS)}, with or without a leading '-' "
-        "(default: %(default)s)",
-    ).completer = _completes(lambda: OPT_LEVELS)
-    add(
-        "--workload",
-        default="xor",
-        help=f"workload: {', '.join(sorted(WORKLOADS))}, or a folder holding a workload.toml (default: "
-        "%(default)s; qbench list workloads)",
-    ).completer = _completes(lambda: sorted(WORKLOADS))
-
-
-def _add_formats_option(parser: argparse.ArgumentParser, default: str, wording: Mapping[str, str] = {}) -> None:
-    runs_help = (
-        f"comma-separated number formats: qI.F (signed) or uqI.F (unsigned) with I+F from 1 to {MAX_TOTAL_BITS} "
-        "bits, or float32 (default: %(default)s; qbench list formats)"
-    )
-    parser.add_argument(
-        "--formats", type=_formats, default=default, help=wording.get("--formats", runs_help)
-    ).completer = _completes(lambda: [*DEFAULT_FORMATS, FLOAT32.name])
-
-
-def _add_executor_options(parser: argparse.ArgumentParser) -> None:
-    """Where the tasks run (run, build and explore)."""
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=_whole_number(MAX_JOBS),
-        default=min(os.cpu_count() or 1, MAX_JOBS),
-        help=f"parallel jobs, 1 to {MAX_JOBS} (default: %(default)s, the CPUs here)",
-    )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=_whole_number(MAX_JOBS),
-        help=f"run the tasks on a local dask cluster of this many worker processes, 1 to {MAX_JOBS} "
-        "(default: on this process's threads, -j)",
-    )
-    where.add_argument(
-        "--scheduler",
-        metavar="tcp://HOST:PORT",
-        help="run the tasks on an existing dask cluster; its workers need the same checkout and tools "
-        "(qbench worker-check --scheduler; docs/cluster.md) (default: on this process's threads, -j)",
-    )
-
-
-def _add_build_folder_options(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
-    """Where images are built and cached (run, build and explore)."""
-    add = parser.add_argument
-    add("--build-dir", type=Path, default=BUILD, help="where images are built (default: build/)")
-    add("--cache-dir", type=Path, help="the build and run cache (default: BUILD_DIR/cache)")
-    add(
-        "--no-cache",
-        action="store_true",
-        help=wording.get("--no-cache", "rebuild and rerun everything; the cache is still refreshed (default: off)"),
-    )
-
-
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    """What a trainable image is built with (run and build)."""
-    add = parser.add_argument
-    add(
-        "--max-iterations",
-        type=_whole_number(MAX_ITERATIONS),
-        default=WorkloadSettings.max_iterations,
-        help=f"training budget of a trainable image, 1 to {MAX_ITERATIONS:,} (default: %(default)s)",
-    )
-    add(
-        "--log-every",
-        type=_whole_number(MAX_ITERATIONS),
-        default=WorkloadSettings.log_every,
-        help=f"iterations between training-log records, 1 to {MAX_ITERATIONS:,} (default: %(default)s)",
-    )
-    add(
-        "--initial-weights",
-        choices=INITIAL_WEIGHTS,
-        default=WorkloadSettings.initial_weights,
-        help="where a trainable network starts: qbench's seeded draw, the same for every library, or each "
-        "library's own generator (default: %(default)s)",
-    )
-    add(
-        "--activations",
-        type=_activations,
-        help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. relu,linear "
-        "(default: the workload's, tanh,sigmoid)",
-    )
-
-
-def _add_network_options(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
-    """The network's sizes, or an imported network and its test data (run, build and explore)."""
-    add = parser.add_argument
-    add(
-        "--hidden-layers",
-        type=_hidden_layers,
-        help=wording.get(
-            "--hidden-layers",
-            "comma-separated hidden-layer counts, whole numbers >= 1, e.g. 1,2,3 (default: the workload's network)",
-        ),
-    )
-    add(
-        "--hidden-neurons",
-        type=_hidden_neurons,
-        help=wording.get(
-            "--hidden-neurons",
-            "comma-separated hidden-layer widths, whole numbers >= 1, e.g. 4,8,16,32,64 (default: the workload's)",
-        ),
-    )
-    add(
-        "--model",
-        type=_model,
-        metavar="NETWORK_JSON",
-        help=wording.get(
-            "--model",
-            "deploy this network (from qbench import) instead of training one on the host, its inputs through the "
-            "input scaling network.json records (default: train one)",
-        ),
-    )
-    add(
-        "--test-data",
-        type=Path,
-        metavar="FILE",
-        help=wording.get(
-            "--test-data",
-            "with --model: measure accuracy on exactly this test set (an NPZ with X and y, or a CSV whose target "
-            "column is --target, default its last), not on the workload's split (default: the workload's test part)",
-        ),
-    )
-    add("--target", metavar="COLUMN", help="the CSV test data's target column (default: its last column)")
-
-
-def _add_library_option(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
-    others = [name for name in builtin_names() if name != QNN.name]
-    runs_help = (
-        f"also build against another library, its rows beside qnn's: a built-in one ({', '.join(others)}) or "
-        f"NAME=PATH, PATH a folder with a qbench-library.toml naming its adapter ({CONTRACT_DOCS}; repeatable; "
-        "default: qnn alone; qbench list libraries)"
-    )
-    parser.add_argument(
-        "--library",
-        type=_library,
-        action="append",
-        default=[],
-        metavar="NAME[=PATH]",
-        help=wording.get("--library", runs_help),
-    ).completer = _completes(lambda: others)
-
-
-def _add_timeout_option(parser: argparse.ArgumentParser, wording: Mapping[str, str] = {}) -> None:
-    runs_help = f"seconds per emulator run, above 0 and at most {MAX_TIMEOUT:g}, a day (default: %(default)g)"
-    parser.add_argument("--timeout", type=_seconds, default=60.0, help=wording.get("--timeout", runs_help))
-
-
 def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
     return commands.add_parser(name, help=summary, description=summary)
 
 
 def _add_build_command(commands, known_cores: str) -> None:
     build_command = _command(commands, "build", "cross-compile the matrix and its empty baselines")
-    _add_work_options(build_command, known_cores)
+    options.add_work_options(build_command, known_cores)
     build_command.set_defaults(handler=_build)
-
-
-def _add_work_options(parser: argparse.ArgumentParser, known_cores: str) -> None:
-    """What run and build share: the matrix, where it is built and run, and what its images hold."""
-    _add_matrix_options(parser, known_cores)
-    _add_executor_options(parser)
-    _add_build_folder_options(parser)
-    parser.add_argument(
-        "--shard",
-        type=_shard,
-        help="run the I-th of N deterministic shares of the matrix: I/N with 1 <= I <= N, e.g. 1/4 "
-        "(default: the whole matrix)",
-    )
-    _add_training_options(parser)
-    _add_network_options(parser)
-    _add_library_option(parser)
-    _add_targets_option(parser)
 
 
 def _add_run_command(commands, known_cores: str) -> None:
     run_command = _command(commands, "run", "build the matrix, measure and run it, write results and a report")
-    _add_work_options(run_command, known_cores)
+    options.add_work_options(run_command, known_cores)
     run_command.add_argument(
         "--no-emulate", action="store_true", help="footprint only: build and measure sizes (default: off)"
     )
-    _add_timeout_option(run_command)
-    _add_parts_option(run_command)
-    _add_parts_file_option(run_command)
+    options.add_timeout_option(run_command)
+    options.add_parts_option(run_command)
+    options.add_parts_file_option(run_command)
     run_command.add_argument(
         "--out",
         default=str(REPORTS / "latest"),
         help="output folder: a new or empty folder, or earlier results, replaced whole (default: reports/latest)",
     )
-    _add_wait_option(run_command)
+    options.add_wait_option(run_command)
     run_command.add_argument(
         "--plan",
         action="store_true",
@@ -971,7 +394,7 @@ def _add_explore_commands(commands) -> None:
         "sweep network sizes and formats on a part's core, keep the networks that fit the part, "
         "and report the Pareto front of accuracy against latency and flash with a recommendation",
     )
-    _add_explore_options(explore_command)
+    options.add_explore_options(explore_command)
     explore_command.set_defaults(handler=_explore)
 
     check_command = _command(
@@ -986,46 +409,6 @@ def _add_explore_commands(commands) -> None:
         help="check every worker of this dask cluster against this machine (default: check this machine)",
     )
     check_command.set_defaults(handler=_worker_check)
-
-
-def _add_explore_options(parser: argparse.ArgumentParser) -> None:
-    from qbench.orchestration.explore import DEFAULT_FORMATS as EXPLORE_FORMATS
-
-    wording = _explore_wording()
-    add = parser.add_argument
-    add(
-        "--workload",
-        required=True,
-        help=f"workload with inference cells: {', '.join(sorted(WORKLOADS))}, or a folder "
-        "holding a workload.toml (required)",
-    ).completer = _completes(lambda: sorted(WORKLOADS))
-    add(
-        "--part",
-        required=True,
-        help="the part to choose for, from targets/parts.toml or a --parts-file (required; qbench list parts)",
-    ).completer = _completes(_part_names)
-    _add_formats_option(parser, EXPLORE_FORMATS, wording)
-    _add_network_options(parser, wording)
-    _add_library_option(parser, wording)
-    add(
-        "--max-latency-us",
-        type=_microseconds,
-        metavar="N",
-        help="keep only networks whose worst-case estimated inference takes at most N µs at the part's clock "
-        "(default: no limit)",
-    )
-    _add_executor_options(parser)
-    _add_timeout_option(parser, wording)
-    add(
-        "--out",
-        default=str(REPORTS / "explore"),
-        help="output folder for results.csv (the whole sweep), report.md and explore.md, replaced whole "
-        "(default: reports/explore)",
-    )
-    _add_build_folder_options(parser, wording)
-    _add_targets_option(parser)
-    _add_parts_file_option(parser)
-    _add_wait_option(parser)
 
 
 # argparse's words for a value outside an argument's choices (a command name, list's KIND, lut's --function).
@@ -1047,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="qbench", description="Benchmarks fixed-point neural networks on Cortex-M.")
     parser.add_argument("--version", action="version", version=f"qbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    known_cores = _known_cores()
+    known_cores = options.known_cores()
     _add_build_command(commands, known_cores)
     _add_run_command(commands, known_cores)
     _add_report_command(commands)
@@ -1066,10 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_report_command(commands) -> None:
     report_command = _command(commands, "report", "regenerate DIR/report.md and DIR/plots from DIR's saved results")
     report_command.add_argument("directory", metavar="DIR", help="results folder (qbench run --out)")
-    _add_parts_option(report_command)
-    _add_targets_option(report_command)
-    _add_parts_file_option(report_command)
-    _add_wait_option(report_command)
+    options.add_parts_option(report_command)
+    options.add_targets_option(report_command)
+    options.add_parts_file_option(report_command)
+    options.add_wait_option(report_command)
     report_command.set_defaults(handler=_report)
 
 
@@ -1085,9 +468,9 @@ def _add_merge_command(commands) -> None:
     merge_command.add_argument(
         "--allow-mixed", action="store_true", help="merge across toolchain or emulator versions (default: off)"
     )
-    _add_targets_option(merge_command)
-    _add_parts_file_option(merge_command)
-    _add_wait_option(merge_command)
+    options.add_targets_option(merge_command)
+    options.add_parts_file_option(merge_command)
+    options.add_wait_option(merge_command)
     merge_command.set_defaults(handler=_merge)
 
 
@@ -1102,18 +485,18 @@ def _add_compare_command(commands) -> None:
     )
     compare_command.add_argument(
         "--metric",
-        type=_names,
+        type=options.names,
         default=",".join(DEFAULT_METRICS),
         help=f"comma-separated results columns, from: {', '.join(METRICS)} (default: %(default)s)",
-    ).completer = _completes(lambda: METRICS)
+    ).completer = options.completes(lambda: METRICS)
     compare_command.add_argument(
         "--match",
-        type=_names,
+        type=options.names,
         default=",".join(COMPARE_KEY),
         help=f"columns that pair rows, from: {', '.join(COMPARE_KEY)}; e.g. "
         "core,qformat,variant to compare an -Os run with an -O2 one "
         "(default: %(default)s)",
-    ).completer = _completes(lambda: COMPARE_KEY)
+    ).completer = options.completes(lambda: COMPARE_KEY)
     compare_command.set_defaults(handler=_compare)
 
 
@@ -1143,8 +526,8 @@ def _add_list_command(commands) -> None:
         metavar="KIND",
         help=f"what to list: {', '.join(KINDS)} (default: all of them)",
     )
-    _add_targets_option(list_command)
-    _add_parts_file_option(list_command)
+    options.add_targets_option(list_command)
+    options.add_parts_file_option(list_command)
     list_command.set_defaults(handler=_list)
 
 
@@ -1205,7 +588,7 @@ def _add_import_command(commands) -> None:
     )
     import_command.add_argument(
         "--formats",
-        type=_formats,
+        type=options.formats,
         default=",".join(DEFAULT_FORMATS),
         help=f"comma-separated Q formats qI.F or uqI.F, I+F from 1 to {MAX_TOTAL_BITS} bits, "
         "each optionally with its weights' own format wI.F, e.g. q8.8w2.6 "
@@ -1213,7 +596,7 @@ def _add_import_command(commands) -> None:
     )
     import_command.add_argument(
         "--activations",
-        type=_activations,
+        type=options.activations,
         default=None,
         help=f"hidden and output activations, each one of {', '.join(ACTIVATIONS)}, e.g. tanh,sigmoid: "
         "needed for a state_dict, checked against a model (default: the model's)",

@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from qbench.common.fields import init_field_names
 from qbench.common.paths import in_checkout, shown
 
 Decoder = Callable[[Any], Any]
@@ -43,10 +44,11 @@ class ShapeError(ValueError):
 
 def encode(value: Any) -> Any:
     """JSON-compatible data for a record, or for any value made of what `decode` reads back."""
-    if type(value) in _PLAIN:
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: encode(getattr(value, field.name)) for field in dataclasses.fields(value) if field.init}
+    if dataclasses.is_dataclass(kind):
+        return {name: getattr(value, name) if plain else encode(getattr(value, name)) for name, plain in _fields(kind)}
     if isinstance(value, Enum):  # before str: a StrEnum is a str
         return value.value
     if isinstance(value, Path):
@@ -56,6 +58,14 @@ def encode(value: Any) -> Any:
     if isinstance(value, dict):
         return {_key(key): encode(item) for key, item in value.items()}
     raise TypeError(f"cannot encode a {type(value).__name__}: {value!r:.60}")
+
+
+@functools.cache
+def _fields(kind: type) -> tuple[tuple[str, bool], ...]:
+    """A record class's constructor fields, each with whether its hint is one of JSON's own values (taken as it
+    is: a build's symbols are thousands of such fields)."""
+    hints = typing.get_type_hints(kind)
+    return tuple((name, isinstance(decoder(hints[name]), _Plain)) for name in init_field_names(kind))
 
 
 def _key(key: Any) -> str:

@@ -1,5 +1,6 @@
 """Where qbench's inputs live: the checkout it is installed from (editable)."""
 
+import functools
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
@@ -21,7 +22,18 @@ def checkout_problem() -> str | None:
 
 def shown(path: Path) -> str:
     """A path as qbench prints and records it: relative to the repository when inside it."""
-    resolved = path.resolve()
+    return _shown_absolute(path) if path.is_absolute() else _shown_resolved(path.resolve())
+
+
+# A run names the same places cell after cell (a core's start-up files, a library's headers, the build folder):
+# the most recent few hundred are kept resolved, so memory stays flat however long the run. Only absolute paths
+# are kept, so a change of working folder changes nothing.
+@functools.lru_cache(maxsize=256)
+def _shown_absolute(path: Path) -> str:
+    return _shown_resolved(path.resolve())
+
+
+def _shown_resolved(resolved: Path) -> str:
     try:
         return str(resolved.relative_to(REPO))
     except ValueError:

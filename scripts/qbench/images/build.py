@@ -286,8 +286,8 @@ def configure(spec: BuildSpec) -> WorkloadSources:
 
 def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
     """The compilation of spec's sources under root, made once by the client (BuildPlan.under moves it)."""
-    target = spec.target
-    directory = spec.directory(root.resolve())
+    target, root = spec.target, root.resolve()
+    directory = spec.directory(root)
     generated = dict(sources.generated)
     if sources.weights is not None and spec.shape is not None:
         order = spec.library.weight_order
@@ -307,7 +307,7 @@ def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
     # The library's sources: the target's flags and the library's own defines, not the workload's, so every
     # image of one core, level and format shares their archive.
     library_flags = compile_flags([*target.defines, *sorted(library_defines.items())], includes)
-    archive = None if spec.is_baseline else library_archive(spec, library_flags, root.resolve())
+    archive = None if spec.is_baseline else library_archive(spec, library_flags, root)
     flags, files = compile_flags(defines, [*includes, directory]), [shown(sources.source)]
     if target.object_only:
         flags.append("-c")
@@ -317,7 +317,7 @@ def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
         files += [shown(path) for path in target.startup]
         files += [shown(archive.path)] if archive is not None else []
     output, written = directory / spec.output_name, tuple(sorted(generated.items()))
-    return BuildPlan(spec, root.resolve(), directory, output, tuple(flags), tuple(files), written, archive)
+    return BuildPlan(spec, root, directory, output, tuple(flags), tuple(files), written, archive)
 
 
 _ARCHIVING = threading.Lock()  # images sharing an archive are built on threads: one builds it, the others wait

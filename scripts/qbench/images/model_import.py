@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -180,25 +181,40 @@ def load_sklearn_network(path: Path, activations: tuple[str, str] | None = None)
     """A pickled or joblib-saved MLPClassifier/MLPRegressor (or a Pipeline ending in one). Unpickling runs code
     from the file: load only files you trust."""
     path = Path(path)
+    saved = _unpickled(path, activations)
+    if isinstance(saved, FloatNetwork):  # torch's legacy (pickle) format
+        return saved
+    scaler, estimator = _pipeline_parts(path, saved)
+    return chain_network(str(path), _sklearn_steps(path, estimator), activations, _scaling(path, scaler))
+
+
+def _unpickled(path: Path, activations: tuple[str, str] | None) -> Any:
+    """What the file holds: a scikit-learn object, or the network of a torch file in torch's legacy format."""
     try:
         import joblib
-        from sklearn.neural_network import MLPClassifier, MLPRegressor
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import MinMaxScaler, StandardScaler
+        import sklearn  # noqa: F401 (checked first: a missing one is named, not an obscure unpickling error)
     except ImportError:  # scikit-learn is a dependency of qbench; joblib comes with it
         raise ModelImportError("scikit-learn is not installed: pip install -e .") from None
     try:
-        saved = joblib.load(path)
+        return joblib.load(path)
     except Exception as error:  # pickle raises anything the file's code raises
         if path.suffix.lower() not in (".pkl", ".pickle", ".joblib"):
             try:
-                return load_torch_network(path, activations)  # torch's legacy (pickle) format
+                return load_torch_network(path, activations)
             except ModelImportError:
                 pass
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ModelImportError(
             f"cannot unpickle {path} (a pickle or joblib file of a scikit-learn model?): {reason}"
         ) from None
+
+
+def _pipeline_parts(path: Path, saved: Any) -> tuple[Any, Any]:
+    """(the input scaler or None, the fitted MLP) of a saved estimator or Pipeline."""
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
     scaler, estimator = None, saved
     if isinstance(saved, Pipeline):
         stages = [(name, step) for name, step in saved.steps if step not in (None, "passthrough")]
@@ -214,6 +230,13 @@ def load_sklearn_network(path: Path, activations: tuple[str, str] | None = None)
         raise ModelImportError(f"{path} holds a {type(estimator).__name__}, not {SKLEARN_SUPPORTED}")
     if not hasattr(estimator, "coefs_"):
         raise ModelImportError(f"{path}: the {type(estimator).__name__} is not fitted")
+    return scaler, estimator
+
+
+def _sklearn_steps(path: Path, estimator: Any) -> list[Step]:
+    """A fitted MLP's layers as qbench's steps: each Linear, then its activation."""
+    from sklearn.neural_network import MLPClassifier
+
     hidden = SKLEARN_ACTIVATIONS.get(estimator.activation)
     if hidden is None:
         raise ModelImportError(
@@ -240,7 +263,7 @@ def load_sklearn_network(path: Path, activations: tuple[str, str] | None = None)
             Linear(label, *checked_arrays(label, weight, bias)),
             Activation(f"{label} activation", hidden if index < len(layers) - 1 else output),
         ]
-    return chain_network(str(path), steps, activations, _scaling(path, scaler))
+    return steps
 
 
 def _scaling(path: Path, scaler) -> InputScaling | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -288,92 +288,110 @@ def _xor_rejection(fmt: NumberFormat, trainable: bool, settings: WorkloadSetting
 
 
 def _classification(description: Description, folder: str | None = None, fingerprint: str = "") -> Workload:
-    def shape(settings: WorkloadSettings, layers: int | None, width: int | None) -> NetworkShape:
-        split = description.split()
-        if settings.model is not None:
-            if layers is not None or width is not None:
-                raise NetworkError("--model brings its own network; drop --hidden-layers and --hidden-neurons")
-            check_shape(_scored(description, settings), settings.model.shape)
-            return settings.model.shape
-        return NetworkShape(
-            split.features,
-            layers or description.hidden_layers,
-            width or description.hidden_neurons,
-            split.classes,
-            settings.hidden_activation or description.hidden_activation,
-            settings.output_activation or description.output_activation,
+    """A workload trained on the host from its description: the device images are inference-only."""
+    return Workload(
+        description.name,
+        partial(_classification_sources, description),
+        partial(_classification_shape, description),
+        partial(_classification_rejection, description),
+        partial(_classification_host_figures, description),
+        ("inference",),
+        folder,
+        fingerprint,
+    )
+
+
+def _classification_shape(
+    description: Description, settings: WorkloadSettings, layers: int | None, width: int | None
+) -> NetworkShape:
+    split = description.split()
+    if settings.model is not None:
+        if layers is not None or width is not None:
+            raise NetworkError("--model brings its own network; drop --hidden-layers and --hidden-neurons")
+        check_shape(_scored(description, settings), settings.model.shape)
+        return settings.model.shape
+    return NetworkShape(
+        split.features,
+        layers or description.hidden_layers,
+        width or description.hidden_neurons,
+        split.classes,
+        settings.hidden_activation or description.hidden_activation,
+        settings.output_activation or description.output_activation,
+    )
+
+
+def _classification_network(description: Description, settings: WorkloadSettings, shape: NetworkShape) -> FloatNetwork:
+    return settings.model if settings.model is not None else host_network(description, shape)
+
+
+def _classification_sources(
+    description: Description, fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
+) -> WorkloadSources:
+    deployment = deploy(_scored(description, settings), fmt, _classification_network(description, settings, shape))
+    samples = len(deployment.test_labels)
+    defines = {
+        **format_defines(fmt),
+        **network_defines(shape),
+        "QBENCH_WORKLOAD_NAME": f'"{description.name}"',
+        "QBENCH_SAMPLES": str(samples),
+        "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"',
+        "QBENCH_INPUTS_INCLUDE": '"test_inputs.inc"',
+        "QBENCH_LABELS_INCLUDE": '"test_labels.inc"',
+    }
+    generated = {
+        "test_inputs.inc": table_include(deployment.test_inputs[: samples * shape.inputs], "test inputs"),
+        "test_labels.inc": table_include(deployment.test_labels[:samples], "test labels"),
+    }
+    if deployment.regression is not None:  # the firmware reports each sample's output; no labels
+        defines = {**defines, "QBENCH_REGRESSION": "1"}
+        del defines["QBENCH_LABELS_INCLUDE"], generated["test_labels.inc"]
+    return WorkloadSources(CLASSIFY_SOURCE, defines, generated, tuple(deployment.weights))
+
+
+def _classification_rejection(
+    description: Description, fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
+) -> str | None:
+    if trainable:
+        return f"{description.name} trains on the host; its device images are inference-only (--variants inference)"
+    if description.regression and shape.output_activation != "linear":
+        return (
+            f"{description.name} is a regression: its output activation must be linear, not "
+            f"{shape.output_activation} (its targets are values, not classes)"
         )
+    if not isinstance(fmt, FloatFormat) and not fmt.signed and shape.hidden_activation == "tanh":
+        return f"{fmt.name} is unsigned; tanh and {description.name}'s scaled inputs need a signed Q format"
+    if not isinstance(fmt, FloatFormat) and fmt.fractional_bits == 0:
+        return f"{fmt.name} has no fractional bits; {description.name}'s weights are fractions"
+    return None
 
-    def network(settings: WorkloadSettings, shape: NetworkShape) -> FloatNetwork:
-        return settings.model if settings.model is not None else host_network(description, shape)
 
-    def configure(
-        fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
-    ) -> WorkloadSources:
-        deployment = deploy(_scored(description, settings), fmt, network(settings, shape))
-        samples = len(deployment.test_labels)
-        defines = {
-            **format_defines(fmt),
-            **network_defines(shape),
-            "QBENCH_WORKLOAD_NAME": f'"{description.name}"',
-            "QBENCH_SAMPLES": str(samples),
-            "QBENCH_WEIGHTS_INCLUDE": '"weights.inc"',
-            "QBENCH_INPUTS_INCLUDE": '"test_inputs.inc"',
-            "QBENCH_LABELS_INCLUDE": '"test_labels.inc"',
-        }
-        generated = {
-            "test_inputs.inc": table_include(deployment.test_inputs[: samples * shape.inputs], "test inputs"),
-            "test_labels.inc": table_include(deployment.test_labels[:samples], "test labels"),
-        }
-        if deployment.regression is not None:  # the firmware reports each sample's output; no labels
-            defines = {**defines, "QBENCH_REGRESSION": "1"}
-            del defines["QBENCH_LABELS_INCLUDE"], generated["test_labels.inc"]
-        return WorkloadSources(CLASSIFY_SOURCE, defines, generated, tuple(deployment.weights))
-
-    def rejection(fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape) -> str | None:
-        if trainable:
-            return f"{description.name} trains on the host; its device images are inference-only (--variants inference)"
-        if description.regression and shape.output_activation != "linear":
-            return (
-                f"{description.name} is a regression: its output activation must be linear, not "
-                f"{shape.output_activation} (its targets are values, not classes)"
-            )
-        if not isinstance(fmt, FloatFormat) and not fmt.signed and shape.hidden_activation == "tanh":
-            return f"{fmt.name} is unsigned; tanh and {description.name}'s scaled inputs need a signed Q format"
-        if not isinstance(fmt, FloatFormat) and fmt.fractional_bits == 0:
-            return f"{fmt.name} has no fractional bits; {description.name}'s weights are fractions"
-        return None
-
-    def host_figures(
-        fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
-    ) -> HostFigures:
-        deployment = deploy(_scored(description, settings), fmt, network(settings, shape))
-        figures = HostFigures(
-            shape.connections,
-            deployment.weights_saturated,
-            deployment.inputs_saturated,
-            deployment.accuracy_float_host,
-            deployment.expected_predictions,
-            deployment.test_set or None,
-        )
-        figures = replace(
-            figures, input_scaling=deployment.input_scaling or None, quantization_error=deployment.quantization_error
-        )
-        regression = deployment.regression
-        if regression is None:
-            return figures
-        return replace(
-            figures,
-            test_targets=regression.targets,
-            target_offset=regression.target_offset,
-            target_scale=regression.target_scale,
-            mae_float_host=regression.mae_float_host,
-            rmse_float_host=regression.rmse_float_host,
-            max_error_float_host=regression.max_error_float_host,
-        )
-
-    # Trained on the host: the device images are inference-only.
-    return Workload(description.name, configure, shape, rejection, host_figures, ("inference",), folder, fingerprint)
+def _classification_host_figures(
+    description: Description, fmt: NumberFormat, trainable: bool, settings: WorkloadSettings, shape: NetworkShape
+) -> HostFigures:
+    deployment = deploy(_scored(description, settings), fmt, _classification_network(description, settings, shape))
+    figures = HostFigures(
+        shape.connections,
+        deployment.weights_saturated,
+        deployment.inputs_saturated,
+        deployment.accuracy_float_host,
+        deployment.expected_predictions,
+        deployment.test_set or None,
+    )
+    figures = replace(
+        figures, input_scaling=deployment.input_scaling or None, quantization_error=deployment.quantization_error
+    )
+    regression = deployment.regression
+    if regression is None:
+        return figures
+    return replace(
+        figures,
+        test_targets=regression.targets,
+        target_offset=regression.target_offset,
+        target_scale=regression.target_scale,
+        mae_float_host=regression.mae_float_host,
+        rmse_float_host=regression.rmse_float_host,
+        max_error_float_host=regression.max_error_float_host,
+    )
 
 
 def _scored(description: Description, settings: WorkloadSettings) -> Description:

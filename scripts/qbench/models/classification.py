@@ -136,55 +136,15 @@ def data_spec(data: DataTable, path: Path) -> DataSpec:
     """[data] checked across its keys, its files resolved against the workload's folder (a WorkloadFileError
     naming the file and the key)."""
     where = shown(path)
-
-    def problem(text: str) -> WorkloadFileError:
-        return WorkloadFileError(f"{where}: {text}")
-
-    sources = [key for key in ("dataset", "file", "train_file") if getattr(data, key) is not None]
-    if (data.train_file is None) != (data.test_file is None):
-        given, missing = ("train_file", "test_file") if data.test_file is None else ("test_file", "train_file")
-        raise problem(f"'data.{given}' is given without 'data.{missing}'; give both (used exactly as given)")
-    if len(sources) != 1:
-        raise problem(
-            "[data] needs exactly one source: 'data.dataset' (one of " + ", ".join(DATASETS) + "), "
-            "'data.file' (a CSV or NPZ) or 'data.train_file' with 'data.test_file'"
-            + (f"; found {', '.join(sources)}" if sources else "")
-        )
-    regression = data.task == "regression"
-    if data.dataset is not None and (data.dataset in REGRESSION_DATASETS) != regression:
-        wanted = "regression" if data.dataset in REGRESSION_DATASETS else "classification"
-        raise problem(
-            f"'data.dataset' is {data.dataset!r}, a {wanted} data set; 'data.task' is {data.task!r} "
-            f"(set task = {wanted!r})"
-        )
-    files = [name for name in (data.file, data.train_file, data.test_file) if name is not None]
-    if data.target is not None and data.dataset is not None:
-        raise problem("'data.target' names a CSV column; a bundled 'data.dataset' has its own target")
-    if data.target is None and any(not name.endswith(".npz") for name in files):
-        raise problem("'data.target' is required with a CSV file: the column to predict (the others are the inputs)")
-    standard, minmax = (data.scaling_mean, data.scaling_std), (data.scaling_min, data.scaling_max)
-    parameters = None
-    for keys, pair, names in (
-        (("standard", "standardize"), standard, ("scaling_mean", "scaling_std")),
-        (("minmax",), minmax, ("scaling_min", "scaling_max")),
-    ):
-        given = [name for name, value in zip(names, pair, strict=True) if value is not None]
-        if given and data.scaling not in keys:
-            raise problem(f"'data.{given[0]}' is for scaling = {keys[0]!r}; 'data.scaling' is {data.scaling!r}")
-        if given and len(given) != 2:
-            raise problem(f"'data.{given[0]}' needs 'data.{(set(names) - set(given)).pop()}' too")
-        if given:
-            if len(pair[0]) != len(pair[1]):
-                raise problem(f"'data.{names[0]}' has {len(pair[0])} values, 'data.{names[1]}' {len(pair[1])}")
-            if keys == ("minmax",) and any(low >= high for low, high in zip(*pair, strict=True)):
-                raise problem("'data.scaling_min' must be below 'data.scaling_max' for every feature")
-            parameters = (tuple(pair[0]), tuple(pair[1]))
+    problem = _source_problem(data) or _target_problem(data) or _scaling_problem(data)
+    if problem is not None:
+        raise WorkloadFileError(f"{where}: {problem}")
     folder = path.parent
 
     def resolved(name: str | None) -> str | None:
         return None if name is None else str((folder / name).resolve())
 
-    spec = DataSpec(
+    return DataSpec(
         data.task,
         data.dataset,
         resolved(data.file),
@@ -194,10 +154,73 @@ def data_spec(data: DataTable, path: Path) -> DataSpec:
         data.test_fraction,
         data.split_seed,
         data.scaling,
-        parameters,
+        _scaling_parameters(data),
         where,
     )
-    return spec
+
+
+def _source_problem(data: DataTable) -> str | None:
+    """Why [data] does not name exactly one source of data of its task, or None."""
+    sources = [key for key in ("dataset", "file", "train_file") if getattr(data, key) is not None]
+    if (data.train_file is None) != (data.test_file is None):
+        given, missing = ("train_file", "test_file") if data.test_file is None else ("test_file", "train_file")
+        return f"'data.{given}' is given without 'data.{missing}'; give both (used exactly as given)"
+    if len(sources) != 1:
+        return (
+            "[data] needs exactly one source: 'data.dataset' (one of " + ", ".join(DATASETS) + "), "
+            "'data.file' (a CSV or NPZ) or 'data.train_file' with 'data.test_file'"
+            + (f"; found {', '.join(sources)}" if sources else "")
+        )
+    regression = data.task == "regression"
+    if data.dataset is not None and (data.dataset in REGRESSION_DATASETS) != regression:
+        wanted = "regression" if data.dataset in REGRESSION_DATASETS else "classification"
+        return (
+            f"'data.dataset' is {data.dataset!r}, a {wanted} data set; 'data.task' is {data.task!r} "
+            f"(set task = {wanted!r})"
+        )
+    return None
+
+
+def _target_problem(data: DataTable) -> str | None:
+    """Why [data]'s target column is missing or out of place, or None."""
+    files = [name for name in (data.file, data.train_file, data.test_file) if name is not None]
+    if data.target is not None and data.dataset is not None:
+        return "'data.target' names a CSV column; a bundled 'data.dataset' has its own target"
+    if data.target is None and any(not name.endswith(".npz") for name in files):
+        return "'data.target' is required with a CSV file: the column to predict (the others are the inputs)"
+    return None
+
+
+# Each scaling's own keys: the scaling names that take them, and the pair of keys (one value per feature).
+_SCALING_KEYS = (
+    (("standard", "standardize"), ("scaling_mean", "scaling_std")),
+    (("minmax",), ("scaling_min", "scaling_max")),
+)
+
+
+def _scaling_problem(data: DataTable) -> str | None:
+    """Why [data]'s fixed scaling parameters do not fit its scaling, or None."""
+    for scalings, names in _SCALING_KEYS:
+        pair = tuple(getattr(data, name) for name in names)
+        given = [name for name, value in zip(names, pair, strict=True) if value is not None]
+        if given and data.scaling not in scalings:
+            return f"'data.{given[0]}' is for scaling = {scalings[0]!r}; 'data.scaling' is {data.scaling!r}"
+        if given and len(given) != 2:
+            return f"'data.{given[0]}' needs 'data.{(set(names) - set(given)).pop()}' too"
+        if given and len(pair[0]) != len(pair[1]):
+            return f"'data.{names[0]}' has {len(pair[0])} values, 'data.{names[1]}' {len(pair[1])}"
+        if given and scalings == ("minmax",) and any(low >= high for low, high in zip(*pair, strict=True)):
+            return "'data.scaling_min' must be below 'data.scaling_max' for every feature"
+    return None
+
+
+def _scaling_parameters(data: DataTable) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The fixed scaling parameters [data] gives (checked by _scaling_problem), or None."""
+    for _, names in _SCALING_KEYS:
+        first, second = (getattr(data, name) for name in names)
+        if first is not None:
+            return tuple(first), tuple(second)
+    return None
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from qbench.common.codec import decoder
+from qbench.common.fields import flat_dict, flat_tuple
 from qbench.common.paths import shown
 from qbench.orchestration.analyse import CellOutcome
 from qbench.records.outputs import WriteError
@@ -26,7 +27,7 @@ from qbench.records.results import InstructionRow, ResultRow, SymbolRow
 ROWS = "results.partial.jsonl"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per cell, kept to the end of the run
 class Stored:
     """Where one cell's outcome lies in the spool's files: (offset, length) of its row, symbols, instructions."""
 
@@ -67,9 +68,9 @@ class Spool:
         """The outcome of the cell at this position of the matrix (rejected cells first, then the cells)."""
         with _written_or_said(self.directory):
             self._cells[index] = Stored(
-                _append(self._rows, _flat_dict(outcome.row)),
-                _append(self._symbols, [_flat_tuple(symbol) for symbol in outcome.symbols]),
-                _append(self._instructions, [_flat_tuple(row) for row in outcome.instructions]),
+                _append(self._rows, flat_dict(outcome.row)),
+                _append(self._symbols, [flat_tuple(symbol) for symbol in outcome.symbols]),
+                _append(self._instructions, [flat_tuple(row) for row in outcome.instructions]),
             )
             if outcome.training is not None:
                 (self.training / outcome.training.file_name).write_text(outcome.training.csv_text())
@@ -82,16 +83,23 @@ class Spool:
         self._baselines[(core, opt)] = symbols
 
     def rows(self) -> list[ResultRow]:
-        return [ResultRow(**_read(self._rows, stored.row)) for stored in self._in_order()]
+        texts, read = _Texts(), decoder(ResultRow)  # read by its type hints: the status comes back a Status
+        return [read(texts.shared(_read(self._rows, stored.row))) for stored in self._in_order()]
 
     def symbols(self, baselines: list[tuple[str, str]]) -> list[SymbolRow]:
         """The baselines' symbols (in the order given), then every cell's, in matrix order."""
-        cells = [SymbolRow(*values) for stored in self._in_order() for values in _read(self._symbols, stored.symbols)]
+        texts = _Texts()
+        cells = [
+            SymbolRow(*map(texts.one, values))
+            for stored in self._in_order()
+            for values in _read(self._symbols, stored.symbols)
+        ]
         return [symbol for key in baselines for symbol in self._baselines.get(key, ())] + cells
 
     def instructions(self) -> list[InstructionRow]:
+        texts = _Texts()
         return [
-            InstructionRow(*values)
+            InstructionRow(*map(texts.one, values))
             for stored in self._in_order()
             for values in _read(self._instructions, stored.instructions)
         ]
@@ -108,20 +116,18 @@ class Spool:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-# The spooled records are flat (their fields plain values), so a shallow read of the fields is the whole record:
-# dataclasses.astuple/asdict deep-copy every value, the client's largest cost per cell on a cluster.
-def _flat_tuple(record) -> tuple:
-    return tuple(getattr(record, name) for name in _field_names(type(record)))
+class _Texts:
+    """One object for each distinct text read back: an image's key repeats on every one of its symbols, and a long
+    sweep's symbols are millions of rows, each text otherwise a string of its own."""
 
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
 
-def _flat_dict(record) -> dict:
-    return {name: getattr(record, name) for name in _field_names(type(record))}
+    def one(self, value: Any) -> Any:
+        return self._seen.setdefault(value, value) if type(value) is str else value
 
-
-@cache
-def _field_names(kind: type) -> tuple[str, ...]:
-    """A record class's field names, read once: dataclasses.fields() builds them anew at every call."""
-    return tuple(field.name for field in fields(kind))
+    def shared(self, document: dict[str, Any]) -> dict[str, Any]:
+        return {name: self.one(value) for name, value in document.items()}
 
 
 def _append(stream: IO[bytes], document) -> tuple[int, int]:

@@ -40,7 +40,7 @@ def _from_cell(attribute: str) -> Any:
     return field(metadata={"cell": attribute})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long sweep's symbols are millions of rows
 class CellKey:
     """One cell of the matrix (or one image): its fields lead every symbols.csv and instructions.csv row, in this
     order."""

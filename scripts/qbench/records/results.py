@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from qbench.common.errors import QbenchError
+from qbench.common.fields import flat_dict
 from qbench.records.keys import BASELINE_VARIANT, CellKey, slug
 
 RESULTS_SCHEMA = "qbench-results/1"
@@ -66,7 +67,7 @@ def library_order(library: str) -> tuple[bool, str]:
     return library != QNN_LIBRARY, library
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResultRow:
     core: str
     board: str
@@ -320,7 +321,7 @@ def deployed_flash_bytes(lib_flash: int | None, test_data_bytes: int | None) -> 
     return lib_flash - (test_data_bytes or 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SymbolRow(CellKey):
     symbol: str
     group: str  # by the DWARF's source files (qbench.sizes.symbols)
@@ -329,7 +330,7 @@ class SymbolRow(CellKey):
     prefix_group: str = ""  # by the symbol's name alone, the cross-check; "" in files written before it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstructionRow(CellKey):
     """Mean instructions per region occurrence spent in one function."""
 
@@ -396,7 +397,7 @@ SYMBOL_COLUMNS = tuple(f.name for f in fields(SymbolRow))
 
 def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
     """The one place rows become a DataFrame: every column, sizes as nullable integers."""
-    records = [asdict(row) if isinstance(row, ResultRow) else row for row in rows]
+    records = [flat_dict(row) if isinstance(row, ResultRow) else row for row in rows]
     frame = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
     frame["status"] = [Status(status) for status in frame["status"]]
     for column in INTEGER_COLUMNS:
@@ -410,13 +411,13 @@ def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def symbols_frame(rows: list[SymbolRow]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records([asdict(row) for row in rows], columns=list(SYMBOL_COLUMNS))
+    frame = pd.DataFrame.from_records([flat_dict(row) for row in rows], columns=list(SYMBOL_COLUMNS))
     frame["size"] = frame["size"].astype("int64")
     return frame
 
 
 def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
-    return pd.DataFrame.from_records([asdict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
+    return pd.DataFrame.from_records([flat_dict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -446,7 +447,7 @@ TRAINING_COLUMNS = tuple(f.name for f in fields(TrainingLogRow))
 
 
 def article_frame(figures: list) -> pd.DataFrame:
-    return pd.DataFrame.from_records([asdict(figure) for figure in figures], columns=list(ARTICLE_COLUMNS))
+    return pd.DataFrame.from_records([flat_dict(figure) for figure in figures], columns=list(ARTICLE_COLUMNS))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""The spool (qbench.orchestration.spool): what a cell's outcome gives back at the end, in matrix order, with
+one object for each distinct text (a long sweep's symbols are millions of rows)."""
+
+from dataclasses import astuple, replace
+
+from qbench.orchestration.analyse import CellOutcome
+from qbench.orchestration.spool import Spool
+from qbench.records.keys import CellKey
+from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow
+
+KEY = CellKey("cortex-m0plus", "q16.16", "trainable", "Os", "xor", "qnn", "2-4-1")
+
+
+def outcome(qformat: str, *sizes: int) -> CellOutcome:
+    key = replace(KEY, qformat=qformat)
+    row = ResultRow(key.core, "", qformat, key.variant, key.opt, key.workload, Status.OK)
+    symbols = tuple(SymbolRow(*astuple(key), f"f{size}", "qnn", "code", size, "qnn") for size in sizes)
+    instructions = (InstructionRow(*astuple(key), "forward", "qnn_forward", 12.5),)
+    return CellOutcome(row, symbols, instructions)
+
+
+def test_outcomes_come_back_in_matrix_order_equal_to_what_was_added(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    later, earlier = outcome("q8.8", 30), outcome("q16.16", 10, 20)
+    spool.add(1, later)
+    spool.add(0, earlier)
+    assert spool.symbols([]) == [*earlier.symbols, *later.symbols]
+    assert spool.instructions() == [*earlier.instructions, *later.instructions]
+    assert spool.rows() == [earlier.row, later.row]
+    assert spool.rows()[0].status is Status.OK
+    spool.close()
+
+
+def test_each_distinct_text_is_read_back_as_one_object(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    spool.add(0, outcome("q16.16", 10, 20))
+    spool.add(1, outcome("q16.16", 30))
+    symbols, rows = spool.symbols([]), spool.rows()
+    spool.close()
+    assert len({id(symbol.core) for symbol in symbols}) == 1
+    assert len({id(symbol.qformat) for symbol in symbols}) == 1
+    assert rows[0].workload is rows[1].workload
