@@ -28,6 +28,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from qbench.common.errors import OutputError, QbenchError
 from qbench.common.paths import shown
@@ -291,4 +292,13 @@ def _signals_deferred() -> Iterator[None]:
         for number, handler in previous.items():
             signal.signal(number, handler)
         if caught:
-            signal.raise_signal(caught[0])
+            _deliver(caught[0], previous[caught[0]])
+
+
+def _deliver(number: int, handler: Any) -> None:
+    """A held-back signal, delivered here and now. Raised again, its handler would run at whatever the main thread
+    runs next, and a KeyboardInterrupt raised inside a finalizer (__del__, at a garbage collection) is lost."""
+    if callable(handler):
+        handler(number, None)
+    elif handler != signal.SIG_IGN:
+        signal.raise_signal(number)  # the default action: the process ends by the signal
