@@ -151,6 +151,12 @@ class StartedRun:
             raise AssertionError(f"hang guard: the run did not end in {HANG_GUARD_SECONDS:g} s") from None
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child before it runs: SIGINT at its default, as a terminal's foreground job has it, however the tests
+    were started (a shell's background job inherits SIGINT ignored, and the run would never see the Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(
     arguments: list[str],
     until: ProgressPoint,
@@ -162,7 +168,14 @@ def start_run(
     """`PROGRAM run ARGUMENTS` started, returned once it reaches `until` and while it still runs; fails, naming
     the point and showing the run's output, if the run ends first (its work done before the point)."""
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen([*program, "run", *arguments], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    process = subprocess.Popen(
+        [*program, "run", *arguments],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+    )
     run = StartedRun(process, log)
     try:
         wait_until(until.reached, until.what, process)

@@ -194,7 +194,18 @@ class InterruptingRenames:
         os.rename(source, target)
 
 
-def test_an_interrupt_during_the_swap_waits_until_the_new_folder_is_in_place(previous, build, capsys, monkeypatch):
+@pytest.fixture
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt here, as in a terminal, however the tests were started (a shell's background
+    job inherits SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_during_the_swap_waits_until_the_new_folder_is_in_place(
+    previous, build, capsys, monkeypatch, ctrl_c_interrupts
+):
     before = snapshot(previous)
     monkeypatch.setattr(outputs, "os", InterruptingRenames())
     assert run(previous, build) == 130
@@ -205,7 +216,7 @@ def test_an_interrupt_during_the_swap_waits_until_the_new_folder_is_in_place(pre
     assert leftovers(previous.parent) == []
 
 
-def test_a_signal_held_back_during_the_swap_is_delivered_at_once_to_its_handler():
+def test_a_signal_held_back_during_the_swap_is_delivered_at_once_to_its_handler(ctrl_c_interrupts):
     """Delivered by calling its handler, not by raising the signal again: a raised signal's handler runs wherever
     the main thread is next, and a KeyboardInterrupt raised inside a finalizer (__del__, at a garbage collection)
     is lost; a run then ended with status 0 once in CI. Here the signal is blocked, so raising it again would

@@ -489,7 +489,9 @@ def write_results(directory: Path, saved: SavedResults, logs: Path | None = None
     beside saved.training's."""
     directory.mkdir(parents=True, exist_ok=True)
     document = {"schema": RESULTS_SCHEMA, "environment": saved.environment, "rows": _json_rows(saved.rows)}
-    (directory / "results.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    with (directory / "results.json").open("w") as stream:  # written as it is encoded: no copy of it whole
+        json.dump(document, stream, indent=2, sort_keys=True)
+        stream.write("\n")
     saved.rows.to_csv(directory / "results.csv", index=False)
     saved.symbols.to_csv(directory / "symbols.csv", index=False)
     saved.instructions.to_csv(directory / "instructions.csv", index=False)
