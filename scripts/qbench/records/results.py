@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from qbench.common.errors import QbenchError
-from qbench.common.fields import flat_dict
+from qbench.common.fields import flat_dict, flat_tuple
 from qbench.records.keys import BASELINE_VARIANT, CellKey, slug
 
 RESULTS_SCHEMA = "qbench-results/1"
@@ -397,7 +397,9 @@ SYMBOL_COLUMNS = tuple(f.name for f in fields(SymbolRow))
 
 def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
     """The one place rows become a DataFrame: every column, sizes as nullable integers."""
-    records = [flat_dict(row) if isinstance(row, ResultRow) else row for row in rows]
+    # A run's rows as tuples, not dicts: a dict of the 99 columns is several times a tuple's size, and a long
+    # sweep's rows are many.
+    records = [flat_tuple(row) for row in rows] if rows and isinstance(rows[0], ResultRow) else rows
     frame = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
     frame["status"] = [Status(status) for status in frame["status"]]
     for column in INTEGER_COLUMNS:
@@ -411,13 +413,13 @@ def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def symbols_frame(rows: list[SymbolRow]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records([flat_dict(row) for row in rows], columns=list(SYMBOL_COLUMNS))
+    frame = pd.DataFrame.from_records([flat_tuple(row) for row in rows], columns=list(SYMBOL_COLUMNS))
     frame["size"] = frame["size"].astype("int64")
     return frame
 
 
 def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
-    return pd.DataFrame.from_records([flat_dict(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
+    return pd.DataFrame.from_records([flat_tuple(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
 
 
 @dataclass(frozen=True)
