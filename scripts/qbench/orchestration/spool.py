@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from qbench.common.codec import decoder
 from qbench.common.fields import flat_dict, flat_tuple
 from qbench.common.paths import shown
 from qbench.orchestration.analyse import CellOutcome
@@ -83,8 +82,8 @@ class Spool:
         self._baselines[(core, opt)] = symbols
 
     def rows(self) -> list[ResultRow]:
-        texts, read = _Texts(), decoder(ResultRow)  # read by its type hints: the status comes back a Status
-        return [read(texts.shared(_read(self._rows, stored.row))) for stored in self._in_order()]
+        texts = _Texts()
+        return [ResultRow(**texts.shared(_read(self._rows, stored.row))) for stored in self._in_order()]
 
     def symbols(self, baselines: list[tuple[str, str]]) -> list[SymbolRow]:
         """The baselines' symbols (in the order given), then every cell's, in matrix order."""

@@ -296,8 +296,9 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def _deliver(number: int, handler: Any) -> None:
-    """A held-back signal, delivered here and now. Raised again, its handler would run at whatever the main thread
-    runs next, and a KeyboardInterrupt raised inside a finalizer (__del__, at a garbage collection) is lost."""
+    """A held-back signal, delivered here and now by the handler it would have reached (an ignored one stays
+    ignored). Raised again, it would reach that handler only when the main thread next checks for signals, and
+    never while the signal is blocked."""
     if callable(handler):
         handler(number, None)
     elif handler != signal.SIG_IGN:
