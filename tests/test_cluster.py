@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ from qbench.orchestration import executors, pipeline, workercheck
 from qbench.orchestration.analyse import CellOutcome
 from qbench.orchestration.cache import Cache
 from qbench.orchestration.executors import (
+    Call,
     ClusterExecutor,
     EventLog,
     LocalExecutor,
+    Ref,
     RefusedWorker,
     RetriedTask,
     TaskFailed,
@@ -33,7 +36,7 @@ from qbench.orchestration.pipeline import RunOptions, run_matrix
 from qbench.orchestration.progress import LogProgress
 from qbench.orchestration.provenance import Revision
 from qbench.orchestration.spool import Spool
-from qbench.orchestration.tasks import execute
+from qbench.orchestration.tasks import build_prepared, execute
 from qbench.records.results import ResultRow, Status, SymbolRow, read_results
 
 MATRIX = ["--cores", "cortex-m0plus,cortex-m4", "--formats", "q8.8", "--variants", "trainable,inference"]
@@ -91,6 +94,76 @@ def test_a_task_that_fails_where_it_ran_is_that_cells_failed_row(tmp_path):
     assert rows["host"].status == Status.OK
 
 
+class GraphsOfImages(LocalExecutor):
+    """Runs tasks here, but as a cluster is handed them: a cold image's prepare and build as one graph. Records
+    every hand-over (a graph's calls, or one task); its builds fail when told to, as a worker's would."""
+
+    whole_graphs = True
+
+    def __init__(self, jobs, build_root, failing_builds=False):
+        super().__init__(jobs, build_root)
+        self.handed: list[tuple[str, ...]] = []
+        self.failing_builds = failing_builds
+
+    def run(self, label, task, *arguments):
+        self.handed.append((task.__name__,))
+        if task is build_prepared and self.failing_builds:
+            raise TaskFailed("worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device")
+        return super().run(label, task, *arguments)
+
+    def run_graph(self, label, calls):
+        handed = len(self.handed)
+        outputs = super().run_graph(label, calls)
+        self.handed[handed:] = [tuple(call.task.__name__ for call in calls.values())]
+        return outputs
+
+
+def one_cell_run(tmp_path, executor_type, **options):
+    targets = load_targets()
+    request = MatrixRequest(cores=("cortex-m0plus",), formats=("q8.8",), variants=("inference",))
+    run = RunOptions(tmp_path / "build", 2, Cache(tmp_path / "cache"), emulate=False)
+    executor = executor_type(2, run.build_root, **options)
+    output = run_matrix(
+        expand(targets, WORKLOADS, request),
+        run,
+        Revision("sha", False),
+        LogProgress(),
+        executor,
+        Spool(tmp_path / f"spool-{len(list(tmp_path.iterdir()))}"),
+    )
+    return output.rows[0], executor.handed
+
+
+def test_a_cold_images_prepare_and_build_go_to_a_cluster_as_one_graph_and_a_warm_ones_build_alone(tmp_path):
+    cold, handed = one_cell_run(tmp_path, GraphsOfImages)
+    assert cold.status == Status.OK
+    assert handed == [("prepare", "build_prepared")] * 2  # the cell's image and its baseline's: one hand-over each
+    for entry in (tmp_path / "cache" / "builds").iterdir():  # the builds the graphs made are stored whole
+        shutil.rmtree(entry)
+    warm, handed = one_cell_run(tmp_path, GraphsOfImages)
+    assert handed == [("compile_image",)] * 2  # the prepares come from the cache: each build goes alone
+    assert warm == cold
+
+
+def test_a_build_that_fails_in_its_prepares_graph_is_that_cells_failed_row_with_the_hosts_figures(tmp_path):
+    row, _ = one_cell_run(tmp_path, GraphsOfImages, failing_builds=True)
+    assert row.status == Status.BUILD_FAILED
+    assert row.message == (
+        "the build task failed: worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device"
+    )
+    assert row.connections is not None  # the prepare's figures are kept
+    assert "-mcpu=cortex-m0plus" in row.flags  # the flags the image would have been built with
+
+
+def test_a_local_graph_passes_each_output_on_and_a_failure_to_what_takes_it(tmp_path):
+    executor = LocalExecutor(1, tmp_path)
+    chain = {"word": Call(str.upper, ("abc",)), "twice": Call(str.__mul__, (Ref("word"), 2))}
+    assert executor.run_graph("a chain", chain) == {"word": "ABC", "twice": "ABCABC"}
+    broken = {"word": Call(failing, ("a bad input",)), "twice": Call(str.__mul__, (Ref("word"), 2))}
+    outputs = executor.run_graph("a chain", broken)
+    assert str(outputs["word"]) == "ValueError: a bad input" and outputs["twice"] is outputs["word"]
+
+
 def die_once(marker: str) -> str:
     """Kills its worker process the first time it runs; returns where it ran the second time."""
     import os
@@ -133,6 +206,23 @@ def test_a_lost_workers_task_runs_again_and_a_raising_task_names_its_worker(tmp_
         f"warning: worker {lost} was lost; dask runs its tasks again: die_once a cell",
         f"warning: failing another cell failed on worker {raised}; dask runs it again: ValueError: a bad input",
     ]
+
+
+def test_a_graph_on_a_cluster_is_gathered_at_once_and_a_failure_passes_to_what_takes_it():
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers cannot import this test module
+    executor = ClusterExecutor.start(1)
+    try:
+        chain = {"word": Call(str.upper, ("abc",)), "twice": Call(str.__mul__, (Ref("word"), 2))}
+        assert executor.run_graph("a chain", chain) == {"word": "ABC", "twice": "ABCABC"}
+        broken = {"word": Call(failing, ("a bad input",)), "twice": Call(str.__mul__, (Ref("word"), 2))}
+        outputs = executor.run_graph("a chain", broken)
+    finally:
+        executor.close()
+        cloudpickle.unregister_pickle_by_value(__import__(__name__))
+    assert re.fullmatch(r"worker tcp://[\d.:]+ \(.+\): ValueError: a bad input", str(outputs["word"]))
+    assert str(outputs["twice"]) == str(outputs["word"])
 
 
 def scheduler_event(**message) -> tuple[float, dict]:
@@ -245,7 +335,9 @@ def test_a_worker_killed_mid_run_is_told_and_recorded_and_the_results_are_a_clea
     killed, cell = marker.read_text().splitlines()
     printed = capsys.readouterr().err
     assert re.search(
-        rf"^warning: worker {killed} was lost; dask runs its tasks again: .*compile_image {cell}", printed, re.MULTILINE
+        rf"^warning: worker {killed} was lost; dask runs its tasks again: .*build_prepared {cell}",
+        printed,
+        re.MULTILINE,
     ), printed
     clean_environment, clean = environment_and_files(tmp_path / "clean")
     environment, cluster = environment_and_files(tmp_path / "cluster")
@@ -253,7 +345,8 @@ def test_a_worker_killed_mid_run_is_told_and_recorded_and_the_results_are_a_clea
     assert clean_environment["cluster"] == {"workers_lost": [], "tasks_retried": [], "workers_refused": []}
     recorded = environment["cluster"]
     assert recorded["workers_lost"] == [killed] and recorded["workers_refused"] == []
-    assert {"stage": "compile_image", "cell": cell, "worker": killed, "why": "its worker was lost"} in (
+    # A cold image's prepare and build go to the cluster as one graph: the build is what the worker died in.
+    assert {"stage": "build_prepared", "cell": cell, "worker": killed, "why": "its worker was lost"} in (
         recorded["tasks_retried"]
     )
     assert all(task["worker"] == killed for task in recorded["tasks_retried"])  # only the killed worker's tasks

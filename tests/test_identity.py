@@ -144,6 +144,31 @@ def test_a_damaged_cache_entry_is_reported_discarded_and_recomputed(tmp_path, ca
     assert comparable(tmp_path / "again") == comparable(tmp_path / "clean")
 
 
+def test_an_image_is_one_file_in_the_build_folder_and_the_cache_and_a_rebuild_replaces_it_there(tmp_path, capsys):
+    """No bytes are written twice: the cache entry's image and log are the build folder's files under another name;
+    so a rebuild into that folder (here for another cache) replaces its files instead of writing through them."""
+    first_cache, other_cache, build = tmp_path / "cache-a", tmp_path / "cache-b", tmp_path / "build"
+    cell = ["run", "--cores", "cortex-m0plus", "--formats", "q8.8", "--variants", "inference", "--no-emulate"]
+
+    def cell_run(cache: Path, out: str) -> int:
+        arguments = ["--build-dir", str(build), "--cache-dir", str(cache), "--out", str(tmp_path / out)]
+        return qbench_main([*cell, *arguments])
+
+    def inodes(paths: list[Path]) -> set[int]:
+        return {path.stat().st_ino for path in paths}
+
+    assert cell_run(first_cache, "first") == 0
+    stored = cache_files(first_cache, "firmware.elf") + cache_files(first_cache, "build.log")
+    built = sorted(build.rglob("firmware.elf")) + sorted(build.rglob("build.log"))
+    assert len(stored) == 4 and inodes(stored) <= inodes(built)  # the cell's and its baseline's, image and log
+    assert cell_run(other_cache, "rebuilt") == 0
+    assert not inodes(stored) & inodes(built) and all(path.stat().st_nlink == 1 for path in stored)
+    capsys.readouterr()
+    assert cell_run(first_cache, "again") == 0
+    assert "cache entry" not in capsys.readouterr().err  # the first cache's entries are as they were stored
+    assert comparable(tmp_path / "again") == comparable(tmp_path / "first")
+
+
 def test_no_cache_replaces_the_stored_entries(tmp_path):
     cache = tmp_path / "cache"
     assert run(tmp_path / "first", cache, "--cores", "cortex-m0plus", "--variants", "inference") == 0

@@ -16,6 +16,7 @@ from pathlib import Path
 from string import Template
 
 from qbench.common import processes
+from qbench.common.entries import written_anew
 from qbench.common.paths import REPO, shown
 from qbench.hardware.targets import LINKER_PLACEHOLDERS, Target
 from qbench.hardware.toolchain import require
@@ -176,8 +177,8 @@ class BuildPlan:
     archive: LibraryArchive | None = None  # the library's own sources, compiled with the image's flags
 
     def under(self, root: Path) -> BuildPlan:
-        """The same compilation under another build folder (a dask worker's own): the plan is made once, by the
-        client, and only its places move."""
+        """The same compilation under another build folder (a dask worker's own, or back into the client's): the
+        plan is made once, by the client or by the task that compiles it, and only its places move."""
         root = root.resolve()
         old, new = shown(self.root), shown(root)
 
@@ -285,7 +286,8 @@ def configure(spec: BuildSpec) -> WorkloadSources:
 
 
 def plan(spec: BuildSpec, root: Path, sources: WorkloadSources) -> BuildPlan:
-    """The compilation of spec's sources under root, made once by the client (BuildPlan.under moves it)."""
+    """The compilation of spec's sources under root, made once: by the client, or by the task that compiles it when
+    a cluster is handed an image's prepare and build together (BuildPlan.under moves it)."""
     target, root = spec.target, root.resolve()
     directory = spec.directory(root)
     generated = dict(sources.generated)
@@ -359,7 +361,8 @@ def build(planned: BuildPlan) -> Image:
         if problem is not None:
             return Image(planned.spec, None, " ".join(planned.flags), problem)
     for name, text in planned.generated:
-        (planned.directory / name).write_text(text)
+        written_anew(planned.directory / name, text)
+    planned.output.unlink(missing_ok=True)  # the compiler must not write through it: it may be a cache entry's too
     compiler = planned.spec.target.compiler
     command = [require(compiler), *planned.flags, *planned.files, "-o", shown(planned.output)]
     # The compiler's own list of the files it read (GCC's -MMD, appended for every translation unit of the
@@ -367,7 +370,7 @@ def build(planned: BuildPlan) -> Image:
     planned.dependency_file.unlink(missing_ok=True)
     completed = processes.run(command, cwd=REPO, env={"DEPENDENCIES_OUTPUT": str(planned.dependency_file)})
     log = planned.directory / "build.log"
-    log.write_text(" ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
+    written_anew(log, " ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
     flag_line = " ".join(planned.flags)
     if completed.returncode != 0:
         cause = first_error(completed.stderr + completed.stdout)

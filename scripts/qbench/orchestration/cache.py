@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qbench.common.codec import ShapeError, decode, encode, shape
-from qbench.common.entries import SHARED_FOLDER, staging_name, write_entry
+from qbench.common.entries import SHARED_FOLDER, shared_file, staging_name, write_entry, written_anew
 from qbench.common.paths import REPO, in_checkout, shown
 from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun
@@ -283,9 +283,9 @@ class Cache:
             return None  # a file its compiler read has changed since: built again, and this entry replaced
         planned.directory.mkdir(parents=True, exist_ok=True)
         for name, text in planned.generated:
-            (planned.directory / name).write_text(text)
-        shutil.copyfile(elf, planned.output)
-        shutil.copyfile(entry / "build.log", planned.directory / "build.log")
+            written_anew(planned.directory / name, text)
+        shared_file(elf, planned.output)
+        shared_file(entry / "build.log", planned.directory / "build.log")
         with self._lock:
             self.hits += not fresh
         # The flags as this plan runs them: equal to the stored build's but for its own image folder.
@@ -301,8 +301,8 @@ class Cache:
         builds.mkdir(parents=True, exist_ok=True)
         staging = builds / staging_name(key)
         staging.mkdir(mode=SHARED_FOLDER)
-        shutil.copyfile(image.path, staging / image.path.name)
-        shutil.copyfile(image.log, staging / "build.log")
+        shared_file(image.path, staging / image.path.name)
+        shared_file(image.log, staging / "build.log")
         stored = StoredBuild(file_digest(image.path), measured.sizes, measured.symbols, dependencies)
         (staging / "measured.json").write_text(_sealed(encode(stored)))
         _rename_into_place(staging, builds / key)

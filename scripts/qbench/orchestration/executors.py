@@ -75,9 +75,31 @@ class TaskFailed(Exception):
     """A stage task that raised where it ran; the message names where and why."""
 
 
+@dataclass(frozen=True)
+class Ref:
+    """Among a Call's arguments: the output of the graph's call of that name, which runs before it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """One task of a graph handed to an executor whole: task(*arguments), each Ref an earlier call's output."""
+
+    task: Callable[..., Any]
+    arguments: tuple[Any, ...]
+
+
+# A graph's outputs by call: each call's result, or why it failed (a call after a failed one fails with it).
+Outputs = dict[str, Any]
+
+
 class Executor(Protocol):
     # Where tasks build and run images: the client's build folder, or None for each worker's own scratch folder.
     workspace: Path | None
+    # Whether a cold image's tasks go to the executor as one graph (run_graph): worth it where each hand-over is a
+    # round trip to a cluster; here, the cache is consulted between the tasks instead.
+    whole_graphs: bool
 
     def flows(self) -> int:
         """How many cells the client keeps in flight."""
@@ -88,6 +110,10 @@ class Executor(Protocol):
     def run(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
         """task(*arguments) where the executor runs tasks, for the image `label` names; TaskFailed if it raised,
         processes.Stopped once the run is interrupted."""
+
+    def run_graph(self, label: str, calls: dict[str, Call]) -> Outputs:
+        """Every call of the graph (in order: a Ref names an earlier call) where the executor runs tasks, the
+        outputs gathered at once; a call that raised is its TaskFailed; processes.Stopped once interrupted."""
 
     def watch(self, note: Callable[[str], None]) -> None:
         """From now on, tell through note what the cluster does as it happens."""
@@ -105,6 +131,8 @@ class Executor(Protocol):
 class LocalExecutor:
     """Tasks on the client's own threads: one per cell in flight, `jobs` of them."""
 
+    whole_graphs = False
+
     def __init__(self, jobs: int, build_root: Path) -> None:
         self.jobs = jobs
         self.workspace = build_root
@@ -120,6 +148,19 @@ class LocalExecutor:
             return task(*arguments)
         except Exception as error:
             raise TaskFailed(f"{type(error).__name__}: {error}") from None
+
+    def run_graph(self, label: str, calls: dict[str, Call]) -> Outputs:
+        outputs: Outputs = {}
+        for name, call in calls.items():
+            arguments = [
+                outputs[argument.name] if isinstance(argument, Ref) else argument for argument in call.arguments
+            ]
+            failed = next((argument for argument in arguments if isinstance(argument, TaskFailed)), None)
+            try:
+                outputs[name] = failed if failed is not None else self.run(label, call.task, *arguments)
+            except TaskFailed as error:
+                outputs[name] = error
+        return outputs
 
     def watch(self, note: Callable[[str], None]) -> None:
         pass  # no cluster: nothing happens beside the tasks
@@ -253,10 +294,20 @@ class EventLog:
             )
 
 
+def _failure(future: Any) -> TaskFailed:
+    """Why a gathered future has no result: the task's own TaskFailed (raised where it ran), or the cluster's
+    (a worker lost too often: KilledWorker); cancelled means the run was interrupted."""
+    if future.status == "cancelled":
+        raise processes.Stopped("the run was interrupted")
+    error = future.exception()
+    return error if isinstance(error, TaskFailed) else TaskFailed(f"{type(error).__name__}: {error}")
+
+
 class ClusterExecutor:
     """Tasks on a dask.distributed cluster; the client's threads only wait for them."""
 
     workspace = None
+    whole_graphs = True
 
     def __init__(self, client, cluster=None) -> None:
         self.client = client
@@ -295,23 +346,43 @@ class ClusterExecutor:
         self.needs = WorkerNeeds(self.needs.fingerprint, tuple(sorted(tools.items())))
 
     def run(self, label: str, task: Callable[..., T], *arguments: Any) -> T:
-        key = f"{task.__name__}-{uuid.uuid4().hex}"  # the stage names the task on dask's dashboard
-        self._log.submitted(key, TaskName(task.__name__, label))  # before dask can tell anything of it
-        future = self.client.submit(on_worker, self.needs, task, *arguments, key=key, pure=False, retries=RETRIES)
+        output = self.run_graph(label, {"task": Call(task, arguments)})["task"]
+        if isinstance(output, TaskFailed):
+            raise output
+        return output
+
+    def run_graph(self, label: str, calls: dict[str, Call]) -> Outputs:
+        """The graph's tasks submitted at once (dask runs each after the ones it takes), then gathered at once."""
+        futures: dict[str, Any] = {}
+        for name, call in calls.items():
+            key = f"{call.task.__name__}-{uuid.uuid4().hex}"  # the stage names the task on dask's dashboard
+            self._log.submitted(key, TaskName(call.task.__name__, label))  # before dask can tell anything of it
+            arguments = [
+                futures[argument.name] if isinstance(argument, Ref) else argument for argument in call.arguments
+            ]
+            futures[name] = self.client.submit(
+                on_worker, self.needs, call.task, *arguments, key=key, pure=False, retries=RETRIES
+            )
         with self._lock:
-            self._in_flight.add(future)
+            self._in_flight.update(futures.values())
         try:
-            return future.result()
+            gathered = iter(self.client.gather(list(futures.values()), errors="skip"))
+            return {
+                name: next(gathered) if future.status == "finished" else _failure(future)
+                for name, future in futures.items()
+            }
         except CancelledError:
             raise processes.Stopped("the run was interrupted") from None
-        except TaskFailed:
+        except processes.Stopped:
             raise
-        except Exception as error:  # the cluster's own: a worker lost too often (KilledWorker), a lost connection
-            raise TaskFailed(f"{type(error).__name__}: {error}") from None
+        except Exception as error:  # the cluster's own: a lost connection
+            failed = TaskFailed(f"{type(error).__name__}: {error}")
+            return dict.fromkeys(futures, failed)
         finally:
-            self._log.settled(key)
+            for future in futures.values():
+                self._log.settled(future.key)
             with self._lock:
-                self._in_flight.discard(future)
+                self._in_flight.difference_update(futures.values())
 
     def watch(self, note: Callable[[str], None]) -> None:
         self._log.note = note

@@ -13,10 +13,12 @@ and analyse_cell (the row, on the client, from the deployed weights prepare made
 
 The client walks each cell's part of the graph on a thread of its own, a bounded number of cells at a time: a
 task takes its inputs as it needs them; a stored stage makes its cache key from its inputs, looks it up, asks the
-executor for the task only when the cache has nothing, and stores what comes back. Identical work asked for at
-once is done once; the baselines' tasks (one per core and -O level) are shared by their cells and done once per
-run. Each finished cell goes to the spool at once (qbench.orchestration.spool), so memory stays flat; the results
-come out in matrix order whatever order cells finish in.
+executor for the task only when the cache has nothing, and stores what comes back. On a cluster, an image whose
+prepare is not in the cache goes to the executor with its build as one graph (Executor.run_graph): one round trip
+for both. Identical work asked for at once is done once; the baselines' tasks (one per core and -O level) are
+shared by their cells and done once per run. Each finished cell goes to the spool at once
+(qbench.orchestration.spool), so memory stays flat; the results come out in matrix order whatever order cells
+finish in.
 
 Every cell ends as exactly one row with a status; a cell that fails (missing tool, compile error, unreadable
 ELF, fault, timeout, a task that failed on a worker...) says why, keeps what was measured before the failure,
@@ -37,6 +39,7 @@ from queue import SimpleQueue
 from typing import Any, TypeVar
 
 from qbench.common import processes
+from qbench.common.entries import written_anew
 from qbench.common.paths import SUITE, shown
 from qbench.common.single_flight import SingleFlight
 from qbench.execution.cycle_models import model_digest
@@ -66,7 +69,7 @@ from qbench.orchestration.analyse import (
     with_run,
 )
 from qbench.orchestration.cache import Cache
-from qbench.orchestration.executors import NO_EVENTS, ClusterEvents, Executor, TaskFailed
+from qbench.orchestration.executors import NO_EVENTS, Call, ClusterEvents, Executor, Outputs, Ref, TaskFailed
 from qbench.orchestration.graph import CellGraph, Task, Verb, cell_graph, image_graph
 from qbench.orchestration.progress import Progress
 from qbench.orchestration.provenance import Revision
@@ -75,8 +78,10 @@ from qbench.orchestration.tasks import (
     IMAGE_PLACE,
     Compiled,
     ImageFile,
+    PlannedBuild,
     Prepared,
     Pricing,
+    build_prepared,
     compile_image,
     execute,
     prepare,
@@ -227,6 +232,17 @@ class TaskRunner:
             raise Stopping
         return result
 
+    def run_graph(self, label: str, calls: dict[str, Call]) -> Outputs:
+        """A graph of stage tasks for the image `label` names, on the executor, handed over whole; Stopping once
+        the run is interrupted."""
+        try:
+            outputs = self.executor.run_graph(label, calls)
+        except processes.Stopped:
+            raise Stopping from None
+        if processes.stopping():
+            raise Stopping
+        return outputs
+
 
 @dataclass(frozen=True)
 class BuiltImage:
@@ -303,11 +319,21 @@ def workload_files(workload: Workload) -> str:
     return digest.hexdigest()
 
 
-def prepare_sources(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Prepared:
+@dataclass(frozen=True)
+class Sources:
+    """An image's prepare stage: its prepared sources and, when a cluster was handed the image's prepare and build
+    as one graph (the prepare was not in the cache), the build made from them or why it failed."""
+
+    prepared: Prepared
+    built: PlannedBuild | TaskFailed | None = None
+
+
+def prepare_sources(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Sources:
     """The image's sources and host figures (from the cache, else a prepare task: host training is the costly
     part of a warm run). Inputs: everything of the spec that configures the sources, the workload's own files
     (its folder, and the data files it names), the library's files and the packages host training and the
-    built-in data sets come from."""
+    built-in data sets come from. On a cluster, a prepare that is not in the cache goes with its image's build as
+    one graph: one round trip for both (the build cache is not consulted between them)."""
     spec, cache = task.spec, walk.runner.options.cache
     workload = spec.workload.name if not spec.workload.fingerprint else [spec.workload.name, spec.workload.fingerprint]
     key = cache.key(
@@ -324,27 +350,50 @@ def prepare_sources(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> 
         packages=walk.constant("packages", lambda: {name: package_version(name) for name in HOST_PACKAGES}),
     )
 
-    def compute() -> Prepared:
+    def compute() -> Sources:
         stored = cache.fetch_prepared(key)
         if stored is not None:
-            return stored
-        result = walk.runner.run(spec.label, prepare, spec)
-        cache.store_prepared(key, result)
+            return Sources(stored)
+        if walk.runner.executor.whole_graphs and spec.target.compiler not in walk.missing:
+            result = _prepared_and_built(spec, walk.runner)
+        else:
+            result = Sources(walk.runner.run(spec.label, prepare, spec))
+        cache.store_prepared(key, result.prepared)
         return result
 
     try:
         return cache.once(key, compute)[0]
     except TaskFailed as error:
-        return Prepared(None, None, f"the prepare task failed: {error}")
+        return Sources(Prepared(None, None, f"the prepare task failed: {error}"))
+
+
+def _prepared_and_built(spec: BuildSpec, runner: TaskRunner) -> Sources:
+    """An image's prepare task and its build task, handed to the executor as one graph and gathered at once."""
+    workspace = runner.executor.workspace
+    graph = {
+        "sources": Call(prepare, (spec,)),
+        "image": Call(build_prepared, (Ref("sources"), spec, workspace, compile_image)),
+    }
+    outputs = runner.run_graph(spec.label, graph)
+    if isinstance(outputs["sources"], TaskFailed):
+        raise outputs["sources"]
+    return Sources(outputs["sources"], outputs["image"])
 
 
 def build_image(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> BuiltImage:
-    """The prepared image built and measured, from the plan made here, once: from the cache, else a build task."""
-    spec, prepared = task.spec, take("sources")
+    """The prepared image built and measured: as its prepare's graph built it, else from the plan made here, once
+    (from the cache, else a build task)."""
+    spec, sources = task.spec, take("sources")
+    prepared, root = sources.prepared, walk.runner.options.build_root
     if prepared.sources is None:
         measured = _not_built(spec, "", prepared.error)
+    elif isinstance(sources.built, TaskFailed):
+        flags = " ".join(plan(spec, root, prepared.sources).flags)
+        measured = _not_built(spec, flags, f"the build task failed: {sources.built}")
+    elif sources.built is not None:
+        measured = _received_build(sources.built, walk.runner)
     else:
-        measured = _measured(plan(spec, walk.runner.options.build_root, prepared.sources), walk.runner)
+        measured = _measured(plan(spec, root, prepared.sources), walk.runner)
     walk.runner.progress.done("build", spec.label, measured.error or "", measured.error is not None)
     return BuiltImage(measured, prepared.host, prepared.sources.weights if prepared.sources is not None else None)
 
@@ -353,10 +402,22 @@ def _not_built(spec: BuildSpec, flags: str, message: str) -> Measured:
     return Measured(Image(spec, None, flags, message), None, (), message)
 
 
+def _build_key(planned: BuildPlan, cache: Cache) -> str:
+    # The files the compiler reads are not in the key: the entry lists them, and a fetch checks them.
+    return cache.key("build", compiler=version(planned.spec.target.compiler), plan=planned.identity())
+
+
+def _received_build(built: PlannedBuild, runner: TaskRunner) -> Measured:
+    """A build its prepare's graph made: its plan moved into the build folder, its files kept there, stored."""
+    planned, cache = built.plan.under(runner.options.build_root), runner.options.cache
+    result = _received(built.compiled, planned)
+    cache.store_build(_build_key(planned, cache), result, built.compiled.dependencies)
+    return result
+
+
 def _measured(planned: BuildPlan, runner: TaskRunner) -> Measured:
     spec, cache = planned.spec, runner.options.cache
-    # The files the compiler reads are not in the key: the entry lists them, and a fetch checks them.
-    key = cache.key("build", compiler=version(spec.target.compiler), plan=planned.identity())
+    key = _build_key(planned, cache)
 
     def compute() -> Measured:
         stored = cache.fetch_build(key, planned)
@@ -386,11 +447,11 @@ def _received(compiled: Compiled, planned: BuildPlan) -> Measured:
     if compiled.output != planned.output:
         planned.directory.mkdir(parents=True, exist_ok=True)
         for name, text in planned.generated:
-            (planned.directory / name).write_text(text)
+            written_anew(planned.directory / name, text)
         if compiled.log is not None:
-            log.write_text(compiled.log.replace(IMAGE_PLACE, place))
+            written_anew(log, compiled.log.replace(IMAGE_PLACE, place))
         if compiled.elf is not None:
-            planned.output.write_bytes(compiled.elf)
+            written_anew(planned.output, compiled.elf)
     error = None if compiled.error is None else compiled.error.replace(IMAGE_PLACE, place)
     built = compiled.elf is not None
     kept_log = log if compiled.log is not None else None
@@ -500,7 +561,7 @@ def analyse_cell(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Cel
 def _host_only(take: Callable[[str], Any], row: ResultRow) -> ResultRow:
     """A cell that cannot be built still gets the host's figures (or says why the host could not make them)."""
     try:
-        prepared = take("sources")
+        prepared = take("sources").prepared
     except Stopping:
         return incomplete(row, "build")
     if prepared.host is None:

@@ -8,16 +8,19 @@ never touches the client's cache: the client looks the cache up before it asks f
 comes back.
 
     prepare   the host's part of an image: the workload's sources (host training) and the host's figures
-    build     compile and measure: the ELF's bytes, its log, sizes and symbols
+    build     compile and measure: the ELF's bytes, its log, sizes and symbols (build_prepared: planned first,
+              from a prepare task's output, when a cluster is handed an image's two tasks as one graph)
     execute   run the image once, counted: the firmware's report and every region occurrence
     price     the counted regions priced with a core's cycle model, and the stack the run showed
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qbench.common.entries import written_anew
 from qbench.common.paths import shown
 from qbench.execution.cycle_models import comparison_models, cycle_models, model_identity
 from qbench.execution.decode import CodeImage, TimingError
@@ -28,7 +31,7 @@ from qbench.execution.runners import RunnerUnavailable, runner_for
 from qbench.execution.timing import CycleModel, CycleRange
 from qbench.execution.trace import FunctionMap, TraceError
 from qbench.hardware.targets import Target
-from qbench.images.build import BuildPlan, BuildSpec, build, configure, dependencies
+from qbench.images.build import BuildPlan, BuildSpec, build, configure, dependencies, plan
 from qbench.images.matrix import Variant
 from qbench.images.workloads import HostFigures, WorkloadSources
 from qbench.records.results import Status
@@ -91,6 +94,25 @@ def compile_image(planned: BuildPlan, workspace: Path | None) -> Compiled:
 
 
 @dataclass(frozen=True)
+class PlannedBuild:
+    """An image planned and compiled where the task ran: the plan (under that workspace) and what it built."""
+
+    plan: BuildPlan
+    compiled: Compiled
+
+
+def build_prepared(
+    prepared: Prepared, spec: BuildSpec, workspace: Path | None, compile_planned: Callable[..., Compiled]
+) -> PlannedBuild | None:
+    """The image planned from a prepare task's output and compiled, in the same graph: None when there were no
+    sources to build (the prepare's error says why)."""
+    if prepared.sources is None:
+        return None
+    planned = plan(spec, workspace or worker_workspace(), prepared.sources)
+    return PlannedBuild(planned, compile_planned(planned, workspace))
+
+
+@dataclass(frozen=True)
 class ImageFile:
     """A built image by value, with its place below the build folder (where a task here finds it as it is)."""
 
@@ -102,7 +124,7 @@ class ImageFile:
         path = (workspace or worker_workspace()) / self.place
         if not (path.is_file() and path.stat().st_size == len(self.data) and path.read_bytes() == self.data):
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(self.data)
+            written_anew(path, self.data)
         return path
 
 
