@@ -3,13 +3,13 @@ by an executor (qbench.orchestration.executors).
 
 Each task of the graph is a stage, a function of its named inputs with one typed record out, named by its verb:
 prepare_sources (the spec's workload, target, format, variant, level, network, settings and library -> sources,
-host training, the host's figures; stored), build_image (the build plan, made here once: flags, sources,
-generated files; compiler version -> ELF, sizes, symbols; stored), measure_footprint (the image less its
-baseline's), execute_image (the ELF's bytes, the machine, the emulator and its plugin -> the firmware's report and
-every region occurrence, from one run to the exit; stored), price_run (the run's key and the core's model ->
-region figures; stored per core, so two cores sharing one image and one run are each priced from their own model)
-and analyse_cell (the row, on the client, from the deployed weights prepare made). The stored stages run as tasks
-(qbench.orchestration.tasks).
+host training, the host's figures; stored), build_image (the build plan, made once, here or by a cluster's build
+task: flags, sources, generated files; compiler version -> ELF, sizes, symbols; stored), measure_footprint (the
+image less its baseline's), execute_image (the ELF's bytes, the machine, the emulator and its plugin -> the
+firmware's report and every region occurrence, from one run to the exit; stored), price_run (the run's key and the
+core's model -> region figures; stored per core, so two cores sharing one image and one run are each priced from
+their own model) and analyse_cell (the row, on the client, from the deployed weights prepare made). The stored
+stages run as tasks (qbench.orchestration.tasks).
 
 The client walks each cell's part of the graph on a thread of its own, a bounded number of cells at a time: a
 task takes its inputs as it needs them; a stored stage makes its cache key from its inputs, looks it up, asks the
