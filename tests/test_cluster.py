@@ -118,7 +118,8 @@ class GraphsOfImages(LocalExecutor):
         return outputs
 
 
-def one_cell_run(tmp_path, executor_type, **options):
+def one_cell_run(tmp_path, name, executor_type, **options):
+    """One cell, not emulated, run into tmp_path's build folder and cache; its row and what the executor was handed."""
     targets = load_targets()
     request = MatrixRequest(cores=("cortex-m0plus",), formats=("q8.8",), variants=("inference",))
     run = RunOptions(tmp_path / "build", 2, Cache(tmp_path / "cache"), emulate=False)
@@ -129,24 +130,24 @@ def one_cell_run(tmp_path, executor_type, **options):
         Revision("sha", False),
         LogProgress(),
         executor,
-        Spool(tmp_path / f"spool-{len(list(tmp_path.iterdir()))}"),
+        Spool(tmp_path / f"{name}-spool"),
     )
     return output.rows[0], executor.handed
 
 
 def test_a_cold_images_prepare_and_build_go_to_a_cluster_as_one_graph_and_a_warm_ones_build_alone(tmp_path):
-    cold, handed = one_cell_run(tmp_path, GraphsOfImages)
+    cold, handed = one_cell_run(tmp_path, "cold", GraphsOfImages)
     assert cold.status == Status.OK
     assert handed == [("prepare", "build_prepared")] * 2  # the cell's image and its baseline's: one hand-over each
     for entry in (tmp_path / "cache" / "builds").iterdir():  # the builds the graphs made are stored whole
         shutil.rmtree(entry)
-    warm, handed = one_cell_run(tmp_path, GraphsOfImages)
+    warm, handed = one_cell_run(tmp_path, "warm", GraphsOfImages)
     assert handed == [("compile_image",)] * 2  # the prepares come from the cache: each build goes alone
     assert warm == cold
 
 
 def test_a_build_that_fails_in_its_prepares_graph_is_that_cells_failed_row_with_the_hosts_figures(tmp_path):
-    row, _ = one_cell_run(tmp_path, GraphsOfImages, failing_builds=True)
+    row, _ = one_cell_run(tmp_path, "failing", GraphsOfImages, failing_builds=True)
     assert row.status == Status.BUILD_FAILED
     assert row.message == (
         "the build task failed: worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device"
