@@ -15,7 +15,7 @@ that holds the key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
@@ -25,6 +25,7 @@ from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_v
 from pydantic_core import PydanticCustomError
 
 from qbench.common.errors import QbenchError
+from qbench.common.fields import field_names
 from qbench.common.nearest import nearest_hint
 from qbench.common.paths import TARGETS, in_checkout, shown
 from qbench.common.schemas import Loc, Schema, read_toml, validate
@@ -120,7 +121,7 @@ class Part:
 
 
 # The placeholders qbench.build.linker_script fills in: the memory map's fields.
-LINKER_PLACEHOLDERS = tuple(field.name for field in fields(MemoryMap))
+LINKER_PLACEHOLDERS = field_names(MemoryMap)
 
 
 def _existing_file(name: str, info: ValidationInfo) -> str:

@@ -195,6 +195,18 @@ class BuildPlan:
         return BuildPlan(self.spec, root, directory, output, flags, files, self.generated, archive)
 
     @property
+    def log(self) -> Path:
+        """Where the compiler's command and output are kept."""
+        return self.directory / "build.log"
+
+    def write_generated(self) -> None:
+        """The image's folder with its generated files, each a new file (another name of the old one may be a cache
+        entry's: qbench.common.entries)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name, text in self.generated:
+            written_anew(self.directory / name, text)
+
+    @property
     def dependency_file(self) -> Path:
         """Where the compiler writes the list of the files it read (Make's syntax)."""
         return self.directory / "dependencies.d"
@@ -360,8 +372,7 @@ def build(planned: BuildPlan) -> Image:
         problem = build_archive(planned.archive)
         if problem is not None:
             return Image(planned.spec, None, " ".join(planned.flags), problem)
-    for name, text in planned.generated:
-        written_anew(planned.directory / name, text)
+    planned.write_generated()
     planned.output.unlink(missing_ok=True)  # the compiler must not write through it: it may be a cache entry's too
     compiler = planned.spec.target.compiler
     command = [require(compiler), *planned.flags, *planned.files, "-o", shown(planned.output)]
@@ -369,7 +380,7 @@ def build(planned: BuildPlan) -> Image:
     # command, where -MF would keep the last one's alone): the build's cache entry is checked against it.
     planned.dependency_file.unlink(missing_ok=True)
     completed = processes.run(command, cwd=REPO, env={"DEPENDENCIES_OUTPUT": str(planned.dependency_file)})
-    log = planned.directory / "build.log"
+    log = planned.log
     written_anew(log, " ".join([compiler, *command[1:]]) + "\n" + completed.stdout + completed.stderr)
     flag_line = " ".join(planned.flags)
     if completed.returncode != 0:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qbench.common.codec import ShapeError, decode, encode, shape
-from qbench.common.entries import SHARED_FOLDER, shared_file, staging_name, write_entry, written_anew
+from qbench.common.entries import SHARED_FOLDER, shared_file, staging_name, write_entry
 from qbench.common.paths import REPO, in_checkout, shown
 from qbench.common.single_flight import SingleFlight
 from qbench.execution.emulate import CellRun
@@ -59,6 +59,7 @@ UNFINGERPRINTED = ("targets/parts.toml",)
 # Python packages whose version can change a figure: ELF reading and instruction decoding.
 SHAPING_PACKAGES = ("pyelftools", "capstone")
 ENTRY_FORMAT = "qbench-cache/4"
+ENTRY_LOG = "build.log"  # a build entry's copy of the build log
 PACKAGE = Path(__file__).resolve().parents[1]  # scripts/qbench
 # The qbench modules (a package: all of its modules) each stored stage runs; the modules they import from
 # qbench are added (stage_code). The cache's own encoding is versioned by ENTRY_FORMAT.
@@ -281,15 +282,13 @@ class Cache:
             return None
         if not self._read_unchanged(stored.dependencies):
             return None  # a file its compiler read has changed since: built again, and this entry replaced
-        planned.directory.mkdir(parents=True, exist_ok=True)
-        for name, text in planned.generated:
-            written_anew(planned.directory / name, text)
+        planned.write_generated()
         shared_file(elf, planned.output)
-        shared_file(entry / "build.log", planned.directory / "build.log")
+        shared_file(entry / ENTRY_LOG, planned.log)
         with self._lock:
             self.hits += not fresh
         # The flags as this plan runs them: equal to the stored build's but for its own image folder.
-        image = Image(planned.spec, planned.output, " ".join(planned.flags), None, planned.directory / "build.log")
+        image = Image(planned.spec, planned.output, " ".join(planned.flags), None, planned.log)
         return Measured(image, stored.sizes, stored.symbols, None)
 
     def store_build(self, key: str, measured: Measured, dependencies: tuple[tuple[str, str], ...] | None) -> None:
@@ -302,7 +301,7 @@ class Cache:
         staging = builds / staging_name(key)
         staging.mkdir(mode=SHARED_FOLDER)
         shared_file(image.path, staging / image.path.name)
-        shared_file(image.log, staging / "build.log")
+        shared_file(image.log, staging / ENTRY_LOG)
         stored = StoredBuild(file_digest(image.path), measured.sizes, measured.symbols, dependencies)
         (staging / "measured.json").write_text(_sealed(encode(stored)))
         _rename_into_place(staging, builds / key)

@@ -443,11 +443,9 @@ def _received(compiled: Compiled, planned: BuildPlan) -> Measured:
     """A compiled image as the client keeps it: its files in the plan's own folder (unless the task built it
     there), its messages naming that folder."""
     place = shown(planned.directory)
-    log = planned.directory / "build.log"
+    log = planned.log
     if compiled.output != planned.output:
-        planned.directory.mkdir(parents=True, exist_ok=True)
-        for name, text in planned.generated:
-            written_anew(planned.directory / name, text)
+        planned.write_generated()
         if compiled.log is not None:
             written_anew(log, compiled.log.replace(IMAGE_PLACE, place))
         if compiled.elf is not None:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from qbench.common.errors import QbenchError
-from qbench.common.fields import flat_dict, flat_tuple
+from qbench.common.fields import field_names, flat_dict, flat_tuple
 from qbench.records.keys import BASELINE_VARIANT, CellKey, slug
 
 RESULTS_SCHEMA = "qbench-results/1"
@@ -310,7 +310,7 @@ REGION_COLUMNS = {
         llvm="est_cycles_train_step_llvm",
     ),
 }
-REGION_FIGURES = tuple(f.name for f in fields(RegionColumns))
+REGION_FIGURES = field_names(RegionColumns)
 
 
 def deployed_flash_bytes(lib_flash: int | None, test_data_bytes: int | None) -> int | None:
@@ -390,9 +390,9 @@ def training_log_name(
 INTEGER_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "int | None")
 FLOAT_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "float | None")
 BOOLEAN_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.type == "bool | None")
-INSTRUCTION_COLUMNS = tuple(f.name for f in fields(InstructionRow))
-ROW_COLUMNS = tuple(f.name for f in fields(ResultRow))
-SYMBOL_COLUMNS = tuple(f.name for f in fields(SymbolRow))
+INSTRUCTION_COLUMNS = field_names(InstructionRow)
+ROW_COLUMNS = field_names(ResultRow)
+SYMBOL_COLUMNS = field_names(SymbolRow)
 
 
 def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
@@ -444,8 +444,8 @@ class TrainingLogRow:
     error_raw: int
 
 
-ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleRow))
-TRAINING_COLUMNS = tuple(f.name for f in fields(TrainingLogRow))
+ARTICLE_COLUMNS = field_names(ArticleRow)
+TRAINING_COLUMNS = field_names(TrainingLogRow)
 
 
 def article_frame(figures: list) -> pd.DataFrame:
