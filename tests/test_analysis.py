@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -9,6 +11,7 @@ from qbench.hardware.targets import Part
 from qbench.records.results import ResultRow, SymbolRow, rows_frame, symbols_frame
 from qbench.reporting.analysis import (
     NETWORK_BYTE_COLUMNS,
+    attribution_differences,
     budget_table,
     cores_together,
     deployed_flash,
@@ -23,6 +26,7 @@ from qbench.reporting.analysis import (
     ratio,
     speed_table,
     symbol_diff_table,
+    symbol_figures,
     variant_ratio_table,
 )
 from qbench.sizes.symbols import group_of, short_name, without_parameters
@@ -100,9 +104,33 @@ def test_network_bytes_are_the_networks_own_groups():
     assert table.loc["inference", NETWORK_BYTE_COLUMNS].tolist() == [232, 162, 24, 68, 462, 24, 486]
 
 
+def test_the_symbols_figures_a_few_images_at_a_time_are_the_whole_tables():
+    """An image split between two frames is summed whole, in the symbols' order, and only the named images'
+    symbols are kept."""
+    helper = replace(TRAINABLE[0], symbol="qnn_helper", prefix_group="workload harness", size=40)  # DWARF says qnn
+    every = [*TRAINABLE, helper, *INFERENCE, *(replace(symbol, core="cortex-m4") for symbol in TRAINABLE)]
+    frames = [symbols_frame(every[:3]), symbols_frame([]), symbols_frame(every[3:8]), symbols_frame(every[8:])]
+    figures = symbol_figures(iter(frames), [{"core": "cortex-m0plus", "variant": "inference"}])
+    by_image = figures.network.set_index(["core", "variant"])
+    assert by_image.index.tolist() == [
+        ("cortex-m0plus", "trainable"),
+        ("cortex-m0plus", "inference"),
+        ("cortex-m4", "trainable"),
+    ]
+    assert by_image.loc[("cortex-m0plus", "trainable"), "library_code"] == 856 + 4 + 40
+    assert by_image.loc[("cortex-m4", "trainable"), "network_bytes"] == 856 + 4 + 162 + 172
+    assert figures.attribution[["variant", "by symbol names", "by source files", "bytes"]].values.tolist() == [
+        ["trainable", "workload harness", "qnn", 40]
+    ]
+    pd.testing.assert_frame_equal(figures.named, symbols_frame(INFERENCE))
+    whole = symbols_frame(every)
+    pd.testing.assert_frame_equal(figures.network, network_bytes(whole))
+    pd.testing.assert_frame_equal(figures.attribution, attribution_differences(whole))
+
+
 def test_variant_ratio_table():
     rows = rows_frame([row("trainable", 3000, 200, 4000, 300), row("inference", 1000, 50, 2000, 60)])
-    (record,) = variant_ratio_table(rows, symbols_frame(TRAINABLE + INFERENCE)).to_dict("records")
+    (record,) = variant_ratio_table(rows, network_bytes(symbols_frame(TRAINABLE + INFERENCE))).to_dict("records")
     assert record["trainable_code"] == 860 and record["inference_code"] == 232
     assert record["code_ratio"] == pytest.approx(232 / 860)
     assert record["network_ram_ratio"] == pytest.approx(24 / 176)
@@ -112,7 +140,7 @@ def test_variant_ratio_table():
 
 def test_variant_ratio_needs_both_variants_ok():
     frame = rows_frame([row("trainable", 3000, 200, 4000, 300), row("inference", 1, 1, 1, 1, status="build-failed")])
-    assert variant_ratio_table(frame, symbols_frame(TRAINABLE + INFERENCE)).empty
+    assert variant_ratio_table(frame, network_bytes(symbols_frame(TRAINABLE + INFERENCE))).empty
 
 
 def test_budget_table():

@@ -158,7 +158,7 @@ def test_the_docs_show_the_adapter_as_it_is():
 
 def test_awks_code_is_grouped_under_its_own_name(awkward_run):
     _, out = awkward_run
-    symbols = read_results(out).symbols
+    symbols = read_results(out).symbols.frame()
     # qbench's own per-layer mapping (suite/workloads/common/layers.hpp), instantiated for awk's types, is harness.
     mapping = symbols["symbol"].str.contains(PER_LAYER_MAPPING)
     awkward = symbols[(symbols["library"] == "awkward") & ~mapping]
@@ -186,7 +186,7 @@ def test_awks_code_is_grouped_under_its_own_name(awkward_run):
 
 def test_awks_tables_are_its_tables_and_the_tables_claim_is_measured(awkward_run):
     _, out = awkward_run
-    symbols = read_results(out).symbols
+    symbols = read_results(out).symbols.frame()
     tables = symbols[(symbols["library"] == "awkward") & symbols["symbol"].str.startswith("awk::Tables<")]
     assert set(tables["group"]) == {TABLES_GROUP} and set(tables["prefix_group"]) == {"awkward"}
     claim = tables_only_when_used(symbols, "awkward")

@@ -189,26 +189,26 @@ def board_dimension_checks(folder: str) -> None:
     rows = [board_row("microbit", 1000), board_row("feather", 1200)]
     # The spool and the symbols: each image's symbols carry its board, through the spool and symbols.csv.
     spool = Spool(Path(folder) / "spool")
+    images = []
     for index, (row, board) in enumerate(zip(rows, ("microbit", "feather"), strict=True)):
-        symbols = analyse.image_symbols(matrix_cell(board), measured(800 if board == "microbit" else 900))
-        spool.add(index, analyse.CellOutcome(row, symbols))
-    symbols = spool.symbols([])
+        images.append(analyse.image_symbols(matrix_cell(board), measured(800 if board == "microbit" else 900)))
+        spool.add(index, analyse.CellOutcome(row, images[-1]))
     spool.close()
-    assert [symbol.board for symbol in symbols] == ["microbit", "feather"]
+    assert list(spool.symbols([]).frame()["board"]) == ["microbit", "feather"]
     # Merge: one results set per board, kept apart (not "the cell appears in more than one of the results sets").
     parts = []
-    for row, symbol in zip(rows, symbols, strict=True):
+    for row, symbols in zip(rows, images, strict=True):
         parts.append(Path(folder) / row.board)
-        write_results(parts[-1], saved_results([row], [symbol], ENVIRONMENT))
+        write_results(parts[-1], saved_results([row], symbols, ENVIRONMENT))
     merged = merging.merge(parts)
     assert list(merged.rows["board"]) == ["microbit", "feather"]
-    assert list(merged.symbols["board"]) == ["microbit", "feather"]
+    assert list(merged.symbols.frame()["board"]) == ["microbit", "feather"]
     # Compare: each board's row pairs with its own (a key without the board would find two rows for one cell).
     grown = rows_frame([rows[0], board_row("feather", 1300)])
     result = compare.compare(rows_frame(rows), grown, ("lib_flash",), 0.0)
     assert result.regressions == ["qnn cortex-m0plus q16.16 trainable Os xor feather: lib_flash 1200 -> 1300 (+8.33 %)"]
     # Analysis: the network's bytes of each board's own image; a headline line per board.
-    with_bytes = analysis.with_network_bytes(merged.rows, merged.symbols)
+    with_bytes = analysis.with_network_bytes(merged.rows, analysis.network_bytes(merged.symbols.frame()))
     assert list(with_bytes["library_code"]) == [800, 900]
     assert list(analysis.headline_table(merged.rows)["board"]) == ["microbit", "feather"]
     print("merge, compare, analysis, spool and symbols keep the boards apart")

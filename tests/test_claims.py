@@ -8,13 +8,15 @@ import pandas as pd
 import pytest
 
 from qbench.hardware.targets import Part
-from qbench.records.results import ResultRow, SymbolRow, rows_frame, symbols_frame, training_log_name
+from qbench.records.results import ResultRow, SymbolRow, SymbolTable, rows_frame, symbols_frame, training_log_name
+from qbench.reporting.analysis import network_bytes
 from qbench.reporting.claims import (
     ARTICLE,
     FAILS,
     HOLDS,
     UNMEASURED,
     article_claims,
+    claim_symbols,
     code_under_4kb,
     fits_the_parts,
     inference_about_a_third,
@@ -33,6 +35,11 @@ IMAGE = {
 ARTICLE_PART = Part(
     "STM32L011K4", "ST", "cortex-m0plus", flash_bytes=16 * 1024, ram_bytes=2 * 1024, clock_hz=32_000_000
 )
+
+
+def own(symbols: list[SymbolRow]) -> pd.DataFrame:
+    """Each image's network bytes, as the claims take them."""
+    return network_bytes(symbols_frame(symbols))
 
 
 def result(variant: str, library: str = "qnn", **columns) -> ResultRow:
@@ -72,27 +79,27 @@ BASELINE = [symbol("baseline", "start-up", "code", 470), symbol("baseline", "rep
 
 def test_under_4kb_is_measured_on_the_networks_own_bytes_not_the_library_cost():
     rows = rows_frame([result("trainable", lib_flash=5000, img_flash=6500)])  # the harness is large
-    claim = code_under_4kb(rows, symbols_frame(network_symbols("trainable", 856)))
+    claim = code_under_4kb(rows, own(network_symbols("trainable", 856)))
     # 856 + 4 (qnn) + 162 (table) + 172 (network object) = 1,194 B
     assert claim.claim_id == "trainable-under-4kb" and claim.verdict == HOLDS
     assert "1,194 B, under 4 KB (< 4,096 B)" in claim.measured
     assert "qnn code 860 + activation tables 162 + network object 172" in claim.measured
     assert "5,000 B" in claim.measured  # the library cost with the harness, as context
-    too_big = code_under_4kb(rows, symbols_frame(network_symbols("trainable", 3800)))  # 4,138 B
+    too_big = code_under_4kb(rows, own(network_symbols("trainable", 3800)))  # 4,138 B
     assert too_big.verdict == FAILS and "4,138 B, not under 4 KB" in too_big.measured
-    assert code_under_4kb(rows, symbols_frame([])).verdict == UNMEASURED  # no symbols: never a guess
+    assert code_under_4kb(rows, own([])).verdict == UNMEASURED  # no symbols: never a guess
 
 
 def test_a_third_is_the_librarys_code_and_the_networks_ram():
     rows = rows_frame([result("trainable", lib_flash=1768), result("inference", lib_flash=748)])
-    symbols = symbols_frame(network_symbols("trainable", 856) + network_symbols("inference", 232))
+    symbols = own(network_symbols("trainable", 856) + network_symbols("inference", 232))
     claim = inference_about_a_third(rows, symbols)
     # code 232 / 860 = 0.27, RAM 24 / 176 = 0.14; flash with tables and weights 462 / 1,022 = 0.45 (context)
     assert claim.claim_id == "inference-about-a-third" and claim.verdict == HOLDS
     assert "inference-only code is 0.27 of trainable (qnn code 232 / 860 B)" in claim.measured
     assert "RAM 0.14 (network RAM 24 / 176 B)" in claim.measured and "≤ 0.40" in claim.measured
     assert "0.45 (462 / 1,022 B)" in claim.measured and "0.42 in flash" in claim.measured
-    half = symbols_frame(network_symbols("trainable", 856) + network_symbols("inference", 426))  # 426 / 860
+    half = own(network_symbols("trainable", 856) + network_symbols("inference", 426))  # 426 / 860
     assert inference_about_a_third(rows, half).verdict == FAILS
     alone = rows_frame([result("trainable", lib_flash=1768)])
     assert inference_about_a_third(alone, symbols).verdict == UNMEASURED
@@ -111,7 +118,7 @@ def fitting_row(**columns) -> ResultRow:
 
 
 def test_fits_a_part_per_part_checked_with_its_id():
-    symbols = symbols_frame(network_symbols("trainable", 856))
+    symbols = own(network_symbols("trainable", 856))
     (claim,) = fits_the_parts(rows_frame([fitting_row()]), symbols, {"STM32L011K4": ARTICLE_PART})
     assert claim.claim_id == "fits-stm32l011k4" and claim.verdict == HOLDS
     # 576 + 32 = 608 of 2,048 B; the network's own flash 1,022 of 16,384 B
@@ -202,7 +209,7 @@ def test_article_claims_have_stable_ids_for_every_library():
         + BASELINE
         + network_symbols("trainable", 856, library="other")
     )
-    claims = article_claims(rows, symbols, {}, {"STM32L011K4": ARTICLE_PART})
+    claims = article_claims(rows, claim_symbols(SymbolTable.of(symbols)), {}, {"STM32L011K4": ARTICLE_PART})
     assert list(claims.columns) == ["claim_id", "claim", "library", "measured", "verdict"]
     ids = [
         "trainable-under-4kb",
@@ -222,5 +229,5 @@ def test_article_claims_have_stable_ids_for_every_library():
 @pytest.mark.parametrize("workload", ["iris", "digits"])
 def test_a_classification_run_measures_none_of_the_xor_claims(workload):
     rows = rows_frame([result("inference", workload=workload, network="4-8-3 tanh/sigmoid", lib_flash=900)])
-    claims = article_claims(rows, symbols_frame([]), {}, {"STM32L011K4": ARTICLE_PART})
+    claims = article_claims(rows, claim_symbols(SymbolTable.of(symbols_frame([]))), {}, {"STM32L011K4": ARTICLE_PART})
     assert set(claims["verdict"]) == {UNMEASURED}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -417,7 +418,7 @@ def test_the_spool_streams_rows_as_they_arrive_and_reads_them_back_in_matrix_ord
     arrived = [line for line in spool.rows_file.read_text().splitlines()]
     assert [line.split('"core": "')[1][0] for line in arrived] == ["c", "a", "b"]
     assert [found.core for found in spool.rows()] == ["a", "b", "c"]
-    assert spool.symbols([]) == [symbol]
+    assert list(spool.symbols([]).frame().itertuples(index=False, name=None)) == [astuple(symbol)]
     spool.remove()
     assert not (tmp_path / "spool").exists()
 

@@ -70,7 +70,7 @@ def test_the_device_classifies_exactly_as_the_bit_exact_model(iris_run):
 
 def test_float32_is_soft_float_without_an_fpu_and_hard_float_with_one(iris_run):
     _, rows, out = iris_run
-    symbols = read_results(out).symbols
+    symbols = read_results(out).symbols.frame()
     soft = symbols[(symbols["core"] == "cortex-m0plus") & (symbols["qformat"] == "float32")]
     hard = symbols[(symbols["core"] == "cortex-m4f") & (symbols["qformat"] == "float32")]
     assert soft["symbol"].str.match(r"^__aeabi_f(add|mul)$").any()

@@ -92,14 +92,15 @@ def test_emlearn_classifies_iris_on_the_device_as_the_float_network_does_on_the_
 
 def test_emlearns_code_is_grouped_under_its_name(iris_run):
     _, saved = iris_run
-    symbols = saved.symbols[saved.symbols["library"] == "emlearn"]
+    every = saved.symbols.frame()
+    symbols = every[every["library"] == "emlearn"]
     ours = symbols[symbols["symbol"].str.match(r"eml_")]
     assert {"eml_net_infer", "eml_net_forward"} <= set(ours["symbol"])
     assert set(ours["group"]) == {"emlearn"}
     # Besides its own functions, emlearn's group holds only its code the compiler inlined into the harness (DWARF).
     grouped = set(symbols[symbols["group"] == "emlearn"]["symbol"])
     assert {name for name in grouped if not name.startswith("<inlined into ")} == set(ours["symbol"])
-    assert not any(re.match(r"eml_", name) for name in saved.symbols[saved.symbols["library"] == "qnn"]["symbol"])
+    assert not any(re.match(r"eml_", name) for name in every[every["library"] == "qnn"]["symbol"])
 
 
 def test_emlearn_runs_the_hosts_xor_weights(tmp_path):

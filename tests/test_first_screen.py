@@ -5,12 +5,14 @@ section the run has no data for is left out."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pandas as pd
+import pytest
 
 from qbench.execution.protocol import TrainingLogEntry
 from qbench.hardware.targets import Part
-from qbench.records.results import InstructionRow, ResultRow, SymbolRow, TrainingLog, saved_results
+from qbench.records.results import InstructionRow, ResultRow, SymbolRow, SymbolTable, TrainingLog, saved_results
 from qbench.reporting.report import FIRST_SCREEN_END, FIRST_SCREEN_LINES, render
 
 PARTS = {
@@ -405,3 +407,19 @@ def test_figures_render_under_their_sections_and_missing_ones_leave_no_line():
     assert "![RAM by core](plots/b.png)" in section(report, "Footprint")
     assert "![Error](plots/c.png)" in section(report, "Learning")
     assert report.count("![") == 3 and "No data for this plot" not in report
+
+
+def test_the_report_reads_the_symbols_once_a_few_at_a_time_and_never_whole(monkeypatch):
+    """A long sweep's symbols are never in memory whole: the report takes its figures from one pass over them, a
+    frame at a time (images split between frames), and says what it says from the whole frame."""
+    saved = xor_results(["cortex-m0plus", "cortex-m4"])
+    whole = render(saved, PARTS, {})
+    frame, passes = saved.symbols.frame(), []
+
+    def a_few_at_a_time():
+        passes.append(len(passes))
+        return (frame.iloc[start : start + 3].reset_index(drop=True) for start in range(0, len(frame), 3))
+
+    monkeypatch.setattr(SymbolTable, "frame", lambda table: pytest.fail("the report read every symbol at once"))
+    assert render(replace(saved, symbols=SymbolTable(a_few_at_a_time)), PARTS, {}) == whole
+    assert passes == [0]

@@ -122,14 +122,14 @@ def test_symbol_groups_add_up_to_section_totals(default_matrix_run):
 
 
 def test_fixed_point_images_link_no_floating_point_code(default_matrix_run):
-    symbols = read_results(default_matrix_run.out).symbols
+    symbols = read_results(default_matrix_run.out).symbols.frame()
     cortex_m = symbols[symbols["core"].isin(CORTEX_M_CORES)]
     floating = cortex_m[cortex_m["symbol"].str.match(r"^__(aeabi_[df]|.*(df|sf)\d?$)|^(tanh|exp|sqrt)f?$")]
     assert floating.empty, floating["symbol"].unique()
 
 
 def test_network_tables_and_state_are_attributed(default_matrix_run):
-    symbols = read_results(default_matrix_run.out).symbols
+    symbols = read_results(default_matrix_run.out).symbols.frame()
     m0 = symbols[(symbols["core"] == "cortex-m0plus") & (symbols["qformat"] == "q16.16")]
     by_variant = {variant: frame for variant, frame in m0.groupby("variant")}
     # Trainable: weights, outputs, previous changes, inputs, learning rate and momentum (43 values);

@@ -202,8 +202,9 @@ def test_another_library_gets_rows_of_its_own_with_qnns_figures(side_by_side):
 def test_another_library_stands_beside_qnn_in_every_table(side_by_side):
     _, out, _ = side_by_side
     saved = read_results(out)
-    assert set(saved.symbols[saved.symbols["variant"] != "baseline"]["library"]) == {"qnn", "other"}
-    assert any("othernn::" in symbol for symbol in saved.symbols["symbol"])
+    symbols = saved.symbols.frame()
+    assert set(symbols[symbols["variant"] != "baseline"]["library"]) == {"qnn", "other"}
+    assert any("othernn::" in symbol for symbol in symbols["symbol"])
     assert set(saved.instructions["library"]) == {"qnn", "other"}
     assert {
         "xor_2-4-1-tanh-sigmoid_cortex-m0plus_q16.16_trainable_Os.csv",
@@ -263,15 +264,16 @@ def test_results_written_before_the_library_column_read_as_qnn(side_by_side, tmp
         frame[frame["library"] != "other"].drop(columns="library").to_csv(old / name, index=False)
     saved = read_results(old)
     assert list(saved.rows["library"]) == ["qnn", "qnn"]
-    assert set(saved.symbols["library"]) == {"qnn", ""}
-    assert set(saved.symbols[saved.symbols["library"] == ""]["variant"]) == {"baseline"}
+    symbols = saved.symbols.frame()
+    assert set(symbols["library"]) == {"qnn", ""}
+    assert set(symbols[symbols["library"] == ""]["variant"]) == {"baseline"}
     assert set(saved.instructions["library"]) == {"qnn"}
     assert compare(saved.rows, read_results(out).rows, ("lib_flash", "instr_forward"), 0.0).regressions == []
 
 
 def test_another_librarys_code_is_grouped_under_its_own_name_not_the_harness(side_by_side):
     _, out, _ = side_by_side
-    symbols = read_results(out).symbols
+    symbols = read_results(out).symbols.frame()
     groups = symbols[symbols["variant"] == "trainable"].groupby(["library", "group"])["size"].sum()
     assert groups[("other", "other")] == groups[("qnn", "qnn")] > 0  # the renamed copy is qnn's code
     assert groups[("other", "workload harness")] == groups[("qnn", "workload harness")]

@@ -13,8 +13,8 @@ import pandas as pd
 from library_copies import renamed_qnn
 from qbench.images.libraries import QNN, parse_library
 from qbench.orchestration.provenance import QBENCH_CHECKOUT, library_provenance, package_release
-from qbench.records.results import ResultRow, read_results, rows_frame
-from qbench.reporting.claims import ARTICLE, UNMEASURED, article_claims
+from qbench.records.results import ResultRow, SymbolTable, read_results, rows_frame, symbols_frame
+from qbench.reporting.claims import UNMEASURED, article_claims, claim_symbols
 from qbench.reporting.report import plot_figures
 
 CLAIMS = 5  # the article's claims, each once per library
@@ -47,7 +47,7 @@ def test_a_library_without_results_is_not_measured():
         status="build-failed",
         library="other",
     )
-    no_symbols = pd.DataFrame(columns=[*ARTICLE, "variant", "group", "size"])
+    no_symbols = claim_symbols(SymbolTable.of(symbols_frame([])))
     claims = article_claims(rows_frame([failed]), no_symbols, {}, {})
     assert list(claims.columns) == ["claim_id", "claim", "library", "measured", "verdict"]
     assert set(claims["library"]) == {"qnn", "other"} and set(claims["verdict"]) == {UNMEASURED}

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from qbench.records.results import (
     ResultRow,
     SavedResults,
+    SymbolTable,
     instructions_frame,
     read_results,
     rows_frame,
@@ -90,7 +91,7 @@ def result(
 
 
 def results(rows: list[ResultRow], training: dict[str, pd.DataFrame] | None = None) -> SavedResults:
-    return SavedResults(rows_frame(rows), symbols_frame([]), instructions_frame([]), training or {}, {})
+    return SavedResults(rows_frame(rows), SymbolTable.of(symbols_frame([])), instructions_frame([]), training or {}, {})
 
 
 def only(figures: dict, section: str) -> tuple[str, Figure, str]:

@@ -26,8 +26,15 @@ from host_build import REPO
 from qbench.hardware.targets import load_parts, load_targets
 from qbench.images.libraries import LibraryError, parse_library
 from qbench.images.workloads import WorkloadSettings
-from qbench.records.results import QNN_LIBRARY, SavedResults, read_results, training_log_name, write_results
-from qbench.reporting.claims import ARTICLE, FAILS, HOLDS, article_claims
+from qbench.records.results import (
+    QNN_LIBRARY,
+    SavedResults,
+    SymbolTable,
+    read_results,
+    training_log_name,
+    write_results,
+)
+from qbench.reporting.claims import ARTICLE, FAILS, HOLDS, article_claims, claim_symbols
 
 SUITE = REPO / "tests" / "robot"
 KNOWN_GAP = "known-gap"
@@ -113,7 +120,7 @@ def messages(item) -> list[str]:
 
 
 def claim_of(saved: SavedResults, claim_id: str, library: str) -> pd.Series:
-    claims = article_claims(saved.rows, saved.symbols, saved.training, load_parts(load_targets()))
+    claims = article_claims(saved.rows, claim_symbols(saved.symbols), saved.training, load_parts(load_targets()))
     (row,) = [row for _, row in claims.iterrows() if row.claim_id == claim_id and row.library == library]
     return row
 
@@ -164,14 +171,14 @@ def _altered(
     return replace(
         saved,
         rows=saved.rows if rows is None else rows,
-        symbols=saved.symbols if symbols is None else symbols.reset_index(drop=True),
+        symbols=saved.symbols if symbols is None else SymbolTable.of(symbols.reset_index(drop=True)),
         training=saved.training if training is None else training,
     )
 
 
 def trainable_code_grows(saved: SavedResults, library: str) -> SavedResults:
     """The article's trainable image carries 4 KB more of the library's own code."""
-    rows, symbols = saved.rows.copy(), saved.symbols.copy()
+    rows, symbols = saved.rows.copy(), saved.symbols.frame()
     image = _image(rows, library, ARTICLE["qformat"], "trainable")
     for column in ("lib_code", "lib_flash", "img_code", "img_flash"):
         rows.loc[image, column] += GROWTH
@@ -182,7 +189,7 @@ def trainable_code_grows(saved: SavedResults, library: str) -> SavedResults:
 
 def _inference_like_trainable(saved: SavedResults, library: str, scale: Callable[[int], int]) -> SavedResults:
     """The article's inference-only image given the trainable one's sizes and symbols, each scaled."""
-    rows, symbols = saved.rows.copy(), saved.symbols.copy()
+    rows, symbols = saved.rows.copy(), saved.symbols.frame()
     qformat = ARTICLE["qformat"]
     trainable = _one(rows, _image(rows, library, qformat, "trainable"))
     inference = _one(rows, _image(rows, library, qformat, "inference"))
@@ -248,7 +255,7 @@ def q8_does_not_learn(saved: SavedResults, library: str) -> SavedResults:
 
 def unused_table_linked(saved: SavedResults, library: str) -> SavedResults:
     """Every image of the library links a second activation table beside the one its network uses."""
-    rows, symbols = saved.rows.copy(), saved.symbols.copy()
+    rows, symbols = saved.rows.copy(), saved.symbols.frame()
     tables = symbols[_image(symbols, library) & (symbols["group"] == "activation tables")]
     unused = tables.assign(symbol=tables["symbol"] + "::unused")
     for _, table in unused.iterrows():
@@ -298,7 +305,9 @@ def test_the_suite_has_scenarios_with_every_tag():
 
 
 def test_every_claim_measured_for_a_library_of_the_suite_has_its_scenario(live):
-    claims = article_claims(live.saved.rows, live.saved.symbols, live.saved.training, load_parts(load_targets()))
+    claims = article_claims(
+        live.saved.rows, claim_symbols(live.saved.symbols), live.saved.training, load_parts(load_targets())
+    )
     covered = {(scenario.claim_id, scenario.library) for scenario in SCENARIOS}
     qnn = {(row.claim_id, row.library) for row in claims.itertuples() if row.library == QNN_LIBRARY}
     assert qnn <= covered, "every claim qbench measures for qnn is a scenario"
@@ -356,7 +365,8 @@ def test_a_known_gap_scenario_passes_when_its_claim_holds(live, scenario, tmp_pa
 def _only(saved: SavedResults, keep) -> SavedResults:
     """The results set with the rows, symbols and training logs of the libraries keep accepts."""
     rows = saved.rows[saved.rows["library"].map(keep)].reset_index(drop=True)
-    symbols = saved.symbols[(saved.symbols["variant"] == "baseline") | saved.symbols["library"].map(keep)]
+    every = saved.symbols.frame()
+    symbols = every[(every["variant"] == "baseline") | every["library"].map(keep)]
     names = {
         training_log_name(row.workload, row.library, row.network, row.core, row.qformat, row.variant, row.opt)
         for row in rows.itertuples()

@@ -1,15 +1,16 @@
-"""The spool (qbench.orchestration.spool): what a cell's outcome gives back at the end, in matrix order, with
-one object for each distinct text (a long sweep's symbols are millions of rows)."""
+"""The spool (qbench.orchestration.spool): what a cell's outcome gives back at the end, in matrix order: the rows
+and instruction splits with one object for each distinct text, the symbols a few cells at a time."""
 
 from dataclasses import astuple, replace
 
 import pandas as pd
 
 from qbench.common.fields import flat_dict
+from qbench.orchestration import spool as spooling
 from qbench.orchestration.analyse import CellOutcome
 from qbench.orchestration.spool import Spool
 from qbench.records.keys import CellKey
-from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow, rows_frame
+from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow, SymbolTable, rows_frame, symbols_frame
 
 KEY = CellKey("cortex-m0plus", "q16.16", "trainable", "Os", "xor", "qnn", "2-4-1")
 
@@ -27,25 +28,59 @@ def test_outcomes_come_back_in_matrix_order_equal_to_what_was_added(tmp_path):
     later, earlier = outcome("q8.8", 30), outcome("q16.16", 10, 20)
     spool.add(1, later)
     spool.add(0, earlier)
-    assert spool.symbols([]) == [*earlier.symbols, *later.symbols]
+    pd.testing.assert_frame_equal(spool.symbols([]).frame(), symbols_frame([*earlier.symbols, *later.symbols]))
     assert spool.instructions() == [*earlier.instructions, *later.instructions]
     assert spool.rows() == [earlier.row, later.row]
     assert spool.rows()[0].status is Status.OK
     spool.close()
 
 
-def test_each_distinct_text_is_read_back_as_one_object(tmp_path):
+def test_each_distinct_text_of_the_rows_and_splits_is_read_back_as_one_object(tmp_path):
     spool = Spool(tmp_path / "spool")
     spool.add(0, outcome("q16.16", 10, 20))
     spool.add(1, outcome("q16.16", 30))
-    symbols, rows = spool.symbols([]), spool.rows()
+    rows, instructions = spool.rows(), spool.instructions()
     spool.close()
-    assert len({id(symbol.core) for symbol in symbols}) == 1
-    assert len({id(symbol.qformat) for symbol in symbols}) == 1
     assert rows[0].workload is rows[1].workload
+    assert instructions[0].qformat is instructions[1].qformat
 
 
 def test_a_runs_rows_make_the_same_frame_as_the_rows_read_from_a_file():
     """rows_frame takes a run's rows as tuples and a file's as dicts: the frames are equal, column for column."""
     rows = [outcome("q16.16", 10).row, replace(outcome("q8.8", 20).row, img_flash=1200, message="a message")]
     pd.testing.assert_frame_equal(rows_frame(rows), rows_frame([flat_dict(row) for row in rows]))
+
+
+def test_the_symbols_are_read_back_a_few_cells_at_a_time_each_time_the_table_is_read(tmp_path, monkeypatch):
+    """A long sweep's symbols are never in memory whole: the table reads the spool's file CHUNK_CELLS cells at a
+    time (after the baselines' frame), in matrix order, and anew on every read."""
+    monkeypatch.setattr(spooling, "CHUNK_CELLS", 2)
+    spool = Spool(tmp_path / "spool")
+    outcomes = [outcome(qformat, 10 + index, 20 + index) for index, qformat in enumerate(("q16.16", "q8.8", "q4.12"))]
+    for index in (2, 0, 1):
+        spool.add(index, outcomes[index])
+    baseline = SymbolRow("cortex-m0plus", "", "baseline", "Os", "", "", "", "Reset_Handler", "start-up", "code", 8)
+    spool.add_baseline("cortex-m0plus", "Os", (baseline,))
+    table = spool.symbols([("cortex-m0plus", "Os")])
+    chunks = list(table.chunks())
+    assert [len(chunk) for chunk in chunks] == [1, 4, 2]  # the baseline, then cells 0 and 1, then cell 2
+    expected = symbols_frame([baseline, *(symbol for each in outcomes for symbol in each.symbols)])
+    pd.testing.assert_frame_equal(table.frame(), expected)
+    pd.testing.assert_frame_equal(table.frame(), expected)
+    spool.close()
+
+
+def test_symbols_csv_written_a_frame_at_a_time_is_the_whole_frames_csv(tmp_path):
+    """Quoted names and an empty frame among them: the same bytes as pandas writes for the whole frame."""
+    names = ['<inlined into qnn::Network<float, 2>::Train(int, "a")>', "plain", "comma, inside", ""]
+    symbols = [
+        SymbolRow(*astuple(replace(KEY, qformat=qformat)), name, "qnn", "code", size, "qnn")
+        for size, (qformat, name) in enumerate((qformat, name) for qformat in ("q16.16", "q8.8") for name in names)
+    ]
+    whole = symbols_frame(symbols)
+    frames = [symbols_frame(symbols[:3]), symbols_frame([]), symbols_frame(symbols[3:])]
+    SymbolTable(lambda: iter(frames)).write_csv(tmp_path / "chunked.csv")
+    whole.to_csv(tmp_path / "whole.csv", index=False)
+    assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    SymbolTable.of(symbols_frame([])).write_csv(tmp_path / "empty.csv")
+    assert (tmp_path / "empty.csv").read_text() == ",".join(symbols_frame([]).columns) + "\n"

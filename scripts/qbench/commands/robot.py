@@ -43,7 +43,7 @@ from qbench.records.results import (
     saved_results,
     write_results,
 )
-from qbench.reporting.claims import ARTICLE, article_claims
+from qbench.reporting.claims import ARTICLE, article_claims, claim_symbols
 
 ARTICLE_FORMATS = ("q16.16", "q8.8")  # the article's format and the one it left behind
 BOTH_VARIANTS = ("trainable", "inference")
@@ -148,7 +148,9 @@ class QbenchLibrary:
         except ResultsFileError as error:
             raise AssertionError(f"cannot read the results: {error}") from None
         self.folder, self.saved = folder, saved
-        self.claims = article_claims(saved.rows, saved.symbols, saved.training, load_parts(load_targets()))
+        self.claims = article_claims(
+            saved.rows, claim_symbols(saved.symbols), saved.training, load_parts(load_targets())
+        )
         for _, row in saved.rows[saved.rows["status"] != Status.OK].iterrows():
             logger.warn(f"{_label(row)}: {row.status}: {row.message}")
         logger.info(self.claims.to_string(index=False, max_colwidth=120))

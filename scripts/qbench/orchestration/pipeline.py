@@ -87,7 +87,7 @@ from qbench.orchestration.tasks import (
     prepare,
     price,
 )
-from qbench.records.results import InstructionRow, Provenance, ResultRow, Status, SymbolRow
+from qbench.records.results import InstructionRow, Provenance, ResultRow, Status, SymbolRow, SymbolTable
 from qbench.sizes.measure import Measured
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ class RunOptions:
 @dataclass(frozen=True)
 class RunOutput:
     rows: list[ResultRow]
-    symbols: list[SymbolRow]
+    symbols: SymbolTable  # read from the spool a few cells at a time
     instructions: list[InstructionRow]
     training: Path  # the folder holding the training logs, as the results will (qbench.spool)
     tools: dict[str, str]  # tool -> version, for the environment block

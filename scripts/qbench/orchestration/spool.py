@@ -3,8 +3,9 @@ the cells in flight in memory, and what finished can be read while the run goes 
 
 In the spool folder: `results.partial.jsonl` (one row per line, in the order the cells finished: `tail -f`
 it), the cells' symbols and instruction splits beside it, and `training/` (each training log as the CSV file
-the results will hold). At the end the rows, symbols and instruction splits are read back in matrix order
-for the results files; the training logs are moved in as they are.
+the results will hold). At the end the rows and instruction splits are read back in matrix order for the
+results files, and the symbols are read a few cells at a time by what writes symbols.csv and what the report
+takes from them; the training logs are moved in as they are.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import pandas as pd
+
 from qbench.common.fields import flat_dict, flat_tuple
 from qbench.common.paths import shown
 from qbench.orchestration.analyse import CellOutcome
 from qbench.records.outputs import WriteError
-from qbench.records.results import InstructionRow, ResultRow, SymbolRow
+from qbench.records.results import InstructionRow, ResultRow, SymbolRow, SymbolTable, symbols_frame
 
 ROWS = "results.partial.jsonl"
+SYMBOLS = "symbols.partial.jsonl"
+CHUNK_CELLS = 64  # cells whose symbols are one frame when the table is read: a few hundred to a few thousand rows
 
 
 @dataclass(frozen=True, slots=True)  # one per cell, kept to the end of the run
@@ -54,7 +59,7 @@ class Spool:
         with _written_or_said(directory):
             self.training.mkdir(parents=True, exist_ok=True)
             self._rows = (directory / ROWS).open("w+b")
-            self._symbols = (directory / "symbols.partial.jsonl").open("w+b")
+            self._symbols = (directory / SYMBOLS).open("w+b")
             self._instructions = (directory / "instructions.partial.jsonl").open("w+b")
         self._cells: dict[int, Stored] = {}
         self._baselines: dict[tuple[str, str], tuple[SymbolRow, ...]] = {}
@@ -85,15 +90,22 @@ class Spool:
         texts = _Texts()
         return [ResultRow(**texts.shared(_read(self._rows, stored.row))) for stored in self._in_order()]
 
-    def symbols(self, baselines: list[tuple[str, str]]) -> list[SymbolRow]:
-        """The baselines' symbols (in the order given), then every cell's, in matrix order."""
-        texts = _Texts()
-        cells = [
-            SymbolRow(*map(texts.one, values))
-            for stored in self._in_order()
-            for values in _read(self._symbols, stored.symbols)
-        ]
-        return [symbol for key in baselines for symbol in self._baselines.get(key, ())] + cells
+    def symbols(self, baselines: list[tuple[str, str]]) -> SymbolTable:
+        """The baselines' symbols (in the order given), then every cell's in matrix order: read back from the
+        spool's file CHUNK_CELLS cells at a time whenever the table is read, until the spool is removed."""
+        first = symbols_frame([symbol for key in baselines for symbol in self._baselines.get(key, ())])
+        places = [stored.symbols for stored in self._in_order()]
+        path = self.directory / SYMBOLS
+
+        def chunks() -> Iterator[pd.DataFrame]:
+            yield first
+            with path.open("rb") as stream:
+                for start in range(0, len(places), CHUNK_CELLS):
+                    # Each symbol's values as the spool holds them, in SymbolRow's order: straight into the frame.
+                    cells = [_read(stream, place) for place in places[start : start + CHUNK_CELLS]]
+                    yield symbols_frame([values for cell in cells for values in cell])
+
+        return SymbolTable(chunks)
 
     def instructions(self) -> list[InstructionRow]:
         texts = _Texts()
@@ -116,8 +128,8 @@ class Spool:
 
 
 class _Texts:
-    """One object for each distinct text read back: an image's key repeats on every one of its symbols, and a long
-    sweep's symbols are millions of rows, each text otherwise a string of its own."""
+    """One object for each distinct text read back: the rows and instruction splits of a long sweep are kept to the
+    end, and their keys repeat, each text otherwise a string of its own."""
 
     def __init__(self) -> None:
         self._seen: dict[str, str] = {}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from qbench.common.errors import QbenchError
 from qbench.records.keys import CellKey
-from qbench.records.results import SavedResults, read_results, shard_numbers
+from qbench.records.results import SavedResults, SymbolTable, read_results, shard_numbers
 
 KEY = list(CellKey.columns(first=("library",)))  # the order a duplicate cell is named in
 ALLOW_MIXED = "(pass --allow-mixed to merge anyway)"
@@ -32,7 +32,7 @@ def merge(directories: list[Path], allow_mixed: bool = False) -> SavedResults:
     training: dict[str, pd.DataFrame] = {}
     for _, saved in parts:
         training |= saved.training
-    symbols = pd.concat([saved.symbols for _, saved in parts], ignore_index=True).drop_duplicates()
+    symbols = pd.concat([saved.symbols.frame() for _, saved in parts], ignore_index=True).drop_duplicates()
     instructions = pd.concat([saved.instructions for _, saved in parts], ignore_index=True)
     # Shards of one matrix measure the same libraries' host configuration: keep each once.
     article = (
@@ -40,7 +40,9 @@ def merge(directories: list[Path], allow_mixed: bool = False) -> SavedResults:
         .drop_duplicates(["library", "variant"])
         .reset_index(drop=True)
     )
-    return SavedResults(rows, symbols, instructions, training, _merged_environment(parts, runs), article)
+    return SavedResults(
+        rows, SymbolTable.of(symbols), instructions, training, _merged_environment(parts, runs), article
+    )
 
 
 def _runs(directory: Path, environment: dict) -> list[dict]:

@@ -12,7 +12,7 @@ import io
 import json
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cache
@@ -412,8 +412,10 @@ def rows_frame(rows: list[ResultRow] | list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def symbols_frame(rows: list[SymbolRow]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records([flat_tuple(row) for row in rows], columns=list(SYMBOL_COLUMNS))
+def symbols_frame(rows: list[SymbolRow] | list[list[Any]]) -> pd.DataFrame:
+    """Symbols as a DataFrame; rows: SymbolRows, or each one's values in their order (as the spool holds them)."""
+    records = [flat_tuple(row) for row in rows] if rows and isinstance(rows[0], SymbolRow) else rows
+    frame = pd.DataFrame.from_records(records, columns=list(SYMBOL_COLUMNS))
     frame["size"] = frame["size"].astype("int64")
     return frame
 
@@ -453,9 +455,33 @@ def article_frame(figures: list) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class SymbolTable:
+    """Every image's symbols as frames of a few whole images each (`chunks`, read anew each time): a run's lie in
+    its spool, so a long sweep's are never in memory whole; results read back from files are one frame."""
+
+    chunks: Callable[[], Iterator[pd.DataFrame]]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> SymbolTable:
+        return cls(lambda: iter((frame,)))
+
+    def frame(self) -> pd.DataFrame:
+        """Every symbol in one frame: for results read back whole (merge, the Robot library, tests)."""
+        chunks = [chunk for chunk in self.chunks() if not chunk.empty]
+        return pd.concat(chunks, ignore_index=True) if chunks else symbols_frame([])
+
+    def write_csv(self, path: Path) -> None:
+        """symbols.csv, a frame at a time; the same bytes as the whole frame's to_csv."""
+        with path.open("w", newline="") as stream:
+            symbols_frame([]).to_csv(stream, index=False)
+            for chunk in self.chunks():
+                chunk.to_csv(stream, index=False, header=False)
+
+
+@dataclass(frozen=True)
 class SavedResults:
     rows: pd.DataFrame
-    symbols: pd.DataFrame
+    symbols: SymbolTable
     instructions: pd.DataFrame
     training: dict[str, pd.DataFrame]  # file name -> log
     environment: dict
@@ -464,7 +490,7 @@ class SavedResults:
 
 def saved_results(
     rows: list[ResultRow],
-    symbols: list[SymbolRow],
+    symbols: Sequence[SymbolRow] | SymbolTable,
     environment: dict,
     instructions: list[InstructionRow] = (),
     training: list[TrainingLog] = (),
@@ -472,7 +498,7 @@ def saved_results(
 ) -> SavedResults:
     return SavedResults(
         rows_frame(rows),
-        symbols_frame(symbols),
+        symbols if isinstance(symbols, SymbolTable) else SymbolTable.of(symbols_frame(list(symbols))),
         instructions_frame(list(instructions)),
         {log.file_name: log.frame() for log in training},
         environment,
@@ -495,7 +521,7 @@ def write_results(directory: Path, saved: SavedResults, logs: Path | None = None
         json.dump(document, stream, indent=2, sort_keys=True)
         stream.write("\n")
     saved.rows.to_csv(directory / "results.csv", index=False)
-    saved.symbols.to_csv(directory / "symbols.csv", index=False)
+    saved.symbols.write_csv(directory / "symbols.csv")
     saved.instructions.to_csv(directory / "instructions.csv", index=False)
     saved.article.to_csv(directory / "article.csv", index=False)
     folder = directory / "training"
@@ -740,7 +766,9 @@ def read_results(directory: Path) -> SavedResults:
     except ValidationError as error:
         raise ResultsFileError(f"{path}: {_document_problem(error.errors())}") from None
     rows = rows_frame([row.model_dump() for row in document.rows])
-    symbols = symbols_frame([SymbolRow(**record) for record in _csv_rows(directory / "symbols.csv", SymbolRow)])
+    symbols = SymbolTable.of(
+        symbols_frame([SymbolRow(**record) for record in _csv_rows(directory / "symbols.csv", SymbolRow)])
+    )
     instructions = instructions_frame(
         [InstructionRow(**record) for record in _csv_rows(directory / "instructions.csv", InstructionRow)]
     )

@@ -7,6 +7,7 @@ tested by hand; the report only renders what these return.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -109,6 +110,9 @@ def network_bytes(symbols: pd.DataFrame) -> pd.DataFrame:
     return sized.groupby(IMAGE_COLUMNS, as_index=False, sort=False)[NETWORK_BYTE_COLUMNS].sum()
 
 
+ATTRIBUTION_GROUPS = ["by symbol names", "by source files"]
+
+
 def attribution_differences(symbols: pd.DataFrame) -> pd.DataFrame:
     """Per image, the bytes the symbol names give to another group than the source files (DWARF) do: the
     cross-check of the attribution, empty where the two agree (and for files written before it was kept)."""
@@ -116,12 +120,55 @@ def attribution_differences(symbols: pd.DataFrame) -> pd.DataFrame:
     differ = symbols[named & symbols["prefix_group"].ne(symbols["group"])]
     keys = [*IMAGE_COLUMNS, "prefix_group", "group"]
     table = differ.groupby(keys, as_index=False, sort=False)["size"].sum()
-    return table.rename(columns={"prefix_group": "by symbol names", "group": "by source files", "size": "bytes"})
+    return table.rename(
+        columns={"prefix_group": ATTRIBUTION_GROUPS[0], "group": ATTRIBUTION_GROUPS[1], "size": "bytes"}
+    )
 
 
-def with_network_bytes(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
-    """rows with the network's own bytes of each row's image (missing where its symbols are not known)."""
-    merged = rows.merge(network_bytes(symbols), on=IMAGE_COLUMNS, how="left")
+@dataclass(frozen=True)
+class SymbolFigures:
+    """What the report takes from the symbols, small whatever the number of images: each image's network bytes
+    (network_bytes), the bytes its two attributions place in different groups (attribution_differences), and
+    every symbol of the few images the report names (`named`)."""
+
+    network: pd.DataFrame
+    attribution: pd.DataFrame
+    named: pd.DataFrame
+
+
+def symbol_figures(chunks: Iterable[pd.DataFrame], named: Sequence[dict]) -> SymbolFigures:
+    """The figures of every image's symbols, a frame at a time (SymbolTable.chunks); `named`: keys (columns to
+    values) of the images whose symbols are kept. An image split between frames is summed whole again; `chunks`
+    holds at least one frame."""
+    network, attribution, kept = [], [], []
+    for chunk in chunks:
+        network.append(network_bytes(chunk))
+        attribution.append(attribution_differences(chunk))
+        chosen = pd.Series(False, index=chunk.index)
+        for key in named:
+            chosen |= matching(chunk, key)
+        kept.append(chunk[chosen])
+    return SymbolFigures(
+        _summed(network, IMAGE_COLUMNS, NETWORK_BYTE_COLUMNS),
+        _summed(attribution, [*IMAGE_COLUMNS, *ATTRIBUTION_GROUPS], ["bytes"]),
+        _joined(kept),
+    )
+
+
+def _summed(parts: list[pd.DataFrame], keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Per-frame sums summed again per key, in order of first appearance."""
+    return _joined(parts).groupby(keys, as_index=False, sort=False)[values].sum()
+
+
+def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one after the other; an empty one shapes no column's type (there is at least one frame)."""
+    return pd.concat([part for part in parts if not part.empty] or parts[:1], ignore_index=True)
+
+
+def with_network_bytes(rows: pd.DataFrame, network: pd.DataFrame) -> pd.DataFrame:
+    """rows with the network's own bytes of each row's image (`network`: network_bytes; missing where the image's
+    symbols are not known)."""
+    merged = rows.merge(network, on=IMAGE_COLUMNS, how="left")
     merged.index = rows.index
     for column in NETWORK_BYTE_COLUMNS:
         merged[column] = merged[column].astype("Int64")
@@ -227,11 +274,11 @@ def first_networks(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["network"] == first]
 
 
-def footprint_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
+def footprint_table(rows: pd.DataFrame, network: pd.DataFrame) -> pd.DataFrame:
     """Flash and static RAM of every successful cell at three scopes: the network's own bytes (its symbol
     groups), the library cost (the image minus the empty baseline: the workload harness included) and the whole
     image; and the deployed flash (the library cost less the test split's tables)."""
-    good = with_network_bytes(ok_rows(rows), symbols)
+    good = with_network_bytes(ok_rows(rows), network)
     good = good.assign(deployed_flash=deployed_flash(good).astype("Int64"))
     columns = [
         "network_flash",
@@ -260,11 +307,11 @@ RATIO_COLUMNS = [
 ]
 
 
-def variant_ratio_table(rows: pd.DataFrame, symbols: pd.DataFrame) -> pd.DataFrame:
+def variant_ratio_table(rows: pd.DataFrame, network: pd.DataFrame) -> pd.DataFrame:
     """Inference-only over trainable, per library, network, core, format and level: the library's own code
     (its symbol group), the network's static RAM and its flash (code, tables, weights), and as context the
     library cost over the empty image (with the workload harness) in flash and static RAM."""
-    good = with_network_bytes(ok_rows(rows), symbols)
+    good = with_network_bytes(ok_rows(rows), network)
     records = []
     for cell, by_variant in variants_by_cell(good, RATIO_KEY).items():
         trainable, inference = by_variant.get("trainable"), by_variant.get("inference")

@@ -19,16 +19,17 @@ import pandas as pd
 
 from qbench.hardware.targets import Part
 from qbench.records.keys import BASELINE_VARIANT
-from qbench.records.results import QNN_LIBRARY, library_order, training_log_name
+from qbench.records.results import QNN_LIBRARY, SymbolTable, library_order, training_log_name
 from qbench.reporting.analysis import (
     IMAGE_COLUMNS,
+    SymbolFigures,
     budget_ram,
     is_measured,
     matching,
-    network_bytes,
     ok_rows,
     percent,
     ratio,
+    symbol_figures,
 )
 from qbench.sizes.symbols import short_name
 
@@ -47,6 +48,13 @@ ARTICLE = {
 }
 CONFIGURATION = "2-4-1 Q16.16 on Cortex-M0+ at -Os"
 
+# The images whose symbols the claims read by name: the article's cells of every library, and the empty baselines
+# on its core.
+CLAIM_IMAGES = (
+    {column: value for column, value in ARTICLE.items() if column != "library"},
+    {"core": ARTICLE["core"], "variant": BASELINE_VARIANT},
+)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -63,11 +71,12 @@ def _cell(rows: pd.DataFrame, variant: str, **key: str) -> pd.Series | None:
     return None if chosen.empty else chosen.iloc[0]
 
 
-def own_bytes(symbols: pd.DataFrame, row: pd.Series | None) -> pd.Series | None:
-    """The network's own bytes of a row's image (qbench.analysis.network_bytes), None without its symbols."""
-    if row is None or symbols.empty:
+def own_bytes(networks: pd.DataFrame, row: pd.Series | None) -> pd.Series | None:
+    """The network's own bytes of a row's image (`networks`: qbench.analysis.network_bytes of the symbols), None
+    without its symbols."""
+    if row is None or networks.empty:
         return None
-    found = network_bytes(symbols[matching(symbols, {column: row[column] for column in IMAGE_COLUMNS})])
+    found = networks[matching(networks, {column: row[column] for column in IMAGE_COLUMNS})]
     return None if found.empty else found.iloc[0]
 
 
@@ -95,10 +104,10 @@ def rises(errors: Sequence[float]) -> int:
     return sum(after > before for before, after in zip(errors, errors[1:], strict=False))
 
 
-def code_under_4kb(rows: pd.DataFrame, symbols: pd.DataFrame, library: str = QNN_LIBRARY) -> Claim:
+def code_under_4kb(rows: pd.DataFrame, networks: pd.DataFrame, library: str = QNN_LIBRARY) -> Claim:
     claim = "A trainable 2-4-1 Q16.16 network costs under 4 KB of code and data"
     row = _cell(rows, "trainable", library=library)
-    own = own_bytes(symbols, row)
+    own = own_bytes(networks, row)
     if row is None or own is None:
         return Claim("trainable-under-4kb", claim, "needs the trainable image and its symbols", UNMEASURED)
     under = own.network_bytes < CODE_BUDGET
@@ -114,12 +123,12 @@ def _two_decimals(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def inference_about_a_third(rows: pd.DataFrame, symbols: pd.DataFrame, library: str = QNN_LIBRARY) -> Claim:
+def inference_about_a_third(rows: pd.DataFrame, networks: pd.DataFrame, library: str = QNN_LIBRARY) -> Claim:
     """The article's table compares code (text) and RAM (bss): here the library's own code and the network's
     static RAM; the network's whole flash (tables and weights too) and the library cost are given as context."""
     claim = "An inference-only build is about a third of the trainable one, in code and in RAM"
     trainable, inference = _cell(rows, "trainable", library=library), _cell(rows, "inference", library=library)
-    mine, theirs = own_bytes(symbols, inference), own_bytes(symbols, trainable)
+    mine, theirs = own_bytes(networks, inference), own_bytes(networks, trainable)
     if mine is None or theirs is None:
         return Claim("inference-about-a-third", claim, "needs both variants' images and their symbols", UNMEASURED)
     code = ratio(mine.library_code, theirs.library_code)
@@ -144,7 +153,7 @@ def parts_to_check(parts: dict[str, Part]) -> list[str]:
     return [name for name, part in parts.items() if part.core == ARTICLE["core"]]
 
 
-def fits_a_part(rows: pd.DataFrame, symbols: pd.DataFrame, part: Part, library: str = QNN_LIBRARY) -> Claim:
+def fits_a_part(rows: pd.DataFrame, networks: pd.DataFrame, part: Part, library: str = QNN_LIBRARY) -> Claim:
     claim_id = f"fits-{part.name.lower()}"
     claim = (
         f"A trainable network fits an {part.name} ({part.flash_bytes // 1024} KB flash, "
@@ -155,7 +164,7 @@ def fits_a_part(rows: pd.DataFrame, symbols: pd.DataFrame, part: Part, library: 
         return Claim(claim_id, claim, "needs an emulated trainable image", UNMEASURED)
     ram = budget_ram(row)
     fits = row.img_flash <= part.flash_bytes and ram <= part.ram_bytes
-    own = own_bytes(symbols, row)
+    own = own_bytes(networks, row)
     network = (
         f"; the network's own flash, {own.network_flash:,} B, is {percent(own.network_flash, part.flash_bytes):.1f} "
         f"% of the part's (the article: about {ARTICLE_FLASH_SHARE:.0f} %)"
@@ -172,13 +181,13 @@ def fits_a_part(rows: pd.DataFrame, symbols: pd.DataFrame, part: Part, library: 
 
 
 def fits_the_parts(
-    rows: pd.DataFrame, symbols: pd.DataFrame, parts: dict[str, Part], library: str = QNN_LIBRARY
+    rows: pd.DataFrame, networks: pd.DataFrame, parts: dict[str, Part], library: str = QNN_LIBRARY
 ) -> list[Claim]:
     names = parts_to_check(parts)
     if not names:
         claim = f"A trainable network fits an {ARTICLE_PART} (16 KB flash, 2 KB RAM), stack included"
         return [Claim(f"fits-{ARTICLE_PART.lower()}", claim, "needs the part in the parts file", UNMEASURED)]
-    return [fits_a_part(rows, symbols, parts[name], library) for name in names]
+    return [fits_a_part(rows, networks, parts[name], library) for name in names]
 
 
 @dataclass(frozen=True)
@@ -325,14 +334,14 @@ def libraries_of(rows: pd.DataFrame) -> list[str]:
 
 
 def library_claims(
-    rows: pd.DataFrame, symbols: pd.DataFrame, training: dict[str, pd.DataFrame], parts: dict[str, Part], library: str
+    rows: pd.DataFrame, symbols: SymbolFigures, training: dict[str, pd.DataFrame], parts: dict[str, Part], library: str
 ) -> list[Claim]:
     return [
-        code_under_4kb(rows, symbols, library),
-        inference_about_a_third(rows, symbols, library),
-        *fits_the_parts(rows, symbols, parts, library),
+        code_under_4kb(rows, symbols.network, library),
+        inference_about_a_third(rows, symbols.network, library),
+        *fits_the_parts(rows, symbols.network, parts, library),
         q8_less_smooth(rows, training, library),
-        tables_only_when_used(symbols, library),
+        tables_only_when_used(symbols.named, library),
     ]
 
 
@@ -340,9 +349,10 @@ CLAIM_COLUMNS = ["claim_id", "claim", "library", "measured", "verdict"]
 
 
 def article_claims(
-    rows: pd.DataFrame, symbols: pd.DataFrame, training: dict[str, pd.DataFrame], parts: dict[str, Part]
+    rows: pd.DataFrame, symbols: SymbolFigures, training: dict[str, pd.DataFrame], parts: dict[str, Part]
 ) -> pd.DataFrame:
-    """Every claim for every library of the run: one row per claim and library, each claim's libraries together."""
+    """Every claim for every library of the run: one row per claim and library, each claim's libraries together
+    (`symbols`: at least CLAIM_IMAGES' symbols named, as claim_symbols gives)."""
     numbered = [
         (position, library, claim)
         for library in libraries_of(rows)
@@ -350,3 +360,8 @@ def article_claims(
     ]
     records = [{"library": library, **vars(claim)} for _, library, claim in sorted(numbered, key=lambda item: item[0])]
     return pd.DataFrame(records, columns=CLAIM_COLUMNS)
+
+
+def claim_symbols(symbols: SymbolTable) -> SymbolFigures:
+    """What the claims take from a results set's symbols."""
+    return symbol_figures(symbols.chunks(), CLAIM_IMAGES)

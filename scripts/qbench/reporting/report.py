@@ -25,7 +25,7 @@ from qbench.hardware.targets import Part
 from qbench.records.keys import CellKey
 from qbench.records.results import SavedResults, Status, library_order
 from qbench.reporting import analysis, plots
-from qbench.reporting.claims import ARTICLE, CONFIGURATION, UNMEASURED, article_claims
+from qbench.reporting.claims import ARTICLE, CLAIM_IMAGES, CONFIGURATION, UNMEASURED, article_claims
 from qbench.reporting.plot_store import PlotStore
 
 if TYPE_CHECKING:
@@ -197,18 +197,32 @@ class SymbolsImage:
     diff: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def symbols_image(saved: SavedResults) -> SymbolsImage:
-    """The image whose symbols the report lists: the article's cell when it ran, else the first success."""
-    rows = analysis.ok_rows(saved.rows)
-    chosen = rows[analysis.matching(rows, ARTICLE)]
+def listed_row(rows: pd.DataFrame) -> pd.Series | None:
+    """The row whose image's symbols the report lists: the article's cell when it ran, else the first success."""
+    good = analysis.ok_rows(rows)
+    chosen = good[analysis.matching(good, ARTICLE)]
     if chosen.empty:
-        chosen = rows
-    if chosen.empty:
+        chosen = good
+    return None if chosen.empty else chosen.iloc[0]
+
+
+def report_symbols(saved: SavedResults) -> analysis.SymbolFigures:
+    """What the report takes from the symbols, in one pass over them: the claims' images and every variant of the
+    listed image named."""
+    first = listed_row(saved.rows)
+    image = {} if first is None else CellKey.of_row(first).as_dict()
+    listed = [{column: value for column, value in image.items() if column != "variant"}] if image else []
+    return analysis.symbol_figures(saved.symbols.chunks(), [*CLAIM_IMAGES, *listed])
+
+
+def symbols_image(rows: pd.DataFrame, named: pd.DataFrame) -> SymbolsImage:
+    """The listed image (listed_row) and its symbols, from the symbols of the images the report names."""
+    first = listed_row(rows)
+    if first is None:
         return SymbolsImage(None)
-    first = chosen.iloc[0]
     image = CellKey.of_row(first)
-    trainable = analysis.image_symbols(saved.symbols, replace(image, variant="trainable"))
-    inference = analysis.image_symbols(saved.symbols, replace(image, variant="inference"))
+    trainable = analysis.image_symbols(named, replace(image, variant="trainable"))
+    inference = analysis.image_symbols(named, replace(image, variant="inference"))
     shown = trainable if not trainable.empty else inference
     variant = "trainable" if not trainable.empty else "inference"
     both = not trainable.empty and not inference.empty
@@ -352,10 +366,15 @@ class Details:
     flags: str
 
 
-def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[tuple[str, str]]]) -> Details:
+def details(
+    saved: SavedResults,
+    symbols: analysis.SymbolFigures,
+    parts: dict[str, Part],
+    figures: dict[str, list[tuple[str, str]]],
+) -> Details:
     """Everything below the first screen."""
-    rows, symbols = saved.rows, saved.symbols
-    image = symbols_image(saved)
+    rows = saved.rows
+    image = symbols_image(rows, symbols.named)
     listed = image.symbols is not None
     speed_decimals = dict.fromkeys(
         (column for columns in analysis.BUDGET_SPEED_COLUMNS.values() for column in columns), 1
@@ -364,10 +383,10 @@ def details(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list
         article=markdown(analysis.article_table(saved.article), {"text_ratio": 2, "bss_ratio": 2}),
         emulated_elsewhere=analysis.emulated_elsewhere(rows),
         plots={section: figure_markdown(figures.get(section, [])) for section in PLOT_SECTIONS},
-        footprint=table(analysis.footprint_table(rows, symbols)),
-        attribution=table(analysis.attribution_differences(symbols)),
+        footprint=table(analysis.footprint_table(rows, symbols.network)),
+        attribution=table(symbols.attribution),
         host=bool((analysis.ok_rows(rows)["core"] == "host").any()),
-        ratios=table(analysis.variant_ratio_table(rows, symbols), RATIO_DECIMALS),
+        ratios=table(analysis.variant_ratio_table(rows, symbols.network), RATIO_DECIMALS),
         budgets=table(analysis.budget_table(rows, parts), {**PERCENT_DECIMALS, **speed_decimals}),
         image=image,
         groups=markdown(analysis.group_totals(image.symbols)) if listed else "",
@@ -439,7 +458,7 @@ class FirstScreen:
     problems: list[str]  # the request's, from the environment
 
 
-def first_screen(saved: SavedResults, parts: dict[str, Part]) -> FirstScreen:
+def first_screen(saved: SavedResults, symbols: analysis.SymbolFigures, parts: dict[str, Part]) -> FirstScreen:
     rows = saved.rows
     counts = Counts(
         ok=int((rows["status"] == Status.OK).sum()),
@@ -447,7 +466,7 @@ def first_screen(saved: SavedResults, parts: dict[str, Part]) -> FirstScreen:
         total=len(rows),
     )
     xor = bool((rows["workload"] == ARTICLE["workload"]).any())
-    claims = claims_for_report(article_claims(rows, saved.symbols, saved.training, parts)) if xor else pd.DataFrame()
+    claims = claims_for_report(article_claims(rows, symbols, saved.training, parts)) if xor else pd.DataFrame()
     kinds = analysis.failure_kinds(rows)
     return FirstScreen(
         counts=counts,
@@ -481,7 +500,8 @@ def render(saved: SavedResults, parts: dict[str, Part], figures: dict[str, list[
         lstrip_blocks=True,
         keep_trailing_newline=True,
     ).get_template("report.md.j2")
-    screen, below = first_screen(saved, parts), details(saved, parts, figures)
+    symbols = report_symbols(saved)
+    screen, below = first_screen(saved, symbols, parts), details(saved, symbols, parts, figures)
     text = ""
     for rows, narrowed in headline_candidates(saved.rows):
         cost = table(analysis.headline_table(rows), headline_decimals())
