@@ -37,7 +37,7 @@ from qbench.orchestration.pipeline import RunOptions, run_matrix
 from qbench.orchestration.progress import LogProgress
 from qbench.orchestration.provenance import Revision
 from qbench.orchestration.spool import Spool
-from qbench.orchestration.tasks import build_prepared, execute
+from qbench.orchestration.tasks import build_prepared, execute, price
 from qbench.records.results import ResultRow, Status, SymbolRow, read_results
 
 MATRIX = ["--cores", "cortex-m0plus,cortex-m4", "--formats", "q8.8", "--variants", "trainable,inference"]
@@ -95,21 +95,25 @@ def test_a_task_that_fails_where_it_ran_is_that_cells_failed_row(tmp_path):
     assert rows["host"].status == Status.OK
 
 
+FULL_DISK = "worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device"
+
+
 class GraphsOfImages(LocalExecutor):
-    """Runs tasks here, but as a cluster is handed them: a cold image's prepare and build as one graph. Records
-    every hand-over (a graph's calls, or one task); its builds fail when told to, as a worker's would."""
+    """Runs tasks here, but as a cluster is handed them: a cold image's prepare and build as one graph, a cold
+    run's execute and price as one. Records every hand-over (a graph's calls, or one task); its builds or its
+    price tasks fail when told to, as a worker's would."""
 
     whole_graphs = True
 
-    def __init__(self, jobs, build_root, failing_builds=False):
+    def __init__(self, jobs, build_root, failing_builds=False, failing_prices=False):
         super().__init__(jobs, build_root)
         self.handed: list[tuple[str, ...]] = []
-        self.failing_builds = failing_builds
+        self.failing = {build_prepared} if failing_builds else {price} if failing_prices else set()
 
     def run(self, label, task, *arguments):
         self.handed.append((task.__name__,))
-        if task is build_prepared and self.failing_builds:
-            raise TaskFailed("worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device")
+        if task in self.failing:
+            raise TaskFailed(FULL_DISK)
         return super().run(label, task, *arguments)
 
     def run_graph(self, label, calls):
@@ -119,11 +123,20 @@ class GraphsOfImages(LocalExecutor):
         return outputs
 
 
-def one_cell_run(tmp_path, name, executor_type, **options):
-    """One cell, not emulated, run into tmp_path's build folder and cache; its row and what the executor was handed."""
+class FailingPrices(LocalExecutor):
+    """Runs tasks here, one at a time, and every price task fails as a worker's would."""
+
+    def run(self, label, task, *arguments):
+        if task is price:
+            raise TaskFailed(FULL_DISK)
+        return super().run(label, task, *arguments)
+
+
+def one_cell_run(tmp_path, name, executor_type, emulate=False, cache="cache", **options):
+    """One cell run into tmp_path's build folder and a cache there; its row and what the executor was handed."""
     targets = load_targets()
     request = MatrixRequest(cores=("cortex-m0plus",), formats=("q8.8",), variants=("inference",))
-    run = RunOptions(tmp_path / "build", 2, Cache(tmp_path / "cache"), emulate=False)
+    run = RunOptions(tmp_path / "build", 2, Cache(tmp_path / cache), emulate=emulate)
     executor = executor_type(2, run.build_root, **options)
     output = run_matrix(
         expand(targets, WORKLOADS, request),
@@ -133,7 +146,7 @@ def one_cell_run(tmp_path, name, executor_type, **options):
         executor,
         Spool(tmp_path / f"{name}-spool"),
     )
-    return output.rows[0], executor.handed
+    return output.rows[0], getattr(executor, "handed", [])
 
 
 def test_a_cold_images_prepare_and_build_go_to_a_cluster_as_one_graph_and_a_warm_ones_build_alone(tmp_path):
@@ -150,11 +163,31 @@ def test_a_cold_images_prepare_and_build_go_to_a_cluster_as_one_graph_and_a_warm
 def test_a_build_that_fails_in_its_prepares_graph_is_that_cells_failed_row_with_the_hosts_figures(tmp_path):
     row, _ = one_cell_run(tmp_path, "failing", GraphsOfImages, failing_builds=True)
     assert row.status == Status.BUILD_FAILED
-    assert row.message == (
-        "the build task failed: worker tcp://10.0.0.9:4711 (far): OSError: [Errno 28] No space left on device"
-    )
+    assert row.message == f"the build task failed: {FULL_DISK}"
     assert row.connections is not None  # the prepare's figures are kept
     assert "-mcpu=cortex-m0plus" in row.flags  # the flags the image would have been built with
+
+
+def test_a_cold_run_and_its_pricing_go_to_a_cluster_as_one_graph_and_a_warm_runs_pricing_alone(tmp_path, monkeypatch):
+    cold, handed = one_cell_run(tmp_path, "cold", GraphsOfImages, emulate=True)
+    assert cold.status == Status.OK and cold.instr_forward is not None and cold.est_cycles_forward_min is not None
+    # The cell's run priced with its core's model, the baseline's for its stack alone: one hand-over each.
+    assert handed.count(("execute", "price")) == 2 and ("price",) not in handed
+    local, _ = one_cell_run(tmp_path, "local", LocalExecutor, emulate=True, cache="local-cache")
+    assert cold == local  # the same row as task by task
+    warm, handed = one_cell_run(tmp_path, "warm", GraphsOfImages, emulate=True)
+    assert handed == [] and warm == cold  # everything from the cache
+    monkeypatch.setattr(Cache, "fetch_priced", lambda cache, key: None)  # as if the pricings were not stored
+    repriced, handed = one_cell_run(tmp_path, "repriced", GraphsOfImages, emulate=True)
+    assert handed == [("price",)] * 2 and repriced == cold  # the runs from the cache: each pricing goes alone
+
+
+def test_a_price_that_fails_in_its_runs_graph_is_the_row_a_failing_price_task_gives(tmp_path):
+    in_graph, _ = one_cell_run(tmp_path, "graph", GraphsOfImages, emulate=True, failing_prices=True)
+    alone, _ = one_cell_run(tmp_path, "alone", FailingPrices, emulate=True, cache="alone-cache")
+    assert f"the price task failed: {FULL_DISK}" in in_graph.message
+    assert in_graph.est_cycles_forward_min is None and in_graph.lib_flash is not None
+    assert in_graph == alone
 
 
 def test_a_local_graph_passes_each_output_on_and_a_failure_to_what_takes_it(tmp_path):

@@ -10,7 +10,8 @@ each input and the task that produces it, and names its one output. A cell's gra
 
 The baseline's tasks (one empty image per core and -O level) are shared by every cell of that core and level:
 the graph holds them once. The graph is made once per matrix; qbench.orchestration.pipeline walks it, and hands a
-cluster an image's prepare and build together as a graph of dask's (qbench.orchestration.executors.run_graph).
+cluster an image's prepare and build together, and its execute and price together, each as a graph of dask's
+(qbench.orchestration.executors.run_graph).
 """
 
 from __future__ import annotations

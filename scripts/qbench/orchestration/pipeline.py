@@ -15,10 +15,10 @@ The client walks each cell's part of the graph on a thread of its own, a bounded
 task takes its inputs as it needs them; a stored stage makes its cache key from its inputs, looks it up, asks the
 executor for the task only when the cache has nothing, and stores what comes back. On a cluster, an image whose
 prepare is not in the cache goes to the executor with its build as one graph (Executor.run_graph): one round trip
-for both. Identical work asked for at once is done once; the baselines' tasks (one per core and -O level) are
-shared by their cells and done once per run. Each finished cell goes to the spool at once
-(qbench.orchestration.spool), so memory stays flat; the results come out in matrix order whatever order cells
-finish in.
+for both; a run that is not in the cache goes with its pricing the same way. Identical work asked for at once is
+done once; the baselines' tasks (one per core and -O level) are shared by their cells and done once per run. Each
+finished cell goes to the spool at once (qbench.orchestration.spool), so memory stays flat; the results come out
+in matrix order whatever order cells finish in.
 
 Every cell ends as exactly one row with a status; a cell that fails (missing tool, compile error, unreadable
 ELF, fault, timeout, a task that failed on a worker...) says why, keeps what was measured before the failure,
@@ -263,11 +263,15 @@ class Footprint:
 
 @dataclass(frozen=True)
 class Executed:
-    """An image's run, the image by value, and the run's cache key (what its pricing is keyed by)."""
+    """An image's run, the image by value, and the run's cache key (what its pricing is keyed by); on a cluster,
+    a run that was not in the cache comes with its pricing for the core its execute task's cell names (`priced`,
+    or the TaskFailed of the price task; None: not priced with it)."""
 
     run: CellRun
     elf: ImageFile
     key: str
+    priced: Pricing | TaskFailed | None = None
+    priced_for: str | None = None  # the core `priced` is for (None: a baseline's stack depth alone)
 
 
 # A stage: a task of the graph, a way to take its named inputs (each made when first taken), the walk it is part of.
@@ -471,7 +475,8 @@ def measure_footprint(task: Task, take: Callable[[str], Any], walk: GraphWalk) -
 
 def execute_image(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Executed:
     """The image's counted run, told on the progress display."""
-    executed = _executed(take("image").measured.image, task.spec.target, walk.tools[EMULATOR], walk.runner)
+    core = None if task.cell is None else task.cell.target.name  # whose model its price task prices with
+    executed = _executed(take("image").measured.image, task.spec.target, core, walk.tools[EMULATOR], walk.runner)
     run = executed.run
     if task.cell is not None:
         walk.runner.progress.done("run", *describe_run(task.cell, run))
@@ -481,9 +486,11 @@ def execute_image(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Ex
     return executed
 
 
-def _executed(image: Image, target: Target, emulator: str, runner: TaskRunner) -> Executed:
+def _executed(image: Image, target: Target, core: str | None, emulator: str, runner: TaskRunner) -> Executed:
     """The image's counted run (from the cache, else an execute task): inputs are the ELF's bytes, the machine,
-    the emulator and its plugin. Images equal byte for byte (cortex-m0 and m0plus) share one run."""
+    the emulator and its plugin. Images equal byte for byte (cortex-m0 and m0plus) share one run. On a cluster, a
+    run not in the cache goes with its pricing for `core` as one graph: the run is priced where it ran, in the
+    same round trip."""
     options = runner.options
     data = image.path.read_bytes()
     elf = ImageFile(str(image.path.relative_to(options.build_root.resolve())), data)
@@ -491,19 +498,34 @@ def _executed(image: Image, target: Target, emulator: str, runner: TaskRunner) -
     key = options.cache.key(
         "execute", elf=digest, machine=target.qemu_machine, emulator=emulator, plugin=source_digest()
     )
+    arguments = (elf, target, options.timeout, runner.executor.workspace)
 
-    def compute() -> CellRun:
+    def compute() -> Executed:
         stored = options.cache.fetch_run(key)
         if stored is not None:
-            return stored
-        result = runner.run(image.spec.label, execute, elf, target, options.timeout, runner.executor.workspace)
-        options.cache.store_run(key, result)
-        return result
+            return Executed(stored, elf, key)
+        if runner.executor.whole_graphs:
+            executed = _executed_and_priced(image.spec.label, arguments, core, key, runner)
+        else:
+            executed = Executed(runner.run(image.spec.label, execute, *arguments), elf, key)
+        options.cache.store_run(key, executed.run)
+        return executed
 
     try:
-        return Executed(options.cache.once(key, compute)[0], elf, key)
+        # A run shared with an image equal byte for byte is priced from this image, as its row names it.
+        return replace(options.cache.once(key, compute)[0], elf=elf)
     except TaskFailed as error:
         return Executed(CellRun(Emulated(Status.RUN_FAILED, f"the execute task failed: {error}")), elf, key)
+
+
+def _executed_and_priced(label: str, arguments: tuple, core: str | None, key: str, runner: TaskRunner) -> Executed:
+    """An image's execute task and its price task for `core`, handed to the executor as one graph."""
+    elf, workspace = arguments[0], arguments[-1]
+    graph = {"run": Call(execute, arguments), "priced": Call(price, (Ref("run"), elf, core, workspace))}
+    outputs = runner.run_graph(label, graph)
+    if isinstance(outputs["run"], TaskFailed):
+        raise outputs["run"]
+    return Executed(outputs["run"], elf, key, outputs["priced"], core)
 
 
 def price_run(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Pricing:
@@ -521,7 +543,12 @@ def price_run(task: Task, take: Callable[[str], Any], walk: GraphWalk) -> Pricin
         stored = cache.fetch_priced(key)
         if stored is not None:
             return Pricing(stored)
-        result = runner.run(task.spec.label, price, run, executed.elf, task.core, runner.executor.workspace)
+        if executed.priced is not None and executed.priced_for == task.core:  # priced in the run's own graph
+            result = executed.priced
+            if isinstance(result, TaskFailed):
+                raise result
+        else:
+            result = runner.run(task.spec.label, price, run, executed.elf, task.core, runner.executor.workspace)
         if result.priced is not None:
             cache.store_priced(key, result.priced)
         return result
