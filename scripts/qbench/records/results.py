@@ -420,6 +420,11 @@ def symbols_frame(rows: list[SymbolRow] | list[list[Any]]) -> pd.DataFrame:
     return frame
 
 
+def concatenated(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one after the other; an empty one shapes no column's type (there is at least one frame)."""
+    return pd.concat([frame for frame in frames if not frame.empty] or frames[:1], ignore_index=True)
+
+
 def instructions_frame(rows: list[InstructionRow]) -> pd.DataFrame:
     return pd.DataFrame.from_records([flat_tuple(row) for row in rows], columns=list(INSTRUCTION_COLUMNS))
 
@@ -467,8 +472,7 @@ class SymbolTable:
 
     def frame(self) -> pd.DataFrame:
         """Every symbol in one frame: for results read back whole (merge, the Robot library, tests)."""
-        chunks = [chunk for chunk in self.chunks() if not chunk.empty]
-        return pd.concat(chunks, ignore_index=True) if chunks else symbols_frame([])
+        return concatenated(list(self.chunks()))
 
     def write_csv(self, path: Path) -> None:
         """symbols.csv, a frame at a time; the same bytes as the whole frame's to_csv."""

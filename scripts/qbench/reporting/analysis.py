@@ -17,7 +17,7 @@ import pandas as pd
 from qbench.hardware.targets import Part
 from qbench.images.article import ARTICLE_FIGURES
 from qbench.records.keys import CellKey
-from qbench.records.results import QNN_LIBRARY, REGION_COLUMNS, Status, library_order
+from qbench.records.results import QNN_LIBRARY, REGION_COLUMNS, Status, concatenated, library_order
 from qbench.sizes.symbols import short_name
 
 # A cell in the tables: library and network lead; the workload is left out (its network names it).
@@ -151,18 +151,13 @@ def symbol_figures(chunks: Iterable[pd.DataFrame], named: Sequence[dict]) -> Sym
     return SymbolFigures(
         _summed(network, IMAGE_COLUMNS, NETWORK_BYTE_COLUMNS),
         _summed(attribution, [*IMAGE_COLUMNS, *ATTRIBUTION_GROUPS], ["bytes"]),
-        _joined(kept),
+        concatenated(kept),
     )
 
 
 def _summed(parts: list[pd.DataFrame], keys: list[str], values: list[str]) -> pd.DataFrame:
     """Per-frame sums summed again per key, in order of first appearance."""
-    return _joined(parts).groupby(keys, as_index=False, sort=False)[values].sum()
-
-
-def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The frames one after the other; an empty one shapes no column's type (there is at least one frame)."""
-    return pd.concat([part for part in parts if not part.empty] or parts[:1], ignore_index=True)
+    return concatenated(parts).groupby(keys, as_index=False, sort=False)[values].sum()
 
 
 def with_network_bytes(rows: pd.DataFrame, network: pd.DataFrame) -> pd.DataFrame:
