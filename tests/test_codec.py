@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tracemalloc
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -321,6 +322,28 @@ def test_the_cache_stores_and_fetches_each_record(tmp_path):
     assert fresh.fetch_priced("priced") == PRICED
     assert fresh.fetch_prepared("prepared") == PREPARED
     assert fresh.hits == 3
+
+
+def test_entries_stored_in_this_run_are_read_under_no_cache_and_known_by_their_mark_not_kept_in_memory(tmp_path):
+    """Under --no-cache a run reads back what it stored itself (not counted as hits) and nothing stored before it; it
+    knows its own entries by the run each entry names, so a long sweep keeps no key per entry in memory."""
+    Cache(tmp_path).store_priced("earlier", PRICED)
+    cache = Cache(tmp_path, read=False)
+    tracemalloc.start()
+    for index in range(500):  # the first stores' one-off allocations (Python's free lists filling)
+        cache.store_priced(f"first {index}", PRICED)
+    before = tracemalloc.get_traced_memory()[0]
+    for index in range(500):
+        cache.store_priced(f"stored {index}", PRICED)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown / 500 < 16  # a key kept per entry: 100 bytes and more
+    assert cache.fetch_priced("stored 499") == PRICED and cache.fetch_priced("earlier") is None
+    assert cache.hits == 0
+    assert Cache(tmp_path, read=False).fetch_priced("stored 499") is None  # another run's entry
+    later = Cache(tmp_path)
+    assert later.fetch_priced("stored 499") == PRICED and later.fetch_priced("earlier") == PRICED
+    assert later.hits == 2
 
 
 def test_the_cache_keeps_no_timeout_and_no_failed_preparation(tmp_path):

@@ -1,16 +1,31 @@
 """The spool (qbench.orchestration.spool): what a cell's outcome gives back at the end, in matrix order: the rows
 and instruction splits with one object for each distinct text, the symbols a few cells at a time."""
 
+import json
+import tracemalloc
 from dataclasses import astuple, replace
 
 import pandas as pd
+import pytest
 
 from qbench.common.fields import flat_dict
 from qbench.orchestration import spool as spooling
 from qbench.orchestration.analyse import CellOutcome
 from qbench.orchestration.spool import Spool
+from qbench.records import results as results_module
 from qbench.records.keys import CellKey
-from qbench.records.results import InstructionRow, ResultRow, Status, SymbolRow, SymbolTable, rows_frame, symbols_frame
+from qbench.records.results import (
+    RESULTS_SCHEMA,
+    InstructionRow,
+    ResultRow,
+    Status,
+    SymbolRow,
+    SymbolTable,
+    rows_frame,
+    saved_results,
+    symbols_frame,
+    write_results,
+)
 
 KEY = CellKey("cortex-m0plus", "q16.16", "trainable", "Os", "xor", "qnn", "2-4-1")
 
@@ -43,6 +58,25 @@ def test_each_distinct_text_of_the_rows_and_splits_is_read_back_as_one_object(tm
     spool.close()
     assert rows[0].workload is rows[1].workload
     assert instructions[0].qformat is instructions[1].qformat
+
+
+def test_the_spool_keeps_seven_numbers_a_cell_in_memory_however_long_the_sweep(tmp_path):
+    """The spool's index stays in memory to the end of the run: a cell's place in the matrix and where its row,
+    symbols and splits lie, 56 bytes a cell (a record and a dict entry per cell took about 450)."""
+    spool = Spool(tmp_path / "spool")
+    added = outcome("q16.16", 10)
+    tracemalloc.start()
+    for index in range(2500):  # the first cells' one-off allocations (Python's free lists filling)
+        spool.add(index, added)
+    before = tracemalloc.get_traced_memory()[0]
+    for index in range(2500, 5000):
+        spool.add(index, added)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown / 2500 < 80  # 56 and the array's spare room
+    assert spool.held() == frozenset(range(5000))
+    assert spool.rows() == [added.row] * 5000
+    spool.close()
 
 
 def test_a_runs_rows_make_the_same_frame_as_the_rows_read_from_a_file():
@@ -84,3 +118,29 @@ def test_symbols_csv_written_a_frame_at_a_time_is_the_whole_frames_csv(tmp_path)
     assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     SymbolTable.of(symbols_frame([])).write_csv(tmp_path / "empty.csv")
     assert (tmp_path / "empty.csv").read_text() == ",".join(symbols_frame([]).columns) + "\n"
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_results_json_written_a_few_rows_at_a_time_is_the_whole_documents_json(tmp_path, monkeypatch, count):
+    """Rows encoded two at a time, with missing values, a unicode message and a nested environment: byte for byte what
+    json.dump writes for the whole document (and no row at all, an empty list)."""
+    monkeypatch.setattr(results_module, "JSON_ROWS_AT_ONCE", 2)
+    rows = [
+        replace(outcome(qformat, 10).row, img_flash=1200 + index, message=f"étape {index}\n", learned=index % 2 == 0)
+        for index, qformat in enumerate(("q16.16", "q8.8", "q4.12", "q12.4", "q2.14")[:count])
+    ]
+    environment = {"qbench": "1.0", "toolchains": {"g++": "12"}, "problems": ["one", "two"], "shard": None}
+    saved = saved_results(rows, [], environment)
+    encoded = []
+    whole_rows = results_module._json_rows
+    monkeypatch.setattr(results_module, "_json_rows", lambda frame: encoded.append(len(frame)) or whole_rows(frame))
+    write_results(tmp_path / "results", saved)
+    assert sum(encoded) == count and all(size <= 2 for size in encoded)  # never every row's values at once
+    document = {"schema": RESULTS_SCHEMA, "environment": environment, "rows": [flat_json(row) for row in rows]}
+    expected = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    assert (tmp_path / "results" / "results.json").read_text() == expected
+
+
+def flat_json(row: ResultRow) -> dict:
+    """A row as JSON holds it: the status's text, every other value as it is."""
+    return {**flat_dict(row), "status": str(row.status)}

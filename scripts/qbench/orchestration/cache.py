@@ -19,8 +19,9 @@ Entries are written under unique temporary names and renamed into place, so a re
 entry and two qbench processes can share a cache. Every entry carries a digest of its payload (and a
 build entry the digest of its ELF): an entry that cannot be read or fails its digest is reported once,
 discarded and recomputed. Identical work asked for twice in one run is done once: concurrent requests share
-one computation (`once`), and a later one reads what the first stored, even under --no-cache. A finished
-computation is not held in memory, so a long sweep keeps a flat footprint.
+one computation (`once`), and a later one reads what the first stored, even under --no-cache: each entry names
+the run that stored it. Neither a finished computation nor a stored key is held in memory, so a long sweep keeps a
+flat footprint.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from qbench.common.codec import ShapeError, decode, encode, shape
 from qbench.common.entries import SHARED_FOLDER, shared_file, staging_name, write_entry
@@ -179,11 +181,19 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _sealed(payload: dict) -> str:
-    return json.dumps({"format": ENTRY_FORMAT, "payload": payload, "digest": _digest(payload)})
+class Sealed(NamedTuple):
+    """An entry's document: its payload, and the run that stored it (outside the digest: the same payload stored by
+    two runs is the same entry)."""
+
+    payload: Any
+    run: str
 
 
-def _unsealed(text: str) -> dict:
+def _sealed(payload: dict, run: str) -> str:
+    return json.dumps({"format": ENTRY_FORMAT, "payload": payload, "digest": _digest(payload), "run": run})
+
+
+def _unsealed(text: str) -> Sealed:
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -193,7 +203,7 @@ def _unsealed(text: str) -> dict:
     payload = document.get("payload")
     if document.get("digest") != _digest(payload):
         raise CorruptEntry("its contents do not match their digest")
-    return payload
+    return Sealed(payload, str(document.get("run", "")))  # no run: stored by a qbench before runs were recorded
 
 
 class Cache:
@@ -208,7 +218,9 @@ class Cache:
         self._lock = threading.Lock()
         self._digests: dict[str, str | None] = {}  # a build's listed file -> its digest, read once per run
         self._in_flight: SingleFlight = SingleFlight()
-        self._stored: set[str] = set()  # keys stored in this run: read back even under --no-cache
+        # Marks the entries this run stores, read back even under --no-cache: on disk, not a key kept per entry in
+        # memory, which a long sweep would grow by hundreds of bytes a cell.
+        self._run = uuid.uuid4().hex
         self._warned: set[str] = set()
 
     def key(self, stage: str, **inputs: Any) -> str:
@@ -247,14 +259,22 @@ class Cache:
         waiter has it; a later caller computes again, and compute() finds what the first one stored."""
         return self._in_flight.run(key, compute)
 
-    def fresh(self, key: str) -> bool:
-        """Stored earlier in this run: read even under --no-cache, and not counted as a hit."""
-        with self._lock:
-            return key in self._stored
+    def _opened(self, entry: Path, document: Path) -> Sealed | None:
+        """The document of an entry the cache may read: None where there is no entry, where --no-cache leaves out an
+        entry stored before this run, or where the document is damaged (the entry then discarded, with a warning)."""
+        if not entry.exists():
+            return None
+        try:
+            sealed = _unsealed(_read_text(document))
+        except CorruptEntry as error:
+            if self.read:
+                self._discard(entry, str(error))
+            return None  # under --no-cache, computed again and replaced without a word, as an intact entry is
+        return sealed if self.read or self.fresh(sealed) else None
 
-    def _remember(self, key: str) -> None:
-        with self._lock:
-            self._stored.add(key)
+    def fresh(self, sealed: Sealed) -> bool:
+        """Stored earlier in this run: read even under --no-cache, and not counted as a hit."""
+        return sealed.run == self._run
 
     def _discard(self, entry: Path, problem: str) -> None:
         with self._lock:
@@ -269,11 +289,11 @@ class Cache:
     def fetch_build(self, key: str, planned: BuildPlan) -> Measured | None:
         """The stored build, copied into the plan's directory."""
         entry = self.directory / "builds" / key
-        fresh = self.fresh(key)
-        if not (self.read or fresh) or not entry.is_dir():
+        sealed = self._opened(entry, entry / "measured.json")
+        if sealed is None:
             return None
         try:
-            stored = decode(StoredBuild, _unsealed(_read_text(entry / "measured.json")))
+            stored = decode(StoredBuild, sealed.payload)
             elf = entry / planned.output.name
             if not elf.is_file() or file_digest(elf) != stored.elf_sha256:
                 raise CorruptEntry(f"its {planned.output.name} is missing or altered")
@@ -286,7 +306,7 @@ class Cache:
         shared_file(elf, planned.output)
         shared_file(entry / ENTRY_LOG, planned.log)
         with self._lock:
-            self.hits += not fresh
+            self.hits += not self.fresh(sealed)
         # The flags as this plan runs them: equal to the stored build's but for its own image folder.
         image = Image(planned.spec, planned.output, " ".join(planned.flags), None, planned.log)
         return Measured(image, stored.sizes, stored.symbols, None)
@@ -303,30 +323,28 @@ class Cache:
         shared_file(image.path, staging / image.path.name)
         shared_file(image.log, staging / ENTRY_LOG)
         stored = StoredBuild(file_digest(image.path), measured.sizes, measured.symbols, dependencies)
-        (staging / "measured.json").write_text(_sealed(encode(stored)))
+        (staging / "measured.json").write_text(_sealed(encode(stored), self._run))
         _rename_into_place(staging, builds / key)
-        self._remember(key)
 
     # Executions and other documents ------------------------------------------------------------------------------
 
     def fetch_document(self, key: str, read: Callable[[Any], T]) -> T | None:
         """A stored JSON payload, read; None when absent, unreadable or damaged."""
         path = self.directory / "runs" / f"{key}.json"
-        fresh = self.fresh(key)
-        if not (self.read or fresh) or not path.is_file():
+        sealed = self._opened(path, path)
+        if sealed is None:
             return None
         try:
-            result = read(_unsealed(_read_text(path)))
+            result = read(sealed.payload)
         except (CorruptEntry, KeyError, TypeError, ValueError) as error:
             self._discard(path, str(error))
             return None
         with self._lock:
-            self.hits += not fresh
+            self.hits += not self.fresh(sealed)
         return result
 
     def store_document(self, key: str, payload: dict | list) -> None:
-        write_entry(self.directory / "runs" / f"{key}.json", _sealed(payload).encode())
-        self._remember(key)
+        write_entry(self.directory / "runs" / f"{key}.json", _sealed(payload, self._run).encode())
 
     def fetch_record(self, key: str, kind: type[T]) -> T | None:
         """A stored record (common/codec), read back from its type hints."""

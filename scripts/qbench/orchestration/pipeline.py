@@ -704,7 +704,8 @@ def run_matrix(
     numbered = list(zip(itertools.count(len(matrix.rejected)), matrix.cells, graph.ends))
     parallel(numbered, lambda item: walk.output(item[2]), executor.flows(), finished, executor.stop)
     # Every cell without an outcome, whether its work never ran or an interrupt came between its work and its row.
-    unfinished = [(index, cell) for index, cell, _ in numbered if not spool.holds(index)]
+    held = spool.held()
+    unfinished = [(index, cell) for index, cell, _ in numbered if index not in held]
     for index, cell in unfinished:
         spool.add(index, CellOutcome(incomplete(cell_row(cell, Status.INCOMPLETE, "", provenance), "build")))
     _baselines_built(walk, spool)

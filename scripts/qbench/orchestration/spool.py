@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,9 +30,12 @@ from qbench.records.results import InstructionRow, ResultRow, SymbolRow, SymbolT
 ROWS = "results.partial.jsonl"
 SYMBOLS = "symbols.partial.jsonl"
 CHUNK_CELLS = 64  # cells whose symbols are one frame when the table is read: a few hundred to a few thousand rows
+# The index holds, per cell, its position in the matrix, then (offset, length) of its row, its symbols and its
+# instruction splits: seven numbers in one array, 56 bytes a cell however long the sweep, not a record each.
+_INDEX_FIELDS = 7
 
 
-@dataclass(frozen=True, slots=True)  # one per cell, kept to the end of the run
+@dataclass(frozen=True, slots=True)
 class Stored:
     """Where one cell's outcome lies in the spool's files: (offset, length) of its row, symbols, instructions."""
 
@@ -61,7 +65,7 @@ class Spool:
             self._rows = (directory / ROWS).open("w+b")
             self._symbols = (directory / SYMBOLS).open("w+b")
             self._instructions = (directory / "instructions.partial.jsonl").open("w+b")
-        self._cells: dict[int, Stored] = {}
+        self._index = array("q")
         self._baselines: dict[tuple[str, str], tuple[SymbolRow, ...]] = {}
 
     @property
@@ -71,17 +75,16 @@ class Spool:
     def add(self, index: int, outcome: CellOutcome) -> None:
         """The outcome of the cell at this position of the matrix (rejected cells first, then the cells)."""
         with _written_or_said(self.directory):
-            self._cells[index] = Stored(
-                _append(self._rows, flat_dict(outcome.row)),
-                _append(self._symbols, [flat_tuple(symbol) for symbol in outcome.symbols]),
-                _append(self._instructions, [flat_tuple(row) for row in outcome.instructions]),
-            )
+            row = _append(self._rows, flat_dict(outcome.row))
+            symbols = _append(self._symbols, [flat_tuple(symbol) for symbol in outcome.symbols])
+            instructions = _append(self._instructions, [flat_tuple(row) for row in outcome.instructions])
+            self._index.extend((index, *row, *symbols, *instructions))
             if outcome.training is not None:
                 (self.training / outcome.training.file_name).write_text(outcome.training.csv_text())
 
-    def holds(self, index: int) -> bool:
-        """Whether the cell at this position has its outcome here."""
-        return index in self._cells
+    def held(self) -> frozenset[int]:
+        """The positions of the cells whose outcome is here."""
+        return frozenset(self._index[::_INDEX_FIELDS])
 
     def add_baseline(self, core: str, opt: str, symbols: tuple[SymbolRow, ...]) -> None:
         self._baselines[(core, opt)] = symbols
@@ -116,7 +119,13 @@ class Spool:
         ]
 
     def _in_order(self) -> list[Stored]:
-        return [self._cells[index] for index in sorted(self._cells)]
+        """Where each cell's outcome lies, in matrix order."""
+        starts = sorted(range(0, len(self._index), _INDEX_FIELDS), key=self._index.__getitem__)
+        return [self._stored(start) for start in starts]
+
+    def _stored(self, start: int) -> Stored:
+        places = self._index[start + 1 : start + _INDEX_FIELDS]
+        return Stored((places[0], places[1]), (places[2], places[3]), (places[4], places[5]))
 
     def close(self) -> None:
         for stream in (self._rows, self._symbols, self._instructions):

@@ -516,14 +516,35 @@ def _json_rows(frame: pd.DataFrame) -> list[dict]:
     return [{key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()} for row in records]
 
 
+JSON_ROWS_AT_ONCE = 256  # rows made JSON values at a time: a long sweep's rows are never all Python objects at once
+
+
+_RESULTS_JSON = json.JSONEncoder(indent=2, sort_keys=True)  # one for every row: json.dumps makes one per call
+
+
+def _indented(value: Any, depth: int) -> str:
+    """value as json.dump(indent=2, sort_keys=True) writes it nested `depth` spaces deep (JSON text holds no raw
+    line break but those of the indentation)."""
+    return _RESULTS_JSON.encode(value).replace("\n", "\n" + " " * depth)
+
+
+def _write_results_json(path: Path, environment: dict, rows: pd.DataFrame) -> None:
+    """results.json, byte for byte json.dump({"schema", "environment", "rows"}, indent=2, sort_keys=True) and a line
+    break, the rows encoded JSON_ROWS_AT_ONCE at a time as they are written (keys sorted: environment, rows, schema)."""
+    with path.open("w") as stream:
+        stream.write(f'{{\n  "environment": {_indented(environment, 2)},\n  "rows": [')
+        for start in range(0, len(rows), JSON_ROWS_AT_ONCE):
+            for number, row in enumerate(_json_rows(rows.iloc[start : start + JSON_ROWS_AT_ONCE]), start):
+                stream.write(f"{',' if number else ''}\n    {_indented(row, 4)}")
+        closing = "\n  ]" if len(rows) else "]"
+        stream.write(f'{closing},\n  "schema": {json.dumps(RESULTS_SCHEMA)}\n}}\n')
+
+
 def write_results(directory: Path, saved: SavedResults, logs: Path | None = None) -> None:
     """The results files; logs: a folder of training logs already written as files (a run's spool), moved in
     beside saved.training's."""
     directory.mkdir(parents=True, exist_ok=True)
-    document = {"schema": RESULTS_SCHEMA, "environment": saved.environment, "rows": _json_rows(saved.rows)}
-    with (directory / "results.json").open("w") as stream:  # written as it is encoded: no copy of it whole
-        json.dump(document, stream, indent=2, sort_keys=True)
-        stream.write("\n")
+    _write_results_json(directory / "results.json", saved.environment, saved.rows)
     saved.rows.to_csv(directory / "results.csv", index=False)
     saved.symbols.write_csv(directory / "symbols.csv")
     saved.instructions.to_csv(directory / "instructions.csv", index=False)
