@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from qbench.common.paths import SUITE, TARGETS, shown
+from qbench.common.schemas import Schema, block_problem, first_row_problem, json_shown
 from qbench.hardware.targets import TargetError, load_parts, load_targets
 from qbench.images import workloads
 from qbench.images.libraries import LibraryError, parse_library
@@ -379,3 +381,58 @@ def test_a_bad_library_descriptor_names_file_key_value_and_what_is_allowed(tmp_p
     with pytest.raises(LibraryError) as raised:
         parse_library(f"mine={tmp_path}")
     assert str(raised.value).startswith(f"{shown(tmp_path / 'qbench-library.toml')}: {message}")
+
+
+# ---- files qbench writes: the first problem, in one line ---------------------------------------------------------
+
+
+class _Row(Schema):
+    name: str
+    size: int
+
+
+class _Block(Schema):
+    host: str
+    tools: dict[str, str] = {}
+
+
+def _errors(schema, document) -> list:
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(schema).validate_python(document)
+    return refused.value.errors()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"name": "a", "size": 1}, 5], "row 1 is not an object"),
+        ([{"name": "a", "size": 1}, {"colour": "red"}], "row 1 lacks name, size"),
+        ([{"name": "a", "size": 1, "colour": "red", "shade": 2}], "row 0 has unknown columns colour, shade"),
+        ([{"name": "a", "size": "12"}, {"name": 3}], 'row 0, column size: "12" is not a whole number'),
+        (
+            [{"name": "a", "size": 1}, {"name": "é" * 70, "size": None}],
+            "row 1, column size: null is not a whole number",
+        ),
+    ],
+)
+def test_a_written_tables_first_bad_row_is_one_line_in_jsons_spelling(rows, message):
+    expected = {"name": "a string", "size": "a whole number"}
+    assert first_row_problem(_errors(list[_Row], rows), expected, lambda index: f"row {index}") == message
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ([], "'environment' must be an object holding host"),
+        ({}, "environment lacks host"),
+        ({"host": "h", "colour": "red"}, "environment has unknown keys colour"),
+        ({"host": "h", "tools": {"g++": 12}}, "environment key tools.g++: 12 should be a valid string"),
+    ],
+)
+def test_a_written_documents_block_is_refused_on_its_first_problem(block, message):
+    assert block_problem(_errors(_Block, block), _Block, "environment") == message
+
+
+def test_a_long_value_is_quoted_cut_short_as_json_spells_it():
+    assert json_shown(None) == "null" and json_shown("12") == '"12"' and json_shown(True) == "true"
+    assert json_shown("é" * 70) == '"' + "é" * 56 + "..."

@@ -1,10 +1,15 @@
 """What the input files (targets, parts, workloads, library descriptors, network files) share: reading
 TOML, a strict pydantic base schema, and turning pydantic's ValidationError into one line per problem
 that names the key, its value and what is allowed. Each module prefixes the file and raises its own error.
+
+The files qbench writes itself (a results folder's JSON and CSV files) are checked with pydantic too; being
+machine-made, they are refused on their first problem, in one line and in JSON's spelling (first_row_problem,
+block_problem): the one place pydantic's errors become words, for every file qbench reads.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -148,3 +153,49 @@ def _unwrapped(kind: Any) -> tuple[Any, list[Any]]:
             kind = next(arm for arm in get_args(kind) if arm is not type(None))
         else:
             return kind, constraints
+
+
+# Files qbench writes: the first problem, in one line ------------------------------------------------------------
+
+
+def json_shown(value: Any) -> str:
+    """A value as a message about a JSON or CSV file quotes it: as JSON, cut short."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def first_row_problem(errors: list[ErrorDetails], expected: dict[str, str], row_name: Callable[[int], str]) -> str:
+    """What is wrong with a table's first bad row (errors located from the row's index on): the columns it lacks,
+    its unknown columns, or its first value of the wrong type (expected: column -> what its values must be)."""
+    index = errors[0]["loc"][0]
+    own = [error for error in errors if error["loc"][0] == index]
+    if len(own[0]["loc"]) == 1:
+        return f"{row_name(index)} is not an object"
+    missing = [str(error["loc"][1]) for error in own if error["type"] == "missing"]
+    if missing:
+        return f"{row_name(index)} lacks {', '.join(missing)}"
+    unknown = [str(error["loc"][1]) for error in own if error["type"] == "extra_forbidden"]
+    if unknown:
+        return f"{row_name(index)} has unknown columns {', '.join(unknown)}"
+    column = own[0]["loc"][1]
+    return f"{row_name(index)}, column {column}: {json_shown(own[0]['input'])} is not {expected[str(column)]}"
+
+
+def block_problem(errors: list[ErrorDetails], model: type[BaseModel], name: str) -> str:
+    """What is wrong with a document's block `name`, of schema `model` (errors located from its keys on): the keys
+    one table lacks or has unknown, or the first bad value with pydantic's reason."""
+    where = errors[0]["loc"]
+    if not where:
+        required = [key for key, declared in model.model_fields.items() if declared.is_required()]
+        return f"'{name}' must be an object holding {', '.join(required)}"
+
+    def place(location: Loc) -> str:
+        return name + (f" key {'.'.join(map(str, location))}" if location else "")
+
+    siblings = [error for error in errors if error["loc"][:-1] == where[:-1]]
+    for kind, verb in (("missing", "lacks"), ("extra_forbidden", "has unknown keys")):
+        keys = [str(error["loc"][-1]) for error in siblings if error["type"] == kind]
+        if keys:
+            return f"{place(where[:-1])} {verb} {', '.join(keys)}"
+    reason = errors[0]["msg"].removeprefix("Input ").removeprefix("Value error, ")
+    return f"{place(where)}: {json_shown(errors[0]['input'])} {reason}"

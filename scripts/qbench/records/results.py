@@ -33,6 +33,7 @@ from pydantic import (
 
 from qbench.common.errors import QbenchError
 from qbench.common.fields import field_names, flat_dict, flat_tuple
+from qbench.common.schemas import block_problem, first_row_problem, json_shown
 from qbench.records.keys import BASELINE_VARIANT, CellKey, slug
 
 RESULTS_SCHEMA = "qbench-results/1"
@@ -710,46 +711,9 @@ class _ResultsDocument(BaseModel):
     environment: Environment
 
 
-def _shown(value: Any) -> str:
-    """A value as a message quotes it: as JSON, cut short."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _row_problem(errors: list[dict], kinds: dict[str, str], row_name) -> str:
-    """What is wrong with the first bad row (errors located from the row's index on): the columns it lacks, its
-    unknown columns, or its first value of the wrong type."""
-    index = errors[0]["loc"][0]
-    own = [error for error in errors if error["loc"][0] == index]
-    if len(own[0]["loc"]) == 1:
-        return f"{row_name(index)} is not an object"
-    missing = [str(error["loc"][1]) for error in own if error["type"] == "missing"]
-    if missing:
-        return f"{row_name(index)} lacks {', '.join(missing)}"
-    unknown = [str(error["loc"][1]) for error in own if error["type"] == "extra_forbidden"]
-    if unknown:
-        return f"{row_name(index)} has unknown columns {', '.join(unknown)}"
-    column = own[0]["loc"][1]
-    return f"{row_name(index)}, column {column}: {_shown(own[0]['input'])} is not {_COLUMN_TYPES[kinds[column]][1]}"
-
-
-def _environment_problem(errors: list[dict]) -> str:
-    """What is wrong with the environment block (errors located from its keys on)."""
-    where = errors[0]["loc"]
-    if not where:
-        required = [name for name, declared in Environment.model_fields.items() if declared.is_required()]
-        return f"'environment' must be an object holding {', '.join(required)}"
-
-    def place(location: tuple) -> str:
-        return "environment" + (f" key {'.'.join(map(str, location))}" if location else "")
-
-    siblings = [error for error in errors if error["loc"][:-1] == where[:-1]]
-    for kind, verb in (("missing", "lacks"), ("extra_forbidden", "has unknown keys")):
-        names = [str(error["loc"][-1]) for error in siblings if error["type"] == kind]
-        if names:
-            return f"{place(where[:-1])} {verb} {', '.join(names)}"
-    reason = errors[0]["msg"].removeprefix("Input ").removeprefix("Value error, ")
-    return f"{place(where)}: {_shown(errors[0]['input'])} {reason}"
+def _column_descriptions(row_type: type, extra_floats: tuple[str, ...] = ()) -> dict[str, str]:
+    """Column -> what its values must be, as a message says it."""
+    return {column: _COLUMN_TYPES[kind][1] for column, kind in _column_kinds(row_type, extra_floats).items()}
 
 
 def _document_problem(errors: list[dict]) -> str:
@@ -760,14 +724,14 @@ def _document_problem(errors: list[dict]) -> str:
     if top == ():
         return "not a qbench results file (expected a JSON object)"
     if top == ("schema",):
-        found = "none" if first["type"] == "missing" else _shown(first["input"])
+        found = "none" if first["type"] == "missing" else json_shown(first["input"])
         return f"not a qbench results file (expected schema {RESULTS_SCHEMA!r}, found {found})"
     if top == ("rows",):
         if len(first["loc"]) == 1:
             return "'rows' must be a list of objects"
-        return _row_problem(below, _column_kinds(ResultRow), lambda index: f"row {index}")
+        return first_row_problem(below, _column_descriptions(ResultRow), lambda index: f"row {index}")
     if top == ("environment",):
-        return _environment_problem(below)
+        return block_problem(below, Environment, "environment")
     return f"unknown key {top[0]!r}"
 
 
@@ -833,8 +797,8 @@ def _validated(path: Path, frame: pd.DataFrame, row_type: type, extra_floats: tu
     try:
         return adapter.dump_python(adapter.validate_python(frame.to_dict("records")))
     except ValidationError as error:
-        kinds = _column_kinds(row_type, extra_floats)
-        problem = _row_problem(error.errors(), kinds, lambda index: f"line {index + 2}")  # the header is line 1
+        expected = _column_descriptions(row_type, extra_floats)
+        problem = first_row_problem(error.errors(), expected, lambda index: f"line {index + 2}")  # header: line 1
         raise ResultsFileError(f"{path}: {problem}") from None
 
 
