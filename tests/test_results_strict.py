@@ -16,8 +16,9 @@ import pytest
 
 from qbench.commands.cli import main as qbench_main
 from qbench.orchestration.provenance import Revision, environment, matrix_digest
+from qbench.records import results as results_module
 from qbench.records.merge import MergeError, merge
-from qbench.records.results import ResultsFileError, deployed_flash_bytes, read_results
+from qbench.records.results import ResultsFileError, SymbolRow, deployed_flash_bytes, read_results, symbols_frame
 from qbench.reporting.compare import METRICS, CompareError, compare, parse_threshold
 
 TRAINING_LOG = "xor_2-4-1-tanh-sigmoid_host_q16.16_trainable_Os.csv"
@@ -167,6 +168,24 @@ def test_csv_files_are_checked(results, tmp_path, name, content, message):
     shutil.copytree(results, copy)
     (copy / name).write_bytes(content)
     assert refusal(copy).startswith(f"{copy / name}: {message}")
+
+
+def test_symbols_csv_is_checked_whole_when_read_and_then_read_a_few_rows_at_a_time(results, tmp_path, monkeypatch):
+    """A long sweep's symbols.csv is never in memory whole: read_results checks every line before anything is
+    reported (a bad line in a later chunk named by its own line), and the table reads the file again
+    CSV_ROWS_AT_ONCE rows at a time, the same symbols as the whole file."""
+    monkeypatch.setattr(results_module, "CSV_ROWS_AT_ONCE", 4)
+    whole = pd.read_csv(results / "symbols.csv", keep_default_na=False, dtype={"qformat": str})
+    table = read_results(results).symbols
+    sizes = [len(chunk) for chunk in table.chunks()]
+    assert sum(sizes) == len(whole) > 8 and max(sizes) == 4
+    pd.testing.assert_frame_equal(table.frame(), symbols_frame([SymbolRow(*row) for row in whole.values.tolist()]))
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    lines = (copy / "symbols.csv").read_text().splitlines(keepends=True)
+    lines[7] = lines[7].rsplit(",", 2)[0] + ",big," + lines[7].rsplit(",", 1)[1]  # line 8: the second chunk's
+    (copy / "symbols.csv").write_text("".join(lines))
+    assert refusal(copy) == f'{copy / "symbols.csv"}: line 8, column size: "big" is not a 64-bit integer'
 
 
 def test_results_of_earlier_versions_still_read(results, tmp_path):

@@ -462,8 +462,9 @@ def article_frame(figures: list) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class SymbolTable:
-    """Every image's symbols as frames of a few whole images each (`chunks`, read anew each time): a run's lie in
-    its spool, so a long sweep's are never in memory whole; results read back from files are one frame."""
+    """Every image's symbols as frames of a few images each (`chunks`, read anew each time; an image may straddle
+    two frames): a run's lie in its spool, results read back in symbols.csv, so a long sweep's are never in memory
+    whole."""
 
     chunks: Callable[[], Iterator[pd.DataFrame]]
 
@@ -755,9 +756,7 @@ def read_results(directory: Path) -> SavedResults:
     except ValidationError as error:
         raise ResultsFileError(f"{path}: {_document_problem(error.errors())}") from None
     rows = rows_frame([row.model_dump() for row in document.rows])
-    symbols = SymbolTable.of(
-        symbols_frame([SymbolRow(**record) for record in _csv_rows(directory / "symbols.csv", SymbolRow)])
-    )
+    symbols = _symbols_file(directory / "symbols.csv")
     instructions = instructions_frame(
         [InstructionRow(**record) for record in _csv_rows(directory / "instructions.csv", InstructionRow)]
     )
@@ -779,10 +778,36 @@ def read_training_logs(directory: Path) -> dict[str, pd.DataFrame]:
 _ADDED_COLUMNS = {"library": QNN_LIBRARY, "network": "", "prefix_group": ""}
 
 
+CSV_ROWS_AT_ONCE = 20_000  # rows of a results CSV file read and checked at a time: a long sweep's symbols are many
+
+
+def _symbols_file(path: Path) -> SymbolTable:
+    """symbols.csv, checked whole now (a bad line is refused before anything is reported) and read again
+    CSV_ROWS_AT_ONCE rows at a time whenever the table is read: never in memory whole."""
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for records in _csv_chunks(path, SymbolRow):
+            yield symbols_frame([SymbolRow(**record) for record in records])
+
+    for _ in _csv_chunks(path, SymbolRow):
+        pass
+    return SymbolTable(chunks)
+
+
 def _csv_text(path: Path) -> pd.DataFrame:
     """A CSV file's cells as the text written (none read as missing)."""
+    return next(_csv_text_chunks(path, rows_at_once=None))
+
+
+def _csv_text_chunks(path: Path, rows_at_once: int | None) -> Iterator[pd.DataFrame]:
+    """A CSV file's cells as the text written (none read as missing), rows_at_once rows at a time (None: whole);
+    a file of a header alone is one empty frame."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        if rows_at_once is None:
+            yield pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            return
+        with pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", chunksize=rows_at_once) as reader:
+            yield from reader
     except FileNotFoundError:
         raise ResultsFileError(f"{path}: no such file") from None
     except OSError as error:
@@ -791,20 +816,36 @@ def _csv_text(path: Path) -> pd.DataFrame:
         raise ResultsFileError(f"{path}: not a readable CSV file ({error})") from None
 
 
-def _validated(path: Path, frame: pd.DataFrame, row_type: type, extra_floats: tuple[str, ...] = ()) -> list[dict]:
-    """The CSV's rows, each checked against row_type's schema (and extra_floats' columns), as typed values."""
+def _validated(
+    path: Path, frame: pd.DataFrame, row_type: type, extra_floats: tuple[str, ...] = (), first_line: int = 2
+) -> list[dict]:
+    """The CSV's rows, each checked against row_type's schema (and extra_floats' columns), as typed values; the
+    frame's first row is the file's line first_line (the header is line 1)."""
     adapter = _rows_adapter(_row_model(row_type, extra_floats))
     try:
         return adapter.dump_python(adapter.validate_python(frame.to_dict("records")))
     except ValidationError as error:
         expected = _column_descriptions(row_type, extra_floats)
-        problem = first_row_problem(error.errors(), expected, lambda index: f"line {index + 2}")  # header: line 1
+        problem = first_row_problem(error.errors(), expected, lambda index: f"line {first_line + index}")
         raise ResultsFileError(f"{path}: {problem}") from None
 
 
 def _csv_rows(path: Path, row_type: type) -> list[dict]:
-    columns = tuple(column.name for column in fields(row_type))
-    frame = _csv_text(path)
+    return [record for records in _csv_chunks(path, row_type) for record in records]
+
+
+def _csv_chunks(path: Path, row_type: type) -> Iterator[list[dict]]:
+    """The file's rows, CSV_ROWS_AT_ONCE at a time, each checked against row_type's columns and schema."""
+    first_line = 2
+    for frame in _csv_text_chunks(path, CSV_ROWS_AT_ONCE):
+        yield _validated(path, _qbench_columns(path, frame, row_type), row_type, first_line=first_line)
+        first_line += len(frame)
+
+
+def _qbench_columns(path: Path, frame: pd.DataFrame, row_type: type) -> pd.DataFrame:
+    """The frame with row_type's columns, in order: an earlier qbench's file completed with the columns added since
+    (_ADDED_COLUMNS); any other difference is a ResultsFileError."""
+    columns = field_names(row_type)
     missing = [column for column in columns if column not in frame.columns]
     if (
         missing
@@ -816,7 +857,7 @@ def _csv_rows(path: Path, row_type: type) -> list[dict]:
             frame.insert(columns.index(column), column, values)
     if list(frame.columns) != list(columns):
         raise ResultsFileError(f"{path}: columns {list(frame.columns)} are not qbench's ({', '.join(columns)})")
-    return _validated(path, frame, row_type)
+    return frame
 
 
 def _training_log(path: Path) -> pd.DataFrame:
