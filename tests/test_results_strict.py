@@ -170,6 +170,36 @@ def test_csv_files_are_checked(results, tmp_path, name, content, message):
     assert refusal(copy).startswith(f"{copy / name}: {message}")
 
 
+class _Counted:
+    """A row adapter that records how many rows each check is given."""
+
+    def __init__(self, adapter, sizes: list[int]) -> None:
+        self.adapter, self.sizes = adapter, sizes
+
+    def validate_python(self, rows: list):
+        self.sizes.append(len(rows))
+        return self.adapter.validate_python(rows)
+
+
+def test_results_json_rows_are_checked_a_few_at_a_time_with_the_whole_files_messages(results, tmp_path, monkeypatch):
+    """A long sweep's rows are never all parsed, checked and typed at once: one at a time here, the same frame as one
+    check of all of them; a bad row in a later chunk is named by its index in the file, and it is named before a bad
+    environment, as one check of the whole document names it."""
+    whole = read_results(results).rows
+    sizes: list[int] = []
+    monkeypatch.setattr(results_module, "JSON_ROWS_AT_ONCE", 1)
+    monkeypatch.setattr(results_module, "_RESULT_ROWS", _Counted(results_module._RESULT_ROWS, sizes))
+    pd.testing.assert_frame_equal(read_results(results).rows, whole)
+    assert sizes == [1] * len(whole) and len(whole) == 2
+
+    def bad_row_and_environment(document: dict) -> None:
+        document["rows"][1]["lib_flash"] = "12"
+        document["environment"].pop("python")
+
+    copy = damaged(results, tmp_path, bad_row_and_environment)
+    assert refusal(copy) == f'{copy / "results.json"}: row 1, column lib_flash: "12" is not a 64-bit integer or null'
+
+
 def test_symbols_csv_is_checked_whole_when_read_and_then_read_a_few_rows_at_a_time(results, tmp_path, monkeypatch):
     """A long sweep's symbols.csv is never in memory whole: read_results checks every line before anything is
     reported (a bad line in a later chunk named by its own line), and the table reads the file again

@@ -518,7 +518,8 @@ def _json_rows(frame: pd.DataFrame) -> list[dict]:
     return [{key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()} for row in records]
 
 
-JSON_ROWS_AT_ONCE = 256  # rows made JSON values at a time: a long sweep's rows are never all Python objects at once
+# Rows of results.json encoded, or checked and typed, at a time: a long sweep's are never all Python objects at once.
+JSON_ROWS_AT_ONCE = 256
 
 
 _RESULTS_JSON = json.JSONEncoder(indent=2, sort_keys=True)  # one for every row: json.dumps makes one per call
@@ -705,11 +706,20 @@ def _without_retired_columns(row: Any) -> Any:
     return row
 
 
-class _ResultsDocument(BaseModel):
+class _ResultsEnvelope(BaseModel):
+    """results.json but what its rows hold: they are checked a few at a time (_checked_rows)."""
+
     model_config = _STRICT
     schema_: Literal[RESULTS_SCHEMA] = Field(alias="schema")
-    rows: list[Annotated[_row_model(ResultRow, strict=True), BeforeValidator(_without_retired_columns)]]
+    rows: list[Any]
     environment: Environment
+
+
+_RESULT_ROWS = TypeAdapter(
+    list[Annotated[_row_model(ResultRow, strict=True), BeforeValidator(_without_retired_columns)]]
+)
+# The envelope's problems that pydantic names before the rows' (its fields' order): refused before the rows are read.
+_BEFORE_ROWS = ((), ("schema",), ("rows",))
 
 
 def _column_descriptions(row_type: type, extra_floats: tuple[str, ...] = ()) -> dict[str, str]:
@@ -747,15 +757,53 @@ def _json_document(path: Path, directory: Path) -> Any:
         raise ResultsFileError(f"{path}: not valid JSON ({error})") from None
 
 
+def _taken_rows(document: Any) -> list:
+    """The document's rows, taken out of it (an empty list left in their place) so that each row's parsed values
+    can be let go once checked; none where there is no list of rows (the envelope says what is wrong)."""
+    if not isinstance(document, dict) or not isinstance(document.get("rows"), list):
+        return []
+    rows, document["rows"] = document["rows"], []
+    return rows
+
+
+def _checked_rows(path: Path, rows: list) -> pd.DataFrame:
+    """The rows checked and made a frame JSON_ROWS_AT_ONCE at a time, emptying `rows` as they go: a long sweep's are
+    never all parsed, checked and typed at once. The first bad row is a ResultsFileError naming its index."""
+    frames, start = [rows_frame([])], 0
+    while rows:
+        chunk = rows[:JSON_ROWS_AT_ONCE]
+        del rows[:JSON_ROWS_AT_ONCE]
+        try:
+            checked = _RESULT_ROWS.validate_python(chunk)
+        except ValidationError as error:
+            problems = [_in_rows(problem, start) for problem in error.errors()]
+            raise ResultsFileError(f"{path}: {_document_problem(problems)}") from None
+        frames.append(rows_frame([row.model_dump() for row in checked]))
+        start += len(chunk)
+    return concatenated(frames)
+
+
+def _in_rows(problem: dict, start: int) -> dict:
+    """A problem of a chunk of rows, located in the document: ("rows", its row's index, ...)."""
+    index, *within = problem["loc"]
+    return {**problem, "loc": ("rows", start + index, *within)}
+
+
 def read_results(directory: Path) -> SavedResults:
     """Results written by write_results, or by an earlier qbench this one still reads (rows without library or
     deployed_flash, or with trace_elf, no article.csv); anything else is a ResultsFileError."""
     path = directory / "results.json"
+    document = _json_document(path, directory)
+    parsed_rows = _taken_rows(document)
     try:
-        document = _ResultsDocument.model_validate(_json_document(path, directory))
+        envelope, after_rows = _ResultsEnvelope.model_validate(document), []
     except ValidationError as error:
-        raise ResultsFileError(f"{path}: {_document_problem(error.errors())}") from None
-    rows = rows_frame([row.model_dump() for row in document.rows])
+        envelope, after_rows = None, error.errors()
+        if after_rows[0]["loc"][:1] in _BEFORE_ROWS:
+            raise ResultsFileError(f"{path}: {_document_problem(after_rows)}") from None
+    rows = _checked_rows(path, parsed_rows)
+    if envelope is None:
+        raise ResultsFileError(f"{path}: {_document_problem(after_rows)}")
     symbols = _symbols_file(directory / "symbols.csv")
     instructions = instructions_frame(
         [InstructionRow(**record) for record in _csv_rows(directory / "instructions.csv", InstructionRow)]
@@ -763,7 +811,7 @@ def read_results(directory: Path) -> SavedResults:
     training = read_training_logs(directory)
     article = directory / "article.csv"  # absent in results written before it was measured
     figures = [ArticleRow(**record) for record in _csv_rows(article, ArticleRow)] if article.exists() else []
-    environment = document.environment.model_dump()
+    environment = envelope.environment.model_dump()
     return SavedResults(rows, symbols, instructions, training, environment, article_frame(figures))
 
 
