@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import sys
+import tracemalloc
 
 import pytest
 
@@ -68,4 +69,21 @@ def test_the_client_cpu_is_split_by_kind_of_thread_per_cell(bench):
     # The pool's two threads are one kind: 3 s over 100 cells is 30 ms a cell; the loop's 0.5 s is 5 ms.
     assert bench.threads_line(threads, 100) == (
         "client CPU by thread: ThreadPoolExecutor 30.0 ms/cell, IO loop 5.0 ms/cell"
+    )
+
+
+def test_the_python_allocations_are_sampled_beside_the_resident_set_only_when_traced(bench):
+    sweep = bench.Sweep(finished=7)
+    sweep.take()
+    assert [cells for cells, _ in sweep.samples] == [7] and sweep.traced == []
+    tracemalloc.start()
+    try:
+        sweep.take()
+    finally:
+        tracemalloc.stop()
+    assert [cells for cells, _ in sweep.traced] == [7] and sweep.traced[0][1] > 0
+    samples = [(0, 10.0), (50, 12.0), (100, 12.5)]
+    assert bench.memory_line(samples, "client Python allocations") == (
+        "client Python allocations over the sweep (MiB at a share of its cells): 10% 12, 25% 12, 50% 12, 75% 12, "
+        "100% 12; +10.2 KiB per cell after half"
     )
