@@ -51,6 +51,22 @@ def test_outcomes_come_back_in_matrix_order_equal_to_what_was_added(tmp_path):
     spool.close()
 
 
+def test_a_cell_added_again_is_read_back_once_as_it_was_added_last(tmp_path):
+    """An interrupt inside the run's `finished` makes a cell finish again (pipeline.parallel): its second outcome
+    replaces the first, in every table the spool gives back."""
+    spool = Spool(tmp_path / "spool")
+    first, again, other = outcome("q16.16", 10), outcome("q16.16", 11, 12), outcome("q8.8", 30)
+    first = replace(first, row=replace(first.row, message="first"))
+    spool.add(0, first)
+    spool.add(1, other)
+    spool.add(0, again)
+    assert spool.held() == frozenset({0, 1})
+    assert spool.rows() == [again.row, other.row]
+    pd.testing.assert_frame_equal(spool.symbols([]).frame(), symbols_frame([*again.symbols, *other.symbols]))
+    assert spool.instructions() == [*again.instructions, *other.instructions]
+    spool.close()
+
+
 def test_each_distinct_text_of_the_rows_and_splits_is_read_back_as_one_object(tmp_path):
     spool = Spool(tmp_path / "spool")
     spool.add(0, outcome("q16.16", 10, 20))

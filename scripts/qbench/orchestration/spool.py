@@ -73,7 +73,8 @@ class Spool:
         return self.directory / ROWS
 
     def add(self, index: int, outcome: CellOutcome) -> None:
-        """The outcome of the cell at this position of the matrix (rejected cells first, then the cells)."""
+        """The outcome of the cell at this position of the matrix (rejected cells first, then the cells); a second
+        outcome for the same position replaces the first."""
         with _written_or_said(self.directory):
             row = _append(self._rows, flat_dict(outcome.row))
             symbols = _append(self._symbols, [flat_tuple(symbol) for symbol in outcome.symbols])
@@ -119,9 +120,10 @@ class Spool:
         ]
 
     def _in_order(self) -> list[Stored]:
-        """Where each cell's outcome lies, in matrix order."""
-        starts = sorted(range(0, len(self._index), _INDEX_FIELDS), key=self._index.__getitem__)
-        return [self._stored(start) for start in starts]
+        """Where each cell's outcome lies, in matrix order: for a cell added twice (an interrupt inside the run's
+        `finished` makes it finish again), where it was added last."""
+        last = {self._index[start]: start for start in range(0, len(self._index), _INDEX_FIELDS)}
+        return [self._stored(last[index]) for index in sorted(last)]
 
     def _stored(self, start: int) -> Stored:
         places = self._index[start + 1 : start + _INDEX_FIELDS]
