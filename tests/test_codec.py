@@ -5,9 +5,7 @@ change, and data of the wrong shape is an error that says where, which the cache
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
-import tracemalloc
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any, Optional
 
 import pytest
 
+from memory_growth import bytes_kept_per_call
 from qbench.common.codec import ShapeError, decode, decoder, encode, shape
 from qbench.common.paths import REPO
 from qbench.execution.emulate import CellRun, Emulated
@@ -330,22 +329,13 @@ def test_entries_stored_in_this_run_are_read_under_no_cache_and_known_by_their_m
     knows its own entries by the run each entry names, so a long sweep keeps no key per entry in memory."""
     Cache(tmp_path).store_priced("earlier", PRICED)
     cache = Cache(tmp_path, read=False)
-    gc.disable()  # a full collection empties Python's free lists, which then fill again while measured
-    tracemalloc.start()
-    for index in range(500):  # the first stores' one-off allocations (Python's free lists filling)
-        cache.store_priced(f"first {index}", PRICED)
-    before = tracemalloc.get_traced_memory()[0]
-    for index in range(500):
-        cache.store_priced(f"stored {index}", PRICED)
-    grown = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    gc.enable()
-    assert grown / 500 < 16  # a key kept per entry: 100 bytes and more
-    assert cache.fetch_priced("stored 499") == PRICED and cache.fetch_priced("earlier") is None
+    kept = bytes_kept_per_call(lambda index: cache.store_priced(f"stored {index}", PRICED), 500, 500)
+    assert kept < 16  # a key kept per entry: 100 bytes and more
+    assert cache.fetch_priced("stored 999") == PRICED and cache.fetch_priced("earlier") is None
     assert cache.hits == 0
-    assert Cache(tmp_path, read=False).fetch_priced("stored 499") is None  # another run's entry
+    assert Cache(tmp_path, read=False).fetch_priced("stored 999") is None  # another run's entry
     later = Cache(tmp_path)
-    assert later.fetch_priced("stored 499") == PRICED and later.fetch_priced("earlier") == PRICED
+    assert later.fetch_priced("stored 999") == PRICED and later.fetch_priced("earlier") == PRICED
     assert later.hits == 2
 
 

@@ -1,14 +1,13 @@
 """The spool (qbench.orchestration.spool): what a cell's outcome gives back at the end, in matrix order: the rows
 and instruction splits with one object for each distinct text, the symbols a few cells at a time."""
 
-import gc
 import json
-import tracemalloc
 from dataclasses import astuple, replace
 
 import pandas as pd
 import pytest
 
+from memory_growth import bytes_kept_per_call
 from qbench.common.fields import flat_dict
 from qbench.orchestration import spool as spooling
 from qbench.orchestration.analyse import CellOutcome
@@ -82,17 +81,7 @@ def test_the_spool_keeps_seven_numbers_a_cell_in_memory_however_long_the_sweep(t
     symbols and splits lie, 56 bytes a cell (a record and a dict entry per cell took about 450)."""
     spool = Spool(tmp_path / "spool")
     added = outcome("q16.16", 10)
-    gc.disable()  # a full collection empties Python's free lists, which then fill again while measured
-    tracemalloc.start()
-    for index in range(2500):  # the first cells' one-off allocations (Python's free lists filling)
-        spool.add(index, added)
-    before = tracemalloc.get_traced_memory()[0]
-    for index in range(2500, 5000):
-        spool.add(index, added)
-    grown = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    gc.enable()
-    assert grown / 2500 < 80  # 56 and the array's spare room
+    assert bytes_kept_per_call(lambda index: spool.add(index, added), 2500, 2500) < 80  # 56 and the array's room
     assert spool.held() == frozenset(range(5000))
     assert spool.rows() == [added.row] * 5000
     spool.close()
