@@ -843,19 +843,18 @@ def _symbols_file(path: Path) -> SymbolTable:
 
 
 def _csv_text(path: Path) -> pd.DataFrame:
-    """A CSV file's cells as the text written (none read as missing)."""
-    return next(_csv_text_chunks(path, rows_at_once=None))
+    """A CSV file's cells as the text written (none read as missing), whole."""
+    return pd.concat(list(_csv_text_chunks(path)), ignore_index=True)
 
 
-def _csv_text_chunks(path: Path, rows_at_once: int | None) -> Iterator[pd.DataFrame]:
-    """A CSV file's cells as the text written (none read as missing), rows_at_once rows at a time (None: whole);
-    a file of a header alone is one empty frame."""
+def _csv_text_chunks(path: Path) -> Iterator[pd.DataFrame]:
+    """A CSV file's cells as the text written (none read as missing), CSV_ROWS_AT_ONCE rows at a time; a file of a
+    header alone is one empty frame."""
     try:
-        if rows_at_once is None:
-            yield pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-            return
-        with pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", chunksize=rows_at_once) as reader:
-            yield from reader
+        with pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8", chunksize=CSV_ROWS_AT_ONCE
+        ) as chunks:
+            yield from chunks
     except FileNotFoundError:
         raise ResultsFileError(f"{path}: no such file") from None
     except OSError as error:
@@ -885,7 +884,7 @@ def _csv_rows(path: Path, row_type: type) -> list[dict]:
 def _csv_chunks(path: Path, row_type: type) -> Iterator[list[dict]]:
     """The file's rows, CSV_ROWS_AT_ONCE at a time, each checked against row_type's columns and schema."""
     first_line = 2
-    for frame in _csv_text_chunks(path, CSV_ROWS_AT_ONCE):
+    for frame in _csv_text_chunks(path):
         yield _validated(path, _qbench_columns(path, frame, row_type), row_type, first_line=first_line)
         first_line += len(frame)
 
